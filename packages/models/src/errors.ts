@@ -1,0 +1,284 @@
+/**
+ * Stable error codes of Pyrexis. Codes never change meaning; messages may.
+ *
+ * @example
+ * ```ts
+ * try { await engine.submitJob(spec) } catch (e) {
+ *   if (isPyrexisError(e, "DUPLICATE_JOB")) console.log("already submitted")
+ * }
+ * ```
+ */
+export const ErrorCode = {
+  VALIDATION: "VALIDATION",
+  ILLEGAL_TRANSITION: "ILLEGAL_TRANSITION",
+  DUPLICATE_JOB: "DUPLICATE_JOB",
+  JOB_NOT_FOUND: "JOB_NOT_FOUND",
+  RESULT_EXISTS: "RESULT_EXISTS",
+  STALE_VERSION: "STALE_VERSION",
+  STORE_CLOSED: "STORE_CLOSED",
+  CORRUPT_RECORD: "CORRUPT_RECORD",
+  INCOMPATIBLE_STORE: "INCOMPATIBLE_STORE",
+  SHUTTING_DOWN: "SHUTTING_DOWN",
+  TIMEOUT: "TIMEOUT",
+  CANCELLED: "CANCELLED",
+  INTERRUPTED: "INTERRUPTED",
+  HANDLER_NOT_FOUND: "HANDLER_NOT_FOUND",
+  WORKER_CRASHED: "WORKER_CRASHED",
+  NON_RETRYABLE: "NON_RETRYABLE",
+  EXECUTOR_CLOSED: "EXECUTOR_CLOSED",
+  UNKNOWN_MODE: "UNKNOWN_MODE",
+  STORE_FAILURE: "STORE_FAILURE",
+} as const;
+
+/** One of the stable {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** Options accepted by every {@link PyrexisError} constructor. */
+export interface PyrexisErrorOptions {
+  cause?: unknown;
+}
+
+/**
+ * The base class of every error Pyrexis throws on purpose. Branch on `code`, not on `message`.
+ */
+export class PyrexisError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: PyrexisErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = "PyrexisError";
+  }
+}
+
+/**
+ * True when `e` is a Pyrexis error (optionally with the given code). Checks `name` and `code`,
+ * not only `instanceof`, so errors that crossed a thread/process boundary or came from a second
+ * copy of the package are still recognized.
+ */
+export function isPyrexisError(e: unknown, code?: ErrorCode): e is PyrexisError {
+  if (typeof e !== "object" || e === null) return false;
+  const c = (e as { code?: unknown }).code;
+  const n = (e as { name?: unknown }).name;
+  if (typeof c !== "string" || !CODES.has(c)) return false;
+  if (typeof n !== "string" || !(e instanceof PyrexisError || n.endsWith("Error"))) return false;
+  return code === undefined || c === code;
+}
+
+/** One problem found by validation: where (a path into the input) and why. */
+export interface ValidationIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Input failed validation. `issues` names each field that is wrong and why. */
+export class ValidationError extends PyrexisError {
+  readonly issues: readonly ValidationIssue[];
+  constructor(message: string, issues: readonly ValidationIssue[] = [], options?: PyrexisErrorOptions) {
+    super(ErrorCode.VALIDATION, message, options);
+    this.name = "ValidationError";
+    this.issues = issues;
+  }
+}
+
+/** A state change the job state machine does not allow. */
+export class IllegalTransitionError extends PyrexisError {
+  readonly jobId: string;
+  readonly from: string;
+  readonly to: string;
+  constructor(jobId: string, from: string, to: string) {
+    super(ErrorCode.ILLEGAL_TRANSITION, `job ${jobId}: illegal transition ${from} → ${to}`);
+    this.name = "IllegalTransitionError";
+    this.jobId = jobId;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** A job with this id already exists; it was not overwritten. */
+export class DuplicateJobError extends PyrexisError {
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(ErrorCode.DUPLICATE_JOB, `job ${jobId} already exists`);
+    this.name = "DuplicateJobError";
+    this.jobId = jobId;
+  }
+}
+
+/** No job with this id exists. */
+export class JobNotFoundError extends PyrexisError {
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(ErrorCode.JOB_NOT_FOUND, `job ${jobId} not found`);
+    this.name = "JobNotFoundError";
+    this.jobId = jobId;
+  }
+}
+
+/** A result for this job was already written; results are write-once. */
+export class ResultExistsError extends PyrexisError {
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(ErrorCode.RESULT_EXISTS, `job ${jobId} already has a result`);
+    this.name = "ResultExistsError";
+    this.jobId = jobId;
+  }
+}
+
+/** A compare-and-set update found a different version than expected (or no job). */
+export class StaleVersionError extends PyrexisError {
+  readonly jobId: string;
+  readonly expectedVersion: number;
+  readonly actualVersion: number | undefined;
+  constructor(jobId: string, expectedVersion: number, actualVersion: number | undefined) {
+    super(
+      ErrorCode.STALE_VERSION,
+      actualVersion === undefined
+        ? `job ${jobId}: cannot update, job does not exist`
+        : `job ${jobId}: expected version ${expectedVersion}, store has ${actualVersion}`,
+    );
+    this.name = "StaleVersionError";
+    this.jobId = jobId;
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}
+
+/** The store was closed; no further operations are possible. */
+export class StoreClosedError extends PyrexisError {
+  constructor(message = "store is closed") {
+    super(ErrorCode.STORE_CLOSED, message);
+    this.name = "StoreClosedError";
+  }
+}
+
+/** A stored record could not be read back as a valid job or result. */
+export class CorruptRecordError extends PyrexisError {
+  readonly jobId: string;
+  constructor(jobId: string, reason: string, options?: PyrexisErrorOptions) {
+    super(ErrorCode.CORRUPT_RECORD, `job ${jobId}: corrupt record: ${reason}`, options);
+    this.name = "CorruptRecordError";
+    this.jobId = jobId;
+  }
+}
+
+/** A database that is not a Pyrexis store, or one from a newer schema version. */
+export class IncompatibleStoreError extends PyrexisError {
+  constructor(message: string, options?: PyrexisErrorOptions) {
+    super(ErrorCode.INCOMPATIBLE_STORE, message, options);
+    this.name = "IncompatibleStoreError";
+  }
+}
+
+/** The engine is shutting down and accepts no new work. */
+export class ShuttingDownError extends PyrexisError {
+  constructor(message = "engine is shutting down") {
+    super(ErrorCode.SHUTTING_DOWN, message);
+    this.name = "ShuttingDownError";
+  }
+}
+
+/** An attempt ran longer than its `timeoutMs`. */
+export class TimeoutError extends PyrexisError {
+  readonly jobId: string;
+  readonly timeoutMs: number;
+  constructor(jobId: string, timeoutMs: number) {
+    super(ErrorCode.TIMEOUT, `job ${jobId} timed out after ${timeoutMs} ms`);
+    this.name = "TimeoutError";
+    this.jobId = jobId;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The job was cancelled while it ran. */
+export class CancelledError extends PyrexisError {
+  readonly jobId: string;
+  constructor(jobId: string, reason = "cancelled") {
+    super(ErrorCode.CANCELLED, `job ${jobId}: ${reason}`);
+    this.name = "CancelledError";
+    this.jobId = jobId;
+  }
+}
+
+/** An attempt was interrupted by a crash or a forced shutdown. */
+export class InterruptedError extends PyrexisError {
+  readonly jobId: string;
+  constructor(jobId: string, reason = "attempt interrupted (engine stopped while the job ran)") {
+    super(ErrorCode.INTERRUPTED, `job ${jobId}: ${reason}`);
+    this.name = "InterruptedError";
+    this.jobId = jobId;
+  }
+}
+
+/** No handler is registered under this name. */
+export class HandlerNotFoundError extends PyrexisError {
+  readonly handler: string;
+  readonly known: readonly string[];
+  constructor(handler: string, known: readonly string[]) {
+    super(
+      ErrorCode.HANDLER_NOT_FOUND,
+      `no handler named "${handler}"; known handlers: ${known.length ? known.join(", ") : "(none)"}`,
+    );
+    this.name = "HandlerNotFoundError";
+    this.handler = handler;
+    this.known = known;
+  }
+}
+
+/** The worker (thread or child process) running a job died mid-task. */
+export class WorkerCrashedError extends PyrexisError {
+  readonly jobId: string;
+  constructor(jobId: string, detail: string, options?: PyrexisErrorOptions) {
+    super(ErrorCode.WORKER_CRASHED, `job ${jobId}: worker crashed: ${detail}`, options);
+    this.name = "WorkerCrashedError";
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * Throw this from a handler to fail the job at once, without retrying.
+ *
+ * @example
+ * ```ts
+ * if (!payload.url) throw new NonRetryableError("payload.url is required")
+ * ```
+ */
+export class NonRetryableError extends PyrexisError {
+  constructor(message: string, options?: PyrexisErrorOptions) {
+    super(ErrorCode.NON_RETRYABLE, message, options);
+    this.name = "NonRetryableError";
+  }
+}
+
+/** An executor was used after `close()`/`terminate()`. */
+export class ExecutorClosedError extends PyrexisError {
+  constructor(message = "executor is closed") {
+    super(ErrorCode.EXECUTOR_CLOSED, message);
+    this.name = "ExecutorClosedError";
+  }
+}
+
+/** No executor is registered for a job's `mode`. */
+export class UnknownModeError extends PyrexisError {
+  readonly mode: string;
+  constructor(mode: string, known: readonly string[]) {
+    super(ErrorCode.UNKNOWN_MODE, `no executor for mode "${mode}"; known modes: ${known.join(", ")}`);
+    this.name = "UnknownModeError";
+    this.mode = mode;
+  }
+}
+
+/** A store operation failed for a reason outside the contract (I/O error, disk full, …). */
+export class StoreFailureError extends PyrexisError {
+  constructor(message: string, options?: PyrexisErrorOptions) {
+    super(ErrorCode.STORE_FAILURE, message, options);
+    this.name = "StoreFailureError";
+  }
+}
+
+/** True for errors that must not be retried (see {@link NonRetryableError}). */
+export function isNonRetryable(e: unknown): boolean {
+  return isPyrexisError(e, ErrorCode.NON_RETRYABLE) || (e as { nonRetryable?: unknown } | null)?.nonRetryable === true;
+}

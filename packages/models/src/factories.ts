@@ -1,0 +1,33 @@
+import { generateJobId } from "./ids.js";
+import type { Job, JobSpec, Result } from "./schemas.js";
+
+/**
+ * Builds the `pending` record of a validated spec: id generated when absent, `runAt` from
+ * `runAt`/`delayMs` (or `now`), `attempts` 0, `version` 0.
+ */
+export function createJob(spec: JobSpec, now: number): Job {
+  const job: Job = {
+    id: spec.id ?? generateJobId(),
+    handler: spec.handler,
+    payload: spec.payload,
+    priority: spec.priority,
+    mode: spec.mode,
+    maxAttempts: spec.maxAttempts,
+    backoff: spec.backoff,
+    status: "pending",
+    attempts: 0,
+    createdAt: now,
+    updatedAt: now,
+    runAt: spec.runAt ?? now + (spec.delayMs ?? 0),
+    version: 0,
+  };
+  if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
+  return job;
+}
+
+/** Creates a frozen {@link Result} (`durationMs` derived from the two times). */
+export function createResult(fields: Omit<Result, "durationMs">): Readonly<Result> {
+  const result: Result = { ...fields, durationMs: Math.max(0, fields.endedAt - fields.startedAt) };
+  if (result.error) Object.freeze(result.error);
+  return Object.freeze(result);
+}

@@ -1,0 +1,50 @@
+import { isNonRetryable } from "./errors.js";
+import { serializeError } from "./error-serialization.js";
+import type { Backoff, Job, SerializedError } from "./schemas.js";
+import { transition } from "./state-machine.js";
+
+/** A source of uniform random numbers in [0, 1); injected so jitter is testable. */
+export type RandomSource = () => number;
+
+/**
+ * The delay before the next attempt after `attempts` attempts have failed:
+ * `min(maxMs, baseMs · 2^attempts)`, then reduced by a random share of up to `jitter`.
+ * With the defaults: 2 s, 4 s, 8 s … capped at `maxMs`.
+ */
+export function backoffDelay(backoff: Backoff, attempts: number, random: RandomSource = Math.random): number {
+  const raw = Math.min(backoff.maxMs, backoff.baseMs * 2 ** attempts);
+  if (backoff.jitter <= 0) return raw;
+  return Math.round(raw * (1 - backoff.jitter * random()));
+}
+
+/** What {@link recordFailure} decided. */
+export interface FailureOutcome {
+  /** The job in `retrying` (with `runAt` set) or `failed`. */
+  job: Job;
+  /** True when the job will run again. */
+  willRetry: boolean;
+  /** The backoff delay in ms (0 when not retrying). */
+  delayMs: number;
+  /** The error as stored in `lastError`. */
+  error: SerializedError;
+}
+
+/**
+ * Applies a failed attempt to a `running` (or `retrying`) job. `attempts` already counts the
+ * failed attempt (it is counted when the attempt starts). The job retries when
+ * `attempts < maxAttempts` and the error is not a `NonRetryableError`; otherwise it fails.
+ * Pure: time and randomness are arguments.
+ */
+export function recordFailure(job: Job, error: unknown, now: number, random: RandomSource = Math.random): FailureOutcome {
+  const serialized = serializeError(error);
+  if (!isNonRetryable(error) && job.attempts < job.maxAttempts) {
+    const delayMs = backoffDelay(job.backoff, job.attempts, random);
+    return {
+      job: transition(job, "retrying", now, { lastError: serialized, runAt: now + delayMs }),
+      willRetry: true,
+      delayMs,
+      error: serialized,
+    };
+  }
+  return { job: transition(job, "failed", now, { lastError: serialized }), willRetry: false, delayMs: 0, error: serialized };
+}

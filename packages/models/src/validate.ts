@@ -1,0 +1,38 @@
+import type { z } from "zod";
+import { ValidationError, type ValidationIssue } from "./errors.js";
+import { JobSchema, JobSpecSchema, ResultSchema, type Job, type JobSpec, type JobSpecInput, type Result } from "./schemas.js";
+
+function toIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "number" ? p : String(p))), message: i.message }));
+}
+
+/** Renders issues as `field: why; field: why`. */
+export function formatIssues(issues: readonly ValidationIssue[]): string {
+  return issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`).join("; ");
+}
+
+/**
+ * Parses `input` with `schema` or throws a {@link ValidationError} naming each wrong field.
+ * `what` prefixes the message (e.g. `"job spec"`, `"job spec #3"`).
+ */
+export function parseWith<O, I>(schema: z.ZodType<O, I>, input: unknown, what: string): O {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issues = toIssues(r.error);
+  throw new ValidationError(`invalid ${what}: ${formatIssues(issues)}`, issues, { cause: r.error });
+}
+
+/** Validates a submitted spec and fills in defaults. Throws {@link ValidationError}. */
+export function parseJobSpec(input: JobSpecInput | unknown, what = "job spec"): JobSpec {
+  return parseWith(JobSpecSchema, input, what);
+}
+
+/** Validates a job record (e.g. one loaded from a store). Throws {@link ValidationError}. */
+export function parseJob(input: unknown, what = "job record"): Job {
+  return parseWith(JobSchema, input, what);
+}
+
+/** Validates a result record. Throws {@link ValidationError}. */
+export function parseResult(input: unknown, what = "result"): Result {
+  return parseWith(ResultSchema, input, what);
+}
