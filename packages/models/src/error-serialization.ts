@@ -26,7 +26,14 @@ function describeNonError(value: unknown): string {
   } catch {
     // fall through to String()
   }
-  return String(value);
+  try {
+    // Only symbols, BigInts and cyclic objects get here; String() is the best text they have.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
+    return String(value);
+  } catch {
+    // e.g. a cyclic object without a prototype: neither JSON nor String() can render it
+    return Object.prototype.toString.call(value);
+  }
 }
 
 /**

@@ -12,9 +12,11 @@ export type RandomSource = () => number;
  * With the defaults: 2 s, 4 s, 8 s … capped at `maxMs`.
  */
 export function backoffDelay(backoff: Backoff, attempts: number, random: RandomSource = Math.random): number {
-  const raw = Math.min(backoff.maxMs, backoff.baseMs * 2 ** attempts);
+  // baseMs 0 times 2^attempts overflowing to Infinity is NaN; a zero base means no delay.
+  const raw = backoff.baseMs <= 0 ? 0 : Math.min(backoff.maxMs, backoff.baseMs * 2 ** attempts);
   if (backoff.jitter <= 0) return raw;
-  return Math.round(raw * (1 - backoff.jitter * random()));
+  // Rounding up keeps the result inside [raw · (1 − jitter), raw]: Math.round could fall below.
+  return Math.ceil(raw * (1 - backoff.jitter * random()));
 }
 
 /** What {@link recordFailure} decided. */
@@ -30,7 +32,7 @@ export interface FailureOutcome {
 }
 
 /**
- * Applies a failed attempt to a `running` (or `retrying`) job. `attempts` already counts the
+ * Applies a failed attempt to a `running` job. `attempts` already counts the
  * failed attempt (it is counted when the attempt starts). The job retries when
  * `attempts < maxAttempts` and the error is not a `NonRetryableError`; otherwise it fails.
  * Pure: time and randomness are arguments.

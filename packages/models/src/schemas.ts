@@ -37,6 +37,7 @@ const jobIdSchema = z
   .string()
   .min(1, "must not be empty")
   .max(256, "must be at most 256 characters")
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters");
 
 /** Retry backoff: `delay = min(maxMs, baseMs · 2^attempts)`, reduced by up to `jitter` (0–1) at random. */
@@ -115,10 +116,17 @@ export const JobSpecSchema: z.ZodType<JobSpec, JobSpecInput> = z
       .partial()
       .strict()
       .optional()
-      .transform((b) => ({ ...DEFAULT_BACKOFF, ...b })),
+      // An explicit `undefined` field means "not given": it must not overwrite the default.
+      .transform((b): Backoff => ({
+        baseMs: b?.baseMs ?? DEFAULT_BACKOFF.baseMs,
+        maxMs: b?.maxMs ?? DEFAULT_BACKOFF.maxMs,
+        jitter: b?.jitter ?? DEFAULT_BACKOFF.jitter,
+      })),
     timeoutMs: z.number().int().min(1).max(2_147_483_647).optional(),
     runAt: z
-      .union([epochMs, z.date(), z.iso.datetime({ offset: true })])
+      .union([epochMs, z.date(), z.iso.datetime({ offset: true })], {
+        error: "must be epoch ms (an integer >= 0), a valid Date or an ISO-8601 date-time with Z or an offset",
+      })
       .optional()
       .transform((r) => (r === undefined ? undefined : typeof r === "number" ? r : new Date(r).getTime())),
     delayMs: z.number().int().min(0).max(2_147_483_647).optional(),

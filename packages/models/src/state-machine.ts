@@ -24,7 +24,8 @@ export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = Ob
 
 /** True when the state machine allows `from → to`. */
 export function canTransition(from: JobStatus, to: JobStatus): boolean {
-  return TRANSITIONS[from].includes(to);
+  // hasOwn: a corrupt status such as "constructor" must answer false, not throw.
+  return Object.hasOwn(TRANSITIONS, from) && TRANSITIONS[from].includes(to);
 }
 
 /**

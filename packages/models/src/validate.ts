@@ -1,9 +1,20 @@
 import type { z } from "zod";
 import { ValidationError, type ValidationIssue } from "./errors.js";
-import { JobSchema, JobSpecSchema, ResultSchema, type Job, type JobSpec, type JobSpecInput, type Result } from "./schemas.js";
+import { JobSchema, JobSpecSchema, ResultSchema, type Job, type JobSpec, type Result } from "./schemas.js";
 
 function toIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "number" ? p : String(p))), message: i.message }));
+  const out: ValidationIssue[] = [];
+  for (const i of error.issues) {
+    const path = i.path.map((p) => (typeof p === "number" ? p : String(p)));
+    // zod reports unknown keys once, at the parent object; name each key so callers (and
+    // `formatIssues`) point at the offending field like every other issue does.
+    if (i.code === "unrecognized_keys") {
+      for (const key of i.keys) out.push({ path: [...path, key], message: "unknown key" });
+    } else {
+      out.push({ path, message: i.message });
+    }
+  }
+  return out;
 }
 
 /** Renders issues as `field: why; field: why`. */
@@ -22,8 +33,11 @@ export function parseWith<O, I>(schema: z.ZodType<O, I>, input: unknown, what: s
   throw new ValidationError(`invalid ${what}: ${formatIssues(issues)}`, issues, { cause: r.error });
 }
 
-/** Validates a submitted spec and fills in defaults. Throws {@link ValidationError}. */
-export function parseJobSpec(input: JobSpecInput | unknown, what = "job spec"): JobSpec {
+/**
+ * Validates a submitted spec (a `JobSpecInput`, or anything untrusted) and fills in
+ * defaults. Throws {@link ValidationError}.
+ */
+export function parseJobSpec(input: unknown, what = "job spec"): JobSpec {
   return parseWith(JobSpecSchema, input, what);
 }
 
