@@ -1,0 +1,78 @@
+/**
+ * The JobStore conformance suite: how every store, ours and third-party, proves it meets the
+ * contract of `@pyrexis/storage`. It does not import a test framework; pass yours.
+ *
+ * @example
+ * ```ts
+ * // test/my-store.test.ts
+ * import { describe, it, beforeEach, afterEach } from "vitest";
+ * import { describeJobStore } from "@pyrexis/storage/conformance";
+ * import { MyStore } from "../src/index.js";
+ *
+ * describeJobStore({ describe, it, beforeEach, afterEach }, { name: "MyStore", create: async () => MyStore.open() });
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { argumentChecks } from "./arguments.js";
+import { closeSemantics } from "./close.js";
+import { commitRules } from "./commit-rules.js";
+import { concurrency } from "./concurrency.js";
+import { counts } from "./counts.js";
+import { checkSuiteArgs, resolveSeed, type JobStoreFactory, type TestApi } from "./harness.js";
+import { listing } from "./listing.js";
+import { persistence } from "./persistence.js";
+import { roundTrips } from "./round-trips.js";
+
+export { BASE_TIME, bump, makeJob, makeResult } from "./data.js";
+export { Rng, type Harness, type JobStoreFactory, type TestApi, type TestFn } from "./harness.js";
+
+/**
+ * One group of conformance tests: registers a `describe` block of tests on `api` for the stores
+ * `factory` makes. Throws a `TypeError` naming what is missing when an argument is wrong.
+ */
+export type ConformanceGroup = (api: TestApi, factory: JobStoreFactory) => void;
+
+function group(fnName: string, impl: (api: TestApi, factory: JobStoreFactory, seed: number) => void): ConformanceGroup {
+  return (api, factory) => {
+    checkSuiteArgs(api, factory, fnName);
+    impl(api, factory, resolveSeed(factory));
+  };
+}
+
+/** Round trips of every field (unicode, multi-MB and deeply nested payloads, absent vs present optional fields) and copy/freeze safety. */
+export const describeRoundTrips: ConformanceGroup = group("describeRoundTrips", roundTrips);
+/** All-or-nothing batches, the error of each violation, compare-and-set, write-once results, a seeded fault-injection run against a model. */
+export const describeCommitRules: ConformanceGroup = group("describeCommitRules", commitRules);
+/** Ordering, limits, status filters and keyset cursors with writes between pages. */
+export const describeListing: ConformanceGroup = group("describeListing", listing);
+/** `countByStatus`: every status key, exact after inserts, updates and rejected batches. */
+export const describeCounts: ConformanceGroup = group("describeCounts", counts);
+/** `close()`: idempotent; afterwards every method rejects with `StoreClosedError`. */
+export const describeCloseSemantics: ConformanceGroup = group("describeCloseSemantics", closeSemantics);
+/** Data survives close + `factory.reopen` (runs when `reopen` is given; else checks `persistent` is not declared). */
+export const describePersistence: ConformanceGroup = group("describePersistence", persistence);
+/** Commits started together: one winner per conflict, losers write nothing, disjoint work lands. */
+export const describeConcurrency: ConformanceGroup = group("describeConcurrency", concurrency);
+/** `ValidationError` for non-string ids and a missing batch. */
+export const describeArgumentChecks: ConformanceGroup = group("describeArgumentChecks", argumentChecks);
+
+/**
+ * The whole suite: every group above inside one `describe("JobStore conformance: <name>")`.
+ * Prints the seed of the randomized tests; replay a failure with `PYREXIS_CONFORMANCE_SEED=<seed>`
+ * or `factory.seed`.
+ */
+export function describeJobStore(api: TestApi, factory: JobStoreFactory): void {
+  checkSuiteArgs(api, factory, "describeJobStore");
+  const seed = resolveSeed(factory);
+  api.describe(`JobStore conformance: ${factory.name} (seed ${seed})`, () => {
+    roundTrips(api, factory, seed);
+    commitRules(api, factory, seed);
+    listing(api, factory, seed);
+    counts(api, factory, seed);
+    closeSemantics(api, factory, seed);
+    persistence(api, factory, seed);
+    concurrency(api, factory, seed);
+    argumentChecks(api, factory, seed);
+  });
+}

@@ -1,0 +1,194 @@
+import { StoreClosedError, type Job, type JobStatus, type Result } from "@pyrexis/models";
+import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
+import {
+  assertJobId,
+  checkCommit,
+  compareListPosition,
+  deepFreeze,
+  emptyStatusCounts,
+  encodeListCursor,
+  normalizeListQuery,
+  type CommitView,
+  type ListPosition,
+} from "./store-kit.js";
+
+/** Options of {@link MemoryJobStore}. */
+export interface MemoryJobStoreOptions {
+  /**
+   * How the store protects its data from callers.
+   *
+   * - `"freeze"` (default): the store takes ownership of every job and result passed to
+   *   `commit` and deep-freezes it in place; callers must not mutate them afterwards (an attempt
+   *   throws in strict mode). No copy is made, which is what the engine's hot path wants: it
+   *   builds a fresh object per transition and never touches it again.
+   * - `"clone"`: `commit` stores a `structuredClone` (then frozen), so the caller's objects stay
+   *   theirs and mutable. Costs one deep copy per record.
+   *
+   * Either way, everything the store returns is deeply frozen, so it is safe to share.
+   */
+  readonly ownership?: "freeze" | "clone" | undefined;
+}
+
+const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: false });
+
+/**
+ * The reference {@link JobStore}: everything in memory, nothing survives the process. Fast enough
+ * for the engine's hot path (Map lookups, O(1) counts, listing by binary search over an array
+ * kept in `(createdAt, id)` order — appends when jobs arrive in order, one lazy sort otherwise).
+ *
+ * Returned jobs and results are deeply frozen and shared, not copied. See
+ * {@link MemoryJobStoreOptions.ownership} for what happens to objects passed to `commit`.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryJobStore();
+ * await store.commit({ insert: [job] });
+ * const page = await store.listJobs({ status: "pending" });
+ * await store.close();
+ * ```
+ */
+export class MemoryJobStore implements JobStore {
+  /** Neither persistent nor shared. */
+  readonly capabilities: StoreCapabilities = CAPABILITIES;
+  readonly #clone: boolean;
+  readonly #jobs = new Map<string, Job>();
+  readonly #results = new Map<string, Result>();
+  readonly #counts: Record<JobStatus, number> = emptyStatusCounts();
+  /** Every job's position, ascending once `#sorted` is true. Positions never change (createdAt is immutable). */
+  readonly #order: ListPosition[] = [];
+  #sorted = true;
+  #closed = false;
+  readonly #view: CommitView = {
+    job: (id) => this.#jobs.get(id),
+    hasResult: (jobId) => this.#results.has(jobId),
+  };
+
+  constructor(options: MemoryJobStoreOptions = {}) {
+    const ownership = options.ownership ?? "freeze";
+    if (ownership !== "freeze" && ownership !== "clone") {
+      throw new TypeError(`MemoryJobStore: ownership must be "freeze" or "clone", got ${String(ownership)}`);
+    }
+    this.#clone = ownership === "clone";
+  }
+
+  /** Number of jobs held (for tests and diagnostics). */
+  get size(): number {
+    return this.#jobs.size;
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    this.#assertOpen();
+    // Everything is checked before anything is written: that is what makes the batch atomic.
+    const b = checkCommit(batch, this.#view);
+    // Take ownership (freeze or clone) of every record first: structuredClone may throw on a
+    // non-JSON value, and that must happen before the first write.
+    const inserts = (b.insert ?? []).map((job) => this.#own(job));
+    const updates = (b.update ?? []).map(({ job }) => this.#own(job));
+    const results = (b.results ?? []).map((result) => this.#own(result));
+    for (const job of inserts) {
+      this.#jobs.set(job.id, job);
+      this.#counts[job.status]++;
+      const pos: ListPosition = { createdAt: job.createdAt, id: job.id };
+      const last = this.#order[this.#order.length - 1];
+      if (this.#sorted && last !== undefined && compareListPosition(last, pos) > 0) this.#sorted = false;
+      this.#order.push(pos);
+    }
+    for (const job of updates) {
+      const previous = this.#jobs.get(job.id)!;
+      this.#counts[previous.status]--;
+      this.#counts[job.status]++;
+      this.#jobs.set(job.id, job);
+    }
+    for (const result of results) this.#results.set(result.jobId, result);
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    this.#assertOpen();
+    assertJobId(id);
+    return this.#jobs.get(id);
+  }
+
+  async getResult(jobId: string): Promise<Result | undefined> {
+    this.#assertOpen();
+    assertJobId(jobId);
+    return this.#results.get(jobId);
+  }
+
+  async listJobs(query?: ListJobsQuery): Promise<ListJobsPage> {
+    this.#assertOpen();
+    const { statuses, limit, order, after } = normalizeListQuery(query);
+    if (!this.#sorted) {
+      this.#order.sort(compareListPosition);
+      this.#sorted = true;
+    }
+    const positions = this.#order;
+    const asc = order === "asc";
+    // First index strictly after the cursor, in the direction of travel.
+    let i: number;
+    if (after === undefined) i = asc ? 0 : positions.length - 1;
+    else {
+      const upper = upperBound(positions, after); // first index with position > after
+      i = asc ? upper : lowerBound(positions, after) - 1;
+    }
+    const step = asc ? 1 : -1;
+    const jobs: Job[] = [];
+    let more = false;
+    for (; i >= 0 && i < positions.length; i += step) {
+      const job = this.#jobs.get(positions[i]!.id)!;
+      if (statuses !== undefined && !statuses.has(job.status)) continue;
+      if (jobs.length === limit) {
+        more = true;
+        break;
+      }
+      jobs.push(job);
+    }
+    const last = jobs[jobs.length - 1];
+    return more && last !== undefined ? { jobs, cursor: encodeListCursor(last, order) } : { jobs };
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    this.#assertOpen();
+    return { ...this.#counts };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Drop the data so a closed store does not keep memory alive through stray references.
+    this.#jobs.clear();
+    this.#results.clear();
+    this.#order.length = 0;
+  }
+
+  #own<T>(value: T): T {
+    return deepFreeze(this.#clone ? structuredClone(value) : value);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError("MemoryJobStore is closed");
+  }
+}
+
+/** First index whose position is >= `p`. */
+function lowerBound(a: readonly ListPosition[], p: ListPosition): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareListPosition(a[mid]!, p) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose position is > `p`. */
+function upperBound(a: readonly ListPosition[], p: ListPosition): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareListPosition(a[mid]!, p) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,264 @@
+import {
+  DuplicateJobError,
+  JOB_STATUSES,
+  JobNotFoundError,
+  ResultExistsError,
+  StaleVersionError,
+  ValidationError,
+  type Job,
+  type JobStatus,
+} from "@pyrexis/models";
+import type { CommitBatch, ListJobsQuery } from "./job-store.js";
+
+// Helpers shared by MemoryJobStore and the example stores. Third-party stores may use them to
+// give exactly the errors the contract (and the conformance suite) expects.
+
+/** Smallest page size {@link ListJobsQuery.limit} accepts. */
+export const MIN_LIST_LIMIT = 1;
+/** Largest page size {@link ListJobsQuery.limit} accepts. */
+export const MAX_LIST_LIMIT = 10_000;
+/** Page size of a {@link ListJobsQuery} without `limit`. */
+export const DEFAULT_LIST_LIMIT = 100;
+
+const STATUS_SET: ReadonlySet<string> = new Set(JOB_STATUSES);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isVersion(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function invalid(message: string, path: (string | number)[]): ValidationError {
+  return new ValidationError(message, [{ path, message }]);
+}
+
+/** Throws `ValidationError` unless `id` is a non-empty string. For `getJob`/`getResult` arguments. */
+export function assertJobId(id: unknown, what = "job id"): asserts id is string {
+  if (typeof id !== "string" || id.length === 0) {
+    throw invalid(`${what} must be a non-empty string, got ${describe(id)}`, []);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "string" ? JSON.stringify(v) : typeof v;
+}
+
+/** What {@link checkCommit} needs to know about a stored job. */
+export interface StoredJobInfo {
+  readonly version: number;
+  readonly createdAt: number;
+}
+
+/**
+ * A synchronous view of the current data, used by {@link checkCommit}. Stores that can read
+ * synchronously inside their write transaction (in memory, a file, better-sqlite3) implement it
+ * with a few lookups.
+ */
+export interface CommitView {
+  /** The stored job's version and creation time, or `undefined` when there is no such job. */
+  job(id: string): StoredJobInfo | undefined;
+  /** True when a result for `jobId` is stored. */
+  hasResult(jobId: string): boolean;
+}
+
+/**
+ * Checks the shape of a batch without looking at stored data; throws `ValidationError` for
+ * anything a well-behaved caller never sends (non-object batch, non-array lists, an update whose
+ * `job.version` is not greater than `expectedVersion`, an insert and an update — or two updates —
+ * of the same id in one batch), and `DuplicateJobError` / `ResultExistsError` for an id repeated
+ * inside the batch. Returns the batch typed as a {@link CommitBatch}.
+ */
+export function checkCommitShape(batch: unknown): CommitBatch {
+  if (!isObject(batch)) throw invalid(`commit batch must be an object, got ${describe(batch)}`, []);
+  const { insert, update, results } = batch;
+  for (const [key, list] of [["insert", insert], ["update", update], ["results", results]] as const) {
+    if (list !== undefined && !Array.isArray(list)) {
+      throw invalid(`commit batch.${key} must be an array when given, got ${describe(list)}`, [key]);
+    }
+  }
+  const inserted = new Set<string>();
+  for (const [i, job] of ((insert as unknown[] | undefined) ?? []).entries()) {
+    checkJobShape(job, ["insert", i]);
+    if (inserted.has(job.id)) throw new DuplicateJobError(job.id);
+    inserted.add(job.id);
+  }
+  const updated = new Set<string>();
+  for (const [i, u] of ((update as unknown[] | undefined) ?? []).entries()) {
+    if (!isObject(u)) throw invalid(`update #${i} must be an object { job, expectedVersion }`, ["update", i]);
+    checkJobShape(u.job, ["update", i, "job"]);
+    const id = u.job.id;
+    if (!isVersion(u.expectedVersion)) {
+      throw invalid(`update #${i} (job ${id}): expectedVersion must be an integer >= 0`, ["update", i, "expectedVersion"]);
+    }
+    if (u.job.version <= u.expectedVersion) {
+      throw invalid(
+        `update #${i} (job ${id}): job.version ${u.job.version} must be greater than expectedVersion ${u.expectedVersion}`,
+        ["update", i, "job", "version"],
+      );
+    }
+    if (inserted.has(id)) throw invalid(`job ${id} is both inserted and updated in one batch`, ["update", i, "job", "id"]);
+    if (updated.has(id)) throw invalid(`job ${id} is updated twice in one batch; coalesce the updates`, ["update", i, "job", "id"]);
+    updated.add(id);
+  }
+  const resulted = new Set<string>();
+  for (const [i, r] of ((results as unknown[] | undefined) ?? []).entries()) {
+    if (!isObject(r) || typeof r.jobId !== "string" || r.jobId.length === 0) {
+      throw invalid(`result #${i} must be an object with a non-empty string jobId`, ["results", i]);
+    }
+    if (resulted.has(r.jobId)) throw new ResultExistsError(r.jobId);
+    resulted.add(r.jobId);
+  }
+  return batch;
+}
+
+function checkJobShape(job: unknown, path: (string | number)[]): asserts job is Job {
+  const where = path.join(".");
+  if (!isObject(job)) throw invalid(`${where} must be a job object, got ${describe(job)}`, path);
+  if (typeof job.id !== "string" || job.id.length === 0) throw invalid(`${where}.id must be a non-empty string`, [...path, "id"]);
+  if (!isVersion(job.version)) throw invalid(`${where} (job ${job.id}): version must be an integer >= 0`, [...path, "version"]);
+  if (typeof job.status !== "string" || !STATUS_SET.has(job.status)) {
+    throw invalid(`${where} (job ${job.id}): unknown status ${describe(job.status)}`, [...path, "status"]);
+  }
+  if (typeof job.createdAt !== "number" || !Number.isFinite(job.createdAt)) {
+    throw invalid(`${where} (job ${job.id}): createdAt must be a finite number`, [...path, "createdAt"]);
+  }
+}
+
+/**
+ * Checks a whole batch against the current data, in the order the contract applies it:
+ * shape ({@link checkCommitShape}), then inserts (`DuplicateJobError`), then updates
+ * (`StaleVersionError`; `ValidationError` when an update changes `createdAt`), then results
+ * (`ResultExistsError`, `JobNotFoundError`). Throws the first violation; when it returns, the
+ * batch can be applied in full.
+ */
+export function checkCommit(batch: unknown, view: CommitView): CommitBatch {
+  const b = checkCommitShape(batch);
+  const inserted = new Set<string>();
+  for (const job of b.insert ?? []) {
+    if (view.job(job.id) !== undefined) throw new DuplicateJobError(job.id);
+    inserted.add(job.id);
+  }
+  for (const { job, expectedVersion } of b.update ?? []) {
+    const stored = view.job(job.id);
+    if (stored === undefined || stored.version !== expectedVersion) {
+      throw new StaleVersionError(job.id, expectedVersion, stored?.version);
+    }
+    if (stored.createdAt !== job.createdAt) {
+      throw invalid(`job ${job.id}: createdAt is immutable (stored ${stored.createdAt}, update has ${job.createdAt})`, ["update"]);
+    }
+  }
+  for (const r of b.results ?? []) {
+    if (view.hasResult(r.jobId)) throw new ResultExistsError(r.jobId);
+    if (!inserted.has(r.jobId) && view.job(r.jobId) === undefined) throw new JobNotFoundError(r.jobId);
+  }
+  return b;
+}
+
+/** A position in the `(createdAt, id)` order of {@link JobStore.listJobs}. */
+export interface ListPosition {
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+/** Compares two jobs (or positions) by `(createdAt, id)`, ids in UTF-16 code-unit order. */
+export function compareListPosition(a: ListPosition, b: ListPosition): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** A {@link ListJobsQuery} with defaults applied and every field checked. */
+export interface NormalizedListQuery {
+  /** Statuses to keep; `undefined` keeps every job. */
+  readonly statuses: ReadonlySet<JobStatus> | undefined;
+  readonly limit: number;
+  readonly order: "asc" | "desc";
+  /** Exclusive start position (from the cursor). */
+  readonly after: ListPosition | undefined;
+}
+
+/**
+ * Validates a `listJobs` query and applies defaults. Throws `ValidationError` for a non-object
+ * query, a `limit` outside 1–10000 or not an integer, an unknown or empty `status` filter, an
+ * unknown `order`, and a cursor that {@link decodeListCursor} rejects.
+ */
+export function normalizeListQuery(query: unknown): NormalizedListQuery {
+  if (query === undefined) return { statuses: undefined, limit: DEFAULT_LIST_LIMIT, order: "asc", after: undefined };
+  if (!isObject(query)) throw invalid(`listJobs query must be an object, got ${describe(query)}`, []);
+  const q = query as ListJobsQuery;
+  const limit: unknown = q.limit === undefined ? DEFAULT_LIST_LIMIT : q.limit;
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < MIN_LIST_LIMIT || limit > MAX_LIST_LIMIT) {
+    throw invalid(`listJobs limit must be an integer from ${MIN_LIST_LIMIT} to ${MAX_LIST_LIMIT}, got ${String(limit)}`, ["limit"]);
+  }
+  const order: unknown = q.order === undefined ? "asc" : q.order;
+  if (order !== "asc" && order !== "desc") throw invalid(`listJobs order must be "asc" or "desc", got ${describe(order)}`, ["order"]);
+  let statuses: Set<JobStatus> | undefined;
+  if (q.status !== undefined) {
+    const list: readonly unknown[] = Array.isArray(q.status) ? q.status : [q.status];
+    if (list.length === 0) throw invalid("listJobs status filter must not be an empty array", ["status"]);
+    statuses = new Set();
+    for (const s of list) {
+      if (typeof s !== "string" || !STATUS_SET.has(s)) {
+        throw invalid(`listJobs status filter: unknown status ${describe(s)} (known: ${JOB_STATUSES.join(", ")})`, ["status"]);
+      }
+      statuses.add(s as JobStatus);
+    }
+  }
+  const after = q.cursor === undefined ? undefined : decodeListCursor(q.cursor, order);
+  return { statuses, limit, order, after };
+}
+
+const CURSOR_PREFIX = "c1.";
+
+/**
+ * Encodes the position after which the next page starts. The order is part of the cursor, so a
+ * cursor of an ascending listing cannot be replayed on a descending one.
+ */
+export function encodeListCursor(last: ListPosition, order: "asc" | "desc"): string {
+  return CURSOR_PREFIX + Buffer.from(JSON.stringify([order, last.createdAt, last.id]), "utf8").toString("base64url");
+}
+
+/** Decodes a cursor of {@link encodeListCursor}; throws `ValidationError` when it is malformed or of the other order. */
+export function decodeListCursor(cursor: unknown, order: "asc" | "desc"): ListPosition {
+  const bad = (why: string): ValidationError => invalid(`listJobs cursor is not valid: ${why}`, ["cursor"]);
+  if (typeof cursor !== "string" || !cursor.startsWith(CURSOR_PREFIX)) throw bad("not a cursor returned by this store");
+  const body = cursor.slice(CURSOR_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]+$/.test(body)) throw bad("not a cursor returned by this store");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(body, "base64url").toString("utf8"));
+  } catch {
+    throw bad("not a cursor returned by this store");
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) throw bad("not a cursor returned by this store");
+  const [o, createdAt, id] = parsed as unknown[];
+  if (typeof createdAt !== "number" || !Number.isFinite(createdAt) || typeof id !== "string") throw bad("not a cursor returned by this store");
+  if (o !== order) throw bad(`it belongs to a listing in "${String(o)}" order, not "${order}"`);
+  return { createdAt, id };
+}
+
+/** A count of zero for every job status (the shape `countByStatus` returns). */
+export function emptyStatusCounts(): Record<JobStatus, number> {
+  const counts = {} as Record<JobStatus, number>;
+  for (const s of JOB_STATUSES) counts[s] = 0;
+  return counts;
+}
+
+const deepFrozen = new WeakSet<object>();
+
+/**
+ * Freezes `value` and everything reachable from it, and returns it. Objects this function froze
+ * before are skipped, so re-freezing a job that shares its payload with an earlier version is
+ * O(1) for the payload.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || deepFrozen.has(value)) return value;
+  Object.freeze(value);
+  if (Array.isArray(value)) for (const item of value as unknown[]) deepFreeze(item);
+  else for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  deepFrozen.add(value);
+  return value;
+}
