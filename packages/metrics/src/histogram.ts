@@ -15,9 +15,12 @@ export interface TimingSnapshot {
 
 /** Observations are kept in microseconds: 1 µs resolution up to this bound (one hour). */
 const MAX_TRACKABLE_US = 3_600_000_000;
-/** 3 significant digits: every percentile is within 0.1% of the exact value. */
+/** 3 significant digits: every percentile is within 0.1% of the exact value (plus 1 µs resolution). */
 export const HISTOGRAM_SIGNIFICANT_DIGITS = 3;
-/** Relative error bound of reported percentiles. */
+/**
+ * Relative error bound of reported percentiles against exact nearest-rank percentiles. Values are
+ * stored in whole microseconds, so add up to 0.001 ms of absolute error for sub-millisecond timings.
+ */
 export const HISTOGRAM_RELATIVE_ERROR = 0.001;
 
 /**

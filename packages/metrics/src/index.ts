@@ -8,4 +8,5 @@ export {
   type Labels,
   type MetricsSnapshot,
   type PrometheusOptions,
+  type SeriesData,
 } from "./registry.js";

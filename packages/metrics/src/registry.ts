@@ -9,13 +9,21 @@ interface Series<T> {
   value: T;
 }
 
-/** Key of a series: `name` or `name{a="x",b="y"}` (labels sorted). */
+/**
+ * Key of a series: `name` or `name{a="x",b="y"}` (labels sorted, values escaped as in
+ * Prometheus text, so `{a: 'x",b="y'}` and `{a: "x", b: "y"}` stay two series).
+ */
 export function seriesKey(name: string, labels?: Labels): string {
   if (!labels) return name;
   const keys = Object.keys(labels);
   if (keys.length === 0) return name;
   keys.sort();
-  return `${name}{${keys.map((k) => `${k}="${labels[k]}"`).join(",")}}`;
+  return `${name}{${keys.map((k) => `${k}="${escapeLabelValue(labels[k] ?? "")}"`).join(",")}}`;
+}
+
+/** A private copy, so a caller mutating its labels object later cannot rename a series. */
+function copyLabels(labels: Labels | undefined): Labels | undefined {
+  return labels && Object.keys(labels).length > 0 ? Object.freeze({ ...labels }) : undefined;
 }
 
 /**
@@ -43,7 +51,7 @@ export class MetricsRegistry {
     const key = seriesKey(name, labels);
     const s = this.#counters.get(key);
     if (s) s.value += by;
-    else this.#counters.set(key, { name, labels, value: by });
+    else this.#counters.set(key, { name, labels: copyLabels(labels), value: by });
   }
 
   /** Sets a gauge to `value`. */
@@ -51,7 +59,7 @@ export class MetricsRegistry {
     const key = seriesKey(name, labels);
     const s = this.#gauges.get(key);
     if (s) s.value = value;
-    else this.#gauges.set(key, { name, labels, value });
+    else this.#gauges.set(key, { name, labels: copyLabels(labels), value });
   }
 
   /** Adds `delta` (may be negative) to a gauge. */
@@ -59,7 +67,7 @@ export class MetricsRegistry {
     const key = seriesKey(name, labels);
     const s = this.#gauges.get(key);
     if (s) s.value += delta;
-    else this.#gauges.set(key, { name, labels, value: delta });
+    else this.#gauges.set(key, { name, labels: copyLabels(labels), value: delta });
   }
 
   /** Records one duration (ms) in a timing. */
@@ -67,7 +75,7 @@ export class MetricsRegistry {
     const key = seriesKey(name, labels);
     let s = this.#timings.get(key);
     if (!s) {
-      s = { name, labels, value: new TimingHistogram() };
+      s = { name, labels: copyLabels(labels), value: new TimingHistogram() };
       this.#timings.set(key, s);
     }
     s.value.observe(ms);
@@ -152,7 +160,8 @@ export interface PrometheusOptions {
   prefix?: string;
 }
 
-interface SeriesData<T> {
+/** One series as {@link toPrometheusText} takes it: source name, labels and value. */
+export interface SeriesData<T> {
   name: string;
   labels: Labels | undefined;
   value: T;
@@ -188,12 +197,17 @@ function formatValue(v: number): string {
   return String(v);
 }
 
-function groupByName<T>(series: readonly SeriesData<T>[]): Map<string, SeriesData<T>[]> {
+/**
+ * Groups series by their exposed name, so one metric gets one `# TYPE` line even when several
+ * source names map to it (`job.done` and `job_done`, or `x` and `x_total` for counters).
+ */
+function groupByName<T>(series: readonly SeriesData<T>[], exposedName: (name: string) => string): Map<string, SeriesData<T>[]> {
   const groups = new Map<string, SeriesData<T>[]>();
   for (const s of series) {
-    const list = groups.get(s.name);
+    const name = exposedName(s.name);
+    const list = groups.get(name);
     if (list) list.push(s);
-    else groups.set(s.name, [s]);
+    else groups.set(name, [s]);
   }
   return groups;
 }
@@ -212,18 +226,15 @@ export function toPrometheusText(
 ): string {
   const prefix = options.prefix ?? "";
   const lines: string[] = [];
-  for (const [name, series] of groupByName(data.counters)) {
-    const base = toPrometheusName(prefix + name).replace(/_total$/, "");
+  for (const [base, series] of groupByName(data.counters, (n) => toPrometheusName(prefix + n).replace(/_total$/, ""))) {
     lines.push(`# TYPE ${base}_total counter`);
     for (const s of series) lines.push(`${base}_total${renderLabels(s.labels)} ${formatValue(s.value)}`);
   }
-  for (const [name, series] of groupByName(data.gauges)) {
-    const base = toPrometheusName(prefix + name);
+  for (const [base, series] of groupByName(data.gauges, (n) => toPrometheusName(prefix + n))) {
     lines.push(`# TYPE ${base} gauge`);
     for (const s of series) lines.push(`${base}${renderLabels(s.labels)} ${formatValue(s.value)}`);
   }
-  for (const [name, series] of groupByName(data.timings)) {
-    const base = `${toPrometheusName(prefix + name)}_seconds`;
+  for (const [base, series] of groupByName(data.timings, (n) => `${toPrometheusName(prefix + n)}_seconds`)) {
     lines.push(`# TYPE ${base} summary`);
     for (const s of series) {
       const t = s.value;
