@@ -29,7 +29,7 @@ export function persistence(api: TestApi, factory: JobStoreFactory, seed: number
       const a1 = bump(a, { status: "running", attempts: 1 });
       await h.store.commit({ update: [{ job: a1, expectedVersion: 0 }], results: [makeResult(c.id, { output: "done ✓" })] });
       const ghost = makeJob();
-      await rejectsWith(h.store.commit({ insert: [ghost], update: [{ job: bump(b), expectedVersion: 7 }] }), "StaleVersionError", "STALE_VERSION");
+      await rejectsWith(h.store.commit({ insert: [ghost], update: [{ job: bump(b, { version: 8 }), expectedVersion: 7 }] }), "StaleVersionError", "STALE_VERSION");
       const ids = [a.id, b.id, c.id, ghost.id];
       const before = await snapshot(h.store, ids);
       const listing = plain(await h.store.listJobs());
