@@ -1,0 +1,67 @@
+import { type Kysely, type Migration, type MigrationProvider } from "kysely";
+
+/** Row of the `jobs` table. Indexed fields are columns; the record itself is JSON. */
+export interface JobsTable {
+  id: string;
+  status: string;
+  priority: number;
+  run_at: number;
+  created_at: number;
+  version: number;
+  /** `priority − agingRate · run_at / 1000`: the scheduler's fixed heap key, as an index. */
+  aging_key: number;
+  data: string;
+}
+
+/** Row of the `results` table. */
+export interface ResultsTable {
+  job_id: string;
+  data: string;
+}
+
+/** The kysely database type of the store. */
+export interface StoreSchema {
+  jobs: JobsTable;
+  results: ResultsTable;
+}
+
+/** Name of the kysely Migrator's bookkeeping table; its presence marks a Pyrexis database. */
+export const MIGRATION_TABLE = "pyrexis_migration";
+/** Name of the kysely Migrator's lock table. */
+export const MIGRATION_LOCK_TABLE = "pyrexis_migration_lock";
+
+// Migrations are append-only: never edit one that shipped, add the next name instead.
+const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  "0001_jobs_and_results": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable("jobs")
+        .addColumn("id", "text", (c) => c.primaryKey().notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("priority", "integer", (c) => c.notNull())
+        .addColumn("run_at", "integer", (c) => c.notNull())
+        .addColumn("created_at", "integer", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("aging_key", "real", (c) => c.notNull())
+        .addColumn("data", "text", (c) => c.notNull())
+        .execute();
+      // listJobs by status, listJobs unfiltered, and a future SQL claim in scheduler order.
+      await db.schema.createIndex("jobs_status_created_id").on("jobs").columns(["status", "created_at", "id"]).execute();
+      await db.schema.createIndex("jobs_created_id").on("jobs").columns(["created_at", "id"]).execute();
+      await db.schema.createIndex("jobs_status_aging_id").on("jobs").columns(["status", "aging_key", "id"]).execute();
+      await db.schema
+        .createTable("results")
+        .addColumn("job_id", "text", (c) => c.primaryKey().notNull())
+        .addColumn("data", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
+});
+
+/** Every migration name this version of the store knows, oldest first. */
+export const KNOWN_MIGRATIONS: readonly string[] = Object.freeze(Object.keys(migrations).sort());
+
+/** In-code migrations for kysely's `Migrator`. */
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async (): Promise<Record<string, Migration>> => ({ ...migrations }),
+};

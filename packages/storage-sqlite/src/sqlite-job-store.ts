@@ -1,0 +1,512 @@
+import { existsSync, statSync } from "node:fs";
+import Database from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect, sql, type RawBuilder } from "kysely";
+import {
+  CorruptRecordError,
+  DuplicateJobError,
+  JobNotFoundError,
+  ResultExistsError,
+  StaleVersionError,
+  StoreClosedError,
+  StoreFailureError,
+  ValidationError,
+  isPyrexisError,
+  parseJob,
+  parseResult,
+  type Job,
+  type JobStatus,
+  type Result,
+} from "@pyrexis/models";
+import {
+  assertJobId,
+  checkCommitShape,
+  emptyStatusCounts,
+  encodeListCursor,
+  normalizeListQuery,
+  type CommitBatch,
+  type JobStore,
+  type ListJobsPage,
+  type ListJobsQuery,
+  type StoreCapabilities,
+} from "@pyrexis/storage";
+import { inspectDatabase } from "./inspect.js";
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";
+import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
+
+/** Where the store keeps its data: a file path (or `":memory:"`), or a connection you made. */
+export type SqliteJobStoreSource =
+  | {
+      /** Path of the database file (created when missing), or `":memory:"`. */
+      readonly path: string;
+    }
+  | {
+      /**
+       * An open connection (e.g. a better-sqlite3 `Database`) or a function returning one. The
+       * store takes ownership: `close()` closes it.
+       */
+      readonly database: SqliteDatabaseLike | (() => SqliteDatabaseLike);
+    };
+
+/** Options of {@link SqliteJobStore.open}. */
+export interface SqliteJobStoreOptions {
+  /**
+   * `"NORMAL"` (default): in WAL mode a commit survives a process crash but the last commits may
+   * be lost on an OS crash or power loss. `"FULL"`: fsync on every commit, survives power loss.
+   */
+  readonly synchronous?: "NORMAL" | "FULL" | undefined;
+  /** How long a write waits for another connection's lock before failing. Default 5000 ms. */
+  readonly busyTimeoutMs?: number | undefined;
+  /**
+   * Aging rate (priority per second waited) used for the `aging_key` column,
+   * `priority − agingRate · runAt / 1000`. Default 0.1; use the scheduler's rate.
+   */
+  readonly agingRate?: number | undefined;
+  /**
+   * Called for each corrupt row that `listJobs` skips. When absent, the store collects them in
+   * {@link SqliteJobStore.corruptRecords}.
+   */
+  readonly onCorruptRecord?: ((error: CorruptRecordError) => void) | undefined;
+}
+
+/** Corrupt records kept by {@link SqliteJobStore.corruptRecords} at most (newest kept). */
+export const MAX_KEPT_CORRUPT_RECORDS = 1000;
+
+const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts()));
+
+interface JobRow {
+  id: string;
+  status: string;
+  version: number;
+  created_at: number;
+  data: unknown;
+}
+
+/** Hot-path statements, prepared once at open. */
+interface Statements {
+  insertJob: SqliteStatementLike;
+  updateJob: SqliteStatementLike;
+  versionOf: SqliteStatementLike;
+  insertResult: SqliteStatementLike;
+  resultExists: SqliteStatementLike;
+  getJob: SqliteStatementLike;
+  getResult: SqliteStatementLike;
+  countByStatus: SqliteStatementLike;
+}
+
+/** A named parameter (`@name`): better-sqlite3 binds it from an object, so order never matters. */
+function param<T>(name: string): RawBuilder<T> {
+  return sql.raw<T>(`@${name}`);
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function invalid(message: string, path: (string | number)[]): ValidationError {
+  return new ValidationError(message, [{ path, message }]);
+}
+
+/** Compiles the hot-path queries with kysely once and prepares them once. */
+function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Statements {
+  const prepare = (query: { compile(): { sql: string } }): SqliteStatementLike => db.prepare(query.compile().sql);
+  const jobColumns = {
+    status: param<string>("status"),
+    priority: param<number>("priority"),
+    run_at: param<number>("run_at"),
+    version: param<number>("version"),
+    aging_key: param<number>("aging_key"),
+    data: param<string>("data"),
+  };
+  return {
+    insertJob: prepare(
+      k
+        .insertInto("jobs")
+        .values({ id: param<string>("id"), created_at: param<number>("created_at"), ...jobColumns })
+        .onConflict((oc) => oc.column("id").doNothing()),
+    ),
+    // createdAt is immutable (the listing order depends on it): a changed one matches no row.
+    updateJob: prepare(
+      k
+        .updateTable("jobs")
+        .set(jobColumns)
+        .where("id", "=", param<string>("id"))
+        .where("version", "=", param<number>("expected"))
+        .where("created_at", "=", param<number>("created_at")),
+    ),
+    versionOf: prepare(k.selectFrom("jobs").select(["version", "created_at"]).where("id", "=", param<string>("id"))),
+    // Inserts only when the job exists; `changes === 0` then means "no job" or "result exists".
+    insertResult: prepare(
+      k
+        .insertInto("results")
+        .columns(["job_id", "data"])
+        .expression(
+          k
+            .selectNoFrom([param<string>("job_id").as("job_id"), param<string>("data").as("data")])
+            .where((eb) => eb.exists(eb.selectFrom("jobs").select("id").where("id", "=", param<string>("job_id")))),
+        )
+        .onConflict((oc) => oc.column("job_id").doNothing()),
+    ),
+    resultExists: prepare(k.selectFrom("results").select("job_id").where("job_id", "=", param<string>("job_id"))),
+    getJob: prepare(k.selectFrom("jobs").select(["id", "status", "version", "created_at", "data"]).where("id", "=", param<string>("id"))),
+    getResult: prepare(k.selectFrom("results").select(["job_id", "data"]).where("job_id", "=", param<string>("job_id"))),
+    countByStatus: prepare(k.selectFrom("jobs").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).groupBy("status")),
+  };
+}
+
+function checkPositiveInt(value: unknown, name: string, min: number, max: number): void {
+  if (value !== undefined && (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)) {
+    throw invalid(`invalid SqliteJobStore option: ${name} must be an integer ${min}–${max}`, [name]);
+  }
+}
+
+/**
+ * A {@link JobStore} on SQLite: better-sqlite3 through kysely, WAL mode, one immediate
+ * transaction per `commit`, hot-path statements compiled by kysely and prepared once.
+ *
+ * Records are stored as JSON beside indexed columns (`status`, `priority`, `run_at`,
+ * `created_at`, `version`, `aging_key`) and validated with `parseJob`/`parseResult` on read.
+ * A row that fails validation makes `getJob`/`getResult` throw {@link CorruptRecordError} naming
+ * the job; `listJobs` skips it, reports it (see {@link SqliteJobStoreOptions.onCorruptRecord})
+ * and returns the others.
+ *
+ * @example
+ * ```ts
+ * const store = await SqliteJobStore.open({ path: "pyrexis.db" });
+ * await store.commit({ insert: [job] });
+ * const page = await store.listJobs({ status: "pending", limit: 50 });
+ * await store.close();
+ * ```
+ */
+export class SqliteJobStore implements JobStore {
+  /** Persistent for files, shared safely by several instances or processes on one file. */
+  readonly capabilities: StoreCapabilities;
+  /** Where the data lives (the file path, or `":memory:"`), for messages. */
+  readonly location: string;
+
+  #db: SqliteDatabaseLike | undefined;
+  readonly #kysely: Kysely<StoreSchema>;
+  readonly #statements: Statements;
+  readonly #listStatements = new Map<string, SqliteStatementLike>();
+  readonly #commitTx: SqliteTransactionLike;
+  readonly #agingRate: number;
+  readonly #onCorruptRecord: ((error: CorruptRecordError) => void) | undefined;
+  readonly #corrupt = new Map<string, CorruptRecordError>();
+  #batch: CommitBatch | undefined;
+
+  private constructor(
+    db: SqliteDatabaseLike,
+    kysely: Kysely<StoreSchema>,
+    statements: Statements,
+    location: string,
+    persistent: boolean,
+    options: SqliteJobStoreOptions,
+  ) {
+    this.#db = db;
+    this.#kysely = kysely;
+    this.#statements = statements;
+    this.location = location;
+    this.capabilities = Object.freeze({ persistent, shared: persistent });
+    this.#agingRate = options.agingRate ?? 0.1;
+    this.#onCorruptRecord = options.onCorruptRecord;
+    // Prepared once; the batch travels through a field so no closure is made per commit.
+    this.#commitTx = db.transaction(() => this.#applyBatch());
+  }
+
+  /**
+   * Opens (and creates or migrates) a store. A database that is not a Pyrexis store, or one
+   * written by a newer version, is refused with `IncompatibleStoreError` and left untouched.
+   */
+  static async open(source: SqliteJobStoreSource, options: SqliteJobStoreOptions = {}): Promise<SqliteJobStore> {
+    if (typeof source !== "object" || source === null || (!("path" in source) && !("database" in source))) {
+      throw invalid("SqliteJobStore.open needs { path } or { database }", []);
+    }
+    if (typeof options !== "object" || options === null) throw invalid("invalid SqliteJobStore options: must be an object", []);
+    if (options.synchronous !== undefined && options.synchronous !== "NORMAL" && options.synchronous !== "FULL") {
+      throw invalid(`invalid SqliteJobStore option: synchronous must be "NORMAL" or "FULL"`, ["synchronous"]);
+    }
+    checkPositiveInt(options.busyTimeoutMs, "busyTimeoutMs", 0, 2_147_483_647);
+    if (options.agingRate !== undefined && (typeof options.agingRate !== "number" || !Number.isFinite(options.agingRate) || options.agingRate < 0)) {
+      throw invalid("invalid SqliteJobStore option: agingRate must be a finite number >= 0", ["agingRate"]);
+    }
+    if (options.onCorruptRecord !== undefined && typeof options.onCorruptRecord !== "function") {
+      throw invalid("invalid SqliteJobStore option: onCorruptRecord must be a function", ["onCorruptRecord"]);
+    }
+    const opts: SqliteJobStoreOptions = Object.freeze({ ...options });
+
+    let db: SqliteDatabaseLike;
+    let location: string;
+    if ("path" in source) {
+      const path = source.path;
+      if (typeof path !== "string" || path.length === 0) throw invalid("SqliteJobStore.open: path must be a non-empty string", ["path"]);
+      location = path;
+      if (path !== ":memory:" && existsSync(path) && statSync(path).size > 0) {
+        // Inspect through a read-only connection first: a foreign file must not even get a WAL.
+        const probe = SqliteJobStore.#connect(path, { readonly: true, fileMustExist: true });
+        try {
+          inspectDatabase(probe, path);
+        } finally {
+          probe.close();
+        }
+      }
+      db = SqliteJobStore.#connect(path, {});
+    } else {
+      try {
+        db = typeof source.database === "function" ? source.database() : source.database;
+      } catch (e) {
+        throw new StoreFailureError(`SqliteJobStore.open: the database factory threw: ${describe(e)}`, { cause: e });
+      }
+      if (typeof db !== "object" || db === null || typeof db.prepare !== "function") {
+        throw invalid("SqliteJobStore.open: database must be a better-sqlite3-like connection", ["database"]);
+      }
+      location = "the given database";
+    }
+
+    try {
+      // Reads only, before any pragma that writes (journal_mode=WAL rewrites the header).
+      inspectDatabase(db, location);
+      db.exec(`PRAGMA busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${opts.synchronous ?? "NORMAL"}`);
+      const file = (db.prepare("PRAGMA database_list").all() as { name: string; file: string }[]).find((d) => d.name === "main")?.file ?? "";
+
+      const kysely = new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) });
+      const migrator = new Migrator({
+        db: kysely,
+        provider: migrationProvider,
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      const { error } = await migrator.migrateToLatest();
+      if (error !== undefined) throw new StoreFailureError(`cannot migrate ${location}: ${describe(error)}`, { cause: error });
+      return new SqliteJobStore(db, kysely, prepareStatements(db, kysely), location, file !== "", opts);
+    } catch (e) {
+      try {
+        db.close();
+      } catch {
+        // The open error is the one worth reporting.
+      }
+      if (isPyrexisError(e)) throw e;
+      throw new StoreFailureError(`cannot open ${location}: ${describe(e)}`, { cause: e });
+    }
+  }
+
+  static #connect(path: string, options: { readonly?: boolean; fileMustExist?: boolean }): SqliteDatabaseLike {
+    try {
+      return new Database(path, options);
+    } catch (e) {
+      throw new StoreFailureError(`cannot open ${path}: ${describe(e)}`, { cause: e });
+    }
+  }
+
+  /**
+   * Corrupt rows `listJobs` skipped (when no `onCorruptRecord` option is given), one per job,
+   * newest last, at most {@link MAX_KEPT_CORRUPT_RECORDS}.
+   */
+  get corruptRecords(): readonly CorruptRecordError[] {
+    return [...this.#corrupt.values()];
+  }
+
+  #listStatement(order: "asc" | "desc", statusCount: number, hasCursor: boolean): SqliteStatementLike {
+    const key = `${order}:${statusCount}:${hasCursor ? 1 : 0}`;
+    let stmt = this.#listStatements.get(key);
+    if (stmt === undefined) {
+      let q = this.#kysely.selectFrom("jobs").select(["id", "status", "version", "created_at", "data"]);
+      if (statusCount === 1) q = q.where("status", "=", param<string>("s0"));
+      else if (statusCount > 1) q = q.where("status", "in", Array.from({ length: statusCount }, (_, i) => param<string>(`s${i}`)));
+      // Row-value comparison: one index range scan on (created_at, id).
+      if (hasCursor) q = q.where(sql<boolean>`(created_at, id) ${sql.raw(order === "asc" ? ">" : "<")} (@after_created_at, @after_id)`);
+      q = q.orderBy("created_at", order).orderBy("id", order).limit(param<number>("limit"));
+      stmt = this.#open().prepare(q.compile().sql);
+      this.#listStatements.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  #open(): SqliteDatabaseLike {
+    if (this.#db === undefined) throw new StoreClosedError(`store ${this.location} is closed`);
+    return this.#db;
+  }
+
+  #jobParams(job: Job): Record<string, unknown> {
+    return {
+      id: job.id,
+      status: job.status,
+      priority: job.priority,
+      run_at: job.runAt,
+      created_at: job.createdAt,
+      version: job.version,
+      aging_key: job.priority - (this.#agingRate * job.runAt) / 1000,
+      data: JSON.stringify(job),
+    };
+  }
+
+  // Runs inside the immediate transaction; any throw rolls the whole batch back.
+  #applyBatch(): void {
+    const batch = this.#batch!;
+    const s = this.#statements;
+    for (const job of batch.insert ?? []) {
+      if (s.insertJob.run(this.#jobParams(job)).changes === 0) throw new DuplicateJobError(job.id);
+    }
+    for (const { job, expectedVersion } of batch.update ?? []) {
+      const params = this.#jobParams(job);
+      params.expected = expectedVersion;
+      if (s.updateJob.run(params).changes === 0) {
+        const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
+        if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
+        throw new ValidationError(`job ${job.id}: createdAt is immutable (stored ${row.created_at}, update has ${job.createdAt})`, [
+          { path: ["update"], message: "createdAt changed" },
+        ]);
+      }
+    }
+    for (const result of batch.results ?? []) {
+      if (s.insertResult.run({ job_id: result.jobId, data: JSON.stringify(result) }).changes === 0) {
+        if (s.resultExists.get({ job_id: result.jobId }) !== undefined) throw new ResultExistsError(result.jobId);
+        throw new JobNotFoundError(result.jobId);
+      }
+    }
+  }
+
+  /** Writes the batch in one `BEGIN IMMEDIATE` transaction: all of it, or nothing and a typed error. */
+  async commit(batch: CommitBatch): Promise<void> {
+    this.#open();
+    this.#batch = checkCommitShape(batch);
+    try {
+      this.#commitTx.immediate();
+    } catch (e) {
+      if (isPyrexisError(e)) throw e;
+      throw new StoreFailureError(`commit to ${this.location} failed: ${describe(e)}`, { cause: e });
+    } finally {
+      this.#batch = undefined;
+    }
+  }
+
+  #readJob(row: JobRow): Job {
+    if (typeof row.data !== "string") throw new CorruptRecordError(row.id, "data column is not text");
+    let value: unknown;
+    try {
+      value = JSON.parse(row.data);
+    } catch (e) {
+      throw new CorruptRecordError(row.id, `data is not JSON: ${describe(e)}`, { cause: e });
+    }
+    let job: Job;
+    try {
+      job = parseJob(value, "stored job");
+    } catch (e) {
+      throw new CorruptRecordError(row.id, describe(e), { cause: e });
+    }
+    if (job.id !== row.id || job.status !== row.status || job.version !== row.version || job.createdAt !== row.created_at) {
+      throw new CorruptRecordError(row.id, "record disagrees with its indexed columns (id, status, version or createdAt)");
+    }
+    return job;
+  }
+
+  #guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (isPyrexisError(e)) throw e;
+      throw new StoreFailureError(`${what} on ${this.location} failed: ${describe(e)}`, { cause: e });
+    }
+  }
+
+  /** The job, or `undefined`; throws {@link CorruptRecordError} when its row cannot be read. */
+  async getJob(id: string): Promise<Job | undefined> {
+    this.#open();
+    assertJobId(id);
+    return this.#guard("getJob", () => {
+      const row = this.#statements.getJob.get({ id }) as JobRow | undefined;
+      return row === undefined ? undefined : this.#readJob(row);
+    });
+  }
+
+  /** The job's result, or `undefined`; throws {@link CorruptRecordError} when it cannot be read. */
+  async getResult(jobId: string): Promise<Result | undefined> {
+    this.#open();
+    assertJobId(jobId, "result job id");
+    return this.#guard("getResult", () => {
+      const row = this.#statements.getResult.get({ job_id: jobId }) as { job_id: string; data: unknown } | undefined;
+      if (row === undefined) return undefined;
+      let result: Result;
+      try {
+        if (typeof row.data !== "string") throw new TypeError("data column is not text");
+        result = parseResult(JSON.parse(row.data), "stored result");
+      } catch (e) {
+        throw new CorruptRecordError(jobId, `result: ${describe(e)}`, { cause: e });
+      }
+      if (result.jobId !== jobId) throw new CorruptRecordError(jobId, `result names job ${result.jobId}`);
+      return Object.freeze(result);
+    });
+  }
+
+  /**
+   * Keyset-paginated listing by `(createdAt, id)`. Corrupt rows are skipped and reported (so a
+   * page may hold fewer than `limit` jobs while a `cursor` still follows); the cursor moves past
+   * them, so paging never gets stuck.
+   */
+  async listJobs(query?: ListJobsQuery): Promise<ListJobsPage> {
+    this.#open();
+    const { statuses: statusSet, limit, order, after } = normalizeListQuery(query);
+    const statuses = statusSet === undefined ? [] : [...statusSet];
+    return this.#guard("listJobs", () => {
+      const params: Record<string, unknown> = { limit: limit + 1 };
+      statuses.forEach((s, i) => (params[`s${i}`] = s));
+      if (after !== undefined) {
+        params.after_created_at = after.createdAt;
+        params.after_id = after.id;
+      }
+      const rows = this.#listStatement(order, statuses.length, after !== undefined).all(params) as JobRow[];
+      const page = rows.length > limit ? rows.slice(0, limit) : rows;
+      const jobs: Job[] = [];
+      for (const row of page) {
+        try {
+          jobs.push(this.#readJob(row));
+        } catch (e) {
+          if (!(e instanceof CorruptRecordError)) throw e;
+          this.#reportCorrupt(e);
+        }
+      }
+      const last = page[page.length - 1];
+      return rows.length > limit && last !== undefined
+        ? { jobs, cursor: encodeListCursor({ createdAt: last.created_at, id: last.id }, order) }
+        : { jobs };
+    });
+  }
+
+  #reportCorrupt(error: CorruptRecordError): void {
+    if (this.#onCorruptRecord !== undefined) {
+      this.#onCorruptRecord(error);
+      return;
+    }
+    this.#corrupt.delete(error.jobId);
+    this.#corrupt.set(error.jobId, error);
+    if (this.#corrupt.size > MAX_KEPT_CORRUPT_RECORDS) {
+      const oldest = this.#corrupt.keys().next().value;
+      if (oldest !== undefined) this.#corrupt.delete(oldest);
+    }
+  }
+
+  /** Jobs per status, from the indexed column (corrupt rows count under their stored status). */
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    this.#open();
+    return this.#guard("countByStatus", () => {
+      const counts = emptyStatusCounts();
+      for (const row of this.#statements.countByStatus.all() as { status: string; n: number }[]) {
+        if (STATUS_SET.has(row.status)) counts[row.status as JobStatus] = row.n;
+      }
+      return counts;
+    });
+  }
+
+  /** Closes the connection (checkpointing the WAL). Idempotent; later calls reject `StoreClosedError`. */
+  async close(): Promise<void> {
+    const db = this.#db;
+    if (db === undefined) return;
+    this.#db = undefined;
+    this.#listStatements.clear();
+    try {
+      db.close();
+    } catch (e) {
+      throw new StoreFailureError(`closing ${this.location} failed: ${describe(e)}`, { cause: e });
+    }
+  }
+}
