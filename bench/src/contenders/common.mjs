@@ -1,0 +1,93 @@
+// Helpers shared by the contender drivers.
+//
+// A contender module exports `variants`: an array of
+//   { id, label, pkg, priority: "aging" | "strict" | "none", scenarios: string[], notes?, create(ctx) }
+// and `create(ctx)` returns a driver:
+//   setup()                       connect, then remove anything of ours left from before
+//   add(jobs)                     one bulk call; jobs: [{ payload, priority? }] (priority 0–10, higher first);
+//                                 resolves when the contender has accepted (and persisted, if durable) them
+//   start({ concurrency, task, onStart, onComplete })
+//                                 start consumers; onStart(payload) just before the task runs,
+//                                 onComplete(payload) once the contender has recorded the completion
+//   settle?()                     optional: resolves when the contender's own bookkeeping is done
+//   stop()                        stop consumers
+//   cleanup()                     remove our keys / schema / files and close connections
+import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Version of an installed package, from its package.json. */
+export function versionOf(pkg) {
+  try {
+    return JSON.parse(readFileSync(join(benchDir, "node_modules", pkg, "package.json"), "utf8")).version;
+  } catch {
+    return "?";
+  }
+}
+
+/** Resolves when a TCP connection to host:port succeeds; rejects with a short reason otherwise. */
+export function probeTcp(host, port, timeoutMs = 2000) {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new UnreachableError(`${host}:${port} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.end();
+      resolve();
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new UnreachableError(`${host}:${port} ${error.code ?? error.message}`));
+    });
+  });
+}
+
+/** A contender's server is not there: reported as "unreachable", not as a crash. */
+export class UnreachableError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "UnreachableError";
+    this.code = "BENCH_UNREACHABLE";
+  }
+}
+
+/** Redis host/port from REDIS_URL (default 127.0.0.1:6379). */
+export function redisTarget() {
+  const url = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  return { host: url.hostname || "127.0.0.1", port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0) };
+}
+
+/** PostgreSQL connection string from DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test). */
+export function pgTarget() {
+  const connectionString = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const url = new URL(connectionString);
+  return { connectionString, host: url.hostname || "127.0.0.1", port: Number(url.port || 5432) };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit(items, limit, fn) {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await fn(item);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+/** Polls `check` every `everyMs` until it returns true or `timeoutMs` passes. */
+export async function waitUntil(check, { everyMs = 20, timeoutMs = 30_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return true;
+}

@@ -1,0 +1,107 @@
+// graphile-worker on PostgreSQL, in its own schema (dropped before and after). Two variants:
+// its defaults, and the batching settings its performance page uses (localQueue, batched
+// completion), see https://worker.graphile.org/docs/performance.
+import { EventEmitter } from "node:events";
+import { Logger, makeWorkerUtils, run } from "graphile-worker";
+import { runTask } from "../work.mjs";
+import { pgTarget, probeTcp } from "./common.mjs";
+
+const SCHEMA = "graphile_worker_bench";
+const quiet = new Logger(() => () => {});
+
+/** Pyrexis priority 0–10 (higher first) → graphile-worker priority (numerically smaller first). */
+const toGraphile = (p) => (p === undefined ? undefined : 10 - p);
+
+function makeCreate(fast) {
+  return function create() {
+    const target = pgTarget();
+    let utils;
+    let runner;
+    const dropSchema = () => utils.withPgClient((client) => client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`));
+    return {
+      async setup() {
+        await probeTcp(target.host, target.port);
+        utils = await makeWorkerUtils({ connectionString: target.connectionString, schema: SCHEMA, logger: quiet });
+        await dropSchema();
+        await utils.migrate();
+      },
+      async add(jobs) {
+        // addJobs: one round trip for the whole batch (its documented bulk path).
+        await utils.addJobs(
+          jobs.map((job) => ({ identifier: "noop", payload: job.payload, ...(job.priority === undefined ? {} : { priority: toGraphile(job.priority) }) })),
+        );
+      },
+      async start({ concurrency, task, onStart, onComplete }) {
+        const events = new EventEmitter();
+        events.on("job:complete", ({ job, error }) => {
+          if (!error) onComplete(job.payload);
+        });
+        const preset = fast
+          ? {
+              worker: {
+                maxPoolSize: concurrency + 2,
+                localQueue: { size: 500 },
+                completeJobBatchDelay: 0,
+                failJobBatchDelay: 0,
+              },
+            }
+          : { worker: { maxPoolSize: Math.max(10, concurrency + 2) } };
+        runner = await run({
+          connectionString: target.connectionString,
+          schema: SCHEMA,
+          concurrency,
+          noHandleSignals: true,
+          logger: quiet,
+          events,
+          preset,
+          taskList: {
+            noop: async (payload) => {
+              onStart(payload);
+              await runTask(task, payload);
+            },
+          },
+        });
+      },
+      async settle() {
+        // Completed jobs are deleted; with batched completion that happens a moment later.
+        for (;;) {
+          const { rows } = await utils.withPgClient((c) => c.query(`SELECT count(*)::int AS n FROM ${SCHEMA}._private_jobs`));
+          if (rows[0].n === 0) return;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
+      async stop() {
+        await runner?.stop();
+        runner = undefined;
+      },
+      async cleanup() {
+        await runner?.stop().catch(() => {});
+        if (utils) {
+          await dropSchema();
+          await utils.release();
+        }
+      },
+    };
+  };
+}
+
+export const variants = [
+  {
+    id: "graphile-worker-defaults",
+    label: "graphile-worker (PostgreSQL, defaults)",
+    pkg: "graphile-worker",
+    priority: "strict",
+    scenarios: ["drain-c1", "drain-c50", "latency", "cpu", "fairness"],
+    notes: "addJobs; concurrency = c",
+    create: makeCreate(false),
+  },
+  {
+    id: "graphile-worker-fast",
+    label: "graphile-worker (PostgreSQL, batching)",
+    pkg: "graphile-worker",
+    priority: "strict",
+    scenarios: ["drain-c1", "drain-c50", "latency", "cpu", "fairness"],
+    notes: "localQueue.size 500, completeJobBatchDelay 0, failJobBatchDelay 0",
+    create: makeCreate(true),
+  },
+];

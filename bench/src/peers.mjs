@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// pnpm --filter @pyrexis/bench bench:peers [--n 20000] [--runs 3] [--only a,b] [--json path] [--quick]
+//
+// Runs the same workloads against Pyrexis and its peers on this machine, one measurement per
+// fresh child process, contenders alternated round-robin across runs; prints markdown tables
+// (median, min–max) and writes the raw measurements as JSON. Exits non-zero only when a
+// contender crashed (or the harness itself failed), never because a number is slow.
+import { fork } from "node:child_process";
+import { cpus, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { variants as allVariants } from "./contenders/index.mjs";
+import { versionOf } from "./contenders/common.mjs";
+import { renderMarkdown, summarize, writeJson } from "./report.mjs";
+import { calibrateCpu } from "./work.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const benchDir = join(here, "..");
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: "string" },
+    runs: { type: "string" },
+    only: { type: "string" },
+    json: { type: "string" },
+    timeout: { type: "string" },
+    quick: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (args.help) {
+  console.log("usage: node src/peers.mjs [--n 20000] [--runs 3] [--only id,id] [--json bench-results/peers.json] [--timeout 30 (s per drain)] [--quick]");
+  console.log(`contenders: ${allVariants.map((v) => v.id).join(", ")}`);
+  process.exit(0);
+}
+
+const positiveInt = (raw, name, fallback) => {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) {
+    console.error(`--${name} must be a positive integer, got "${raw}"`);
+    process.exit(2);
+  }
+  return v;
+};
+
+const quick = args.quick;
+const params = {
+  n: positiveInt(args.n, "n", quick ? 500 : 20_000),
+  runs: positiveInt(args.runs, "runs", quick ? 1 : 3),
+  // Cap on one drain: a polling peer at its defaults would otherwise take hours; its rate is still shown.
+  drainTimeoutMs: positiveInt(args.timeout, "timeout", quick ? 3 : 30) * 1000,
+  latency: quick ? { rate: 100, seconds: 1, graceMs: 1000 } : { rate: 200, seconds: 5, graceMs: 5000 },
+  cpu: { n: quick ? 100 : 2000, targetMs: 2, iterations: calibrateCpu(2) },
+  // agingRate 2 → a priority-0 job is overtaken for at most (10 − 0) / 2 = 5 s.
+  fairness: quick
+    ? { seconds: 2, concurrency: 4, backlog: 100, sleepMs: 10, agingRate: 10 }
+    : { seconds: 15, concurrency: 4, backlog: 100, sleepMs: 10, agingRate: 2 },
+};
+
+let variants = allVariants;
+if (args.only) {
+  const wanted = args.only.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((id) => !allVariants.some((v) => v.id === id || v.id.startsWith(`${id}-`) || v.pkg === id));
+  if (unknown.length > 0) {
+    console.error(`unknown contender(s): ${unknown.join(", ")}; known: ${allVariants.map((v) => v.id).join(", ")}`);
+    process.exit(2);
+  }
+  // "pyrexis" or "graphile-worker" selects every variant of that family.
+  variants = allVariants.filter((v) => wanted.some((id) => v.id === id || v.id.startsWith(`${id}-`) || v.pkg === id));
+}
+const SCENARIOS = ["drain-c1", "drain-c50", "latency", "cpu", "fairness"];
+const jsonPath = resolve(benchDir, args.json ?? "bench-results/peers.json");
+const versions = Object.fromEntries([...new Set(variants.map((v) => v.pkg))].map((pkg) => [pkg, versionOf(pkg)]));
+
+/** Upper bound on one scenario in a child, after which the child is killed and reported crashed. */
+function budgetMs(scenario) {
+  const slack = 45_000;
+  if (scenario.startsWith("drain") || scenario === "cpu") return 2 * params.drainTimeoutMs + slack;
+  if (scenario === "latency") return params.latency.seconds * 1000 + params.latency.graceMs + slack;
+  if (scenario === "fairness") return params.fairness.seconds * 1000 + slack;
+  return slack;
+}
+
+let current; // the child being waited on, so SIGINT can stop it
+function runChild(contender, scenarios) {
+  return new Promise((resolveRun) => {
+    const messages = [];
+    const child = fork(join(here, "runner.mjs"), [JSON.stringify({ contender, scenarios, params })], {
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+    });
+    current = child;
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    const timer = setTimeout(() => {
+      stderr += `\nkilled after ${budget} ms`;
+      child.kill("SIGKILL");
+    }, scenarios.reduce((t, s) => t + budgetMs(s), 0));
+    const budget = scenarios.reduce((t, s) => t + budgetMs(s), 0);
+    child.on("message", (m) => messages.push(m));
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      current = undefined;
+      for (const s of scenarios) {
+        if (!messages.some((m) => m.scenario === s)) {
+          const tail = stderr.trim().split("\n").slice(-1)[0] ?? "";
+          messages.push({ contender, scenario: s, status: "crashed", reason: `child exited (${signal ?? code}) ${tail}`.slice(0, 200) });
+        }
+      }
+      resolveRun({ messages, killed: signal !== null || code !== 0, stderr });
+    });
+  });
+}
+
+process.on("SIGINT", () => {
+  if (current) current.kill("SIGKILL");
+  console.error("interrupted; run `node src/peers.mjs --only <id> --n 1 --runs 1` to clean a contender's leftovers");
+  process.exit(130);
+});
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model?.trim() ?? "?",
+  memGB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${process.platform}-${process.arch}`,
+};
+console.error(
+  `peers: n=${params.n} runs=${params.runs}${quick ? " (quick)" : ""}; ${variants.length} contenders; cpu work ${params.cpu.iterations} rounds ≈ ${params.cpu.targetMs} ms`,
+);
+console.error(`versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+
+const measurements = [];
+let crashed = 0;
+const stacksShown = new Set();
+const started = Date.now();
+for (let run = 0; run < params.runs; run++) {
+  // Round-robin: each run starts one contender later, so none always goes first (cold caches) or last.
+  const order = variants.map((_, i) => variants[(i + run) % variants.length]);
+  // --quick runs all of a contender's scenarios in one child to stay within a CI minute.
+  const batches = quick
+    ? order.map((v) => ({ v, scenarios: SCENARIOS.filter((s) => v.scenarios.includes(s)) }))
+    : SCENARIOS.flatMap((s) => order.filter((v) => v.scenarios.includes(s)).map((v) => ({ v, scenarios: [s] })));
+  for (const { v, scenarios } of batches) {
+    if (scenarios.length === 0) continue;
+    const t0 = Date.now();
+    const { messages, killed, stderr } = await runChild(v.id, scenarios);
+    for (const m of messages) {
+      measurements.push({ run, ...m });
+      if (m.status === "crashed") {
+        crashed++;
+        console.error(`  ✗ ${v.id} ${m.scenario}: ${m.reason}${m.stack && !stacksShown.has(v.id) ? `\n${m.stack}` : ""}`);
+        stacksShown.add(v.id);
+      }
+    }
+    const brief = messages.map((m) => `${m.scenario}:${m.status}`).join(" ");
+    console.error(`run ${run + 1}/${params.runs} ${v.id} [${brief}] ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (killed) {
+      if (stderr.trim()) console.error(stderr.trim().split("\n").slice(-5).join("\n"));
+      // The child may have died before its cleanup: run setup+cleanup in a fresh one.
+      await runChild(v.id, ["cleanup"]);
+    }
+  }
+}
+
+const summary = summarize(measurements, variants);
+const markdown = renderMarkdown({ summary, variants, versions, params, machine });
+console.log(`## Pyrexis and peers (\`node src/peers.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}\`)\n`);
+console.log(markdown);
+writeJson(jsonPath, { date: new Date().toISOString(), machine, params, versions, measurements, elapsedS: (Date.now() - started) / 1000 });
+console.error(`\nwrote ${jsonPath} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${crashed} crash(es)`);
+process.exitCode = crashed > 0 ? 1 : 0;

@@ -1,0 +1,168 @@
+// Aggregation (median, min, max over runs) and rendering: markdown tables and JSON.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return undefined;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const fmtNum = (v, digits = 0) =>
+  v === undefined || Number.isNaN(v) ? "–" : v >= 100 || digits === 0 ? Math.round(v).toLocaleString("en-US") : v.toFixed(digits);
+
+/** "median (min–max)" when there are several runs, else the single value. */
+function cell(values, digits = 0) {
+  if (values.length === 0) return "–";
+  const med = fmtNum(median(values), digits);
+  if (values.length === 1) return med;
+  return `${med} (${fmtNum(Math.min(...values), digits)}–${fmtNum(Math.max(...values), digits)})`;
+}
+
+/** Groups raw measurements by contender and scenario. */
+export function summarize(measurements, variants) {
+  const out = {};
+  for (const v of variants) {
+    out[v.id] = {};
+    for (const m of measurements.filter((x) => x.contender === v.id)) {
+      const s = (out[v.id][m.scenario] ??= { ok: [], problems: [], maxRssMB: 0 });
+      if (m.status === "ok") s.ok.push(m.result);
+      else s.problems.push(`${m.status}: ${m.reason}`);
+      s.maxRssMB = Math.max(s.maxRssMB, m.maxRssMB ?? 0);
+    }
+  }
+  return out;
+}
+
+function problemOf(s) {
+  if (!s) return "n/a";
+  if (s.ok.length === 0 && s.problems.length > 0) {
+    const p = s.problems[0].replaceAll("|", "/");
+    return p.length > 90 ? `${p.slice(0, 88)}…` : p;
+  }
+  return undefined;
+}
+
+const pick = (s, key) => (s ? s.ok.map((r) => r[key]).filter((x) => x !== undefined) : []);
+
+function table(headers, rows) {
+  const line = (cells) => `| ${cells.join(" | ")} |`;
+  return [line(headers), line(headers.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function ratio(value, base) {
+  if (value === undefined || base === undefined || base === 0) return "–";
+  return `${(value / base).toFixed(2)}×`;
+}
+
+/** The markdown report. */
+export function renderMarkdown({ summary, variants, versions, params, machine }) {
+  const parts = [];
+  const label = (v) => `${v.label} ${versions[v.pkg] ?? ""}`.trim();
+  const rss = (...ss) => {
+    const m = Math.max(0, ...ss.filter(Boolean).map((s) => s.maxRssMB));
+    return m > 0 ? fmtNum(m) : "–";
+  };
+  const timedOutNote = (s) => (s && s.ok.some((r) => r.timedOut) ? ` ⏱ ${s.ok.filter((r) => r.timedOut).length} run(s) hit the ${params.drainTimeoutMs / 1000} s cap` : "");
+
+  parts.push(
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.platform}. ` +
+      `Runs: ${params.runs} (median, min–max in brackets), contenders alternated round-robin, each measurement in a fresh child process.`,
+  );
+
+  const base = median(pick(summary["pyrexis-sqlite"]?.["drain-c50"], "drainRate"));
+  parts.push(`\n### Throughput: ${params.n.toLocaleString("en-US")} no-op jobs (jobs/s)\n`);
+  parts.push(
+    "Bulk add = one bulk call for all jobs, until it resolves. Drain = from starting the consumers until every completion is recorded. Ratio = drain c=50 against Pyrexis (SQLite, group commit).\n",
+  );
+  const tRows = [];
+  for (const v of variants) {
+    const s1 = summary[v.id]["drain-c1"];
+    const s50 = summary[v.id]["drain-c50"];
+    if (!s1 && !s50) continue;
+    const p1 = problemOf(s1);
+    const p50 = problemOf(s50);
+    tRows.push([
+      label(v),
+      p50 ?? cell(pick(s50, "addRate")),
+      (p1 ?? cell(pick(s1, "drainRate"))) + timedOutNote(s1),
+      (p50 ?? cell(pick(s50, "drainRate"))) + timedOutNote(s50),
+      p50 ? "–" : ratio(median(pick(s50, "drainRate")), base),
+      rss(s1, s50),
+      v.notes ?? "",
+    ]);
+  }
+  parts.push(table(["Contender", "bulk add", "drain c=1", "drain c=50", "ratio", "peak RSS MB", "notes"], tRows));
+
+  parts.push(
+    `\n### Enqueue → start latency: ${params.latency.rate} jobs/s for ${params.latency.seconds} s, one add() per job, concurrency 50 (ms)\n`,
+  );
+  const lRows = [];
+  for (const v of variants) {
+    const s = summary[v.id].latency;
+    if (!s) continue;
+    const p = problemOf(s);
+    const started = s.ok.map((r) => `${r.started}/${r.added}`);
+    lRows.push([label(v), p ?? cell(pick(s, "p50"), 2), p ? "–" : cell(pick(s, "p99"), 2), p ? "–" : cell(pick(s, "max"), 2), p ? "–" : started.join(", "), rss(s)]);
+  }
+  parts.push(table(["Contender", "p50", "p99", "max", "started/added", "peak RSS MB"], lRows));
+
+  const cpuBase = median(pick(summary["pyrexis-thread"]?.cpu, "drainRate"));
+  parts.push(
+    `\n### CPU-bound mix: ${params.cpu.n.toLocaleString("en-US")} jobs × ~${params.cpu.targetMs} ms of CPU (${params.cpu.iterations.toLocaleString("en-US")} hash rounds each), concurrency 50 (jobs/s)\n`,
+  );
+  parts.push("Ratio against Pyrexis thread mode. Peers run CPU work on their event loop, so one core does it all.\n");
+  const cRows = [];
+  for (const v of variants) {
+    const s = summary[v.id].cpu;
+    if (!s) continue;
+    const p = problemOf(s);
+    cRows.push([label(v), (p ?? cell(pick(s, "drainRate"))) + timedOutNote(s), p ? "–" : ratio(median(pick(s, "drainRate")), cpuBase), rss(s)]);
+  }
+  parts.push(table(["Contender", "jobs/s", "ratio", "peak RSS MB"], cRows));
+
+  const f = params.fairness;
+  const bound = (10 - 0) / f.agingRate;
+  parts.push(
+    `\n### Starvation: ~${f.backlog} priority-10 jobs kept waiting (each sleeps ${f.sleepMs} ms, concurrency ${f.concurrency}) plus one priority-0 job per second, for ${f.seconds} s\n`,
+  );
+  parts.push(
+    `Longest wait of a priority-0 job (s). A job that never started counts its wait up to the end of the window, shown as "≥". ` +
+      `Pyrexis runs with agingRate ${f.agingRate}, so its stated bound is (10 − 0) / ${f.agingRate} = ${bound} s of being overtaken, plus the time to run the backlog already ahead of it.\n`,
+  );
+  const fRows = [];
+  for (const v of variants) {
+    const s = summary[v.id].fairness;
+    const model = v.priority === "aging" ? `aging, bound ${bound} s` : v.priority === "strict" ? "strict priority: p0 runs only when no p10 waits" : "no priorities";
+    if (!s) {
+      if (v.priority === "none") fRows.push([label(v), "n/a", "–", model, "–", "–"]);
+      continue;
+    }
+    const p = problemOf(s);
+    const never = s.ok.some((r) => r.lowStarted < r.lowAdded);
+    fRows.push([
+      label(v),
+      p ?? `${never ? "≥ " : ""}${cell(pick(s, "lowMaxWaitS"), 1)}`,
+      p ? "–" : s.ok.map((r) => `${r.lowStarted}/${r.lowAdded}`).join(", "),
+      model,
+      p ? "–" : cell(pick(s, "highRate")),
+      rss(s),
+    ]);
+  }
+  parts.push(table(["Contender", "p0 max wait (s)", "p0 started/added", "priority model", "p10 jobs/s", "peak RSS MB"], fRows));
+  const stand = Object.values(summary).some((byScenario) =>
+    Object.values(byScenario).some((s) => s.ok.some((r) => r.notes?.some((n) => n.includes("bench-local")))),
+  );
+  if (stand) {
+    parts.push(
+      "\nPyrexis async rows ran on the bench's stand-in async executor (a direct in-process handler call, src/contenders/pyrexis.mjs) because @pyrexis/executors did not export one yet.",
+    );
+  }
+  return parts.join("\n");
+}
+
+export function writeJson(path, data) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(data, null, 2) + "\n");
+}

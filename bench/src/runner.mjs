@@ -1,0 +1,39 @@
+// Child process: runs the scenarios named in argv[2] (JSON) against one contender and reports
+// each result, with this process's own peak RSS, to the parent over IPC. A fresh process per
+// measurement keeps one contender's leftovers (heap, sockets, timers) out of the next one.
+import { findVariant } from "./contenders/index.mjs";
+import { runScenario } from "./scenarios.mjs";
+
+const { contender, scenarios, params } = JSON.parse(process.argv[2]);
+const send = (msg) => new Promise((resolve) => (process.send ? process.send(msg, () => resolve()) : (console.log(JSON.stringify(msg)), resolve())));
+
+function classify(error) {
+  const reason = String(error?.message ?? error).split("\n")[0].slice(0, 160);
+  if (error?.code === "BENCH_UNREACHABLE") return { status: "unreachable", reason };
+  if (error?.code === "BENCH_UNAVAILABLE" || error?.code === "ERR_MODULE_NOT_FOUND" || /does not export|Cannot find package|is not a constructor|could not load the optional/.test(reason)) {
+    return { status: "unavailable", reason };
+  }
+  return { status: "crashed", reason, stack: String(error?.stack ?? "") };
+}
+
+const variant = findVariant(contender);
+for (const scenario of scenarios) {
+  let msg;
+  try {
+    const result = await runScenario(variant, scenario, params);
+    msg = { contender, scenario, status: "ok", result };
+  } catch (error) {
+    msg = { contender, scenario, ...classify(error) };
+  }
+  msg.maxRssMB = process.resourceUsage().maxRSS / 1024;
+  await send(msg);
+  if (msg.status === "unreachable" || msg.status === "unavailable") {
+    // Same reason for the rest of this contender's scenarios: say so without retrying each.
+    for (const rest of scenarios.slice(scenarios.indexOf(scenario) + 1)) {
+      await send({ contender, scenario: rest, status: msg.status, reason: msg.reason, maxRssMB: msg.maxRssMB });
+    }
+    break;
+  }
+}
+// Drivers close what they open; exit anyway so a library's stray timer cannot hold the run.
+process.exit(0);

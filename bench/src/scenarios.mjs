@@ -1,0 +1,198 @@
+// The scenarios, written once against the driver shape in contenders/common.mjs, so every
+// contender runs exactly the same workload and is timed the same way.
+import { setTimeout as sleep } from "node:timers/promises";
+import { makePayload, now } from "./work.mjs";
+
+/** Resolves after `ms`, or with "timeout" — whichever is first against `promise`. */
+async function within(promise, ms) {
+  let timer;
+  const t = new Promise((r) => (timer = setTimeout(() => r("timeout"), ms)));
+  try {
+    return await Promise.race([promise, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return undefined;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+/**
+ * Bulk add `n` jobs in one call (timed), then start consumers at `concurrency` and time until all
+ * `n` completions are recorded (and the contender's own bookkeeping settled).
+ */
+async function throughput(driver, { n, concurrency, task, extra = {}, timeoutMs }) {
+  const jobs = Array.from({ length: n }, (_, i) => ({ payload: makePayload(i, extra) }));
+  const t0 = now();
+  await driver.add(jobs);
+  const addMs = now() - t0;
+  let completed = 0;
+  let allDone;
+  const done = new Promise((r) => (allDone = r));
+  const t1 = now();
+  await driver.start({
+    concurrency,
+    task,
+    onStart() {},
+    onComplete() {
+      if (++completed === n) allDone();
+    },
+  });
+  let timedOut = (await within(done, timeoutMs)) === "timeout";
+  if (!timedOut && driver.settle) timedOut = (await within(driver.settle(), Math.max(1, timeoutMs - (now() - t1)))) === "timeout";
+  const drainMs = now() - t1;
+  await driver.stop();
+  return {
+    n,
+    concurrency,
+    addMs,
+    addRate: (n / addMs) * 1000,
+    drainMs,
+    completed,
+    timedOut,
+    drainRate: (completed / drainMs) * 1000,
+  };
+}
+
+/**
+ * A steady trickle: `rate` jobs/s for `seconds`, each added by its own add() call; latency is
+ * from that call to the handler starting.
+ */
+async function latency(driver, { rate, seconds, concurrency, graceMs }) {
+  const waits = [];
+  await driver.start({
+    concurrency,
+    task: "noop",
+    onStart(payload) {
+      waits.push(now() - payload.t);
+    },
+    onComplete() {},
+  });
+  const total = Math.round(rate * seconds);
+  const begin = now();
+  const adds = [];
+  for (let i = 0; i < total; i++) {
+    const due = begin + (i * 1000) / rate;
+    const wait = due - now();
+    if (wait > 1) await sleep(wait);
+    adds.push(driver.add([{ payload: makePayload(i) }]));
+  }
+  await Promise.all(adds);
+  const deadline = now() + graceMs;
+  while (waits.length < total && now() < deadline) await sleep(10);
+  await driver.stop();
+  const sorted = [...waits].sort((a, b) => a - b);
+  return {
+    added: total,
+    started: waits.length,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted.at(-1),
+    producedRate: (total / (now() - begin)) * 1000,
+  };
+}
+
+/**
+ * Starvation: producers keep ~`backlog` priority-10 jobs waiting (each sleeps `sleepMs`, at
+ * `concurrency`), while one priority-0 job is added every second, for `seconds`. Reports the
+ * longest wait of a priority-0 job; one that never started counts its wait up to the end (censored).
+ */
+async function fairness(driver, { seconds, concurrency, backlog, sleepMs }) {
+  let addedHigh = 0;
+  let startedHigh = 0;
+  const low = []; // { t, startedAt }
+  await driver.start({
+    concurrency,
+    task: "sleep",
+    onStart(payload) {
+      if (payload.low === undefined) startedHigh++;
+      else low[payload.low].startedAt = now();
+    },
+    onComplete() {},
+  });
+  const begin = now();
+  const end = begin + seconds * 1000;
+  let nextLow = begin + 500;
+  let failures = 0;
+  const adds = new Set();
+  const track = (p) => {
+    adds.add(p);
+    p.catch(() => failures++).finally(() => adds.delete(p));
+  };
+  while (now() < end) {
+    const missing = backlog - (addedHigh - startedHigh);
+    if (missing > 0) {
+      const jobs = Array.from({ length: missing }, (_, i) => ({ priority: 10, payload: makePayload(addedHigh + i, { ms: sleepMs }) }));
+      addedHigh += missing;
+      track(driver.add(jobs));
+    }
+    if (now() >= nextLow) {
+      const i = low.length;
+      const payload = makePayload(i, { ms: sleepMs, low: i });
+      low.push({ t: payload.t, startedAt: undefined });
+      track(driver.add([{ priority: 0, payload }]));
+      nextLow += 1000;
+    }
+    await sleep(20);
+  }
+  const stoppedAt = now();
+  await Promise.allSettled([...adds]);
+  await driver.stop();
+  const waits = low.map((j) => ((j.startedAt ?? stoppedAt) - j.t) / 1000);
+  return {
+    seconds,
+    lowAdded: low.length,
+    lowStarted: low.filter((j) => j.startedAt !== undefined).length,
+    lowMaxWaitS: Math.max(0, ...waits),
+    highRate: (startedHigh / (stoppedAt - begin)) * 1000,
+    addFailures: failures,
+  };
+}
+
+/** Runs one scenario against a fresh driver (setup before, cleanup after, even on failure). */
+export async function runScenario(variant, scenario, p) {
+  const ctx = {
+    concurrency: scenario.startsWith("drain-c1") ? 1 : scenario === "fairness" ? p.fairness.concurrency : 50,
+    task: scenario === "cpu" ? "cpu" : scenario === "fairness" ? "sleep" : "noop",
+    agingRate: scenario === "fairness" ? p.fairness.agingRate : undefined,
+    notes: [],
+    note(text) {
+      ctx.notes.push(text);
+    },
+  };
+  const driver = variant.create(ctx);
+  try {
+    await driver.setup();
+    const result = await runOn(driver, scenario, ctx, p);
+    return ctx.notes.length > 0 ? { ...result, notes: ctx.notes } : result;
+  } finally {
+    await driver.cleanup();
+  }
+}
+
+async function runOn(driver, scenario, ctx, p) {
+    switch (scenario) {
+      case "drain-c1":
+      case "drain-c50":
+        return await throughput(driver, { n: p.n, concurrency: ctx.concurrency, task: "noop", timeoutMs: p.drainTimeoutMs });
+      case "cpu":
+        return await throughput(driver, {
+          n: p.cpu.n,
+          concurrency: ctx.concurrency,
+          task: "cpu",
+          extra: { iterations: p.cpu.iterations },
+          timeoutMs: p.drainTimeoutMs,
+        });
+      case "latency":
+        return await latency(driver, { ...p.latency, concurrency: ctx.concurrency });
+      case "fairness":
+        return await fairness(driver, p.fairness);
+      case "cleanup":
+        return {};
+      default:
+        throw new TypeError(`unknown scenario ${scenario}`);
+    }
+}

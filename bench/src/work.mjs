@@ -1,0 +1,56 @@
+// The workload every contender runs, shared so that no contender gets a cheaper version of it.
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** Absolute high-resolution time in ms, comparable across worker threads of one process. */
+export function now() {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The payload every job carries (same shape for all contenders). */
+export function makePayload(seq, extra = {}) {
+  return { seq, t: now(), text: "the quick brown fox", ...extra };
+}
+
+/**
+ * Deterministic CPU work: a fixed number of integer-hash rounds, so every contender does the same
+ * work (a busy-wait "for 2 ms" would let threads look free). Returns a value so it is not elided.
+ */
+export function cpuWork(iterations) {
+  let h = 2166136261;
+  for (let i = 0; i < iterations; i++) {
+    h ^= i;
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  return h;
+}
+
+/** Iterations of {@link cpuWork} that take about `targetMs` on this machine. */
+export function calibrateCpu(targetMs = 2) {
+  let iterations = 100_000;
+  cpuWork(iterations); // warm up the JIT
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    for (let k = 0; k < 10; k++) cpuWork(iterations);
+    const per = (performance.now() - t0) / 10;
+    iterations = Math.max(1000, Math.round((iterations * targetMs) / Math.max(per, 0.001)));
+  }
+  return iterations;
+}
+
+/**
+ * Runs the task a job stands for. `noop` returns at once; `cpu` hashes `payload.iterations`
+ * rounds; `sleep` waits `payload.ms` (an I/O-like job that holds a concurrency slot).
+ */
+export async function runTask(task, payload) {
+  switch (task) {
+    case "noop":
+      return payload.seq;
+    case "cpu":
+      return cpuWork(payload.iterations);
+    case "sleep":
+      await sleep(payload.ms);
+      return payload.seq;
+    default:
+      throw new TypeError(`unknown task ${task}`);
+  }
+}
