@@ -247,18 +247,23 @@ export function emptyStatusCounts(): Record<JobStatus, number> {
   return counts;
 }
 
-const deepFrozen = new WeakSet<object>();
-
 /**
- * Freezes `value` and everything reachable from it, and returns it. Objects this function froze
- * before are skipped, so re-freezing a job that shares its payload with an earlier version is
- * O(1) for the payload.
+ * Freezes `value` and everything reachable from it, and returns it. The root is always walked
+ * (so a frozen record with unfrozen parts, like `createResult`'s output, is completed), but a
+ * nested object that is already frozen is trusted to be deeply frozen and skipped: re-freezing a
+ * job that shares its payload with an earlier version then costs O(1) for the payload.
  */
 export function deepFreeze<T>(value: T): T {
-  if (typeof value !== "object" || value === null || deepFrozen.has(value)) return value;
+  if (typeof value !== "object" || value === null) return value;
   Object.freeze(value);
-  if (Array.isArray(value)) for (const item of value as unknown[]) deepFreeze(item);
-  else for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-  deepFrozen.add(value);
+  if (Array.isArray(value)) for (const item of value as unknown[]) freezeNested(item);
+  else for (const key in value) freezeNested((value as Record<string, unknown>)[key]);
   return value;
+}
+
+function freezeNested(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  if (Array.isArray(value)) for (const item of value as unknown[]) freezeNested(item);
+  else for (const key in value) freezeNested((value as Record<string, unknown>)[key]);
 }
