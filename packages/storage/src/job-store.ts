@@ -2,42 +2,58 @@ import type { Job, JobStatus, Result } from "@pyrexis/models";
 
 /** One compare-and-set update: written only when the stored version equals `expectedVersion`. */
 export interface JobUpdate {
-  /** The new record. Its `version` must be greater than `expectedVersion`. */
+  /** The new record (it replaces the stored one whole). Its `version` must be greater than `expectedVersion`; `id` and `createdAt` must not change. */
   readonly job: Job;
+  /** The version the caller read. A different stored version (or no job) rejects the batch with `StaleVersionError`. */
   readonly expectedVersion: number;
 }
 
-/** What one atomic `commit` writes: all of it or none of it. */
+/**
+ * What one atomic {@link JobStore.commit} writes: all of it or none of it.
+ *
+ * Applied in the order inserts → updates → results, and checked in the same order after the
+ * argument checks; the first violation rejects the whole batch:
+ *
+ * | violation | error |
+ * |---|---|
+ * | batch not an object, a list not an array, a record without a string id, `job.version <= expectedVersion`, an id both inserted and updated, an id updated twice | `ValidationError` |
+ * | insert id already stored, or repeated in `insert` | `DuplicateJobError` |
+ * | update whose job is missing or whose stored version ≠ `expectedVersion` | `StaleVersionError` |
+ * | result for a job that already has one, or repeated in `results` | `ResultExistsError` |
+ * | result for a job that is neither stored nor inserted in this batch | `JobNotFoundError` |
+ */
 export interface CommitBatch {
   /** New jobs; an id that exists (or repeats in the batch) rejects the batch with `DuplicateJobError`. */
   readonly insert?: readonly Job[] | undefined;
-  /** Updates; a version mismatch or missing job rejects the batch with `StaleVersionError`. */
+  /** Compare-and-set updates, at most one per job; a version mismatch or missing job rejects the batch with `StaleVersionError`. */
   readonly update?: readonly JobUpdate[] | undefined;
   /** Results (write-once); a second result for a job rejects the batch with `ResultExistsError`. */
   readonly results?: readonly Result[] | undefined;
 }
 
-/** Query of {@link JobStore.listJobs}. */
+/** Query of {@link JobStore.listJobs}. Any malformed field rejects with `ValidationError`. */
 export interface ListJobsQuery {
-  /** Only jobs in this status (or these statuses). */
+  /** Only jobs in this status (or these statuses; a non-empty array of known statuses). */
   readonly status?: JobStatus | readonly JobStatus[] | undefined;
-  /** Page size, 1–10000. Default 100. */
+  /** Page size, an integer 1–10000. Default 100. */
   readonly limit?: number | undefined;
-  /** Opaque cursor from the previous page. */
+  /** Opaque cursor from the previous page of the same `order`; a malformed one rejects with `ValidationError`. */
   readonly cursor?: string | undefined;
   /** `"asc"` (oldest first, default) or `"desc"` (newest first), by `(createdAt, id)`. */
   readonly order?: "asc" | "desc" | undefined;
 }
 
-/** One page of {@link JobStore.listJobs}; `cursor` is absent on the last page. */
+/** One page of {@link JobStore.listJobs}. */
 export interface ListJobsPage {
+  /** At most `limit` jobs, in order. */
   readonly jobs: Job[];
+  /** Present exactly when more matching jobs follow; pass it back as `cursor` for the next page. */
   readonly cursor?: string | undefined;
 }
 
 /** Optional features a store declares; the conformance suite runs their tests only when declared. */
 export interface StoreCapabilities {
-  /** Data survives `close()` and reopening (the conformance factory can reopen). */
+  /** Data survives `close()` and reopening (the conformance factory must then provide `reopen`). */
   readonly persistent?: boolean;
   /** Several store instances (or processes) may share the data safely. */
   readonly shared?: boolean;
@@ -47,8 +63,16 @@ export interface StoreCapabilities {
  * Where jobs and results live. Implement this to plug in your own store, and prove it with
  * `describeJobStore` from `@pyrexis/storage/conformance`.
  *
- * Stores receive validated domain objects and must not re-validate them on write; on read they
- * must report a record they cannot parse as `CorruptRecordError` naming the job.
+ * Rules every store keeps (the conformance suite checks each):
+ * - `commit` is atomic: see {@link CommitBatch} for the checks and their errors. Concurrent
+ *   commits behave as if run one after another (one winner per conflict).
+ * - Stores hand out copies or deeply frozen objects: mutating a returned job/result/page, or a
+ *   record after passing it to `commit`, never changes stored data.
+ * - Records round-trip exactly: every field deep-equal, an absent optional field stays absent.
+ * - Stores receive validated domain objects and do not re-validate them on write; on read they
+ *   report a record they cannot parse as `CorruptRecordError` naming the job.
+ * - After `close()` every method rejects with `StoreClosedError` (checked before arguments).
+ * - Invalid arguments reject with `ValidationError`.
  *
  * @example
  * ```ts
@@ -61,11 +85,17 @@ export interface StoreCapabilities {
 export interface JobStore {
   /** Optional features of this store. */
   readonly capabilities: StoreCapabilities;
-  /** Atomically applies inserts, compare-and-set updates and write-once results. */
+  /** Atomically applies inserts, compare-and-set updates and write-once results (all or nothing). */
   commit(batch: CommitBatch): Promise<void>;
+  /** The job with this id, or `undefined`. A non-string id rejects with `ValidationError`. */
   getJob(id: string): Promise<Job | undefined>;
+  /** The result of this job, or `undefined`. A non-string id rejects with `ValidationError`. */
   getResult(jobId: string): Promise<Result | undefined>;
-  /** Keyset-paginated listing in a stable `(createdAt, id)` order. */
+  /**
+   * Keyset-paginated listing in a stable `(createdAt, id)` order (ids in code-unit order). Paging
+   * through has no gaps or repeats even while other jobs are inserted or updated between pages,
+   * for jobs that exist throughout and keep matching the filter.
+   */
   listJobs(query?: ListJobsQuery): Promise<ListJobsPage>;
   /** Number of jobs in each status (every status present, 0 when none). */
   countByStatus(): Promise<Record<JobStatus, number>>;
