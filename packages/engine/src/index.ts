@@ -1,1 +1,5 @@
-export {};
+export { Engine, type EngineOptions, type ExecutorSource, type ShutdownOptions, type WaitOptions } from "./engine.js";
+export { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
+export { ShutdownCoordinator, type ShutdownCallback, type ShutdownReport, type SignalHandlerOptions } from "./shutdown.js";
+export { silentLogger, type Logger } from "./logger.js";
+export type { QueueEntry, SchedulerFactory } from "./local-queue.js";

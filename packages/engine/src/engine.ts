@@ -1,0 +1,767 @@
+import { availableParallelism } from "node:os";
+import {
+  CancelledError,
+  createJob,
+  createResult,
+  DuplicateJobError,
+  findJsonProblem,
+  HandlerNotFoundError,
+  IllegalTransitionError,
+  InterruptedError,
+  isTerminal,
+  JobNotFoundError,
+  parseJobSpec,
+  recordFailure,
+  serializeError,
+  ShuttingDownError,
+  StoreFailureError,
+  startAttempt,
+  systemClock,
+  TimeoutError,
+  transition,
+  UnknownModeError,
+  ValidationError,
+  type Clock,
+  type Job,
+  type JobSpecInput,
+  type JobStatus,
+  type RandomSource,
+  type Result,
+} from "@pyrexis/models";
+import type { Executor } from "@pyrexis/executors";
+import { MetricsRegistry } from "@pyrexis/metrics";
+import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
+import type { JobStore, ListJobsPage, ListJobsQuery } from "@pyrexis/storage";
+import { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
+import { GroupCommitter } from "./group-commit.js";
+import { LocalQueue, type QueueEntry, type SchedulerFactory } from "./local-queue.js";
+import { silentLogger, type Logger } from "./logger.js";
+import { ShutdownCoordinator } from "./shutdown.js";
+
+/** The executors an engine routes to, by mode. `ExecutorRouter` from @pyrexis/executors fits. */
+export interface ExecutorSource {
+  /** The executor of `mode`; throws `UnknownModeError` when there is none. */
+  get(mode: string): Executor;
+  /** Mode names with an executor. */
+  readonly modes: readonly string[];
+  /** Finishes in-flight work and releases workers. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link Engine}. */
+export interface EngineOptions {
+  /** Where jobs and results live. The engine closes it on shutdown. */
+  store: JobStore;
+  /** Executors by mode. The engine closes them on shutdown. */
+  executors: ExecutorSource;
+  /**
+   * Names of the registered handlers; when given, submitting an unknown handler fails at once
+   * with `HandlerNotFoundError` instead of failing the job later.
+   */
+  handlerNames?: readonly string[] | undefined;
+  /** Concurrent jobs per mode: a number for every mode, or per mode. Defaults: async 64, others the number of cores. */
+  concurrency?: number | Readonly<Record<string, number>> | undefined;
+  /** Builds the scheduler of each mode (default: `PriorityScheduler` with `agingRate`). */
+  createScheduler?: SchedulerFactory | undefined;
+  /** Aging of the default scheduler, priority points per second of waiting (default the scheduler's). */
+  agingRate?: number | undefined;
+  /** Batch transitions into one store commit per tick (default true). */
+  groupCommit?: boolean | undefined;
+  /** Largest number of job changes in one commit (default 1000). */
+  maxCommitBatch?: number | undefined;
+  metrics?: MetricsRegistry | undefined;
+  clock?: Clock | undefined;
+  /** Randomness of backoff jitter. */
+  random?: RandomSource | undefined;
+  logger?: Logger | undefined;
+  shutdownCoordinator?: ShutdownCoordinator | undefined;
+  /** Default grace period of {@link Engine.shutdown} (ms, default 10000). */
+  shutdownGraceMs?: number | undefined;
+}
+
+/** Options of {@link Engine.shutdown}. */
+export interface ShutdownOptions {
+  /** How long in-flight jobs may finish before they are aborted (back to `retrying`). */
+  graceMs?: number | undefined;
+}
+
+/** Options of {@link Engine.waitForResult}. */
+export interface WaitOptions {
+  signal?: AbortSignal | undefined;
+}
+
+type AbortKind = "cancel" | "timeout" | "shutdown";
+
+interface Running {
+  readonly controller: AbortController;
+  abortKind: AbortKind | undefined;
+  readonly done: Promise<Result | undefined>;
+}
+
+interface Active {
+  job: Job;
+  entry: QueueEntry | undefined;
+  running: Running | undefined;
+}
+
+type EngineState = "idle" | "running" | "stopping" | "stopped";
+
+const DEFAULT_ASYNC_CONCURRENCY = 64;
+const LIST_PAGE = 1000;
+/** How long shutdown keeps retrying a failing store before giving up on unflushed changes. */
+const MIN_FINAL_FLUSH_MS = 5000;
+
+/**
+ * The Pyrexis engine: validates and persists submissions, schedules them with aging, runs them
+ * on the executor of their mode, retries with backoff, records exactly one result per job, and
+ * recovers after a crash.
+ *
+ * @example
+ * ```ts
+ * const engine = new Engine({ store: new MemoryJobStore(), executors });
+ * await engine.start();                         // recovery
+ * const job = await engine.submitJob({ handler: "embed", payload: { text: "hi" } });
+ * void engine.runLoop();                        // dispatch until shutdown
+ * const result = await engine.waitForResult(job.id);
+ * await engine.shutdown();
+ * ```
+ */
+export class Engine {
+  readonly #store: JobStore;
+  readonly #executors: ExecutorSource;
+  readonly #handlerNames: ReadonlySet<string> | undefined;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #logger: Logger;
+  readonly #metrics: MetricsRegistry;
+  readonly #events: TypedEmitter<EngineEventMap>;
+  readonly #committer: GroupCommitter;
+  readonly #queue: LocalQueue;
+  readonly #shutdown: ShutdownCoordinator;
+  readonly #concurrency: number | Readonly<Record<string, number>> | undefined;
+  readonly #graceMs: number;
+  readonly #active = new Map<string, Active>();
+  readonly #runningByMode = new Map<string, number>();
+  readonly #waiters = new Map<string, ((r: Result) => void)[]>();
+  #state: EngineState = "idle";
+  #started: Promise<void> | undefined;
+  #looping = false;
+  #loopDone: (() => void) | undefined;
+  #keepAlive: NodeJS.Timeout | undefined;
+  #shutdownPromise: Promise<void> | undefined;
+  #drainedEmitted = false;
+
+  constructor(options: EngineOptions) {
+    this.#store = options.store;
+    this.#executors = options.executors;
+    this.#handlerNames = options.handlerNames ? new Set(options.handlerNames) : undefined;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#logger = options.logger ?? silentLogger;
+    this.#metrics = options.metrics ?? new MetricsRegistry();
+    this.#concurrency = options.concurrency;
+    this.#graceMs = options.shutdownGraceMs ?? 10_000;
+    this.#events = new TypedEmitter<EngineEventMap>((error, event) => {
+      this.#logger.error({ err: error, event }, "event listener threw");
+      if (event !== "engine:error") this.#events.emit("engine:error", { error, context: `listener of ${String(event)}` });
+    });
+    this.#committer = new GroupCommitter(this.#store, {
+      group: options.groupCommit ?? true,
+      maxBatch: options.maxCommitBatch ?? 1000,
+      onError: (error, context) => this.#reportError(error, context),
+      onRejected: ({ jobId, error }) => {
+        this.#reportError(error, `store rejected the change of job ${jobId ?? "(insert)"}`);
+      },
+    });
+    const agingRate = options.agingRate;
+    const clock = this.#clock;
+    const createScheduler: SchedulerFactory =
+      options.createScheduler ??
+      (() => new PriorityScheduler<QueueEntry>(agingRate === undefined ? { clock } : { clock, agingRate }));
+    this.#queue = new LocalQueue(createScheduler, this.#clock, agingRate ?? DEFAULT_AGING_RATE, () => this.#pump());
+    this.#shutdown = options.shutdownCoordinator ?? new ShutdownCoordinator();
+    // Released in reverse: executors close first, then the store.
+    this.#shutdown.register("store", () => this.#store.close());
+    this.#shutdown.register("executors", () => this.#executors.close());
+  }
+
+  /** The store the engine writes to. */
+  get store(): JobStore {
+    return this.#store;
+  }
+
+  /** The shutdown coordinator; register your own callbacks on it. */
+  get shutdownCoordinator(): ShutdownCoordinator {
+    return this.#shutdown;
+  }
+
+  /** `idle` (not looping), `running` (in `runLoop`), `stopping` or `stopped`. */
+  get state(): EngineState {
+    return this.#state;
+  }
+
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends EngineEventName>(event: K, listener: EngineListener<K>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** Adds a listener that runs once. */
+  once<K extends EngineEventName>(event: K, listener: EngineListener<K>): () => void {
+    return this.#events.once(event, listener);
+  }
+
+  /** Removes an event listener. */
+  off<K extends EngineEventName>(event: K, listener: EngineListener<K>): void {
+    this.#events.off(event, listener);
+  }
+
+  /**
+   * Recovers the store's unfinished jobs: `pending` and `retrying` jobs are queued again (their
+   * `runAt` honoured); a job found `running` was interrupted by a crash, which counts as a failed
+   * attempt (retried or failed by the usual rules). Idempotent; other methods call it first.
+   */
+  start(): Promise<void> {
+    this.#started ??= this.#recover();
+    return this.#started;
+  }
+
+  async #recover(): Promise<void> {
+    const now = this.#clock.now();
+    let recovered = 0;
+    let interrupted = 0;
+    const durable: Promise<void>[] = [];
+    let cursor: string | undefined;
+    do {
+      const page: ListJobsPage = await this.#store.listJobs({
+        status: ["pending", "retrying", "running"],
+        limit: LIST_PAGE,
+        cursor,
+      });
+      for (const job of page.jobs) {
+        if (this.#active.has(job.id)) continue;
+        if (job.status === "running") {
+          interrupted++;
+          const outcome = recordFailure(job, new InterruptedError(job.id), now, this.#random);
+          if (outcome.willRetry) {
+            durable.push(this.#committer.update(outcome.job, job.version));
+            this.#enqueue(outcome.job);
+          } else {
+            durable.push(this.#finish(job, outcome.job, { error: outcome.error, startedAt: job.updatedAt }, now));
+          }
+        } else {
+          this.#enqueue(job);
+        }
+        recovered++;
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    await Promise.all(durable);
+    if (recovered > 0) this.#logger.info({ recovered, interrupted }, "recovered unfinished jobs");
+  }
+
+  /**
+   * Validates a spec, persists the job as `pending` and queues it. Resolves with the job once it
+   * is durable. Throws `ValidationError` (naming the field), `DuplicateJobError`,
+   * `HandlerNotFoundError`, `UnknownModeError` or `ShuttingDownError`; nothing is written then.
+   */
+  async submitJob(spec: JobSpecInput): Promise<Job> {
+    const [job] = await this.submitJobs([spec]);
+    return job as Job;
+  }
+
+  /**
+   * Submits many specs in one durable commit: all of them or none. A bad spec is reported with
+   * its index and field (`invalid job spec #3: priority: …`).
+   */
+  async submitJobs(specs: readonly JobSpecInput[]): Promise<Job[]> {
+    if (!Array.isArray(specs)) throw new ValidationError("submitJobs expects an array of job specs");
+    this.#assertAccepting();
+    await this.start();
+    const now = this.#clock.now();
+    const jobs: Job[] = new Array<Job>(specs.length);
+    const ids = new Set<string>();
+    for (let i = 0; i < specs.length; i++) {
+      const what = specs.length === 1 ? "job spec" : `job spec #${i}`;
+      const spec = parseJobSpec(specs[i], what);
+      if (this.#handlerNames && !this.#handlerNames.has(spec.handler)) {
+        throw new HandlerNotFoundError(spec.handler, [...this.#handlerNames]);
+      }
+      if (!this.#executors.modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, this.#executors.modes);
+      const job = createJob(spec, now);
+      if (ids.has(job.id) || this.#active.has(job.id)) throw new DuplicateJobError(job.id);
+      ids.add(job.id);
+      jobs[i] = job;
+    }
+    this.#assertAccepting();
+    await this.#committer.insert(jobs);
+    for (const job of jobs) {
+      this.#enqueue(job);
+      this.#metrics.increment("job.submitted");
+      if (this.#events.has("job:submitted")) this.#events.emit("job:submitted", { job });
+    }
+    this.#pump();
+    return jobs;
+  }
+
+  #assertAccepting(): void {
+    if (this.#state === "stopping" || this.#state === "stopped") throw new ShuttingDownError();
+  }
+
+  #enqueue(job: Job): void {
+    const entry: QueueEntry = { id: job.id, priority: job.priority, enqueuedAt: job.runAt, runAt: job.runAt, mode: job.mode };
+    this.#active.set(job.id, { job, entry, running: undefined });
+    this.#queue.push(entry);
+    this.#drainedEmitted = false;
+  }
+
+  /**
+   * Runs the next due job (highest effective priority of any mode) to completion, retries
+   * included, and returns its result; `undefined` when no job is due.
+   */
+  async runNext(): Promise<Result | undefined> {
+    if (this.#state === "stopping" || this.#state === "stopped") return undefined;
+    await this.start();
+    if (this.#state === "stopping" || this.#state === "stopped") return undefined;
+    const entry = this.#queue.popAny();
+    if (!entry) return undefined;
+    let result = await this.#run(entry);
+    while (result === undefined) {
+      const waiting = this.#active.get(entry.id);
+      if (!waiting?.entry) return undefined;
+      // It is waiting out its backoff: wait for it, then run it again (unless it was cancelled).
+      const wait = Math.max(0, waiting.job.runAt - this.#clock.now());
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const again = this.#active.get(entry.id)?.entry;
+      if (!again || !this.#queue.remove(again)) return undefined;
+      result = await this.#run(again);
+    }
+    return result;
+  }
+
+  /**
+   * Dispatches jobs continuously, up to the concurrency limit of each mode, woken by
+   * submissions and by one timer for the earliest delayed job. Keeps the process alive and
+   * resolves when {@link shutdown} completes.
+   */
+  async runLoop(): Promise<void> {
+    await this.start();
+    if (this.#looping) throw new TypeError("runLoop is already running");
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    this.#looping = true;
+    this.#state = "running";
+    this.#keepAlive = setInterval(() => {}, 1 << 30);
+    const done = new Promise<void>((resolve) => (this.#loopDone = resolve));
+    this.#pump();
+    this.#checkDrained();
+    await done;
+  }
+
+  #limit(mode: string): number {
+    const c = this.#concurrency;
+    if (typeof c === "number") return c;
+    const v = c?.[mode];
+    if (v !== undefined) return v;
+    return mode === "async" ? DEFAULT_ASYNC_CONCURRENCY : availableParallelism();
+  }
+
+  /** Starts as many due jobs as the limits allow. */
+  #pump(): void {
+    if (!this.#looping || this.#state !== "running") return;
+    for (const mode of this.#queue.readyModes()) {
+      const limit = this.#limit(mode);
+      let running = this.#runningByMode.get(mode) ?? 0;
+      while (running < limit) {
+        const entry = this.#queue.popMode(mode);
+        if (!entry) break;
+        running++;
+        void this.#run(entry).then(
+          () => this.#afterRun(),
+          (error: unknown) => {
+            this.#reportError(error, `running job ${entry.id}`);
+            this.#afterRun();
+          },
+        );
+      }
+    }
+  }
+
+  #afterRun(): void {
+    this.#pump();
+    this.#checkDrained();
+  }
+
+  #checkDrained(): void {
+    if (this.#drainedEmitted || !this.#looping) return;
+    if (this.#active.size === 0 && this.#queue.size === 0) {
+      this.#drainedEmitted = true;
+      this.#events.emit("engine:drained", {});
+    }
+  }
+
+  /**
+   * Runs one attempt of a popped entry. Resolves with the result when the job reached a terminal
+   * status (after the result is durable), or `undefined` when it will retry.
+   */
+  #run(entry: QueueEntry): Promise<Result | undefined> {
+    const active = this.#active.get(entry.id);
+    if (!active || active.running || isTerminal(active.job.status)) return Promise.resolve(undefined);
+    const now = this.#clock.now();
+    const previous = active.job;
+    const job = startAttempt(previous, now);
+    active.job = job;
+    active.entry = undefined;
+    void this.#committer.update(job, previous.version).catch(() => {});
+    this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
+    this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
+    if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
+
+    const controller = new AbortController();
+    const running: Running = { controller, abortKind: undefined, done: undefined as unknown as Promise<Result | undefined> };
+    (running as { done: Promise<Result | undefined> }).done = this.#execute(job, running, now);
+    active.running = running;
+    return running.done;
+  }
+
+  async #execute(job: Job, running: Running, startedAt: number): Promise<Result | undefined> {
+    const { controller } = running;
+    let timer: NodeJS.Timeout | undefined;
+    if (job.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        running.abortKind ??= "timeout";
+        controller.abort(new TimeoutError(job.id, job.timeoutMs as number));
+      }, job.timeoutMs);
+    }
+    const t0 = performance.now();
+    let output: unknown;
+    let error: unknown;
+    let ok = false;
+    try {
+      const executor = this.#executors.get(job.mode);
+      output = await executor.run(
+        { jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts },
+        {
+          signal: controller.signal,
+          onProgress: (value) => {
+            if (this.#events.has("job:progress")) {
+              this.#events.emit("job:progress", { jobId: job.id, attempt: job.attempts, value });
+            }
+          },
+        },
+      );
+      ok = true;
+      // A handler that returns nothing produced `null` (JSON has no undefined).
+      if (output === undefined) output = null;
+      if (running.abortKind !== undefined) {
+        ok = false;
+        error = controller.signal.reason;
+      } else {
+        const problem = findJsonProblem(output);
+        if (problem) {
+          ok = false;
+          error = new ValidationError(
+            `handler "${job.handler}" returned a non-JSON output at ${problem.path.join(".") || "(root)"}: ${problem.message}`,
+          );
+        }
+      }
+    } catch (e) {
+      error = running.abortKind !== undefined ? controller.signal.reason : e;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    this.#metrics.observe("job.execution", performance.now() - t0);
+    this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 1) - 1);
+    const now = this.#clock.now();
+    if (ok) {
+      const done = transition(job, "completed", now);
+      return this.#settleTerminal(job, done, { output: output as Result["output"], startedAt }, now, "completed");
+    }
+    switch (running.abortKind) {
+      case "cancel": {
+        const cancelled = transition(job, "cancelled", now);
+        return this.#settleTerminal(job, cancelled, { error: serializeError(error), startedAt }, now, "cancelled");
+      }
+      case "shutdown": {
+        // A graceful shutdown took the attempt away: it does not count, the job runs again next start.
+        const back = transition(job, "retrying", now, {
+          attempts: job.attempts - 1,
+          runAt: now,
+          lastError: serializeError(error),
+        });
+        const active = this.#active.get(job.id);
+        if (active) {
+          active.job = back;
+          active.running = undefined;
+        }
+        await this.#committer.update(back, job.version).catch(() => {});
+        this.#active.delete(job.id);
+        return undefined;
+      }
+      case "timeout":
+      case undefined: {
+        const outcome = recordFailure(job, error, now, this.#random);
+        if (outcome.willRetry) {
+          this.#metrics.increment("job.retries");
+          void this.#committer.update(outcome.job, job.version).catch(() => {});
+          const active = this.#active.get(job.id);
+          if (active) active.running = undefined;
+          this.#enqueue(outcome.job);
+          if (this.#events.has("job:retrying")) {
+            this.#events.emit("job:retrying", { job: outcome.job, error: outcome.error, delayMs: outcome.delayMs });
+          }
+          return undefined;
+        }
+        return this.#settleTerminal(job, outcome.job, { error: outcome.error, startedAt }, now, "failed");
+      }
+    }
+  }
+
+  async #settleTerminal(
+    previous: Job,
+    job: Job,
+    fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
+    now: number,
+    status: "completed" | "failed" | "cancelled",
+  ): Promise<Result> {
+    const active = this.#active.get(job.id);
+    if (active) {
+      active.job = job;
+      active.running = undefined;
+    }
+    const result = await this.#finishDurably(previous, job, fields, now);
+    this.#active.delete(job.id);
+    this.#metrics.increment(`job.${status}`);
+    this.#events.emit(`job:${status}`, { job, result });
+    return result;
+  }
+
+  #finish(previous: Job, job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Promise<void> {
+    return this.#finishDurably(previous, job, fields, now).then(() => {
+      this.#active.delete(job.id);
+      this.#metrics.increment(`job.${job.status}`);
+    });
+  }
+
+  async #finishDurably(
+    previous: Job,
+    job: Job,
+    fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
+    now: number,
+  ): Promise<Result> {
+    const resultFields: Omit<Result, "durationMs"> = {
+      jobId: job.id,
+      status: job.status as Result["status"],
+      startedAt: fields.startedAt,
+      endedAt: now,
+      attempts: job.attempts,
+    };
+    if (fields.output !== undefined) resultFields.output = fields.output;
+    if (fields.error !== undefined) resultFields.error = fields.error;
+    const result = createResult(resultFields);
+    await this.#committer.update(job, previous.version, result);
+    const waiters = this.#waiters.get(job.id);
+    if (waiters) {
+      this.#waiters.delete(job.id);
+      for (const w of waiters) w(result);
+    }
+    return result;
+  }
+
+  /**
+   * Cancels a job. A queued (pending/retrying) job leaves the queue at once; a running job's
+   * signal is aborted and it ends `cancelled` when its handler returns. Resolves with the
+   * final job once the cancellation is durable. Throws `JobNotFoundError`, or
+   * `IllegalTransitionError` for a job that already finished.
+   */
+  async cancelJob(id: string): Promise<Job> {
+    await this.start();
+    const active = this.#active.get(id);
+    if (active?.running) {
+      active.running.abortKind ??= "cancel";
+      active.running.controller.abort(new CancelledError(id));
+      await active.running.done;
+      return (await this.#store.getJob(id)) ?? active.job;
+    }
+    const now = this.#clock.now();
+    if (active?.entry) {
+      this.#queue.remove(active.entry);
+      active.entry = undefined;
+      const cancelled = transition(active.job, "cancelled", now);
+      await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, "cancelled");
+      this.#queue.refreshTimer();
+      this.#checkDrained();
+      return cancelled;
+    }
+    const stored = await this.#store.getJob(id);
+    if (!stored) throw new JobNotFoundError(id);
+    if (isTerminal(stored.status)) throw new IllegalTransitionError(id, stored.status, "cancelled");
+    // Known to the store but not queued here (e.g. the engine has not recovered it).
+    const cancelled = transition(stored, "cancelled", now);
+    await this.#settleTerminal(stored, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, "cancelled");
+    return cancelled;
+  }
+
+  /** The job as the engine knows it now (in memory if active, else from the store). */
+  async getJob(id: string): Promise<Job | undefined> {
+    return this.#active.get(id)?.job ?? this.#store.getJob(id);
+  }
+
+  /** The durable result of a finished job, if any. */
+  getResult(id: string): Promise<Result | undefined> {
+    return this.#store.getResult(id);
+  }
+
+  /** Lists jobs from the store (see `JobStore.listJobs`). */
+  listJobs(query?: ListJobsQuery): Promise<ListJobsPage> {
+    return this.#store.listJobs(query);
+  }
+
+  /** Jobs per status, from the store. */
+  countByStatus(): Promise<Record<JobStatus, number>> {
+    return this.#store.countByStatus();
+  }
+
+  /**
+   * Resolves with the job's result once it is durable: at once if the store has it (also after
+   * a restart), or when the job finishes. Throws `JobNotFoundError` for an unknown id.
+   */
+  async waitForResult(id: string, options: WaitOptions = {}): Promise<Result> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    return new Promise<Result>((resolve, reject) => {
+      let settled = false;
+      const onAbort = (): void => finish(undefined, signal?.reason);
+      const waiter = (r: Result): void => finish(r);
+      const finish = (r: Result | undefined, error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        const list = this.#waiters.get(id);
+        if (list) {
+          const i = list.indexOf(waiter);
+          if (i >= 0) list.splice(i, 1);
+          if (list.length === 0) this.#waiters.delete(id);
+        }
+        if (r) resolve(r);
+        else reject(error);
+      };
+      // Register first, then look in the store, so a result written in between is not missed.
+      const list = this.#waiters.get(id);
+      if (list) list.push(waiter);
+      else this.#waiters.set(id, [waiter]);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#store.getResult(id).then(
+        async (stored) => {
+          if (stored) return finish(stored);
+          if (this.#active.has(id)) return;
+          const job = await this.#store.getJob(id);
+          if (!job) finish(undefined, new JobNotFoundError(id));
+          else if (isTerminal(job.status)) {
+            const again = await this.#store.getResult(id);
+            if (again) finish(again);
+          }
+        },
+        (error: unknown) => finish(undefined, error),
+      );
+    });
+  }
+
+  /**
+   * The metrics registry, with gauges refreshed: `jobs.queued`, `jobs.ready`, `jobs.running`
+   * per mode. Counters: `job.submitted`, `job.completed`, `job.failed`, `job.retries`,
+   * `job.cancelled`; timings: `job.execution`, `job.queue_wait`.
+   */
+  getMetrics(): MetricsRegistry {
+    this.#metrics.setGauge("jobs.queued", this.#queue.size);
+    this.#metrics.setGauge("jobs.ready", this.#queue.readyCount);
+    for (const mode of this.#executors.modes) {
+      this.#metrics.setGauge("jobs.running", this.#runningByMode.get(mode) ?? 0, { mode });
+    }
+    return this.#metrics;
+  }
+
+  /** Jobs running now, per mode. */
+  runningCounts(): Record<string, number> {
+    return Object.fromEntries(this.#runningByMode);
+  }
+
+  /** Jobs queued (ready or delayed) in this engine. */
+  get queuedCount(): number {
+    return this.#queue.size;
+  }
+
+  /** Resolves once every staged transition is durable. */
+  flush(): Promise<void> {
+    return this.#committer.flush();
+  }
+
+  /**
+   * Stops the engine: no new submissions (`ShuttingDownError`), no new dispatch; in-flight jobs
+   * may finish for `graceMs`, then they are aborted and go back to `retrying` (their attempt not
+   * counted); every transition is flushed; executors and then the store are closed; registered
+   * shutdown callbacks run in reverse order. Idempotent; `runLoop()` resolves when it is done.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    this.#shutdownPromise ??= this.#doShutdown(options.graceMs ?? this.#graceMs);
+    return this.#shutdownPromise;
+  }
+
+  /** Skips what is left of the grace period of a running shutdown: aborts in-flight jobs now. */
+  forceShutdown(): Promise<void> {
+    this.#abortInFlight();
+    return this.shutdown({ graceMs: 0 });
+  }
+
+  #abortInFlight(): void {
+    for (const [id, a] of this.#active) {
+      if (a.running && a.running.abortKind === undefined) {
+        a.running.abortKind = "shutdown";
+        a.running.controller.abort(new InterruptedError(id, "aborted by engine shutdown"));
+      }
+    }
+  }
+
+  async #doShutdown(graceMs: number): Promise<void> {
+    this.#state = "stopping";
+    this.#queue.stop();
+    const inFlight = (): Promise<unknown>[] => [...this.#active.values()].flatMap((a) => (a.running ? [a.running.done] : []));
+    let pending = inFlight();
+    if (pending.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+      await Promise.race([Promise.allSettled(pending), grace]);
+      if (timer) clearTimeout(timer);
+      this.#abortInFlight();
+      pending = inFlight();
+      await Promise.allSettled(pending);
+    }
+    let flushError: unknown;
+    const deadline = Math.max(graceMs, MIN_FINAL_FLUSH_MS);
+    let flushTimer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((r) => (flushTimer = setTimeout(() => r("timeout"), deadline)));
+    try {
+      if ((await Promise.race([this.#committer.flush(), timedOut])) === "timeout") {
+        flushError = new StoreFailureError(
+          `shutdown: ${this.#committer.pendingCount} job change(s) could not be persisted within ${deadline} ms; ` +
+            "they will be recovered from the store's last state on the next start",
+        );
+        this.#committer.abandon(flushError);
+      }
+    } catch (e) {
+      flushError = e;
+    } finally {
+      clearTimeout(flushTimer);
+    }
+    const report = await this.#shutdown.run();
+    for (const { name, error } of report.errors) this.#reportError(error, `shutdown step "${name}" failed`);
+    this.#state = "stopped";
+    if (this.#keepAlive) clearInterval(this.#keepAlive);
+    this.#looping = false;
+    this.#loopDone?.();
+    if (flushError !== undefined) throw flushError;
+  }
+
+  #reportError(error: unknown, context: string): void {
+    this.#logger.error({ err: error, context }, context);
+    this.#events.emit("engine:error", { error, context });
+  }
+}

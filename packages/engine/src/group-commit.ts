@@ -1,0 +1,226 @@
+import { ErrorCode, isPyrexisError, type Job, type Result } from "@pyrexis/models";
+import type { CommitBatch, JobStore, JobUpdate } from "@pyrexis/storage";
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** One caller's change: a submission's inserts, or one job's update (+ result). */
+interface Unit {
+  inserts?: Job[];
+  update?: JobUpdate;
+  result?: Result;
+  waiters: Waiter[];
+}
+
+/** Errors that name a broken rule of the store contract: retrying the same batch cannot help. */
+const CONTRACT_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.DUPLICATE_JOB,
+  ErrorCode.STALE_VERSION,
+  ErrorCode.RESULT_EXISTS,
+  ErrorCode.JOB_NOT_FOUND,
+  ErrorCode.VALIDATION,
+  ErrorCode.CORRUPT_RECORD,
+]);
+
+function isContractError(e: unknown): boolean {
+  return isPyrexisError(e) && CONTRACT_CODES.has(e.code);
+}
+
+/** Options of {@link GroupCommitter}. */
+export interface GroupCommitterOptions {
+  /** Batch every change staged in one tick into one commit (default true). */
+  group: boolean;
+  /** Largest number of units per commit. */
+  maxBatch: number;
+  /** Told about every failed commit (it will be retried or its callers rejected). */
+  onError(error: unknown, context: string): void;
+  /** Called when a unit could not be written because it breaks the contract (e.g. another engine changed the job). */
+  onRejected?(unit: { jobId?: string; error: unknown }): void;
+}
+
+const RETRY_MIN_MS = 10;
+const RETRY_MAX_MS = 1000;
+
+/**
+ * Group commit: changes staged during one tick are written in one `store.commit`. Updates of
+ * one job staged before they were flushed coalesce into one (the first expected version, the
+ * last record). Only one commit is in flight at a time, so a job's updates reach the store in
+ * order. A commit that fails for a contract reason is split into its units so only the
+ * offending callers are rejected; one that fails for any other reason (I/O, disk full) is
+ * retried with backoff and never dropped.
+ */
+export class GroupCommitter {
+  readonly #store: JobStore;
+  readonly #options: GroupCommitterOptions;
+  #insertUnits: Unit[] = [];
+  #updateUnits = new Map<string, Unit>();
+  /** Updates in staging order when grouping is off. */
+  #serialUnits: Unit[] = [];
+  #flushing: Promise<void> | undefined;
+  #scheduled = false;
+  #retryDelay = 0;
+  /** Set while commits are failing for a non-contract reason (cleared by the next success). */
+  #failure: { error: unknown } | undefined;
+  #stopped = false;
+
+  constructor(store: JobStore, options: GroupCommitterOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  /** Number of units waiting to be written. */
+  get pendingCount(): number {
+    return this.#insertUnits.length + this.#updateUnits.size + this.#serialUnits.length;
+  }
+
+  /** Stages new jobs; resolves when they are durable, rejects (e.g. DuplicateJobError) when not. */
+  insert(jobs: Job[]): Promise<void> {
+    // While the store is failing, submissions fail fast rather than queue behind the retries.
+    if (this.#failure !== undefined) return Promise.reject(this.#failure.error);
+    return new Promise((resolve, reject) => {
+      this.#insertUnits.push({ inserts: jobs, waiters: [{ resolve, reject }] });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Stages an update of `job` whose previous record had version `previousVersion` (and a result,
+   * for terminal moves). Coalesces with an update of the same job that is not yet flushed.
+   * Returns a promise of durability; callers that do not need it may ignore it (failures are
+   * reported through `onError`/`onRejected`).
+   */
+  update(job: Job, previousVersion: number, result?: Result): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      if (!this.#options.group) {
+        // No grouping, no coalescing: every transition is its own commit, in order.
+        const unit: Unit = { update: { job, expectedVersion: previousVersion }, waiters: [waiter] };
+        if (result) unit.result = result;
+        this.#serialUnits.push(unit);
+        this.#schedule();
+        return;
+      }
+      const pending = this.#updateUnits.get(job.id);
+      if (pending?.update) {
+        pending.update = { job, expectedVersion: pending.update.expectedVersion };
+        if (result) pending.result = result;
+        pending.waiters.push(waiter);
+      } else {
+        const unit: Unit = { update: { job, expectedVersion: previousVersion }, waiters: [waiter] };
+        if (result) unit.result = result;
+        this.#updateUnits.set(job.id, unit);
+      }
+      this.#schedule();
+    });
+  }
+
+  /** Resolves once everything staged so far is durable (or its callers were rejected). */
+  async flush(): Promise<void> {
+    while (this.pendingCount > 0 || this.#flushing) {
+      if (!this.#flushing) this.#startFlush();
+      await this.#flushing;
+    }
+  }
+
+  /** Stops retrying failed commits; pending callers are rejected with `error`. */
+  abandon(error: unknown): void {
+    this.#stopped = true;
+    for (const unit of this.#takeUnits(Number.POSITIVE_INFINITY)) for (const w of unit.waiters) w.reject(error);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#flushing) this.#startFlush();
+    });
+  }
+
+  #startFlush(): void {
+    this.#flushing = this.#flushLoop().finally(() => {
+      this.#flushing = undefined;
+      if (this.pendingCount > 0 && !this.#stopped) this.#schedule();
+    });
+  }
+
+  #takeUnits(max: number): Unit[] {
+    const units: Unit[] = [];
+    while (units.length < max && this.#insertUnits.length > 0) units.push(this.#insertUnits.shift() as Unit);
+    while (units.length < max && this.#serialUnits.length > 0) units.push(this.#serialUnits.shift() as Unit);
+    for (const [id, unit] of this.#updateUnits) {
+      if (units.length >= max) break;
+      units.push(unit);
+      this.#updateUnits.delete(id);
+    }
+    return units;
+  }
+
+  async #flushLoop(): Promise<void> {
+    while (this.pendingCount > 0 && !this.#stopped) {
+      const units = this.#takeUnits(this.#options.group ? this.#options.maxBatch : 1);
+      const ok = await this.#commit(units);
+      if (ok || units.length === 1) continue;
+      // The batch broke the contract: write each unit alone so only its own callers fail.
+      for (const unit of units) await this.#commit([unit]);
+    }
+  }
+
+  /** Commits `units` as one batch; true when written. On a contract error of a single unit, rejects it. */
+  async #commit(units: Unit[]): Promise<boolean> {
+    let batch = toBatch(units);
+    for (;;) {
+      try {
+        await this.#store.commit(batch);
+        this.#retryDelay = 0;
+        this.#failure = undefined;
+        for (const unit of units) for (const w of unit.waiters) w.resolve();
+        return true;
+      } catch (error) {
+        if (isContractError(error)) {
+          if (units.length > 1) return false;
+          const unit = units[0] as Unit;
+          for (const w of unit.waiters) w.reject(error);
+          const jobId = unit.update?.job.id;
+          this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, error });
+          return true;
+        }
+        // Submissions fail fast (nothing was written, the caller can retry); transitions of
+        // running jobs must not be lost, so they are retried until the store takes them.
+        const inserts = units.filter((u) => u.inserts);
+        if (inserts.length > 0) {
+          for (const unit of inserts) for (const w of unit.waiters) w.reject(error);
+          units = units.filter((u) => !u.inserts);
+          if (units.length === 0) return true;
+          batch = toBatch(units);
+        }
+        this.#failure = { error };
+        this.#options.onError(error, "store commit failed; retrying");
+        if (this.#stopped) {
+          for (const unit of units) for (const w of unit.waiters) w.reject(error);
+          return true;
+        }
+        this.#retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryDelay * 2));
+        await new Promise((r) => setTimeout(r, this.#retryDelay));
+        if (this.#stopped) {
+          for (const unit of units) for (const w of unit.waiters) w.reject(error);
+          return true;
+        }
+      }
+    }
+  }
+}
+
+function toBatch(units: readonly Unit[]): CommitBatch {
+  const insert: Job[] = [];
+  const update: JobUpdate[] = [];
+  const results: Result[] = [];
+  for (const u of units) {
+    if (u.inserts) for (const j of u.inserts) insert.push(j);
+    if (u.update) update.push(u.update);
+    if (u.result) results.push(u.result);
+  }
+  return { insert, update, results };
+}

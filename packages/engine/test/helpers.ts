@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Executor } from "@pyrexis/executors";
+import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
+import { Engine, type EngineOptions } from "../src/index.js";
+
+// TEMP until @pyrexis/executors lands its AsyncExecutor.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type HandlerMap = Record<string, (payload: any, ctx: { jobId: string; attempt: number; signal: AbortSignal; progress(v: unknown): void }) => unknown>;
+class AsyncExecutor implements Executor {
+  readonly #handlers: HandlerMap;
+  constructor(o: { handlers: HandlerMap }) {
+    this.#handlers = o.handlers;
+  }
+  async run(task: Parameters<Executor["run"]>[0], opts: Parameters<Executor["run"]>[1]): Promise<unknown> {
+    const fn = this.#handlers[task.handler];
+    if (!fn) throw new Error("no handler");
+    return await new Promise((resolve, reject) => {
+      opts.signal.addEventListener("abort", () => reject(opts.signal.reason as Error));
+      Promise.resolve()
+        .then(() => fn(task.payload, { jobId: task.jobId, attempt: task.attempt, signal: opts.signal, progress: opts.onProgress }))
+        .then(resolve, reject);
+    });
+  }
+  async close(): Promise<void> {}
+}
+class ExecutorRouter {
+  readonly #m: Record<string, Executor>;
+  constructor(m: Record<string, Executor>) {
+    this.#m = m;
+  }
+  get modes(): string[] {
+    return Object.keys(this.#m);
+  }
+  get(mode: string): Executor {
+    return this.#m[mode]!;
+  }
+  async close(): Promise<void> {}
+}
+
+/** An engine on the real async executor with inline handlers. */
+export function engineWith(
+  handlers: HandlerMap,
+  options: Partial<EngineOptions> & { store?: JobStore } = {},
+): Engine {
+  const executors = new ExecutorRouter({ async: new AsyncExecutor({ handlers }) });
+  return new Engine({
+    store: options.store ?? new MemoryJobStore(),
+    executors,
+    handlerNames: Object.keys(handlers),
+    ...options,
+  });
+}
+
+/** A temp directory removed by the returned cleanup. */
+export function tempDir(prefix = "pyrexis-engine-"): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A promise with its resolve function, for steering handlers from tests. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Resolves when `predicate` holds, checking after each macrotask (bounded). */
+export async function until(predicate: () => boolean | Promise<boolean>, what = "condition", maxTicks = 20_000): Promise<void> {
+  for (let i = 0; i < maxTicks; i++) {
+    if (await predicate()) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A store wrapper that counts commits and can be told to fail them. */
+export class FlakyStore implements JobStore {
+  readonly inner: JobStore;
+  commits = 0;
+  updatesWritten = 0;
+  failing: unknown = undefined;
+  /** When true, `close()` leaves the inner store open so a test can inspect it afterwards. */
+  keepOpen = false;
+  constructor(inner: JobStore) {
+    this.inner = inner;
+  }
+  get capabilities(): JobStore["capabilities"] {
+    return this.inner.capabilities;
+  }
+  async commit(batch: Parameters<JobStore["commit"]>[0]): Promise<void> {
+    if (this.failing !== undefined) throw this.failing;
+    await this.inner.commit(batch);
+    this.commits++;
+    this.updatesWritten += batch.update?.length ?? 0;
+  }
+  getJob(id: string): ReturnType<JobStore["getJob"]> {
+    return this.inner.getJob(id);
+  }
+  getResult(id: string): ReturnType<JobStore["getResult"]> {
+    return this.inner.getResult(id);
+  }
+  listJobs(q?: Parameters<JobStore["listJobs"]>[0]): ReturnType<JobStore["listJobs"]> {
+    return this.inner.listJobs(q);
+  }
+  countByStatus(): ReturnType<JobStore["countByStatus"]> {
+    return this.inner.countByStatus();
+  }
+  close(): Promise<void> {
+    return this.keepOpen ? Promise.resolve() : this.inner.close();
+  }
+}
