@@ -303,8 +303,13 @@ export class Engine {
     return jobs;
   }
 
+  /** True once shutdown began (a getter, so checks after an `await` are not narrowed away). */
+  get #stopping(): boolean {
+    return this.#state === "stopping" || this.#state === "stopped";
+  }
+
   #assertAccepting(): void {
-    if (this.#state === "stopping" || this.#state === "stopped") throw new ShuttingDownError();
+    if (this.#stopping) throw new ShuttingDownError();
   }
 
   #enqueue(job: Job): void {
@@ -319,9 +324,9 @@ export class Engine {
    * included, and returns its result; `undefined` when no job is due.
    */
   async runNext(): Promise<Result | undefined> {
-    if (this.#state === "stopping" || this.#state === "stopped") return undefined;
+    if (this.#stopping) return undefined;
     await this.start();
-    if (this.#state === "stopping" || this.#state === "stopped") return undefined;
+    if (this.#stopping) return undefined;
     const entry = this.#queue.popAny();
     if (!entry) return undefined;
     let result = await this.#run(entry);
@@ -346,7 +351,7 @@ export class Engine {
   async runLoop(): Promise<void> {
     await this.start();
     if (this.#looping) throw new TypeError("runLoop is already running");
-    if (this.#state === "stopping" || this.#state === "stopped") return;
+    if (this.#stopping) return;
     this.#looping = true;
     this.#state = "running";
     this.#keepAlive = setInterval(() => {}, 1 << 30);
