@@ -739,6 +739,7 @@ export class Engine {
       pending = inFlight();
       await Promise.allSettled(pending);
     }
+    let flushFailed = false;
     let flushError: unknown;
     const deadline = Math.max(graceMs, MIN_FINAL_FLUSH_MS);
     let flushTimer: NodeJS.Timeout | undefined;
@@ -749,9 +750,11 @@ export class Engine {
           `shutdown: ${this.#committer.pendingCount} job change(s) could not be persisted within ${deadline} ms; ` +
             "they will be recovered from the store's last state on the next start",
         );
+        flushFailed = true;
         this.#committer.abandon(flushError);
       }
     } catch (e) {
+      flushFailed = true;
       flushError = e;
     } finally {
       clearTimeout(flushTimer);
@@ -762,7 +765,7 @@ export class Engine {
     if (this.#keepAlive) clearInterval(this.#keepAlive);
     this.#looping = false;
     this.#loopDone?.();
-    if (flushError !== undefined) throw flushError;
+    if (flushFailed) throw flushError;
   }
 
   #reportError(error: unknown, context: string): void {

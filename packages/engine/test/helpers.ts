@@ -80,7 +80,7 @@ export class FlakyStore implements JobStore {
   readonly inner: JobStore;
   commits = 0;
   updatesWritten = 0;
-  failing: unknown = undefined;
+  failing: Error | undefined = undefined;
   /** When true, `close()` leaves the inner store open so a test can inspect it afterwards. */
   keepOpen = false;
   constructor(inner: JobStore) {
