@@ -188,7 +188,7 @@ async function* mapConcurrent(
       const r = fn(item as never, i, calls.signal);
       p = isThenable(r) ? r : Promise.resolve(r);
     } catch (e) {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the callback's own error, unchanged
+       
       p = Promise.reject(e);
     }
     p.then(
@@ -232,6 +232,8 @@ async function* mapConcurrent(
     for (;;) {
       throwIfAborted(signal);
       if (failure) throw failure.error;
+      // Start the next read before emitting, so calls keep running while the consumer works.
+      if (!sourceDone && pulling === undefined && pulled - emitted < concurrency) pull();
       let next: unknown = NONE;
       if (ordered) {
         if (results.has(emitted)) {
@@ -247,10 +249,6 @@ async function* mapConcurrent(
         continue;
       }
       if (sourceDone && pulling === undefined && pulled === emitted) return;
-      if (!sourceDone && pulling === undefined && pulled - emitted < concurrency) {
-        pull();
-        continue;
-      }
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
