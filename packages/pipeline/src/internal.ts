@@ -209,12 +209,12 @@ async function* fromSync<T>(source: Iterable<T>): AsyncGenerator<T, void, undefi
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
     promise.catch(noop);
-    return Promise.reject(signal.reason as Error);
+    return Promise.reject(signal.reason as unknown);
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => {
       promise.catch(noop);
-      reject(signal.reason as Error);
+      reject(signal.reason as unknown);
     };
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
@@ -266,5 +266,5 @@ export function noop(): void {}
 
 /** Throws `signal.reason` when aborted (reason typed as unknown, as thrown values are). */
 export function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw signal.reason;
+  if (signal.aborted) throw signal.reason as unknown;
 }

@@ -74,7 +74,7 @@ async function* run(
   intervalMs: number,
 ): AsyncGenerator<StageResult, void, undefined> {
   const outer = options.signal;
-  if (outer?.aborted) throw outer.reason;
+  if (outer?.aborted) throw outer.reason as unknown;
   // The stages' signal: follows `outer`, and also aborts when the run fails or is abandoned, so
   // work still in flight (concurrent map calls) can stop.
   const controller = new AbortController();
@@ -166,7 +166,7 @@ async function* run(
     }
     completed = true;
   } catch (e) {
-    throw outer?.aborted ? outer.reason : e;
+    throw outer?.aborted ? (outer.reason as unknown) : e;
   } finally {
     outer?.removeEventListener("abort", onAbort);
     if (!completed && !signal.aborted) controller.abort();
