@@ -284,6 +284,16 @@ describe("corrupt records", () => {
     expect(store.corruptRecords).toEqual([]);
   });
 
+  it("readValidation: \"shape\" returns the same jobs and still catches corrupt rows with zod's message", async () => {
+    const store = await withCorruptRow({ readValidation: "shape" });
+    expect((await store.listJobs()).jobs).toEqual([job("a", 1), job("c", 3)]);
+    expect((await rejection(store.getJob("schema"))).message).toMatch(/priority/);
+    expect((await rejection(store.getJob("bad"))).message).toMatch(/not JSON/);
+    expect(store.corruptRecords.map((e) => e.jobId).sort()).toEqual(["bad", "schema"]);
+    const e = await rejection(SqliteJobStore.open({ path: ":memory:" }, { readValidation: "fast" as never }));
+    expect(e.code).toBe("VALIDATION");
+  });
+
   it("treats a record that disagrees with its indexed columns as corrupt", async () => {
     const path = tmp.file("d.db");
     const setup = await SqliteJobStore.open({ path });
