@@ -28,14 +28,13 @@ import {
   type RandomSource,
   type Result,
 } from "@pyrexis/models";
-import type { Executor } from "@pyrexis/executors";
+import { silentLogger, type Executor, type Logger } from "@pyrexis/executors";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
 import type { JobStore, ListJobsPage, ListJobsQuery } from "@pyrexis/storage";
 import { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
 import { GroupCommitter } from "./group-commit.js";
 import { LocalQueue, type QueueEntry, type SchedulerFactory } from "./local-queue.js";
-import { silentLogger, type Logger } from "./logger.js";
 import { ShutdownCoordinator } from "./shutdown.js";
 
 /** The executors an engine routes to, by mode. `ExecutorRouter` from @pyrexis/executors fits. */

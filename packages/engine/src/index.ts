@@ -1,5 +1,6 @@
 export { Engine, type EngineOptions, type ExecutorSource, type ShutdownOptions, type WaitOptions } from "./engine.js";
 export { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
 export { ShutdownCoordinator, type ShutdownCallback, type ShutdownReport, type SignalHandlerOptions } from "./shutdown.js";
-export { silentLogger, type Logger } from "./logger.js";
+export { silentLogger, type Logger } from "@pyrexis/executors";
+export { createEngine, type CreateEngineOptions } from "./create-engine.js";
 export type { QueueEntry, SchedulerFactory } from "./local-queue.js";

@@ -1,43 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Executor } from "@pyrexis/executors";
+import { AsyncExecutor, ExecutorRouter, type HandlerMap } from "@pyrexis/executors";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
 import { Engine, type EngineOptions } from "../src/index.js";
-
-// TEMP until @pyrexis/executors lands its AsyncExecutor.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type HandlerMap = Record<string, (payload: any, ctx: { jobId: string; attempt: number; signal: AbortSignal; progress(v: unknown): void }) => unknown>;
-class AsyncExecutor implements Executor {
-  readonly #handlers: HandlerMap;
-  constructor(o: { handlers: HandlerMap }) {
-    this.#handlers = o.handlers;
-  }
-  async run(task: Parameters<Executor["run"]>[0], opts: Parameters<Executor["run"]>[1]): Promise<unknown> {
-    const fn = this.#handlers[task.handler];
-    if (!fn) throw new Error("no handler");
-    return await new Promise((resolve, reject) => {
-      opts.signal.addEventListener("abort", () => reject(opts.signal.reason as Error));
-      Promise.resolve()
-        .then(() => fn(task.payload, { jobId: task.jobId, attempt: task.attempt, signal: opts.signal, progress: opts.onProgress }))
-        .then(resolve, reject);
-    });
-  }
-  async close(): Promise<void> {}
-}
-class ExecutorRouter {
-  readonly #m: Record<string, Executor>;
-  constructor(m: Record<string, Executor>) {
-    this.#m = m;
-  }
-  get modes(): string[] {
-    return Object.keys(this.#m);
-  }
-  get(mode: string): Executor {
-    return this.#m[mode]!;
-  }
-  async close(): Promise<void> {}
-}
 
 /** An engine on the real async executor with inline handlers. */
 export function engineWith(

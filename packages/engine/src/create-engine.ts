@@ -1,0 +1,82 @@
+import {
+  createExecutors,
+  loadHandlersModule,
+  type HandlerMap,
+  type PoolExecutorOptions,
+} from "@pyrexis/executors";
+import { IncompatibleStoreError } from "@pyrexis/models";
+import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
+import { Engine, type EngineOptions, type ExecutorSource } from "./engine.js";
+
+/** Options of {@link createEngine}: the engine's options with sensible defaults for the parts. */
+export interface CreateEngineOptions extends Omit<EngineOptions, "store" | "executors" | "handlerNames"> {
+  /**
+   * A store, or a SQLite file path (needs `@pyrexis/storage-sqlite` installed; `":memory:"` for
+   * an in-memory SQLite database). Default: a `MemoryJobStore` (no durability).
+   */
+  store?: JobStore | string | undefined;
+  /**
+   * Handlers: inline functions (async mode only) or the path/URL of a handlers module (all
+   * modes: the thread and process executors load it in their workers).
+   */
+  handlers?: HandlerMap | string | URL | undefined;
+  /** A handlers module for thread/process mode when `handlers` are inline functions. */
+  handlersModule?: string | URL | undefined;
+  /** Options of the thread pool (created lazily on first use). */
+  thread?: Omit<PoolExecutorOptions, "handlersModule"> | undefined;
+  /** Options of the process pool (created lazily on first use). */
+  process?: Omit<PoolExecutorOptions, "handlersModule"> | undefined;
+  /** Replace the executors entirely (then `handlers` only names the known handlers). */
+  executors?: ExecutorSource | undefined;
+  /** Run recovery before returning (default true). */
+  start?: boolean | undefined;
+}
+
+/**
+ * Builds an engine from defaults: the store (SQLite when given a path, memory otherwise), the
+ * async / thread / process executors for the handlers, and runs recovery.
+ *
+ * @example
+ * ```ts
+ * const engine = await createEngine({ store: "./jobs.db", handlers: new URL("./handlers.js", import.meta.url) });
+ * await engine.submitJob({ handler: "embed", payload: { text: "hello" }, mode: "thread" });
+ * await engine.runLoop(); // until engine.shutdown()
+ * ```
+ */
+export async function createEngine(options: CreateEngineOptions = {}): Promise<Engine> {
+  const { store: storeOption, handlers, handlersModule, thread, process, executors: given, start, ...engineOptions } = options;
+  const isModule = typeof handlers === "string" || handlers instanceof URL;
+  const handlerMap = isModule ? await loadHandlersModule(handlers) : handlers;
+  const handlerNames = handlerMap ? Object.keys(handlerMap) : undefined;
+  if (!given && !handlerMap && handlersModule === undefined) {
+    throw new TypeError("createEngine: give handlers (functions or a module path) or executors");
+  }
+  const executors =
+    given ??
+    createExecutors({
+      handlers: isModule ? handlers : (handlerMap ?? (handlersModule as string | URL)),
+      ...(handlersModule !== undefined ? { handlersModule } : {}),
+      ...(thread ? { thread } : {}),
+      ...(process ? { process } : {}),
+      ...(engineOptions.logger ? { logger: engineOptions.logger } : {}),
+    });
+  const store = await openStore(storeOption, engineOptions.agingRate);
+  const engine = new Engine({ ...engineOptions, store, executors, handlerNames });
+  if (start !== false) await engine.start();
+  return engine;
+}
+
+async function openStore(store: JobStore | string | undefined, agingRate: number | undefined): Promise<JobStore> {
+  if (store === undefined || store === "memory") return new MemoryJobStore();
+  if (typeof store !== "string") return store;
+  let sqlite: typeof import("@pyrexis/storage-sqlite");
+  try {
+    sqlite = await import("@pyrexis/storage-sqlite");
+  } catch (error) {
+    throw new IncompatibleStoreError(
+      `store "${store}" is a SQLite path, but @pyrexis/storage-sqlite is not installed (npm i @pyrexis/storage-sqlite)`,
+      { cause: error },
+    );
+  }
+  return sqlite.SqliteJobStore.open({ path: store }, agingRate === undefined ? {} : { agingRate });
+}
