@@ -6,7 +6,11 @@ import {
 } from "@pyrexis/executors";
 import { IncompatibleStoreError } from "@pyrexis/models";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
+import type * as SqliteModuleNs from "@pyrexis/storage-sqlite";
 import { Engine, type EngineOptions, type ExecutorSource } from "./engine.js";
+
+// Only a type: the SQLite store is an optional peer, loaded when a path is given.
+type SqliteModule = typeof SqliteModuleNs;
 
 /** Options of {@link createEngine}: the engine's options with sensible defaults for the parts. */
 export interface CreateEngineOptions extends Omit<EngineOptions, "store" | "executors" | "handlerNames"> {
@@ -69,7 +73,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
 async function openStore(store: JobStore | string | undefined, agingRate: number | undefined): Promise<JobStore> {
   if (store === undefined || store === "memory") return new MemoryJobStore();
   if (typeof store !== "string") return store;
-  let sqlite: typeof import("@pyrexis/storage-sqlite");
+  let sqlite: SqliteModule;
   try {
     sqlite = await import("@pyrexis/storage-sqlite");
   } catch (error) {
