@@ -1,0 +1,73 @@
+import { findJsonProblem, HandlerNotFoundError, ValidationError } from "@pyrexis/models";
+import type { ExecutionTask } from "./executor.js";
+import type { HandlerContext, HandlerMap, Logger, LogLevel } from "./handlers.js";
+
+/** Where a running handler's side channels go (in-process or over a worker boundary). */
+export interface InvokeSinks {
+  readonly signal: AbortSignal;
+  progress(value: unknown): void;
+  log(level: LogLevel, obj: Record<string, unknown>, msg: string | undefined): void;
+}
+
+/** Normalizes pino-style `(obj | msg, msg?)` arguments into an object plus a message. */
+export function toLogRecord(objOrMsg: unknown, msg: string | undefined): { obj: Record<string, unknown>; msg: string | undefined } {
+  if (typeof objOrMsg === "string") return { obj: {}, msg: objOrMsg };
+  if (objOrMsg instanceof Error) return { obj: { err: objOrMsg }, msg: msg ?? objOrMsg.message };
+  if (typeof objOrMsg === "object" && objOrMsg !== null) return { obj: { ...(objOrMsg as Record<string, unknown>) }, msg };
+  return { obj: { value: objOrMsg }, msg };
+}
+
+/** Sends log records to `logger` with job bindings merged in. */
+export function writeLog(logger: Logger, level: LogLevel, bindings: Record<string, unknown>, obj: Record<string, unknown>, msg: string | undefined): void {
+  try {
+    if (msg === undefined) logger[level]({ ...bindings, ...obj });
+    else logger[level]({ ...bindings, ...obj }, msg);
+  } catch {
+    // A broken logger must not fail the job.
+  }
+}
+
+function bindLogger(sinks: InvokeSinks): Logger {
+  const at = (level: LogLevel) => (objOrMsg: unknown, msg?: string): void => {
+    const rec = toLogRecord(objOrMsg, msg);
+    sinks.log(level, rec.obj, rec.msg);
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+/** Throws `ValidationError` when `value` is not JSON; `what` says which value, for the message. */
+export function assertJson(value: unknown, what: string): void {
+  const problem = findJsonProblem(value);
+  if (problem === undefined) return;
+  const where = problem.path.length ? ` at ${problem.path.join(".")}` : "";
+  throw new ValidationError(`${what} is not a JSON value${where}: ${problem.message}`, [
+    { path: problem.path, message: problem.message },
+  ]);
+}
+
+/**
+ * Runs one handler with its context and checks its output is JSON. Shared by the async executor
+ * and the worker entry so every mode applies exactly the same rules.
+ */
+export async function invokeHandler(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks): Promise<unknown> {
+  const fn = Object.hasOwn(handlers, task.handler) ? handlers[task.handler] : undefined;
+  if (typeof fn !== "function") throw new HandlerNotFoundError(task.handler, Object.keys(handlers));
+  let running = true;
+  const ctx: HandlerContext = {
+    jobId: task.jobId,
+    attempt: task.attempt,
+    signal: sinks.signal,
+    progress(value: unknown): void {
+      assertJson(value, `progress of job ${task.jobId}`);
+      if (running) sinks.progress(value);
+    },
+    logger: bindLogger(sinks),
+  };
+  try {
+    const output: unknown = await fn(task.payload, ctx);
+    assertJson(output, `output of handler "${task.handler}" (job ${task.jobId})`);
+    return output;
+  } finally {
+    running = false;
+  }
+}

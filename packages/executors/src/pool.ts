@@ -1,0 +1,455 @@
+import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { BroadcastChannel } from "node:worker_threads";
+import Tinypool, { type TinypoolChannel, type TinypoolWorker } from "tinypool";
+import {
+  deserializeError,
+  ExecutorClosedError,
+  InterruptedError,
+  serializeError,
+  WorkerCrashedError,
+} from "@pyrexis/models";
+import type { ExecutionOptions, ExecutionTask } from "./executor.js";
+import { silentLogger, toModuleHref, type Logger } from "./handlers.js";
+import { writeLog } from "./invoke.js";
+import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
+
+/** V8 limits of one worker thread (see `worker_threads` `resourceLimits`). */
+export interface WorkerResourceLimits {
+  /** Heap limit in MB; a thread above it dies (the attempt fails with `WorkerCrashedError`). */
+  readonly maxOldGenerationSizeMb?: number;
+  readonly maxYoungGenerationSizeMb?: number;
+  readonly codeRangeSizeMb?: number;
+  readonly stackSizeMb?: number;
+}
+
+/** Options shared by {@link ThreadExecutor} and {@link ProcessExecutor}. */
+export interface PoolExecutorOptions {
+  /** Path or URL of the ESM handlers module every worker imports. */
+  readonly handlersModule: string | URL;
+  /** Workers kept alive (default: `maxWorkers`, so a replaced worker is refilled at once). */
+  readonly minWorkers?: number;
+  /** Upper bound of workers (default: `os.availableParallelism()`). */
+  readonly maxWorkers?: number;
+  /** Tasks one worker runs at the same time (default 1; raise it for async handlers). */
+  readonly concurrentTasksPerWorker?: number;
+  /** How long a handler may ignore an abort before its worker is killed (default 1000 ms). */
+  readonly abortGraceMs?: number;
+  /** Replace a worker after it has run this many tasks (default: never). */
+  readonly recycleAfterTasks?: number;
+  /**
+   * Replace a worker, once idle, whose memory is above this many MB after a task
+   * (heapUsed for threads, rss for processes; default: never).
+   */
+  readonly maxMemoryMb?: number;
+  /**
+   * V8 limits per worker. Threads get all of them; processes honor `maxOldGenerationSizeMb`
+   * (as `--max-old-space-size`).
+   */
+  readonly resourceLimits?: WorkerResourceLimits;
+  /** Idle workers above `minWorkers` stop after this long (default 30 s). */
+  readonly idleTimeoutMs?: number;
+  /** Receives handlers' `ctx.logger` calls and pool diagnostics. Silent by default. */
+  readonly logger?: Logger;
+}
+
+/** Emitted on a worker to make tinypool drop it; `resubmit`: its tasks never started a handler. */
+class RetireSignal extends Error {
+  readonly resubmit: boolean;
+  constructor(message: string, resubmit: boolean) {
+    super(message);
+    this.name = "RetireSignal";
+    this.resubmit = resubmit;
+  }
+}
+
+interface Pending {
+  readonly key: number;
+  readonly task: ExecutionTask;
+  readonly options: ExecutionOptions;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  settled: boolean;
+  /** Threads: [0] worker id once started, [1] abort flag. */
+  sab: Int32Array | undefined;
+  /** Processes: pid from the start message. */
+  workerId: number | undefined;
+  /** Processes: sends a control message to the child that holds the task. */
+  send: ((message: unknown) => void) | undefined;
+  received: number;
+  final: Extract<WireResult, { t: "ok" | "err" }> | undefined;
+  aborted: boolean;
+  graceExpired: boolean;
+  timer: NodeJS.Timeout | undefined;
+  resubmits: number;
+  onAbort: () => void;
+}
+
+const MAX_RESUBMITS = 3;
+const WORKER_ENTRY: URL = new URL("./worker-entry.js", import.meta.url);
+let poolSeq = 0;
+
+type Runtime = "worker_threads" | "child_process";
+
+/** The tinypool-backed engine room shared by the thread and process executors. */
+export class WorkerPool {
+  readonly #runtime: Runtime;
+  readonly #label: string;
+  readonly #options: Readonly<PoolExecutorOptions>;
+  readonly #module: string;
+  readonly #logger: Logger;
+  readonly #grace: number;
+  #pool: Tinypool | undefined;
+  #up: BroadcastChannel | undefined;
+  #down: BroadcastChannel | undefined;
+  #state: "open" | "closing" | "terminated" = "open";
+  readonly #pending = new Map<number, Pending>();
+  #nextKey = 1;
+  readonly #seen = new WeakSet<TinypoolWorker>();
+  readonly #exits = new Map<number, { code: number | null; signal: string | null }>();
+  #drained: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+
+  constructor(runtime: Runtime, options: PoolExecutorOptions) {
+    const label = runtime === "worker_threads" ? "ThreadExecutor" : "ProcessExecutor";
+    if (typeof options !== "object" || options === null) throw new TypeError(`${label}: options are required`);
+    const module = options.handlersModule;
+    if (!(typeof module === "string" && module.length > 0) && !(module instanceof URL)) {
+      throw new TypeError(`${label}: options.handlersModule must be a module path or URL`);
+    }
+    for (const key of ["minWorkers", "maxWorkers", "concurrentTasksPerWorker", "abortGraceMs", "recycleAfterTasks", "maxMemoryMb", "idleTimeoutMs"] as const) {
+      const v = options[key];
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`${label}: options.${key} must be a number >= 0, got ${String(v)}`);
+    }
+    if (options.maxWorkers !== undefined && options.maxWorkers < 1) throw new RangeError(`${label}: options.maxWorkers must be >= 1`);
+    if (options.concurrentTasksPerWorker !== undefined && options.concurrentTasksPerWorker < 1) {
+      throw new RangeError(`${label}: options.concurrentTasksPerWorker must be >= 1`);
+    }
+    this.#runtime = runtime;
+    this.#label = label;
+    this.#options = Object.freeze({ ...options });
+    this.#module = toModuleHref(module);
+    this.#logger = options.logger ?? silentLogger;
+    this.#grace = options.abortGraceMs ?? 1000;
+  }
+
+  #ensurePool(): Tinypool {
+    if (this.#pool) return this.#pool;
+    const o = this.#options;
+    const maxThreads = Math.max(1, Math.floor(o.maxWorkers ?? availableParallelism()));
+    const minThreads = Math.min(maxThreads, Math.max(1, Math.floor(o.minWorkers ?? maxThreads)));
+    const config: WorkerConfig = {
+      module: this.#module,
+      recycleAfterTasks: o.recycleAfterTasks ?? 0,
+      maxMemoryBytes: (o.maxMemoryMb ?? 0) * 1024 * 1024,
+    };
+    const common = {
+      filename: WORKER_ENTRY.href,
+      minThreads,
+      maxThreads,
+      concurrentTasksPerWorker: Math.floor(o.concurrentTasksPerWorker ?? 1),
+      idleTimeout: o.idleTimeoutMs ?? 30_000,
+    };
+    let pool: Tinypool;
+    if (this.#runtime === "worker_threads") {
+      const id = `pyrexis:${process.pid}:${++poolSeq}:${randomUUID()}`;
+      const up = new BroadcastChannel(`${id}:up`);
+      const down = new BroadcastChannel(`${id}:down`);
+      up.unref();
+      down.unref();
+      up.onmessage = (ev: unknown): void => this.#onEvent((ev as { data: WireEvent }).data);
+      this.#up = up;
+      this.#down = down;
+      pool = new Tinypool({
+        ...common,
+        runtime: "worker_threads",
+        workerData: { ...config, up: `${id}:up`, down: `${id}:down` } satisfies WorkerConfig,
+        ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),
+      });
+    } else {
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+      env[WORKER_CONFIG_ENV] = JSON.stringify(config);
+      const heap = o.resourceLimits?.maxOldGenerationSizeMb;
+      pool = new Tinypool({
+        ...common,
+        runtime: "child_process",
+        env,
+        ...(heap ? { execArgv: [...process.execArgv, `--max-old-space-size=${heap}`] } : {}),
+      });
+    }
+    // Errors of idle workers surface here; without a listener EventEmitter would throw them.
+    pool.on("error", (error: unknown) => {
+      if (!(error instanceof RetireSignal)) writeLog(this.#logger, "warn", { executor: this.#label }, { err: error }, "worker failed while idle");
+    });
+    this.#pool = pool;
+    this.#watchWorkers();
+    return pool;
+  }
+
+  /** Hooks `exit` on workers we have not seen yet: tinypool misses threads that call process.exit. */
+  #watchWorkers(): void {
+    const pool = this.#pool;
+    if (!pool) return;
+    for (const worker of pool.threads) {
+      if (this.#seen.has(worker)) continue;
+      this.#seen.add(worker);
+      const id = worker.threadId;
+      worker.once("exit", (code: number | null, signal: string | null) => {
+        this.#exits.set(id, { code, signal });
+        if (this.#exits.size > 64) this.#exits.delete(this.#exits.keys().next().value!);
+        if (this.#runtime === "worker_threads" && this.#pool?.threads.includes(worker)) {
+          worker.emit("error", new Error(`worker thread ${id} exited with code ${String(code)}`));
+        }
+      });
+    }
+  }
+
+  run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
+    if (this.#state !== "open") return Promise.reject(new ExecutorClosedError(`${this.#label} is closed`));
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the contract: reject with signal.reason as given
+    if (options.signal.aborted) return Promise.reject(options.signal.reason);
+    this.#ensurePool();
+    return new Promise<unknown>((resolve, reject) => {
+      const p: Pending = {
+        key: this.#nextKey++,
+        task,
+        options,
+        resolve,
+        reject,
+        settled: false,
+        sab: undefined,
+        workerId: undefined,
+        send: undefined,
+        received: 0,
+        final: undefined,
+        aborted: false,
+        graceExpired: false,
+        timer: undefined,
+        resubmits: 0,
+        onAbort: () => this.#abort(p),
+      };
+      this.#pending.set(p.key, p);
+      // Keep the event channel alive while work is out: a result can beat its last progress.
+      if (this.#pending.size === 1) this.#up?.ref();
+      options.signal.addEventListener("abort", p.onAbort, { once: true });
+      this.#submit(p);
+    });
+  }
+
+  #submit(p: Pending): void {
+    const pool = this.#pool!;
+    const { task } = p;
+    p.workerId = undefined;
+    p.send = undefined;
+    let wire: WireTask;
+    let channel: TinypoolChannel | undefined;
+    if (this.#runtime === "worker_threads") {
+      p.sab = new Int32Array(new SharedArrayBuffer(8));
+      if (p.aborted) p.sab[1] = 1;
+      wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt, s: p.sab.buffer as SharedArrayBuffer };
+    } else {
+      wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt };
+      // tinypool hands each task's channel the send function of the child it goes to.
+      channel = {
+        onMessage: (send: (message: unknown) => void): void => {
+          p.send = send;
+          if (p.aborted) send(this.#abortMessage(p));
+        },
+        postMessage: (message: unknown): void => this.#onEvent(message as WireEvent),
+      };
+    }
+    pool.run(wire, channel ? { channel } : undefined).then(
+      (result: WireResult) => this.#onResult(p, result),
+      (error: unknown) => this.#onPoolError(p, error),
+    );
+    this.#watchWorkers();
+  }
+
+  #abortMessage(p: Pending): WireAbort & { [TAG]: 1 } {
+    return { t: "abort", k: p.key, r: serializeError(p.options.signal.reason), [TAG]: 1 };
+  }
+
+  #abort(p: Pending): void {
+    if (p.settled) return;
+    p.aborted = true;
+    this.#settle(p, false, p.options.signal.reason);
+    if (p.sab) {
+      Atomics.store(p.sab, 1, 1);
+      this.#down?.postMessage({ t: "abort", k: p.key, r: serializeError(p.options.signal.reason) } satisfies WireAbort);
+    } else {
+      p.send?.(this.#abortMessage(p));
+    }
+    p.timer = setTimeout(() => {
+      p.graceExpired = true;
+      this.#killFor(p);
+    }, this.#grace);
+    p.timer.unref();
+  }
+
+  /** Kills the worker running an aborted task whose handler outlived the grace period. */
+  #killFor(p: Pending): void {
+    if (!this.#pending.has(p.key)) return;
+    const id = p.sab ? Atomics.load(p.sab, 0) : p.workerId;
+    // Not started yet: the worker sees the abort flag (or pre-abort) and skips it.
+    if (!id) return;
+    this.#retire(id, `job ${p.task.jobId} ignored its abort for ${this.#grace} ms; worker killed`, false);
+  }
+
+  #retire(id: number, reason: string, resubmit: boolean): void {
+    const worker = this.#pool?.threads.find((w) => w.threadId === id);
+    if (!worker) return;
+    writeLog(this.#logger, "info", { executor: this.#label, worker: id }, {}, `retiring worker: ${reason}`);
+    worker.emit("error", new RetireSignal(reason, resubmit));
+    this.#watchWorkers();
+  }
+
+  #onEvent(event: WireEvent): void {
+    const p = this.#pending.get(event.k);
+    if (!p) return;
+    switch (event.t) {
+      case "p":
+        p.received++;
+        if (!p.settled) {
+          try {
+            p.options.onProgress(event.v);
+          } catch (error) {
+            writeLog(this.#logger, "warn", this.#bindings(p), { err: error }, "onProgress threw; progress dropped");
+          }
+        }
+        if (p.final && p.received >= p.final.n) this.#finish(p);
+        break;
+      case "l":
+        writeLog(this.#logger, event.l, this.#bindings(p), event.o, event.m);
+        break;
+      case "s":
+        p.workerId = event.id;
+        if (p.graceExpired) this.#killFor(p);
+        break;
+    }
+  }
+
+  #bindings(p: Pending): Record<string, unknown> {
+    return { jobId: p.task.jobId, attempt: p.task.attempt, handler: p.task.handler };
+  }
+
+  #onResult(p: Pending, result: WireResult): void {
+    this.#watchWorkers();
+    switch (result.t) {
+      case "ok":
+      case "err":
+        if (result.rt) this.#retire(result.id, `recycled (recycleAfterTasks or maxMemoryMb)`, true);
+        p.final = result;
+        // Progress travels on another channel (threads): settle once all of it has arrived.
+        if (p.received >= result.n) this.#finish(p);
+        return;
+      case "skip":
+        if (result.rt) this.#retire(result.id, "recycled", true);
+        this.#release(p);
+        return;
+      case "retry":
+        if (result.rt) this.#retire(result.id, "recycled", true);
+        this.#resubmit(p, "worker was retiring");
+        return;
+      case "load":
+        this.#retire(result.id, "handlers module failed to load", true);
+        this.#settle(p, false, deserializeError(result.e));
+        this.#release(p);
+        return;
+    }
+  }
+
+  #resubmit(p: Pending, why: string): void {
+    if (p.settled || this.#state === "terminated") return this.#release(p);
+    if (++p.resubmits > MAX_RESUBMITS) {
+      this.#settle(p, false, new WorkerCrashedError(p.task.jobId, `${why} ${MAX_RESUBMITS} times in a row`));
+      return this.#release(p);
+    }
+    this.#submit(p);
+  }
+
+  #onPoolError(p: Pending, error: unknown): void {
+    this.#watchWorkers();
+    if (error instanceof RetireSignal && error.resubmit) return this.#resubmit(p, "worker retired");
+    if (!p.settled) {
+      const failure =
+        this.#state === "terminated"
+          ? new InterruptedError(p.task.jobId, "executor terminated while the job ran")
+          : new WorkerCrashedError(p.task.jobId, this.#describeCrash(p, error), { cause: error });
+      this.#settle(p, false, failure);
+    }
+    this.#release(p);
+  }
+
+  #describeCrash(p: Pending, error: unknown): string {
+    const kind = this.#runtime === "worker_threads" ? "worker thread" : "child process";
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    const id = p.sab ? Atomics.load(p.sab, 0) || undefined : p.workerId;
+    const exit = id === undefined ? undefined : this.#exits.get(id);
+    if (this.#runtime === "child_process" && exit) {
+      return `${kind} ${id} exited with ${exit.signal ? `signal ${exit.signal}` : `code ${String(exit.code)}`} (${message})`;
+    }
+    if (message.startsWith(kind)) return message;
+    return `${kind}${id === undefined ? "" : ` ${id}`}: ${typeof code === "string" ? `${code}: ` : ""}${message}`;
+  }
+
+  #finish(p: Pending): void {
+    const final = p.final!;
+    if (final.t === "ok") this.#settle(p, true, final.v);
+    else this.#settle(p, false, deserializeError(final.e));
+    this.#release(p);
+  }
+
+  #settle(p: Pending, ok: boolean, value: unknown): void {
+    if (p.settled) return;
+    p.settled = true;
+    p.options.signal.removeEventListener("abort", p.onAbort);
+    if (ok) p.resolve(value);
+    else p.reject(value);
+  }
+
+  #release(p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    p.options.signal.removeEventListener("abort", p.onAbort);
+    if (!this.#pending.delete(p.key)) return;
+    if (this.#pending.size === 0) {
+      this.#up?.unref();
+      this.#drained?.();
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (this.#state === "open") this.#state = "closing";
+    this.#closing = (async () => {
+      if (this.#pending.size > 0) {
+        await new Promise<void>((resolve) => {
+          this.#drained = resolve;
+        });
+      }
+      await this.#destroy();
+    })();
+    return this.#closing;
+  }
+
+  terminate(): Promise<void> {
+    this.#state = "terminated";
+    for (const p of [...this.#pending.values()]) {
+      this.#settle(p, false, new InterruptedError(p.task.jobId, "executor terminated while the job ran"));
+      this.#release(p);
+    }
+    return this.#destroy();
+  }
+
+  #destroy(): Promise<void> {
+    this.#destroying ??= (async () => {
+      const pool = this.#pool;
+      if (pool) await pool.destroy();
+      this.#up?.close();
+      this.#down?.close();
+    })();
+    return this.#destroying;
+  }
+}
