@@ -128,6 +128,11 @@ export class StageTracker {
     this.#nextCheck = onProgress ? 1 : Number.POSITIVE_INFINITY;
   }
 
+  /** False when nobody listens: callers may skip {@link tick}. */
+  get reporting(): boolean {
+    return this.#onProgress !== undefined;
+  }
+
   get finished(): boolean {
     return this.#finished;
   }
