@@ -51,11 +51,11 @@ const params = {
   runs: positiveInt(args.runs, "runs", quick ? 1 : 3),
   // Cap on one drain: a polling peer at its defaults would otherwise take hours; its rate is still shown.
   drainTimeoutMs: positiveInt(args.timeout, "timeout", quick ? 3 : 30) * 1000,
-  latency: quick ? { rate: 100, seconds: 1, graceMs: 1000 } : { rate: 200, seconds: 5, graceMs: 5000 },
+  latency: quick ? { rate: 100, seconds: 0.5, graceMs: 500 } : { rate: 200, seconds: 5, graceMs: 5000 },
   cpu: { n: quick ? 100 : 2000, targetMs: 2, iterations: calibrateCpu(2) },
   // agingRate 2 → a priority-0 job is overtaken for at most (10 − 0) / 2 = 5 s.
   fairness: quick
-    ? { seconds: 2, concurrency: 4, backlog: 100, sleepMs: 10, agingRate: 10 }
+    ? { seconds: 1.5, concurrency: 4, backlog: 100, sleepMs: 10, agingRate: 10 }
     : { seconds: 15, concurrency: 4, backlog: 100, sleepMs: 10, agingRate: 2 },
 };
 

@@ -64,9 +64,15 @@ function makeCreate(fast) {
       },
       async cleanup() {
         if (!boss) return;
-        await boss.offWork(QUEUE).catch(() => {});
+        // Stop every worker before dropping the schema. pg-boss can still have a fetch or
+        // completion in flight that then fails with "relation does not exist" (42P01) outside any
+        // promise we hold; that one is an artifact of our DROP, so it alone is ignored.
+        process.on("unhandledRejection", (error) => {
+          if (error?.code !== "42P01") throw error;
+        });
+        await boss.stop({ graceful: false, wait: true, close: false }).catch(() => {});
         await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => {});
-        await boss.stop({ graceful: false, wait: true, close: true }).catch(() => {});
+        await boss.getDb().close?.().catch?.(() => {});
       },
     };
   };
