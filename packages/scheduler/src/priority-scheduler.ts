@@ -1,6 +1,6 @@
 import { DuplicateJobError, ValidationError, systemClock, type Clock } from "@pyrexis/models";
 import { DEFAULT_AGING_RATE, assertAgingRate, assertPriority, assertTimestamp, keyMs, scaleOf } from "./aging.js";
-import { NodeHeap, type HeapNode } from "./node-heap.js";
+import { SlotHeap, SlotTable } from "./slot-heap.js";
 import type { Scheduler, SchedulerEntry } from "./scheduler.js";
 
 /** Options of {@link PriorityScheduler}. */
@@ -37,9 +37,11 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
   readonly agingRate: number;
   readonly #clock: Clock;
   readonly #scale: number;
-  readonly #ready = new NodeHeap<T>();
-  readonly #delayed = new NodeHeap<T>();
-  readonly #byId = new Map<string, HeapNode<T>>();
+  readonly #table = new SlotTable<T>();
+  readonly #ready = new SlotHeap(this.#table, false);
+  /** Keyed by `−runAt`, so the max-heap yields the earliest `runAt` first. */
+  readonly #delayed = new SlotHeap(this.#table, true);
+  readonly #byId = new Map<string, number>();
   #seq = 0;
 
   constructor(options: PrioritySchedulerOptions = {}) {
@@ -66,46 +68,53 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     assertPriority(priority);
     if (enqueuedAt !== undefined) assertTimestamp("enqueuedAt", enqueuedAt);
     if (runAt !== undefined) assertTimestamp("runAt", runAt);
-    if (this.#byId.has(id)) throw new DuplicateJobError(id);
+    const byId = this.#byId;
+    if (byId.has(id)) throw new DuplicateJobError(id);
 
     // Read the clock only when needed: pushes that carry enqueuedAt and no runAt skip it.
-    let readyAt: number;
-    let delayed = false;
     if (runAt === undefined) {
-      readyAt = enqueuedAt ?? this.#clock.now();
-    } else {
-      const now = this.#clock.now();
-      const base = enqueuedAt ?? now;
-      readyAt = runAt > base ? runAt : base;
-      delayed = runAt > now;
+      const readyKey = keyMs(priority, enqueuedAt ?? this.#clock.now(), this.#scale);
+      const slot = this.#table.alloc(entry, readyKey);
+      byId.set(id, slot);
+      this.#ready.push(readyKey, this.#seq++, slot);
+      return;
     }
-    const readyKey = keyMs(priority, readyAt, this.#scale);
-    const node: HeapNode<T> = { entry, key: delayed ? -(runAt as number) : readyKey, seq: this.#seq++, pos: -1, readyKey };
-    this.#byId.set(id, node);
-    (delayed ? this.#delayed : this.#ready).push(node);
+    const now = this.#clock.now();
+    const base = enqueuedAt ?? now;
+    const readyKey = keyMs(priority, runAt > base ? runAt : base, this.#scale);
+    const slot = this.#table.alloc(entry, readyKey);
+    byId.set(id, slot);
+    if (runAt > now) this.#delayed.push(-runAt, this.#seq++, slot);
+    else this.#ready.push(readyKey, this.#seq++, slot);
   }
 
   /** Removes and returns the ready entry with the highest effective priority (FIFO on ties). */
   pop(): T | undefined {
     if (this.#delayed.length !== 0) this.#promote();
-    const node = this.#ready.pop();
-    if (node === undefined) return undefined;
-    this.#byId.delete(node.entry.id);
-    return node.entry;
+    const slot = this.#ready.pop();
+    if (slot < 0) return undefined;
+    const entry = this.#table.entries[slot] as T;
+    this.#table.release(slot);
+    this.#byId.delete(entry.id);
+    return entry;
   }
 
   /** The entry `pop()` would return now, without removing it. */
   peek(): T | undefined {
     if (this.#delayed.length !== 0) this.#promote();
-    return this.#ready.peek()?.entry;
+    const slot = this.#ready.topSlot();
+    return slot < 0 ? undefined : this.#table.entries[slot];
   }
 
   /** Removes a queued entry (ready or delayed) by id in O(log n); true when it was queued. */
   remove(id: string): boolean {
-    const node = this.#byId.get(id);
-    if (node === undefined) return false;
+    const slot = this.#byId.get(id);
+    if (slot === undefined) return false;
     this.#byId.delete(id);
-    (this.#ready.items[node.pos] === node ? this.#ready : this.#delayed).remove(node);
+    const p = this.#table.pos[slot] as number;
+    if (p >= 0) this.#ready.removeAt(p);
+    else this.#delayed.removeAt(~p);
+    this.#table.release(slot);
     return true;
   }
 
@@ -116,7 +125,8 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
 
   /** The queued entry with this id, or `undefined`. */
   get(id: string): T | undefined {
-    return this.#byId.get(id)?.entry;
+    const slot = this.#byId.get(id);
+    return slot === undefined ? undefined : this.#table.entries[slot];
   }
 
   /** All queued entries, ready and delayed. */
@@ -134,35 +144,34 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
   nextRunAt(): number | undefined {
     if (this.#delayed.length === 0) return undefined;
     this.#promote();
-    const top = this.#delayed.peek();
-    return top === undefined ? undefined : -top.key;
+    return this.#delayed.length === 0 ? undefined : -this.#delayed.topKey();
   }
 
   /** A snapshot of every queued entry (ready and delayed), in no particular order. */
   entries(): T[] {
     const out: T[] = [];
-    for (const node of this.#byId.values()) out.push(node.entry);
+    const entries = this.#table.entries;
+    for (const slot of this.#byId.values()) out.push(entries[slot] as T);
     return out;
   }
 
-  /** Drops every queued entry. */
+  /** Drops every queued entry and releases the storage. */
   clear(): void {
     this.#ready.clear();
     this.#delayed.clear();
+    this.#table.reset();
     this.#byId.clear();
   }
 
   /** Moves every delayed entry with `runAt <= now` into the ready heap, in `runAt` order. */
   #promote(): void {
     const delayed = this.#delayed;
-    let top = delayed.peek();
-    if (top === undefined) return;
     const now = this.#clock.now();
-    while (top !== undefined && -top.key <= now) {
-      delayed.pop();
-      top.key = top.readyKey;
-      this.#ready.push(top);
-      top = delayed.peek();
+    // Keys are −runAt: due while −key <= now. Equal runAt pop in push order; `seq` is kept.
+    while (delayed.length !== 0 && -delayed.topKey() <= now) {
+      const seq = delayed.topSeq();
+      const slot = delayed.pop();
+      this.#ready.push(this.#table.readyKey[slot] as number, seq, slot);
     }
   }
 }

@@ -126,3 +126,40 @@ describe("PriorityScheduler matches the reference model", () => {
     fc.assert(runModel(0, 1_000, (p) => p), opts);
   });
 });
+
+describe("at scale (typed-array growth and shrink)", () => {
+  it("thousands of pushes, removals of ready and delayed entries, then a drain, twice", () => {
+    console.log(`fast-check seed ${SEED}`);
+    fc.assert(
+      fc.property(fc.integer({ min: 1_000, max: 6_000 }), fc.infiniteStream(fc.nat()), (n, rnd) => {
+        const clock = new ManualClock(T0);
+        const s = new PriorityScheduler({ clock, agingRate: 0.5 });
+        for (let round = 0; round < 2; round++) {
+          const ref = new Map<string, { p: number; ready: number; seq: number }>();
+          for (let i = 0; i < n; i++) {
+            const r = rnd.next().value as number;
+            const id = `r${round}-${i}`;
+            const runAt = r % 4 === 0 ? T0 + 1_000 * (1 + (r % 50)) : undefined;
+            s.push({ id, priority: r % 11, runAt });
+            ref.set(id, { p: r % 11, ready: Math.max(runAt ?? 0, clock.now()), seq: i });
+          }
+          for (const id of [...ref.keys()]) {
+            if ((rnd.next().value as number) % 3 === 0) {
+              expect(s.remove(id)).toBe(true);
+              ref.delete(id);
+            }
+          }
+          expect(s.size).toBe(ref.size);
+          clock.advance(60_000);
+          const key = (e: { p: number; ready: number }) => e.p - 0.5 * (e.ready / 1000); // exact: whole seconds
+          const expected = [...ref.entries()].sort(([, a], [, b]) => key(b) - key(a) || a.seq - b.seq).map(([id]) => id);
+          const got: string[] = [];
+          for (let e = s.pop(); e !== undefined; e = s.pop()) got.push(e.id);
+          expect(got).toEqual(expected);
+          expect([s.size, s.readyCount]).toEqual([0, 0]);
+        }
+      }),
+      { seed: SEED, numRuns: 10 },
+    );
+  });
+});
