@@ -89,7 +89,8 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined;
 }
 
-type AbortKind = "cancel" | "timeout" | "shutdown";
+/** Why a running attempt's signal was aborted; `lost`: the store's record changed elsewhere. */
+type AbortKind = "cancel" | "timeout" | "shutdown" | "lost";
 
 interface Running {
   readonly controller: AbortController;
@@ -170,6 +171,7 @@ export class Engine {
       onError: (error, context) => this.#reportError(error, context),
       onRejected: ({ jobId, error }) => {
         this.#reportError(error, `store rejected the change of job ${jobId ?? "(insert)"}`);
+        if (jobId !== undefined) this.#forget(jobId, error);
       },
     });
     const agingRate = options.agingRate;
@@ -480,6 +482,12 @@ export class Engine {
       return this.#settleTerminal(job, done, { output: output as Result["output"], startedAt }, now, "completed");
     }
     switch (running.abortKind) {
+      case "lost": {
+        // Another writer (e.g. `pyrexis cancel` in another process) changed the job: its record
+        // in the store wins; write nothing more for it.
+        this.#active.delete(job.id);
+        return this.#store.getResult(job.id).catch(() => undefined);
+      }
       case "cancel": {
         const cancelled = transition(job, "cancelled", now);
         return this.#settleTerminal(job, cancelled, { error: serializeError(error), startedAt }, now, "cancelled");
@@ -531,7 +539,16 @@ export class Engine {
       active.job = job;
       active.running = undefined;
     }
-    const result = await this.#finishDurably(previous, job, fields, now);
+    let result: Result;
+    try {
+      result = await this.#finishDurably(previous, job, fields, now);
+    } catch (error) {
+      // The store refused the terminal record (already reported): keep what the store has.
+      this.#active.delete(job.id);
+      const stored = await this.#store.getResult(job.id).catch(() => undefined);
+      if (stored) return stored;
+      throw error;
+    }
     this.#active.delete(job.id);
     this.#metrics.increment(`job.${status}`);
     this.#events.emit(`job:${status}`, { job, result });
@@ -713,6 +730,28 @@ export class Engine {
   forceShutdown(): Promise<void> {
     this.#abortInFlight();
     return this.shutdown({ graceMs: 0 });
+  }
+
+  /**
+   * Drops a job whose change the store rejected as stale (someone else wrote it): a queued job
+   * leaves the queue, a running one is aborted and writes nothing more.
+   */
+  #forget(jobId: string, reason: unknown): void {
+    const active = this.#active.get(jobId);
+    if (!active) return;
+    if (active.running) {
+      if (active.running.abortKind === undefined) {
+        active.running.abortKind = "lost";
+        active.running.controller.abort(reason);
+      }
+      return;
+    }
+    if (active.entry) {
+      this.#queue.remove(active.entry);
+      this.#queue.refreshTimer();
+    }
+    this.#active.delete(jobId);
+    this.#checkDrained();
   }
 
   #abortInFlight(): void {

@@ -1,0 +1,49 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SqliteJobStore } from "@pyrexis/storage-sqlite";
+import { deferred, engineWith, tempDir, until } from "./helpers.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe("a job changed by another writer (e.g. `pyrexis cancel` from another process)", () => {
+  it("keeps the other writer's terminal record when a running job is cancelled elsewhere", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const path = join(dir, "shared.db");
+    const release = deferred();
+    const started = deferred();
+    const worker = engineWith(
+      {
+        work: async () => {
+          started.resolve();
+          await release.promise;
+          return "finished anyway";
+        },
+      },
+      { store: await SqliteJobStore.open({ path }) },
+    );
+    const errors: string[] = [];
+    worker.on("engine:error", (e) => errors.push(e.context));
+    const loop = worker.runLoop();
+    const job = await worker.submitJob({ handler: "work" });
+    await started.promise;
+    await until(async () => (await worker.store.getJob(job.id))?.status === "running", "running is durable");
+
+    const other = engineWith({ work: () => null }, { store: await SqliteJobStore.open({ path }) });
+    const cancelled = await other.cancelJob(job.id);
+    expect(cancelled.status).toBe("cancelled");
+    await other.shutdown();
+
+    release.resolve();
+    const result = await worker.waitForResult(job.id);
+    expect(result.status).toBe("cancelled");
+    await until(() => worker.runningCounts().async === 0, "worker settled");
+    expect(errors.some((e) => e.includes(job.id))).toBe(true);
+    expect(await worker.countByStatus()).toMatchObject({ cancelled: 1, completed: 0, running: 0 });
+    await worker.shutdown();
+    await loop;
+  });
+});
