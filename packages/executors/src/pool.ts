@@ -372,6 +372,14 @@ export class WorkerPool {
   #onPoolError(p: Pending, error: unknown): void {
     this.#watchWorkers();
     if (error instanceof RetireSignal && error.resubmit) return this.#resubmit(p, "worker retired");
+    // A task whose handler never started lost nothing: run it on another worker. Threads know
+    // exactly (the shared flag); for processes only tinypool's own termination of a worker it
+    // still handed tasks to is trusted, since a child's start message may trail its exit.
+    const started = p.sab ? Atomics.load(p.sab, 0) !== 0 : p.workerId !== undefined;
+    const terminated = error instanceof Error && error.message === "Terminating worker thread";
+    if (this.#state !== "terminated" && !started && (p.sab !== undefined || terminated || error instanceof RetireSignal)) {
+      return this.#resubmit(p, "worker stopped before the task started");
+    }
     if (!p.settled) {
       const failure =
         this.#state === "terminated"
