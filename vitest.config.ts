@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config";
 // package's own `vitest run` through turbo; `pnpm vitest` here runs them all in one process.
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*", "examples/*"],
+    projects: ["packages/*", "apps/*", "examples/*", "reliability"],
   },
 });
