@@ -62,11 +62,7 @@ export class FusedGroup {
     return this.#trackers;
   }
 
-  /** The output for `item`, {@link SKIP}, or a promise of either (only when a step was async). */
-  apply(item: unknown): unknown {
-    return this.#from(item, 0);
-  }
-
+  /** The output for `value`, {@link SKIP}, or a promise of either (only when a step was async). */
   #from(value: unknown, start: number): unknown {
     const fns = this.#fns;
     const kinds = this.#kinds;

@@ -133,10 +133,6 @@ export class StageTracker {
     return this.#onProgress !== undefined;
   }
 
-  get finished(): boolean {
-    return this.#finished;
-  }
-
   start(): void {
     if (this.#startedAt !== undefined) return;
     this.#startedAt = performance.now();

@@ -42,6 +42,8 @@ export function transform<I, O>(
  * pipeline(stage("tokenize", (s: string) => s.split(" ")), stage("embed", map(embed, { concurrency: 8 })))
  * ```
  */
+export function stage<I, O>(name: string, fn: TransformStage<I, O>): TransformStage<I, O>;
+export function stage<I, O>(name: string, fn: (input: I, ctx: StageContext) => O): (input: I, ctx: StageContext) => O;
 export function stage<S extends AnyStage>(name: string, fn: S): S {
   if (typeof name !== "string" || name === "") throw new TypeError("stage(name, fn): name must be a non-empty string");
   if (typeof fn !== "function") throw new TypeError(`stage("${name}", fn): fn must be a function`);

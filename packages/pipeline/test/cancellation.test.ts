@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type StageContext, batch, map, pipeline, runPipeline, stage, tap, transform } from "../src/index.js";
+import { batch, map, pipeline, runPipeline, stage, tap, transform } from "../src/index.js";
 import { channel, hops } from "./helpers.js";
 
 /** A source that records pulls and whether it was closed (its finally ran). */
@@ -118,7 +118,7 @@ describe("cancellation", () => {
     let stageSignal: AbortSignal | undefined;
     const gen = runPipeline(
       [
-        stage("open", (s: AsyncIterable<number>, ctx: StageContext) => {
+        stage("open", (s: AsyncIterable<number>, ctx) => {
           stageSignal = ctx.signal;
           return s;
         }),

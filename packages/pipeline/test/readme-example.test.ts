@@ -1,6 +1,6 @@
 // The README's example: the code between the markers is the README's, verbatim (the README
 // imports from "@pyrexis/pipeline" instead of ../src), so the documentation is tested.
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { type StageProgress, batch, flatMap, map, pipeline, stage } from "../src/index.js";
 
 describe("README example", () => {
@@ -57,5 +57,19 @@ describe("README example", () => {
       ["flatMap", 2, 3],
       ["postprocess", 3, 3],
     ]);
+  });
+});
+
+describe("types", () => {
+  it("infer the output through the stages, collecting a final stream", () => {
+    const h = pipeline(
+      stage("split", (s: string) => s.split(",")),
+      map((x: string) => Number(x)),
+      batch<number>(2),
+    );
+    expectTypeOf(h).parameter(0).toEqualTypeOf<string>();
+    expectTypeOf(h).returns.resolves.toEqualTypeOf<number[][]>();
+    const v = pipeline((n: number) => n + 1, async (n: number) => `${n}`);
+    expectTypeOf(v).returns.resolves.toEqualTypeOf<string>();
   });
 });
