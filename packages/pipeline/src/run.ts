@@ -92,6 +92,7 @@ async function* run(
   };
 
   let open: Segment | undefined; // a segment whose stream a value stage is consuming
+  let consumed: Segment | undefined; // that segment, once the value stage is done with it
   let completed = false;
   try {
     let current: unknown = input;
@@ -114,14 +115,17 @@ async function* run(
         } catch (e) {
           throw scope.wrap(e, d.name, d.index);
         } finally {
+          // The stream this stage read (if any) ends with it: close it whether the stage read it
+          // all, part of it or failed (unless the stage passed it on as its output).
           if (open) {
-            const seg = open;
+            consumed = open;
             open = undefined;
-            if (seg.stream !== output) await settleSoon(closeQuietly(seg.stream));
-            for (const st of seg.trackers) st.finish();
-            yield* segmentResults(seg, undefined);
+            if (consumed.stream !== output) await settleSoon(closeQuietly(consumed.stream));
+            for (const st of consumed.trackers) st.finish();
           }
         }
+        if (consumed) yield* segmentResults(consumed, undefined);
+        consumed = undefined;
         t.itemsOut = 1;
         t.finish();
         yield { stage: d.name, index: d.index, output, itemsIn: 1, itemsOut: 1 };

@@ -141,6 +141,24 @@ describe("runPipeline()", () => {
     ]);
   });
 
+  it("surfaces a value stage's failure first, before results of the stream stages it read", async () => {
+    const gen = runPipeline(
+      [
+        map((x: number) => x),
+        stage("boom", async (s: AsyncIterable<number>) => {
+          for await (const _ of s) {
+            // drain
+          }
+          throw new Error("after reading");
+        }),
+      ],
+      [1, 2],
+    );
+    const err = (await gen.next().catch((e: unknown) => e)) as PipelineStageError;
+    expect(err).toBeInstanceOf(PipelineStageError);
+    expect(err.stage).toBe("boom");
+  });
+
   it("runs nothing until iterated and stops when the consumer stops", async () => {
     const calls: string[] = [];
     const gen = runPipeline(
