@@ -1,0 +1,224 @@
+// Shared harness of the reliability scenarios: seeds, temp dirs, engine child processes,
+// condition waits (never fixed sleeps for correctness), the run log, and the store audit.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+import type { Job, Result } from "@pyrexis/models";
+import { SqliteJobStore } from "@pyrexis/storage-sqlite";
+
+/** True in `pnpm test:chaos` (long, on-demand runs). */
+export const CHAOS: boolean = process.env.PYREXIS_CHAOS === "1";
+
+/** The scenario's seed: `PYREXIS_SEED` when given (to replay a run), else the default. Printed. */
+export function seedFor(scenario: string, fallback: number): number {
+  const raw = process.env.PYREXIS_SEED;
+  const seed = raw === undefined || raw === "" ? fallback : Number(raw) >>> 0;
+  console.log(`[reliability] ${scenario}: seed ${seed} (replay: PYREXIS_SEED=${seed} pnpm --filter @pyrexis/reliability test)`);
+  return seed;
+}
+
+/** mulberry32: small, fast, good enough to pick kill moments and fault windows. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh temp dir and its remover. */
+export function tempDir(prefix = "pyrexis-rel-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Path of a fixture file. */
+export function fixture(name: string): string {
+  return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+}
+
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws, saying what
+ * it waited for). For conditions that cannot be awaited directly (files, other processes).
+ */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, intervalMs = 20): Promise<NonNullable<Awaited<T>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** True while a process with this pid exists (signal 0 probes without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/** One line of the run log the fixture handlers write. */
+export interface RunEntry {
+  kind: string;
+  jobId: string;
+  attempt: number;
+  at: number;
+  pid: number;
+  threadId: number;
+}
+
+/** Reads the run log (absent file: no runs). */
+export function readRunLog(path: string): RunEntry[] {
+  if (!existsSync(path)) return [];
+  const out: RunEntry[] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (!line) continue;
+    const [kind, jobId, attempt, at, pid, threadId] = line.split(" ");
+    out.push({ kind: kind!, jobId: jobId!, attempt: Number(attempt), at: Number(at), pid: Number(pid), threadId: Number(threadId) });
+  }
+  return out;
+}
+
+/** Config of fixtures/engine-proc.mjs. */
+export interface EngineProcConfig {
+  db: string;
+  log: string;
+  seed: number;
+  chunks: number;
+  chunkSize: number;
+  exit: "never" | "drain";
+  kind: "mixed" | "shutdown";
+  graceMs?: number;
+  asyncConcurrency?: number;
+  /** Caps every `work` job's duration (a drain-only restart). */
+  workMaxMs?: number;
+}
+
+/** A running engine child process. */
+export interface EngineProc {
+  child: ChildProcess;
+  /** stdout lines so far ("ready", "term", "force", "stopped"). */
+  lines: string[];
+  stderr: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const live = new Set<ChildProcess>();
+
+/** Starts fixtures/engine-proc.mjs. */
+export function startEngineProc(cfg: EngineProcConfig): EngineProc {
+  const child = spawn(process.execPath, [fixture("engine-proc.mjs"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  child.stdout.setEncoding("utf8").on("data", (d: string) => lines.push(...d.split("\n").filter(Boolean)));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => stderr.push(d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on("exit", (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return { child, lines, stderr, exited };
+}
+
+/** SIGKILLs every engine child still running (afterEach safety net). */
+export function killLiveChildren(): void {
+  for (const c of live) c.kill("SIGKILL");
+}
+
+/** What the audit of a finished store found. */
+export interface AuditSummary {
+  jobs: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  results: number;
+  runs: number;
+  /** Jobs whose log shows a start after their result's endedAt (must be 0). */
+  lateRuns: number;
+  byError: Record<string, number>;
+}
+
+/**
+ * Checks the guarantees on a store every job of which should be finished: each of `expectedIds`
+ * exists (nothing lost) and nothing else does; each is in exactly one terminal state with
+ * exactly one result that agrees with it; attempts ≤ maxAttempts; no logged start after the
+ * result's endedAt (no run after the terminal state); completed jobs ran at least once.
+ */
+export async function auditFinishedStore(dbPath: string, expectedIds: ReadonlySet<string>, runs: readonly RunEntry[]): Promise<AuditSummary> {
+  const starts = new Map<string, RunEntry[]>();
+  for (const e of runs) {
+    if (e.kind !== "start") continue;
+    const list = starts.get(e.jobId);
+    if (list) list.push(e);
+    else starts.set(e.jobId, [e]);
+  }
+  const store = await SqliteJobStore.open({ path: dbPath });
+  try {
+    const counts = await store.countByStatus();
+    expect(counts.pending + counts.running + counts.retrying + counts.created, "no job left unfinished").toBe(0);
+    const summary: AuditSummary = { jobs: 0, completed: 0, failed: 0, cancelled: 0, results: 0, runs: 0, lateRuns: 0, byError: {} };
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await store.listJobs({ limit: 1000, cursor });
+      for (const job of page.jobs) {
+        seen.add(job.id);
+        checkFinishedJob(job, await store.getResult(job.id), starts.get(job.id) ?? [], summary);
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    expect(store.corruptRecords, "no corrupt rows").toEqual([]);
+    const missing = [...expectedIds].filter((id) => !seen.has(id));
+    expect(missing, "jobs lost").toEqual([]);
+    expect(seen.size, "no unexpected jobs").toBe(expectedIds.size);
+    summary.jobs = seen.size;
+    return summary;
+  } finally {
+    await store.close();
+  }
+}
+
+function checkFinishedJob(job: Job, result: Result | undefined, starts: readonly RunEntry[], s: AuditSummary): void {
+  expect(["completed", "failed"], `job ${job.id} terminal`).toContain(job.status);
+  expect(result, `job ${job.id} has a result`).toBeDefined();
+  const r = result!;
+  s.results++;
+  expect(r.status, `job ${job.id} result agrees`).toBe(job.status);
+  expect(r.attempts, `job ${job.id} result attempts`).toBe(job.attempts);
+  expect(job.attempts, `job ${job.id} attempts <= maxAttempts`).toBeLessThanOrEqual(job.maxAttempts);
+  s.runs += starts.length;
+  for (const e of starts) {
+    expect(e.attempt, `job ${job.id} logged attempt within limit`).toBeLessThanOrEqual(job.maxAttempts);
+    if (e.at > r.endedAt) s.lateRuns++;
+  }
+  if (job.status === "completed") {
+    s.completed++;
+    expect(starts.length, `completed job ${job.id} ran`).toBeGreaterThan(0);
+    expect(r.output, `job ${job.id} output`).toMatchObject({ i: (job.payload as { i: number }).i });
+  } else {
+    s.failed++;
+    const code = r.error?.code ?? r.error?.name ?? "?";
+    s.byError[code] = (s.byError[code] ?? 0) + 1;
+  }
+}
+
+/** Writes a scenario's figures to `$PYREXIS_CHAOS_REPORT/<name>.json` when that is set. */
+export function recordFigures(name: string, figures: Record<string, unknown>): void {
+  console.log(`[reliability] ${name}: ${JSON.stringify(figures)}`);
+  const dir = process.env.PYREXIS_CHAOS_REPORT;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ ...figures, at: new Date().toISOString() }, null, 2));
+}
