@@ -108,6 +108,7 @@ export class StageTracker {
   #ticks = 0;
   #nextCheck: number;
   #stride = 1;
+  #ticksAtReport = 0;
   #startedAt: number | undefined;
   #lastReport = 0;
   #finished = false;
@@ -147,15 +148,17 @@ export class StageTracker {
   #check(): void {
     const now = performance.now();
     const elapsed = now - this.#lastReport;
+    const ticks = this.#ticks - this.#ticksAtReport;
     if (elapsed >= this.#intervalMs) {
       this.#lastReport = now;
+      this.#ticksAtReport = this.#ticks;
       this.report(false);
-      // Reading the clock too rarely (a slow stream): check more often.
-      if (elapsed > 2 * this.#intervalMs) this.#stride = Math.max(1, this.#stride >> 1);
-    } else {
-      // Not due yet (a fast stream): read the clock less often.
-      this.#stride = Math.min(this.#stride * 2, 4096);
     }
+    // Aim for about four clock reads per interval at the observed rate: a report is then at most
+    // a quarter interval late, and a fast stream reads the clock once per thousands of items.
+    // Growing at most 2× per read keeps a burst from stretching the stride over a slow phase.
+    const target = elapsed > 0 ? Math.floor(((ticks / elapsed) * this.#intervalMs) / 4) : Number.POSITIVE_INFINITY;
+    this.#stride = Math.max(1, Math.min(target, this.#stride * 2, 4096));
     this.#nextCheck = this.#ticks + this.#stride;
   }
 
