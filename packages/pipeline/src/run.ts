@@ -110,7 +110,7 @@ async function* run(
         try {
           output = await raceAbort(callValue(d, current, contextOf(d)), signal);
           if (isLast && isAsyncIterable(output)) {
-            output = await drainStream(output, [], signal);
+            output = await raceAbort(drainStream(output, [], signal), signal);
           }
         } catch (e) {
           throw scope.wrap(e, d.name, d.index);

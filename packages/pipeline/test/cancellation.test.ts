@@ -168,3 +168,16 @@ describe("cancellation", () => {
     expect(maxLead).toBeLessThanOrEqual(4 + 8);
   });
 });
+
+describe("cancellation of a stream returned by the last value stage", () => {
+  it("rejects promptly while collecting a stream that never yields", async () => {
+    const controller = new AbortController();
+    const h = pipeline(() => ({
+      [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<number>>(() => {}) }),
+    }));
+    const run = h(null, { signal: controller.signal });
+    await hops(5);
+    controller.abort("cancelled");
+    await expect(run).rejects.toBe("cancelled");
+  });
+});
