@@ -416,7 +416,7 @@ export class Engine {
     const job = startAttempt(previous, now);
     active.job = job;
     active.entry = undefined;
-    void this.#committer.update(job, previous.version).catch(() => {});
+    this.#committer.stage(job, previous.version);
     this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
     if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
@@ -513,7 +513,7 @@ export class Engine {
         const outcome = recordFailure(job, error, now, this.#random);
         if (outcome.willRetry) {
           this.#metrics.increment("job.retries");
-          void this.#committer.update(outcome.job, job.version).catch(() => {});
+          this.#committer.stage(outcome.job, job.version);
           const active = this.#active.get(job.id);
           if (active) active.running = undefined;
           this.#enqueue(outcome.job);

@@ -92,28 +92,32 @@ export class GroupCommitter {
    * reported through `onError`/`onRejected`).
    */
   update(job: Job, previousVersion: number, result?: Result): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject };
-      if (!this.#options.group) {
-        // No grouping, no coalescing: every transition is its own commit, in order.
-        const unit: Unit = { update: { job, expectedVersion: previousVersion }, waiters: [waiter] };
-        if (result) unit.result = result;
-        this.#serialUnits.push(unit);
-        this.#schedule();
-        return;
-      }
+    return new Promise((resolve, reject) => this.#stage(job, previousVersion, result, { resolve, reject }));
+  }
+
+  /**
+   * Like {@link update} for callers that do not wait for durability (no promise is allocated on
+   * this hot path); a failure still reaches `onError`/`onRejected`.
+   */
+  stage(job: Job, previousVersion: number): void {
+    this.#stage(job, previousVersion, undefined, undefined);
+  }
+
+  #stage(job: Job, previousVersion: number, result: Result | undefined, waiter: Waiter | undefined): void {
+    if (!this.#options.group) {
+      // No grouping, no coalescing: every transition is its own commit, in order.
+      this.#serialUnits.push(newUnit(job, previousVersion, result, waiter));
+    } else {
       const pending = this.#updateUnits.get(job.id);
       if (pending?.update) {
         pending.update = { job, expectedVersion: pending.update.expectedVersion };
         if (result) pending.result = result;
-        pending.waiters.push(waiter);
+        if (waiter) pending.waiters.push(waiter);
       } else {
-        const unit: Unit = { update: { job, expectedVersion: previousVersion }, waiters: [waiter] };
-        if (result) unit.result = result;
-        this.#updateUnits.set(job.id, unit);
+        this.#updateUnits.set(job.id, newUnit(job, previousVersion, result, waiter));
       }
-      this.#schedule();
-    });
+    }
+    this.#schedule();
   }
 
   /** Resolves once everything staged so far is durable (or its callers were rejected). */
@@ -211,6 +215,12 @@ export class GroupCommitter {
       }
     }
   }
+}
+
+function newUnit(job: Job, expectedVersion: number, result: Result | undefined, waiter: Waiter | undefined): Unit {
+  const unit: Unit = { update: { job, expectedVersion }, waiters: waiter ? [waiter] : [] };
+  if (result) unit.result = result;
+  return unit;
 }
 
 function toBatch(units: readonly Unit[]): CommitBatch {
