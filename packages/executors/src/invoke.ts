@@ -56,7 +56,9 @@ export async function invokeHandler(handlers: HandlerMap, task: ExecutionTask, s
   const ctx: HandlerContext = {
     jobId: task.jobId,
     attempt: task.attempt,
-    signal: sinks.signal,
+    get signal(): AbortSignal {
+      return sinks.signal;
+    },
     progress(value: unknown): void {
       assertJson(value, `progress of job ${task.jobId}`);
       if (running) sinks.progress(value);

@@ -70,8 +70,11 @@ interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   settled: boolean;
-  /** Threads: [0] worker id once started, [1] abort flag. */
-  sab: Int32Array | undefined;
+  /** Threads: shared cells; `cells[base]` worker id once started, `cells[base + 1]` abort flag. */
+  cells: Int32Array | undefined;
+  base: number;
+  /** Threads: index into the executor's shared slot table (-1: own buffer). */
+  slot: number;
   /** Processes: pid from the start message. */
   workerId: number | undefined;
   /** Processes: sends a control message to the child that holds the task. */
@@ -86,6 +89,8 @@ interface Pending {
 }
 
 const MAX_RESUBMITS = 3;
+/** Slots of the shared table (threads); tasks beyond it get their own small buffer. */
+const SLOTS = 4096;
 const WORKER_ENTRY: URL = new URL("./worker-entry.js", import.meta.url);
 let poolSeq = 0;
 
@@ -105,6 +110,11 @@ export class WorkerPool {
   #state: "open" | "closing" | "terminated" = "open";
   readonly #pending = new Map<number, Pending>();
   #nextKey = 1;
+  #slots: Int32Array | undefined;
+  readonly #freeSlots: number[] = [];
+  #maxThreads = 1;
+  #watched = 0;
+  readonly #knownIds = new Set<number>();
   readonly #seen = new WeakSet<TinypoolWorker>();
   readonly #exits = new Map<number, { code: number | null; signal: string | null }>();
   #drained: (() => void) | undefined;
@@ -161,10 +171,13 @@ export class WorkerPool {
       up.onmessage = (ev: unknown): void => this.#onEvent((ev as { data: WireEvent }).data);
       this.#up = up;
       this.#down = down;
+      // One shared table instead of a buffer per task: cloning a SharedArrayBuffer per task costs.
+      this.#slots = new Int32Array(new SharedArrayBuffer(SLOTS * 2 * Int32Array.BYTES_PER_ELEMENT));
+      for (let i = SLOTS - 1; i >= 0; i--) this.#freeSlots.push(i);
       pool = new Tinypool({
         ...common,
         runtime: "worker_threads",
-        workerData: { ...config, up: `${id}:up`, down: `${id}:down` } satisfies WorkerConfig,
+        workerData: { ...config, up: `${id}:up`, down: `${id}:down`, slots: this.#slots.buffer as SharedArrayBuffer } satisfies WorkerConfig,
         ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),
       });
     } else {
@@ -184,6 +197,7 @@ export class WorkerPool {
       if (!(error instanceof RetireSignal)) writeLog(this.#logger, "warn", { executor: this.#label }, { err: error }, "worker failed while idle");
     });
     this.#pool = pool;
+    this.#maxThreads = maxThreads;
     this.#watchWorkers();
     return pool;
   }
@@ -195,8 +209,12 @@ export class WorkerPool {
     for (const worker of pool.threads) {
       if (this.#seen.has(worker)) continue;
       this.#seen.add(worker);
+      this.#watched++;
       const id = worker.threadId;
+      this.#knownIds.add(id);
       worker.once("exit", (code: number | null, signal: string | null) => {
+        this.#watched--;
+        this.#knownIds.delete(id);
         this.#exits.set(id, { code, signal });
         if (this.#exits.size > 64) this.#exits.delete(this.#exits.keys().next().value!);
         if (this.#runtime === "worker_threads" && this.#pool?.threads.includes(worker)) {
@@ -219,7 +237,9 @@ export class WorkerPool {
         resolve,
         reject,
         settled: false,
-        sab: undefined,
+        cells: undefined,
+        base: 0,
+        slot: -1,
         workerId: undefined,
         send: undefined,
         received: 0,
@@ -246,9 +266,18 @@ export class WorkerPool {
     let wire: WireTask;
     let channel: TinypoolChannel | undefined;
     if (this.#runtime === "worker_threads") {
-      p.sab = new Int32Array(new SharedArrayBuffer(8));
-      if (p.aborted) p.sab[1] = 1;
-      wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt, s: p.sab.buffer as SharedArrayBuffer };
+      if (p.slot < 0 && p.cells === undefined) p.slot = this.#freeSlots.pop() ?? -1;
+      if (p.slot >= 0) {
+        p.cells = this.#slots!;
+        p.base = p.slot * 2;
+        wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt, i: p.slot };
+      } else {
+        p.cells = new Int32Array(new SharedArrayBuffer(8));
+        p.base = 0;
+        wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt, s: p.cells.buffer as SharedArrayBuffer };
+      }
+      Atomics.store(p.cells, p.base, 0);
+      Atomics.store(p.cells, p.base + 1, p.aborted ? 1 : 0);
     } else {
       wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt };
       // tinypool hands each task's channel the send function of the child it goes to.
@@ -264,7 +293,8 @@ export class WorkerPool {
       (result: WireResult) => this.#onResult(p, result),
       (error: unknown) => this.#onPoolError(p, error),
     );
-    this.#watchWorkers();
+    // tinypool may have started a worker for this task; with a full pool there is nothing new.
+    if (this.#watched < this.#maxThreads) this.#watchWorkers();
   }
 
   #abortMessage(p: Pending): WireAbort & { [TAG]: 1 } {
@@ -275,8 +305,8 @@ export class WorkerPool {
     if (p.settled) return;
     p.aborted = true;
     this.#settle(p, false, p.options.signal.reason);
-    if (p.sab) {
-      Atomics.store(p.sab, 1, 1);
+    if (p.cells) {
+      Atomics.store(p.cells, p.base + 1, 1);
       this.#down?.postMessage({ t: "abort", k: p.key, r: serializeError(p.options.signal.reason) } satisfies WireAbort);
     } else {
       p.send?.(this.#abortMessage(p));
@@ -291,7 +321,7 @@ export class WorkerPool {
   /** Kills the worker running an aborted task whose handler outlived the grace period. */
   #killFor(p: Pending): void {
     if (!this.#pending.has(p.key)) return;
-    const id = p.sab ? Atomics.load(p.sab, 0) : p.workerId;
+    const id = p.cells ? Atomics.load(p.cells, p.base) : p.workerId;
     // Not started yet: the worker sees the abort flag (or pre-abort) and skips it.
     if (!id) return;
     this.#retire(id, `job ${p.task.jobId} ignored its abort for ${this.#grace} ms; worker killed`, false);
@@ -335,7 +365,7 @@ export class WorkerPool {
   }
 
   #onResult(p: Pending, result: WireResult): void {
-    this.#watchWorkers();
+    if (!this.#knownIds.has(result.id)) this.#watchWorkers();
     switch (result.t) {
       case "ok":
       case "err":
@@ -375,9 +405,9 @@ export class WorkerPool {
     // A task whose handler never started lost nothing: run it on another worker. Threads know
     // exactly (the shared flag); for processes only tinypool's own termination of a worker it
     // still handed tasks to is trusted, since a child's start message may trail its exit.
-    const started = p.sab ? Atomics.load(p.sab, 0) !== 0 : p.workerId !== undefined;
+    const started = p.cells ? Atomics.load(p.cells, p.base) !== 0 : p.workerId !== undefined;
     const terminated = error instanceof Error && error.message === "Terminating worker thread";
-    if (this.#state !== "terminated" && !started && (p.sab !== undefined || terminated || error instanceof RetireSignal)) {
+    if (this.#state !== "terminated" && !started && (p.cells !== undefined || terminated || error instanceof RetireSignal)) {
       return this.#resubmit(p, "worker stopped before the task started");
     }
     if (!p.settled) {
@@ -394,7 +424,7 @@ export class WorkerPool {
     const kind = this.#runtime === "worker_threads" ? "worker thread" : "child process";
     const message = error instanceof Error ? error.message : String(error);
     const code = (error as { code?: unknown } | null)?.code;
-    const id = p.sab ? Atomics.load(p.sab, 0) || undefined : p.workerId;
+    const id = p.cells ? Atomics.load(p.cells, p.base) || undefined : p.workerId;
     const exit = id === undefined ? undefined : this.#exits.get(id);
     if (this.#runtime === "child_process" && exit) {
       return `${kind} ${id} exited with ${exit.signal ? `signal ${exit.signal}` : `code ${String(exit.code)}`} (${message})`;
@@ -422,6 +452,10 @@ export class WorkerPool {
     if (p.timer) clearTimeout(p.timer);
     p.options.signal.removeEventListener("abort", p.onAbort);
     if (!this.#pending.delete(p.key)) return;
+    if (p.slot >= 0) {
+      this.#freeSlots.push(p.slot);
+      p.slot = -1;
+    }
     if (this.#pending.size === 0) {
       this.#up?.unref();
       this.#drained?.();

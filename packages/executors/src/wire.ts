@@ -15,6 +15,8 @@ export interface WorkerConfig {
   /** BroadcastChannel names (threads only): worker → main events, main → worker control. */
   readonly up?: string;
   readonly down?: string;
+  /** Threads only: shared table of task cells (pairs: worker id once started, abort flag). */
+  readonly slots?: SharedArrayBuffer;
 }
 
 /** Name of the env var that carries {@link WorkerConfig} as JSON to child processes. */
@@ -28,7 +30,9 @@ export interface WireTask {
   readonly h: string;
   readonly p: unknown;
   readonly a: number;
-  /** Threads only: Int32Array(2) backing store: [0] worker thread id once started, [1] abort flag. */
+  /** Threads: this task's pair in the shared slot table... */
+  readonly i?: number;
+  /** ...or, when the table is full, its own Int32Array(2) buffer. */
   readonly s?: SharedArrayBuffer;
 }
 

@@ -11,12 +11,19 @@ const config: WorkerConfig = isChild
   ? (JSON.parse(process.env[WORKER_CONFIG_ENV] ?? "{}") as WorkerConfig)
   : (workerData as [unknown, WorkerConfig])[1];
 const workerId = isChild ? process.pid : threadId;
+const slots = config.slots === undefined ? undefined : new Int32Array(config.slots);
 
 // Start importing at once so the first task does not pay for it; a failure is reported per task.
 const handlers: Promise<HandlerMap> = loadHandlersModule(config.module);
 handlers.catch(() => {});
 
-const controllers = new Map<number, AbortController>();
+/** Per running task: its abort controller, created only when the handler reads ctx.signal. */
+interface Running {
+  controller: AbortController | undefined;
+  reason: unknown;
+  aborted: boolean;
+}
+const running = new Map<number, Running>();
 /** Process workers: aborts that arrived before their task (both travel the same IPC pipe). */
 const preAborted = new Set<number>();
 let inflight = 0;
@@ -24,9 +31,13 @@ let completed = 0;
 let retiring = false;
 
 function onAbort(msg: WireAbort): void {
-  const controller = controllers.get(msg.k);
-  if (controller) controller.abort(deserializeError(msg.r));
-  else if (isChild) preAborted.add(msg.k);
+  const task = running.get(msg.k);
+  if (task) {
+    if (task.aborted) return;
+    task.aborted = true;
+    task.reason = deserializeError(msg.r);
+    task.controller?.abort(task.reason);
+  } else if (isChild) preAborted.add(msg.k);
 }
 
 let emit: (event: WireEvent) => void;
@@ -69,11 +80,12 @@ function shouldRetire(): boolean {
 /** Runs one task; never throws (errors travel as data so crashes and handler errors differ). */
 export default async function runTask(task: WireTask): Promise<WireResult> {
   if (retiring) return { t: "retry", id: workerId, rt: inflight === 0 };
-  const sab = task.s === undefined ? undefined : new Int32Array(task.s);
-  // Store our id before reading the abort flag: the main thread reads them in the other order.
-  if (sab) Atomics.store(sab, 0, workerId);
+  const cells = task.i !== undefined ? slots : task.s !== undefined ? new Int32Array(task.s) : undefined;
+  const base = task.i !== undefined ? task.i * 2 : 0;
+  // Store our id before reading the abort flag: the main thread writes them in the other order.
+  if (cells) Atomics.store(cells, base, workerId);
   else emit({ k: task.k, t: "s", id: workerId });
-  if ((sab && Atomics.load(sab, 1) === 1) || preAborted.delete(task.k)) return { t: "skip", id: workerId };
+  if ((cells && Atomics.load(cells, base + 1) === 1) || preAborted.delete(task.k)) return { t: "skip", id: workerId };
   let map: HandlerMap;
   try {
     map = await handlers;
@@ -81,8 +93,9 @@ export default async function runTask(task: WireTask): Promise<WireResult> {
     retiring = true;
     return { t: "load", e: serializeError(error), id: workerId };
   }
-  const controller = new AbortController();
-  controllers.set(task.k, controller);
+  // AbortController construction is a measurable share of a no-op task: make it on demand.
+  const state: Running = { controller: undefined, reason: undefined, aborted: false };
+  running.set(task.k, state);
   inflight++;
   let n = 0;
   let result: WireResult;
@@ -91,7 +104,13 @@ export default async function runTask(task: WireTask): Promise<WireResult> {
       map,
       { jobId: task.j, handler: task.h, payload: task.p, attempt: task.a },
       {
-        signal: controller.signal,
+        get signal(): AbortSignal {
+          if (state.controller === undefined) {
+            state.controller = new AbortController();
+            if (state.aborted) state.controller.abort(state.reason);
+          }
+          return state.controller.signal;
+        },
         progress(value) {
           n++;
           emit({ k: task.k, t: "p", v: value });
@@ -109,7 +128,7 @@ export default async function runTask(task: WireTask): Promise<WireResult> {
   } catch (error) {
     result = { t: "err", e: serializeError(error), n, id: workerId };
   } finally {
-    controllers.delete(task.k);
+    running.delete(task.k);
     inflight--;
     completed++;
   }

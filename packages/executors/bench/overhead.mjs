@@ -1,0 +1,128 @@
+// Per-task overhead of each executor mode beside raw tinypool and piscina, in the same run.
+// Usage: pnpm --filter @pyrexis/executors build && pnpm --filter @pyrexis/executors bench
+import { mkdirSync, writeFileSync } from "node:fs";
+import { setMaxListeners } from "node:events";
+import { cpus } from "node:os";
+import Tinypool from "tinypool";
+import { Piscina } from "piscina";
+import { AsyncExecutor, ProcessExecutor, ThreadExecutor } from "../dist/index.js";
+
+const WORKERS = 2;
+const ROUNDS = 3;
+const HANDLERS = new URL("./handlers.mjs", import.meta.url);
+const RAW = new URL("./raw-task.mjs", import.meta.url).href;
+// One signal for all runs: creating a per-job signal is the caller's cost, not the executor's.
+const sharedSignal = new AbortController().signal;
+setMaxListeners(0, sharedSignal);
+const freshSignal = () => sharedSignal;
+const onProgress = () => {};
+
+/** Keeps `depth` tasks in flight until `total` finished; returns tasks per second. */
+async function drive(total, depth, submit) {
+  let started = 0;
+  let finished = 0;
+  const t0 = performance.now();
+  await new Promise((resolve, reject) => {
+    const next = () => {
+      while (started < total && started - finished < depth) {
+        started++;
+        submit(started).then(() => {
+          finished++;
+          if (finished === total) resolve();
+          else next();
+        }, reject);
+      }
+    };
+    next();
+  });
+  return (total * 1000) / (performance.now() - t0);
+}
+
+function executorTask(i, handler = "noop", payload = null) {
+  return { jobId: `j${i}`, handler, payload, attempt: 1 };
+}
+
+const contenders = {
+  "tinypool (raw)": (runtime, conc) => {
+    const pool = new Tinypool({ filename: RAW, runtime, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
+    return { submit: () => pool.run(null), close: () => pool.destroy() };
+  },
+  "piscina (raw)": (runtime, conc) => {
+    if (runtime !== "worker_threads") return undefined;
+    const pool = new Piscina({ filename: RAW, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
+    return { submit: () => pool.run(null), close: () => pool.destroy() };
+  },
+  "pyrexis executor": (runtime, conc) => {
+    const Ctor = runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor;
+    const ex = new Ctor({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS, concurrentTasksPerWorker: conc });
+    return { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }), close: () => ex.close() };
+  },
+};
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rows = [];
+for (const runtime of ["worker_threads", "child_process"]) {
+  for (const conc of [1, 16]) {
+    const total = runtime === "worker_threads" ? 20_000 : 6_000;
+    const depth = WORKERS * conc * 2;
+    const results = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, make] of Object.entries(contenders)) {
+        const c = make(runtime, conc);
+        if (!c) continue;
+        await drive(Math.min(2_000, total), depth, c.submit); // warm-up: start workers, JIT
+        (results[name] ??= []).push(await drive(total, depth, c.submit));
+        await c.close();
+      }
+    }
+    const base = median(results["tinypool (raw)"]);
+    for (const [name, values] of Object.entries(results)) {
+      const perSec = median(values);
+      rows.push({ runtime, perWorker: conc, name, tasksPerSec: Math.round(perSec), usPerTask: +(1e6 / perSec).toFixed(1), vsTinypool: +(base / perSec).toFixed(2) });
+    }
+  }
+}
+
+// The async executor on the event loop, for reference (no worker boundary at all).
+{
+  const ex = new AsyncExecutor({ handlers: HANDLERS });
+  const values = [];
+  for (let round = 0; round < ROUNDS; round++) values.push(await drive(50_000, 64, (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress })));
+  await ex.close();
+  const perSec = median(values);
+  rows.push({ runtime: "event loop", perWorker: 64, name: "pyrexis AsyncExecutor", tasksPerSec: Math.round(perSec), usPerTask: +(1e6 / perSec).toFixed(1), vsTinypool: null });
+}
+
+// CPU-bound speed-up: 16 tasks of pure JS work, async (one event loop) vs 2 threads vs 2 processes.
+const cpuTasks = 16;
+const cpuPayload = { seed: 7, iterations: 8_000_000 };
+const cpu = {};
+for (const [mode, make] of Object.entries({
+  async: () => new AsyncExecutor({ handlers: HANDLERS }),
+  thread: () => new ThreadExecutor({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS }),
+  process: () => new ProcessExecutor({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS }),
+})) {
+  const ex = make();
+  await ex.run(executorTask(0, "cpu", { seed: 1, iterations: 1000 }), { signal: freshSignal(), onProgress }); // warm-up
+  const times = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: cpuTasks }, (_, i) => ex.run(executorTask(i, "cpu", cpuPayload), { signal: freshSignal(), onProgress })));
+    times.push(performance.now() - t0);
+  }
+  await ex.close();
+  cpu[mode] = median(times);
+}
+
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}`;
+console.log(`\nPer-task overhead, no-op tasks, ${WORKERS} workers, median of ${ROUNDS} rounds — ${machine}\n`);
+console.log("| runtime | tasks/worker | contender | tasks/s | µs/task | × raw tinypool |");
+console.log("|---|---:|---|---:|---:|---:|");
+for (const r of rows) console.log(`| ${r.runtime} | ${r.perWorker} | ${r.name} | ${r.tasksPerSec.toLocaleString("en")} | ${r.usPerTask} | ${r.vsTinypool ?? "–"} |`);
+console.log(`\nCPU-bound: ${cpuTasks} tasks × ${cpuPayload.iterations.toLocaleString("en")} xorshift steps, ${WORKERS} workers\n`);
+console.log("| mode | wall ms | speed-up vs async |");
+console.log("|---|---:|---:|");
+for (const [mode, ms] of Object.entries(cpu)) console.log(`| ${mode} | ${Math.round(ms)} | ${(cpu.async / ms).toFixed(2)}× |`);
+
+mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
+writeFileSync(new URL("../bench-results/overhead.json", import.meta.url), JSON.stringify({ machine, date: new Date().toISOString(), rows, cpu }, null, 2));
