@@ -13,6 +13,15 @@ export interface SchedulerEntry {
 /**
  * A priority queue of job entries with aging and delayed entries. The engine holds one;
  * replace it to change the ordering policy.
+ *
+ * @example
+ * ```ts
+ * const s: Scheduler = new PriorityScheduler();
+ * s.push({ id: "a", priority: 5 });
+ * s.push({ id: "b", priority: 5, runAt: Date.now() + 1_000 });
+ * s.pop()?.id; // "a"; "b" pops once its runAt has passed
+ * const wake = s.nextRunAt(); // arm one timer for this, or undefined
+ * ```
  */
 export interface Scheduler<T extends SchedulerEntry = SchedulerEntry> {
   /** Queues an entry. Throws on a duplicate id or an invalid priority. */
