@@ -107,6 +107,10 @@ interface Active {
 type EngineState = "idle" | "running" | "stopping" | "stopped";
 
 const DEFAULT_ASYNC_CONCURRENCY = 64;
+
+type TerminalStatus = "completed" | "failed" | "cancelled";
+const COUNTER_OF = { completed: "job.completed", failed: "job.failed", cancelled: "job.cancelled" } as const;
+const EVENT_OF = { completed: "job:completed", failed: "job:failed", cancelled: "job:cancelled" } as const;
 const LIST_PAGE = 1000;
 /** How long shutdown keeps retrying a failing store before giving up on unflushed changes. */
 const MIN_FINAL_FLUSH_MS = 5000;
@@ -380,21 +384,21 @@ export class Engine {
         const entry = this.#queue.popMode(mode);
         if (!entry) break;
         running++;
-        void this.#run(entry).then(
-          () => this.#afterRun(),
-          (error: unknown) => {
-            this.#reportError(error, `running job ${entry.id}`);
-            this.#afterRun();
-          },
-        );
+        // Pre-bound callbacks: no closures allocated per job on this path.
+        this.#run(entry).then(this.#afterRunOk, this.#afterRunFailed);
       }
     }
   }
 
-  #afterRun(): void {
+  readonly #afterRunOk = (): void => {
     this.#pump();
     this.#checkDrained();
-  }
+  };
+
+  readonly #afterRunFailed = (error: unknown): void => {
+    this.#reportError(error, "running a job failed outside its handler");
+    this.#afterRunOk();
+  };
 
   #checkDrained(): void {
     if (this.#drainedEmitted || !this.#looping) return;
@@ -550,15 +554,15 @@ export class Engine {
       throw error;
     }
     this.#active.delete(job.id);
-    this.#metrics.increment(`job.${status}`);
-    this.#events.emit(`job:${status}`, { job, result });
+    this.#metrics.increment(COUNTER_OF[status]);
+    this.#events.emit(EVENT_OF[status], { job, result });
     return result;
   }
 
   #finish(previous: Job, job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Promise<void> {
     return this.#finishDurably(previous, job, fields, now).then(() => {
       this.#active.delete(job.id);
-      this.#metrics.increment(`job.${job.status}`);
+      this.#metrics.increment(COUNTER_OF[job.status as TerminalStatus]);
     });
   }
 

@@ -117,7 +117,8 @@ export const JobSpecSchema: z.ZodType<JobSpec, JobSpecInput> = z
       .strict()
       .optional()
       // An explicit `undefined` field means "not given": it must not overwrite the default.
-      .transform((b): Backoff => ({
+      // No backoff given: share the frozen default instead of allocating one per job.
+      .transform((b): Backoff => b === undefined ? DEFAULT_BACKOFF : ({
         baseMs: b?.baseMs ?? DEFAULT_BACKOFF.baseMs,
         maxMs: b?.maxMs ?? DEFAULT_BACKOFF.maxMs,
         jitter: b?.jitter ?? DEFAULT_BACKOFF.jitter,
