@@ -33,7 +33,9 @@ export class AsyncExecutor implements Executor {
   readonly #logger: Logger;
   #handlers: Promise<HandlerMap> | undefined;
   #closed = false;
-  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #inflight = new Set<AsyncRun>();
+  readonly #idleWaiters: (() => void)[] = [];
+  #resolved: HandlerMap | undefined;
   readonly #kill = new AbortController();
 
   constructor(options: AsyncExecutorOptions) {
@@ -62,72 +64,39 @@ export class AsyncExecutor implements Executor {
     if (this.#closed) return Promise.reject(new ExecutorClosedError("async executor is closed"));
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the contract: reject with signal.reason as given
     if (options.signal.aborted) return Promise.reject(options.signal.reason);
-    const run = this.#run(task, options);
-    this.#inflight.add(run);
-    const forget = (): void => {
-      this.#inflight.delete(run);
-    };
-    run.then(forget, forget);
-    return run;
+    return new Promise<unknown>((resolve, reject) => new AsyncRun(this, task, options, resolve, reject).start());
   }
 
-  #run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
-    const { signal } = options;
-    const logger = this.#logger;
-    const bindings = { jobId: task.jobId, attempt: task.attempt, handler: task.handler };
-    return new Promise<unknown>((resolve, reject) => {
-      const controller = new AbortController();
-      let settled = false;
-      const finish = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        this.#kill.signal.removeEventListener("abort", onKill);
-        return true;
-      };
-      const onAbort = (): void => {
-        if (!finish()) return;
-        controller.abort(signal.reason);
-        reject(signal.reason as Error);
-      };
-      const onKill = (): void => {
-        if (!finish()) return;
-        const error = new InterruptedError(task.jobId, "executor terminated while the job ran");
-        controller.abort(error);
-        reject(error);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#kill.signal.addEventListener("abort", onKill, { once: true });
-      const sinks = {
-        signal: controller.signal,
-        progress: (value: unknown): void => {
-          if (settled) return;
-          try {
-            options.onProgress(value);
-          } catch (error) {
-            writeLog(logger, "warn", bindings, { err: error }, "onProgress threw; progress dropped");
-          }
-        },
-        log: (level: "debug" | "info" | "warn" | "error", obj: Record<string, unknown>, msg: string | undefined): void =>
-          writeLog(logger, level, bindings, obj, msg),
-      };
-      this.#load()
-        .then((handlers) => invokeHandler(handlers, task, sinks))
-        .then(
-          (output) => {
-            if (finish()) resolve(output);
-          },
-          (error: unknown) => {
-            if (finish()) reject(error);
-          },
-        );
-    });
+  /** @internal */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  /** @internal The handler map, loaded once (the promise only on the first runs). */
+  handlers(): HandlerMap | Promise<HandlerMap> {
+    return this.#resolved ?? this.#load().then((h) => (this.#resolved = h));
+  }
+
+  /** @internal */
+  track(run: AsyncRun): void {
+    this.#inflight.add(run);
+  }
+
+  /** @internal */
+  untrack(run: AsyncRun): void {
+    this.#inflight.delete(run);
+    if (this.#inflight.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** @internal Aborted by `terminate()`; handlers see it through their lazily combined signal. */
+  get killSignal(): AbortSignal {
+    return this.#kill.signal;
   }
 
   /** Stops accepting runs and waits for in-flight ones to settle. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#inflight]);
+    if (this.#inflight.size > 0) await new Promise<void>((r) => this.#idleWaiters.push(r));
   }
 
   /**
@@ -137,5 +106,91 @@ export class AsyncExecutor implements Executor {
   async terminate(): Promise<void> {
     this.#closed = true;
     this.#kill.abort();
+    for (const run of [...this.#inflight]) run.interrupt();
   }
+}
+
+/**
+ * One run on the event loop. A class rather than closures: this is the hot path of I/O-bound
+ * work, and per run it adds exactly one abort listener and no extra AbortController (the
+ * handler's `ctx.signal` is built only if the handler reads it).
+ */
+class AsyncRun {
+  readonly #executor: AsyncExecutor;
+  readonly #task: ExecutionTask;
+  readonly #options: ExecutionOptions;
+  readonly #resolve: (value: unknown) => void;
+  readonly #reject: (error: unknown) => void;
+  #settled = false;
+  #signal: AbortSignal | undefined;
+
+  constructor(
+    executor: AsyncExecutor,
+    task: ExecutionTask,
+    options: ExecutionOptions,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#executor = executor;
+    this.#task = task;
+    this.#options = options;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  start(): void {
+    this.#executor.track(this);
+    this.#options.signal.addEventListener("abort", this.#onAbort);
+    const handlers = this.#executor.handlers();
+    if (handlers instanceof Promise) handlers.then((h) => this.#invoke(h), this.#onError);
+    else this.#invoke(handlers);
+  }
+
+  #invoke(handlers: HandlerMap): void {
+    invokeHandler(handlers, this.#task, this).then(this.#onOutput, this.#onError);
+  }
+
+  /** The handler's `ctx.signal`: the caller's signal combined with the executor's kill switch. */
+  get signal(): AbortSignal {
+    this.#signal ??= AbortSignal.any([this.#options.signal, this.#executor.killSignal]);
+    return this.#signal;
+  }
+
+  progress(value: unknown): void {
+    if (this.#settled) return;
+    try {
+      this.#options.onProgress(value);
+    } catch (error) {
+      this.log("warn", { err: error }, "onProgress threw; progress dropped");
+    }
+  }
+
+  log(level: "debug" | "info" | "warn" | "error", obj: Record<string, unknown>, msg: string | undefined): void {
+    const t = this.#task;
+    writeLog(this.#executor.logger, level, { jobId: t.jobId, attempt: t.attempt, handler: t.handler }, obj, msg);
+  }
+
+  interrupt(): void {
+    if (this.#finish()) this.#reject(new InterruptedError(this.#task.jobId, "executor terminated while the job ran"));
+  }
+
+  #finish(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#options.signal.removeEventListener("abort", this.#onAbort);
+    this.#executor.untrack(this);
+    return true;
+  }
+
+  readonly #onAbort = (): void => {
+    if (this.#finish()) this.#reject(this.#options.signal.reason);
+  };
+
+  readonly #onOutput = (output: unknown): void => {
+    if (this.#finish()) this.#resolve(output);
+  };
+
+  readonly #onError = (error: unknown): void => {
+    if (this.#finish()) this.#reject(error);
+  };
 }

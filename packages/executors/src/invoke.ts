@@ -52,24 +52,44 @@ export function assertJson(value: unknown, what: string): void {
 export async function invokeHandler(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks): Promise<unknown> {
   const fn = Object.hasOwn(handlers, task.handler) ? handlers[task.handler] : undefined;
   if (typeof fn !== "function") throw new HandlerNotFoundError(task.handler, Object.keys(handlers));
-  let running = true;
-  const ctx: HandlerContext = {
-    jobId: task.jobId,
-    attempt: task.attempt,
-    get signal(): AbortSignal {
-      return sinks.signal;
-    },
-    progress(value: unknown): void {
-      assertJson(value, `progress of job ${task.jobId}`);
-      if (running) sinks.progress(value);
-    },
-    logger: bindLogger(sinks),
-  };
+  const ctx = new Context(task, sinks);
   try {
-    const output: unknown = await fn(task.payload, ctx);
+    let output: unknown = await fn(task.payload, ctx);
+    // A handler that returns nothing produced `null`: JSON has no undefined.
+    if (output === undefined) output = null;
     assertJson(output, `output of handler "${task.handler}" (job ${task.jobId})`);
     return output;
   } finally {
-    running = false;
+    ctx.ended = true;
   }
+}
+
+/** A handler's `ctx`. Signal and logger are read from the sinks only when the handler uses them. */
+class Context implements HandlerContext {
+  readonly jobId: string;
+  readonly attempt: number;
+  ended = false;
+  readonly #sinks: InvokeSinks;
+  #logger: Logger | undefined;
+
+  constructor(task: ExecutionTask, sinks: InvokeSinks) {
+    this.jobId = task.jobId;
+    this.attempt = task.attempt;
+    this.#sinks = sinks;
+  }
+
+  get signal(): AbortSignal {
+    return this.#sinks.signal;
+  }
+
+  get logger(): Logger {
+    this.#logger ??= bindLogger(this.#sinks);
+    return this.#logger;
+  }
+
+  /** An own arrow function, so `const { progress } = ctx` keeps working. */
+  readonly progress = (value: unknown): void => {
+    assertJson(value, `progress of job ${this.jobId}`);
+    if (!this.ended) this.#sinks.progress(value);
+  };
 }

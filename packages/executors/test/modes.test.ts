@@ -38,6 +38,17 @@ describe.each(MODES)("%s executor", (mode) => {
     await expect(runTask(executor, "echo", { a: [1, "two", null] })).resolves.toEqual({ a: [1, "two", null] });
   });
 
+  it("turns a handler that returns nothing into a null output", async () => {
+    await expect(runTask(make(mode), "returnsNothing")).resolves.toBeNull();
+  });
+
+  it("gives a context that can be destructured", async () => {
+    const progress: unknown[] = [];
+    const output = await runTask(make(mode), "destructured", null, { progress, jobId: "d-1" });
+    expect(output).toEqual({ aborted: false });
+    expect(progress).toEqual([{ jobId: "d-1", attempt: 1 }]);
+  });
+
   it("rejects with the thrown error, keeping name, message, code and stack", async () => {
     const error = await rejectionOf(runTask(make(mode), "fail"));
     expect(error).toBeInstanceOf(Error);
