@@ -4,3 +4,18 @@ export { ShutdownCoordinator, type ShutdownCallback, type ShutdownReport, type S
 export { silentLogger, type Logger } from "@pyrexis/executors";
 export { createEngine, type CreateEngineOptions } from "./create-engine.js";
 export type { QueueEntry, SchedulerFactory } from "./local-queue.js";
+
+// What most applications need, so `@pyrexis/engine` alone is enough to write handlers and
+// branch on errors.
+export { defineHandlers, type Handler, type HandlerContext, type HandlerMap } from "@pyrexis/executors";
+export {
+  ErrorCode,
+  isPyrexisError,
+  NonRetryableError,
+  PyrexisError,
+  type Job,
+  type JobSpecInput,
+  type JobStatus,
+  type Result,
+} from "@pyrexis/models";
+export { MemoryJobStore, type JobStore } from "@pyrexis/storage";
