@@ -285,13 +285,14 @@ export class Engine {
     const now = this.#clock.now();
     const jobs: Job[] = new Array<Job>(specs.length);
     const ids = new Set<string>();
+    const modes = this.#executors.modes; // a getter that may copy: read it once per batch
     for (let i = 0; i < specs.length; i++) {
       const what = specs.length === 1 ? "job spec" : `job spec #${i}`;
       const spec = parseJobSpec(specs[i], what);
       if (this.#handlerNames && !this.#handlerNames.has(spec.handler)) {
         throw new HandlerNotFoundError(spec.handler, [...this.#handlerNames]);
       }
-      if (!this.#executors.modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, this.#executors.modes);
+      if (!modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, modes);
       const job = createJob(spec, now);
       if (ids.has(job.id) || this.#active.has(job.id)) throw new DuplicateJobError(job.id);
       ids.add(job.id);

@@ -27,7 +27,16 @@ export function createJob(spec: JobSpec, now: number): Job {
 
 /** Creates a frozen {@link Result} (`durationMs` derived from the two times). */
 export function createResult(fields: Omit<Result, "durationMs">): Readonly<Result> {
-  const result: Result = { ...fields, durationMs: Math.max(0, fields.endedAt - fields.startedAt) };
-  if (result.error) Object.freeze(result.error);
+  // A fixed-shape literal (one per finished job on the engine's hot path), optional fields only when present.
+  const result: Result = {
+    jobId: fields.jobId,
+    status: fields.status,
+    startedAt: fields.startedAt,
+    endedAt: fields.endedAt,
+    durationMs: Math.max(0, fields.endedAt - fields.startedAt),
+    attempts: fields.attempts,
+  };
+  if (fields.output !== undefined) result.output = fields.output;
+  if (fields.error !== undefined) result.error = Object.freeze(fields.error);
   return Object.freeze(result);
 }
