@@ -1,0 +1,161 @@
+import { createEngine, type Engine, type Logger } from "@pyrexis/engine";
+import { UsageError } from "../errors.js";
+import { formatDuration } from "../format.js";
+import type { CliIo } from "../io.js";
+import { assertStoreFile, resolveHandlersPath, resolveStorePath } from "../store.js";
+import { CLI_MODES } from "../modes.js";
+
+/** Options of `pyrexis worker`. */
+export interface WorkerOptions {
+  store?: string | undefined;
+  handlers?: string | undefined;
+  concurrency?: string | undefined;
+  async?: number | undefined;
+  thread?: number | undefined;
+  process?: number | undefined;
+  graceMs?: number | undefined;
+  exitWhenDrained?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
+}
+
+/** Default concurrency per mode (the brief's `async=64,thread=2,process=2`). */
+export const DEFAULT_CONCURRENCY: Readonly<Record<string, number>> = Object.freeze({ async: 64, thread: 2, process: 2 });
+
+/**
+ * Parses `async=64,thread=2,process=2` (any subset) or a single number for every mode.
+ * Separate flags (`--async 8`) win over the list.
+ */
+export function parseConcurrency(spec: string | undefined, flags: Partial<Record<string, number | undefined>> = {}): Record<string, number> {
+  const out: Record<string, number> = { ...DEFAULT_CONCURRENCY };
+  const check = (mode: string, raw: string): number => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new UsageError(`--concurrency: ${mode} must be an integer >= 1, got "${raw}"`);
+    }
+    return n;
+  };
+  if (spec !== undefined) {
+    if (/^\s*\d+\s*$/.test(spec)) {
+      const n = check("every mode", spec);
+      for (const m of CLI_MODES) out[m] = n;
+    } else {
+      for (const part of spec.split(",")) {
+        const [mode, value, extra] = part.split("=").map((s) => s.trim());
+        if (!mode || value === undefined || extra !== undefined) {
+          throw new UsageError(`--concurrency: expected mode=N pairs like async=64,thread=2,process=2, got "${part}"`);
+        }
+        if (!CLI_MODES.includes(mode)) throw new UsageError(`--concurrency: unknown mode "${mode}" (one of ${CLI_MODES.join(", ")})`);
+        out[mode] = check(mode, value);
+      }
+    }
+  }
+  for (const m of CLI_MODES) {
+    const v = flags[m];
+    if (v !== undefined) out[m] = v;
+  }
+  return out;
+}
+
+function stderrLogger(io: CliIo): Logger {
+  const line = (level: string) => (objOrMsg: unknown, msg?: string): void => {
+    const text = msg ?? (typeof objOrMsg === "string" ? objOrMsg : JSON.stringify(objOrMsg));
+    io.stderr.write(`pyrexis: ${level}: ${text}\n`);
+  };
+  return { debug: () => {}, info: line("info"), warn: line("warning"), error: () => {} };
+}
+
+/**
+ * `pyrexis worker`: runs an engine on the store until SIGINT/SIGTERM (graceful, up to
+ * `--grace-ms`; a second signal forces) or, with `--exit-when-drained`, until no job is left.
+ * It runs the jobs the store holds when it starts (recovery) — see the README's limitations.
+ */
+export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<number> {
+  const storePath = resolveStorePath(options.store, io);
+  const handlers = resolveHandlersPath(options.handlers, io);
+  if (handlers === undefined) throw new UsageError("worker needs a handlers module: --handlers <module> or PYREXIS_HANDLERS");
+  const concurrency = parseConcurrency(options.concurrency, { async: options.async, thread: options.thread, process: options.process });
+  await assertStoreFile(storePath);
+  const engine = await createEngine({
+    store: storePath,
+    handlers,
+    concurrency,
+    ...(options.graceMs !== undefined ? { shutdownGraceMs: options.graceMs } : {}),
+    ...(options.verbose ? { logger: stderrLogger(io) } : {}),
+  });
+  const graceMs = options.graceMs ?? 10_000;
+  const stats = { completed: 0, failed: 0, cancelled: 0, retries: 0, errors: 0 };
+  const started = performance.now();
+  const say = (s: string): void => void io.stdout.write(`${s}\n`);
+  wireEvents(engine, stats, io, !options.quiet, options.verbose === true);
+
+  let forced = false;
+  let signalled: string | undefined;
+  const removeSignals = engine.shutdownCoordinator.installSignalHandlers({
+    onSignal: (signal) => {
+      signalled = signal;
+      io.stderr.write(`pyrexis: ${signal} received, shutting down gracefully (up to ${graceMs} ms for running jobs; send it again to force)\n`);
+      return engine.shutdown({ graceMs });
+    },
+    onForce: (signal) => {
+      forced = true;
+      io.stderr.write(`pyrexis: ${signal} received again, forcing shutdown (running jobs go back to retrying)\n`);
+      return engine.forceShutdown();
+    },
+  });
+  if (options.exitWhenDrained) {
+    engine.on("engine:drained", () => {
+      say("drained: no jobs left");
+      void engine.shutdown({ graceMs }).catch(() => {});
+    });
+  }
+  const queued = engine.queuedCount;
+  say(`worker started: store ${storePath}, ${queued} job(s) queued, concurrency ${CLI_MODES.map((m) => `${m}=${concurrency[m]}`).join(",")}`);
+  let failure: { error: unknown } | undefined;
+  try {
+    await engine.runLoop();
+    await engine.shutdown();
+  } catch (error) {
+    failure = { error };
+  } finally {
+    removeSignals();
+  }
+  const secs = (performance.now() - started) / 1000;
+  say(
+    `summary: ${stats.completed} completed, ${stats.failed} failed, ${stats.cancelled} cancelled, ${stats.retries} retries in ${formatDuration(secs * 1000)}` +
+      ` (${((stats.completed + stats.failed) / Math.max(secs, 0.001)).toFixed(1)} jobs/s)`,
+  );
+  if (failure) throw failure.error;
+  const how = forced ? "shut down (forced: interrupted jobs went back to retrying)" : "shut down gracefully";
+  io.stderr.write(`pyrexis: ${how}${signalled ? ` after ${signalled}` : ""}\n`);
+  return 0;
+}
+
+function wireEvents(engine: Engine, stats: { completed: number; failed: number; cancelled: number; retries: number; errors: number }, io: CliIo, lines: boolean, verbose: boolean): void {
+  const say = (s: string): void => void io.stdout.write(`${s}\n`);
+  engine.on("job:completed", ({ job, result }) => {
+    stats.completed++;
+    if (lines) say(`completed ${job.id} ${job.handler} in ${formatDuration(result.durationMs)} (attempt ${result.attempts})`);
+  });
+  engine.on("job:failed", ({ job, result }) => {
+    stats.failed++;
+    if (lines) say(`failed    ${job.id} ${job.handler} after ${result.attempts} attempt(s): ${result.error?.message ?? "unknown error"}`);
+  });
+  engine.on("job:cancelled", ({ job }) => {
+    stats.cancelled++;
+    if (lines) say(`cancelled ${job.id} ${job.handler}`);
+  });
+  engine.on("job:retrying", ({ job, error, delayMs }) => {
+    stats.retries++;
+    if (lines) say(`retrying  ${job.id} ${job.handler} in ${formatDuration(delayMs)} (attempt ${job.attempts} failed: ${error.message})`);
+  });
+  if (verbose) {
+    engine.on("job:started", ({ job, attempt }) => say(`started   ${job.id} ${job.handler} (${job.mode}, attempt ${attempt})`));
+    engine.on("job:progress", ({ jobId, value }) => say(`progress  ${jobId} ${JSON.stringify(value)}`));
+  }
+  engine.on("engine:error", ({ error, context }) => {
+    stats.errors++;
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr.write(`pyrexis: warning: ${context}: ${message}`.replace(/\s*\n\s*/g, " ") + "\n");
+  });
+}

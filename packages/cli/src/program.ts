@@ -1,0 +1,172 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { MAX_PRIORITY, MIN_PRIORITY } from "@pyrexis/models";
+import { CLI_MODES } from "./modes.js";
+import { EXIT_OK, exitCodeOf, oneLine } from "./errors.js";
+import { processIo, type CliIo } from "./io.js";
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A commander parser for an integer flag in `[min, max]`; anything else is a usage error. */
+function int(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`must be an integer, got "${value}".`);
+    if (n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `must be >= ${min}, got ${n}.` : `must be between ${min} and ${max}, got ${n}.`);
+    }
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+const storeOption = (): Option =>
+  new Option("--store <path>", "SQLite database file (env PYREXIS_STORE; default ./pyrexis.db)");
+const handlersOption = (what: string): Option => new Option("--handlers <module>", `handlers module (env PYREXIS_HANDLERS); ${what}`);
+
+/**
+ * Builds the `pyrexis` program. Each command's action stores its exit code in `result`.
+ * Commander is told not to exit the process and to write through `io`.
+ */
+function buildProgram(io: CliIo, result: { code: number }): Command {
+  const program = new Command("pyrexis")
+    .description("Submit, inspect, cancel and run Pyrexis jobs stored in a SQLite database.")
+    .version(version(), "-V, --version")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      // Errors are printed once, as one line, by runCli.
+      outputError: () => {},
+    })
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 runtime error (missing/foreign database, unknown job…), 2 usage error (bad flag, JSON, spec, handler).",
+    );
+  // Commands are imported when they run: `status` need not load the engine and its worker pools.
+  const run = (fn: () => Promise<number>): Promise<void> => fn().then((code) => void (result.code = code));
+
+  program
+    .command("submit")
+    .description(
+      "Submit one job (<handler> [payload JSON]) or many from a JSON Lines file (--file jobs.jsonl, or - for stdin). " +
+        "All or nothing: one bad line writes nothing. Creates the database if missing.",
+    )
+    .argument("[handler]", "handler name")
+    .argument("[payload]", "JSON payload (default null)")
+    .addOption(storeOption())
+    .addOption(
+      handlersOption(
+        "when given, handler names are checked against it; without it any name is accepted and an unknown one fails when a worker runs it",
+      ),
+    )
+    .option("--priority <n>", `priority ${MIN_PRIORITY}-${MAX_PRIORITY}, higher runs first (default 5)`, int(MIN_PRIORITY, MAX_PRIORITY))
+    .addOption(new Option("--mode <mode>", "execution mode (default async)").choices(CLI_MODES))
+    .option("--max-attempts <n>", "total runs including the first (default 3)", int(1, 1000))
+    .option("--delay <ms>", "run no earlier than this many ms from now", int(0))
+    .option("--id <id>", "job id (default: a generated time-ordered id)")
+    .option("--timeout <ms>", "per-attempt time limit in ms", int(1))
+    .option("--file <path>", "JSON Lines file of job specs ({\"handler\":…,\"payload\":…,\"priority\":…} per line), - for stdin")
+    .option("--json", "print the created job record(s) as JSON")
+    .action((handler: string | undefined, payload: string | undefined, opts: Record<string, unknown>) =>
+      run(async () => (await import("./commands/submit.js")).submitCommand(handler, payload, opts, io)),
+    );
+
+  program
+    .command("status")
+    .description("Show a job and, once it finished, its result.")
+    .argument("<id>", "job id")
+    .addOption(storeOption())
+    .option("--json", "print { job, result } as JSON")
+    .action((id: string, opts: Record<string, unknown>) => run(async () => (await import("./commands/status.js")).statusCommand(id, opts, io)));
+
+  program
+    .command("cancel")
+    .description(
+      "Cancel a pending, retrying or running job. A job running in another process's worker is only marked cancelled: " +
+        "that worker finishes it, but its result is rejected.",
+    )
+    .argument("<id>", "job id")
+    .addOption(storeOption())
+    .option("--json", "print the cancelled job as JSON")
+    .action((id: string, opts: Record<string, unknown>) => run(async () => (await import("./commands/cancel.js")).cancelCommand(id, opts, io)));
+
+  program
+    .command("list")
+    .description("List jobs, newest first.")
+    .addOption(storeOption())
+    .option("--status <status>", "only these statuses (repeatable, or a comma list)", collect)
+    .option("--limit <n>", "at most this many jobs (default 20)", int(1, 10_000))
+    .option("--cursor <cursor>", "continue after a previous page")
+    .option("--json", "print { jobs, cursor } as JSON")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/list.js")).listCommand(opts, io)));
+
+  program
+    .command("worker")
+    .description(
+      "Run the jobs in the store until SIGINT/SIGTERM (graceful: running jobs get --grace-ms to finish; a second signal forces). " +
+        "Picks up the jobs present when it starts.",
+    )
+    .addOption(storeOption())
+    .addOption(handlersOption("required"))
+    .option("--concurrency <spec>", "per mode, e.g. async=64,thread=2,process=2 (the default), or one number for all")
+    .option("--async <n>", "async concurrency (wins over --concurrency)", int(1))
+    .option("--thread <n>", "thread concurrency (wins over --concurrency)", int(1))
+    .option("--process <n>", "process concurrency (wins over --concurrency)", int(1))
+    .option("--grace-ms <ms>", "how long running jobs may finish on shutdown (default 10000)", int(0))
+    .option("--exit-when-drained", "shut down once no job is queued or running")
+    .option("-q, --quiet", "print only the start line and the summary, not a line per job")
+    .option("-v, --verbose", "also print started and progress events, and engine logs")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/worker.js")).workerCommand(opts, io)));
+
+  program
+    .command("metrics")
+    .description("Jobs by status, and duration / queue-wait / turnaround percentiles of the most recent finished jobs.")
+    .addOption(storeOption())
+    .option("--limit <n>", "how many recent finished jobs to sample (default 1000)", int(1, 10_000))
+    .option("--prometheus", "print Prometheus text exposition")
+    .option("--json", "print as JSON")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/metrics.js")).metricsCommand(opts, io)));
+
+  program
+    .command("monitor")
+    .description("Live view of the store: queue depth by status, running jobs, throughput, recent failures. q or Ctrl-C quits.")
+    .addOption(storeOption())
+    .option("--interval <ms>", "refresh period (default 500)", int(50, 60_000))
+    .option("--rows <n>", "rows of running jobs and failures (default 10)", int(1, 1000))
+    .option("--once", "print one frame and exit (for scripts and non-TTY output)")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/monitor.js")).monitorCommand(opts, io)));
+
+  return program;
+}
+
+/**
+ * Runs the `pyrexis` command line with `argv` (without the `node` and script entries) and
+ * returns the exit code: 0 ok, 1 runtime error, 2 usage error. Never calls `process.exit`;
+ * errors are printed to `io.stderr` as one line, `pyrexis: error: …`.
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(["list", "--store", "jobs.db", "--json"]);
+ * ```
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const result = { code: EXIT_OK };
+  const program = buildProgram(io, result);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return result.code;
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) return EXIT_OK; // --help, --version
+    io.stderr.write(`pyrexis: error: ${oneLine(error)}\n`);
+    return exitCodeOf(error);
+  }
+}

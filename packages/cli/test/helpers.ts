@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The built bin the tests run, as a user would (`node dist/bin.js`). */
+export const BIN: string = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+/** The handlers module fixture. */
+export const HANDLERS: string = fileURLToPath(new URL("./fixtures/handlers.mjs", import.meta.url));
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment without the variables the CLI reads, so the host cannot leak into a test. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (!("PYREXIS_STORE" in extra)) delete env.PYREXIS_STORE;
+  if (!("PYREXIS_HANDLERS" in extra)) delete env.PYREXIS_HANDLERS;
+  return env;
+}
+
+const live = new Set<ChildProcess>();
+
+/** Starts the bin. {@link killAll} (in afterAll) reaps any child a failed test left running. */
+export function start(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv()): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+  live.add(child);
+  child.on("exit", () => live.delete(child));
+  return child;
+}
+
+/** Kills every child still running (SIGKILL: a test that failed must not leave workers behind). */
+export function killAll(): void {
+  for (const child of live) child.kill("SIGKILL");
+  live.clear();
+}
+
+/** Collects a child's output and exit code. */
+export function finish(child: ChildProcess, input?: string): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  if (input !== undefined) child.stdin?.end(input);
+  else child.stdin?.end();
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs the bin to completion. */
+export function pyrexis(args: readonly string[], cwd: string, options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return finish(start(args, cwd, options.env), options.input);
+}
+
+/** Polls `check` (no fixed sleeps in assertions: it only bounds how long we wait). */
+export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
