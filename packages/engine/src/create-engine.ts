@@ -55,6 +55,8 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
   if (!given && !handlerMap && handlersModule === undefined) {
     throw new TypeError("createEngine: give handlers (functions or a module path) or executors");
   }
+  // The store first: opening it is what fails for a wrong path or a foreign file.
+  const store = await openStore(storeOption, engineOptions.agingRate);
   const executors =
     given ??
     createExecutors({
@@ -64,9 +66,15 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
       ...(process ? { process } : {}),
       ...(engineOptions.logger ? { logger: engineOptions.logger } : {}),
     });
-  const store = await openStore(storeOption, engineOptions.agingRate);
   const engine = new Engine({ ...engineOptions, store, executors, handlerNames });
-  if (start !== false) await engine.start();
+  if (start !== false) {
+    try {
+      await engine.start();
+    } catch (error) {
+      await engine.shutdown({ graceMs: 0 }).catch(() => {});
+      throw error;
+    }
+  }
   return engine;
 }
 

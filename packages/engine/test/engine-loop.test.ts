@@ -231,6 +231,19 @@ describe("group commit", () => {
     await loop;
   });
 
+  it("writes a job that starts and finishes inside one commit window as one update with its result", async () => {
+    const store = new FlakyStore(new MemoryJobStore());
+    const engine = engineWith({ noop: () => null }, { store });
+    const job = await engine.submitJob({ handler: "noop" });
+    expect(store.commits).toBe(1);
+    const result = await engine.runNext();
+    expect(result?.status).toBe("completed");
+    expect(store.commits).toBe(2);
+    expect(store.updatesWritten).toBe(1);
+    expect(await store.inner.getJob(job.id)).toMatchObject({ status: "completed", attempts: 1, version: 2 });
+    await engine.shutdown();
+  });
+
   it("commits every transition on its own when group commit is off", async () => {
     const store = new FlakyStore(new MemoryJobStore());
     const engine = engineWith({ noop: () => null }, { store, groupCommit: false });

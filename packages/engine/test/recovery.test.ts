@@ -132,3 +132,30 @@ describe("crash recovery with a real process (SIGKILL)", () => {
     await store.close();
   }, 60_000);
 });
+
+describe("createEngine", () => {
+  it("opens a SQLite store from a path and keeps jobs across engines", async () => {
+    const { createEngine } = await import("../src/index.js");
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const path = join(dir, "created.db");
+    const first = await createEngine({ store: path, handlers: { echo: (p: unknown) => p } });
+    const job = await first.submitJob({ handler: "echo", payload: "kept" });
+    await first.shutdown();
+    const second = await createEngine({ store: path, handlers: { echo: (p: unknown) => p } });
+    expect(await second.runNext()).toMatchObject({ jobId: job.id, status: "completed", output: "kept" });
+    await second.shutdown();
+  });
+
+  it("refuses a file that is not a Pyrexis database, without touching it", async () => {
+    const { createEngine, isPyrexisError } = await import("../src/index.js");
+    const { writeFileSync, readFileSync } = await import("node:fs");
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const path = join(dir, "notes.txt");
+    writeFileSync(path, "not a database\n".repeat(100));
+    const err = await createEngine({ store: path, handlers: { echo: (p: unknown) => p } }).catch((e: unknown) => e);
+    expect(isPyrexisError(err, "INCOMPATIBLE_STORE")).toBe(true);
+    expect(readFileSync(path, "utf8")).toBe("not a database\n".repeat(100));
+  });
+});
