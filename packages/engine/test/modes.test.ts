@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../src/index.js";
+import { createEngine, type JobSpecInput } from "../src/index.js";
 
 const handlers = fileURLToPath(new URL("./fixtures/handlers.mjs", import.meta.url));
 
@@ -16,7 +16,7 @@ describe("every mode end to end (real worker threads and child processes)", () =
     engine.on("job:progress", ({ jobId, value }) => progress.set(jobId, [...(progress.get(jobId) ?? []), value]));
     const loop = engine.runLoop();
     const jobs = await engine.submitJobs(
-      (["async", "thread", "process"] as const).flatMap((mode) => [
+      (["async", "thread", "process"] as const).flatMap((mode): JobSpecInput[] => [
         { handler: "where", payload: { spin: 1000 }, mode },
         { handler: "flaky", payload: { succeedOn: 2 }, mode, backoff: { baseMs: 1, maxMs: 5 } },
       ]),
