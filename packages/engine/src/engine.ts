@@ -675,19 +675,19 @@ export class Engine {
       if (list) list.push(waiter);
       else this.#waiters.set(id, [waiter]);
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.#store.getResult(id).then(
-        async (stored) => {
-          if (stored) return finish(stored);
-          if (this.#active.has(id)) return;
-          const job = await this.#store.getJob(id);
-          if (!job) finish(undefined, new JobNotFoundError(id));
-          else if (isTerminal(job.status)) {
-            const again = await this.#store.getResult(id);
-            if (again) finish(again);
-          }
-        },
-        (error: unknown) => finish(undefined, error),
-      );
+      const lookUp = async (): Promise<void> => {
+        const stored = await this.#store.getResult(id);
+        if (stored) return finish(stored);
+        if (this.#active.has(id)) return;
+        const job = await this.#store.getJob(id);
+        if (!job) finish(undefined, new JobNotFoundError(id));
+        else if (isTerminal(job.status)) {
+          const again = await this.#store.getResult(id);
+          if (again) finish(again);
+        }
+      };
+      // Any store error (e.g. a corrupt record) rejects the wait instead of leaving it pending.
+      lookUp().catch((error: unknown) => finish(undefined, error));
     });
   }
 

@@ -159,3 +159,20 @@ describe("createEngine", () => {
     expect(readFileSync(path, "utf8")).toBe("not a database\n".repeat(100));
   });
 });
+
+describe("waitForResult on a corrupt record", () => {
+  it("rejects with the store's CorruptRecordError instead of hanging", async () => {
+    const { CorruptRecordError } = await import("@pyrexis/models");
+    const { isPyrexisError } = await import("../src/index.js");
+    const store = new MemoryJobStore();
+    // What a SQLite store does for a row it cannot parse: no result, the job read throws (and
+    // its listing skips the row, so the engine never recovered it).
+    store.getJob = () => Promise.reject(new CorruptRecordError("bad", "data is not valid JSON"));
+    const engine = engineWith({ echo: (p) => p }, { store });
+    await engine.start();
+    const err = await engine.waitForResult("bad", { signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => e);
+    expect(isPyrexisError(err, "CORRUPT_RECORD")).toBe(true);
+    expect((err as Error).message).toMatch(/bad/);
+    await engine.shutdown();
+  });
+});

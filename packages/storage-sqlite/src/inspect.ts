@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { IncompatibleStoreError, StoreFailureError, isPyrexisError } from "@pyrexis/models";
 import { KNOWN_MIGRATIONS, MIGRATION_TABLE } from "./schema.js";
 import type { SqliteDatabaseLike } from "./sqlite-database-like.js";
@@ -47,5 +48,26 @@ export function inspectDatabase(db: SqliteDatabaseLike, where: string): Database
       throw new IncompatibleStoreError(`${where} is not a SQLite database (file is not a database); refusing to touch it`, { cause: e });
     }
     throw new StoreFailureError(`cannot inspect ${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
+
+/**
+ * Throws {@link IncompatibleStoreError} unless the non-empty file at `path` starts with the
+ * 16-byte SQLite header. SQLite itself reads a file shorter than its header as an empty
+ * database, which would let `open()` turn someone's small file into a store.
+ */
+export function assertSqliteHeader(path: string): void {
+  const head = Buffer.alloc(SQLITE_MAGIC.length);
+  let read: number;
+  const fd = openSync(path, "r");
+  try {
+    read = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (read < head.length || !head.equals(SQLITE_MAGIC)) {
+    throw new IncompatibleStoreError(`${path} is not a SQLite database (no SQLite header); refusing to touch it`);
   }
 }

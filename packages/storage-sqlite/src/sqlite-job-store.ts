@@ -29,7 +29,7 @@ import {
   type ListJobsQuery,
   type StoreCapabilities,
 } from "@pyrexis/storage";
-import { inspectDatabase } from "./inspect.js";
+import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
 import { looksLikeJob } from "./job-shape.js";
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
@@ -253,6 +253,9 @@ export class SqliteJobStore implements JobStore {
       if (typeof path !== "string" || path.length === 0) throw invalid("SqliteJobStore.open: path must be a non-empty string", ["path"]);
       location = path;
       if (path !== ":memory:" && existsSync(path) && statSync(path).size > 0) {
+        // SQLite treats a file shorter than its header as empty and would take it over: any
+        // non-empty file must start with the SQLite magic to be ours to open.
+        assertSqliteHeader(path);
         // Inspect through a read-only connection first: a foreign file must not even get a WAL.
         const probe = SqliteJobStore.#connect(path, { readonly: true, fileMustExist: true });
         try {

@@ -332,6 +332,16 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
     await expectRefused(path, /not a SQLite database/);
   });
 
+  it.each([
+    ["1 byte", Buffer.from([0x07])],
+    ["15 bytes of the header", Buffer.from("SQLite format 3", "latin1")],
+    ["100 zero bytes", Buffer.alloc(100)],
+  ])("a small file SQLite would read as empty (%s)", async (_name, bytes) => {
+    const path = tmp.file("small.db");
+    writeFileSync(path, bytes);
+    await expectRefused(path, /not a SQLite database \(no SQLite header\)/);
+  });
+
   it("a store written by a newer schema version", async () => {
     const path = tmp.file("newer.db");
     const store = await SqliteJobStore.open({ path });
