@@ -481,6 +481,9 @@ export class Engine {
     }
     this.#metrics.observe("job.execution", performance.now() - t0);
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 1) - 1);
+    // The slot is free as soon as the handler is done: the next job starts while this one's
+    // result is being committed (commits pipeline instead of gating every slot).
+    this.#pump();
     const now = this.#clock.now();
     if (ok) {
       const done = transition(job, "completed", now);
