@@ -211,12 +211,10 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
     }
   });
 
-  // ENGINE BUG (packages/engine/src/engine.ts, waitForResult): when getResult finds nothing and
-  // the follow-up store.getJob(id) throws (here CorruptRecordError), the throw happens inside the
-  // async onFulfilled callback of `.then(onFulfilled, onRejected)`; onRejected does not see it, so
-  // the returned promise never settles (hangs until the caller's signal) and the error becomes an
-  // unhandled rejection. Expected: reject with the CorruptRecordError naming the job.
-  it.fails("waitForResult on a job whose row is corrupt rejects with CorruptRecordError (no hang, no unhandled rejection)", async () => {
+  // Found by this suite: waitForResult used to hang (and leak an unhandled rejection) when the
+  // follow-up store.getJob threw inside the async onFulfilled of .then(); fixed in 957564a. Run in
+  // its own process so a regression's unhandled rejection cannot leak into the test runner.
+  it("waitForResult on a job whose row is corrupt rejects with CorruptRecordError (no hang, no unhandled rejection)", async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, "wait.db");
@@ -235,11 +233,9 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
     }
   });
 
-  // STORE BUG (packages/storage-sqlite, SqliteJobStore.open / inspectDatabase): SQLite reads a
-  // 1-byte file as an empty database, so the "refuse foreign files" guard passes and open()
-  // turns someone's 1-byte file into a Pyrexis store. Idea: a non-empty file shorter than 512
-  // bytes (the smallest SQLite page; an all-zero header aside) cannot be a database: refuse it.
-  it.fails("a 1-byte file is refused with IncompatibleStoreError and left untouched", async () => {
+  // Found by this suite: SQLite reads a 1-byte file as an empty database, so open() used to turn
+  // it into a Pyrexis store; fixed in 957564a (a non-empty file without the SQLite header is refused).
+  it("a 1-byte file is refused with IncompatibleStoreError and left untouched", async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, "one-byte.db");
@@ -262,8 +258,7 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
       let n = 0;
       const header = Buffer.from("SQLite format 3\0", "latin1");
       const garbage = fc.oneof(
-        // (1-byte files: see the it.fails test above.)
-        fc.uint8Array({ minLength: 2, maxLength: 4096 }).map((a) => Buffer.from(a)),
+        fc.uint8Array({ minLength: 1, maxLength: 4096 }).map((a) => Buffer.from(a)),
         fc.uint8Array({ minLength: 0, maxLength: 4096 }).map((a) => Buffer.concat([header, Buffer.from(a)])),
       );
       await fc.assert(
@@ -324,7 +319,9 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
       for (const id of good) expect((await engine.waitForResult(id, { signal: AbortSignal.timeout(30_000) })).status, id).toBe("completed");
       expect(reported.sort()).toEqual(corruptIds);
       for (const id of corruptIds) {
-        // (waitForResult on a corrupt row: see the it.fails test below.)
+        const w = await engine.waitForResult(id, { signal: AbortSignal.timeout(10_000) }).then(() => undefined, (err: unknown) => err);
+        expect(w, `waitForResult(${id})`).toBeInstanceOf(CorruptRecordError);
+        expect((w as CorruptRecordError).jobId).toBe(id);
         const c = await engine.cancelJob(id).then(() => undefined, (err: unknown) => err);
         expect(isPyrexisError(c, "CORRUPT_RECORD"), `cancelJob(${id}): ${String(c)}`).toBe(true);
       }
