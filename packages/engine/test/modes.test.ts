@@ -73,4 +73,13 @@ describe("every mode end to end (real worker threads and child processes)", () =
     expect(finals.length).toBeGreaterThanOrEqual(3);
     await engine.shutdown();
   }, 30_000);
+
+  it.each(["async", "thread", "process"] as const)("does not retry a NonRetryableError wrapped by a pipeline stage in %s mode", async (mode) => {
+    const engine = await createEngine({ handlers, thread: { maxWorkers: 1 }, process: { maxWorkers: 1 } });
+    await engine.submitJob({ handler: "strictPipeline", payload: { text: "" }, mode, maxAttempts: 3, backoff: { baseMs: 1, maxMs: 1 } });
+    const result = await engine.runNext();
+    expect(result).toMatchObject({ status: "failed", attempts: 1, error: { code: "NON_RETRYABLE" } });
+    expect(result!.error!.message).toMatch(/no text/);
+    await engine.shutdown();
+  }, 30_000);
 });

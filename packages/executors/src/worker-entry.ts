@@ -1,7 +1,7 @@
 // Worker entry for ThreadExecutor and ProcessExecutor: tinypool loads this file in each worker
 // thread / child process and calls the default export once per task.
 import { BroadcastChannel, isMainThread, threadId, workerData } from "node:worker_threads";
-import { deserializeError, serializeError } from "@pyrexis/models";
+import { deserializeError, ErrorCode, isNonRetryable, serializeError } from "@pyrexis/models";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
 import { invokeHandler } from "./invoke.js";
 import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
@@ -126,7 +126,11 @@ export default async function runTask(task: WireTask): Promise<WireResult> {
     );
     result = { t: "ok", v: output, n, id: workerId };
   } catch (error) {
-    result = { t: "err", e: serializeError(error), n, id: workerId };
+    const e = serializeError(error);
+    // The retry policy must survive the boundary even when the NonRetryableError is a wrapped
+    // cause (a pipeline stage error): the serialized form has no cause, so carry it in the code.
+    if (e.code !== ErrorCode.NON_RETRYABLE && isNonRetryable(error)) e.code = ErrorCode.NON_RETRYABLE;
+    result = { t: "err", e, n, id: workerId };
   } finally {
     running.delete(task.k);
     inflight--;

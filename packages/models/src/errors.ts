@@ -280,5 +280,11 @@ export class StoreFailureError extends PyrexisError {
 
 /** True for errors that must not be retried (see {@link NonRetryableError}). */
 export function isNonRetryable(e: unknown): boolean {
-  return isPyrexisError(e, ErrorCode.NON_RETRYABLE) || (e as { nonRetryable?: unknown } | null)?.nonRetryable === true;
+  // Follow `cause` (bounded): wrappers such as a pipeline's stage error keep the original there.
+  let current: unknown = e;
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    if (isPyrexisError(current, ErrorCode.NON_RETRYABLE) || (current as { nonRetryable?: unknown }).nonRetryable === true) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

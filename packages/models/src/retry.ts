@@ -1,4 +1,4 @@
-import { isNonRetryable } from "./errors.js";
+import { ErrorCode, isNonRetryable } from "./errors.js";
 import { serializeError } from "./error-serialization.js";
 import type { Backoff, Job, SerializedError } from "./schemas.js";
 import { transition } from "./state-machine.js";
@@ -39,7 +39,11 @@ export interface FailureOutcome {
  */
 export function recordFailure(job: Job, error: unknown, now: number, random: RandomSource = Math.random): FailureOutcome {
   const serialized = serializeError(error);
-  if (!isNonRetryable(error) && job.attempts < job.maxAttempts) {
+  const nonRetryable = isNonRetryable(error);
+  // A wrapped NonRetryableError (e.g. inside a pipeline stage error) is recorded with the code
+  // that explains why the job was not retried, as it is when it crosses a worker boundary.
+  if (nonRetryable) serialized.code = ErrorCode.NON_RETRYABLE;
+  if (!nonRetryable && job.attempts < job.maxAttempts) {
     const delayMs = backoffDelay(job.backoff, job.attempts, random);
     return {
       job: transition(job, "retrying", now, { lastError: serialized, runAt: now + delayMs }),

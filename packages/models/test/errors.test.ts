@@ -100,6 +100,12 @@ describe("error classes", () => {
     expect(isNonRetryable(deserializeError(serializeError(new NonRetryableError("x"))))).toBe(true);
     expect(isNonRetryable({ nonRetryable: true })).toBe(true);
     expect(isNonRetryable(new TimeoutError("j", 1))).toBe(false);
+    // Wrapped (e.g. by a pipeline stage error): the cause decides.
+    expect(isNonRetryable(new Error("stage failed", { cause: new NonRetryableError("bad input") }))).toBe(true);
+    expect(isNonRetryable(new Error("stage failed", { cause: new Error("transient") }))).toBe(false);
+    const loop: Error & { cause?: unknown } = new Error("self-caused");
+    loop.cause = loop;
+    expect(isNonRetryable(loop)).toBe(false);
     expect(isNonRetryable(null)).toBe(false);
     expect(isNonRetryable(undefined)).toBe(false);
   });
