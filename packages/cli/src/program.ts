@@ -122,6 +122,7 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--thread <n>", "thread concurrency (wins over --concurrency)", int(1))
     .option("--process <n>", "process concurrency (wins over --concurrency)", int(1))
     .option("--grace-ms <ms>", "how long running jobs may finish on shutdown (default 10000)", int(0))
+    .option("--rescan-ms <ms>", "look for jobs submitted by other processes this often (default 1000; 0: never)", int(0))
     .option("--exit-when-drained", "shut down once no job is queued or running")
     .option("-q, --quiet", "print only the start line and the summary, not a line per job")
     .option("-v, --verbose", "also print started and progress events, and engine logs")

@@ -172,3 +172,28 @@ describe("worker and signals", () => {
     expect(st.result?.status).toBe("cancelled");
   });
 });
+
+describe("a running worker and another terminal", () => {
+  async function statusIn(store: string[], id: string): Promise<{ job: { status: string }; result: { status: string; output?: unknown } | null }> {
+    const r = await pyrexis(["status", id, "--json", ...store], dir);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  }
+
+  it("a running worker picks up jobs submitted from another terminal (rescan)", async () => {
+    const own = ["--store", join(dir, "rescan.db")];
+    expect((await pyrexis(["submit", "echo", "{}", "--id", "early-1", ...own], dir)).code).toBe(0);
+    const worker = start(["worker", ...own, "--handlers", HANDLERS, "--rescan-ms", "50", "--grace-ms", "2000"], dir);
+    const done = finish(worker);
+    let out = "";
+    worker.stdout!.on("data", (d: string) => (out += d));
+    await waitFor(async () => (out.includes("worker started") ? true : undefined), "worker to start");
+    const sub = await pyrexis(["submit", "echo", '{"late":true}', "--id", "late-1", ...own], dir);
+    expect(sub.code, sub.stderr).toBe(0);
+    await waitFor(async () => ((await statusIn(own, "late-1")).job.status === "completed" ? true : undefined), "late-1 to complete");
+    worker.kill("SIGTERM");
+    expect((await done).code).toBe(0);
+    expect((await statusIn(own, "late-1")).result).toMatchObject({ status: "completed", output: { echoed: { late: true } } });
+  });
+
+});

@@ -76,6 +76,12 @@ export interface EngineOptions {
   shutdownCoordinator?: ShutdownCoordinator | undefined;
   /** Default grace period of {@link Engine.shutdown} (ms, default 10000). */
   shutdownGraceMs?: number | undefined;
+  /**
+   * While `runLoop` runs, look for jobs that other processes submitted to the same store (e.g.
+   * `pyrexis submit` while a worker runs) every this many ms (see {@link Engine.rescan}). Off by
+   * default: submissions through this engine need no scan.
+   */
+  rescanIntervalMs?: number | undefined;
 }
 
 /** Options of {@link Engine.shutdown}. */
@@ -112,6 +118,8 @@ type TerminalStatus = "completed" | "failed" | "cancelled";
 const COUNTER_OF = { completed: "job.completed", failed: "job.failed", cancelled: "job.cancelled" } as const;
 const EVENT_OF = { completed: "job:completed", failed: "job:failed", cancelled: "job:cancelled" } as const;
 const LIST_PAGE = 1000;
+/** A rescan also looks this far before the newest job it saw (clocks of other processes). */
+const RESCAN_SLACK_MS = 5000;
 /** How long shutdown keeps retrying a failing store before giving up on unflushed changes. */
 const MIN_FINAL_FLUSH_MS = 5000;
 
@@ -144,6 +152,11 @@ export class Engine {
   readonly #shutdown: ShutdownCoordinator;
   readonly #concurrency: number | Readonly<Record<string, number>> | undefined;
   readonly #graceMs: number;
+  readonly #rescanIntervalMs: number | undefined;
+  #rescanTimer: NodeJS.Timeout | undefined;
+  #rescanning: Promise<number> | undefined;
+  /** Newest `createdAt` seen by recovery or a rescan: a rescan looks at jobs from there on. */
+  #seenUntil = 0;
   readonly #active = new Map<string, Active>();
   readonly #runningByMode = new Map<string, number>();
   readonly #waiters = new Map<string, ((r: Result) => void)[]>();
@@ -165,6 +178,7 @@ export class Engine {
     this.#metrics = options.metrics ?? new MetricsRegistry();
     this.#concurrency = options.concurrency;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
+    this.#rescanIntervalMs = options.rescanIntervalMs;
     this.#events = new TypedEmitter<EngineEventMap>((error, event) => {
       this.#logger.error({ err: error, event }, "event listener threw");
       if (event !== "engine:error") this.#events.emit("engine:error", { error, context: `listener of ${String(event)}` });
@@ -243,6 +257,7 @@ export class Engine {
         cursor,
       });
       for (const job of page.jobs) {
+        if (job.createdAt > this.#seenUntil) this.#seenUntil = job.createdAt;
         if (this.#active.has(job.id)) continue;
         if (job.status === "running") {
           interrupted++;
@@ -262,6 +277,45 @@ export class Engine {
     } while (cursor !== undefined);
     await Promise.all(durable);
     if (recovered > 0) this.#logger.info({ recovered, interrupted }, "recovered unfinished jobs");
+  }
+
+  /**
+   * Queues `pending` jobs that another process added to the store since recovery or the last
+   * rescan (newest first, stopping at jobs older than what was already seen, with a few seconds
+   * of slack for clock skew between processes). Returns how many were queued. Jobs running in
+   * another process are left alone: this is not recovery. One worker per store for now: two
+   * engines on one store would both run the same pending job (the store's compare-and-set keeps
+   * one outcome, but the handler may run twice).
+   */
+  rescan(): Promise<number> {
+    this.#rescanning ??= this.#doRescan().finally(() => (this.#rescanning = undefined));
+    return this.#rescanning;
+  }
+
+  async #doRescan(): Promise<number> {
+    await this.start();
+    if (this.#stopping) return 0;
+    const from = this.#seenUntil - RESCAN_SLACK_MS;
+    let queued = 0;
+    let newest = this.#seenUntil;
+    let cursor: string | undefined;
+    scan: do {
+      const page = await this.#store.listJobs({ status: "pending", order: "desc", limit: LIST_PAGE, cursor });
+      for (const job of page.jobs) {
+        if (job.createdAt < from) break scan;
+        if (job.createdAt > newest) newest = job.createdAt;
+        if (this.#active.has(job.id) || this.#stopping) continue;
+        this.#enqueue(job);
+        queued++;
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    this.#seenUntil = newest;
+    if (queued > 0) {
+      this.#logger.debug({ queued }, "rescan queued jobs submitted elsewhere");
+      this.#pump();
+    }
+    return queued;
   }
 
   /**
@@ -300,6 +354,7 @@ export class Engine {
     }
     this.#assertAccepting();
     await this.#committer.insert(jobs);
+    if (now > this.#seenUntil) this.#seenUntil = now;
     for (const job of jobs) {
       this.#enqueue(job);
       this.#metrics.increment("job.submitted");
@@ -361,6 +416,12 @@ export class Engine {
     this.#looping = true;
     this.#state = "running";
     this.#keepAlive = setInterval(() => {}, 1 << 30);
+    if (this.#rescanIntervalMs !== undefined) {
+      this.#rescanTimer = setInterval(() => {
+        this.rescan().catch((error: unknown) => this.#reportError(error, "rescan of the store failed"));
+      }, this.#rescanIntervalMs);
+      this.#rescanTimer.unref();
+    }
     const done = new Promise<void>((resolve) => (this.#loopDone = resolve));
     this.#pump();
     this.#checkDrained();
@@ -774,6 +835,8 @@ export class Engine {
   async #doShutdown(graceMs: number): Promise<void> {
     this.#state = "stopping";
     this.#queue.stop();
+    if (this.#rescanTimer) clearInterval(this.#rescanTimer);
+    await this.#rescanning?.catch(() => 0);
     const inFlight = (): Promise<unknown>[] => [...this.#active.values()].flatMap((a) => (a.running ? [a.running.done] : []));
     let pending = inFlight();
     if (pending.length > 0) {

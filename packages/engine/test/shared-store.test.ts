@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { createJob, parseJobSpec } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import { deferred, engineWith, tempDir, until } from "./helpers.js";
 
@@ -43,6 +44,29 @@ describe("a job changed by another writer (e.g. `pyrexis cancel` from another pr
     await until(() => worker.runningCounts().async === 0, "worker settled");
     expect(errors.some((e) => e.includes(job.id))).toBe(true);
     expect(await worker.countByStatus()).toMatchObject({ cancelled: 1, completed: 0, running: 0 });
+    await worker.shutdown();
+    await loop;
+  });
+
+  it("picks up jobs another process submitted, by rescan (on demand and on its interval)", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const path = join(dir, "shared.db");
+    const worker = engineWith({ echo: (p) => p }, { store: await SqliteJobStore.open({ path }), rescanIntervalMs: 20 });
+    await worker.start();
+    // Another process (e.g. `pyrexis submit`) writes pending jobs straight into the store.
+    const submitter = await SqliteJobStore.open({ path });
+    const external = (id: string) => createJob(parseJobSpec({ id, handler: "echo", payload: id }), Date.now());
+    await submitter.commit({ insert: [external("ext-1"), external("ext-2")] });
+    expect(await worker.rescan()).toBe(2);
+    expect(await worker.rescan()).toBe(0); // already queued: not twice
+    const loop = worker.runLoop();
+    expect((await worker.waitForResult("ext-1")).output).toBe("ext-1");
+    // Submitted while the loop runs: found by the interval rescan, without calling rescan().
+    await submitter.commit({ insert: [external("ext-3")] });
+    expect((await worker.waitForResult("ext-3", { signal: AbortSignal.timeout(10_000) })).output).toBe("ext-3");
+    expect(await worker.countByStatus()).toMatchObject({ completed: 3, pending: 0 });
+    await submitter.close();
     await worker.shutdown();
     await loop;
   });

@@ -14,10 +14,15 @@ export interface WorkerOptions {
   thread?: number | undefined;
   process?: number | undefined;
   graceMs?: number | undefined;
+  /** How often to look for jobs submitted by other processes (ms, default 1000; 0 turns it off). */
+  rescanMs?: number | undefined;
   exitWhenDrained?: boolean | undefined;
   quiet?: boolean | undefined;
   verbose?: boolean | undefined;
 }
+
+/** How often a worker looks for jobs other processes submitted, by default (ms). */
+export const DEFAULT_RESCAN_MS = 1000;
 
 /** Default concurrency per mode (the brief's `async=64,thread=2,process=2`). */
 export const DEFAULT_CONCURRENCY: Readonly<Record<string, number>> = Object.freeze({ async: 64, thread: 2, process: 2 });
@@ -81,6 +86,8 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
     handlers,
     concurrency,
     ...(options.graceMs !== undefined ? { shutdownGraceMs: options.graceMs } : {}),
+    // `pyrexis submit` from another terminal writes to the store: look for such jobs.
+    ...((options.rescanMs ?? DEFAULT_RESCAN_MS) > 0 ? { rescanIntervalMs: options.rescanMs ?? DEFAULT_RESCAN_MS } : {}),
     ...(options.verbose ? { logger: stderrLogger(io) } : {}),
   });
   const graceMs = options.graceMs ?? 10_000;
