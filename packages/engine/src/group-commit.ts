@@ -166,9 +166,14 @@ export class GroupCommitter {
     while (this.pendingCount > 0 && !this.#stopped) {
       const units = this.#takeUnits(this.#options.group ? this.#options.maxBatch : 1);
       const ok = await this.#commit(units);
-      if (ok || units.length === 1) continue;
-      // The batch broke the contract: write each unit alone so only its own callers fail.
-      for (const unit of units) await this.#commit([unit]);
+      if (!ok && units.length > 1) {
+        // The batch broke the contract: write each unit alone so only its own callers fail.
+        for (const unit of units) await this.#commit([unit]);
+      }
+      // Grouping: one batch per flush. The next one is scheduled (setImmediate) rather than
+      // taken at once, so the jobs this commit released can finish in the meantime and their
+      // start and end coalesce into one update.
+      if (this.#options.group) return;
     }
   }
 
