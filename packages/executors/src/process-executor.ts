@@ -1,5 +1,5 @@
-import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
-import { WorkerPool, type PoolExecutorOptions } from "./pool.js";
+import type { PoolExecutorOptions } from "./pool.js";
+import { PoolExecutor } from "./pool-executor.js";
 
 /** Options of {@link ProcessExecutor}. */
 export type ProcessExecutorOptions = PoolExecutorOptions;
@@ -18,25 +18,8 @@ export type ProcessExecutorOptions = PoolExecutorOptions;
  * await executor.close();
  * ```
  */
-export class ProcessExecutor implements Executor {
-  readonly #pool: WorkerPool;
-
+export class ProcessExecutor extends PoolExecutor {
   constructor(options: ProcessExecutorOptions) {
-    this.#pool = new WorkerPool("child_process", options);
-  }
-
-  /** Runs one attempt in a child process. */
-  run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
-    return this.#pool.run(task, options);
-  }
-
-  /** Stops accepting runs, waits for in-flight ones, then stops every child. Idempotent. */
-  close(): Promise<void> {
-    return this.#pool.close();
-  }
-
-  /** Rejects in-flight runs with `InterruptedError` and stops every child now. Idempotent. */
-  terminate(): Promise<void> {
-    return this.#pool.terminate();
+    super("child_process", options);
   }
 }

@@ -1,5 +1,5 @@
-import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
-import { WorkerPool, type PoolExecutorOptions } from "./pool.js";
+import type { PoolExecutorOptions } from "./pool.js";
+import { PoolExecutor } from "./pool-executor.js";
 
 /** Options of {@link ThreadExecutor}. */
 export type ThreadExecutorOptions = PoolExecutorOptions;
@@ -18,25 +18,8 @@ export type ThreadExecutorOptions = PoolExecutorOptions;
  * await executor.close();
  * ```
  */
-export class ThreadExecutor implements Executor {
-  readonly #pool: WorkerPool;
-
+export class ThreadExecutor extends PoolExecutor {
   constructor(options: ThreadExecutorOptions) {
-    this.#pool = new WorkerPool("worker_threads", options);
-  }
-
-  /** Runs one attempt in a worker thread. */
-  run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
-    return this.#pool.run(task, options);
-  }
-
-  /** Stops accepting runs, waits for in-flight ones, then stops every thread. Idempotent. */
-  close(): Promise<void> {
-    return this.#pool.close();
-  }
-
-  /** Rejects in-flight runs with `InterruptedError` and stops every thread now. Idempotent. */
-  terminate(): Promise<void> {
-    return this.#pool.terminate();
+    super("worker_threads", options);
   }
 }

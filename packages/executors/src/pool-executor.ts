@@ -1,0 +1,26 @@
+import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
+import { WorkerPool, type PoolExecutorOptions } from "./pool.js";
+
+/** What the thread and process executors share: a {@link WorkerPool} of one runtime. */
+export abstract class PoolExecutor implements Executor {
+  readonly #pool: WorkerPool;
+
+  protected constructor(runtime: "worker_threads" | "child_process", options: PoolExecutorOptions) {
+    this.#pool = new WorkerPool(runtime, options);
+  }
+
+  /** Runs one attempt in a worker. */
+  run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
+    return this.#pool.run(task, options);
+  }
+
+  /** Stops accepting runs, waits for in-flight ones, then stops every worker. Idempotent. */
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+
+  /** Rejects in-flight runs with `InterruptedError` and stops every worker now. Idempotent. */
+  terminate(): Promise<void> {
+    return this.#pool.terminate();
+  }
+}
