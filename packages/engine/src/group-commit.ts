@@ -1,4 +1,4 @@
-import { ErrorCode, isPyrexisError, type Job, type Result } from "@pyrexis/models";
+import { ErrorCode, isPyrexisError, StoreFailureError, type Job, type Result } from "@pyrexis/models";
 import type { CommitBatch, JobStore, JobUpdate } from "@pyrexis/storage";
 
 interface Waiter {
@@ -187,7 +187,11 @@ export class GroupCommitter {
         this.#failure = undefined;
         for (const unit of units) for (const w of unit.waiters) w.resolve();
         return true;
-      } catch (error) {
+      } catch (thrown) {
+        // A third-party store may throw uncoded errors: callers always get a typed one.
+        const error = isPyrexisError(thrown)
+          ? thrown
+          : new StoreFailureError(`store commit failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, { cause: thrown });
         if (isContractError(error)) {
           if (units.length > 1) return false;
           const unit = units[0] as Unit;

@@ -244,6 +244,18 @@ describe("group commit", () => {
     await engine.shutdown();
   });
 
+  it("reports a store's uncoded error to submitters as a typed StoreFailureError (with the cause)", async () => {
+    const store = new FlakyStore(new MemoryJobStore());
+    const engine = engineWith({ noop: () => null }, { store });
+    store.failing = new Error("EIO: i/o error, write");
+    const err = await engine.submitJob({ handler: "noop" }).catch((e: unknown) => e);
+    expect(isPyrexisError(err, "STORE_FAILURE")).toBe(true);
+    expect((err as Error).message).toMatch(/EIO/);
+    expect((err as Error).cause).toBe(store.failing);
+    store.failing = undefined;
+    await engine.shutdown();
+  });
+
   it("commits every transition on its own when group commit is off", async () => {
     const store = new FlakyStore(new MemoryJobStore());
     const engine = engineWith({ noop: () => null }, { store, groupCommit: false });
