@@ -57,15 +57,21 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
   }
   // The store first: opening it is what fails for a wrong path or a foreign file.
   const store = await openStore(storeOption, engineOptions.agingRate);
-  const executors =
-    given ??
-    createExecutors({
+  let executors: ExecutorSource;
+  try {
+    executors =
+      given ??
+      createExecutors({
       handlers: isModule ? handlers : (handlerMap ?? (handlersModule as string | URL)),
       ...(handlersModule !== undefined ? { handlersModule } : {}),
       ...(thread ? { thread } : {}),
       ...(process ? { process } : {}),
       ...(engineOptions.logger ? { logger: engineOptions.logger } : {}),
-    });
+      });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
   const engine = new Engine({ ...engineOptions, store, executors, handlerNames });
   if (start !== false) {
     try {

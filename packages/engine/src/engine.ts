@@ -100,14 +100,50 @@ type AbortKind = "cancel" | "timeout" | "shutdown" | "lost";
 
 interface Running {
   readonly controller: AbortController;
+  /** Why the signal was aborted first. */
   abortKind: AbortKind | undefined;
+  /** `cancelJob` asked for it: the attempt ends `cancelled` even if a timeout aborted it first. */
+  cancelRequested: boolean;
   readonly done: Promise<Result | undefined>;
 }
 
+/** A job this engine holds: queued (`entry`), running, or committing its terminal record (`settling`). */
 interface Active {
   job: Job;
   entry: QueueEntry | undefined;
   running: Running | undefined;
+  settling: Promise<Result> | undefined;
+}
+
+/** A `waitForResult` caller. */
+interface ResultWaiter {
+  resolve(result: Result): void;
+  reject(error: unknown): void;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** True when `promise` settled within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type EngineState = "idle" | "running" | "stopping" | "stopped";
@@ -159,7 +195,11 @@ export class Engine {
   #seenUntil = 0;
   readonly #active = new Map<string, Active>();
   readonly #runningByMode = new Map<string, number>();
-  readonly #waiters = new Map<string, ((r: Result) => void)[]>();
+  readonly #waiters = new Map<string, ResultWaiter[]>();
+  /** Aborted when shutdown starts: wakes `runNext` out of a backoff wait. */
+  readonly #stopController = new AbortController();
+  /** Ids that left this engine while a rescan was reading the store (so it does not re-queue them). */
+  #leftDuringRescan: Set<string> | undefined;
   #state: EngineState = "idle";
   #started: Promise<void> | undefined;
   #looping = false;
@@ -240,7 +280,14 @@ export class Engine {
    * attempt (retried or failed by the usual rules). Idempotent; other methods call it first.
    */
   start(): Promise<void> {
-    this.#started ??= this.#recover();
+    if (!this.#started) {
+      const recovery = this.#recover();
+      this.#started = recovery;
+      // A failed recovery (e.g. a transient store error) may be tried again.
+      recovery.catch(() => {
+        if (this.#started === recovery) this.#started = undefined;
+      });
+    }
     return this.#started;
   }
 
@@ -299,17 +346,23 @@ export class Engine {
     let queued = 0;
     let newest = this.#seenUntil;
     let cursor: string | undefined;
-    scan: do {
-      const page = await this.#store.listJobs({ status: "pending", order: "desc", limit: LIST_PAGE, cursor });
-      for (const job of page.jobs) {
-        if (job.createdAt < from) break scan;
-        if (job.createdAt > newest) newest = job.createdAt;
-        if (this.#active.has(job.id) || this.#stopping) continue;
-        this.#enqueue(job);
-        queued++;
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+    // A job that finishes here while the page is read still shows `pending` in that page.
+    const left = new Set<string>();
+    this.#leftDuringRescan = left;
+    try {
+      scan: do {
+        const page = await this.#store.listJobs({ status: "pending", order: "desc", limit: LIST_PAGE, cursor });
+        for (const job of page.jobs) {
+          if (job.createdAt < from) break scan;
+          if (job.createdAt > newest) newest = job.createdAt;
+          if (this.#stopping || left.has(job.id) || this.#active.has(job.id)) continue;
+          if (this.#enqueue(job)) queued++;
+        }
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    } finally {
+      this.#leftDuringRescan = undefined;
+    }
     this.#seenUntil = newest;
     if (queued > 0) {
       this.#logger.debug({ queued }, "rescan queued jobs submitted elsewhere");
@@ -373,11 +426,26 @@ export class Engine {
     if (this.#stopping) throw new ShuttingDownError();
   }
 
-  #enqueue(job: Job): void {
+  /** Queues a job; false when it is already queued, running or finishing here (e.g. a rescan got to it first). */
+  #enqueue(job: Job): boolean {
+    const active = this.#active.get(job.id);
+    if (active && (active.entry || active.running || active.settling)) return false;
     const entry: QueueEntry = { id: job.id, priority: job.priority, enqueuedAt: job.runAt, runAt: job.runAt, mode: job.mode };
-    this.#active.set(job.id, { job, entry, running: undefined });
-    this.#queue.push(entry);
+    this.#queue.push(entry); // may throw: only then record it
+    if (active) {
+      active.job = job;
+      active.entry = entry;
+    } else {
+      this.#active.set(job.id, { job, entry, running: undefined, settling: undefined });
+    }
     this.#drainedEmitted = false;
+    return true;
+  }
+
+  /** The job left this engine (finished, handed back to the store, or taken by another writer). */
+  #release(id: string): void {
+    this.#active.delete(id);
+    this.#leftDuringRescan?.add(id);
   }
 
   /**
@@ -391,12 +459,14 @@ export class Engine {
     const entry = this.#queue.popAny();
     if (!entry) return undefined;
     let result = await this.#run(entry);
-    while (result === undefined) {
+    while (result === undefined && !this.#stopping) {
       const waiting = this.#active.get(entry.id);
       if (!waiting?.entry) return undefined;
-      // It is waiting out its backoff: wait for it, then run it again (unless it was cancelled).
+      // It is waiting out its backoff: wait for it (shutdown cuts the wait short), then run it
+      // again unless it was cancelled, taken by runLoop, or the engine is stopping.
       const wait = Math.max(0, waiting.job.runAt - this.#clock.now());
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) await sleep(wait, this.#stopController.signal);
+      if (this.#stopping) return undefined;
       const again = this.#active.get(entry.id)?.entry;
       if (!again || !this.#queue.remove(again)) return undefined;
       result = await this.#run(again);
@@ -463,7 +533,7 @@ export class Engine {
   };
 
   #checkDrained(): void {
-    if (this.#drainedEmitted || !this.#looping) return;
+    if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return;
     if (this.#active.size === 0 && this.#queue.size === 0) {
       this.#drainedEmitted = true;
       this.#events.emit("engine:drained", {});
@@ -476,7 +546,9 @@ export class Engine {
    */
   #run(entry: QueueEntry): Promise<Result | undefined> {
     const active = this.#active.get(entry.id);
-    if (!active || active.running || isTerminal(active.job.status)) return Promise.resolve(undefined);
+    if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) {
+      return Promise.resolve(undefined);
+    }
     const now = this.#clock.now();
     const previous = active.job;
     const job = startAttempt(previous, now);
@@ -488,7 +560,12 @@ export class Engine {
     if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
 
     const controller = new AbortController();
-    const running: Running = { controller, abortKind: undefined, done: undefined as unknown as Promise<Result | undefined> };
+    const running: Running = {
+      controller,
+      abortKind: undefined,
+      cancelRequested: false,
+      done: undefined as unknown as Promise<Result | undefined>,
+    };
     (running as { done: Promise<Result | undefined> }).done = this.#execute(job, running, now);
     active.running = running;
     return running.done;
@@ -546,16 +623,21 @@ export class Engine {
     // result is being committed (commits pipeline instead of gating every slot).
     this.#pump();
     const now = this.#clock.now();
-    if (ok) {
+    // Another writer wins over everything; a cancel request over a timeout that came first.
+    const kind: AbortKind | undefined =
+      running.abortKind === "lost" ? "lost" : running.cancelRequested ? "cancel" : running.abortKind;
+    if (ok && kind === undefined) {
       const done = transition(job, "completed", now);
       return this.#settleTerminal(job, done, { output: output as Result["output"], startedAt }, now, "completed");
     }
-    switch (running.abortKind) {
+    switch (kind) {
       case "lost": {
         // Another writer (e.g. `pyrexis cancel` in another process) changed the job: its record
         // in the store wins; write nothing more for it.
-        this.#active.delete(job.id);
-        return this.#store.getResult(job.id).catch(() => undefined);
+        this.#release(job.id);
+        const stored = await this.#store.getResult(job.id).catch(() => undefined);
+        this.#settleWaiters(job.id, stored, error);
+        return stored;
       }
       case "cancel": {
         const cancelled = transition(job, "cancelled", now);
@@ -568,13 +650,9 @@ export class Engine {
           runAt: now,
           lastError: serializeError(error),
         });
-        const active = this.#active.get(job.id);
-        if (active) {
-          active.job = back;
-          active.running = undefined;
-        }
-        await this.#committer.update(back, job.version).catch(() => {});
-        this.#active.delete(job.id);
+        // Staged, not awaited: a failing store must not hold shutdown up (the final flush is bounded).
+        this.#committer.stage(back, job.version);
+        this.#release(job.id);
         return undefined;
       }
       case "timeout":
@@ -596,29 +674,47 @@ export class Engine {
     }
   }
 
-  async #settleTerminal(
+  /**
+   * Commits a job's terminal record and result; resolves with the result once durable. While it
+   * commits, the job stays known as `settling`, so a cancel or a rescan cannot act on it.
+   */
+  #settleTerminal(
     previous: Job,
     job: Job,
     fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
     now: number,
-    status: "completed" | "failed" | "cancelled",
+    status: TerminalStatus,
   ): Promise<Result> {
+    const settling = this.#commitTerminal(previous, job, fields, now, status);
     const active = this.#active.get(job.id);
     if (active) {
       active.job = job;
       active.running = undefined;
+      active.entry = undefined;
+      active.settling = settling;
     }
+    return settling;
+  }
+
+  async #commitTerminal(
+    previous: Job,
+    job: Job,
+    fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
+    now: number,
+    status: TerminalStatus,
+  ): Promise<Result> {
     let result: Result;
     try {
       result = await this.#finishDurably(previous, job, fields, now);
     } catch (error) {
       // The store refused the terminal record (already reported): keep what the store has.
-      this.#active.delete(job.id);
+      this.#release(job.id);
       const stored = await this.#store.getResult(job.id).catch(() => undefined);
+      this.#settleWaiters(job.id, stored, error);
       if (stored) return stored;
       throw error;
     }
-    this.#active.delete(job.id);
+    this.#release(job.id);
     this.#metrics.increment(COUNTER_OF[status]);
     this.#events.emit(EVENT_OF[status], { job, result });
     return result;
@@ -626,9 +722,20 @@ export class Engine {
 
   #finish(previous: Job, job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Promise<void> {
     return this.#finishDurably(previous, job, fields, now).then(() => {
-      this.#active.delete(job.id);
+      this.#release(job.id);
       this.#metrics.increment(COUNTER_OF[job.status as TerminalStatus]);
     });
+  }
+
+  /** Resolves every `waitForResult` of `id` with `result`, or rejects them with `error`. */
+  #settleWaiters(id: string, result: Result | undefined, error: unknown): void {
+    const waiters = this.#waiters.get(id);
+    if (!waiters) return;
+    this.#waiters.delete(id);
+    for (const w of waiters) {
+      if (result) w.resolve(result);
+      else w.reject(error);
+    }
   }
 
   async #finishDurably(
@@ -648,11 +755,7 @@ export class Engine {
     if (fields.error !== undefined) resultFields.error = fields.error;
     const result = createResult(resultFields);
     await this.#committer.update(job, previous.version, result);
-    const waiters = this.#waiters.get(job.id);
-    if (waiters) {
-      this.#waiters.delete(job.id);
-      for (const w of waiters) w(result);
-    }
+    this.#settleWaiters(job.id, result, undefined);
     return result;
   }
 
@@ -663,12 +766,23 @@ export class Engine {
    * `IllegalTransitionError` for a job that already finished.
    */
   async cancelJob(id: string): Promise<Job> {
+    if (this.#state === "stopped") throw new ShuttingDownError();
     await this.start();
     const active = this.#active.get(id);
+    if (active?.settling) {
+      // It is finishing right now: cancelling it is too late (unless it was being cancelled).
+      const result = await active.settling.catch(() => undefined);
+      const status = result?.status ?? (await this.#store.getJob(id))?.status ?? active.job.status;
+      if (status !== "cancelled") throw new IllegalTransitionError(id, status, "cancelled");
+      return (await this.#store.getJob(id)) ?? active.job;
+    }
     if (active?.running) {
-      active.running.abortKind ??= "cancel";
-      active.running.controller.abort(new CancelledError(id));
-      await active.running.done;
+      const running = active.running;
+      running.cancelRequested = true;
+      if (running.abortKind === undefined) running.abortKind = "cancel";
+      if (!running.controller.signal.aborted) running.controller.abort(new CancelledError(id));
+      await running.done.catch(() => undefined);
+      await this.#committer.flush().catch(() => {});
       return (await this.#store.getJob(id)) ?? active.job;
     }
     const now = this.#clock.now();
@@ -720,7 +834,7 @@ export class Engine {
     return new Promise<Result>((resolve, reject) => {
       let settled = false;
       const onAbort = (): void => finish(undefined, signal?.reason);
-      const waiter = (r: Result): void => finish(r);
+      const waiter: ResultWaiter = { resolve: (r) => finish(r), reject: (e) => finish(undefined, e) };
       const finish = (r: Result | undefined, error?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -823,6 +937,16 @@ export class Engine {
     this.#checkDrained();
   }
 
+  /** Jobs still running or committing their terminal record. */
+  #inFlight(): Promise<unknown>[] {
+    const out: Promise<unknown>[] = [];
+    for (const a of this.#active.values()) {
+      if (a.running) out.push(a.running.done);
+      else if (a.settling) out.push(a.settling);
+    }
+    return out;
+  }
+
   #abortInFlight(): void {
     for (const [id, a] of this.#active) {
       if (a.running && a.running.abortKind === undefined) {
@@ -834,29 +958,27 @@ export class Engine {
 
   async #doShutdown(graceMs: number): Promise<void> {
     this.#state = "stopping";
+    this.#stopController.abort();
     this.#queue.stop();
     if (this.#rescanTimer) clearInterval(this.#rescanTimer);
     await this.#rescanning?.catch(() => 0);
-    const inFlight = (): Promise<unknown>[] => [...this.#active.values()].flatMap((a) => (a.running ? [a.running.done] : []));
-    let pending = inFlight();
-    if (pending.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
-      await Promise.race([Promise.allSettled(pending), grace]);
-      if (timer) clearTimeout(timer);
+    // After the grace period, aborting, settling and the final flush share one deadline, so a
+    // failing store cannot hold shutdown up for longer than grace + MIN_FINAL_FLUSH_MS.
+    if (this.#inFlight().length > 0) await settlesWithin(Promise.allSettled(this.#inFlight()), graceMs);
+    const deadlineAt = Date.now() + MIN_FINAL_FLUSH_MS;
+    if (this.#inFlight().length > 0) {
       this.#abortInFlight();
-      pending = inFlight();
-      await Promise.allSettled(pending);
+      await settlesWithin(Promise.allSettled(this.#inFlight()), deadlineAt - Date.now());
     }
+    const deadline = Math.max(0, deadlineAt - Date.now());
     let flushFailed = false;
     let flushError: unknown;
-    const deadline = Math.max(graceMs, MIN_FINAL_FLUSH_MS);
     let flushTimer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((r) => (flushTimer = setTimeout(() => r("timeout"), deadline)));
     try {
       if ((await Promise.race([this.#committer.flush(), timedOut])) === "timeout") {
         flushError = new StoreFailureError(
-          `shutdown: ${this.#committer.pendingCount} job change(s) could not be persisted within ${deadline} ms; ` +
+          `shutdown: ${this.#committer.unsavedCount} job change(s) could not be persisted within ${MIN_FINAL_FLUSH_MS} ms after the grace period; ` +
             "they will be recovered from the store's last state on the next start",
         );
         flushFailed = true;
@@ -867,6 +989,12 @@ export class Engine {
       flushError = e;
     } finally {
       clearTimeout(flushTimer);
+    }
+    // Nothing more can be written: later changes fail at once instead of waiting for a closed store.
+    this.#committer.abandon(flushFailed ? flushError : new ShuttingDownError("engine has shut down"));
+    // Results of jobs that did not finish will come from a later run, not from this engine.
+    for (const id of [...this.#waiters.keys()]) {
+      this.#settleWaiters(id, undefined, new ShuttingDownError(`engine shut down before job ${id} finished`));
     }
     const report = await this.#shutdown.run();
     for (const { name, error } of report.errors) this.#reportError(error, `shutdown step "${name}" failed`);

@@ -79,7 +79,10 @@ export class TypedEmitter<M extends object> {
     for (const listener of list.length === 1 ? list : [...list]) {
       try {
         const r = listener(payload) as unknown;
-        if (r instanceof Promise) r.catch((e: unknown) => this.#onListenerError(e, event));
+        // Any thenable, not only native promises: its rejection must not go unhandled.
+        if (typeof (r as PromiseLike<unknown> | undefined)?.then === "function") {
+          (r as PromiseLike<unknown>).then(undefined, (e: unknown) => this.#onListenerError(e, event));
+        }
       } catch (e) {
         this.#onListenerError(e, event);
       }

@@ -1,4 +1,4 @@
-import { ErrorCode, isPyrexisError, StoreFailureError, type Job, type Result } from "@pyrexis/models";
+import { ErrorCode, isPyrexisError, StaleVersionError, StoreFailureError, type Job, type Result } from "@pyrexis/models";
 import type { CommitBatch, JobStore, JobUpdate } from "@pyrexis/storage";
 
 interface Waiter {
@@ -61,6 +61,10 @@ export class GroupCommitter {
   #flushing: Promise<void> | undefined;
   #scheduled = false;
   #retryDelay = 0;
+  /** Units in the commit being written now. */
+  #writing = 0;
+  /** Why nothing more is written (set by {@link abandon}). */
+  #abandoned: { error: unknown } | undefined;
   /** Set while commits are failing for a non-contract reason (cleared by the next success). */
   #failure: { error: unknown } | undefined;
   #stopped = false;
@@ -75,8 +79,14 @@ export class GroupCommitter {
     return this.#insertUnits.length + this.#updateUnits.size + this.#serialUnits.length;
   }
 
+  /** Units not yet durable: waiting, plus those in the commit being written. */
+  get unsavedCount(): number {
+    return this.pendingCount + this.#writing;
+  }
+
   /** Stages new jobs; resolves when they are durable, rejects (e.g. DuplicateJobError) when not. */
   insert(jobs: Job[]): Promise<void> {
+    if (this.#abandoned) return Promise.reject(this.#abandoned.error);
     // While the store is failing, submissions fail fast rather than queue behind the retries.
     if (this.#failure !== undefined) return Promise.reject(this.#failure.error);
     return new Promise((resolve, reject) => {
@@ -92,6 +102,7 @@ export class GroupCommitter {
    * reported through `onError`/`onRejected`).
    */
   update(job: Job, previousVersion: number, result?: Result): Promise<void> {
+    if (this.#abandoned) return Promise.reject(this.#abandoned.error);
     return new Promise((resolve, reject) => this.#stage(job, previousVersion, result, { resolve, reject }));
   }
 
@@ -104,11 +115,25 @@ export class GroupCommitter {
   }
 
   #stage(job: Job, previousVersion: number, result: Result | undefined, waiter: Waiter | undefined): void {
+    if (this.#abandoned) {
+      const { error } = this.#abandoned;
+      if (waiter) waiter.reject(error);
+      else this.#options.onError(error, `change of job ${job.id} not written: the committer has stopped`);
+      return;
+    }
     if (!this.#options.group) {
       // No grouping, no coalescing: every transition is its own commit, in order.
       this.#serialUnits.push(newUnit(job, previousVersion, result, waiter));
     } else {
       const pending = this.#updateUnits.get(job.id);
+      if (pending?.update && (pending.result !== undefined || pending.update.job.version >= job.version)) {
+        // A terminal record is already staged, or this change is older than the staged one:
+        // never overwrite it (the engine does not produce this; a guard against lost results).
+        const error = new StaleVersionError(job.id, previousVersion, pending.update.job.version);
+        if (waiter) waiter.reject(error);
+        else this.#options.onError(error, `change of job ${job.id} dropped: a newer one is staged`);
+        return;
+      }
       if (pending?.update) {
         pending.update = { job, expectedVersion: pending.update.expectedVersion };
         if (result) pending.result = result;
@@ -122,7 +147,7 @@ export class GroupCommitter {
 
   /** Resolves once everything staged so far is durable (or its callers were rejected). */
   async flush(): Promise<void> {
-    while (this.pendingCount > 0 || this.#flushing) {
+    while ((this.pendingCount > 0 && !this.#abandoned) || this.#flushing) {
       if (!this.#flushing) this.#startFlush();
       await this.#flushing;
     }
@@ -130,6 +155,7 @@ export class GroupCommitter {
 
   /** Stops retrying failed commits; pending callers are rejected with `error`. */
   abandon(error: unknown): void {
+    this.#abandoned ??= { error };
     this.#stopped = true;
     for (const unit of this.#takeUnits(Number.POSITIVE_INFINITY)) for (const w of unit.waiters) w.reject(error);
   }
@@ -179,6 +205,15 @@ export class GroupCommitter {
 
   /** Commits `units` as one batch; true when written. On a contract error of a single unit, rejects it. */
   async #commit(units: Unit[]): Promise<boolean> {
+    this.#writing = units.length;
+    try {
+      return await this.#commitUntilDone(units);
+    } finally {
+      this.#writing = 0;
+    }
+  }
+
+  async #commitUntilDone(units: Unit[]): Promise<boolean> {
     let batch = toBatch(units);
     for (;;) {
       try {

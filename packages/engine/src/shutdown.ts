@@ -74,7 +74,14 @@ export class ShutdownCoordinator {
     const remove = (): void => {
       for (const s of signals) process.off(s, handler);
     };
-    this.#removeSignalHandlers = remove;
+    // Installing twice keeps both removable when shutdown completes.
+    const previous = this.#removeSignalHandlers;
+    this.#removeSignalHandlers = previous
+      ? (): void => {
+          previous();
+          remove();
+        }
+      : remove;
     return remove;
   }
 }

@@ -47,6 +47,12 @@ export class FlakyStore implements JobStore {
   commits = 0;
   updatesWritten = 0;
   failing: Error | undefined = undefined;
+  /** Milliseconds each commit waits before writing (a slow disk or a network store). */
+  delayMs = 0;
+  /** Milliseconds each commit waits after writing, before it resolves (the write is already visible). */
+  delayAfterMs = 0;
+  /** Milliseconds `listJobs` waits after taking its snapshot. */
+  listDelayMs = 0;
   /** When true, `close()` leaves the inner store open so a test can inspect it afterwards. */
   keepOpen = false;
   constructor(inner: JobStore) {
@@ -56,10 +62,12 @@ export class FlakyStore implements JobStore {
     return this.inner.capabilities;
   }
   async commit(batch: Parameters<JobStore["commit"]>[0]): Promise<void> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failing !== undefined) throw this.failing;
     await this.inner.commit(batch);
     this.commits++;
     this.updatesWritten += batch.update?.length ?? 0;
+    if (this.delayAfterMs > 0) await new Promise((r) => setTimeout(r, this.delayAfterMs));
   }
   getJob(id: string): ReturnType<JobStore["getJob"]> {
     return this.inner.getJob(id);
@@ -67,8 +75,10 @@ export class FlakyStore implements JobStore {
   getResult(id: string): ReturnType<JobStore["getResult"]> {
     return this.inner.getResult(id);
   }
-  listJobs(q?: Parameters<JobStore["listJobs"]>[0]): ReturnType<JobStore["listJobs"]> {
-    return this.inner.listJobs(q);
+  async listJobs(q?: Parameters<JobStore["listJobs"]>[0]): ReturnType<JobStore["listJobs"]> {
+    const page = await this.inner.listJobs(q);
+    if (this.listDelayMs > 0) await new Promise((r) => setTimeout(r, this.listDelayMs));
+    return page;
   }
   countByStatus(): ReturnType<JobStore["countByStatus"]> {
     return this.inner.countByStatus();

@@ -122,7 +122,8 @@ class AsyncRun {
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (error: unknown) => void;
   #settled = false;
-  #signal: AbortSignal | undefined;
+  /** The handler's `ctx.signal`, made only if the handler reads it. */
+  #controller: AbortController | undefined;
 
   constructor(
     executor: AsyncExecutor,
@@ -150,10 +151,18 @@ class AsyncRun {
     invokeHandler(handlers, this.#task, this).then(this.#onOutput, this.#onError);
   }
 
-  /** The handler's `ctx.signal`: the caller's signal combined with the executor's kill switch. */
+  /**
+   * The handler's `ctx.signal`: aborted with the caller's reason, or by `terminate()`. A per-run
+   * controller (not `AbortSignal.any` with the executor's long-lived kill signal, which Node 20
+   * never cleans up: ~55 bytes leaked per run).
+   */
   get signal(): AbortSignal {
-    this.#signal ??= AbortSignal.any([this.#options.signal, this.#executor.killSignal]);
-    return this.#signal;
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#options.signal.aborted) this.#controller.abort(this.#options.signal.reason);
+      else if (this.#executor.killSignal.aborted) this.#controller.abort(new InterruptedError(this.#task.jobId, "executor terminated"));
+    }
+    return this.#controller.signal;
   }
 
   progress(value: unknown): void {
@@ -171,7 +180,9 @@ class AsyncRun {
   }
 
   interrupt(): void {
-    if (this.#finish()) this.#reject(new InterruptedError(this.#task.jobId, "executor terminated while the job ran"));
+    const error = new InterruptedError(this.#task.jobId, "executor terminated while the job ran");
+    this.#controller?.abort(error);
+    if (this.#finish()) this.#reject(error);
   }
 
   #finish(): boolean {
@@ -183,6 +194,7 @@ class AsyncRun {
   }
 
   readonly #onAbort = (): void => {
+    this.#controller?.abort(this.#options.signal.reason);
     if (this.#finish()) this.#reject(this.#options.signal.reason);
   };
 
