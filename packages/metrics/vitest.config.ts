@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
 
 export default defineProject({
-  test: { name: "metrics", include: ["test/**/*.test.ts"] },
+  test: { name: "metrics", include: ["test/**/*.test.ts"], testTimeout: 20_000, hookTimeout: 20_000 },
 });

@@ -1,7 +1,7 @@
 import { ExecutorClosedError, InterruptedError } from "@pyrexis/models";
 import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
 import { loadHandlersModule, silentLogger, type HandlerMap, type Logger } from "./handlers.js";
-import { invokeHandler, writeLog } from "./invoke.js";
+import { runHandler, writeLog } from "./invoke.js";
 
 /** Options of {@link AsyncExecutor}. */
 export interface AsyncExecutorOptions {
@@ -148,7 +148,7 @@ class AsyncRun {
   }
 
   #invoke(handlers: HandlerMap): void {
-    invokeHandler(handlers, this.#task, this).then(this.#onOutput, this.#onError);
+    runHandler(handlers, this.#task, this, this.#onOutput, this.#onError);
   }
 
   /**

@@ -49,18 +49,49 @@ export function assertJson(value: unknown, what: string): void {
  * Runs one handler with its context and checks its output is JSON. Shared by the async executor
  * and the worker entry so every mode applies exactly the same rules.
  */
-export async function invokeHandler(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks): Promise<unknown> {
+export function invokeHandler(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks): Promise<unknown> {
+  return new Promise((resolve, reject) => runHandler(handlers, task, sinks, resolve, reject));
+}
+
+/**
+ * {@link invokeHandler} with callbacks: a handler that returns a plain value completes in the same
+ * tick, without a promise (the async executor's hot path). Exactly one callback is called.
+ */
+export function runHandler(
+  handlers: HandlerMap,
+  task: ExecutionTask,
+  sinks: InvokeSinks,
+  onOutput: (output: unknown) => void,
+  onError: (error: unknown) => void,
+): void {
   const fn = Object.hasOwn(handlers, task.handler) ? handlers[task.handler] : undefined;
-  if (typeof fn !== "function") throw new HandlerNotFoundError(task.handler, Object.keys(handlers));
+  if (typeof fn !== "function") return onError(new HandlerNotFoundError(task.handler, Object.keys(handlers)));
   const ctx = new Context(task, sinks);
-  try {
-    let output: unknown = await fn(task.payload, ctx);
-    // A handler that returns nothing produced `null`: JSON has no undefined.
-    if (output === undefined) output = null;
-    assertJson(output, `output of handler "${task.handler}" (job ${task.jobId})`);
-    return output;
-  } finally {
+  const finish = (value: unknown): void => {
     ctx.ended = true;
+    // A handler that returns nothing produced `null`: JSON has no undefined.
+    const output = value === undefined ? null : value;
+    try {
+      assertJson(output, `output of handler "${task.handler}" (job ${task.jobId})`);
+    } catch (error) {
+      return onError(error);
+    }
+    onOutput(output);
+  };
+  const fail = (error: unknown): void => {
+    ctx.ended = true;
+    onError(error);
+  };
+  let returned: unknown;
+  try {
+    returned = fn(task.payload, ctx);
+  } catch (error) {
+    return fail(error);
+  }
+  if (typeof (returned as PromiseLike<unknown> | null)?.then === "function") {
+    (returned as PromiseLike<unknown>).then(finish, fail);
+  } else {
+    finish(returned);
   }
 }
 
