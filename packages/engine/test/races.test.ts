@@ -14,14 +14,16 @@ const pendingAfter = <T>(p: Promise<T>, ms: number): Promise<T | "pending"> => P
 describe("cancel racing a job's end", () => {
   it("a cancel while the job's result is being committed is refused; the result stands", async () => {
     const store = new FlakyStore(new MemoryJobStore());
-    const engine = engineWith({ quick: async () => { await sleep(10); return "done"; } }, { store });
+    let handlerDone = false;
+    const engine = engineWith({ quick: async () => { await sleep(10); handlerDone = true; return "done"; } }, { store });
     const completed: string[] = [];
     engine.on("job:completed", (e) => completed.push(e.result.status));
     await engine.submitJob({ id: "a", handler: "quick" });
-    store.delayMs = 100;
+    store.delayMs = 300;
     const loop = engine.runLoop();
     const waiting = engine.waitForResult("a");
-    await sleep(50); // the handler is done; its terminal commit is in flight
+    await until(() => handlerDone, "the handler to finish");
+    await new Promise((r) => setImmediate(r)); // its terminal commit is now in flight (300 ms)
     const cancel = await engine.cancelJob("a").catch((e: unknown) => e);
     expect(isPyrexisError(cancel, "ILLEGAL_TRANSITION")).toBe(true);
     expect((await waiting).status).toBe("completed");
@@ -45,11 +47,11 @@ describe("cancel racing a job's end", () => {
     const store = new MemoryJobStore();
     const engine = new Engine({ store, executors: { get: () => slowAbort, modes: ["async"], close: async () => {} } });
     const loop = engine.runLoop();
-    await engine.submitJob({ id: "a", handler: "h", timeoutMs: 20, maxAttempts: 3, backoff: { baseMs: 50, maxMs: 50 } });
-    await sleep(60); // timed out at 20 ms; the executor is still winding down
+    await engine.submitJob({ id: "a", handler: "h", timeoutMs: 20, maxAttempts: 3, backoff: { baseMs: 2000, maxMs: 2000 } });
+    await sleep(60); // timed out at 20 ms; the executor is still winding down (until ~120 ms)
     const cancelled = await engine.cancelJob("a");
     expect(cancelled.status).toBe("cancelled");
-    await sleep(200);
+    await sleep(150);
     expect(runs).toBe(1);
     expect(await store.getResult("a")).toMatchObject({ status: "cancelled", attempts: 1 });
     await engine.shutdown({ graceMs: 0 });
