@@ -703,9 +703,9 @@ export class Engine {
     now: number,
     status: TerminalStatus,
   ): Promise<Result> {
-    let result: Result;
+    const result = this.#resultOf(job, fields, now);
     try {
-      result = await this.#finishDurably(previous, job, fields, now);
+      await this.#committer.update(job, previous.version, result);
     } catch (error) {
       // The store refused the terminal record (already reported): keep what the store has.
       this.#release(job.id);
@@ -714,6 +714,7 @@ export class Engine {
       if (stored) return stored;
       throw error;
     }
+    this.#settleWaiters(job.id, result, undefined);
     this.#release(job.id);
     this.#metrics.increment(COUNTER_OF[status]);
     this.#events.emit(EVENT_OF[status], { job, result });
@@ -721,7 +722,9 @@ export class Engine {
   }
 
   #finish(previous: Job, job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Promise<void> {
-    return this.#finishDurably(previous, job, fields, now).then(() => {
+    const result = this.#resultOf(job, fields, now);
+    return this.#committer.update(job, previous.version, result).then(() => {
+      this.#settleWaiters(job.id, result, undefined);
       this.#release(job.id);
       this.#metrics.increment(COUNTER_OF[job.status as TerminalStatus]);
     });
@@ -738,12 +741,8 @@ export class Engine {
     }
   }
 
-  async #finishDurably(
-    previous: Job,
-    job: Job,
-    fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
-    now: number,
-  ): Promise<Result> {
+  /** The frozen result of a job that reached its terminal status. */
+  #resultOf(job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Result {
     const resultFields: Omit<Result, "durationMs"> = {
       jobId: job.id,
       status: job.status as Result["status"],
@@ -753,11 +752,9 @@ export class Engine {
     };
     if (fields.output !== undefined) resultFields.output = fields.output;
     if (fields.error !== undefined) resultFields.error = fields.error;
-    const result = createResult(resultFields);
-    await this.#committer.update(job, previous.version, result);
-    this.#settleWaiters(job.id, result, undefined);
-    return result;
+    return createResult(resultFields);
   }
+
 
   /**
    * Cancels a job. A queued (pending/retrying) job leaves the queue at once; a running job's
