@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import type { Job, Result } from "@pyrexis/models";
+import { seededRandom, type Job, type Result } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 
 /** True in `pnpm test:chaos` (long, on-demand runs). */
@@ -20,17 +20,8 @@ export function seedFor(scenario: string, fallback: number): number {
   return seed;
 }
 
-/** mulberry32: small, fast, good enough to pick kill moments and fault windows. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (`seededRandom` of @pyrexis/models): picks kill moments and fault windows. */
+export const prng: (seed: number) => () => number = seededRandom;
 
 /** A fresh temp dir and its remover. */
 export function tempDir(prefix = "pyrexis-rel-"): { dir: string; cleanup: () => void } {

@@ -1,14 +1,7 @@
-/** A seeded PRNG (mulberry32): the same seed gives the same batch, failures included. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "@pyrexis/models";
+
+/** A seeded PRNG (mulberry32, from @pyrexis/models): the same seed gives the same batch, failures included. */
+export const mulberry32: (seed: number) => () => number = seededRandom;
 
 /** FNV-1a hash of a string, 32 bits. */
 export function fnv1a(text: string, seed = 0x811c9dc5): number {

@@ -8,3 +8,4 @@ export * from "./error-serialization.js";
 export * from "./retry.js";
 export * from "./factories.js";
 export * from "./clock.js";
+export * from "./random.js";

@@ -144,3 +144,22 @@ describe("backoffDelay", () => {
     expect(backoffDelay(b, 1, () => 0.999_999)).toBe(1);
   });
 });
+
+describe("seededRandom", () => {
+  it("replays the same sequence for a seed, differs across seeds, stays in [0, 1)", async () => {
+    const { seededRandom } = await import("../src/index.js");
+    const a = seededRandom(42);
+    const b = seededRandom(42);
+    const c = seededRandom(43);
+    const xs = Array.from({ length: 1000 }, () => a());
+    expect(Array.from({ length: 1000 }, () => b())).toEqual(xs);
+    expect(Array.from({ length: 1000 }, () => c())).not.toEqual(xs);
+    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
+    // Roughly uniform: each tenth of [0, 1) gets 5–15 % of 1000 draws.
+    for (let d = 0; d < 10; d++) {
+      const n = xs.filter((x) => x >= d / 10 && x < (d + 1) / 10).length;
+      expect(n).toBeGreaterThan(50);
+      expect(n).toBeLessThan(150);
+    }
+  });
+});
