@@ -2,6 +2,7 @@ import { ExecutorClosedError, InterruptedError } from "@pyrexis/models";
 import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
 import { loadHandlersModule, silentLogger, type HandlerMap, type Logger } from "./handlers.js";
 import { runHandler, writeLog } from "./invoke.js";
+import { RunControl } from "./run-control.js";
 
 /** Options of {@link AsyncExecutor}. */
 export interface AsyncExecutorOptions {
@@ -62,8 +63,10 @@ export class AsyncExecutor implements Executor {
   /** Runs one attempt on the event loop. See the class notes on aborting. */
   run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ExecutorClosedError("async executor is closed"));
+    // A RunControl is checked without creating its signal.
+    const control = options instanceof RunControl ? options : undefined;
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the contract: reject with signal.reason as given
-    if (options.signal.aborted) return Promise.reject(options.signal.reason);
+    if (control ? control.aborted : options.signal.aborted) return Promise.reject(control ? control.reason : options.signal.reason);
     return new Promise<unknown>((resolve, reject) => new AsyncRun(this, task, options, resolve, reject).start());
   }
 
@@ -112,13 +115,16 @@ export class AsyncExecutor implements Executor {
 
 /**
  * One run on the event loop. A class rather than closures: this is the hot path of I/O-bound
- * work, and per run it adds exactly one abort listener and no extra AbortController (the
- * handler's `ctx.signal` is built only if the handler reads it).
+ * work, and per run it adds exactly one abort listener and no AbortController (the handler's
+ * `ctx.signal` is built only if the handler reads it; a {@link RunControl} caller's own signal
+ * is never created).
  */
 class AsyncRun {
   readonly #executor: AsyncExecutor;
   readonly #task: ExecutionTask;
   readonly #options: ExecutionOptions;
+  /** `#options` when it is a {@link RunControl}: listened to without creating its signal. */
+  readonly #control: RunControl | undefined;
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (error: unknown) => void;
   #settled = false;
@@ -135,13 +141,15 @@ class AsyncRun {
     this.#executor = executor;
     this.#task = task;
     this.#options = options;
+    this.#control = options instanceof RunControl ? options : undefined;
     this.#resolve = resolve;
     this.#reject = reject;
   }
 
   start(): void {
     this.#executor.track(this);
-    this.#options.signal.addEventListener("abort", this.#onAbort);
+    if (this.#control) this.#control.listen(this.#onAbort);
+    else this.#options.signal.addEventListener("abort", this.#onAbort);
     const handlers = this.#executor.handlers();
     if (handlers instanceof Promise) handlers.then((h) => this.#invoke(h), this.#onError);
     else this.#invoke(handlers);
@@ -159,7 +167,7 @@ class AsyncRun {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.#options.signal.aborted) this.#controller.abort(this.#options.signal.reason);
+      if (this.#callerAborted()) this.#controller.abort(this.#callerReason());
       else if (this.#executor.killSignal.aborted) this.#controller.abort(new InterruptedError(this.#task.jobId, "executor terminated"));
     }
     return this.#controller.signal;
@@ -188,14 +196,24 @@ class AsyncRun {
   #finish(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    this.#options.signal.removeEventListener("abort", this.#onAbort);
+    if (this.#control) this.#control.unlisten(this.#onAbort);
+    else this.#options.signal.removeEventListener("abort", this.#onAbort);
     this.#executor.untrack(this);
     return true;
   }
 
+  #callerAborted(): boolean {
+    return this.#control ? this.#control.aborted : this.#options.signal.aborted;
+  }
+
+  #callerReason(): unknown {
+    return this.#control ? this.#control.reason : this.#options.signal.reason;
+  }
+
   readonly #onAbort = (): void => {
-    this.#controller?.abort(this.#options.signal.reason);
-    if (this.#finish()) this.#reject(this.#options.signal.reason);
+    const reason = this.#callerReason();
+    this.#controller?.abort(reason);
+    if (this.#finish()) this.#reject(reason);
   };
 
   readonly #onOutput = (output: unknown): void => {
