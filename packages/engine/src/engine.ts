@@ -28,7 +28,7 @@ import {
   type RandomSource,
   type Result,
 } from "@pyrexis/models";
-import { silentLogger, type Executor, type Logger } from "@pyrexis/executors";
+import { RunControl, silentLogger, type Executor, type Logger } from "@pyrexis/executors";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
 import type { JobStore, ListJobsPage, ListJobsQuery } from "@pyrexis/storage";
@@ -98,13 +98,37 @@ export interface WaitOptions {
 /** Why a running attempt's signal was aborted; `lost`: the store's record changed elsewhere. */
 type AbortKind = "cancel" | "timeout" | "shutdown" | "lost";
 
-interface Running {
-  readonly controller: AbortController;
-  /** Why the signal was aborted first. */
-  abortKind: AbortKind | undefined;
+/**
+ * One running attempt. It is also the executor's run options: a {@link RunControl} makes an
+ * `AbortSignal` only if the executor or handler reads it, which most no-op-sized jobs never do.
+ */
+class Running extends RunControl {
+  /** Why the run was aborted first. */
+  abortKind: AbortKind | undefined = undefined;
   /** `cancelJob` asked for it: the attempt ends `cancelled` even if a timeout aborted it first. */
-  cancelRequested: boolean;
-  readonly done: Promise<Result | undefined>;
+  cancelRequested = false;
+  /** Settles when the attempt is over (with the result when the job reached a terminal status). */
+  done: Promise<Result | undefined> = Promise.resolve(undefined);
+  readonly #job: Job;
+  readonly #events: TypedEmitter<EngineEventMap>;
+
+  constructor(job: Job, events: TypedEmitter<EngineEventMap>) {
+    super();
+    this.#job = job;
+    this.#events = events;
+  }
+
+  /** Aborts the run for `kind` unless it was aborted before (the first reason stays). */
+  stop(kind: AbortKind, reason: unknown): void {
+    this.abortKind ??= kind;
+    this.abort(reason);
+  }
+
+  onProgress(value: unknown): void {
+    if (this.#events.has("job:progress")) {
+      this.#events.emit("job:progress", { jobId: this.#job.id, attempt: this.#job.attempts, value });
+    }
+  }
 }
 
 /** A job this engine holds: queued (`entry`), running, or committing its terminal record (`settling`). */
@@ -559,26 +583,17 @@ export class Engine {
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
     if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
 
-    const controller = new AbortController();
-    const running: Running = {
-      controller,
-      abortKind: undefined,
-      cancelRequested: false,
-      done: undefined as unknown as Promise<Result | undefined>,
-    };
-    (running as { done: Promise<Result | undefined> }).done = this.#execute(job, running, now);
+    const running = new Running(job, this.#events);
+    running.done = this.#execute(job, running, now);
     active.running = running;
     return running.done;
   }
 
   async #execute(job: Job, running: Running, startedAt: number): Promise<Result | undefined> {
-    const { controller } = running;
     let timer: NodeJS.Timeout | undefined;
     if (job.timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        running.abortKind ??= "timeout";
-        controller.abort(new TimeoutError(job.id, job.timeoutMs as number));
-      }, job.timeoutMs);
+      const timeoutMs = job.timeoutMs;
+      timer = setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
     }
     const t0 = performance.now();
     let output: unknown;
@@ -586,23 +601,13 @@ export class Engine {
     let ok = false;
     try {
       const executor = this.#executors.get(job.mode);
-      output = await executor.run(
-        { jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts },
-        {
-          signal: controller.signal,
-          onProgress: (value) => {
-            if (this.#events.has("job:progress")) {
-              this.#events.emit("job:progress", { jobId: job.id, attempt: job.attempts, value });
-            }
-          },
-        },
-      );
+      output = await executor.run({ jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts }, running);
       ok = true;
       // A handler that returns nothing produced `null` (JSON has no undefined).
       if (output === undefined) output = null;
       if (running.abortKind !== undefined) {
         ok = false;
-        error = controller.signal.reason;
+        error = running.reason;
       } else {
         const problem = findJsonProblem(output);
         if (problem) {
@@ -613,7 +618,7 @@ export class Engine {
         }
       }
     } catch (e) {
-      error = running.abortKind !== undefined ? controller.signal.reason : e;
+      error = running.abortKind !== undefined ? running.reason : e;
     } finally {
       if (timer) clearTimeout(timer);
     }
@@ -776,8 +781,7 @@ export class Engine {
     if (active?.running) {
       const running = active.running;
       running.cancelRequested = true;
-      if (running.abortKind === undefined) running.abortKind = "cancel";
-      if (!running.controller.signal.aborted) running.controller.abort(new CancelledError(id));
+      running.stop("cancel", new CancelledError(id));
       await running.done.catch(() => undefined);
       await this.#committer.flush().catch(() => {});
       return (await this.#store.getJob(id)) ?? active.job;
@@ -920,10 +924,7 @@ export class Engine {
     const active = this.#active.get(jobId);
     if (!active) return;
     if (active.running) {
-      if (active.running.abortKind === undefined) {
-        active.running.abortKind = "lost";
-        active.running.controller.abort(reason);
-      }
+      if (active.running.abortKind === undefined) active.running.stop("lost", reason);
       return;
     }
     if (active.entry) {
@@ -946,10 +947,7 @@ export class Engine {
 
   #abortInFlight(): void {
     for (const [id, a] of this.#active) {
-      if (a.running && a.running.abortKind === undefined) {
-        a.running.abortKind = "shutdown";
-        a.running.controller.abort(new InterruptedError(id, "aborted by engine shutdown"));
-      }
+      if (a.running && a.running.abortKind === undefined) a.running.stop("shutdown", new InterruptedError(id, "aborted by engine shutdown"));
     }
   }
 
