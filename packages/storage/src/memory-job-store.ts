@@ -82,24 +82,30 @@ export class MemoryJobStore implements JobStore {
     const b = checkCommit(batch, this.#view);
     // Take ownership (freeze or clone) of every record first: structuredClone may throw on a
     // non-JSON value, and that must happen before the first write.
-    const inserts = (b.insert ?? []).map((job) => this.#own(job));
-    const updates = (b.update ?? []).map(({ job }) => this.#own(job));
-    const results = (b.results ?? []).map((result) => this.#own(result));
-    for (const job of inserts) {
+    const inserts = this.#ownAll(b.insert);
+    const updates = b.update === undefined ? [] : this.#ownAll(b.update.map((u) => u.job));
+    const results = this.#ownAll(b.results);
+    const order = this.#order;
+    for (let i = 0; i < inserts.length; i++) {
+      const job = inserts[i] as Job;
       this.#jobs.set(job.id, job);
       this.#counts[job.status]++;
       const pos: ListPosition = { createdAt: job.createdAt, id: job.id };
-      const last = this.#order[this.#order.length - 1];
+      const last = order[order.length - 1];
       if (this.#sorted && last !== undefined && compareListPosition(last, pos) > 0) this.#sorted = false;
-      this.#order.push(pos);
+      order.push(pos);
     }
-    for (const job of updates) {
+    for (let i = 0; i < updates.length; i++) {
+      const job = updates[i] as Job;
       const previous = this.#jobs.get(job.id)!;
       this.#counts[previous.status]--;
       this.#counts[job.status]++;
       this.#jobs.set(job.id, job);
     }
-    for (const result of results) this.#results.set(result.jobId, result);
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i] as Result;
+      this.#results.set(result.jobId, result);
+    }
   }
 
   async getJob(id: string): Promise<Job | undefined> {
@@ -160,8 +166,14 @@ export class MemoryJobStore implements JobStore {
     this.#order.length = 0;
   }
 
-  #own<T>(value: T): T {
-    return deepFreeze(this.#clone ? structuredClone(value) : value);
+  /** Takes ownership (freeze, or clone then freeze) of every record; the first non-JSON value throws. */
+  #ownAll<T>(values: readonly T[] | undefined): readonly T[] {
+    if (values === undefined) return [];
+    if (!this.#clone) {
+      for (let i = 0; i < values.length; i++) deepFreeze(values[i]);
+      return values;
+    }
+    return values.map((value) => deepFreeze(structuredClone(value)));
   }
 
   #assertOpen(): void {

@@ -7,8 +7,9 @@ import {
   ValidationError,
   type Job,
   type JobStatus,
+  type Result,
 } from "@pyrexis/models";
-import type { CommitBatch, ListJobsQuery } from "./job-store.js";
+import type { CommitBatch, JobUpdate, ListJobsQuery } from "./job-store.js";
 
 // Helpers shared by MemoryJobStore and the example stores. Third-party stores may use them to
 // give exactly the errors the contract (and the conformance suite) expects.
@@ -73,30 +74,43 @@ export interface CommitView {
  * inside the batch. Returns the batch typed as a {@link CommitBatch}.
  */
 export function checkCommitShape(batch: unknown): CommitBatch {
+  return checkShape(batch).batch;
+}
+
+/** The batch and the ids it inserts and updates (reused by {@link checkCommit}). */
+interface ShapeChecked {
+  readonly batch: CommitBatch;
+  readonly inserted: ReadonlySet<string>;
+  readonly updated: ReadonlySet<string>;
+}
+
+// Index loops and error paths built only on error: these checks run on every commit of the
+// engine's hot path (thousands of records per batch).
+function checkShape(batch: unknown): ShapeChecked {
   if (!isObject(batch)) throw invalid(`commit batch must be an object, got ${describe(batch)}`, []);
-  const { insert, update, results } = batch;
-  for (const [key, list] of [["insert", insert], ["update", update], ["results", results]] as const) {
-    if (list !== undefined && !Array.isArray(list)) {
-      throw invalid(`commit batch.${key} must be an array when given, got ${describe(list)}`, [key]);
-    }
-  }
+  const insert = listOf(batch, "insert");
+  const update = listOf(batch, "update");
+  const results = listOf(batch, "results");
   const inserted = new Set<string>();
-  for (const [i, job] of ((insert as unknown[] | undefined) ?? []).entries()) {
-    checkJobShape(job, ["insert", i]);
+  for (let i = 0; i < insert.length; i++) {
+    const job = insert[i];
+    checkJobShape(job, "insert", i);
     if (inserted.has(job.id)) throw new DuplicateJobError(job.id);
     inserted.add(job.id);
   }
   const updated = new Set<string>();
-  for (const [i, u] of ((update as unknown[] | undefined) ?? []).entries()) {
+  for (let i = 0; i < update.length; i++) {
+    const u = update[i];
     if (!isObject(u)) throw invalid(`update #${i} must be an object { job, expectedVersion }`, ["update", i]);
-    checkJobShape(u.job, ["update", i, "job"]);
-    const id = u.job.id;
+    const job = u.job;
+    checkJobShape(job, "update", i);
+    const id = job.id;
     if (!isVersion(u.expectedVersion)) {
       throw invalid(`update #${i} (job ${id}): expectedVersion must be an integer >= 0`, ["update", i, "expectedVersion"]);
     }
-    if (u.job.version <= u.expectedVersion) {
+    if (job.version <= u.expectedVersion) {
       throw invalid(
-        `update #${i} (job ${id}): job.version ${u.job.version} must be greater than expectedVersion ${u.expectedVersion}`,
+        `update #${i} (job ${id}): job.version ${job.version} must be greater than expectedVersion ${u.expectedVersion}`,
         ["update", i, "job", "version"],
       );
     }
@@ -105,27 +119,44 @@ export function checkCommitShape(batch: unknown): CommitBatch {
     updated.add(id);
   }
   const resulted = new Set<string>();
-  for (const [i, r] of ((results as unknown[] | undefined) ?? []).entries()) {
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
     if (!isObject(r) || typeof r.jobId !== "string" || r.jobId.length === 0) {
       throw invalid(`result #${i} must be an object with a non-empty string jobId`, ["results", i]);
     }
     if (resulted.has(r.jobId)) throw new ResultExistsError(r.jobId);
     resulted.add(r.jobId);
   }
-  return batch;
+  return { batch: batch as CommitBatch, inserted, updated };
 }
 
-function checkJobShape(job: unknown, path: (string | number)[]): asserts job is Job {
-  const where = path.join(".");
-  if (!isObject(job)) throw invalid(`${where} must be a job object, got ${describe(job)}`, path);
-  if (typeof job.id !== "string" || job.id.length === 0) throw invalid(`${where}.id must be a non-empty string`, [...path, "id"]);
-  if (!isVersion(job.version)) throw invalid(`${where} (job ${job.id}): version must be an integer >= 0`, [...path, "version"]);
+const NONE: readonly unknown[] = [];
+
+function listOf(batch: Record<string, unknown>, key: "insert" | "update" | "results"): readonly unknown[] {
+  const list = batch[key];
+  if (list === undefined) return NONE;
+  if (!Array.isArray(list)) throw invalid(`commit batch.${key} must be an array when given, got ${describe(list)}`, [key]);
+  return list as unknown[];
+}
+
+function checkJobShape(job: unknown, list: "insert" | "update", i: number): asserts job is Job {
+  if (!isObject(job)) throw jobInvalid(list, i, undefined, (where) => `${where} must be a job object, got ${describe(job)}`);
+  const id = job.id;
+  if (typeof id !== "string" || id.length === 0) throw jobInvalid(list, i, "id", (where) => `${where}.id must be a non-empty string`);
+  if (!isVersion(job.version)) throw jobInvalid(list, i, "version", (where) => `${where} (job ${id}): version must be an integer >= 0`);
   if (typeof job.status !== "string" || !STATUS_SET.has(job.status)) {
-    throw invalid(`${where} (job ${job.id}): unknown status ${describe(job.status)}`, [...path, "status"]);
+    const status = job.status;
+    throw jobInvalid(list, i, "status", (where) => `${where} (job ${id}): unknown status ${describe(status)}`);
   }
   if (typeof job.createdAt !== "number" || !Number.isFinite(job.createdAt)) {
-    throw invalid(`${where} (job ${job.id}): createdAt must be a finite number`, [...path, "createdAt"]);
+    throw jobInvalid(list, i, "createdAt", (where) => `${where} (job ${id}): createdAt must be a finite number`);
   }
+}
+
+/** The error of a malformed job in a batch; its path is built only here, on the error path. */
+function jobInvalid(list: "insert" | "update", i: number, field: string | undefined, message: (where: string) => string): ValidationError {
+  const path: (string | number)[] = list === "insert" ? ["insert", i] : ["update", i, "job"];
+  return invalid(message(path.join(".")), field === undefined ? path : [...path, field]);
 }
 
 /**
@@ -136,24 +167,33 @@ function checkJobShape(job: unknown, path: (string | number)[]): asserts job is 
  * batch can be applied in full.
  */
 export function checkCommit(batch: unknown, view: CommitView): CommitBatch {
-  const b = checkCommitShape(batch);
-  const inserted = new Set<string>();
-  for (const job of b.insert ?? []) {
-    if (view.job(job.id) !== undefined) throw new DuplicateJobError(job.id);
-    inserted.add(job.id);
-  }
-  for (const { job, expectedVersion } of b.update ?? []) {
-    const stored = view.job(job.id);
-    if (stored === undefined || stored.version !== expectedVersion) {
-      throw new StaleVersionError(job.id, expectedVersion, stored?.version);
-    }
-    if (stored.createdAt !== job.createdAt) {
-      throw invalid(`job ${job.id}: createdAt is immutable (stored ${stored.createdAt}, update has ${job.createdAt})`, ["update"]);
+  const { batch: b, inserted, updated } = checkShape(batch);
+  const { insert, update, results } = b;
+  if (insert) {
+    for (let i = 0; i < insert.length; i++) {
+      const id = (insert[i] as Job).id;
+      if (view.job(id) !== undefined) throw new DuplicateJobError(id);
     }
   }
-  for (const r of b.results ?? []) {
-    if (view.hasResult(r.jobId)) throw new ResultExistsError(r.jobId);
-    if (!inserted.has(r.jobId) && view.job(r.jobId) === undefined) throw new JobNotFoundError(r.jobId);
+  if (update) {
+    for (let i = 0; i < update.length; i++) {
+      const { job, expectedVersion } = update[i] as JobUpdate;
+      const stored = view.job(job.id);
+      if (stored === undefined || stored.version !== expectedVersion) {
+        throw new StaleVersionError(job.id, expectedVersion, stored?.version);
+      }
+      if (stored.createdAt !== job.createdAt) {
+        throw invalid(`job ${job.id}: createdAt is immutable (stored ${stored.createdAt}, update has ${job.createdAt})`, ["update"]);
+      }
+    }
+  }
+  if (results) {
+    for (let i = 0; i < results.length; i++) {
+      const jobId = (results[i] as Result).jobId;
+      if (view.hasResult(jobId)) throw new ResultExistsError(jobId);
+      // A job inserted or updated in this batch was found above (or is being created).
+      if (!inserted.has(jobId) && !updated.has(jobId) && view.job(jobId) === undefined) throw new JobNotFoundError(jobId);
+    }
   }
   return b;
 }
