@@ -127,7 +127,7 @@ function checkShape(batch: unknown): ShapeChecked {
     if (resulted.has(r.jobId)) throw new ResultExistsError(r.jobId);
     resulted.add(r.jobId);
   }
-  return { batch: batch as CommitBatch, inserted, updated };
+  return { batch: batch, inserted, updated };
 }
 
 const NONE: readonly unknown[] = [];
