@@ -25,6 +25,7 @@ import {
   normalizeListQuery,
   type CommitBatch,
   type JobStore,
+  type JobUpdate,
   type ListJobsPage,
   type ListJobsQuery,
   type StoreCapabilities,
@@ -114,6 +115,26 @@ function invalid(message: string, path: (string | number)[]): ValidationError {
   return new ValidationError(message, [{ path, message }]);
 }
 
+/**
+ * Prepares a write of the commit path with positional parameters: binding arguments is about a
+ * microsecond cheaper per statement than binding an object by name. The query is still written
+ * with named parameters (readable, checked by kysely); `order` is the argument order the caller
+ * passes, checked against the compiled SQL here, once, so a reordered query cannot bind wrong.
+ */
+function preparePositional(db: SqliteDatabaseLike, query: { compile(): { sql: string } }, order: readonly string[]): SqliteStatementLike {
+  const text = query.compile().sql;
+  const names = Array.from(text.matchAll(/@(\w+)/g), (m) => m[1]);
+  if (names.join(",") !== order.join(",")) {
+    throw new TypeError(`internal: statement parameters are (${names.join(", ")}), expected (${order.join(", ")}): ${text}`);
+  }
+  return db.prepare(text.replace(/@\w+/g, "?"));
+}
+
+/** Argument order of `insertJob`. */
+const INSERT_JOB_ORDER = ["id", "created_at", "status", "priority", "run_at", "version", "aging_key", "data"] as const;
+/** Argument order of `updateJob`. */
+const UPDATE_JOB_ORDER = ["status", "priority", "run_at", "version", "aging_key", "data", "id", "expected", "created_at"] as const;
+
 /** Compiles the hot-path queries with kysely once and prepares them once. */
 function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Statements {
   const prepare = (query: { compile(): { sql: string } }): SqliteStatementLike => db.prepare(query.compile().sql);
@@ -126,24 +147,29 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
     data: param<string>("data"),
   };
   return {
-    insertJob: prepare(
+    insertJob: preparePositional(
+      db,
       k
         .insertInto("jobs")
         .values({ id: param<string>("id"), created_at: param<number>("created_at"), ...jobColumns })
         .onConflict((oc) => oc.column("id").doNothing()),
+      INSERT_JOB_ORDER,
     ),
     // createdAt is immutable (the listing order depends on it): a changed one matches no row.
-    updateJob: prepare(
+    updateJob: preparePositional(
+      db,
       k
         .updateTable("jobs")
         .set(jobColumns)
         .where("id", "=", param<string>("id"))
         .where("version", "=", param<number>("expected"))
         .where("created_at", "=", param<number>("created_at")),
+      UPDATE_JOB_ORDER,
     ),
     versionOf: prepare(k.selectFrom("jobs").select(["version", "created_at"]).where("id", "=", param<string>("id"))),
     // Inserts only when the job exists; `changes === 0` then means "no job" or "result exists".
-    insertResult: prepare(
+    insertResult: preparePositional(
+      db,
       k
         .insertInto("results")
         .columns(["job_id", "data"])
@@ -153,6 +179,7 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
             .where((eb) => eb.exists(eb.selectFrom("jobs").select("id").where("id", "=", param<string>("job_id")))),
         )
         .onConflict((oc) => oc.column("job_id").doNothing()),
+      ["job_id", "data", "job_id"],
     ),
     resultExists: prepare(k.selectFrom("results").select("job_id").where("job_id", "=", param<string>("job_id"))),
     getJob: prepare(k.selectFrom("jobs").select(["id", "status", "version", "created_at", "data"]).where("id", "=", param<string>("id"))),
@@ -343,41 +370,46 @@ export class SqliteJobStore implements JobStore {
     return this.#db;
   }
 
-  #jobParams(job: Job): Record<string, unknown> {
-    return {
-      id: job.id,
-      status: job.status,
-      priority: job.priority,
-      run_at: job.runAt,
-      created_at: job.createdAt,
-      version: job.version,
-      aging_key: job.priority - (this.#agingRate * job.runAt) / 1000,
-      data: JSON.stringify(job),
-    };
+  #agingKey(job: Job): number {
+    return job.priority - (this.#agingRate * job.runAt) / 1000;
   }
 
   // Runs inside the immediate transaction; any throw rolls the whole batch back.
   #applyBatch(): void {
     const batch = this.#batch!;
     const s = this.#statements;
-    for (const job of batch.insert ?? []) {
-      if (s.insertJob.run(this.#jobParams(job)).changes === 0) throw new DuplicateJobError(job.id);
-    }
-    for (const { job, expectedVersion } of batch.update ?? []) {
-      const params = this.#jobParams(job);
-      params.expected = expectedVersion;
-      if (s.updateJob.run(params).changes === 0) {
-        const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
-        if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
-        throw new ValidationError(`job ${job.id}: createdAt is immutable (stored ${row.created_at}, update has ${job.createdAt})`, [
-          { path: ["update"], message: "createdAt changed" },
-        ]);
+    const { insert, update, results } = batch;
+    if (insert) {
+      for (let i = 0; i < insert.length; i++) {
+        const job = insert[i] as Job;
+        // INSERT_JOB_ORDER
+        const changes = s.insertJob.run(job.id, job.createdAt, job.status, job.priority, job.runAt, job.version, this.#agingKey(job), JSON.stringify(job)).changes;
+        if (changes === 0) throw new DuplicateJobError(job.id);
       }
     }
-    for (const result of batch.results ?? []) {
-      if (s.insertResult.run({ job_id: result.jobId, data: JSON.stringify(result) }).changes === 0) {
-        if (s.resultExists.get({ job_id: result.jobId }) !== undefined) throw new ResultExistsError(result.jobId);
-        throw new JobNotFoundError(result.jobId);
+    if (update) {
+      for (let i = 0; i < update.length; i++) {
+        const { job, expectedVersion } = update[i] as JobUpdate;
+        // UPDATE_JOB_ORDER
+        const changes = s.updateJob.run(
+          job.status, job.priority, job.runAt, job.version, this.#agingKey(job), JSON.stringify(job), job.id, expectedVersion, job.createdAt,
+        ).changes;
+        if (changes === 0) {
+          const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
+          if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
+          throw new ValidationError(`job ${job.id}: createdAt is immutable (stored ${row.created_at}, update has ${job.createdAt})`, [
+            { path: ["update"], message: "createdAt changed" },
+          ]);
+        }
+      }
+    }
+    if (results) {
+      for (let i = 0; i < results.length; i++) {
+        const result = results[i] as Result;
+        if (s.insertResult.run(result.jobId, JSON.stringify(result), result.jobId).changes === 0) {
+          if (s.resultExists.get({ job_id: result.jobId }) !== undefined) throw new ResultExistsError(result.jobId);
+          throw new JobNotFoundError(result.jobId);
+        }
       }
     }
   }
