@@ -3,12 +3,24 @@ import { randomFillSync } from "node:crypto";
 // A UUIDv7 generator (RFC 9562) written here rather than taken from `uuid`: the engine makes one
 // id per submitted job, and `uuid`'s v7 (a 16-byte random refill every call, string built byte
 // by byte) cost ~1.1 µs per id here, about 5% of the engine's whole per-job work; this one
-// ~0.15 µs. Layout: 48-bit ms timestamp | ver 7 | 30-bit counter | var 10 | 44 random bits.
+// ~0.2 µs with one string allocation. Layout: 48-bit ms timestamp | ver 7 | 30-bit counter | var 10 | 44 random bits.
 // The counter starts at a random value each millisecond and counts up within it (RFC 9562 §6.2,
 // method 1), so ids sort in generation order; when it would overflow, or the clock steps back,
 // the timestamp moves on from the last one used, so order holds across both too.
 
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** ASCII of the two hex digits of every byte value, at 2·b and 2·b + 1. */
+const HEX_DIGITS = new Uint8Array(512);
+for (let b = 0; b < 256; b++) {
+  const hex = b.toString(16).padStart(2, "0");
+  HEX_DIGITS[2 * b] = hex.charCodeAt(0);
+  HEX_DIGITS[2 * b + 1] = hex.charCodeAt(1);
+}
+/** Where each of the 16 bytes goes in the 36-character text (dashes at 8, 13, 18 and 23). */
+const TEXT_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34] as const;
+/** The text is written here and read out once: one string allocation per id, no concatenations. */
+const text = Buffer.from("00000000-0000-0000-0000-000000000000", "latin1");
+const bytes = new Uint8Array(16);
+
 const POOL_SIZE = 4096;
 const pool = new Uint8Array(POOL_SIZE);
 let poolAt = POOL_SIZE;
@@ -56,26 +68,27 @@ export function generateJobId(): string {
   // 48-bit timestamp: the high 16 bits and the low 32 bits (bitwise ops are 32-bit).
   const hi = Math.floor(ms / 0x100000000);
   const lo = ms >>> 0;
-  return (
-    HEX[(hi >>> 8) & 0xff]! +
-    HEX[hi & 0xff]! +
-    HEX[lo >>> 24]! +
-    HEX[(lo >>> 16) & 0xff]! +
-    "-" +
-    HEX[(lo >>> 8) & 0xff]! +
-    HEX[lo & 0xff]! +
-    "-" +
-    HEX[0x70 | ((c >>> 26) & 0x0f)]! +
-    HEX[(c >>> 18) & 0xff]! +
-    "-" +
-    HEX[0x80 | ((c >>> 12) & 0x3f)]! +
-    HEX[(c >>> 4) & 0xff]! +
-    "-" +
-    HEX[((c & 0x0f) << 4) | (pool[r]! & 0x0f)]! +
-    HEX[pool[r + 1]!]! +
-    HEX[pool[r + 2]!]! +
-    HEX[pool[r + 3]!]! +
-    HEX[pool[r + 4]!]! +
-    HEX[pool[r + 5]!]!
-  );
+  bytes[0] = hi >>> 8;
+  bytes[1] = hi;
+  bytes[2] = lo >>> 24;
+  bytes[3] = lo >>> 16;
+  bytes[4] = lo >>> 8;
+  bytes[5] = lo;
+  bytes[6] = 0x70 | ((c >>> 26) & 0x0f);
+  bytes[7] = c >>> 18;
+  bytes[8] = 0x80 | ((c >>> 12) & 0x3f);
+  bytes[9] = c >>> 4;
+  bytes[10] = ((c & 0x0f) << 4) | (pool[r]! & 0x0f);
+  bytes[11] = pool[r + 1]!;
+  bytes[12] = pool[r + 2]!;
+  bytes[13] = pool[r + 3]!;
+  bytes[14] = pool[r + 4]!;
+  bytes[15] = pool[r + 5]!;
+  for (let i = 0; i < 16; i++) {
+    const b = bytes[i]!;
+    const at = TEXT_AT[i]!;
+    text[at] = HEX_DIGITS[2 * b]!;
+    text[at + 1] = HEX_DIGITS[2 * b + 1]!;
+  }
+  return text.toString("latin1");
 }
