@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { ValidationError, type ValidationIssue } from "./errors.js";
+import { fastJobSpec } from "./spec-fast-path.js";
 import { JobSchema, JobSpecSchema, ResultSchema, type Job, type JobSpec, type Result } from "./schemas.js";
 
 function toIssues(error: z.ZodError): ValidationIssue[] {
@@ -38,7 +39,8 @@ export function parseWith<O, I>(schema: z.ZodType<O, I>, input: unknown, what: s
  * defaults. Throws {@link ValidationError}.
  */
 export function parseJobSpec(input: unknown, what = "job spec"): JobSpec {
-  return parseWith(JobSpecSchema, input, what);
+  // The schema is the definition; the fast path accepts the common valid shapes without zod.
+  return fastJobSpec(input) ?? parseWith(JobSpecSchema, input, what);
 }
 
 /** Validates a job record (e.g. one loaded from a store). Throws {@link ValidationError}. */

@@ -1,0 +1,72 @@
+import { findJsonProblem, type JsonValue } from "./json.js";
+import { DEFAULT_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, type JobSpec } from "./schemas.js";
+
+// The common job spec ({ handler, payload } plus a few scalar options) checked by hand. zod's
+// parse of such a spec cost ~0.8 µs and ~1.9 KB of garbage per job on the engine's submit path;
+// this check is a few property reads. It only ever *accepts*: anything it does not recognise as
+// valid (another key, a backoff, a runAt, any out-of-range value) returns `undefined`, and the
+// zod schema then parses the spec and words the error. Its output equals the schema's output,
+// key for key (a property test checks this against `JobSpecSchema`).
+
+const MAX_INT32 = 2_147_483_647;
+const MAX_ATTEMPTS_LIMIT = 1000;
+const FAST_KEYS: ReadonlySet<string> = new Set(["id", "handler", "payload", "priority", "mode", "maxAttempts", "backoff", "timeoutMs", "runAt", "delayMs"]);
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+function intIn(v: unknown, min: number, max: number): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max;
+}
+
+function stringOf(v: unknown, max: number): v is string {
+  return typeof v === "string" && v.length >= 1 && v.length <= max;
+}
+
+/** True for `undefined` (no payload) and JSON values; primitives without allocating. */
+function isJson(v: unknown): boolean {
+  switch (typeof v) {
+    case "undefined":
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(v);
+    case "object":
+      return v === null || findJsonProblem(v) === undefined;
+    case "bigint":
+    case "function":
+    case "symbol":
+      return false;
+  }
+}
+
+/** The spec `JobSpecSchema` would produce from `input`, or `undefined` to let the schema decide. */
+export function fastJobSpec(input: unknown): JobSpec | undefined {
+  if (typeof input !== "object" || input === null) return undefined;
+  const proto: unknown = Object.getPrototypeOf(input);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  for (const key in input) if (!FAST_KEYS.has(key)) return undefined;
+  const s = input as Record<string, unknown>;
+  const { id, handler, payload, priority, mode, maxAttempts, timeoutMs, delayMs } = s;
+  if (s.backoff !== undefined || s.runAt !== undefined) return undefined;
+  if (!stringOf(handler, 256)) return undefined;
+  if (id !== undefined && (!stringOf(id, 256) || CONTROL_CHARACTER.test(id))) return undefined;
+  if (priority !== undefined && !intIn(priority, MIN_PRIORITY, MAX_PRIORITY)) return undefined;
+  if (mode !== undefined && !stringOf(mode, 64)) return undefined;
+  if (maxAttempts !== undefined && !intIn(maxAttempts, 1, MAX_ATTEMPTS_LIMIT)) return undefined;
+  if (timeoutMs !== undefined && !intIn(timeoutMs, 1, MAX_INT32)) return undefined;
+  if (delayMs !== undefined && !intIn(delayMs, 0, MAX_INT32)) return undefined;
+  if (!isJson(payload)) return undefined;
+  // Same keys, in the same order, as the schema's output: defaults always, optional keys when given.
+  const spec: JobSpec = "id" in s ? ({ id } as JobSpec) : ({} as JobSpec);
+  spec.handler = handler;
+  spec.payload = payload === undefined ? null : (payload as JsonValue);
+  spec.priority = priority ?? DEFAULT_PRIORITY;
+  spec.mode = mode ?? "async";
+  spec.maxAttempts = maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  spec.backoff = DEFAULT_BACKOFF;
+  if ("timeoutMs" in s) spec.timeoutMs = timeoutMs;
+  if ("runAt" in s) spec.runAt = undefined;
+  if ("delayMs" in s) spec.delayMs = delayMs;
+  return spec;
+}
