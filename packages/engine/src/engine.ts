@@ -170,6 +170,16 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
+/** Parses `specs[i]`; the error names the spec's index in a batch (the label is built only then). */
+function parseSpecAt(specs: readonly JobSpecInput[], i: number): ReturnType<typeof parseJobSpec> {
+  try {
+    return parseJobSpec(specs[i], "job spec");
+  } catch (error) {
+    if (specs.length === 1) throw error;
+    return parseJobSpec(specs[i], `job spec #${i}`);
+  }
+}
+
 type EngineState = "idle" | "running" | "stopping" | "stopped";
 
 const DEFAULT_ASYNC_CONCURRENCY = 64;
@@ -418,8 +428,7 @@ export class Engine {
     const ids = new Set<string>();
     const modes = this.#executors.modes; // a getter that may copy: read it once per batch
     for (let i = 0; i < specs.length; i++) {
-      const what = specs.length === 1 ? "job spec" : `job spec #${i}`;
-      const spec = parseJobSpec(specs[i], what);
+      const spec = parseSpecAt(specs, i);
       if (this.#handlerNames && !this.#handlerNames.has(spec.handler)) {
         throw new HandlerNotFoundError(spec.handler, [...this.#handlerNames]);
       }
@@ -533,7 +542,9 @@ export class Engine {
   /** Starts as many due jobs as the limits allow. */
   #pump(): void {
     if (!this.#looping || this.#state !== "running") return;
-    for (const mode of this.#queue.readyModes()) {
+    const modes = this.#queue.modes;
+    for (let m = 0; m < modes.length; m++) {
+      const mode = modes[m] as string;
       const limit = this.#limit(mode);
       let running = this.#runningByMode.get(mode) ?? 0;
       while (running < limit) {

@@ -180,10 +180,17 @@ export class GroupCommitter {
     const units: Unit[] = [];
     while (units.length < max && this.#insertUnits.length > 0) units.push(this.#insertUnits.shift() as Unit);
     while (units.length < max && this.#serialUnits.length > 0) units.push(this.#serialUnits.shift() as Unit);
-    for (const [id, unit] of this.#updateUnits) {
-      if (units.length >= max) break;
-      units.push(unit);
-      this.#updateUnits.delete(id);
+    // values(), not entries(): no [key, value] array per unit on this per-commit path.
+    const updates = this.#updateUnits;
+    if (updates.size <= max - units.length) {
+      for (const unit of updates.values()) units.push(unit);
+      updates.clear();
+    } else {
+      for (const unit of updates.values()) {
+        if (units.length >= max) break;
+        units.push(unit);
+        updates.delete((unit.update as JobUpdate).job.id);
+      }
     }
     return units;
   }

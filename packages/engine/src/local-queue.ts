@@ -22,6 +22,8 @@ export type SchedulerFactory = (mode: string) => PeekableScheduler<QueueEntry>;
  */
 export class LocalQueue {
   readonly #schedulers = new Map<string, PeekableScheduler<QueueEntry>>();
+  /** The keys of `#schedulers`, as an array the dispatch loop can walk without an iterator. */
+  readonly #modes: string[] = [];
   readonly #createScheduler: SchedulerFactory;
   readonly #clock: Clock;
   readonly #onDue: () => void;
@@ -42,6 +44,7 @@ export class LocalQueue {
     if (!s) {
       s = this.#createScheduler(mode);
       this.#schedulers.set(mode, s);
+      this.#modes.push(mode);
     }
     return s;
   }
@@ -74,9 +77,9 @@ export class LocalQueue {
     return this.#schedulers.get(entry.mode)?.remove(entry.id) ?? false;
   }
 
-  /** Modes that have due entries. */
-  *readyModes(): IterableIterator<string> {
-    for (const [mode, s] of this.#schedulers) if (s.readyCount > 0) yield mode;
+  /** Modes that have (or had) queued entries; `popMode` tells which have a due one. */
+  get modes(): readonly string[] {
+    return this.#modes;
   }
 
   get size(): number {
