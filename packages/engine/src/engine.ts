@@ -28,10 +28,11 @@ import {
   type RandomSource,
   type Result,
 } from "@pyrexis/models";
-import { RunControl, silentLogger, type Executor, type Logger } from "@pyrexis/executors";
+import { silentLogger, type Executor, type Logger } from "@pyrexis/executors";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
 import type { JobStore, ListJobsPage, ListJobsQuery } from "@pyrexis/storage";
+import { Running, TerminalCommit, type AbortKind, type TerminalCommitHandlers } from "./attempt.js";
 import { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
 import { GroupCommitter } from "./group-commit.js";
 import { LocalQueue, type QueueEntry, type SchedulerFactory } from "./local-queue.js";
@@ -95,48 +96,12 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Why a running attempt's signal was aborted; `lost`: the store's record changed elsewhere. */
-type AbortKind = "cancel" | "timeout" | "shutdown" | "lost";
-
-/**
- * One running attempt. It is also the executor's run options: a {@link RunControl} makes an
- * `AbortSignal` only if the executor or handler reads it, which most no-op-sized jobs never do.
- */
-class Running extends RunControl {
-  /** Why the run was aborted first. */
-  abortKind: AbortKind | undefined = undefined;
-  /** `cancelJob` asked for it: the attempt ends `cancelled` even if a timeout aborted it first. */
-  cancelRequested = false;
-  /** Settles when the attempt is over (with the result when the job reached a terminal status). */
-  done: Promise<Result | undefined> = Promise.resolve(undefined);
-  readonly #job: Job;
-  readonly #events: TypedEmitter<EngineEventMap>;
-
-  constructor(job: Job, events: TypedEmitter<EngineEventMap>) {
-    super();
-    this.#job = job;
-    this.#events = events;
-  }
-
-  /** Aborts the run for `kind` unless it was aborted before (the first reason stays). */
-  stop(kind: AbortKind, reason: unknown): void {
-    this.abortKind ??= kind;
-    this.abort(reason);
-  }
-
-  onProgress(value: unknown): void {
-    if (this.#events.has("job:progress")) {
-      this.#events.emit("job:progress", { jobId: this.#job.id, attempt: this.#job.attempts, value });
-    }
-  }
-}
-
 /** A job this engine holds: queued (`entry`), running, or committing its terminal record (`settling`). */
 interface Active {
   job: Job;
   entry: QueueEntry | undefined;
   running: Running | undefined;
-  settling: Promise<Result> | undefined;
+  settling: TerminalCommit | undefined;
 }
 
 /** A `waitForResult` caller. */
@@ -491,7 +456,7 @@ export class Engine {
     if (this.#stopping) return undefined;
     const entry = this.#queue.popAny();
     if (!entry) return undefined;
-    let result = await this.#run(entry);
+    let result = await this.#awaitRun(entry);
     while (result === undefined && !this.#stopping) {
       const waiting = this.#active.get(entry.id);
       if (!waiting?.entry) return undefined;
@@ -502,7 +467,7 @@ export class Engine {
       if (this.#stopping) return undefined;
       const again = this.#active.get(entry.id)?.entry;
       if (!again || !this.#queue.remove(again)) return undefined;
-      result = await this.#run(again);
+      result = await this.#awaitRun(again);
     }
     return result;
   }
@@ -551,8 +516,7 @@ export class Engine {
         const entry = this.#queue.popMode(mode);
         if (!entry) break;
         running++;
-        // Pre-bound callbacks: no closures allocated per job on this path.
-        this.#run(entry).then(this.#afterRunOk, this.#afterRunFailed);
+        this.#start(entry, true);
       }
     }
   }
@@ -575,15 +539,20 @@ export class Engine {
     }
   }
 
+  /** Runs one attempt of a popped entry and waits for it (see {@link #start}). */
+  #awaitRun(entry: QueueEntry): Promise<Result | undefined> {
+    const running = this.#start(entry, false);
+    return running ? running.done : Promise.resolve(undefined);
+  }
+
   /**
-   * Runs one attempt of a popped entry. Resolves with the result when the job reached a terminal
-   * status (after the result is durable), or `undefined` when it will retry.
+   * Starts one attempt of a popped entry; `undefined` when the job cannot run now. The attempt's
+   * outcome resolves with the result when the job reached a terminal status (after the result
+   * is durable), or `undefined` when it will retry.
    */
-  #run(entry: QueueEntry): Promise<Result | undefined> {
+  #start(entry: QueueEntry, fromLoop: boolean): Running | undefined {
     const active = this.#active.get(entry.id);
-    if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) {
-      return Promise.resolve(undefined);
-    }
+    if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) return undefined;
     const now = this.#clock.now();
     const previous = active.job;
     const job = startAttempt(previous, now);
@@ -594,28 +563,53 @@ export class Engine {
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
     if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
 
-    const running = new Running(job, this.#events);
-    running.done = this.#execute(job, running, now);
+    const running = new Running(job, now, fromLoop, this.#events, this.#attemptEnded);
     active.running = running;
-    return running.done;
-  }
-
-  async #execute(job: Job, running: Running, startedAt: number): Promise<Result | undefined> {
-    let timer: NodeJS.Timeout | undefined;
     if (job.timeoutMs !== undefined) {
       const timeoutMs = job.timeoutMs;
-      timer = setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
+      running.timer = setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
     }
-    const t0 = performance.now();
+    let output: Promise<unknown>;
+    try {
+      output = this.#executors.get(job.mode).run({ jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts }, running);
+    } catch (error) {
+      output = Promise.reject(error);
+    }
+    output.then(running.onOutput, running.onError);
+    return running;
+  }
+
+  /** The handler of an attempt is done: decide what becomes of the job. Never throws. */
+  readonly #attemptEnded = (running: Running, ok: boolean, value: unknown): void => {
+    try {
+      this.#decide(running, ok, value);
+    } catch (error) {
+      // A bug or an impossible state: the attempt must still end, and the loop go on.
+      running.outcome.reject(error);
+    }
+    if (running.outcome.settled) this.#runEnded(running);
+  };
+
+  /** After an attempt's outcome settled: the loop reports a failure, then dispatches more. */
+  #runEnded(running: Running): void {
+    if (!running.fromLoop) return;
+    if (running.outcome.failed) this.#afterRunFailed(running.outcome.error);
+    else this.#afterRunOk();
+  }
+
+  #decide(running: Running, ok: boolean, value: unknown): void {
+    const job = running.job;
+    if (running.timer) clearTimeout(running.timer);
+    this.#metrics.observe("job.execution", performance.now() - running.t0);
+    this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 1) - 1);
+    // The slot is free as soon as the handler is done: the next job starts while this one's
+    // result is being committed (commits pipeline instead of gating every slot).
+    this.#pump();
     let output: unknown;
     let error: unknown;
-    let ok = false;
-    try {
-      const executor = this.#executors.get(job.mode);
-      output = await executor.run({ jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts }, running);
-      ok = true;
+    if (ok) {
       // A handler that returns nothing produced `null` (JSON has no undefined).
-      if (output === undefined) output = null;
+      output = value === undefined ? null : value;
       if (running.abortKind !== undefined) {
         ok = false;
         error = running.reason;
@@ -628,36 +622,36 @@ export class Engine {
           );
         }
       }
-    } catch (e) {
-      error = running.abortKind !== undefined ? running.reason : e;
-    } finally {
-      if (timer) clearTimeout(timer);
+    } else {
+      error = running.abortKind !== undefined ? running.reason : value;
     }
-    this.#metrics.observe("job.execution", performance.now() - t0);
-    this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 1) - 1);
-    // The slot is free as soon as the handler is done: the next job starts while this one's
-    // result is being committed (commits pipeline instead of gating every slot).
-    this.#pump();
     const now = this.#clock.now();
+    const startedAt = running.startedAt;
     // Another writer wins over everything; a cancel request over a timeout that came first.
     const kind: AbortKind | undefined =
       running.abortKind === "lost" ? "lost" : running.cancelRequested ? "cancel" : running.abortKind;
     if (ok && kind === undefined) {
       const done = transition(job, "completed", now);
-      return this.#settleTerminal(job, done, { output: output as Result["output"], startedAt }, now, "completed");
+      this.#settleTerminal(job, done, { output: output as Result["output"], startedAt }, now, running);
+      return;
     }
     switch (kind) {
       case "lost": {
         // Another writer (e.g. `pyrexis cancel` in another process) changed the job: its record
         // in the store wins; write nothing more for it.
         this.#release(job.id);
-        const stored = await this.#store.getResult(job.id).catch(() => undefined);
-        this.#settleWaiters(job.id, stored, error);
-        return stored;
+        const settle = (stored: Result | undefined): void => {
+          this.#settleWaiters(job.id, stored, error);
+          running.outcome.resolve(stored);
+          this.#runEnded(running);
+        };
+        this.#store.getResult(job.id).then(settle, () => settle(undefined));
+        return;
       }
       case "cancel": {
         const cancelled = transition(job, "cancelled", now);
-        return this.#settleTerminal(job, cancelled, { error: serializeError(error), startedAt }, now, "cancelled");
+        this.#settleTerminal(job, cancelled, { error: serializeError(error), startedAt }, now, running);
+        return;
       }
       case "shutdown": {
         // A graceful shutdown took the attempt away: it does not count, the job runs again next start.
@@ -669,7 +663,8 @@ export class Engine {
         // Staged, not awaited: a failing store must not hold shutdown up (the final flush is bounded).
         this.#committer.stage(back, job.version);
         this.#release(job.id);
-        return undefined;
+        running.outcome.resolve(undefined);
+        return;
       }
       case "timeout":
       case undefined: {
@@ -683,58 +678,69 @@ export class Engine {
           if (this.#events.has("job:retrying")) {
             this.#events.emit("job:retrying", { job: outcome.job, error: outcome.error, delayMs: outcome.delayMs });
           }
-          return undefined;
+          running.outcome.resolve(undefined);
+          return;
         }
-        return this.#settleTerminal(job, outcome.job, { error: outcome.error, startedAt }, now, "failed");
+        this.#settleTerminal(job, outcome.job, { error: outcome.error, startedAt }, now, running);
+        return;
       }
     }
   }
 
   /**
-   * Commits a job's terminal record and result; resolves with the result once durable. While it
-   * commits, the job stays known as `settling`, so a cancel or a rescan cannot act on it.
+   * Stages a job's terminal record and result; the returned commit's outcome resolves with the
+   * result once durable. While it commits, the job stays known as `settling`, so a cancel or a
+   * rescan cannot act on it.
    */
   #settleTerminal(
     previous: Job,
     job: Job,
     fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
     now: number,
-    status: TerminalStatus,
-  ): Promise<Result> {
-    const settling = this.#commitTerminal(previous, job, fields, now, status);
+    running: Running | undefined,
+  ): TerminalCommit {
+    const commit = new TerminalCommit(job, this.#resultOf(job, fields, now), running, this.#terminalHandlers);
     const active = this.#active.get(job.id);
     if (active) {
       active.job = job;
       active.running = undefined;
       active.entry = undefined;
-      active.settling = settling;
+      active.settling = commit;
     }
-    return settling;
+    this.#committer.updateWith(job, previous.version, commit.result, commit);
+    return commit;
   }
 
-  async #commitTerminal(
-    previous: Job,
-    job: Job,
-    fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
-    now: number,
-    status: TerminalStatus,
-  ): Promise<Result> {
-    const result = this.#resultOf(job, fields, now);
-    try {
-      await this.#committer.update(job, previous.version, result);
-    } catch (error) {
-      // The store refused the terminal record (already reported): keep what the store has.
+  readonly #terminalHandlers: TerminalCommitHandlers = {
+    durable: (commit) => {
+      const { job, result } = commit;
+      this.#settleWaiters(job.id, result, undefined);
       this.#release(job.id);
-      const stored = await this.#store.getResult(job.id).catch(() => undefined);
-      this.#settleWaiters(job.id, stored, error);
-      if (stored) return stored;
-      throw error;
-    }
-    this.#settleWaiters(job.id, result, undefined);
-    this.#release(job.id);
-    this.#metrics.increment(COUNTER_OF[status]);
-    this.#events.emit(EVENT_OF[status], { job, result });
-    return result;
+      this.#metrics.increment(COUNTER_OF[job.status as TerminalStatus]);
+      this.#events.emit(EVENT_OF[job.status as TerminalStatus], { job, result });
+      this.#endCommit(commit, result, undefined);
+    },
+    refused: (commit, error) => {
+      // The store refused the terminal record (already reported): keep what the store has.
+      const id = commit.job.id;
+      this.#release(id);
+      const settle = (stored: Result | undefined): void => {
+        this.#settleWaiters(id, stored, error);
+        this.#endCommit(commit, stored, error);
+      };
+      this.#store.getResult(id).then(settle, () => settle(undefined));
+    },
+  };
+
+  /** Settles a terminal commit (and its attempt) with the durable result, or fails it with `error`. */
+  #endCommit(commit: TerminalCommit, result: Result | undefined, error: unknown): void {
+    if (result) commit.outcome.resolve(result);
+    else commit.outcome.reject(error);
+    const running = commit.running;
+    if (!running) return;
+    if (result) running.outcome.resolve(result);
+    else running.outcome.reject(error);
+    this.#runEnded(running);
   }
 
   #finish(previous: Job, job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Promise<void> {
@@ -784,7 +790,7 @@ export class Engine {
     const active = this.#active.get(id);
     if (active?.settling) {
       // It is finishing right now: cancelling it is too late (unless it was being cancelled).
-      const result = await active.settling.catch(() => undefined);
+      const result = await active.settling.outcome.promise.catch(() => undefined);
       const status = result?.status ?? (await this.#store.getJob(id))?.status ?? active.job.status;
       if (status !== "cancelled") throw new IllegalTransitionError(id, status, "cancelled");
       return (await this.#store.getJob(id)) ?? active.job;
@@ -802,7 +808,7 @@ export class Engine {
       this.#queue.remove(active.entry);
       active.entry = undefined;
       const cancelled = transition(active.job, "cancelled", now);
-      await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, "cancelled");
+      await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined).outcome.promise;
       this.#queue.refreshTimer();
       this.#checkDrained();
       return cancelled;
@@ -812,7 +818,7 @@ export class Engine {
     if (isTerminal(stored.status)) throw new IllegalTransitionError(id, stored.status, "cancelled");
     // Known to the store but not queued here (e.g. the engine has not recovered it).
     const cancelled = transition(stored, "cancelled", now);
-    await this.#settleTerminal(stored, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, "cancelled");
+    await this.#settleTerminal(stored, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined).outcome.promise;
     return cancelled;
   }
 
@@ -951,7 +957,7 @@ export class Engine {
     const out: Promise<unknown>[] = [];
     for (const a of this.#active.values()) {
       if (a.running) out.push(a.running.done);
-      else if (a.settling) out.push(a.settling);
+      else if (a.settling) out.push(a.settling.outcome.promise);
     }
     return out;
   }
