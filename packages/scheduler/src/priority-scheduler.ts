@@ -1,5 +1,6 @@
 import { DuplicateJobError, ValidationError, systemClock, type Clock } from "@pyrexis/models";
 import { DEFAULT_AGING_RATE, assertAgingRate, assertPriority, assertTimestamp, keyMs, scaleOf } from "./aging.js";
+import { BucketQueue } from "./bucket-queue.js";
 import { SlotHeap, SlotTable } from "./slot-heap.js";
 import type { Scheduler, SchedulerEntry } from "./scheduler.js";
 
@@ -15,11 +16,14 @@ export interface PrioritySchedulerOptions {
 }
 
 /**
- * The in-memory {@link Scheduler}: a binary heap of ready entries ordered by a fixed aging key
- * (see {@link agingKeyMs}), FIFO among equal keys, and a second heap of delayed entries ordered by
- * `runAt` that feeds the first when due. O(log n) `push`/`pop`/`remove`, O(1) `has`/`size`.
+ * The in-memory {@link Scheduler}: ready entries in a bucket queue ordered by a fixed aging key
+ * (see {@link agingKeyMs}), FIFO among equal keys, and a binary heap of delayed entries ordered by
+ * `runAt` that feeds it when due. Ready entries sit in one FIFO ring per priority level (0–10),
+ * plus a small per-level heap for entries that arrive out of readyAt order; `pop` compares the 11
+ * level heads. `push` is O(1) amortised (O(log n) out of order or delayed), `pop` O(11) plus
+ * amortised O(1) (O(log n) from a heap), `remove` O(1) amortised or O(log n), `has`/`size` O(1).
  *
- * It owns no timers: delayed entries move to the ready heap when `pop`, `peek`, `readyCount` or
+ * It owns no timers: delayed entries become ready when `pop`, `peek`, `readyCount` or
  * `nextRunAt` look at the clock. Use `nextRunAt()` to know when to wake.
  *
  * @example
@@ -38,9 +42,9 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
   readonly #clock: Clock;
   readonly #scale: number;
   readonly #table = new SlotTable<T>();
-  readonly #ready = new SlotHeap(this.#table, false);
+  readonly #ready = new BucketQueue(this.#table);
   /** Keyed by `−runAt`, so the max-heap yields the earliest `runAt` first. */
-  readonly #delayed = new SlotHeap(this.#table, true);
+  readonly #delayed = new SlotHeap(this.#table, "delayed");
   readonly #byId = new Map<string, number>();
   #seq = 0;
 
@@ -55,6 +59,8 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
   /**
    * Queues `entry` (the same object comes back from `pop`). It is ready at
    * `max(enqueuedAt ?? now, runAt ?? −∞)` and waits in the delayed heap while `runAt > now`.
+   * O(1) amortised; O(log n) for a delayed entry or one whose readyAt is earlier than the last
+   * ready entry queued at its priority.
    *
    * @throws {@link DuplicateJobError} when an entry with this id is queued.
    * @throws {@link ValidationError} when `id` is not a string, `priority` not an integer 0–10,
@@ -68,24 +74,25 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     assertPriority(priority);
     if (enqueuedAt !== undefined) assertTimestamp("enqueuedAt", enqueuedAt);
     if (runAt !== undefined) assertTimestamp("runAt", runAt);
-    const byId = this.#byId;
-    if (byId.has(id)) throw new DuplicateJobError(id);
 
-    // Read the clock only when needed: pushes that carry enqueuedAt and no runAt skip it.
+    // Read the clock only when needed: pushes that carry enqueuedAt and no runAt skip it. The
+    // clock is read before anything changes, so a throwing clock leaves the queue as it was.
     if (runAt === undefined) {
       const readyKey = keyMs(priority, enqueuedAt ?? this.#clock.now(), this.#scale);
-      const slot = this.#table.alloc(entry, readyKey);
-      byId.set(id, slot);
-      this.#ready.push(readyKey, this.#seq++, slot);
+      const slot = this.#claim(entry, priority);
+      this.#ready.push(priority, readyKey, this.#seq++, slot);
       return;
     }
     const now = this.#clock.now();
     const base = enqueuedAt ?? now;
     const readyKey = keyMs(priority, runAt > base ? runAt : base, this.#scale);
-    const slot = this.#table.alloc(entry, readyKey);
-    byId.set(id, slot);
-    if (runAt > now) this.#delayed.push(-runAt, this.#seq++, slot);
-    else this.#ready.push(readyKey, this.#seq++, slot);
+    const slot = this.#claim(entry, priority);
+    if (runAt > now) {
+      this.#table.readyKey[slot] = readyKey;
+      this.#delayed.push(-runAt, this.#seq++, slot);
+    } else {
+      this.#ready.push(priority, readyKey, this.#seq++, slot);
+    }
   }
 
   /** Removes and returns the ready entry with the highest effective priority (FIFO on ties). */
@@ -106,13 +113,16 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     return slot < 0 ? undefined : this.#table.entries[slot];
   }
 
-  /** Removes a queued entry (ready or delayed) by id in O(log n); true when it was queued. */
+  /**
+   * Removes a queued entry (ready or delayed) by id; true when it was queued. O(1) amortised for
+   * an in-order ready entry (it leaves a tombstone, dropped in bulk), O(log n) from a heap.
+   */
   remove(id: string): boolean {
     const slot = this.#byId.get(id);
     if (slot === undefined) return false;
     this.#byId.delete(id);
     const p = this.#table.pos[slot] as number;
-    if (p >= 0) this.#ready.removeAt(p);
+    if (p >= 0) this.#ready.remove(slot);
     else this.#delayed.removeAt(~p);
     this.#table.release(slot);
     return true;
@@ -134,7 +144,7 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     return this.#byId.size;
   }
 
-  /** Entries that may pop now (moves due delayed entries into the ready heap first). */
+  /** Entries that may pop now (makes due delayed entries ready first). */
   get readyCount(): number {
     if (this.#delayed.length !== 0) this.#promote();
     return this.#ready.length;
@@ -163,15 +173,36 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     this.#byId.clear();
   }
 
-  /** Moves every delayed entry with `runAt <= now` into the ready heap, in `runAt` order. */
+  /**
+   * Takes a slot for `entry` and indexes its id with a single Map operation: `set`, then a size
+   * check. The duplicate case (a caller bug) pays instead: the overwritten slot is found by an
+   * O(n) scan and put back, so nothing changes on the throw.
+   */
+  #claim(entry: T, priority: number): number {
+    const table = this.#table;
+    const byId = this.#byId;
+    const slot = table.alloc(entry);
+    const before = byId.size;
+    byId.set(entry.id, slot);
+    if (byId.size === before) {
+      byId.set(entry.id, table.find(entry.id, slot));
+      table.release(slot);
+      throw new DuplicateJobError(entry.id);
+    }
+    table.level[slot] = priority;
+    return slot;
+  }
+
+  /** Moves every delayed entry with `runAt <= now` into the ready queue, in `runAt` order. */
   #promote(): void {
     const delayed = this.#delayed;
+    const table = this.#table;
     const now = this.#clock.now();
     // Keys are −runAt: due while −key <= now. Equal runAt pop in push order; `seq` is kept.
     while (delayed.length !== 0 && -delayed.topKey() <= now) {
       const seq = delayed.topSeq();
       const slot = delayed.pop();
-      this.#ready.push(this.#table.readyKey[slot] as number, seq, slot);
+      this.#ready.push(table.level[slot] as number, table.readyKey[slot] as number, seq, slot);
     }
   }
 }

@@ -1,40 +1,54 @@
-// Struct-of-arrays storage: typed arrays keep the heap's compares on contiguous memory (no
-// pointer chasing, no per-entry objects for the GC to trace), which is what makes the
-// scheduler about as fast as a bare heap of small objects despite the extra bookkeeping.
+// Struct-of-arrays storage: typed arrays keep the compares on contiguous memory (no pointer
+// chasing, no per-entry objects for the GC to trace). The delayed heap and the ready queue's
+// per-level late lanes are SlotHeaps; the ready queue's FIFO rings live in bucket-queue.ts.
 
-const MIN_CAPACITY = 64;
+/** Smallest capacity of a heap or ring; they never shrink below it. @internal */
+export const MIN_CAPACITY = 64;
 
-function grown<A extends Float64Array | Int32Array>(old: A, capacity: number): A {
+function grown<A extends Float64Array | Int32Array | Uint8Array>(old: A, capacity: number): A {
   const next = new (old.constructor as new (n: number) => A)(capacity);
   next.set(old.subarray(0, Math.min(old.length, capacity)));
   return next;
 }
 
 /**
- * Per-entry storage indexed by slot number, shared by the ready and delayed heaps. `pos[slot]` is
- * the entry's index in the ready heap (≥ 0) or `~index` in the delayed heap (< 0), kept current
- * on every move so removal by id is O(log n) without tombstones. Freed slots are reused (LIFO).
+ * Per-entry storage indexed by slot number, shared by the ready queue and the delayed heap.
+ * `pos[slot]` says where the entry is, kept current on every move so removal by id needs no
+ * search: `~i` at index `i` of the delayed heap (< 0), `2i + 1` at index `i` of its level's late
+ * heap, `2a` at absolute index `a` of its level's FIFO ring. `level[slot]` is its priority and
+ * `readyKey[slot]` its aging key (written for delayed entries only: the ready queue keeps its own
+ * copy). Freed slots are reused (LIFO).
  * @internal
  */
 export class SlotTable<T> {
   entries: (T | undefined)[] = [];
   pos: Int32Array = new Int32Array(MIN_CAPACITY);
   readyKey: Float64Array = new Float64Array(MIN_CAPACITY);
+  level: Uint8Array = new Uint8Array(MIN_CAPACITY);
   #free: number[] = [];
   #next = 0;
 
-  alloc(entry: T, readyKey: number): number {
+  alloc(entry: T): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
       slot = this.#next++;
       if (slot === this.pos.length) {
         this.pos = grown(this.pos, slot * 2);
         this.readyKey = grown(this.readyKey, slot * 2);
+        this.level = grown(this.level, slot * 2);
       }
     }
     this.entries[slot] = entry;
-    this.readyKey[slot] = readyKey;
     return slot;
+  }
+
+  /** The live slot holding an entry with this id other than `except`, or −1. O(n). */
+  find(id: string, except: number): number {
+    const entries = this.entries as ({ readonly id: string } | undefined)[];
+    for (let slot = 0; slot < this.#next; slot++) {
+      if (slot !== except && entries[slot]?.id === id) return slot;
+    }
+    return -1;
   }
 
   /** Frees a slot and drops the entry reference so a removed entry can be collected. */
@@ -47,6 +61,7 @@ export class SlotTable<T> {
     this.entries = [];
     this.pos = new Int32Array(MIN_CAPACITY);
     this.readyKey = new Float64Array(MIN_CAPACITY);
+    this.level = new Uint8Array(MIN_CAPACITY);
     this.#free = [];
     this.#next = 0;
   }
@@ -55,6 +70,7 @@ export class SlotTable<T> {
 /**
  * A binary max-heap of slots ordered by `(key desc, seq asc)`: keys, sequence numbers and slots
  * live in parallel typed arrays indexed by heap position. Sifts move a hole instead of swapping.
+ * Every move writes the slot's position to `table.pos`, encoded as {@link SlotTable} describes.
  * @internal
  */
 export class SlotHeap {
@@ -63,11 +79,16 @@ export class SlotHeap {
   #seq: Float64Array = new Float64Array(MIN_CAPACITY);
   #slot: Int32Array = new Int32Array(MIN_CAPACITY);
   readonly #table: SlotTable<unknown>;
-  /** XOR mask applied to positions written to `table.pos`: 0 (ready) or −1 (delayed, `~i`). */
+  /** `table.pos` gets `((i << #shift) | #tag) ^ #mask`: `~i` (delayed) or `2i + 1` (late lane). */
+  readonly #shift: number;
+  readonly #tag: number;
   readonly #mask: number;
 
-  constructor(table: SlotTable<unknown>, delayed: boolean) {
+  constructor(table: SlotTable<unknown>, lane: "delayed" | "late") {
     this.#table = table;
+    const delayed = lane === "delayed";
+    this.#shift = delayed ? 0 : 1;
+    this.#tag = delayed ? 0 : 1;
     this.#mask = delayed ? -1 : 0;
   }
 
@@ -147,6 +168,8 @@ export class SlotHeap {
     const seq = this.#seq;
     const slot = this.#slot;
     const pos = this.#table.pos;
+    const shift = this.#shift;
+    const tag = this.#tag;
     const mask = this.#mask;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -156,13 +179,13 @@ export class SlotHeap {
       key[i] = pk;
       seq[i] = seq[p] as number;
       slot[i] = ps;
-      pos[ps] = i ^ mask;
+      pos[ps] = ((i << shift) | tag) ^ mask;
       i = p;
     }
     key[i] = k;
     seq[i] = q;
     slot[i] = s;
-    pos[s] = i ^ mask;
+    pos[s] = ((i << shift) | tag) ^ mask;
   }
 
   #down(i: number, k: number, q: number, s: number): void {
@@ -170,6 +193,8 @@ export class SlotHeap {
     const seq = this.#seq;
     const slot = this.#slot;
     const pos = this.#table.pos;
+    const shift = this.#shift;
+    const tag = this.#tag;
     const mask = this.#mask;
     const n = this.length;
     const half = n >> 1;
@@ -192,12 +217,12 @@ export class SlotHeap {
       key[i] = ck;
       seq[i] = cq;
       slot[i] = cs;
-      pos[cs] = i ^ mask;
+      pos[cs] = ((i << shift) | tag) ^ mask;
       i = c;
     }
     key[i] = k;
     seq[i] = q;
     slot[i] = s;
-    pos[s] = i ^ mask;
+    pos[s] = ((i << shift) | tag) ^ mask;
   }
 }

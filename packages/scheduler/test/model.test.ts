@@ -2,7 +2,7 @@
 // reference that sorts the ready entries by effective priority at pop time.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ManualClock } from "@pyrexis/models";
+import { ManualClock, type Clock } from "@pyrexis/models";
 import { PriorityScheduler } from "../src/index.js";
 
 const SEED = Number(process.env["FC_SEED"] ?? 20_251_126);
@@ -14,7 +14,47 @@ interface RefEntry {
   readyAt: number;
   runAt: number | undefined;
   seq: number;
+  /** Seen due by a look at the clock: it stays ready even if the clock later steps back. */
+  promoted: boolean;
 }
+
+/** A clock the test moves either way (ManualClock refuses to go back). */
+class TestClock implements Clock {
+  constructor(public t: number) {}
+  now(): number {
+    return this.t;
+  }
+}
+
+/** Which commands a run generates, and how often. */
+interface Profile {
+  /** Priorities drawn from `[min, max]`; few levels make long rings (growth, wrap-around). */
+  priorities: [number, number];
+  /** Weights of push, pop, remove and advance. */
+  weights: [number, number, number, number];
+  /** A push lacks an explicit enqueuedAt (0–200 steps in the past) 1 time in `pastFreq` (fc.option's freq). */
+  pastFreq: number;
+  /** A push lacks a runAt (−20 … 60 steps from now) 1 time in `delayFreq`. */
+  delayFreq: number;
+  /** Advance steps drawn from `[min, 30]`; a negative min steps the clock back. */
+  minAdvance: number;
+  maxLength: number;
+  /**
+   * fast-check's size for the command list. Unset, it is the default "small", which keeps lists to
+   * about ten commands whatever maxLength says; "max" draws lengths up to maxLength.
+   */
+  size?: fc.SizeForArbitrary;
+}
+
+/** The generator the original cases were written against (fc.option's default freq is 6). */
+const BASIC: Profile = {
+  priorities: [0, 10],
+  weights: [4, 3, 1, 2],
+  pastFreq: 6,
+  delayFreq: 6,
+  minAdvance: 0,
+  maxLength: 120,
+};
 
 type Cmd =
   | { kind: "push"; priority: number; back: number | undefined; delay: number | undefined }
@@ -31,24 +71,26 @@ function runModel(
   agingRate: number,
   stepMs: number,
   effective: (priority: number, readyAt: number, now: number) => number,
+  profile: Profile = BASIC,
 ): fc.IPropertyWithHooks<[Cmd[]]> {
-  const secs = (max: number) => fc.integer({ min: 0, max }).map((n) => n * stepMs);
+  const steps = (min: number, max: number) => fc.integer({ min, max }).map((n) => n * stepMs);
+  const [pushW, popW, removeW, advanceW] = profile.weights;
   const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     {
       arbitrary: fc.record({
         kind: fc.constant("push" as const),
-        priority: fc.integer({ min: 0, max: 10 }),
-        back: fc.option(secs(200), { nil: undefined }),
-        delay: fc.option(fc.integer({ min: -20, max: 60 }).map((n) => n * stepMs), { nil: undefined }),
+        priority: fc.integer({ min: profile.priorities[0], max: profile.priorities[1] }),
+        back: fc.option(steps(0, 200), { nil: undefined, freq: profile.pastFreq }),
+        delay: fc.option(steps(-20, 60), { nil: undefined, freq: profile.delayFreq }),
       }),
-      weight: 4,
+      weight: pushW,
     },
-    { arbitrary: fc.constant({ kind: "pop" as const }), weight: 3 },
-    { arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }), weight: 1 },
-    { arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: secs(30) }), weight: 2 },
+    { arbitrary: fc.constant({ kind: "pop" as const }), weight: popW },
+    { arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }), weight: removeW },
+    { arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: steps(profile.minAdvance, 30) }), weight: advanceW },
   );
-  return fc.property(fc.array(cmd, { maxLength: 120 }), (cmds) => {
-    const clock = new ManualClock(T0);
+  return fc.property(fc.array(cmd, { maxLength: profile.maxLength, size: profile.size }), (cmds) => {
+    const clock = new TestClock(T0);
     const s = new PriorityScheduler({ clock, agingRate });
     const ref: RefEntry[] = [];
     const ids: string[] = [];
@@ -61,7 +103,8 @@ function runModel(
           const enqueuedAt = c.back === undefined ? undefined : now - c.back;
           const runAt = c.delay === undefined ? undefined : now + c.delay;
           s.push({ id, priority: c.priority, enqueuedAt, runAt });
-          ref.push({ id, priority: c.priority, readyAt: Math.max(enqueuedAt ?? now, runAt ?? 0), runAt, seq: seq++ });
+          const promoted = runAt === undefined || runAt <= now;
+          ref.push({ id, priority: c.priority, readyAt: Math.max(enqueuedAt ?? now, runAt ?? 0), runAt, seq: seq++, promoted });
           ids.push(id);
           break;
         }
@@ -69,7 +112,7 @@ function runModel(
           let best: RefEntry | undefined;
           let bestEff = 0;
           for (const e of ref) {
-            if (e.runAt !== undefined && e.runAt > now) continue;
+            if (!e.promoted) continue;
             const eff = effective(e.priority, e.readyAt, now);
             if (best === undefined || eff > bestEff || (eff === bestEff && e.seq < best.seq)) {
               best = e;
@@ -89,15 +132,17 @@ function runModel(
           break;
         }
         case "advance":
-          clock.advance(c.ms);
+          clock.t += c.ms;
           break;
       }
       const t = clock.now();
-      const delayed = ref.filter((e) => e.runAt !== undefined && e.runAt > t);
+      // readyCount below looks at the clock, so whatever is due now becomes ready for good.
+      for (const e of ref) if (!e.promoted && (e.runAt as number) <= t) e.promoted = true;
+      const delayed = ref.filter((e) => !e.promoted);
       expect(s.size).toBe(ref.length);
       expect(s.readyCount).toBe(ref.length - delayed.length);
       expect(s.nextRunAt()).toBe(delayed.length ? Math.min(...delayed.map((e) => e.runAt as number)) : undefined);
-      for (const e of ref) expect(s.has(e.id)).toBe(true);
+      expect(ref.filter((e) => !s.has(e.id)).map((e) => e.id)).toEqual([]);
     }
   });
 }
@@ -127,7 +172,78 @@ describe("PriorityScheduler matches the reference model", () => {
   });
 });
 
+describe("the bucket queue's slow paths match the reference model too", () => {
+  // Few levels, many pushes with past enqueuedAt or a runAt, many removals and a clock that also
+  // steps back: most entries arrive out of readyAt order (late lanes), removals hit ring heads,
+  // middles and tails (tombstones, compaction) and late lanes, promoted entries land behind newer ones.
+  const MIXED: Profile = {
+    priorities: [3, 5],
+    weights: [6, 2, 3, 2],
+    pastFreq: 2,
+    delayFreq: 3,
+    minAdvance: -10,
+    maxLength: 300,
+    size: "max",
+  };
+  // One or two levels and long runs that grow faster than they drain: rings grow past their
+  // initial 64 cells with the head mid-ring (wrap-around), shrink again, and compact.
+  const LONG: Profile = {
+    priorities: [6, 7],
+    weights: [10, 4, 3, 1],
+    pastFreq: 1, // never an explicit enqueuedAt: in order, except delayed entries promoted late
+    delayFreq: 4,
+    minAdvance: 0,
+    maxLength: 1_000,
+    size: "max",
+  };
+  const opts = { seed: SEED, numRuns: 150 };
+
+  it("mixed arrivals, removals and a clock that steps back, agingRate 0.1", () => {
+    fc.assert(runModel(0.1, 1_000, (p, readyAt, now) => p * 10_000 + (now - readyAt), MIXED), opts);
+  });
+
+  it("mixed arrivals, removals and a clock that steps back, agingRate 0", () => {
+    fc.assert(runModel(0, 1_000, (p) => p, MIXED), opts);
+  });
+
+  it("long rings (growth, wrap-around, shrink, compaction), agingRate 0.1 and 0", () => {
+    fc.assert(runModel(0.1, 1, (p, readyAt, now) => p * 10_000 + (now - readyAt), LONG), { seed: SEED, numRuns: 12 });
+    fc.assert(runModel(0, 1, (p) => p, LONG), { seed: SEED, numRuns: 12 });
+  });
+});
+
 describe("at scale (typed-array growth and shrink)", () => {
+  it("a level's FIFO ring grows, shrinks and compacts with its head anywhere", () => {
+    // Phases of in-order pushes, removals (none, 1/4, 1/2 or 3/4 of what is queued: 3/4 forces a
+    // compaction) and pops: growth happens with the head mid-ring, drains shrink the ring.
+    const phase = fc.tuple(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 400 }));
+    fc.assert(
+      fc.property(fc.array(phase, { minLength: 1, maxLength: 8 }), (phases) => {
+        const s = new PriorityScheduler({ clock: new ManualClock(T0), agingRate: 0 });
+        let expected: string[] = [];
+        let next = 0;
+        for (const [pushes, quarters, pops] of phases) {
+          for (let i = 0; i < pushes; i++) {
+            const id = `e${next++}`;
+            s.push({ id, priority: 5 });
+            expected.push(id);
+          }
+          expected = expected.filter((id, i) => {
+            if (i % 4 >= quarters) return true;
+            expect(s.remove(id)).toBe(true);
+            return false;
+          });
+          expect([s.size, s.readyCount]).toEqual([expected.length, expected.length]);
+          for (let i = 0; i < pops && expected.length !== 0; i++) expect(s.pop()?.id).toBe(expected.shift());
+        }
+        const rest: string[] = [];
+        for (let e = s.pop(); e !== undefined; e = s.pop()) rest.push(e.id);
+        expect(rest).toEqual(expected);
+      }),
+      { seed: SEED, numRuns: 100 },
+    );
+  });
+
   it("thousands of pushes, removals of ready and delayed entries, then a drain, twice", () => {
     console.log(`fast-check seed ${SEED}`);
     fc.assert(

@@ -197,6 +197,38 @@ describe("bad input", () => {
     expect(s.pop()?.priority).toBe(1);
   });
 
+  it("a duplicate push leaves the queue intact: the original entry still pops and removes", () => {
+    const { clock, s } = setup();
+    // One original in each place an entry can be: a level's FIFO ring, its late lane (readyAt
+    // earlier than the ring's tail), the delayed heap.
+    const fifo = { id: "fifo", priority: 4 };
+    const late = { id: "late", priority: 4, enqueuedAt: T0 - 60_000 };
+    const delayed = { id: "delayed", priority: 4, runAt: T0 + 1_000 };
+    for (const e of [{ id: "before", priority: 4 }, fifo, { id: "after", priority: 4 }, late, delayed]) s.push(e);
+    const before = snapshot(s);
+    for (const original of [fifo, late, delayed]) {
+      for (const dup of [
+        { id: original.id, priority: 9 },
+        { id: original.id, priority: 4, enqueuedAt: T0 - 120_000 },
+        { id: original.id, priority: 0, runAt: T0 + 500 },
+      ]) {
+        expect(() => s.push(dup)).toThrow(DuplicateJobError);
+        expect(s.get(original.id)).toBe(original);
+      }
+    }
+    expect(snapshot(s)).toEqual(before);
+    expect(s.remove("fifo")).toBe(true);
+    expect(s.has("fifo")).toBe(false);
+    clock.advance(1_000);
+    // late: ready 60 s before the others (6 points at 0.1/s); delayed: ready at T0 + 1 s.
+    expect(drain(s)).toEqual(["late", "before", "after", "delayed"]);
+    expect([s.size, s.readyCount]).toEqual([0, 0]);
+    // The slot the failed push took was given back: the queue still works at the next id.
+    s.push({ id: "delayed", priority: 1 });
+    expect(s.remove("delayed")).toBe(true);
+    expect(s.size).toBe(0);
+  });
+
   it.each([
     ["priority", { id: "x", priority: -1 }],
     ["priority", { id: "x", priority: 11 }],
