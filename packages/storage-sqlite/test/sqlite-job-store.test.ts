@@ -342,6 +342,28 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
     await expectRefused(path, /not a SQLite database \(no SQLite header\)/);
   });
 
+  it("a store made by the first schema version is migrated on open: the unused aging index goes, the data stays", async () => {
+    const path = tmp.file("v1.db");
+    const first = await SqliteJobStore.open({ path });
+    await first.commit({ insert: [job("kept")] });
+    await first.close();
+    // Roll the file back to what version 0001 left: the index, and no record of 0002.
+    const raw = new Database(path);
+    raw.exec("CREATE INDEX jobs_status_aging_id ON jobs (status, aging_key, id)");
+    raw.prepare("DELETE FROM pyrexis_migration WHERE name = ?").run("0002_drop_unused_aging_index");
+    raw.close();
+    const store = await openStore(path);
+    expect((await store.getJob("kept"))?.id).toBe("kept");
+    const check = new Database(path, { readonly: true });
+    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[])
+      .map((row) => row.name)
+      .sort();
+    const migrations = check.prepare("SELECT name FROM pyrexis_migration ORDER BY name").all();
+    check.close();
+    expect(indexes).toEqual(["jobs_created_id", "jobs_status_created_id"]);
+    expect(migrations).toEqual([{ name: "0001_jobs_and_results" }, { name: "0002_drop_unused_aging_index" }]);
+  });
+
   it("a store written by a newer schema version", async () => {
     const path = tmp.file("newer.db");
     const store = await SqliteJobStore.open({ path });
