@@ -35,14 +35,28 @@ function bindLogger(sinks: InvokeSinks): Logger {
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
-/** Throws `ValidationError` when `value` is not JSON; `what` says which value, for the message. */
+/**
+ * Throws `ValidationError` when `value` is not JSON; `what` says which value, for the message.
+ * Primitives (the usual no-op and counter outputs) are checked without the deep walk, which
+ * allocates its path and cycle set even for `null`.
+ */
 export function assertJson(value: unknown, what: string): void {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return;
+  if (typeof value === "number" && Number.isFinite(value)) return;
   const problem = findJsonProblem(value);
   if (problem === undefined) return;
   const where = problem.path.length ? ` at ${problem.path.join(".")}` : "";
   throw new ValidationError(`${what} is not a JSON value${where}: ${problem.message}`, [
     { path: problem.path, message: problem.message },
   ]);
+}
+
+/** Receives how one handler run ended: exactly one of the two is called, once. */
+export interface InvokeOutcome {
+  /** The handler's output, checked to be JSON (`undefined` already turned into `null`). */
+  ok(output: unknown): void;
+  /** What the handler threw or rejected with, or the `ValidationError` of a non-JSON output. */
+  fail(error: unknown): void;
 }
 
 /**
@@ -64,34 +78,31 @@ export function runHandler(
   onOutput: (output: unknown) => void,
   onError: (error: unknown) => void,
 ): void {
+  invokeOn(handlers, task, sinks, { ok: onOutput, fail: onError });
+}
+
+/**
+ * {@link runHandler} reporting to an object's methods, so a caller that keeps one record per task
+ * (the worker entry) allocates no callbacks. A handler that returns a plain value or throws
+ * completes before this returns.
+ */
+export function invokeOn(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks, outcome: InvokeOutcome): void {
   const fn = Object.hasOwn(handlers, task.handler) ? handlers[task.handler] : undefined;
-  if (typeof fn !== "function") return onError(new HandlerNotFoundError(task.handler, Object.keys(handlers)));
-  const ctx = new Context(task, sinks);
-  const finish = (value: unknown): void => {
-    ctx.ended = true;
-    // A handler that returns nothing produced `null`: JSON has no undefined.
-    const output = value === undefined ? null : value;
-    try {
-      assertJson(output, `output of handler "${task.handler}" (job ${task.jobId})`);
-    } catch (error) {
-      return onError(error);
-    }
-    onOutput(output);
-  };
-  const fail = (error: unknown): void => {
-    ctx.ended = true;
-    onError(error);
-  };
+  if (typeof fn !== "function") return outcome.fail(new HandlerNotFoundError(task.handler, Object.keys(handlers)));
+  const ctx = new Context(task, sinks, outcome);
   let returned: unknown;
   try {
     returned = fn(task.payload, ctx);
   } catch (error) {
-    return fail(error);
+    return ctx.fail(error);
   }
   if (typeof (returned as PromiseLike<unknown> | null)?.then === "function") {
-    (returned as PromiseLike<unknown>).then(finish, fail);
+    (returned as PromiseLike<unknown>).then(
+      (value) => ctx.finish(value),
+      (error: unknown) => ctx.fail(error),
+    );
   } else {
-    finish(returned);
+    ctx.finish(returned);
   }
 }
 
@@ -99,14 +110,19 @@ export function runHandler(
 class Context implements HandlerContext {
   readonly jobId: string;
   readonly attempt: number;
-  ended = false;
+  #ended = false;
+  readonly #handler: string;
   readonly #sinks: InvokeSinks;
+  readonly #outcome: InvokeOutcome;
   #logger: Logger | undefined;
+  #progress: ((value: unknown) => void) | undefined;
 
-  constructor(task: ExecutionTask, sinks: InvokeSinks) {
+  constructor(task: ExecutionTask, sinks: InvokeSinks, outcome: InvokeOutcome) {
     this.jobId = task.jobId;
     this.attempt = task.attempt;
+    this.#handler = task.handler;
     this.#sinks = sinks;
+    this.#outcome = outcome;
   }
 
   get signal(): AbortSignal {
@@ -118,9 +134,32 @@ class Context implements HandlerContext {
     return this.#logger;
   }
 
-  /** An own arrow function, so `const { progress } = ctx` keeps working. */
-  readonly progress = (value: unknown): void => {
-    assertJson(value, `progress of job ${this.jobId}`);
-    if (!this.ended) this.#sinks.progress(value);
-  };
+  /**
+   * A function made on first use, so `const { progress } = ctx` keeps working and a handler that
+   * reports no progress costs no closure.
+   */
+  get progress(): (value: unknown) => void {
+    this.#progress ??= (value: unknown): void => {
+      assertJson(value, `progress of job ${this.jobId}`);
+      if (!this.#ended) this.#sinks.progress(value);
+    };
+    return this.#progress;
+  }
+
+  finish(value: unknown): void {
+    this.#ended = true;
+    // A handler that returns nothing produced `null`: JSON has no undefined.
+    const output = value === undefined ? null : value;
+    try {
+      assertJson(output, `output of handler "${this.#handler}" (job ${this.jobId})`);
+    } catch (error) {
+      return this.#outcome.fail(error);
+    }
+    this.#outcome.ok(output);
+  }
+
+  fail(error: unknown): void {
+    this.#ended = true;
+    this.#outcome.fail(error);
+  }
 }

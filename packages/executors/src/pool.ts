@@ -12,6 +12,7 @@ import {
 import type { ExecutionOptions, ExecutionTask } from "./executor.js";
 import { silentLogger, toModuleHref, type Logger } from "./handlers.js";
 import { writeLog } from "./invoke.js";
+import { RunControl } from "./run-control.js";
 import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
 
 /** V8 limits of one worker thread (see `worker_threads` `resourceLimits`). */
@@ -63,29 +64,79 @@ class RetireSignal extends Error {
   }
 }
 
-interface Pending {
+/** Where a task's abort comes from: a {@link RunControl} (no AbortSignal made) or a signal. */
+function isAborted(options: ExecutionOptions): boolean {
+  return options instanceof RunControl ? options.aborted : options.signal.aborted;
+}
+function abortReason(options: ExecutionOptions): unknown {
+  return options instanceof RunControl ? options.reason : options.signal.reason;
+}
+
+/**
+ * One task in flight: a plain record with no per-task closures but its abort listener. For
+ * processes it is also the tinypool channel of its task (tinypool calls `onMessage` with the
+ * send function of the child it hands the task to, and `postMessage` with that child's messages).
+ */
+class Pending implements TinypoolChannel {
   readonly key: number;
   readonly task: ExecutionTask;
   readonly options: ExecutionOptions;
+  readonly #pool: WorkerPool;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  settled: boolean;
+  settled = false;
   /** Threads: shared cells; `cells[base]` worker id once started, `cells[base + 1]` abort flag. */
-  cells: Int32Array | undefined;
-  base: number;
+  cells: Int32Array | undefined = undefined;
+  base = 0;
   /** Threads: index into the executor's shared slot table (-1: own buffer). */
-  slot: number;
-  /** Processes: pid from the start message. */
-  workerId: number | undefined;
+  slot = -1;
+  /** Processes: pid of the child the task was handed to. */
+  workerId: number | undefined = undefined;
+  /** Processes with several tasks per child: the child announced that the handler started. */
+  started = false;
+  /** Processes: the abort went to the child before the task did, so the child skips it. */
+  preAborted = false;
   /** Processes: sends a control message to the child that holds the task. */
-  send: ((message: unknown) => void) | undefined;
-  received: number;
-  final: Extract<WireResult, { t: "ok" | "err" }> | undefined;
-  aborted: boolean;
-  graceExpired: boolean;
-  timer: NodeJS.Timeout | undefined;
-  resubmits: number;
-  onAbort: () => void;
+  send: ((message: unknown) => void) | undefined = undefined;
+  received = 0;
+  final: Extract<WireResult, { t: "ok" | "err" }> | undefined = undefined;
+  aborted = false;
+  graceExpired = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  resubmits = 0;
+  readonly onAbort = (): void => this.#pool.abortRun(this);
+
+  constructor(pool: WorkerPool, key: number, task: ExecutionTask, options: ExecutionOptions, resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+    this.#pool = pool;
+    this.key = key;
+    this.task = task;
+    this.options = options;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  listen(): void {
+    const o = this.options;
+    if (o instanceof RunControl) o.listen(this.onAbort);
+    else o.signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  unlisten(): void {
+    const o = this.options;
+    if (o instanceof RunControl) o.unlisten(this.onAbort);
+    else o.signal.removeEventListener("abort", this.onAbort);
+  }
+
+  /** Tinypool hands the task to a child: `send` reaches that child. */
+  onMessage(send: (message: unknown) => void): void {
+    this.send = send;
+    this.#pool.onHandedOver(this);
+  }
+
+  /** A message of ours from a child (routed by its key, whichever task's channel it came on). */
+  postMessage(message: unknown): void {
+    this.#pool.onEvent(message as WireEvent);
+  }
 }
 
 const MAX_RESUBMITS = 3;
@@ -113,7 +164,10 @@ export class WorkerPool {
   #slots: Int32Array | undefined;
   readonly #freeSlots: number[] = [];
   #maxThreads = 1;
+  #concurrency = 1;
   #watched = 0;
+  /** Processes: the children we watch, to find the one tinypool handed a task to. */
+  readonly #children: TinypoolWorker[] = [];
   readonly #knownIds = new Set<number>();
   readonly #seen = new WeakSet<TinypoolWorker>();
   readonly #exits = new Map<number, { code: number | null; signal: string | null }>();
@@ -153,6 +207,7 @@ export class WorkerPool {
       module: this.#module,
       recycleAfterTasks: o.recycleAfterTasks ?? 0,
       maxMemoryBytes: (o.maxMemoryMb ?? 0) * 1024 * 1024,
+      concurrency: Math.floor(o.concurrentTasksPerWorker ?? 1),
     };
     const common = {
       filename: WORKER_ENTRY.href,
@@ -168,7 +223,7 @@ export class WorkerPool {
       const down = new BroadcastChannel(`${id}:down`);
       up.unref();
       down.unref();
-      up.onmessage = (ev: unknown): void => this.#onEvent((ev as { data: WireEvent }).data);
+      up.onmessage = (ev: unknown): void => this.onEvent((ev as { data: WireEvent }).data);
       this.#up = up;
       this.#down = down;
       // One shared table instead of a buffer per task: cloning a SharedArrayBuffer per task costs.
@@ -198,6 +253,7 @@ export class WorkerPool {
     });
     this.#pool = pool;
     this.#maxThreads = maxThreads;
+    this.#concurrency = config.concurrency ?? 1;
     this.#watchWorkers();
     return pool;
   }
@@ -212,9 +268,12 @@ export class WorkerPool {
       this.#watched++;
       const id = worker.threadId;
       this.#knownIds.add(id);
+      if (this.#runtime === "child_process") this.#children.push(worker);
       worker.once("exit", (code: number | null, signal: string | null) => {
         this.#watched--;
         this.#knownIds.delete(id);
+        const child = this.#children.indexOf(worker);
+        if (child >= 0) this.#children.splice(child, 1);
         this.#exits.set(id, { code, signal });
         if (this.#exits.size > 64) this.#exits.delete(this.#exits.keys().next().value!);
         if (this.#runtime === "worker_threads" && this.#pool?.threads.includes(worker)) {
@@ -226,34 +285,14 @@ export class WorkerPool {
 
   run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
     if (this.#state !== "open") return Promise.reject(new ExecutorClosedError(`${this.#label} is closed`));
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the contract: reject with signal.reason as given
-    if (options.signal.aborted) return Promise.reject(options.signal.reason);
+    if (isAborted(options)) return Promise.reject(abortReason(options));
     this.#ensurePool();
     return new Promise<unknown>((resolve, reject) => {
-      const p: Pending = {
-        key: this.#nextKey++,
-        task,
-        options,
-        resolve,
-        reject,
-        settled: false,
-        cells: undefined,
-        base: 0,
-        slot: -1,
-        workerId: undefined,
-        send: undefined,
-        received: 0,
-        final: undefined,
-        aborted: false,
-        graceExpired: false,
-        timer: undefined,
-        resubmits: 0,
-        onAbort: () => this.#abort(p),
-      };
+      const p = new Pending(this, this.#nextKey++, task, options, resolve, reject);
       this.#pending.set(p.key, p);
       // Keep the event channel alive while work is out: a result can beat its last progress.
       if (this.#pending.size === 1) this.#up?.ref();
-      options.signal.addEventListener("abort", p.onAbort, { once: true });
+      p.listen();
       this.#submit(p);
     });
   }
@@ -263,6 +302,8 @@ export class WorkerPool {
     const { task } = p;
     p.workerId = undefined;
     p.send = undefined;
+    p.started = false;
+    p.preAborted = false;
     let wire: WireTask;
     let channel: TinypoolChannel | undefined;
     if (this.#runtime === "worker_threads") {
@@ -281,13 +322,7 @@ export class WorkerPool {
     } else {
       wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt };
       // tinypool hands each task's channel the send function of the child it goes to.
-      channel = {
-        onMessage: (send: (message: unknown) => void): void => {
-          p.send = send;
-          if (p.aborted) send(this.#abortMessage(p));
-        },
-        postMessage: (message: unknown): void => this.#onEvent(message as WireEvent),
-      };
+      channel = p;
     }
     pool.run(wire, channel ? { channel } : undefined).then(
       (result: WireResult) => this.#onResult(p, result),
@@ -298,16 +333,36 @@ export class WorkerPool {
   }
 
   #abortMessage(p: Pending): WireAbort & { [TAG]: 1 } {
-    return { t: "abort", k: p.key, r: serializeError(p.options.signal.reason), [TAG]: 1 };
+    return { t: "abort", k: p.key, r: serializeError(abortReason(p.options)), [TAG]: 1 };
   }
 
-  #abort(p: Pending): void {
+  /**
+   * @internal Processes: tinypool just handed `p` to a child (its channel is now that child's).
+   * Remember which child, so a handler that ignores its abort can be killed without the child
+   * having to announce every start.
+   */
+  onHandedOver(p: Pending): void {
+    for (const child of this.#children) {
+      if ((child as { channel?: unknown }).channel === p) {
+        p.workerId = child.threadId;
+        break;
+      }
+    }
+    if (p.aborted) {
+      p.preAborted = true;
+      p.send!(this.#abortMessage(p));
+    }
+  }
+
+  /** @internal The caller aborted the run. */
+  abortRun(p: Pending): void {
     if (p.settled) return;
     p.aborted = true;
-    this.#settle(p, false, p.options.signal.reason);
+    const reason = abortReason(p.options);
+    this.#settle(p, false, reason);
     if (p.cells) {
       Atomics.store(p.cells, p.base + 1, 1);
-      this.#down?.postMessage({ t: "abort", k: p.key, r: serializeError(p.options.signal.reason) } satisfies WireAbort);
+      this.#down?.postMessage({ t: "abort", k: p.key, r: serializeError(reason) } satisfies WireAbort);
     } else {
       p.send?.(this.#abortMessage(p));
     }
@@ -321,8 +376,14 @@ export class WorkerPool {
   /** Kills the worker running an aborted task whose handler outlived the grace period. */
   #killFor(p: Pending): void {
     if (!this.#pending.has(p.key)) return;
-    const id = p.cells ? Atomics.load(p.cells, p.base) : p.workerId;
-    // Not started yet: the worker sees the abort flag (or pre-abort) and skips it.
+    // Not started yet: the worker sees the abort flag (or pre-abort) and skips it. A child that
+    // runs one task at a time starts the task it was handed unless the abort went first; one that
+    // runs several announces each start (a task may wait behind another that blocks the child).
+    const id = p.cells
+      ? Atomics.load(p.cells, p.base)
+      : p.preAborted || (this.#concurrency > 1 && !p.started)
+        ? undefined
+        : p.workerId;
     if (!id) return;
     this.#retire(id, `job ${p.task.jobId} ignored its abort for ${this.#grace} ms; worker killed`, false);
   }
@@ -335,7 +396,8 @@ export class WorkerPool {
     this.#watchWorkers();
   }
 
-  #onEvent(event: WireEvent): void {
+  /** @internal A progress, log or start event from a worker. */
+  onEvent(event: WireEvent): void {
     const p = this.#pending.get(event.k);
     if (!p) return;
     switch (event.t) {
@@ -354,6 +416,7 @@ export class WorkerPool {
         writeLog(this.#logger, event.l, this.#bindings(p), event.o, event.m);
         break;
       case "s":
+        p.started = true;
         p.workerId = event.id;
         if (p.graceExpired) this.#killFor(p);
         break;
@@ -405,7 +468,7 @@ export class WorkerPool {
     // A task whose handler never started lost nothing: run it on another worker. Threads know
     // exactly (the shared flag); for processes only tinypool's own termination of a worker it
     // still handed tasks to is trusted, since a child's start message may trail its exit.
-    const started = p.cells ? Atomics.load(p.cells, p.base) !== 0 : p.workerId !== undefined;
+    const started = p.cells ? Atomics.load(p.cells, p.base) !== 0 : p.started;
     const terminated = error instanceof Error && error.message === "Terminating worker thread";
     if (this.#state !== "terminated" && !started && (p.cells !== undefined || terminated || error instanceof RetireSignal)) {
       return this.#resubmit(p, "worker stopped before the task started");
@@ -443,14 +506,14 @@ export class WorkerPool {
   #settle(p: Pending, ok: boolean, value: unknown): void {
     if (p.settled) return;
     p.settled = true;
-    p.options.signal.removeEventListener("abort", p.onAbort);
+    p.unlisten();
     if (ok) p.resolve(value);
     else p.reject(value);
   }
 
   #release(p: Pending): void {
     if (p.timer) clearTimeout(p.timer);
-    p.options.signal.removeEventListener("abort", p.onAbort);
+    if (!p.settled) p.unlisten();
     if (!this.#pending.delete(p.key)) return;
     if (p.slot >= 0) {
       this.#freeSlots.push(p.slot);

@@ -12,6 +12,8 @@ export interface WorkerConfig {
   readonly recycleAfterTasks: number;
   /** Retire when memory (bytes; heapUsed in threads, rss in processes) exceeds this (0: never). */
   readonly maxMemoryBytes: number;
+  /** Tasks one worker runs at once (`concurrentTasksPerWorker`; 1 when absent). */
+  readonly concurrency?: number;
   /** BroadcastChannel names (threads only): worker → main events, main → worker control. */
   readonly up?: string;
   readonly down?: string;
@@ -51,7 +53,10 @@ export type WireResult =
 export type WireEvent =
   | { k: number; t: "p"; v: unknown }
   | { k: number; t: "l"; l: LogLevel; o: Record<string, unknown>; m?: string | undefined }
-  /** Process workers only: the task started in the child with this pid. */
+  /**
+   * Process workers running several tasks at once: the task is about to start in the child with
+   * this pid (sent before the handler runs, so even a handler that blocks its child is known).
+   */
   | { k: number; t: "s"; id: number };
 
 /** Control messages, main → worker. */

@@ -1,9 +1,16 @@
 // Worker entry for ThreadExecutor and ProcessExecutor: tinypool loads this file in each worker
 // thread / child process and calls the default export once per task.
+//
+// Hot path: a no-op task must cost little more than tinypool's own round trip, so a task whose
+// handler returns a plain value is answered in the same tick (tinypool awaits whatever we return;
+// a plain value costs it one microtask, an async function three or more). Per task there is one
+// small record (TaskRun) and no closure; the AbortController behind ctx.signal is made only when
+// the handler reads it.
 import { BroadcastChannel, isMainThread, threadId, workerData } from "node:worker_threads";
 import { deserializeError, ErrorCode, isNonRetryable, serializeError } from "@pyrexis/models";
+import type { ExecutionTask } from "./executor.js";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
-import { invokeHandler } from "./invoke.js";
+import { invokeOn, type InvokeOutcome, type InvokeSinks } from "./invoke.js";
 import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
 
 const isChild = isMainThread && typeof process.send === "function";
@@ -12,18 +19,29 @@ const config: WorkerConfig = isChild
   : (workerData as [unknown, WorkerConfig])[1];
 const workerId = isChild ? process.pid : threadId;
 const slots = config.slots === undefined ? undefined : new Int32Array(config.slots);
+/**
+ * Process workers running several tasks at once tell the main process, before each handler runs,
+ * that it started: if the child is killed, its tasks that never started (stuck behind a handler
+ * that blocks the child) are re-run elsewhere, the started ones fail. A handler that blocks must
+ * be announced before it runs, so this costs one IPC message per task. With one task per child
+ * nothing is announced: the main process knows which child holds the task, and that child runs
+ * nothing else.
+ */
+const announceStarts = isChild && (config.concurrency ?? 1) > 1;
 
 // Start importing at once so the first task does not pay for it; a failure is reported per task.
 const handlers: Promise<HandlerMap> = loadHandlersModule(config.module);
-handlers.catch(() => {});
+/** The handler map once imported: later tasks use it without awaiting. */
+let loaded: HandlerMap | undefined;
+handlers.then(
+  (map) => {
+    loaded = map;
+  },
+  () => {},
+);
 
-/** Per running task: its abort controller, created only when the handler reads ctx.signal. */
-interface Running {
-  controller: AbortController | undefined;
-  reason: unknown;
-  aborted: boolean;
-}
-const running = new Map<number, Running>();
+/** Tasks whose handler went asynchronous, by routing key (aborts look them up here). */
+const running = new Map<number, TaskRun>();
 /** Process workers: aborts that arrived before their task (both travel the same IPC pipe). */
 const preAborted = new Set<number>();
 let inflight = 0;
@@ -31,20 +49,17 @@ let completed = 0;
 let retiring = false;
 
 function onAbort(msg: WireAbort): void {
-  const task = running.get(msg.k);
-  if (task) {
-    if (task.aborted) return;
-    task.aborted = true;
-    task.reason = deserializeError(msg.r);
-    task.controller?.abort(task.reason);
-  } else if (isChild) preAborted.add(msg.k);
+  const run = running.get(msg.k);
+  if (run) run.abort(deserializeError(msg.r));
+  else if (isChild) preAborted.add(msg.k);
 }
 
 let emit: (event: WireEvent) => void;
 if (isChild) {
   const send = process.send!.bind(process);
   emit = (event) => {
-    send({ ...event, [TAG]: 1 });
+    (event as WireEvent & { [TAG]?: 1 })[TAG] = 1;
+    send(event);
   };
   process.on("message", (msg: unknown) => {
     const m = msg as Partial<WireAbort> | null;
@@ -77,65 +92,119 @@ function shouldRetire(): boolean {
   return retiring && inflight === 0;
 }
 
-/** Runs one task; never throws (errors travel as data so crashes and handler errors differ). */
-export default async function runTask(task: WireTask): Promise<WireResult> {
+/**
+ * One running task: the handler's sinks (ctx.signal, progress, logs) and how it ends. A class, not
+ * closures: it is the per-task allocation of the hot path.
+ */
+class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
+  readonly k: number;
+  readonly jobId: string;
+  readonly handler: string;
+  readonly payload: unknown;
+  readonly attempt: number;
+  /** Progress messages sent; the result carries it so it never overtakes its progress. */
+  n = 0;
+  /** The answer, once the handler ended (`undefined` while it runs). */
+  result: WireResult | undefined;
+  /** Settles tinypool's promise when the handler ended asynchronously. */
+  resolve: ((result: WireResult) => void) | undefined;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(task: WireTask) {
+    this.k = task.k;
+    this.jobId = task.j;
+    this.handler = task.h;
+    this.payload = task.p;
+    this.attempt = task.a;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  progress(value: unknown): void {
+    this.n++;
+    emit({ k: this.k, t: "p", v: value });
+  }
+
+  log(level: LogLevel, obj: Record<string, unknown>, msg: string | undefined): void {
+    try {
+      emit({ k: this.k, t: "l", l: level, o: toWireObject(obj), m: msg });
+    } catch {
+      emit({ k: this.k, t: "l", l: level, o: { unserializable: true }, m: msg });
+    }
+  }
+
+  ok(output: unknown): void {
+    this.end({ t: "ok", v: output, n: this.n, id: workerId });
+  }
+
+  fail(error: unknown): void {
+    const e = serializeError(error);
+    // The retry policy must survive the boundary even when the NonRetryableError is a wrapped
+    // cause (a pipeline stage error): the serialized form has no cause, so carry it in the code.
+    if (e.code !== ErrorCode.NON_RETRYABLE && isNonRetryable(error)) e.code = ErrorCode.NON_RETRYABLE;
+    this.end({ t: "err", e, n: this.n, id: workerId });
+  }
+
+  end(result: Extract<WireResult, { t: "ok" | "err" }>): void {
+    inflight--;
+    completed++;
+    if (this.resolve !== undefined) running.delete(this.k);
+    if (shouldRetire()) result.rt = true;
+    this.result = result;
+    this.resolve?.(result);
+  }
+}
+
+function start(map: HandlerMap, task: WireTask): WireResult | Promise<WireResult> {
+  const run = new TaskRun(task);
+  inflight++;
+  invokeOn(map, run, run, run);
+  // The synchronous fast path: the handler returned a plain value (or threw) and we are done.
+  if (run.result !== undefined) return run.result;
+  running.set(run.k, run);
+  return new Promise<WireResult>((resolve) => {
+    run.resolve = resolve;
+  });
+}
+
+/** True when the main side aborted this task before it started (the handler must not run). */
+function abortedBeforeStart(task: WireTask, cells: Int32Array | undefined, base: number): boolean {
+  return (cells !== undefined && Atomics.load(cells, base + 1) === 1) || preAborted.delete(task.k);
+}
+
+/**
+ * Runs one task; never throws (errors travel as data so crashes and handler errors differ).
+ * Returns the result itself when the handler finished synchronously.
+ */
+export default function runTask(task: WireTask): WireResult | Promise<WireResult> {
   if (retiring) return { t: "retry", id: workerId, rt: inflight === 0 };
   const cells = task.i !== undefined ? slots : task.s !== undefined ? new Int32Array(task.s) : undefined;
   const base = task.i !== undefined ? task.i * 2 : 0;
   // Store our id before reading the abort flag: the main thread writes them in the other order.
   if (cells) Atomics.store(cells, base, workerId);
-  else emit({ k: task.k, t: "s", id: workerId });
-  if ((cells && Atomics.load(cells, base + 1) === 1) || preAborted.delete(task.k)) return { t: "skip", id: workerId };
-  let map: HandlerMap;
-  try {
-    map = await handlers;
-  } catch (error) {
-    retiring = true;
-    return { t: "load", e: serializeError(error), id: workerId };
-  }
-  // AbortController construction is a measurable share of a no-op task: make it on demand.
-  const state: Running = { controller: undefined, reason: undefined, aborted: false };
-  running.set(task.k, state);
-  inflight++;
-  let n = 0;
-  let result: WireResult;
-  try {
-    const output = await invokeHandler(
-      map,
-      { jobId: task.j, handler: task.h, payload: task.p, attempt: task.a },
-      {
-        get signal(): AbortSignal {
-          if (state.controller === undefined) {
-            state.controller = new AbortController();
-            if (state.aborted) state.controller.abort(state.reason);
-          }
-          return state.controller.signal;
-        },
-        progress(value) {
-          n++;
-          emit({ k: task.k, t: "p", v: value });
-        },
-        log(level: LogLevel, obj, msg) {
-          try {
-            emit({ k: task.k, t: "l", l: level, o: toWireObject(obj), m: msg });
-          } catch {
-            emit({ k: task.k, t: "l", l: level, o: { unserializable: true }, m: msg });
-          }
-        },
-      },
-    );
-    result = { t: "ok", v: output, n, id: workerId };
-  } catch (error) {
-    const e = serializeError(error);
-    // The retry policy must survive the boundary even when the NonRetryableError is a wrapped
-    // cause (a pipeline stage error): the serialized form has no cause, so carry it in the code.
-    if (e.code !== ErrorCode.NON_RETRYABLE && isNonRetryable(error)) e.code = ErrorCode.NON_RETRYABLE;
-    result = { t: "err", e, n, id: workerId };
-  } finally {
-    running.delete(task.k);
-    inflight--;
-    completed++;
-  }
-  if (shouldRetire()) result.rt = true;
-  return result;
+  else if (announceStarts) emit({ k: task.k, t: "s", id: workerId });
+  if (abortedBeforeStart(task, cells, base)) return { t: "skip", id: workerId };
+  if (loaded !== undefined) return start(loaded, task);
+  return handlers.then(
+    (map) => (abortedBeforeStart(task, cells, base) ? { t: "skip", id: workerId } : start(map, task)),
+    (error: unknown): WireResult => {
+      retiring = true;
+      return { t: "load", e: serializeError(error), id: workerId };
+    },
+  );
 }
