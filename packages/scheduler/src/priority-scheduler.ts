@@ -79,14 +79,14 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     // clock is read before anything changes, so a throwing clock leaves the queue as it was.
     if (runAt === undefined) {
       const readyKey = keyMs(priority, enqueuedAt ?? this.#clock.now(), this.#scale);
-      const slot = this.#claim(entry, priority);
+      const slot = this.#claim(entry, id, priority);
       this.#ready.push(priority, readyKey, this.#seq++, slot);
       return;
     }
     const now = this.#clock.now();
     const base = enqueuedAt ?? now;
     const readyKey = keyMs(priority, runAt > base ? runAt : base, this.#scale);
-    const slot = this.#claim(entry, priority);
+    const slot = this.#claim(entry, id, priority);
     if (runAt > now) {
       this.#table.readyKey[slot] = readyKey;
       this.#delayed.push(-runAt, this.#seq++, slot);
@@ -178,16 +178,16 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
    * check. The duplicate case (a caller bug) pays instead: the overwritten slot is found by an
    * O(n) scan and put back, so nothing changes on the throw.
    */
-  #claim(entry: T, priority: number): number {
+  #claim(entry: T, id: string, priority: number): number {
     const table = this.#table;
     const byId = this.#byId;
     const slot = table.alloc(entry);
     const before = byId.size;
-    byId.set(entry.id, slot);
+    byId.set(id, slot);
     if (byId.size === before) {
-      byId.set(entry.id, table.find(entry.id, slot));
+      byId.set(id, table.find(id, slot));
       table.release(slot);
-      throw new DuplicateJobError(entry.id);
+      throw new DuplicateJobError(id);
     }
     table.level[slot] = priority;
     return slot;
