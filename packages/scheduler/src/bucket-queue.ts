@@ -17,8 +17,8 @@ const DEAD = -1;
 /**
  * Ring indexes are absolute and wrap at 2^30, so `index << 1` fits `table.pos` (Int32) and every
  * power-of-two capacity divides the wrap: an element keeps its index when the ring is resized
- * (only its physical cell `index & (capacity − 1)` moves), so growing and shrinking are plain
- * block copies with no `table.pos` rewrites.
+ * (only its physical cell `index & (capacity − 1)` moves), so growing and shrinking never rewrite
+ * `table.pos`; growing is a block copy.
  */
 const WRAP = 0x3fffffff;
 
