@@ -92,8 +92,13 @@ class Pending implements TinypoolChannel {
   slot = -1;
   /** Processes: pid of the child the task was handed to. */
   workerId: number | undefined = undefined;
-  /** Processes with several tasks per child: the child announced that the handler started. */
+  /**
+   * Processes: the handler is known to have started (the child announced it, or it is the task
+   * blocking a child that gets killed).
+   */
   started = false;
+  /** Processes: when tinypool handed the task to its child (children run tasks in this order). */
+  handed = 0;
   /** Processes: the abort went to the child before the task did, so the child skips it. */
   preAborted = false;
   /** Processes: sends a control message to the child that holds the task. */
@@ -118,7 +123,7 @@ class Pending implements TinypoolChannel {
   listen(): void {
     const o = this.options;
     if (o instanceof RunControl) o.listen(this.onAbort);
-    else o.signal.addEventListener("abort", this.onAbort, { once: true });
+    else o.signal.addEventListener("abort", this.onAbort);
   }
 
   unlisten(): void {
@@ -164,7 +169,7 @@ export class WorkerPool {
   #slots: Int32Array | undefined;
   readonly #freeSlots: number[] = [];
   #maxThreads = 1;
-  #concurrency = 1;
+  #handedSeq = 0;
   #watched = 0;
   /** Processes: the children we watch, to find the one tinypool handed a task to. */
   readonly #children: TinypoolWorker[] = [];
@@ -253,7 +258,6 @@ export class WorkerPool {
     });
     this.#pool = pool;
     this.#maxThreads = maxThreads;
-    this.#concurrency = config.concurrency ?? 1;
     this.#watchWorkers();
     return pool;
   }
@@ -342,6 +346,7 @@ export class WorkerPool {
    * having to announce every start.
    */
   onHandedOver(p: Pending): void {
+    p.handed = ++this.#handedSeq;
     for (const child of this.#children) {
       if ((child as { channel?: unknown }).channel === p) {
         p.workerId = child.threadId;
@@ -373,17 +378,37 @@ export class WorkerPool {
     p.timer.unref();
   }
 
+  /**
+   * Processes: the task that is (or would be) blocking child `id` — the earliest one handed to it
+   * that the child has not reported (no result, no start message). The child runs tasks in the
+   * order they were handed and reports each once its synchronous part is over, so only this one
+   * can be running without a word; the later unreported ones have not started. `undefined` when
+   * that task is one the child will skip (its abort went first).
+   */
+  #silentOn(id: number): Pending | undefined {
+    let first: Pending | undefined;
+    for (const q of this.#pending.values()) {
+      if (q.workerId !== id || q.started || q.final !== undefined) continue;
+      if (first === undefined || q.handed < first.handed) first = q;
+    }
+    return first?.preAborted ? undefined : first;
+  }
+
   /** Kills the worker running an aborted task whose handler outlived the grace period. */
   #killFor(p: Pending): void {
     if (!this.#pending.has(p.key)) return;
-    // Not started yet: the worker sees the abort flag (or pre-abort) and skips it. A child that
-    // runs one task at a time starts the task it was handed unless the abort went first; one that
-    // runs several announces each start (a task may wait behind another that blocks the child).
-    const id = p.cells
-      ? Atomics.load(p.cells, p.base)
-      : p.preAborted || (this.#concurrency > 1 && !p.started)
-        ? undefined
-        : p.workerId;
+    let id: number | undefined;
+    if (p.cells) {
+      // Not started yet (0): the worker sees the abort flag and skips it.
+      id = Atomics.load(p.cells, p.base);
+    } else if (p.workerId !== undefined && (p.started || this.#silentOn(p.workerId) === p)) {
+      // Started, or the task keeping its child silent. Otherwise it is still waiting in the child
+      // behind another task (or its abort went first): the child will skip it.
+      id = p.workerId;
+      const blocking = this.#silentOn(id);
+      // The task blocking the child has started: if it is another one, it fails with the child.
+      if (blocking) blocking.started = true;
+    }
     if (!id) return;
     this.#retire(id, `job ${p.task.jobId} ignored its abort for ${this.#grace} ms; worker killed`, false);
   }
@@ -417,7 +442,6 @@ export class WorkerPool {
         break;
       case "s":
         p.started = true;
-        p.workerId = event.id;
         if (p.graceExpired) this.#killFor(p);
         break;
     }
@@ -466,8 +490,9 @@ export class WorkerPool {
     this.#watchWorkers();
     if (error instanceof RetireSignal && error.resubmit) return this.#resubmit(p, "worker retired");
     // A task whose handler never started lost nothing: run it on another worker. Threads know
-    // exactly (the shared flag); for processes only tinypool's own termination of a worker it
-    // still handed tasks to is trusted, since a child's start message may trail its exit.
+    // exactly (the shared flag). For processes only a stop we caused (a kill, which first marks
+    // the task blocking the child as started) or tinypool's own termination is trusted: after a
+    // crash, the child's last reports may still be in the pipe.
     const started = p.cells ? Atomics.load(p.cells, p.base) !== 0 : p.started;
     const terminated = error instanceof Error && error.message === "Terminating worker thread";
     if (this.#state !== "terminated" && !started && (p.cells !== undefined || terminated || error instanceof RetireSignal)) {

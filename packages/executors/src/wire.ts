@@ -54,8 +54,8 @@ export type WireEvent =
   | { k: number; t: "p"; v: unknown }
   | { k: number; t: "l"; l: LogLevel; o: Record<string, unknown>; m?: string | undefined }
   /**
-   * Process workers running several tasks at once: the task is about to start in the child with
-   * this pid (sent before the handler runs, so even a handler that blocks its child is known).
+   * Process workers running several tasks at once: the task's handler started and went
+   * asynchronous (its synchronous part is over) in the child with this pid.
    */
   | { k: number; t: "s"; id: number };
 

@@ -20,12 +20,13 @@ const config: WorkerConfig = isChild
 const workerId = isChild ? process.pid : threadId;
 const slots = config.slots === undefined ? undefined : new Int32Array(config.slots);
 /**
- * Process workers running several tasks at once tell the main process, before each handler runs,
- * that it started: if the child is killed, its tasks that never started (stuck behind a handler
- * that blocks the child) are re-run elsewhere, the started ones fail. A handler that blocks must
- * be announced before it runs, so this costs one IPC message per task. With one task per child
- * nothing is announced: the main process knows which child holds the task, and that child runs
- * nothing else.
+ * Process workers running several tasks at once tell the main process which of them have started,
+ * so that when a child is killed its tasks that never started are re-run elsewhere and only the
+ * started ones fail. A child runs its tasks in the order they arrive, so it is enough to report
+ * each task once its handler's synchronous part is over: by its result when it finished, by a
+ * start message when it went asynchronous. The one task the main process hears nothing about
+ * while the child stays silent is the one blocking it; the tasks behind it have not started. A
+ * no-op or CPU-bound (synchronous) handler therefore costs no extra message.
  */
 const announceStarts = isChild && (config.concurrency ?? 1) > 1;
 
@@ -177,6 +178,7 @@ function start(map: HandlerMap, task: WireTask): WireResult | Promise<WireResult
   // The synchronous fast path: the handler returned a plain value (or threw) and we are done.
   if (run.result !== undefined) return run.result;
   running.set(run.k, run);
+  if (announceStarts) emit({ k: run.k, t: "s", id: workerId });
   return new Promise<WireResult>((resolve) => {
     run.resolve = resolve;
   });
@@ -197,7 +199,6 @@ export default function runTask(task: WireTask): WireResult | Promise<WireResult
   const base = task.i !== undefined ? task.i * 2 : 0;
   // Store our id before reading the abort flag: the main thread writes them in the other order.
   if (cells) Atomics.store(cells, base, workerId);
-  else if (announceStarts) emit({ k: task.k, t: "s", id: workerId });
   if (abortedBeforeStart(task, cells, base)) return { t: "skip", id: workerId };
   if (loaded !== undefined) return start(loaded, task);
   return handlers.then(
