@@ -85,7 +85,7 @@ export class Running extends RunControl {
   /** The attempt's timeout timer, if the job has a timeout. */
   timer: NodeJS.Timeout | undefined = undefined;
   /** Settles when the attempt is over: with the result when the job reached a terminal status and it is durable. */
-  readonly outcome = new Outcome<Result | undefined>();
+  readonly outcome: Outcome<Result | undefined> = new Outcome<Result | undefined>();
   /** Handler start, `performance.now()` (for the execution timing). */
   readonly t0: number;
   readonly job: Job;
@@ -140,7 +140,7 @@ export interface TerminalCommitHandlers {
  * waiter (no promise per commit); its {@link outcome} resolves with the result once durable.
  */
 export class TerminalCommit {
-  readonly outcome = new Outcome<Result>();
+  readonly outcome: Outcome<Result> = new Outcome<Result>();
   readonly job: Job;
   readonly result: Result;
   /** The attempt that ended here, if any (a queued job can be cancelled without one). */
