@@ -2,5 +2,12 @@ import { defineProject } from "vitest/config";
 
 export default defineProject({
   // Tests run against dist/ (the test script builds first): workers need compiled entry files.
-  test: { name: "executors", include: ["test/**/*.test.ts"], testTimeout: 15_000, hookTimeout: 15_000 },
+  test: {
+    name: "executors",
+    include: ["test/**/*.test.ts"],
+    testTimeout: 15_000,
+    hookTimeout: 15_000,
+    // Polls wait for a worker to start and report: seconds on a loaded machine, not the default 1 s.
+    expect: { poll: { timeout: 10_000 } },
+  },
 });

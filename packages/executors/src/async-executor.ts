@@ -1,7 +1,7 @@
 import { ExecutorClosedError, InterruptedError } from "@pyrexis/models";
 import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
 import { loadHandlersModule, silentLogger, type HandlerMap, type Logger } from "./handlers.js";
-import { runHandler, writeLog } from "./invoke.js";
+import { invokeOn, writeLog, type InvokeOutcome } from "./invoke.js";
 import { RunControl } from "./run-control.js";
 
 /** Options of {@link AsyncExecutor}. */
@@ -119,7 +119,7 @@ export class AsyncExecutor implements Executor {
  * `ctx.signal` is built only if the handler reads it; a {@link RunControl} caller's own signal
  * is never created).
  */
-class AsyncRun {
+class AsyncRun implements InvokeOutcome {
   readonly #executor: AsyncExecutor;
   readonly #task: ExecutionTask;
   readonly #options: ExecutionOptions;
@@ -151,12 +151,13 @@ class AsyncRun {
     if (this.#control) this.#control.listen(this.#onAbort);
     else this.#options.signal.addEventListener("abort", this.#onAbort);
     const handlers = this.#executor.handlers();
-    if (handlers instanceof Promise) handlers.then((h) => this.#invoke(h), this.#onError);
+    if (handlers instanceof Promise) handlers.then((h) => this.#invoke(h), (error: unknown) => this.fail(error));
     else this.#invoke(handlers);
   }
 
   #invoke(handlers: HandlerMap): void {
-    runHandler(handlers, this.#task, this, this.#onOutput, this.#onError);
+    // This run is the handler's sinks and its outcome: no callbacks allocated per run.
+    invokeOn(handlers, this.#task, this, this);
   }
 
   /**
@@ -216,11 +217,13 @@ class AsyncRun {
     if (this.#finish()) this.#reject(reason);
   };
 
-  readonly #onOutput = (output: unknown): void => {
+  /** The handler's JSON output (from `invokeOn`). */
+  ok(output: unknown): void {
     if (this.#finish()) this.#resolve(output);
-  };
+  }
 
-  readonly #onError = (error: unknown): void => {
+  /** What the handler threw, or the error of a non-JSON output (from `invokeOn`). */
+  fail(error: unknown): void {
     if (this.#finish()) this.#reject(error);
-  };
+  }
 }
