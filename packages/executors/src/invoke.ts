@@ -60,31 +60,10 @@ export interface InvokeOutcome {
 }
 
 /**
- * Runs one handler with its context and checks its output is JSON. Shared by the async executor
- * and the worker entry so every mode applies exactly the same rules.
- */
-export function invokeHandler(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks): Promise<unknown> {
-  return new Promise((resolve, reject) => runHandler(handlers, task, sinks, resolve, reject));
-}
-
-/**
- * {@link invokeHandler} with callbacks: a handler that returns a plain value completes in the same
- * tick, without a promise (the async executor's hot path). Exactly one callback is called.
- */
-export function runHandler(
-  handlers: HandlerMap,
-  task: ExecutionTask,
-  sinks: InvokeSinks,
-  onOutput: (output: unknown) => void,
-  onError: (error: unknown) => void,
-): void {
-  invokeOn(handlers, task, sinks, { ok: onOutput, fail: onError });
-}
-
-/**
- * {@link runHandler} reporting to an object's methods, so a caller that keeps one record per task
- * (the worker entry) allocates no callbacks. A handler that returns a plain value or throws
- * completes before this returns.
+ * Runs one handler with its context, checks its output is JSON, and reports to `outcome`'s
+ * methods, so a caller that keeps one record per task (the async executor's run, the worker
+ * entry's task) allocates no callbacks. Shared by every mode so all apply exactly the same rules.
+ * A handler that returns a plain value or throws completes before this returns.
  */
 export function invokeOn(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks, outcome: InvokeOutcome): void {
   const fn = Object.hasOwn(handlers, task.handler) ? handlers[task.handler] : undefined;
