@@ -5,10 +5,10 @@ import { setMaxListeners } from "node:events";
 import { cpus } from "node:os";
 import Tinypool from "tinypool";
 import { Piscina } from "piscina";
-import { AsyncExecutor, ProcessExecutor, ThreadExecutor } from "../dist/index.js";
+import { AsyncExecutor, ProcessExecutor, RunControl, ThreadExecutor } from "../dist/index.js";
 
 const WORKERS = 2;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const HANDLERS = new URL("./handlers.mjs", import.meta.url);
 const RAW = new URL("./raw-task.mjs", import.meta.url).href;
 // One signal for all runs: creating a per-job signal is the caller's cost, not the executor's.
@@ -16,6 +16,11 @@ const sharedSignal = new AbortController().signal;
 setMaxListeners(0, sharedSignal);
 const freshSignal = () => sharedSignal;
 const onProgress = () => {};
+
+/** Run options as the engine passes them: one RunControl per run, its signal never made. */
+class BenchRun extends RunControl {
+  onProgress() {}
+}
 
 /** Keeps `depth` tasks in flight until `total` finished; returns tasks per second. */
 async function drive(total, depth, submit) {
@@ -57,6 +62,11 @@ const contenders = {
     const ex = new Ctor({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS, concurrentTasksPerWorker: conc });
     return { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }), close: () => ex.close() };
   },
+  "pyrexis executor (RunControl, as the engine calls it)": (runtime, conc) => {
+    const Ctor = runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor;
+    const ex = new Ctor({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS, concurrentTasksPerWorker: conc });
+    return { submit: (i) => ex.run(executorTask(i), new BenchRun()), close: () => ex.close() };
+  },
 };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -66,19 +76,35 @@ for (const runtime of ["worker_threads", "child_process"]) {
     const total = runtime === "worker_threads" ? 20_000 : 6_000;
     const depth = WORKERS * conc * 2;
     const results = {};
+    const ratios = {};
+    const names = Object.keys(contenders);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, make] of Object.entries(contenders)) {
-        const c = make(runtime, conc);
+      // The order rotates each round, and each ratio is taken within its round: a machine that
+      // slows down for a while (it is shared) moves a whole round, not one contender.
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      const perSec = {};
+      for (const name of order) {
+        const c = contenders[name](runtime, conc);
         if (!c) continue;
         await drive(Math.min(2_000, total), depth, c.submit); // warm-up: start workers, JIT
-        (results[name] ??= []).push(await drive(total, depth, c.submit));
+        perSec[name] = await drive(total, depth, c.submit);
+        (results[name] ??= []).push(perSec[name]);
         await c.close();
       }
+      for (const name of Object.keys(perSec)) (ratios[name] ??= []).push(perSec["tinypool (raw)"] / perSec[name]);
     }
-    const base = median(results["tinypool (raw)"]);
     for (const [name, values] of Object.entries(results)) {
       const perSec = median(values);
-      rows.push({ runtime, perWorker: conc, name, tasksPerSec: Math.round(perSec), usPerTask: +(1e6 / perSec).toFixed(1), vsTinypool: +(base / perSec).toFixed(2) });
+      const r = ratios[name];
+      rows.push({
+        runtime,
+        perWorker: conc,
+        name,
+        tasksPerSec: Math.round(perSec),
+        usPerTask: +(1e6 / perSec).toFixed(1),
+        vsTinypool: +median(r).toFixed(2),
+        vsTinypoolRange: [+Math.min(...r).toFixed(2), +Math.max(...r).toFixed(2)],
+      });
     }
   }
 }
@@ -115,10 +141,13 @@ for (const [mode, make] of Object.entries({
 }
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}`;
-console.log(`\nPer-task overhead, no-op tasks, ${WORKERS} workers, median of ${ROUNDS} rounds — ${machine}\n`);
+console.log(`\nPer-task overhead, no-op tasks, ${WORKERS} workers, median of ${ROUNDS} rounds (× raw tinypool: median of per-round ratios, min–max) — ${machine}\n`);
 console.log("| runtime | tasks/worker | contender | tasks/s | µs/task | × raw tinypool |");
 console.log("|---|---:|---|---:|---:|---:|");
-for (const r of rows) console.log(`| ${r.runtime} | ${r.perWorker} | ${r.name} | ${r.tasksPerSec.toLocaleString("en")} | ${r.usPerTask} | ${r.vsTinypool ?? "–"} |`);
+for (const r of rows) {
+  const ratio = r.vsTinypool === null ? "–" : `${r.vsTinypool} (${r.vsTinypoolRange[0]}–${r.vsTinypoolRange[1]})`;
+  console.log(`| ${r.runtime} | ${r.perWorker} | ${r.name} | ${r.tasksPerSec.toLocaleString("en")} | ${r.usPerTask} | ${ratio} |`);
+}
 console.log(`\nCPU-bound: ${cpuTasks} tasks × ${cpuPayload.iterations.toLocaleString("en")} xorshift steps, ${WORKERS} workers\n`);
 console.log("| mode | wall ms | speed-up vs async |");
 console.log("|---|---:|---:|");
