@@ -2,7 +2,6 @@ import { availableParallelism } from "node:os";
 import {
   CancelledError,
   createJob,
-  createResult,
   DuplicateJobError,
   findJsonProblem,
   HandlerNotFoundError,
@@ -399,8 +398,11 @@ export class Engine {
       }
       if (!modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, modes);
       const job = createJob(spec, now);
-      if (ids.has(job.id) || this.#active.has(job.id)) throw new DuplicateJobError(job.id);
-      ids.add(job.id);
+      // A generated id (UUIDv7, strictly increasing here) cannot repeat: only given ids are checked.
+      if (spec.id !== undefined) {
+        if (ids.has(job.id) || this.#active.has(job.id)) throw new DuplicateJobError(job.id);
+        ids.add(job.id);
+      }
       jobs[i] = job;
     }
     this.#assertAccepting();
@@ -763,19 +765,21 @@ export class Engine {
     }
   }
 
-  /** The frozen result of a job that reached its terminal status. */
+  /** The frozen result of a job that reached its terminal status (one fixed-shape literal: this runs per job). */
   #resultOf(job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Result {
-    const resultFields: Omit<Result, "durationMs"> = {
+    const result: Result = {
       jobId: job.id,
       status: job.status as Result["status"],
       startedAt: fields.startedAt,
       endedAt: now,
+      durationMs: Math.max(0, now - fields.startedAt),
       attempts: job.attempts,
     };
-    if (fields.output !== undefined) resultFields.output = fields.output;
-    if (fields.error !== undefined) resultFields.error = fields.error;
-    return createResult(resultFields);
+    if (fields.output !== undefined) result.output = fields.output;
+    if (fields.error !== undefined) result.error = Object.freeze(fields.error);
+    return Object.freeze(result);
   }
+
 
 
   /**

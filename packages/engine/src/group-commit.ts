@@ -12,7 +12,8 @@ interface Unit {
   inserts?: Job[];
   update?: JobUpdate;
   result?: Result;
-  waiters: Waiter[];
+  /** Who waits for this unit: none, one (the usual case, no array), or several (coalesced). */
+  waiters: Waiter | Waiter[] | undefined;
 }
 
 /** Errors that name a broken rule of the store contract: retrying the same batch cannot help. */
@@ -91,7 +92,7 @@ export class GroupCommitter {
     // While the store is failing, submissions fail fast rather than queue behind the retries.
     if (this.#failure !== undefined) return Promise.reject(this.#failure.error);
     return new Promise((resolve, reject) => {
-      this.#insertUnits.push({ inserts: jobs, waiters: [{ resolve, reject }] });
+      this.#insertUnits.push({ inserts: jobs, waiters: { resolve, reject } });
       this.#schedule();
     });
   }
@@ -147,7 +148,7 @@ export class GroupCommitter {
       if (pending?.update) {
         pending.update = { job, expectedVersion: pending.update.expectedVersion };
         if (result) pending.result = result;
-        if (waiter) pending.waiters.push(waiter);
+        if (waiter) pending.waiters = addWaiter(pending.waiters, waiter);
       } else {
         this.#updateUnits.set(job.id, newUnit(job, previousVersion, result, waiter));
       }
@@ -167,7 +168,7 @@ export class GroupCommitter {
   abandon(error: unknown): void {
     this.#abandoned ??= { error };
     this.#stopped = true;
-    for (const unit of this.#takeUnits(Number.POSITIVE_INFINITY)) for (const w of unit.waiters) w.reject(error);
+    for (const unit of this.#takeUnits(Number.POSITIVE_INFINITY)) rejectWaiters(unit, error);
   }
 
   #schedule(): void {
@@ -237,7 +238,7 @@ export class GroupCommitter {
         await this.#store.commit(batch);
         this.#retryDelay = 0;
         this.#failure = undefined;
-        for (const unit of units) for (const w of unit.waiters) w.resolve();
+        for (const unit of units) resolveWaiters(unit);
         return true;
       } catch (thrown) {
         // A third-party store may throw uncoded errors: callers always get a typed one.
@@ -247,7 +248,7 @@ export class GroupCommitter {
         if (isContractError(error)) {
           if (units.length > 1) return false;
           const unit = units[0] as Unit;
-          for (const w of unit.waiters) w.reject(error);
+          rejectWaiters(unit, error);
           const jobId = unit.update?.job.id;
           this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, error });
           return true;
@@ -256,7 +257,7 @@ export class GroupCommitter {
         // running jobs must not be lost, so they are retried until the store takes them.
         const inserts = units.filter((u) => u.inserts);
         if (inserts.length > 0) {
-          for (const unit of inserts) for (const w of unit.waiters) w.reject(error);
+          for (const unit of inserts) rejectWaiters(unit, error);
           units = units.filter((u) => !u.inserts);
           if (units.length === 0) return true;
           batch = toBatch(units);
@@ -264,13 +265,13 @@ export class GroupCommitter {
         this.#failure = { error };
         this.#options.onError(error, "store commit failed; retrying");
         if (this.#stopped) {
-          for (const unit of units) for (const w of unit.waiters) w.reject(error);
+          for (const unit of units) rejectWaiters(unit, error);
           return true;
         }
         this.#retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryDelay * 2));
         await new Promise((r) => setTimeout(r, this.#retryDelay));
         if (this.#stopped) {
-          for (const unit of units) for (const w of unit.waiters) w.reject(error);
+          for (const unit of units) rejectWaiters(unit, error);
           return true;
         }
       }
@@ -279,7 +280,7 @@ export class GroupCommitter {
 }
 
 function newUnit(job: Job, expectedVersion: number, result: Result | undefined, waiter: Waiter | undefined): Unit {
-  const unit: Unit = { update: { job, expectedVersion }, waiters: waiter ? [waiter] : [] };
+  const unit: Unit = { update: { job, expectedVersion }, waiters: waiter };
   if (result) unit.result = result;
   return unit;
 }
@@ -294,4 +295,27 @@ function toBatch(units: readonly Unit[]): CommitBatch {
     if (u.result) results.push(u.result);
   }
   return { insert, update, results };
+}
+
+function addWaiter(waiters: Waiter | Waiter[] | undefined, waiter: Waiter): Waiter | Waiter[] {
+  if (waiters === undefined) return waiter;
+  if (Array.isArray(waiters)) {
+    waiters.push(waiter);
+    return waiters;
+  }
+  return [waiters, waiter];
+}
+
+function resolveWaiters(unit: Unit): void {
+  const w = unit.waiters;
+  if (w === undefined) return;
+  if (Array.isArray(w)) for (const one of w) one.resolve();
+  else w.resolve();
+}
+
+function rejectWaiters(unit: Unit, error: unknown): void {
+  const w = unit.waiters;
+  if (w === undefined) return;
+  if (Array.isArray(w)) for (const one of w) one.reject(error);
+  else w.reject(error);
 }

@@ -13,6 +13,9 @@ export interface JsonProblem {
  * that are not plain (Date, Map, class instances). Returns `undefined` when the value is JSON.
  */
 export function findJsonProblem(value: unknown): JsonProblem | undefined {
+  // Primitives (most outputs) are answered without allocating the walk's path and cycle set.
+  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
+  if (typeof value === "number" && Number.isFinite(value)) return undefined;
   const path: (string | number)[] = [];
   const onPath = new Set<object>();
   const visit = (v: unknown): string | undefined => {
