@@ -34,7 +34,9 @@ export class AsyncExecutor implements Executor {
   readonly #logger: Logger;
   #handlers: Promise<HandlerMap> | undefined;
   #closed = false;
-  readonly #inflight = new Set<AsyncRun>();
+  /** In-flight runs as an intrusive list (no hashing per run; `terminate` walks it). */
+  #head: AsyncRun | undefined;
+  #inflightCount = 0;
   readonly #idleWaiters: (() => void)[] = [];
   #resolved: HandlerMap | undefined;
   readonly #kill = new AbortController();
@@ -82,13 +84,20 @@ export class AsyncExecutor implements Executor {
 
   /** @internal */
   track(run: AsyncRun): void {
-    this.#inflight.add(run);
+    run.next = this.#head;
+    if (this.#head) this.#head.prev = run;
+    this.#head = run;
+    this.#inflightCount++;
   }
 
   /** @internal */
   untrack(run: AsyncRun): void {
-    this.#inflight.delete(run);
-    if (this.#inflight.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    if (run.prev) run.prev.next = run.next;
+    else this.#head = run.next;
+    if (run.next) run.next.prev = run.prev;
+    run.prev = run.next = undefined;
+    this.#inflightCount--;
+    if (this.#inflightCount === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   /** @internal Aborted by `terminate()`; handlers see it through their lazily combined signal. */
@@ -99,7 +108,7 @@ export class AsyncExecutor implements Executor {
   /** Stops accepting runs and waits for in-flight ones to settle. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#inflight.size > 0) await new Promise<void>((r) => this.#idleWaiters.push(r));
+    if (this.#inflightCount > 0) await new Promise<void>((r) => this.#idleWaiters.push(r));
   }
 
   /**
@@ -109,7 +118,9 @@ export class AsyncExecutor implements Executor {
   async terminate(): Promise<void> {
     this.#closed = true;
     this.#kill.abort();
-    for (const run of [...this.#inflight]) run.interrupt();
+    const runs: AsyncRun[] = [];
+    for (let run = this.#head; run; run = run.next) runs.push(run);
+    for (const run of runs) run.interrupt();
   }
 }
 
@@ -128,6 +139,10 @@ class AsyncRun implements InvokeOutcome {
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (error: unknown) => void;
   #settled = false;
+  /** @internal Neighbours in the executor's in-flight list. */
+  prev: AsyncRun | undefined = undefined;
+  /** @internal */
+  next: AsyncRun | undefined = undefined;
   /** The handler's `ctx.signal`, made only if the handler reads it. */
   #controller: AbortController | undefined;
 
