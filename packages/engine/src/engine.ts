@@ -95,12 +95,40 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** A job this engine holds: queued (`entry`), running, or committing its terminal record (`settling`). */
-interface Active {
+/**
+ * A job this engine holds: queued, running, or committing its terminal record (`settling`).
+ * While queued it is its own scheduler entry (one object per job instead of two); the entry
+ * fields are plain data, set from the job each time it is queued.
+ */
+class Active implements QueueEntry {
   job: Job;
-  entry: QueueEntry | undefined;
-  running: Running | undefined;
-  settling: TerminalCommit | undefined;
+  readonly id: string;
+  priority: number;
+  enqueuedAt: number;
+  runAt: number;
+  mode: string;
+  /** True while this entry is in the queue. */
+  queued = false;
+  running: Running | undefined = undefined;
+  settling: TerminalCommit | undefined = undefined;
+
+  constructor(job: Job) {
+    this.job = job;
+    this.id = job.id;
+    this.priority = job.priority;
+    this.enqueuedAt = job.runAt;
+    this.runAt = job.runAt;
+    this.mode = job.mode;
+  }
+
+  /** Points the job and the entry fields at `job`, to be queued. */
+  setJob(job: Job): void {
+    this.job = job;
+    this.priority = job.priority;
+    this.enqueuedAt = job.runAt;
+    this.runAt = job.runAt;
+    this.mode = job.mode;
+  }
 }
 
 /** A `waitForResult` caller. */
@@ -429,14 +457,22 @@ export class Engine {
   /** Queues a job; false when it is already queued, running or finishing here (e.g. a rescan got to it first). */
   #enqueue(job: Job): boolean {
     const active = this.#active.get(job.id);
-    if (active && (active.entry || active.running || active.settling)) return false;
-    const entry: QueueEntry = { id: job.id, priority: job.priority, enqueuedAt: job.runAt, runAt: job.runAt, mode: job.mode };
-    this.#queue.push(entry); // may throw: only then record it
+    if (active && (active.queued || active.running || active.settling)) return false;
     if (active) {
-      active.job = job;
-      active.entry = entry;
+      const before = active.job;
+      active.setJob(job);
+      try {
+        this.#queue.push(active);
+      } catch (error) {
+        active.setJob(before); // nothing changes on a throw
+        throw error;
+      }
+      active.queued = true;
     } else {
-      this.#active.set(job.id, { job, entry, running: undefined, settling: undefined });
+      const created = new Active(job);
+      this.#queue.push(created); // may throw: only then record it
+      created.queued = true;
+      this.#active.set(job.id, created);
     }
     this.#drainedEmitted = false;
     return true;
@@ -461,14 +497,14 @@ export class Engine {
     let result = await this.#awaitRun(entry);
     while (result === undefined && !this.#stopping) {
       const waiting = this.#active.get(entry.id);
-      if (!waiting?.entry) return undefined;
+      if (!waiting?.queued) return undefined;
       // It is waiting out its backoff: wait for it (shutdown cuts the wait short), then run it
       // again unless it was cancelled, taken by runLoop, or the engine is stopping.
       const wait = Math.max(0, waiting.job.runAt - this.#clock.now());
       if (wait > 0) await sleep(wait, this.#stopController.signal);
       if (this.#stopping) return undefined;
-      const again = this.#active.get(entry.id)?.entry;
-      if (!again || !this.#queue.remove(again)) return undefined;
+      const again = this.#active.get(entry.id);
+      if (!again?.queued || !this.#queue.remove(again)) return undefined;
       result = await this.#awaitRun(again);
     }
     return result;
@@ -559,7 +595,7 @@ export class Engine {
     const previous = active.job;
     const job = startAttempt(previous, now);
     active.job = job;
-    active.entry = undefined;
+    active.queued = false;
     this.#committer.stage(job, previous.version);
     this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
@@ -706,7 +742,7 @@ export class Engine {
     if (active) {
       active.job = job;
       active.running = undefined;
-      active.entry = undefined;
+      active.queued = false;
       active.settling = commit;
     }
     this.#committer.updateWith(job, previous.version, commit.result, commit);
@@ -808,9 +844,9 @@ export class Engine {
       return (await this.#store.getJob(id)) ?? active.job;
     }
     const now = this.#clock.now();
-    if (active?.entry) {
-      this.#queue.remove(active.entry);
-      active.entry = undefined;
+    if (active?.queued) {
+      this.#queue.remove(active);
+      active.queued = false;
       const cancelled = transition(active.job, "cancelled", now);
       await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined).outcome.promise;
       this.#queue.refreshTimer();
@@ -948,8 +984,8 @@ export class Engine {
       if (active.running.abortKind === undefined) active.running.stop("lost", reason);
       return;
     }
-    if (active.entry) {
-      this.#queue.remove(active.entry);
+    if (active.queued) {
+      this.#queue.remove(active);
       this.#queue.refreshTimer();
     }
     this.#active.delete(jobId);
