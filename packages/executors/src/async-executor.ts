@@ -72,6 +72,45 @@ export class AsyncExecutor implements Executor {
     return new Promise<unknown>((resolve, reject) => new AsyncRun(this, task, options, resolve, reject).start());
   }
 
+  /**
+   * {@link run} for a {@link RunControl} caller: the outcome goes to `control.settle`, in a
+   * microtask (never inside this call), with no promise per run.
+   */
+  start(task: ExecutionTask, control: RunControl): void {
+    if (this.#closed) this.settleLater(control, false, new ExecutorClosedError("async executor is closed"));
+    else if (control.aborted) this.settleLater(control, false, control.reason);
+    else new AsyncRun(this, task, control, undefined, undefined).start();
+  }
+
+  // Outcomes for RunControl callers wait here for one shared microtask: a handler that returns
+  // at once must not call back into a caller that is still inside `start` (or inside `abort`).
+  #dueControls: RunControl[] = [];
+  #dueOk: boolean[] = [];
+  #dueValues: unknown[] = [];
+
+  /** @internal Delivers `control.settle(ok, value)` in the next microtask drain. */
+  settleLater(control: RunControl, ok: boolean, value: unknown): void {
+    if (this.#dueControls.push(control) === 1) queueMicrotask(this.#deliverDue);
+    this.#dueOk.push(ok);
+    this.#dueValues.push(value);
+  }
+
+  readonly #deliverDue = (): void => {
+    const controls = this.#dueControls;
+    const oks = this.#dueOk;
+    const values = this.#dueValues;
+    this.#dueControls = [];
+    this.#dueOk = [];
+    this.#dueValues = [];
+    for (let i = 0; i < controls.length; i++) {
+      try {
+        (controls[i] as RunControl).settle(oks[i] as boolean, values[i]);
+      } catch (error) {
+        this.#logger.error({ err: error }, "RunControl.settle threw");
+      }
+    }
+  };
+
   /** @internal */
   get logger(): Logger {
     return this.#logger;
@@ -136,8 +175,9 @@ class AsyncRun implements InvokeOutcome {
   readonly #options: ExecutionOptions;
   /** `#options` when it is a {@link RunControl}: listened to without creating its signal. */
   readonly #control: RunControl | undefined;
-  readonly #resolve: (value: unknown) => void;
-  readonly #reject: (error: unknown) => void;
+  /** The promise of `run`; absent for `start`, whose outcome goes to the control's `settle`. */
+  readonly #resolve: ((value: unknown) => void) | undefined;
+  readonly #reject: ((error: unknown) => void) | undefined;
   #settled = false;
   /** @internal Neighbours in the executor's in-flight list. */
   prev: AsyncRun | undefined = undefined;
@@ -150,8 +190,8 @@ class AsyncRun implements InvokeOutcome {
     executor: AsyncExecutor,
     task: ExecutionTask,
     options: ExecutionOptions,
-    resolve: (value: unknown) => void,
-    reject: (error: unknown) => void,
+    resolve: ((value: unknown) => void) | undefined,
+    reject: ((error: unknown) => void) | undefined,
   ) {
     this.#executor = executor;
     this.#task = task;
@@ -206,7 +246,7 @@ class AsyncRun implements InvokeOutcome {
   interrupt(): void {
     const error = new InterruptedError(this.#task.jobId, "executor terminated while the job ran");
     this.#controller?.abort(error);
-    if (this.#finish()) this.#reject(error);
+    if (this.#finish()) this.#deliver(false, error);
   }
 
   #finish(): boolean {
@@ -229,16 +269,25 @@ class AsyncRun implements InvokeOutcome {
   readonly #onAbort = (): void => {
     const reason = this.#callerReason();
     this.#controller?.abort(reason);
-    if (this.#finish()) this.#reject(reason);
+    if (this.#finish()) this.#deliver(false, reason);
   };
 
   /** The handler's JSON output (from `invokeOn`). */
   ok(output: unknown): void {
-    if (this.#finish()) this.#resolve(output);
+    if (this.#finish()) this.#deliver(true, output);
   }
 
   /** What the handler threw, or the error of a non-JSON output (from `invokeOn`). */
   fail(error: unknown): void {
-    if (this.#finish()) this.#reject(error);
+    if (this.#finish()) this.#deliver(false, error);
+  }
+
+  #deliver(ok: boolean, value: unknown): void {
+    if (this.#resolve) {
+      if (ok) this.#resolve(value);
+      else this.#reject!(value);
+    } else {
+      this.#executor.settleLater(this.#control!, ok, value);
+    }
   }
 }

@@ -1,3 +1,5 @@
+import type { RunControl } from "./run-control.js";
+
 /** One attempt of a job, as an executor sees it. */
 export interface ExecutionTask {
   readonly jobId: string;
@@ -35,6 +37,13 @@ export interface ExecutionOptions {
 export interface Executor {
   /** Runs one attempt; resolves with the handler's JSON output or rejects with its error. */
   run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown>;
+  /**
+   * Optional: runs one attempt like {@link run} but reports the outcome to `control.settle`
+   * (exactly once, never synchronously inside this call) instead of returning a promise, which
+   * saves a promise and its callbacks per run on a caller's hot path. Callers fall back to
+   * `run` when an executor does not have it.
+   */
+  start?(task: ExecutionTask, control: RunControl): void;
   /** Finishes in-flight work, then releases workers. Idempotent. */
   close(): Promise<void>;
   /** Stops at once: in-flight runs reject, workers are killed. Idempotent. */

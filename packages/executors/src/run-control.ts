@@ -73,6 +73,16 @@ export abstract class RunControl implements ExecutionOptions {
     else current.push(listener);
   }
 
+  /**
+   * Receives the outcome of a run started with `Executor.start` (`ok` and the output, or not
+   * `ok` and the error): exactly once, and never synchronously inside `start`. The default
+   * ignores it; a caller that uses `start` overrides it.
+   */
+  settle(ok: boolean, value: unknown): void {
+    void ok;
+    void value;
+  }
+
   /** Removes a listener added with {@link listen}. */
   unlisten(listener: AbortListener): void {
     const current = this.#listeners;
