@@ -95,6 +95,7 @@ export class Running extends RunControl {
   readonly fromLoop: boolean;
   readonly #events: TypedEmitter<EngineEventMap>;
   readonly #ended: AttemptEnded;
+  #handlerDone = false;
 
   constructor(job: Job, startedAt: number, fromLoop: boolean, events: TypedEmitter<EngineEventMap>, ended: AttemptEnded) {
     super();
@@ -123,10 +124,13 @@ export class Running extends RunControl {
     }
   }
 
-  /** The executor's promise settled with an output. */
-  readonly onOutput = (output: unknown): void => this.#ended(this, true, output);
-  /** The executor's promise rejected. */
-  readonly onError = (error: unknown): void => this.#ended(this, false, error);
+  /** The run ended: from the executor's `start`, or from the promise of its `run`. */
+  override settle(ok: boolean, value: unknown): void {
+    // Once only, whatever a third-party executor does.
+    if (this.#handlerDone) return;
+    this.#handlerDone = true;
+    this.#ended(this, ok, value);
+  }
 }
 
 /** What the engine does when a terminal commit is durable or refused (shared, not a closure per job). */

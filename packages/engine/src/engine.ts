@@ -607,13 +607,23 @@ export class Engine {
       const timeoutMs = job.timeoutMs;
       running.timer = setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
     }
+    const task = { jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts };
     let output: Promise<unknown>;
     try {
-      output = this.#executors.get(job.mode).run({ jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts }, running);
+      const executor = this.#executors.get(job.mode);
+      // An executor with `start` reports to the attempt itself: no promise per run.
+      if (executor.start) {
+        executor.start(task, running);
+        return running;
+      }
+      output = executor.run(task, running);
     } catch (error) {
       output = Promise.reject(error);
     }
-    output.then(running.onOutput, running.onError);
+    output.then(
+      (value) => running.settle(true, value),
+      (error: unknown) => running.settle(false, error),
+    );
     return running;
   }
 
