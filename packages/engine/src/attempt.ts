@@ -158,13 +158,19 @@ export class TerminalCommit {
     this.#handlers = handlers;
   }
 
+  #told = false;
+
   /** Called by the committer once the record is durable. */
   resolve(): void {
+    if (this.#told) return;
+    this.#told = true;
     this.#handlers.durable(this);
   }
 
   /** Called by the committer when the store refused the record. */
   reject(error: unknown): void {
+    if (this.#told) return;
+    this.#told = true;
     this.#handlers.refused(this, error);
   }
 }

@@ -590,6 +590,8 @@ export class Engine {
    */
   #start(entry: QueueEntry, fromLoop: boolean): Running | undefined {
     const active = this.#active.get(entry.id);
+    // The entry was popped (or removed) from the queue: whatever happens next, it is not queued.
+    if (active?.queued) active.queued = false;
     if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) return undefined;
     const now = this.#clock.now();
     const previous = active.job;
@@ -616,7 +618,8 @@ export class Engine {
         executor.start(task, running);
         return running;
       }
-      output = executor.run(task, running);
+      // Promise.resolve: a third-party executor may return a plain value or a thenable.
+      output = Promise.resolve(executor.run(task, running));
     } catch (error) {
       output = Promise.reject(error);
     }

@@ -14,6 +14,8 @@ interface Unit {
   result?: Result;
   /** Who waits for this unit: none, one (the usual case, no array), or several (coalesced). */
   waiters: Waiter | Waiter[] | undefined;
+  /** Its callers were already answered (a submission that failed fast): never write it after. */
+  answered?: boolean;
 }
 
 /** Errors that name a broken rule of the store contract: retrying the same batch cannot help. */
@@ -168,7 +170,7 @@ export class GroupCommitter {
   abandon(error: unknown): void {
     this.#abandoned ??= { error };
     this.#stopped = true;
-    for (const unit of this.#takeUnits(Number.POSITIVE_INFINITY)) rejectWaiters(unit, error);
+    for (const unit of this.#takeUnits(Number.POSITIVE_INFINITY)) this.#answer(unit, false, error);
   }
 
   #schedule(): void {
@@ -212,7 +214,7 @@ export class GroupCommitter {
       const ok = await this.#commit(units);
       if (!ok && units.length > 1) {
         // The batch broke the contract: write each unit alone so only its own callers fail.
-        for (const unit of units) await this.#commit([unit]);
+        for (const unit of units) if (!unit.answered) await this.#commit([unit]);
       }
       // Grouping: one batch per flush. The next one is scheduled (setImmediate) rather than
       // taken at once, so the jobs this commit released can finish in the meantime and their
@@ -234,47 +236,71 @@ export class GroupCommitter {
   async #commitUntilDone(units: Unit[]): Promise<boolean> {
     let batch = toBatch(units);
     for (;;) {
+      let error: unknown;
+      let written = false;
       try {
         await this.#store.commit(batch);
-        this.#retryDelay = 0;
-        this.#failure = undefined;
-        for (const unit of units) resolveWaiters(unit);
-        return true;
+        written = true;
       } catch (thrown) {
         // A third-party store may throw uncoded errors: callers always get a typed one.
-        const error = isPyrexisError(thrown)
+        error = isPyrexisError(thrown)
           ? thrown
           : new StoreFailureError(`store commit failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, { cause: thrown });
-        if (isContractError(error)) {
-          if (units.length > 1) return false;
-          const unit = units[0] as Unit;
-          rejectWaiters(unit, error);
-          const jobId = unit.update?.job.id;
-          this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, error });
-          return true;
-        }
-        // Submissions fail fast (nothing was written, the caller can retry); transitions of
-        // running jobs must not be lost, so they are retried until the store takes them.
-        const inserts = units.filter((u) => u.inserts);
-        if (inserts.length > 0) {
-          for (const unit of inserts) rejectWaiters(unit, error);
-          units = units.filter((u) => !u.inserts);
-          if (units.length === 0) return true;
-          batch = toBatch(units);
-        }
-        this.#failure = { error };
-        this.#options.onError(error, "store commit failed; retrying");
-        if (this.#stopped) {
-          for (const unit of units) rejectWaiters(unit, error);
-          return true;
-        }
-        this.#retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryDelay * 2));
-        await new Promise((r) => setTimeout(r, this.#retryDelay));
-        if (this.#stopped) {
-          for (const unit of units) rejectWaiters(unit, error);
-          return true;
-        }
       }
+      if (written) {
+        this.#retryDelay = 0;
+        this.#failure = undefined;
+        // Outside the try: what a waiter does on success must never look like a failed commit.
+        for (const unit of units) this.#answer(unit, true, undefined);
+        return true;
+      }
+      if (isContractError(error)) {
+        if (units.length > 1) return false;
+        const unit = units[0] as Unit;
+        this.#answer(unit, false, error);
+        const jobId = unit.update?.job.id;
+        this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, error });
+        return true;
+      }
+      // Submissions fail fast (nothing was written, the caller can retry); transitions of
+      // running jobs must not be lost, so they are retried until the store takes them.
+      if (units.some((u) => u.inserts)) {
+        for (const unit of units) if (unit.inserts) this.#answer(unit, false, error);
+        units = units.filter((u) => !u.inserts);
+        if (units.length === 0) return true;
+        batch = toBatch(units);
+      }
+      this.#failure = { error };
+      this.#options.onError(error, "store commit failed; retrying");
+      if (this.#stopped) {
+        for (const unit of units) this.#answer(unit, false, error);
+        return true;
+      }
+      this.#retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryDelay * 2));
+      await new Promise((r) => setTimeout(r, this.#retryDelay));
+      if (this.#stopped) {
+        for (const unit of units) this.#answer(unit, false, error);
+        return true;
+      }
+    }
+  }
+
+  /** Tells a unit's waiters (once); a waiter that throws is reported, the others still hear. */
+  #answer(unit: Unit, ok: boolean, error: unknown): void {
+    unit.answered = true;
+    const w = unit.waiters;
+    unit.waiters = undefined;
+    if (w === undefined) return;
+    if (Array.isArray(w)) for (const one of w) this.#tell(one, ok, error);
+    else this.#tell(w, ok, error);
+  }
+
+  #tell(waiter: Waiter, ok: boolean, error: unknown): void {
+    try {
+      if (ok) waiter.resolve();
+      else waiter.reject(error);
+    } catch (thrown) {
+      this.#options.onError(thrown, ok ? "a caller of a durable change threw" : "a caller of a failed change threw");
     }
   }
 }
@@ -304,18 +330,4 @@ function addWaiter(waiters: Waiter | Waiter[] | undefined, waiter: Waiter): Wait
     return waiters;
   }
   return [waiters, waiter];
-}
-
-function resolveWaiters(unit: Unit): void {
-  const w = unit.waiters;
-  if (w === undefined) return;
-  if (Array.isArray(w)) for (const one of w) one.resolve();
-  else w.resolve();
-}
-
-function rejectWaiters(unit: Unit, error: unknown): void {
-  const w = unit.waiters;
-  if (w === undefined) return;
-  if (Array.isArray(w)) for (const one of w) one.reject(error);
-  else w.reject(error);
 }

@@ -195,3 +195,23 @@ describe("recovery", () => {
     await engine.shutdown();
   });
 });
+
+describe("third-party executors", () => {
+  it("an executor whose run returns a plain value or a thenable (not a Promise) still completes its jobs", async () => {
+    const plain: Executor = { run: (task) => (task.payload as number) * 2 as unknown as Promise<unknown>, close: async () => {} };
+    const thenable: Executor = {
+      run: (task) => ({ then: (ok: (v: unknown) => void) => ok((task.payload as number) + 1) }) as unknown as Promise<unknown>,
+      close: async () => {},
+    };
+    for (const [executor, expected] of [[plain, 42], [thenable, 22]] as const) {
+      const engine = new Engine({ store: new MemoryJobStore(), executors: { get: () => executor, modes: ["async"], close: async () => {} } });
+      const job = await engine.submitJob({ handler: "h", payload: 21 });
+      const result = await engine.runNext();
+      expect(result?.status).toBe("completed");
+      expect(result?.output).toBe(expected);
+      expect((await engine.getResult(job.id))?.output).toBe(expected);
+      expect(engine.runningCounts()).toEqual({ async: 0 });
+      await engine.shutdown();
+    }
+  });
+});
