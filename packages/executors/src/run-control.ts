@@ -52,7 +52,8 @@ export abstract class RunControl implements ExecutionOptions {
 
   /**
    * Aborts the run once: the listeners run (in the order they were added), then `signal`, if
-   * it was read, aborts with `reason`. Later calls do nothing.
+   * it was read, aborts with `reason`. Later calls do nothing. A listener that throws does not
+   * stop the others or the signal; its error is rethrown at the end.
    */
   abort(reason: unknown): void {
     if (this.#aborted) return;
@@ -60,9 +61,21 @@ export abstract class RunControl implements ExecutionOptions {
     this.#reason = reason;
     const listeners = this.#listeners;
     this.#listeners = undefined;
-    if (typeof listeners === "function") listeners(reason);
-    else if (listeners) for (const listener of listeners) listener(reason);
+    // Every listener runs and the signal aborts even if one throws; then the first error is rethrown.
+    let failed = false;
+    let firstError: unknown;
+    const call = (listener: AbortListener): void => {
+      try {
+        listener(reason);
+      } catch (error) {
+        if (!failed) firstError = error;
+        failed = true;
+      }
+    };
+    if (typeof listeners === "function") call(listeners);
+    else if (listeners) for (const listener of listeners) call(listener);
     this.#controller?.abort(reason);
+    if (failed) throw firstError;
   }
 
   /** Calls `listener` on abort (not if already aborted: check {@link aborted} first). */

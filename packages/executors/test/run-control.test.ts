@@ -205,3 +205,21 @@ describe("AsyncExecutor.start (RunControl outcome, no promise)", () => {
     expect(errors).toHaveLength(1);
   });
 });
+
+describe("RunControl.abort with a throwing listener", () => {
+  it("still runs the other listeners and aborts the signal, then rethrows the first error", () => {
+    const run = new TestRun();
+    const calls: string[] = [];
+    const bug = new Error("listener bug");
+    run.listen(() => {
+      calls.push("first");
+      throw bug;
+    });
+    run.listen(() => calls.push("second"));
+    const signal = run.signal;
+    expect(() => run.abort("why")).toThrow(bug);
+    expect(calls).toEqual(["first", "second"]);
+    expect(signal.aborted).toBe(true);
+    expect(run.aborted).toBe(true);
+  });
+});
