@@ -102,7 +102,7 @@ interface Statements {
   countByStatus: SqliteStatementLike;
 }
 
-/** A named parameter (`@name`): better-sqlite3 binds it from an object, so order never matters. */
+/** A named parameter (`@name`): bound from an object by name, or turned into `?` by `preparePositional` (which checks the order). */
 function param<T>(name: string): RawBuilder<T> {
   return sql.raw<T>(`@${name}`);
 }
