@@ -129,8 +129,12 @@ for (let run = 0; run < RUNS; run++) {
 }
 process.stderr.write("\n");
 
+// Ratios are taken within each run (the contenders of one run ran back to back) and then the
+// median is reported: this shared machine's speed drifts over minutes, which moves a whole run.
+const ratiosTo = (name, base) => samples[name].map((x, run) => x.jobsPerSecond / samples[base][run].jobsPerSecond);
 const rows = CONTENDERS.map((name) => {
   const s = samples[name];
+  const ratios = ratiosTo(name, "p-queue");
   return {
     name,
     n: s[0].n,
@@ -140,23 +144,24 @@ const rows = CONTENDERS.map((name) => {
     latencyP50: median(s.map((x) => x.latencyP50)),
     latencyP99: median(s.map((x) => x.latencyP99)),
     peakRssMb: median(s.map((x) => x.peakRssMb)),
+    ratio: median(ratios),
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
   };
 });
-const base = rows.find((r) => r.name === "p-queue").jobsPerSecond;
 const fmt = (x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const lines = [
-  `N = ${N} no-op async jobs, concurrency ${CONCURRENCY}, submitted in batches of ${SUBMIT_BATCH}; median of ${RUNS} (min–max); Node ${process.version}, ${process.platform}/${process.arch}`,
+  `N = ${N} no-op async jobs, concurrency ${CONCURRENCY}, submitted in batches of ${SUBMIT_BATCH}; median of ${RUNS} (min–max); ratios: median of the per-run ratios (min–max); Node ${process.version}, ${process.platform}/${process.arch}`,
   "",
   "| contender | jobs | jobs/s (min–max) | ratio to p-queue | enqueue→start p50 | p99 | peak RSS |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.jobsPerSecond / base, 2)}× | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.peakRssMb)} MB |`,
+      `| ${r.name} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.ratio, 2)}× (${fmt(r.ratioMin, 2)}–${fmt(r.ratioMax, 2)}) | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.peakRssMb)} MB |`,
   ),
 ];
-const group = rows.find((r) => r.name === "pyrexis-sqlite-group").jobsPerSecond;
-const nogroup = rows.find((r) => r.name === "pyrexis-sqlite-nogroup").jobsPerSecond;
-lines.push("", `group commit speed-up (SQLite): ${fmt(group / nogroup, 1)}×`);
+const speedups = ratiosTo("pyrexis-sqlite-group", "pyrexis-sqlite-nogroup");
+lines.push("", `group commit speed-up (SQLite): ${fmt(median(speedups), 1)}× (${fmt(Math.min(...speedups), 1)}–${fmt(Math.max(...speedups), 1)}, per run)`);
 console.log(lines.join("\n"));
 mkdirSync("bench-results", { recursive: true });
-writeFileSync("bench-results/throughput.json", JSON.stringify({ n: N, runs: RUNS, concurrency: CONCURRENCY, node: process.version, rows }, null, 2));
+writeFileSync("bench-results/throughput.json", JSON.stringify({ n: N, runs: RUNS, concurrency: CONCURRENCY, node: process.version, rows, samples }, null, 2));
