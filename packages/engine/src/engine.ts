@@ -96,6 +96,15 @@ export interface WaitOptions {
 }
 
 /**
+ * The `runAt` a queue entry carries: the job's, when it was in the future at the job's last write
+ * (a delay or a retry backoff); otherwise none, and the entry is ready at once from `enqueuedAt`
+ * (= `job.runAt`, so its age is the same). Saves the scheduler and the queue a clock read per job.
+ */
+function delayedRunAt(job: Job): number | undefined {
+  return job.runAt > job.updatedAt ? job.runAt : undefined;
+}
+
+/**
  * A job this engine holds: queued, running, or committing its terminal record (`settling`).
  * While queued it is its own scheduler entry (one object per job instead of two); the entry
  * fields are plain data, set from the job each time it is queued.
@@ -105,7 +114,8 @@ class Active implements QueueEntry {
   readonly id: string;
   priority: number;
   enqueuedAt: number;
-  runAt: number;
+  /** Set only for a job that was delayed when written (see {@link delayedRunAt}). */
+  runAt: number | undefined;
   mode: string;
   /** True while this entry is in the queue. */
   queued = false;
@@ -117,7 +127,7 @@ class Active implements QueueEntry {
     this.id = job.id;
     this.priority = job.priority;
     this.enqueuedAt = job.runAt;
-    this.runAt = job.runAt;
+    this.runAt = delayedRunAt(job);
     this.mode = job.mode;
   }
 
@@ -126,7 +136,7 @@ class Active implements QueueEntry {
     this.job = job;
     this.priority = job.priority;
     this.enqueuedAt = job.runAt;
-    this.runAt = job.runAt;
+    this.runAt = delayedRunAt(job);
     this.mode = job.mode;
   }
 }
