@@ -10,7 +10,10 @@ export interface Waiter {
 /** One caller's change: a submission's inserts, or one job's update (+ result). */
 interface Unit {
   inserts?: Job[];
-  update?: JobUpdate;
+  /** The update's new record; its `JobUpdate` is built once, when the unit is written. */
+  job?: Job;
+  /** The version the first coalesced update expected. */
+  expectedVersion?: number;
   result?: Result;
   /** Who waits for this unit: none, one (the usual case, no array), or several (coalesced). */
   waiters: Waiter | Waiter[] | undefined;
@@ -139,16 +142,17 @@ export class GroupCommitter {
       this.#serialUnits.push(newUnit(job, previousVersion, result, waiter));
     } else {
       const pending = this.#updateUnits.get(job.id);
-      if (pending?.update && (pending.result !== undefined || pending.update.job.version >= job.version)) {
+      if (pending?.job && (pending.result !== undefined || pending.job.version >= job.version)) {
         // A terminal record is already staged, or this change is older than the staged one:
         // never overwrite it (the engine does not produce this; a guard against lost results).
-        const error = new StaleVersionError(job.id, previousVersion, pending.update.job.version);
+        const error = new StaleVersionError(job.id, previousVersion, pending.job.version);
         if (waiter) waiter.reject(error);
         else this.#options.onError(error, `change of job ${job.id} dropped: a newer one is staged`);
         return;
       }
-      if (pending?.update) {
-        pending.update = { job, expectedVersion: pending.update.expectedVersion };
+      if (pending?.job) {
+        // The first expected version stays; the record is the latest.
+        pending.job = job;
         if (result) pending.result = result;
         if (waiter) pending.waiters = addWaiter(pending.waiters, waiter);
       } else {
@@ -202,7 +206,7 @@ export class GroupCommitter {
       for (const unit of updates.values()) {
         if (units.length >= max) break;
         units.push(unit);
-        updates.delete((unit.update as JobUpdate).job.id);
+        updates.delete((unit.job as Job).id);
       }
     }
     return units;
@@ -258,7 +262,7 @@ export class GroupCommitter {
         if (units.length > 1) return false;
         const unit = units[0] as Unit;
         this.#answer(unit, false, error);
-        const jobId = unit.update?.job.id;
+        const jobId = unit.job?.id;
         this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, error });
         return true;
       }
@@ -306,7 +310,7 @@ export class GroupCommitter {
 }
 
 function newUnit(job: Job, expectedVersion: number, result: Result | undefined, waiter: Waiter | undefined): Unit {
-  const unit: Unit = { update: { job, expectedVersion }, waiters: waiter };
+  const unit: Unit = { job, expectedVersion, waiters: waiter };
   if (result) unit.result = result;
   return unit;
 }
@@ -317,7 +321,7 @@ function toBatch(units: readonly Unit[]): CommitBatch {
   const results: Result[] = [];
   for (const u of units) {
     if (u.inserts) for (const j of u.inserts) insert.push(j);
-    if (u.update) update.push(u.update);
+    if (u.job) update.push({ job: u.job, expectedVersion: u.expectedVersion as number });
     if (u.result) results.push(u.result);
   }
   return { insert, update, results };

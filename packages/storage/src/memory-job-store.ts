@@ -58,7 +58,7 @@ export class MemoryJobStore implements JobStore {
   readonly #order: ListPosition[] = [];
   #sorted = true;
   #closed = false;
-  readonly #view: CommitView = {
+  readonly #view: CommitView<Job> = {
     job: (id) => this.#jobs.get(id),
     hasResult: (jobId) => this.#results.has(jobId),
   };
@@ -79,7 +79,8 @@ export class MemoryJobStore implements JobStore {
   async commit(batch: CommitBatch): Promise<void> {
     this.#assertOpen();
     // Everything is checked before anything is written: that is what makes the batch atomic.
-    const b = checkCommit(batch, this.#view);
+    const previous: Job[] = [];
+    const b = checkCommit(batch, this.#view, previous);
     // Take ownership (freeze or clone) of every record first: structuredClone may throw on a
     // non-JSON value, and that must happen before the first write.
     const inserts = this.#ownAll(b.insert);
@@ -97,8 +98,7 @@ export class MemoryJobStore implements JobStore {
     }
     for (let i = 0; i < updates.length; i++) {
       const job = updates[i] as Job;
-      const previous = this.#jobs.get(job.id)!;
-      this.#counts[previous.status]--;
+      this.#counts[(previous[i] as Job).status]--;
       this.#counts[job.status]++;
       this.#jobs.set(job.id, job);
     }

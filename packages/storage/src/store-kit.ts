@@ -59,9 +59,9 @@ export interface StoredJobInfo {
  * synchronously inside their write transaction (in memory, a file, better-sqlite3) implement it
  * with a few lookups.
  */
-export interface CommitView {
+export interface CommitView<S extends StoredJobInfo = StoredJobInfo> {
   /** The stored job's version and creation time, or `undefined` when there is no such job. */
-  job(id: string): StoredJobInfo | undefined;
+  job(id: string): S | undefined;
   /** True when a result for `jobId` is stored. */
   hasResult(jobId: string): boolean;
 }
@@ -164,9 +164,14 @@ function jobInvalid(list: "insert" | "update", i: number, field: string | undefi
  * shape ({@link checkCommitShape}), then inserts (`DuplicateJobError`), then updates
  * (`StaleVersionError`; `ValidationError` when an update changes `createdAt`), then results
  * (`ResultExistsError`, `JobNotFoundError`). Throws the first violation; when it returns, the
- * batch can be applied in full.
+ * batch can be applied in full. When `storedOut` is given, it receives what `view.job` returned
+ * for each update, in order (a store that keeps whole records avoids a second lookup).
  */
-export function checkCommit(batch: unknown, view: CommitView): CommitBatch {
+export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(
+  batch: unknown,
+  view: CommitView<S>,
+  storedOut?: S[],
+): CommitBatch {
   const { batch: b, inserted, updated } = checkShape(batch);
   const { insert, update, results } = b;
   if (insert) {
@@ -185,6 +190,7 @@ export function checkCommit(batch: unknown, view: CommitView): CommitBatch {
       if (stored.createdAt !== job.createdAt) {
         throw invalid(`job ${job.id}: createdAt is immutable (stored ${stored.createdAt}, update has ${job.createdAt})`, ["update"]);
       }
+      storedOut?.push(stored);
     }
   }
   if (results) {
