@@ -37,12 +37,9 @@ function bindLogger(sinks: InvokeSinks): Logger {
 
 /**
  * Throws `ValidationError` when `value` is not JSON; `what` says which value, for the message.
- * Primitives (the usual no-op and counter outputs) are checked without the deep walk, which
- * allocates its path and cycle set even for `null`.
+ * (`findJsonProblem` answers primitives without allocating.)
  */
 export function assertJson(value: unknown, what: string): void {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return;
-  if (typeof value === "number" && Number.isFinite(value)) return;
   const problem = findJsonProblem(value);
   if (problem === undefined) return;
   const where = problem.path.length ? ` at ${problem.path.join(".")}` : "";

@@ -22,24 +22,6 @@ function stringOf(v: unknown, max: number): v is string {
   return typeof v === "string" && v.length >= 1 && v.length <= max;
 }
 
-/** True for `undefined` (no payload) and JSON values; primitives without allocating. */
-function isJson(v: unknown): boolean {
-  switch (typeof v) {
-    case "undefined":
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(v);
-    case "object":
-      return v === null || findJsonProblem(v) === undefined;
-    case "bigint":
-    case "function":
-    case "symbol":
-      return false;
-  }
-}
-
 /** The spec `JobSpecSchema` would produce from `input`, or `undefined` to let the schema decide. */
 export function fastJobSpec(input: unknown): JobSpec | undefined {
   if (typeof input !== "object" || input === null) return undefined;
@@ -56,7 +38,8 @@ export function fastJobSpec(input: unknown): JobSpec | undefined {
   if (maxAttempts !== undefined && !intIn(maxAttempts, 1, MAX_ATTEMPTS_LIMIT)) return undefined;
   if (timeoutMs !== undefined && !intIn(timeoutMs, 1, MAX_INT32)) return undefined;
   if (delayMs !== undefined && !intIn(delayMs, 0, MAX_INT32)) return undefined;
-  if (!isJson(payload)) return undefined;
+  // findJsonProblem answers primitives without allocating.
+  if (payload !== undefined && findJsonProblem(payload) !== undefined) return undefined;
   // Same keys, in the same order, as the schema's output: defaults always, optional keys when given.
   const spec: JobSpec = "id" in s ? ({ id } as JobSpec) : ({} as JobSpec);
   spec.handler = handler;
