@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import {
   CancelledError,
   createJob,
+  createResult,
   DuplicateJobError,
   findJsonProblem,
   HandlerNotFoundError,
@@ -110,25 +111,21 @@ function delayedRunAt(job: Job): number | undefined {
  * fields are plain data, set from the job each time it is queued.
  */
 class Active implements QueueEntry {
-  job: Job;
+  job!: Job;
   readonly id: string;
-  priority: number;
-  enqueuedAt: number;
+  priority!: number;
+  enqueuedAt!: number;
   /** Set only for a job that was delayed when written (see {@link delayedRunAt}). */
   runAt: number | undefined;
-  mode: string;
+  mode!: string;
   /** True while this entry is in the queue. */
   queued = false;
   running: Running | undefined = undefined;
   settling: TerminalCommit | undefined = undefined;
 
   constructor(job: Job) {
-    this.job = job;
     this.id = job.id;
-    this.priority = job.priority;
-    this.enqueuedAt = job.runAt;
-    this.runAt = delayedRunAt(job);
-    this.mode = job.mode;
+    this.setJob(job);
   }
 
   /** Points the job and the entry fields at `job`, to be queued. */
@@ -607,7 +604,6 @@ export class Engine {
     const previous = active.job;
     const job = startAttempt(previous, now);
     active.job = job;
-    active.queued = false;
     this.#committer.stage(job, previous.version);
     this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
@@ -701,12 +697,10 @@ export class Engine {
         // Another writer (e.g. `pyrexis cancel` in another process) changed the job: its record
         // in the store wins; write nothing more for it.
         this.#release(job.id);
-        const settle = (stored: Result | undefined): void => {
-          this.#settleWaiters(job.id, stored, error);
+        this.#withStoredResult(job.id, error, (stored) => {
           running.outcome.resolve(stored);
           this.#runEnded(running);
-        };
-        this.#store.getResult(job.id).then(settle, () => settle(undefined));
+        });
         return;
       }
       case "cancel": {
@@ -785,13 +779,22 @@ export class Engine {
       // The store refused the terminal record (already reported): keep what the store has.
       const id = commit.job.id;
       this.#release(id);
-      const settle = (stored: Result | undefined): void => {
-        this.#settleWaiters(id, stored, error);
-        this.#endCommit(commit, stored, error);
-      };
-      this.#store.getResult(id).then(settle, () => settle(undefined));
+      this.#withStoredResult(id, error, (stored) => this.#endCommit(commit, stored, error));
     },
   };
+
+  /**
+   * For a job whose record the store kept (another writer's, or the one it would not replace):
+   * reads the stored result, settles the `waitForResult` callers with it (or with `error` when
+   * there is none), then calls `then`.
+   */
+  #withStoredResult(id: string, error: unknown, then: (stored: Result | undefined) => void): void {
+    const settle = (stored: Result | undefined): void => {
+      this.#settleWaiters(id, stored, error);
+      then(stored);
+    };
+    this.#store.getResult(id).then(settle, () => settle(undefined));
+  }
 
   /** Settles a terminal commit (and its attempt) with the durable result, or fails it with `error`. */
   #endCommit(commit: TerminalCommit, result: Result | undefined, error: unknown): void {
@@ -824,21 +827,18 @@ export class Engine {
     }
   }
 
-  /** The frozen result of a job that reached its terminal status (one fixed-shape literal: this runs per job). */
+  /** The frozen result of a job that reached its terminal status. */
   #resultOf(job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Result {
-    const result: Result = {
+    return createResult({
       jobId: job.id,
       status: job.status as Result["status"],
       startedAt: fields.startedAt,
       endedAt: now,
-      durationMs: Math.max(0, now - fields.startedAt),
       attempts: job.attempts,
-    };
-    if (fields.output !== undefined) result.output = fields.output;
-    if (fields.error !== undefined) result.error = Object.freeze(fields.error);
-    return Object.freeze(result);
+      output: fields.output,
+      error: fields.error,
+    });
   }
-
 
 
   /**
