@@ -1,20 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TimeoutError, isPyrexisError } from "@pyrexis/models";
-import { ProcessExecutor, ThreadExecutor, type PoolExecutorOptions } from "../dist/index.js";
-import { HANDLERS, isAlive, rejectionOf, runTask } from "./helpers.js";
+import type { ProcessExecutor, ThreadExecutor } from "../dist/index.js";
+import { isAlive, poolExecutors, rejectionOf, runTask, type PoolMode } from "./helpers.js";
 
-type PoolMode = "thread" | "process";
-const created: (ThreadExecutor | ProcessExecutor)[] = [];
-afterEach(async () => {
-  await Promise.all(created.splice(0).map((e) => e.terminate()));
-});
-
-function make(mode: PoolMode, options: Omit<PoolExecutorOptions, "handlersModule"> = {}): ThreadExecutor | ProcessExecutor {
-  const all = { handlersModule: HANDLERS, maxWorkers: 2, abortGraceMs: 100, ...options };
-  const executor = mode === "thread" ? new ThreadExecutor(all) : new ProcessExecutor(all);
-  created.push(executor);
-  return executor;
-}
+const make = poolExecutors({ maxWorkers: 2, abortGraceMs: 100 });
 
 interface Who {
   pid: number;

@@ -1,23 +1,11 @@
 // The pool executors answer a handler that returns synchronously without any async hop in the
 // worker, and process children report starts only for handlers that go asynchronous. These tests
 // pin what must not change on those paths.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TimeoutError, isPyrexisError } from "@pyrexis/models";
-import { ProcessExecutor, ThreadExecutor, type PoolExecutorOptions } from "../dist/index.js";
-import { HANDLERS, rejectionOf, runTask } from "./helpers.js";
+import { poolExecutors, rejectionOf, runTask } from "./helpers.js";
 
-type PoolMode = "thread" | "process";
-const created: (ThreadExecutor | ProcessExecutor)[] = [];
-afterEach(async () => {
-  await Promise.all(created.splice(0).map((e) => e.terminate()));
-});
-
-function make(mode: PoolMode, options: Omit<PoolExecutorOptions, "handlersModule"> = {}): ThreadExecutor | ProcessExecutor {
-  const all = { handlersModule: HANDLERS, maxWorkers: 1, abortGraceMs: 100, ...options };
-  const executor = mode === "thread" ? new ThreadExecutor(all) : new ProcessExecutor(all);
-  created.push(executor);
-  return executor;
-}
+const make = poolExecutors({ maxWorkers: 1, abortGraceMs: 100 });
 
 describe.each(["thread", "process"] as const)("%s executor: synchronous handlers", (mode) => {
   it("a synchronous throw keeps name, message, stack and code", async () => {

@@ -1,4 +1,5 @@
-import type { ExecutionTask, Executor } from "../dist/index.js";
+import { afterEach } from "vitest";
+import { ProcessExecutor, ThreadExecutor, type ExecutionTask, type Executor, type PoolExecutorOptions } from "../dist/index.js";
 
 export const HANDLERS: URL = new URL("./fixtures/handlers.mjs", import.meta.url);
 export const NAMED: URL = new URL("./fixtures/named.mjs", import.meta.url);
@@ -38,4 +39,25 @@ export function isAlive(pid: number): boolean {
     if ((error as { code?: string }).code === "ESRCH") return false;
     throw error;
   }
+}
+
+export type PoolMode = "thread" | "process";
+
+/**
+ * A factory of pool executors on the fixture handlers with `defaults`; every executor it made is
+ * terminated after each test of the calling file.
+ */
+export function poolExecutors(
+  defaults: Omit<PoolExecutorOptions, "handlersModule">,
+): (mode: PoolMode, options?: Omit<PoolExecutorOptions, "handlersModule">) => ThreadExecutor | ProcessExecutor {
+  const created: (ThreadExecutor | ProcessExecutor)[] = [];
+  afterEach(async () => {
+    await Promise.all(created.splice(0).map((e) => e.terminate()));
+  });
+  return (mode, options = {}) => {
+    const all = { handlersModule: HANDLERS, ...defaults, ...options };
+    const executor = mode === "thread" ? new ThreadExecutor(all) : new ProcessExecutor(all);
+    created.push(executor);
+    return executor;
+  };
 }
