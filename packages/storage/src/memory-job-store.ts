@@ -32,9 +32,31 @@ export interface MemoryJobStoreOptions {
 const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: false });
 
 /**
+ * A job and its result, kept together: one hash lookup finds both, an update or a result is a
+ * field write, and the listing order holds these records directly. `version` and `createdAt`
+ * are what {@link checkCommit} compares.
+ */
+class StoredRecord {
+  constructor(
+    public job: Job,
+    public result: Result | undefined,
+  ) {}
+  get version(): number {
+    return this.job.version;
+  }
+  get createdAt(): number {
+    return this.job.createdAt;
+  }
+  get id(): string {
+    return this.job.id;
+  }
+}
+
+/**
  * The reference {@link JobStore}: everything in memory, nothing survives the process. Fast enough
- * for the engine's hot path (Map lookups, O(1) counts, listing by binary search over an array
- * kept in `(createdAt, id)` order — appends when jobs arrive in order, one lazy sort otherwise).
+ * for the engine's hot path (one Map lookup per job per commit, O(1) counts, listing by binary
+ * search over an array kept in `(createdAt, id)` order — appends when jobs arrive in order, one
+ * lazy sort otherwise).
  *
  * Returned jobs and results are deeply frozen and shared, not copied. See
  * {@link MemoryJobStoreOptions.ownership} for what happens to objects passed to `commit`.
@@ -51,16 +73,16 @@ export class MemoryJobStore implements JobStore {
   /** Neither persistent nor shared. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   readonly #clone: boolean;
-  readonly #jobs = new Map<string, Job>();
-  readonly #results = new Map<string, Result>();
+  readonly #records = new Map<string, StoredRecord>();
   readonly #counts: Record<JobStatus, number> = emptyStatusCounts();
-  /** Every job's position, ascending once `#sorted` is true. Positions never change (createdAt is immutable). */
-  readonly #order: ListPosition[] = [];
+  /** Every record in `(createdAt, id)` order once `#sorted` is true (createdAt and id never change). */
+  readonly #order: StoredRecord[] = [];
   #sorted = true;
   #closed = false;
-  readonly #view: CommitView<Job> = {
-    job: (id) => this.#jobs.get(id),
-    hasResult: (jobId) => this.#results.has(jobId),
+  readonly #view: CommitView<StoredRecord> = {
+    job: (id) => this.#records.get(id),
+    hasResult: (jobId) => this.#records.get(jobId)?.result !== undefined,
+    storedHasResult: (stored) => stored.result !== undefined,
   };
 
   constructor(options: MemoryJobStoreOptions = {}) {
@@ -73,51 +95,57 @@ export class MemoryJobStore implements JobStore {
 
   /** Number of jobs held (for tests and diagnostics). */
   get size(): number {
-    return this.#jobs.size;
+    return this.#records.size;
   }
 
   async commit(batch: CommitBatch): Promise<void> {
     this.#assertOpen();
     // Everything is checked before anything is written: that is what makes the batch atomic.
-    const previous: Job[] = [];
-    const b = checkCommit(batch, this.#view, previous);
+    const updated: StoredRecord[] = [];
+    const resultJobs: (StoredRecord | undefined)[] = [];
+    const b = checkCommit(batch, this.#view, updated, resultJobs);
     // Take ownership (freeze or clone) of every record first: structuredClone may throw on a
     // non-JSON value, and that must happen before the first write.
     const inserts = this.#ownAll(b.insert);
     const updates = b.update === undefined ? [] : this.#ownAll(b.update.map((u) => u.job));
     const results = this.#ownAll(b.results);
     const order = this.#order;
+    const counts = this.#counts;
     for (let i = 0; i < inserts.length; i++) {
       const job = inserts[i] as Job;
-      this.#jobs.set(job.id, job);
-      this.#counts[job.status]++;
-      const pos: ListPosition = { createdAt: job.createdAt, id: job.id };
+      const record = new StoredRecord(job, undefined);
+      this.#records.set(job.id, record);
+      counts[job.status]++;
       const last = order[order.length - 1];
-      if (this.#sorted && last !== undefined && compareListPosition(last, pos) > 0) this.#sorted = false;
-      order.push(pos);
+      if (this.#sorted && last !== undefined && compareListPosition(last, record) > 0) this.#sorted = false;
+      order.push(record);
     }
     for (let i = 0; i < updates.length; i++) {
       const job = updates[i] as Job;
-      this.#counts[(previous[i] as Job).status]--;
-      this.#counts[job.status]++;
-      this.#jobs.set(job.id, job);
+      const record = updated[i] as StoredRecord;
+      counts[record.job.status]--;
+      counts[job.status]++;
+      record.job = job;
     }
     for (let i = 0; i < results.length; i++) {
       const result = results[i] as Result;
-      this.#results.set(result.jobId, result);
+      // The job's record when it was updated in this batch (the engine writes a terminal record
+      // and its result together); otherwise checkCommit found it stored or inserted above.
+      const record = resultJobs[i] ?? this.#records.get(result.jobId)!;
+      record.result = result;
     }
   }
 
   async getJob(id: string): Promise<Job | undefined> {
     this.#assertOpen();
     assertJobId(id);
-    return this.#jobs.get(id);
+    return this.#records.get(id)?.job;
   }
 
   async getResult(jobId: string): Promise<Result | undefined> {
     this.#assertOpen();
     assertJobId(jobId);
-    return this.#results.get(jobId);
+    return this.#records.get(jobId)?.result;
   }
 
   async listJobs(query?: ListJobsQuery): Promise<ListJobsPage> {
@@ -127,20 +155,20 @@ export class MemoryJobStore implements JobStore {
       this.#order.sort(compareListPosition);
       this.#sorted = true;
     }
-    const positions = this.#order;
+    const records = this.#order;
     const asc = order === "asc";
     // First index strictly after the cursor, in the direction of travel.
     let i: number;
-    if (after === undefined) i = asc ? 0 : positions.length - 1;
+    if (after === undefined) i = asc ? 0 : records.length - 1;
     else {
-      const upper = upperBound(positions, after); // first index with position > after
-      i = asc ? upper : lowerBound(positions, after) - 1;
+      const upper = upperBound(records, after); // first index with position > after
+      i = asc ? upper : lowerBound(records, after) - 1;
     }
     const step = asc ? 1 : -1;
     const jobs: Job[] = [];
     let more = false;
-    for (; i >= 0 && i < positions.length; i += step) {
-      const job = this.#jobs.get(positions[i]!.id)!;
+    for (; i >= 0 && i < records.length; i += step) {
+      const job = (records[i] as StoredRecord).job;
       if (statuses !== undefined && !statuses.has(job.status)) continue;
       if (jobs.length === limit) {
         more = true;
@@ -161,8 +189,7 @@ export class MemoryJobStore implements JobStore {
     if (this.#closed) return;
     this.#closed = true;
     // Drop the data so a closed store does not keep memory alive through stray references.
-    this.#jobs.clear();
-    this.#results.clear();
+    this.#records.clear();
     this.#order.length = 0;
   }
 

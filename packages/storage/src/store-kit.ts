@@ -64,6 +64,12 @@ export interface CommitView<S extends StoredJobInfo = StoredJobInfo> {
   job(id: string): S | undefined;
   /** True when a result for `jobId` is stored. */
   hasResult(jobId: string): boolean;
+  /**
+   * Optional: true when a result is stored for the job of `stored` (a record {@link job}
+   * returned during this check). A store that keeps a job and its result together answers the
+   * result check of a job updated in the same batch from that record, without a second lookup.
+   */
+  storedHasResult?(stored: S): boolean;
 }
 
 /**
@@ -81,7 +87,8 @@ export function checkCommitShape(batch: unknown): CommitBatch {
 interface ShapeChecked {
   readonly batch: CommitBatch;
   readonly inserted: ReadonlySet<string>;
-  readonly updated: ReadonlySet<string>;
+  /** Updated id → its index in `batch.update`. */
+  readonly updated: ReadonlyMap<string, number>;
 }
 
 // Index loops and error paths built only on error: these checks run on every commit of the
@@ -98,7 +105,7 @@ function checkShape(batch: unknown): ShapeChecked {
     if (inserted.has(job.id)) throw new DuplicateJobError(job.id);
     inserted.add(job.id);
   }
-  const updated = new Set<string>();
+  const updated = new Map<string, number>();
   for (let i = 0; i < update.length; i++) {
     const u = update[i];
     if (!isObject(u)) throw invalid(`update #${i} must be an object { job, expectedVersion }`, ["update", i]);
@@ -116,7 +123,7 @@ function checkShape(batch: unknown): ShapeChecked {
     }
     if (inserted.has(id)) throw invalid(`job ${id} is both inserted and updated in one batch`, ["update", i, "job", "id"]);
     if (updated.has(id)) throw invalid(`job ${id} is updated twice in one batch; coalesce the updates`, ["update", i, "job", "id"]);
-    updated.add(id);
+    updated.set(id, i);
   }
   const resulted = new Set<string>();
   for (let i = 0; i < results.length; i++) {
@@ -165,15 +172,20 @@ function jobInvalid(list: "insert" | "update", i: number, field: string | undefi
  * (`StaleVersionError`; `ValidationError` when an update changes `createdAt`), then results
  * (`ResultExistsError`, `JobNotFoundError`). Throws the first violation; when it returns, the
  * batch can be applied in full. When `storedOut` is given, it receives what `view.job` returned
- * for each update, in order (a store that keeps whole records avoids a second lookup).
+ * for each update, in order (a store that keeps whole records avoids a second lookup); when
+ * `resultJobsOut` is given, it receives for each result the stored record of its job if that
+ * job is updated in the batch (else `undefined`), in order.
  */
 export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(
   batch: unknown,
   view: CommitView<S>,
   storedOut?: S[],
+  resultJobsOut?: (S | undefined)[],
 ): CommitBatch {
   const { batch: b, inserted, updated } = checkShape(batch);
   const { insert, update, results } = b;
+  // The stored record of each update, kept when the view can answer result checks from it.
+  const stored: S[] | undefined = storedOut ?? (view.storedHasResult || resultJobsOut ? [] : undefined);
   if (insert) {
     for (let i = 0; i < insert.length; i++) {
       const id = (insert[i] as Job).id;
@@ -183,22 +195,26 @@ export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(
   if (update) {
     for (let i = 0; i < update.length; i++) {
       const { job, expectedVersion } = update[i] as JobUpdate;
-      const stored = view.job(job.id);
-      if (stored === undefined || stored.version !== expectedVersion) {
-        throw new StaleVersionError(job.id, expectedVersion, stored?.version);
+      const current = view.job(job.id);
+      if (current === undefined || current.version !== expectedVersion) {
+        throw new StaleVersionError(job.id, expectedVersion, current?.version);
       }
-      if (stored.createdAt !== job.createdAt) {
-        throw invalid(`job ${job.id}: createdAt is immutable (stored ${stored.createdAt}, update has ${job.createdAt})`, ["update"]);
+      if (current.createdAt !== job.createdAt) {
+        throw invalid(`job ${job.id}: createdAt is immutable (stored ${current.createdAt}, update has ${job.createdAt})`, ["update"]);
       }
-      storedOut?.push(stored);
+      stored?.push(current);
     }
   }
   if (results) {
     for (let i = 0; i < results.length; i++) {
       const jobId = (results[i] as Result).jobId;
-      if (view.hasResult(jobId)) throw new ResultExistsError(jobId);
+      const u = updated.get(jobId);
+      const job = u === undefined || stored === undefined ? undefined : stored[u];
+      const exists = job !== undefined && view.storedHasResult ? view.storedHasResult(job) : view.hasResult(jobId);
+      if (exists) throw new ResultExistsError(jobId);
+      resultJobsOut?.push(job);
       // A job inserted or updated in this batch was found above (or is being created).
-      if (!inserted.has(jobId) && !updated.has(jobId) && view.job(jobId) === undefined) throw new JobNotFoundError(jobId);
+      if (u === undefined && !inserted.has(jobId) && view.job(jobId) === undefined) throw new JobNotFoundError(jobId);
     }
   }
   return b;

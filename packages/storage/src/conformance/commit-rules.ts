@@ -160,6 +160,22 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
       assert.deepStrictEqual(plain(await store.getResult(a.id)), plain(first));
     });
 
+    t("a second result for a job updated in the same batch rejects the batch with ResultExistsError", async ({ store }) => {
+      const a = makeJob();
+      await store.commit({ insert: [a] });
+      const first = makeResult(a.id, { output: "first" });
+      await store.commit({ results: [first] });
+      const e = await rejectsAtomically(
+        store,
+        { update: [{ job: bump(a), expectedVersion: 0 }], results: [makeResult(a.id, { output: "second" })] },
+        [a.id],
+        "ResultExistsError",
+        "RESULT_EXISTS",
+      );
+      assert.equal(e.jobId, a.id);
+      assert.deepStrictEqual(plain(await store.getResult(a.id)), plain(first));
+    });
+
     t("two results for one job in the same batch reject it with ResultExistsError", async ({ store }) => {
       const a = makeJob();
       await store.commit({ insert: [a] });
