@@ -2,7 +2,7 @@
 // commit setting, beside p-queue running the same no-op functions. Each contender runs in a
 // fresh child process (so peak RSS is its own); contenders alternate; median of --runs.
 //
-//   node bench/throughput.mjs [--n 100000] [--runs 3] [--concurrency 64]
+//   node bench/throughput.mjs [--n 100000] [--runs 3] [--concurrency 64] [--only p-queue,pyrexis-memory]
 import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +18,9 @@ const RUNS = Number(args.runs ?? 3);
 const CONCURRENCY = Number(args.concurrency ?? process.env.BENCH_CONCURRENCY ?? 64);
 const SUBMIT_BATCH = 1000;
 
-const CONTENDERS = ["p-queue", "pyrexis-memory", "pyrexis-sqlite-group", "pyrexis-sqlite-nogroup"];
+const ALL_CONTENDERS = ["p-queue", "pyrexis-memory", "pyrexis-sqlite-group", "pyrexis-sqlite-nogroup"];
+// p-queue is the baseline of every ratio, so it always runs.
+const CONTENDERS = args.only ? ALL_CONTENDERS.filter((c) => c === "p-queue" || args.only.split(",").includes(c)) : ALL_CONTENDERS;
 
 async function runContender(name) {
   const dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
@@ -160,8 +162,10 @@ const lines = [
       `| ${r.name} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.ratio, 2)}× (${fmt(r.ratioMin, 2)}–${fmt(r.ratioMax, 2)}) | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.peakRssMb)} MB |`,
   ),
 ];
-const speedups = ratiosTo("pyrexis-sqlite-group", "pyrexis-sqlite-nogroup");
-lines.push("", `group commit speed-up (SQLite): ${fmt(median(speedups), 1)}× (${fmt(Math.min(...speedups), 1)}–${fmt(Math.max(...speedups), 1)}, per run)`);
+if (CONTENDERS.includes("pyrexis-sqlite-group") && CONTENDERS.includes("pyrexis-sqlite-nogroup")) {
+  const speedups = ratiosTo("pyrexis-sqlite-group", "pyrexis-sqlite-nogroup");
+  lines.push("", `group commit speed-up (SQLite): ${fmt(median(speedups), 1)}× (${fmt(Math.min(...speedups), 1)}–${fmt(Math.max(...speedups), 1)}, per run)`);
+}
 console.log(lines.join("\n"));
 mkdirSync("bench-results", { recursive: true });
 writeFileSync("bench-results/throughput.json", JSON.stringify({ n: N, runs: RUNS, concurrency: CONCURRENCY, node: process.version, rows, samples }, null, 2));
