@@ -70,5 +70,9 @@ export function transition(job: Job, to: JobStatus, now: number, patch?: Partial
 
 /** Moves a `pending` or `retrying` job to `running` and counts the attempt it starts. */
 export function startAttempt(job: Job, now: number): Job {
-  return transition(job, "running", now, { attempts: job.attempts + 1 });
+  // Set after the move, not through a patch: once per attempt on the engine's hot path, and a
+  // patch costs an object and an Object.keys walk.
+  const next = transition(job, "running", now);
+  next.attempts = job.attempts + 1;
+  return next;
 }
