@@ -52,7 +52,10 @@ function freshCounter(): number {
  * per id), strictly increasing within a process.
  */
 export function generateJobId(): string {
-  const now = Date.now();
+  // Whole milliseconds: a mocked clock may return fractions, and two reads within one encoded
+  // millisecond would then each start a fresh random counter and break the order. (Not below
+  // zero either: the 48-bit field has no sign.)
+  const now = Math.max(0, Math.floor(Date.now()));
   if (now > lastMs) {
     lastMs = now;
     counter = freshCounter();
