@@ -186,6 +186,7 @@ export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(
   const { insert, update, results } = b;
   // The stored record of each update, kept when the view can answer result checks from it.
   const stored: S[] | undefined = storedOut ?? (view.storedHasResult || resultJobsOut ? [] : undefined);
+  const firstStored = stored === undefined ? 0 : stored.length; // storedOut may hold earlier items
   if (insert) {
     for (let i = 0; i < insert.length; i++) {
       const id = (insert[i] as Job).id;
@@ -209,7 +210,7 @@ export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(
     for (let i = 0; i < results.length; i++) {
       const jobId = (results[i] as Result).jobId;
       const u = updated.get(jobId);
-      const job = u === undefined || stored === undefined ? undefined : stored[u];
+      const job = u === undefined || stored === undefined ? undefined : stored[firstStored + u];
       const exists = job !== undefined && view.storedHasResult ? view.storedHasResult(job) : view.hasResult(jobId);
       if (exists) throw new ResultExistsError(jobId);
       resultJobsOut?.push(job);
