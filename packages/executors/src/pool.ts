@@ -13,7 +13,7 @@ import type { ExecutionOptions, ExecutionTask } from "./executor.js";
 import { silentLogger, toModuleHref, type Logger } from "./handlers.js";
 import { writeLog } from "./invoke.js";
 import { RunControl } from "./run-control.js";
-import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
+import { isPlainOk, TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
 
 /** V8 limits of one worker thread (see `worker_threads` `resourceLimits`). */
 export interface WorkerResourceLimits {
@@ -315,21 +315,21 @@ export class WorkerPool {
       if (p.slot >= 0) {
         p.cells = this.#slots!;
         p.base = p.slot * 2;
-        wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt, i: p.slot };
+        wire = [p.key, task.jobId, task.handler, task.payload, task.attempt, p.slot];
       } else {
         p.cells = new Int32Array(new SharedArrayBuffer(8));
         p.base = 0;
-        wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt, s: p.cells.buffer as SharedArrayBuffer };
+        wire = [p.key, task.jobId, task.handler, task.payload, task.attempt, p.cells.buffer as SharedArrayBuffer];
       }
       Atomics.store(p.cells, p.base, 0);
       Atomics.store(p.cells, p.base + 1, p.aborted ? 1 : 0);
     } else {
-      wire = { k: p.key, j: task.jobId, h: task.handler, p: task.payload, a: task.attempt };
+      wire = [p.key, task.jobId, task.handler, task.payload, task.attempt];
       // tinypool hands each task's channel the send function of the child it goes to.
       channel = p;
     }
     pool.run(wire, channel ? { channel } : undefined).then(
-      (result: WireResult) => this.#onResult(p, result),
+      (answer: WireAnswer) => this.#onAnswer(p, answer),
       (error: unknown) => this.#onPoolError(p, error),
     );
     // tinypool may have started a worker for this task; with a full pool there is nothing new.
@@ -347,16 +347,22 @@ export class WorkerPool {
    */
   onHandedOver(p: Pending): void {
     p.handed = ++this.#handedSeq;
-    for (const child of this.#children) {
-      if ((child as { channel?: unknown }).channel === p) {
-        p.workerId = child.threadId;
-        break;
-      }
+    p.workerId = this.#holderOf(p);
+    if (p.workerId === undefined) {
+      // A child tinypool started since we last looked (a replacement): hook it, then look again.
+      this.#watchWorkers();
+      p.workerId = this.#holderOf(p);
     }
     if (p.aborted) {
       p.preAborted = true;
       p.send!(this.#abortMessage(p));
     }
+  }
+
+  /** Processes: the pid of the child whose current tinypool channel is `p`. */
+  #holderOf(p: Pending): number | undefined {
+    for (const child of this.#children) if ((child as { channel?: unknown }).channel === p) return child.threadId;
+    return undefined;
   }
 
   /** @internal The caller aborted the run. */
@@ -451,8 +457,20 @@ export class WorkerPool {
     return { jobId: p.task.jobId, attempt: p.task.attempt, handler: p.task.handler };
   }
 
+  #onAnswer(p: Pending, answer: WireAnswer): void {
+    // A worker we have not hooked yet ran this task (tinypool replaced or added one): hook it.
+    const id = p.cells ? Atomics.load(p.cells, p.base) : p.workerId;
+    if (id === undefined || !this.#knownIds.has(id)) this.#watchWorkers();
+    if (isPlainOk(answer)) {
+      // No progress was sent (else the answer would say how much), so nothing can be pending.
+      this.#settle(p, true, answer);
+      this.#release(p);
+      return;
+    }
+    this.#onResult(p, answer);
+  }
+
   #onResult(p: Pending, result: WireResult): void {
-    if (!this.#knownIds.has(result.id)) this.#watchWorkers();
     switch (result.t) {
       case "ok":
       case "err":

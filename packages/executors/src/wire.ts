@@ -24,19 +24,14 @@ export interface WorkerConfig {
 /** Name of the env var that carries {@link WorkerConfig} as JSON to child processes. */
 export const WORKER_CONFIG_ENV = "PYREXIS_WORKER_CONFIG";
 
-/** One task, main → worker. */
-export interface WireTask {
-  /** Routing key, unique per executor. */
-  readonly k: number;
-  readonly j: string;
-  readonly h: string;
-  readonly p: unknown;
-  readonly a: number;
-  /** Threads: this task's pair in the shared slot table... */
-  readonly i?: number;
-  /** ...or, when the table is full, its own Int32Array(2) buffer. */
-  readonly s?: SharedArrayBuffer;
-}
+/**
+ * One task, main → worker: a tuple, not an object, because structured clone and JSON write an
+ * object's keys with every message (measured: a six-field object clones in ~1.2 µs, the same
+ * values as an array in ~0.75 µs). Fields: routing key (unique per executor), job id, handler
+ * name, payload, attempt, and for threads the task's cell pair: an index into the shared slot
+ * table or, when the table is full, its own `Int32Array(2)` buffer.
+ */
+export type WireTask = readonly [k: number, j: string, h: string, p: unknown, a: number, cell?: number | SharedArrayBuffer];
 
 /** How a task ended, worker → main (the tinypool return value). `rt`: retire this worker now. */
 export type WireResult =
@@ -48,6 +43,22 @@ export type WireResult =
   | { t: "retry"; id: number; rt?: boolean }
   /** The handlers module failed to load in this worker. */
   | { t: "load"; e: SerializedError; id: number };
+
+/**
+ * A primitive output that needs nothing else said (no progress was sent, the worker is not
+ * retiring) travels as itself, which is what a no-op task pays for: cloning `null` costs ~0.2 µs,
+ * the `{ t, v, n, id }` object ~0.9 µs. Every {@link WireResult} is an object, so the two cannot
+ * be confused.
+ */
+export type WirePlainOk = string | number | boolean | null;
+
+/** What the worker entry returns for one task. */
+export type WireAnswer = WireResult | WirePlainOk;
+
+/** True when `answer` is a {@link WirePlainOk}: the task succeeded with this output. */
+export function isPlainOk(answer: WireAnswer): answer is WirePlainOk {
+  return typeof answer !== "object" || answer === null;
+}
 
 /** Events while a task runs, worker → main. `n` counts progress messages for ordering. */
 export type WireEvent =

@@ -11,7 +11,7 @@ import { deserializeError, ErrorCode, isNonRetryable, serializeError } from "@py
 import type { ExecutionTask } from "./executor.js";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
 import { invokeOn, type InvokeOutcome, type InvokeSinks } from "./invoke.js";
-import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
+import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WirePlainOk, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
 
 const isChild = isMainThread && typeof process.send === "function";
 const config: WorkerConfig = isChild
@@ -106,19 +106,19 @@ class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
   /** Progress messages sent; the result carries it so it never overtakes its progress. */
   n = 0;
   /** The answer, once the handler ended (`undefined` while it runs). */
-  result: WireResult | undefined;
+  result: WireAnswer | undefined;
   /** Settles tinypool's promise when the handler ended asynchronously. */
-  resolve: ((result: WireResult) => void) | undefined;
+  resolve: ((result: WireAnswer) => void) | undefined;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
 
   constructor(task: WireTask) {
-    this.k = task.k;
-    this.jobId = task.j;
-    this.handler = task.h;
-    this.payload = task.p;
-    this.attempt = task.a;
+    this.k = task[0];
+    this.jobId = task[1];
+    this.handler = task[2];
+    this.payload = task[3];
+    this.attempt = task[4];
   }
 
   get signal(): AbortSignal {
@@ -150,6 +150,13 @@ class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
   }
 
   ok(output: unknown): void {
+    if (this.n === 0 && (typeof output !== "object" || output === null)) {
+      // The common case (see WirePlainOk): the output is the whole answer, unless the worker
+      // must also say that it retires.
+      if (this.#finish()) this.#answer({ t: "ok", v: output, n: 0, id: workerId, rt: true });
+      else this.#answer(output as WirePlainOk);
+      return;
+    }
     this.end({ t: "ok", v: output, n: this.n, id: workerId });
   }
 
@@ -162,16 +169,25 @@ class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
   }
 
   end(result: Extract<WireResult, { t: "ok" | "err" }>): void {
+    if (this.#finish()) result.rt = true;
+    this.#answer(result);
+  }
+
+  /** Counts the task as done; true when this worker must retire now. */
+  #finish(): boolean {
     inflight--;
     completed++;
     if (this.resolve !== undefined) running.delete(this.k);
-    if (shouldRetire()) result.rt = true;
-    this.result = result;
-    this.resolve?.(result);
+    return shouldRetire();
+  }
+
+  #answer(answer: WireAnswer): void {
+    this.result = answer;
+    this.resolve?.(answer);
   }
 }
 
-function start(map: HandlerMap, task: WireTask): WireResult | Promise<WireResult> {
+function start(map: HandlerMap, task: WireTask): WireAnswer | Promise<WireAnswer> {
   const run = new TaskRun(task);
   inflight++;
   invokeOn(map, run, run, run);
@@ -179,24 +195,25 @@ function start(map: HandlerMap, task: WireTask): WireResult | Promise<WireResult
   if (run.result !== undefined) return run.result;
   running.set(run.k, run);
   if (announceStarts) emit({ k: run.k, t: "s", id: workerId });
-  return new Promise<WireResult>((resolve) => {
+  return new Promise<WireAnswer>((resolve) => {
     run.resolve = resolve;
   });
 }
 
 /** True when the main side aborted this task before it started (the handler must not run). */
 function abortedBeforeStart(task: WireTask, cells: Int32Array | undefined, base: number): boolean {
-  return (cells !== undefined && Atomics.load(cells, base + 1) === 1) || preAborted.delete(task.k);
+  return (cells !== undefined && Atomics.load(cells, base + 1) === 1) || preAborted.delete(task[0]);
 }
 
 /**
  * Runs one task; never throws (errors travel as data so crashes and handler errors differ).
  * Returns the result itself when the handler finished synchronously.
  */
-export default function runTask(task: WireTask): WireResult | Promise<WireResult> {
+export default function runTask(task: WireTask): WireAnswer | Promise<WireAnswer> {
   if (retiring) return { t: "retry", id: workerId, rt: inflight === 0 };
-  const cells = task.i !== undefined ? slots : task.s !== undefined ? new Int32Array(task.s) : undefined;
-  const base = task.i !== undefined ? task.i * 2 : 0;
+  const cell = task[5];
+  const cells = typeof cell === "number" ? slots : cell !== undefined ? new Int32Array(cell) : undefined;
+  const base = typeof cell === "number" ? cell * 2 : 0;
   // Store our id before reading the abort flag: the main thread writes them in the other order.
   if (cells) Atomics.store(cells, base, workerId);
   if (abortedBeforeStart(task, cells, base)) return { t: "skip", id: workerId };

@@ -38,6 +38,35 @@ describe.each(["thread", "process"] as const)("%s executor: synchronous handlers
   });
 });
 
+describe.each(["thread", "process"] as const)("%s executor: compact answers", (mode) => {
+  // A primitive output with no progress comes back from the worker as itself, everything else
+  // in an envelope object; these pin that the two are never confused.
+  it.each([null, 0, -1.5, 42, "", "text", true, false])("a primitive output (%j) keeps its value and type", async (value) => {
+    await expect(runTask(make(mode), "echo", value)).resolves.toStrictEqual(value);
+  });
+
+  it.each([
+    ["an error answer", { t: "err", e: { name: "Error", message: "not an error" }, n: 0, id: 1 }],
+    ["a skip answer", { t: "skip", id: 1 }],
+    ["a load failure", { t: "load", e: { name: "Error", message: "not a load failure" }, id: 1 }],
+    ["[null]", [null]],
+    ["[]", []],
+  ])("an output shaped like %s is returned as the output", async (_name, value) => {
+    await expect(runTask(make(mode), "echo", value)).resolves.toStrictEqual(value);
+  });
+
+  it("a worker still retires after recycleAfterTasks when its last task had a primitive output", async () => {
+    const executor = make(mode, { recycleAfterTasks: 2 });
+    const ids: unknown[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await runTask(executor, "workerNumber"));
+    expect(typeof ids[0]).toBe("number");
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).toBe(ids[3]);
+    expect(ids[4]).toBe(ids[5]);
+    expect(new Set(ids).size).toBe(3);
+  });
+});
+
 describe.each(["thread", "process"] as const)("%s executor: tasks waiting behind a blocked worker", (mode) => {
   it("when the blocking handler is killed, a task that never started runs on the new worker", async () => {
     const executor = make(mode, { concurrentTasksPerWorker: 2 });
