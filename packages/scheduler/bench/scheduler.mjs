@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { PriorityQueue } from "p-queue";
+import { IdIndex } from "../dist/id-index.js";
 import { PriorityScheduler } from "../dist/index.js";
 
 const SIZES = [10_000, 100_000, 1_000_000];
@@ -87,6 +88,38 @@ class IndexedBareHeap extends BareHeap {
   }
 }
 
+// The same floor with the scheduler's own id index (dist/id-index.js, internal): like the
+// scheduler, it gives each queued entry a slot number (reused LIFO) and deletes by slot on pop.
+class TypedIndexedBareHeap extends BareHeap {
+  index = new IdIndex();
+  free = [];
+  next = 0;
+  pushEntry(entry) {
+    const slot = this.free.length !== 0 ? this.free.pop() : this.next++;
+    if (!this.index.insert(entry.id, slot)) { this.free.push(slot); throw new Error("duplicate"); }
+    this.pushSlot(entry.priority, slot);
+  }
+  pushSlot(priority, slot) {
+    const a = this.a;
+    const node = { priority, seq: this.seq++, slot };
+    let i = a.length;
+    a.push(node);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = a[p];
+      if (!(node.priority > parent.priority || (node.priority === parent.priority && node.seq < parent.seq))) break;
+      a[i] = parent;
+      i = p;
+    }
+    a[i] = node;
+  }
+  popEntry() {
+    const top = this.pop();
+    if (top !== undefined) { this.index.delete(top.slot); this.free.push(top.slot); }
+    return top;
+  }
+}
+
 const run = () => {};
 const IMPLS = {
   "bare heap {priority, seq}": {
@@ -96,6 +129,11 @@ const IMPLS = {
   },
   "bare heap + Map id index": {
     make: () => new IndexedBareHeap(),
+    push: (q, i) => q.pushEntry(entries[i]),
+    pop: (q) => q.popEntry(),
+  },
+  "bare heap + typed-array id index": {
+    make: () => new TypedIndexedBareHeap(),
     push: (q, i) => q.pushEntry(entries[i]),
     pop: (q) => q.popEntry(),
   },

@@ -1,6 +1,7 @@
 import { DuplicateJobError, ValidationError, systemClock, type Clock } from "@pyrexis/models";
 import { DEFAULT_AGING_RATE, assertAgingRate, assertPriority, assertTimestamp, keyMs, scaleOf } from "./aging.js";
 import { BucketQueue } from "./bucket-queue.js";
+import { IdIndex } from "./id-index.js";
 import { SlotHeap, SlotTable } from "./slot-heap.js";
 import type { Scheduler, SchedulerEntry } from "./scheduler.js";
 
@@ -45,7 +46,8 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
   readonly #ready = new BucketQueue(this.#table);
   /** Keyed by `−runAt`, so the max-heap yields the earliest `runAt` first. */
   readonly #delayed = new SlotHeap(this.#table, "delayed");
-  readonly #byId = new Map<string, number>();
+  /** Id → slot, for `has`, `remove` and duplicate detection. */
+  readonly #ids = new IdIndex();
   #seq = 0;
 
   constructor(options: PrioritySchedulerOptions = {}) {
@@ -101,8 +103,8 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     const slot = this.#ready.pop();
     if (slot < 0) return undefined;
     const entry = this.#table.entries[slot] as T;
+    this.#ids.delete(slot);
     this.#table.release(slot);
-    this.#byId.delete(entry.id);
     return entry;
   }
 
@@ -118,9 +120,9 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
    * an in-order ready entry (it leaves a tombstone, dropped in bulk), O(log n) from a heap.
    */
   remove(id: string): boolean {
-    const slot = this.#byId.get(id);
-    if (slot === undefined) return false;
-    this.#byId.delete(id);
+    const slot = this.#ids.find(id);
+    if (slot < 0) return false;
+    this.#ids.delete(slot);
     const p = this.#table.pos[slot] as number;
     if (p >= 0) this.#ready.remove(slot);
     else this.#delayed.removeAt(~p);
@@ -130,18 +132,18 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
 
   /** True when an entry with this id is queued (ready or delayed). O(1). */
   has(id: string): boolean {
-    return this.#byId.has(id);
+    return this.#ids.find(id) >= 0;
   }
 
   /** The queued entry with this id, or `undefined`. */
   get(id: string): T | undefined {
-    const slot = this.#byId.get(id);
-    return slot === undefined ? undefined : this.#table.entries[slot];
+    const slot = this.#ids.find(id);
+    return slot < 0 ? undefined : this.#table.entries[slot];
   }
 
   /** All queued entries, ready and delayed. */
   get size(): number {
-    return this.#byId.size;
+    return this.#ids.size;
   }
 
   /** Entries that may pop now (makes due delayed entries ready first). */
@@ -161,7 +163,7 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
   entries(): T[] {
     const out: T[] = [];
     const entries = this.#table.entries;
-    for (const slot of this.#byId.values()) out.push(entries[slot] as T);
+    this.#ids.forEach((slot) => out.push(entries[slot] as T));
     return out;
   }
 
@@ -170,22 +172,17 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     this.#ready.clear();
     this.#delayed.clear();
     this.#table.reset();
-    this.#byId.clear();
+    this.#ids.clear();
   }
 
   /**
-   * Takes a slot for `entry` and indexes its id with a single Map operation: `set`, then a size
-   * check. The duplicate case (a caller bug) pays instead: the overwritten slot is found by an
-   * O(n) scan and put back, so nothing changes on the throw.
+   * Takes a slot for `entry` and indexes its id: one probe finds either the id (a duplicate: the
+   * slot is given back, so nothing changes on the throw) or the free bucket it goes in.
    */
   #claim(entry: T, id: string, priority: number): number {
     const table = this.#table;
-    const byId = this.#byId;
     const slot = table.alloc(entry);
-    const before = byId.size;
-    byId.set(id, slot);
-    if (byId.size === before) {
-      byId.set(id, table.find(id, slot));
+    if (!this.#ids.insert(id, slot)) {
       table.release(slot);
       throw new DuplicateJobError(id);
     }

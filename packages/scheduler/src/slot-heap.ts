@@ -42,15 +42,6 @@ export class SlotTable<T> {
     return slot;
   }
 
-  /** The live slot holding an entry with this id other than `except`, or −1. O(n). */
-  find(id: string, except: number): number {
-    const entries = this.entries as ({ readonly id: string } | undefined)[];
-    for (let slot = 0; slot < this.#next; slot++) {
-      if (slot !== except && entries[slot]?.id === id) return slot;
-    }
-    return -1;
-  }
-
   /** Frees a slot and drops the entry reference so a removed entry can be collected. */
   release(slot: number): void {
     this.entries[slot] = undefined;

@@ -160,6 +160,47 @@ describe("remove / has / size", () => {
     expect(s.get("a")?.priority).toBe(3);
   });
 
+  it("the empty string and non-ASCII ids are ids like any other", () => {
+    const { s } = setup();
+    const ids = ["", "é", "e\u0301", "😀", "\ud83d", "日本"];
+    ids.forEach((id, i) => s.push({ id, priority: 10 - i }));
+    expect(() => s.push({ id: "", priority: 1 })).toThrow(DuplicateJobError);
+    expect(() => s.push({ id: "😀", priority: 1, runAt: T0 + 5 })).toThrow(DuplicateJobError);
+    expect(ids.every((id) => s.has(id))).toBe(true);
+    expect([s.has("e"), s.has("\ude00")]).toEqual([false, false]);
+    expect(s.remove("e\u0301")).toBe(true);
+    expect(s.has("é")).toBe(true); // precomposed é is a different string from e + combining accent
+    expect(drain(s)).toEqual(["", "é", "😀", "\ud83d", "日本"]);
+    expect(s.size).toBe(0);
+  });
+
+  it("the id is indexed as pushed: pop and remove still work if the entry's id is changed later", () => {
+    const { s } = setup();
+    const entry: { id: string; priority: number } = { id: "a", priority: 1 };
+    s.push(entry);
+    s.push({ id: "b", priority: 0 });
+    entry.id = "changed";
+    expect(s.has("a")).toBe(true);
+    expect(s.pop()).toBe(entry);
+    expect([s.has("a"), s.has("changed"), s.size]).toEqual([false, false, 1]);
+    s.push({ id: "a", priority: 1 }); // "a" was freed by the pop
+    expect(s.remove("a")).toBe(true);
+    expect(s.entries().map((e) => e.id)).toEqual(["b"]);
+  });
+
+  it("many ids: every one is found while others come and go, and size stays exact", () => {
+    const { s } = setup();
+    for (let i = 0; i < 20_000; i++) {
+      s.push({ id: `m${i}`, priority: i % 11 });
+      if (i % 4 === 3) expect(s.remove(`m${i - 2}`)).toBe(true);
+    }
+    expect(s.size).toBe(15_000);
+    for (let i = 0; i < 20_000; i++) expect(s.has(`m${i}`)).toBe(i % 4 !== 1);
+    for (let i = 0; i < 14_000; i++) s.pop();
+    expect(s.size).toBe(1_000);
+    expect(s.entries().filter((e) => s.get(e.id) === e)).toHaveLength(1_000);
+  });
+
   it("entries() lists ready and delayed; clear() empties everything", () => {
     const { s } = setup();
     s.push({ id: "a", priority: 1 });
