@@ -17,25 +17,44 @@ setMaxListeners(0, sharedSignal);
 const freshSignal = () => sharedSignal;
 const onProgress = () => {};
 
-/** Run options as the engine passes them: one RunControl per run, its signal never made. */
+/**
+ * Run options as the engine passes them: one RunControl per run, its signal never made, and the
+ * outcome delivered to `settle` by `Executor.start` (the engine calls `start` when an executor
+ * has it, else `run`).
+ */
 class BenchRun extends RunControl {
+  constructor(settled) {
+    super();
+    this.settled = settled;
+  }
   onProgress() {}
+  settle(ok, value) {
+    this.settled(ok, value);
+  }
 }
 
-/** Keeps `depth` tasks in flight until `total` finished; returns tasks per second. */
-async function drive(total, depth, submit) {
+/**
+ * Keeps `depth` tasks in flight until `total` finished; returns tasks per second. A contender
+ * has `submit(i)` returning a promise, or `start(i, settled)` calling `settled(ok, value)`. The
+ * callbacks are shared by all tasks, so the harness allocates nothing per task but the promise
+ * reaction of `submit` contenders (which any caller of a promise API pays).
+ */
+async function drive(total, depth, contender) {
   let started = 0;
   let finished = 0;
   const t0 = performance.now();
   await new Promise((resolve, reject) => {
+    const done = () => {
+      finished++;
+      if (finished === total) resolve();
+      else next();
+    };
+    const settled = (ok, value) => (ok ? done() : reject(value));
     const next = () => {
       while (started < total && started - finished < depth) {
         started++;
-        submit(started).then(() => {
-          finished++;
-          if (finished === total) resolve();
-          else next();
-        }, reject);
+        if (contender.start) contender.start(started, settled);
+        else contender.submit(started).then(done, reject);
       }
     };
     next();
@@ -57,7 +76,7 @@ const contenders = {
     const pool = new Piscina({ filename: RAW, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
     return { submit: () => pool.run(null), close: () => pool.destroy() };
   },
-  "pyrexis executor": (runtime, conc) => {
+  "pyrexis executor (shared signal)": (runtime, conc) => {
     const Ctor = runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor;
     const ex = new Ctor({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS, concurrentTasksPerWorker: conc });
     return { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }), close: () => ex.close() };
@@ -65,7 +84,7 @@ const contenders = {
   "pyrexis executor (RunControl, as the engine calls it)": (runtime, conc) => {
     const Ctor = runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor;
     const ex = new Ctor({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS, concurrentTasksPerWorker: conc });
-    return { submit: (i) => ex.run(executorTask(i), new BenchRun()), close: () => ex.close() };
+    return { start: (i, settled) => ex.start(executorTask(i), new BenchRun(settled)), close: () => ex.close() };
   },
 };
 
@@ -86,8 +105,8 @@ for (const runtime of ["worker_threads", "child_process"]) {
       for (const name of order) {
         const c = contenders[name](runtime, conc);
         if (!c) continue;
-        await drive(Math.min(2_000, total), depth, c.submit); // warm-up: start workers, JIT
-        perSec[name] = await drive(total, depth, c.submit);
+        await drive(Math.min(2_000, total), depth, c); // warm-up: start workers, JIT
+        perSec[name] = await drive(total, depth, c);
         (results[name] ??= []).push(perSec[name]);
         await c.close();
       }
@@ -113,7 +132,7 @@ for (const runtime of ["worker_threads", "child_process"]) {
 {
   const ex = new AsyncExecutor({ handlers: HANDLERS });
   const values = [];
-  for (let round = 0; round < ROUNDS; round++) values.push(await drive(50_000, 64, (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress })));
+  for (let round = 0; round < ROUNDS; round++) values.push(await drive(50_000, 64, { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }) }));
   await ex.close();
   const perSec = median(values);
   rows.push({ runtime: "event loop", perWorker: 64, name: "pyrexis AsyncExecutor", tasksPerSec: Math.round(perSec), usPerTask: +(1e6 / perSec).toFixed(1), vsTinypool: null });

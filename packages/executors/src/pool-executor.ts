@@ -1,4 +1,5 @@
 import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
+import type { RunControl } from "./run-control.js";
 import { WorkerPool, type PoolExecutorOptions } from "./pool.js";
 
 /** What the thread and process executors share: a {@link WorkerPool} of one runtime. */
@@ -12,6 +13,14 @@ export abstract class PoolExecutor implements Executor {
   /** Runs one attempt in a worker. */
   run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
     return this.#pool.run(task, options);
+  }
+
+  /**
+   * Runs one attempt like {@link run}, reporting the outcome to `control.settle` (once, never
+   * inside this call) instead of returning a promise: what the engine calls.
+   */
+  start(task: ExecutionTask, control: RunControl): void {
+    this.#pool.start(task, control);
   }
 
   /** Stops accepting runs, waits for in-flight ones, then stops every worker. Idempotent. */

@@ -82,8 +82,9 @@ class Pending implements TinypoolChannel {
   readonly task: ExecutionTask;
   readonly options: ExecutionOptions;
   readonly #pool: WorkerPool;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
+  /** The promise of `run`; both absent for `start`, whose outcome goes to the control's `settle`. */
+  readonly resolve: ((value: unknown) => void) | undefined;
+  readonly reject: ((error: unknown) => void) | undefined;
   settled = false;
   /** Threads: shared cells; `cells[base]` worker id once started, `cells[base + 1]` abort flag. */
   cells: Int32Array | undefined = undefined;
@@ -111,7 +112,14 @@ class Pending implements TinypoolChannel {
   resubmits = 0;
   readonly onAbort = (): void => this.#pool.abortRun(this);
 
-  constructor(pool: WorkerPool, key: number, task: ExecutionTask, options: ExecutionOptions, resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+  constructor(
+    pool: WorkerPool,
+    key: number,
+    task: ExecutionTask,
+    options: ExecutionOptions,
+    resolve: ((value: unknown) => void) | undefined,
+    reject: ((error: unknown) => void) | undefined,
+  ) {
     this.#pool = pool;
     this.key = key;
     this.task = task;
@@ -291,14 +299,40 @@ export class WorkerPool {
     if (this.#state !== "open") return Promise.reject(new ExecutorClosedError(`${this.#label} is closed`));
     if (isAborted(options)) return Promise.reject(abortReason(options));
     this.#ensurePool();
-    return new Promise<unknown>((resolve, reject) => {
-      const p = new Pending(this, this.#nextKey++, task, options, resolve, reject);
-      this.#pending.set(p.key, p);
-      // Keep the event channel alive while work is out: a result can beat its last progress.
-      if (this.#pending.size === 1) this.#up?.ref();
-      p.listen();
-      this.#submit(p);
-    });
+    return new Promise<unknown>((resolve, reject) => this.#begin(new Pending(this, this.#nextKey++, task, options, resolve, reject)));
+  }
+
+  /**
+   * {@link run} without a promise: the outcome goes to `control.settle`, never inside this call
+   * (nor inside `control.abort`), which saves the caller a promise, its callbacks and a microtask
+   * hop per run.
+   */
+  start(task: ExecutionTask, control: RunControl): void {
+    if (this.#state !== "open") return this.#settleLater(control, false, new ExecutorClosedError(`${this.#label} is closed`));
+    if (control.aborted) return this.#settleLater(control, false, control.reason);
+    this.#ensurePool();
+    this.#begin(new Pending(this, this.#nextKey++, task, control, undefined, undefined));
+  }
+
+  #begin(p: Pending): void {
+    this.#pending.set(p.key, p);
+    // Keep the event channel alive while work is out: a result can beat its last progress.
+    if (this.#pending.size === 1) this.#up?.ref();
+    p.listen();
+    this.#submit(p);
+  }
+
+  /** Tells a `start` caller its outcome; a throwing `settle` is logged, never breaks the pool. */
+  #report(control: RunControl, ok: boolean, value: unknown): void {
+    try {
+      control.settle(ok, value);
+    } catch (error) {
+      writeLog(this.#logger, "error", { executor: this.#label }, { err: error }, "RunControl.settle threw");
+    }
+  }
+
+  #settleLater(control: RunControl, ok: boolean, value: unknown): void {
+    queueMicrotask(() => this.#report(control, ok, value));
   }
 
   #submit(p: Pending): void {
@@ -370,7 +404,8 @@ export class WorkerPool {
     if (p.settled) return;
     p.aborted = true;
     const reason = abortReason(p.options);
-    this.#settle(p, false, reason);
+    // We are inside the caller's abort(): a `start` caller hears of it a microtask later.
+    this.#settle(p, false, reason, true);
     if (p.cells) {
       Atomics.store(p.cells, p.base + 1, 1);
       this.#down?.postMessage({ t: "abort", k: p.key, r: serializeError(reason) } satisfies WireAbort);
@@ -546,12 +581,16 @@ export class WorkerPool {
     this.#release(p);
   }
 
-  #settle(p: Pending, ok: boolean, value: unknown): void {
+  #settle(p: Pending, ok: boolean, value: unknown, later = false): void {
     if (p.settled) return;
     p.settled = true;
     p.unlisten();
-    if (ok) p.resolve(value);
-    else p.reject(value);
+    if (p.resolve === undefined) {
+      const control = p.options as RunControl;
+      if (later) this.#settleLater(control, ok, value);
+      else this.#report(control, ok, value);
+    } else if (ok) p.resolve(value);
+    else p.reject!(value);
   }
 
   #release(p: Pending): void {

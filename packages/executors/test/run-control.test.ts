@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CancelledError, TimeoutError } from "@pyrexis/models";
-import { AsyncExecutor, ProcessExecutor, RunControl, ThreadExecutor, type Executor } from "../dist/index.js";
+import { AsyncExecutor, ProcessExecutor, RunControl, ThreadExecutor, type Executor, type Logger } from "../dist/index.js";
 import { HANDLERS, rejectionOf } from "./helpers.js";
 
 type Mode = "async" | "thread" | "process";
@@ -109,7 +109,9 @@ class StartedRun extends RunControl {
     super();
     this.settled = new Promise((resolve) => (this.#done = resolve));
   }
-  onProgress(): void {}
+  onProgress(value: unknown): void {
+    void value;
+  }
   override settle(ok: boolean, value: unknown): void {
     if (this.outcome) throw new Error("settled twice");
     this.settledInside = this.insideStart;
@@ -118,8 +120,7 @@ class StartedRun extends RunControl {
   }
 }
 
-function startOn(executor: AsyncExecutor, handler: string, payload: unknown = null): StartedRun {
-  const run = new StartedRun();
+function startOn(executor: Pick<Required<Executor>, "start">, handler: string, payload: unknown = null, run = new StartedRun()): StartedRun {
   run.insideStart = true;
   executor.start(task(handler, payload), run);
   run.insideStart = false;
@@ -203,6 +204,125 @@ describe("AsyncExecutor.start (RunControl outcome, no promise)", () => {
     await fine.settled;
     expect(fine.outcome).toEqual({ ok: true, value: 2 });
     expect(errors).toHaveLength(1);
+  });
+});
+
+/** Aborts `run` as a caller would, recording whether its outcome arrived inside `abort`. */
+function abortFromOutside(run: StartedRun, reason: unknown): void {
+  run.insideStart = true;
+  run.abort(reason);
+  run.insideStart = false;
+}
+
+describe.each(["thread", "process"] as const)("%s executor start (RunControl outcome, no promise)", (mode) => {
+  const pool = (options: { logger?: Logger } = {}): ThreadExecutor | ProcessExecutor => {
+    const all = { handlersModule: HANDLERS, maxWorkers: 1, abortGraceMs: 100, ...options };
+    const executor = mode === "thread" ? new ThreadExecutor(all) : new ProcessExecutor(all);
+    created.push(executor);
+    return executor;
+  };
+
+  it("settles once with the output and its progress first, never inside start, for sync and async handlers", async () => {
+    const executor = pool();
+    for (const [handler, payload, output] of [["echo", { v: 1 }, { v: 1 }], ["echo", "bare", "bare"], ["sleep", { ms: 5 }, 5]] as const) {
+      const run = startOn(executor, handler, payload);
+      await run.settled;
+      expect(run.outcome).toEqual({ ok: true, value: output });
+      expect(run.settledInside).toBe(false);
+    }
+    const progress = new (class extends StartedRun {
+      readonly seen: unknown[] = [];
+      override onProgress(value: unknown): void {
+        this.seen.push(value);
+      }
+    })();
+    await startOn(executor, "progress", { n: 20 }, progress).settled;
+    expect(progress.outcome).toEqual({ ok: true, value: 20 });
+    expect(progress.seen).toEqual(Array.from({ length: 20 }, (_, i) => ({ i })));
+  });
+
+  it("settles with the handler's error, a non-JSON output's ValidationError, or an unknown handler's error", async () => {
+    const executor = pool();
+    const thrown = startOn(executor, "fail");
+    const bad = startOn(executor, "nonJson");
+    const unknown = startOn(executor, "nope");
+    await Promise.all([thrown.settled, bad.settled, unknown.settled]);
+    expect(thrown.outcome?.ok).toBe(false);
+    expect(thrown.outcome?.value).toMatchObject({ name: "RangeError", message: "boom", code: "E_BOOM" });
+    expect((bad.outcome?.value as Error).name).toBe("ValidationError");
+    expect((unknown.outcome?.value as Error & { code?: string }).code).toBe("HANDLER_NOT_FOUND");
+  });
+
+  it("a worker that dies settles the attempt with WorkerCrashedError naming the job", async () => {
+    const run = startOn(pool(), "exit", { code: 7 });
+    await run.settled;
+    expect(run.outcome?.ok).toBe(false);
+    expect((run.outcome?.value as Error & { code?: string }).code).toBe("WORKER_CRASHED");
+    expect((run.outcome?.value as Error).message).toContain(`rc-${seq}`);
+  });
+
+  it("an abort settles with the reason once, after abort returned; an ignored one still frees the worker", async () => {
+    const executor = pool();
+    for (const handler of ["waitAbort", "hang"]) {
+      const run = startOn(executor, handler);
+      await new Promise((r) => setTimeout(r, 50));
+      const reason = new CancelledError(`rc-${handler}`);
+      abortFromOutside(run, reason);
+      expect(run.outcome).toBeUndefined();
+      await run.settled;
+      expect(run.outcome).toEqual({ ok: false, value: reason });
+      expect(run.settledInside).toBe(false);
+    }
+    const after = startOn(executor, "echo", "alive");
+    await after.settled;
+    expect(after.outcome).toEqual({ ok: true, value: "alive" });
+  });
+
+  it("an aborted or closed start settles without running, after start returned", async () => {
+    const executor = pool();
+    const reason = new CancelledError("rc-before");
+    const early = new StartedRun();
+    early.abort(reason);
+    startOn(executor, "exit", null, early);
+    expect(early.outcome).toBeUndefined();
+    await early.settled;
+    expect(early.outcome).toEqual({ ok: false, value: reason });
+
+    await executor.close();
+    const closed = startOn(executor, "exit");
+    expect(closed.outcome).toBeUndefined();
+    await closed.settled;
+    expect((closed.outcome?.value as Error & { code?: string }).code).toBe("EXECUTOR_CLOSED");
+  });
+
+  it("terminate settles in-flight starts with InterruptedError; close waits for them", async () => {
+    const executor = pool();
+    const slow = startOn(executor, "sleep", { ms: 50 });
+    await executor.close();
+    expect(slow.outcome).toEqual({ ok: true, value: 50 });
+
+    const other = pool();
+    const hung = startOn(other, "hang");
+    await new Promise((r) => setTimeout(r, 50));
+    await other.terminate();
+    await hung.settled;
+    expect((hung.outcome?.value as Error & { code?: string }).code).toBe("INTERRUPTED");
+  });
+
+  it("a settle that throws is logged and does not stop the other outcomes", async () => {
+    const errors: unknown[] = [];
+    const executor = pool({ logger: { debug() {}, info() {}, warn() {}, error: (obj: unknown) => void errors.push(obj) } });
+    class Throwing extends StartedRun {
+      override settle(): void {
+        throw new Error("listener bug");
+      }
+    }
+    startOn(executor, "echo", 1, new Throwing());
+    const fine = startOn(executor, "echo", 2);
+    await fine.settled;
+    expect(fine.outcome).toEqual({ ok: true, value: 2 });
+    await expect.poll(() => errors.length).toBe(1);
+    await expect(executor.run(task("echo", 3), new TestRun())).resolves.toBe(3);
   });
 });
 
