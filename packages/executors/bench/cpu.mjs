@@ -1,0 +1,175 @@
+// CPU time per no-op task, beside raw tinypool in the same run: the main thread, the other
+// threads of this process (worker threads and V8/libuv helpers) and the child processes, read
+// from the kernel's per-thread run times (/proc/<pid>/task/<tid>/schedstat, Linux only).
+// Throughput on a 2-core machine shared with other work swings from round to round; CPU per
+// task swings much less, and it says where a gap is (our main thread, the workers, the children).
+// Usage: pnpm --filter @pyrexis/executors build && node bench/cpu.mjs
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { setMaxListeners } from "node:events";
+import { cpus } from "node:os";
+import Tinypool from "tinypool";
+import { ProcessExecutor, RunControl, ThreadExecutor } from "../dist/index.js";
+
+const WORKERS = 2;
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const HANDLERS = new URL("./handlers.mjs", import.meta.url);
+const RAW = new URL("./raw-task.mjs", import.meta.url).href;
+const sharedSignal = new AbortController().signal;
+setMaxListeners(0, sharedSignal);
+const onProgress = () => {};
+
+/** The outcome of `start` goes to `settle`, as in the engine. */
+class BenchRun extends RunControl {
+  constructor(settled) {
+    super();
+    this.settled = settled;
+  }
+  onProgress() {}
+  settle(ok, value) {
+    this.settled(ok, value);
+  }
+}
+
+/** Nanoseconds thread `tid` of process `pid` has run, or 0 once it is gone. */
+function threadNs(pid, tid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Run time by thread of process `pid` (a map, so threads that end or start are counted right). */
+function threadsOf(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) out.set(`${pid}/${tid}`, threadNs(pid, tid));
+  return out;
+}
+
+function childPids() {
+  try {
+    return readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function sample() {
+  const children = new Map();
+  for (const pid of childPids()) {
+    try {
+      for (const [k, v] of threadsOf(pid)) children.set(k, v);
+    } catch {
+      // the child exited between the two reads
+    }
+  }
+  return { self: threadsOf(process.pid), children, t: performance.now() };
+}
+
+/** Nanoseconds run between two samples by the threads that `pick` selects. */
+function ranBetween(a, b, pick) {
+  let ns = 0;
+  for (const [k, v] of b) if (pick(k)) ns += v - (a.get(k) ?? 0);
+  return ns;
+}
+
+async function drive(total, depth, contender) {
+  let started = 0;
+  let finished = 0;
+  await new Promise((resolve, reject) => {
+    const done = () => {
+      finished++;
+      if (finished === total) resolve();
+      else next();
+    };
+    const settled = (ok, value) => (ok ? done() : reject(value));
+    const next = () => {
+      while (started < total && started - finished < depth) {
+        started++;
+        if (contender.start) contender.start(started, settled);
+        else contender.submit(started).then(done, reject);
+      }
+    };
+    next();
+  });
+}
+
+const task = (i) => ({ jobId: `j${i}`, handler: "noop", payload: null, attempt: 1 });
+const pyrexis = (runtime, conc) =>
+  new (runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor)({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS, concurrentTasksPerWorker: conc });
+const contenders = {
+  "tinypool (raw)": (runtime, conc) => {
+    const pool = new Tinypool({ filename: RAW, runtime, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
+    return { submit: () => pool.run(null), close: () => pool.destroy() };
+  },
+  "pyrexis executor (shared signal)": (runtime, conc) => {
+    const ex = pyrexis(runtime, conc);
+    return { submit: (i) => ex.run(task(i), { signal: sharedSignal, onProgress }), close: () => ex.close() };
+  },
+  "pyrexis executor (RunControl, as the engine calls it)": (runtime, conc) => {
+    const ex = pyrexis(runtime, conc);
+    return { start: (i, settled) => ex.start(task(i), new BenchRun(settled)), close: () => ex.close() };
+  },
+};
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const us = (ns, n) => ns / 1000 / n;
+const rows = [];
+const names = Object.keys(contenders);
+for (const runtime of ["worker_threads", "child_process"]) {
+  for (const conc of [1, 16]) {
+    const total = runtime === "worker_threads" ? 20_000 : 6_000;
+    const depth = WORKERS * conc * 2;
+    const per = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const name of order) {
+        const c = contenders[name](runtime, conc);
+        await drive(2_000, depth, c); // warm-up: start workers, JIT
+        const a = sample();
+        await drive(total, depth, c);
+        const b = sample();
+        await c.close();
+        const main = `${process.pid}/${process.pid}`;
+        const m = {
+          wall: ((b.t - a.t) * 1000) / total,
+          main: us(ranBetween(a.self, b.self, (k) => k === main), total),
+          threads: us(ranBetween(a.self, b.self, (k) => k !== main), total),
+          children: us(ranBetween(a.children, b.children, () => true), total),
+        };
+        m.total = m.main + m.threads + m.children;
+        (per[name] ??= []).push(m);
+      }
+    }
+    const raw = per["tinypool (raw)"];
+    for (const name of names) {
+      const ms = per[name];
+      const pick = (k) => +median(ms.map((m) => m[k])).toFixed(1);
+      const ratios = ms.map((m, i) => m.total / raw[i].total);
+      rows.push({
+        runtime,
+        perWorker: conc,
+        name,
+        wallUs: pick("wall"),
+        mainUs: pick("main"),
+        threadsUs: pick("threads"),
+        childrenUs: pick("children"),
+        totalUs: pick("total"),
+        vsTinypool: +median(ratios).toFixed(2),
+        vsTinypoolRange: [+Math.min(...ratios).toFixed(2), +Math.max(...ratios).toFixed(2)],
+      });
+    }
+  }
+}
+
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}`;
+console.log(`\nCPU per no-op task, ${WORKERS} workers, median of ${ROUNDS} rounds (× raw tinypool: median of per-round ratios of total CPU, min–max) — ${machine}\n`);
+console.log("| runtime | tasks/worker | contender | wall µs/task | main thread µs | other threads µs | children µs | total CPU µs | × raw tinypool |");
+console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+for (const r of rows) {
+  console.log(
+    `| ${r.runtime} | ${r.perWorker} | ${r.name} | ${r.wallUs} | ${r.mainUs} | ${r.threadsUs} | ${r.childrenUs} | ${r.totalUs} | ${r.vsTinypool} (${r.vsTinypoolRange[0]}–${r.vsTinypoolRange[1]}) |`,
+  );
+}
+mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
+writeFileSync(new URL("../bench-results/cpu.json", import.meta.url), JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2));
