@@ -23,6 +23,9 @@ export interface PrioritySchedulerOptions {
  * plus a small per-level heap for entries that arrive out of readyAt order; `pop` compares the 11
  * level heads. `push` is O(1) amortised (O(log n) out of order or delayed), `pop` O(11) plus
  * amortised O(1) (O(log n) from a heap), `remove` O(1) amortised or O(log n), `has`/`size` O(1).
+ * Ids are indexed in a hash table of its own (typed arrays, linear probing) whose hash is seeded
+ * per scheduler at random, so ids that collide cannot be computed in advance; `push`, `has`, `get`
+ * and `remove` hash the id once, `pop` does not hash it.
  *
  * It owns no timers: delayed entries become ready when `pop`, `peek`, `readyCount` or
  * `nextRunAt` look at the clock. Use `nextRunAt()` to know when to wake.

@@ -133,7 +133,7 @@ describe("IdIndex", () => {
     expect([index.find("job"), index.size]).toEqual([8, 1]);
   });
 
-  it("grows across many doublings and shrinks back, with deletes interleaved, losing nothing", () => {
+  it("grows across many doublings with deletes interleaved, then mostly empties and refills, losing nothing", () => {
     for (const index of [new IdIndex(11), new FewHashesIndex(0)]) {
       const n = index instanceof FewHashesIndex ? 600 : 60_000;
       const slots = new Slots();
@@ -154,7 +154,7 @@ describe("IdIndex", () => {
         }
       }
       expectSame(index, model, ["g-1", `g${n}`]);
-      // Shrink: delete all but a few, through several halvings, then grow again.
+      // Delete all but a few (it keeps its size), then grow again.
       for (const [id, slot] of [...model].slice(5)) {
         index.delete(slot);
         model.delete(id);
@@ -179,6 +179,22 @@ describe("IdIndex", () => {
       expect(index.find("e")).toBe(-1);
       index.delete(0);
       expect([index.find(""), index.find(" ")]).toEqual([-1, 1]);
+    }
+  });
+
+  it("emptied by deletes it starts small again and works, refilled past its old size", () => {
+    for (const index of [new IdIndex(2), new ConstantHashIndex(-1)]) {
+      const n = index instanceof ConstantHashIndex ? 300 : 5_000;
+      for (let round = 0; round < 3; round++) {
+        const model = new Map<string, number>();
+        for (let i = 0; i < n * (round + 1); i++) {
+          index.insert(`r${round}-${i}`, i);
+          model.set(`r${round}-${i}`, i);
+        }
+        expectSame(index, model, [`r${round - 1}-0`]);
+        for (let i = n * (round + 1) - 1; i >= 0; i--) index.delete(i);
+        expectSame(index, new Map(), [`r${round}-0`, `r${round}-1`]);
+      }
     }
   });
 
