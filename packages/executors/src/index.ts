@@ -10,7 +10,7 @@ export {
   type Logger,
   type LogLevel,
 } from "./handlers.js";
-export { RunControl } from "./run-control.js";
+export { RunControl, type AbortListenerObject } from "./run-control.js";
 export { AsyncExecutor, type AsyncExecutorOptions } from "./async-executor.js";
 export type { PoolExecutorOptions, WorkerResourceLimits } from "./pool.js";
 export { ThreadExecutor, type ThreadExecutorOptions } from "./thread-executor.js";

@@ -73,8 +73,8 @@ function abortReason(options: ExecutionOptions): unknown {
 }
 
 /**
- * One task in flight: a plain record with no per-task closures but its abort listener. For
- * processes it is also the tinypool channel of its task (tinypool calls `onMessage` with the
+ * One task in flight: a plain record with no per-task closure (it is its own abort listener, via
+ * `handleEvent`). For processes it is also the tinypool channel of its task (tinypool calls `onMessage` with the
  * send function of the child it hands the task to, and `postMessage` with that child's messages).
  */
 class Pending implements TinypoolChannel {
@@ -110,7 +110,6 @@ class Pending implements TinypoolChannel {
   graceExpired = false;
   timer: NodeJS.Timeout | undefined = undefined;
   resubmits = 0;
-  readonly onAbort = (): void => this.#pool.abortRun(this);
 
   constructor(
     pool: WorkerPool,
@@ -130,14 +129,19 @@ class Pending implements TinypoolChannel {
 
   listen(): void {
     const o = this.options;
-    if (o instanceof RunControl) o.listen(this.onAbort);
-    else o.signal.addEventListener("abort", this.onAbort);
+    if (o instanceof RunControl) o.listen(this);
+    else o.signal.addEventListener("abort", this);
   }
 
   unlisten(): void {
     const o = this.options;
-    if (o instanceof RunControl) o.unlisten(this.onAbort);
-    else o.signal.removeEventListener("abort", this.onAbort);
+    if (o instanceof RunControl) o.unlisten(this);
+    else o.signal.removeEventListener("abort", this);
+  }
+
+  /** The caller aborted the run (from its RunControl or its AbortSignal). */
+  handleEvent(): void {
+    this.#pool.abortRun(this);
   }
 
   /** Tinypool hands the task to a child: `send` reaches that child. */

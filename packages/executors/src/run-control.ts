@@ -3,6 +3,17 @@ import type { ExecutionOptions } from "./executor.js";
 type AbortListener = (reason: unknown) => void;
 
 /**
+ * A listener object for {@link RunControl.listen}: its `handleEvent(reason)` runs on abort. A
+ * record that exists per run anyway can listen this way without a closure per run (the shape
+ * `EventTarget` accepts too).
+ */
+export interface AbortListenerObject {
+  handleEvent(reason: unknown): void;
+}
+
+type Listener = AbortListener | AbortListenerObject;
+
+/**
  * {@link ExecutionOptions} whose `signal` is made only when someone reads it.
  *
  * Why: a Node `AbortController` costs several microseconds to create, more than the rest of an
@@ -26,7 +37,7 @@ export abstract class RunControl implements ExecutionOptions {
   #aborted = false;
   #reason: unknown;
   /** One listener (the common case) or several. */
-  #listeners: AbortListener | AbortListener[] | undefined;
+  #listeners: Listener | Listener[] | undefined;
 
   /** Receives the handler's progress values, in order. */
   abstract onProgress(value: unknown): void;
@@ -64,26 +75,30 @@ export abstract class RunControl implements ExecutionOptions {
     // Every listener runs and the signal aborts even if one throws; then the first error is rethrown.
     let failed = false;
     let firstError: unknown;
-    const call = (listener: AbortListener): void => {
+    const call = (listener: Listener): void => {
       try {
-        listener(reason);
+        if (typeof listener === "function") listener(reason);
+        else listener.handleEvent(reason);
       } catch (error) {
         if (!failed) firstError = error;
         failed = true;
       }
     };
-    if (typeof listeners === "function") call(listeners);
-    else if (listeners) for (const listener of listeners) call(listener);
+    if (Array.isArray(listeners)) for (const listener of listeners) call(listener);
+    else if (listeners !== undefined) call(listeners);
     this.#controller?.abort(reason);
     if (failed) throw firstError;
   }
 
-  /** Calls `listener` on abort (not if already aborted: check {@link aborted} first). */
-  listen(listener: AbortListener): void {
+  /**
+   * Calls `listener` (a function, or an object's `handleEvent`) with the reason on abort; not if
+   * already aborted: check {@link aborted} first.
+   */
+  listen(listener: AbortListener | AbortListenerObject): void {
     const current = this.#listeners;
     if (current === undefined) this.#listeners = listener;
-    else if (typeof current === "function") this.#listeners = [current, listener];
-    else current.push(listener);
+    else if (Array.isArray(current)) current.push(listener);
+    else this.#listeners = [current, listener];
   }
 
   /**
@@ -97,7 +112,7 @@ export abstract class RunControl implements ExecutionOptions {
   }
 
   /** Removes a listener added with {@link listen}. */
-  unlisten(listener: AbortListener): void {
+  unlisten(listener: AbortListener | AbortListenerObject): void {
     const current = this.#listeners;
     if (current === listener) this.#listeners = undefined;
     else if (Array.isArray(current)) {

@@ -63,6 +63,28 @@ describe("RunControl", () => {
     expect(signal.reason).toBe("why");
   });
 
+  it("calls listener objects' handleEvent with the reason, in order with functions, and not after unlisten", () => {
+    const run = new TestRun();
+    const calls: unknown[] = [];
+    const object = { handleEvent: (reason: unknown): number => calls.push(["object", reason]) };
+    const removed = { handleEvent: (): number => calls.push("removed") };
+    const fn = (reason: unknown): number => calls.push(["fn", reason]);
+    run.listen(object);
+    run.listen(removed);
+    run.listen(fn);
+    run.unlisten(removed);
+    run.abort("why");
+    run.abort("again");
+    expect(calls).toEqual([["object", "why"], ["fn", "why"]]);
+
+    const single = new TestRun();
+    const alone = { handleEvent: (): number => calls.push("alone") };
+    single.listen(alone);
+    single.unlisten(alone);
+    single.abort("x");
+    expect(calls).not.toContain("alone");
+  });
+
   it("a single listener can be removed", () => {
     const run = new TestRun();
     let called = false;
