@@ -102,6 +102,13 @@ const contenders = {
     const pool = new Tinypool({ filename: RAW, runtime, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
     return { submit: () => pool.run(null), close: () => pool.destroy() };
   },
+  // The same no-op, sent the tuple a Pyrexis task travels as (its routing key, job id, handler,
+  // payload, attempt and, for threads, its cell): what carrying a job's data costs by itself.
+  "tinypool (raw, with a task's data)": (runtime, conc) => {
+    const pool = new Tinypool({ filename: RAW, runtime, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
+    const cell = runtime === "worker_threads" ? [0] : [];
+    return { submit: (i) => pool.run([i, `j${i}`, "noop", null, 1, ...cell]), close: () => pool.destroy() };
+  },
   "pyrexis executor (shared signal)": (runtime, conc) => {
     const ex = pyrexis(runtime, conc);
     return { submit: (i) => ex.run(task(i), { signal: sharedSignal, onProgress }), close: () => ex.close() };
@@ -118,14 +125,17 @@ const rows = [];
 const names = Object.keys(contenders);
 for (const runtime of ["worker_threads", "child_process"]) {
   for (const conc of [1, 16]) {
-    const total = runtime === "worker_threads" ? 20_000 : 6_000;
+    const total = runtime === "worker_threads" ? 20_000 : 10_000;
     const depth = WORKERS * conc * 2;
     const per = {};
     for (let round = 0; round < ROUNDS; round++) {
       const order = names.map((_, i) => names[(i + round) % names.length]);
       for (const name of order) {
         const c = contenders[name](runtime, conc);
-        await drive(2_000, depth, c); // warm-up: start workers, JIT
+        // Warm-up as long as the measurement: the first thousands of tasks in a fresh worker still
+        // pay for its start (JIT, the first full GCs after importing the handlers module and its
+        // dependencies), which a 2,000-task warm-up left inside the measured window.
+        await drive(total, depth, c);
         const a = sample();
         await drive(total, depth, c);
         const b = sample();
