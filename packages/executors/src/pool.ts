@@ -74,8 +74,9 @@ function abortReason(options: ExecutionOptions): unknown {
 
 /**
  * One task in flight: a plain record with no per-task closure (it is its own abort listener, via
- * `handleEvent`). For processes it is also the tinypool channel of its task (tinypool calls `onMessage` with the
- * send function of the child it hands the task to, and `postMessage` with that child's messages).
+ * `handleEvent`). For processes it is also the tinypool channel of its task (tinypool calls
+ * `onMessage` with the send function of the child it hands the task to, and `postMessage` with
+ * that child's messages).
  */
 class Pending implements TinypoolChannel {
   readonly key: number;
