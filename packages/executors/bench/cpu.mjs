@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { setMaxListeners } from "node:events";
 import { cpus } from "node:os";
 import Tinypool from "tinypool";
-import { ProcessExecutor, RunControl, ThreadExecutor } from "../dist/index.js";
+import { ProcessExecutor, ThreadExecutor } from "../dist/index.js";
+import { BenchRun, drive } from "./harness.mjs";
 
 const WORKERS = 2;
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -17,18 +18,6 @@ const RAW = new URL("./raw-task.mjs", import.meta.url).href;
 const sharedSignal = new AbortController().signal;
 setMaxListeners(0, sharedSignal);
 const onProgress = () => {};
-
-/** The outcome of `start` goes to `settle`, as in the engine. */
-class BenchRun extends RunControl {
-  constructor(settled) {
-    super();
-    this.settled = settled;
-  }
-  onProgress() {}
-  settle(ok, value) {
-    this.settled(ok, value);
-  }
-}
 
 /** Nanoseconds thread `tid` of process `pid` has run, or 0 once it is gone. */
 function threadNs(pid, tid) {
@@ -71,27 +60,6 @@ function ranBetween(a, b, pick) {
   let ns = 0;
   for (const [k, v] of b) if (pick(k)) ns += v - (a.get(k) ?? 0);
   return ns;
-}
-
-async function drive(total, depth, contender) {
-  let started = 0;
-  let finished = 0;
-  await new Promise((resolve, reject) => {
-    const done = () => {
-      finished++;
-      if (finished === total) resolve();
-      else next();
-    };
-    const settled = (ok, value) => (ok ? done() : reject(value));
-    const next = () => {
-      while (started < total && started - finished < depth) {
-        started++;
-        if (contender.start) contender.start(started, settled);
-        else contender.submit(started).then(done, reject);
-      }
-    };
-    next();
-  });
 }
 
 const task = (i) => ({ jobId: `j${i}`, handler: "noop", payload: null, attempt: 1 });

@@ -5,7 +5,8 @@ import { setMaxListeners } from "node:events";
 import { cpus } from "node:os";
 import Tinypool from "tinypool";
 import { Piscina } from "piscina";
-import { AsyncExecutor, ProcessExecutor, RunControl, ThreadExecutor } from "../dist/index.js";
+import { AsyncExecutor, ProcessExecutor, ThreadExecutor } from "../dist/index.js";
+import { BenchRun, drive } from "./harness.mjs";
 
 const WORKERS = 2;
 const ROUNDS = 5;
@@ -16,51 +17,6 @@ const sharedSignal = new AbortController().signal;
 setMaxListeners(0, sharedSignal);
 const freshSignal = () => sharedSignal;
 const onProgress = () => {};
-
-/**
- * Run options as the engine passes them: one RunControl per run, its signal never made, and the
- * outcome delivered to `settle` by `Executor.start` (the engine calls `start` when an executor
- * has it, else `run`).
- */
-class BenchRun extends RunControl {
-  constructor(settled) {
-    super();
-    this.settled = settled;
-  }
-  onProgress() {}
-  settle(ok, value) {
-    this.settled(ok, value);
-  }
-}
-
-/**
- * Keeps `depth` tasks in flight until `total` finished; returns tasks per second. A contender
- * has `submit(i)` returning a promise, or `start(i, settled)` calling `settled(ok, value)`. The
- * callbacks are shared by all tasks, so the harness allocates nothing per task but the promise
- * reaction of `submit` contenders (which any caller of a promise API pays).
- */
-async function drive(total, depth, contender) {
-  let started = 0;
-  let finished = 0;
-  const t0 = performance.now();
-  await new Promise((resolve, reject) => {
-    const done = () => {
-      finished++;
-      if (finished === total) resolve();
-      else next();
-    };
-    const settled = (ok, value) => (ok ? done() : reject(value));
-    const next = () => {
-      while (started < total && started - finished < depth) {
-        started++;
-        if (contender.start) contender.start(started, settled);
-        else contender.submit(started).then(done, reject);
-      }
-    };
-    next();
-  });
-  return (total * 1000) / (performance.now() - t0);
-}
 
 function executorTask(i, handler = "noop", payload = null) {
   return { jobId: `j${i}`, handler, payload, attempt: 1 };
@@ -109,7 +65,7 @@ for (const runtime of ["worker_threads", "child_process"]) {
         // pay for its start (JIT, the first full GCs after importing the handlers module and its
         // dependencies), which a 2,000-task warm-up left inside the measured window.
         await drive(total, depth, c);
-        perSec[name] = await drive(total, depth, c);
+        perSec[name] = (total * 1000) / (await drive(total, depth, c));
         (results[name] ??= []).push(perSec[name]);
         await c.close();
       }
@@ -135,7 +91,7 @@ for (const runtime of ["worker_threads", "child_process"]) {
 {
   const ex = new AsyncExecutor({ handlers: HANDLERS });
   const values = [];
-  for (let round = 0; round < ROUNDS; round++) values.push(await drive(50_000, 64, { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }) }));
+  for (let round = 0; round < ROUNDS; round++) values.push(50_000_000 / await drive(50_000, 64, { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }) }));
   await ex.close();
   const perSec = median(values);
   rows.push({ runtime: "event loop", perWorker: 64, name: "pyrexis AsyncExecutor", tasksPerSec: Math.round(perSec), usPerTask: +(1e6 / perSec).toFixed(1), vsTinypool: null });

@@ -99,6 +99,8 @@ class TypedIndexedBareHeap extends BareHeap {
     if (!this.index.insert(entry.id, slot)) { this.free.push(slot); throw new Error("duplicate"); }
     this.pushSlot(entry.priority, slot);
   }
+  // A copy of BareHeap.push with a slot in the node, on purpose: sharing one sift-up between the
+  // two node shapes would make its property accesses polymorphic and slow the floor down too.
   pushSlot(priority, slot) {
     const a = this.a;
     const node = { priority, seq: this.seq++, slot };
