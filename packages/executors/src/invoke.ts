@@ -40,10 +40,16 @@ function bindLogger(sinks: InvokeSinks): Logger {
  * (`findJsonProblem` answers primitives without allocating.)
  */
 export function assertJson(value: unknown, what: string): void {
+  const error = jsonError(value, what);
+  if (error !== undefined) throw error;
+}
+
+/** The `ValidationError` {@link assertJson} would throw, or `undefined` when `value` is JSON. */
+export function jsonError(value: unknown, what: string): ValidationError | undefined {
   const problem = findJsonProblem(value);
-  if (problem === undefined) return;
+  if (problem === undefined) return undefined;
   const where = problem.path.length ? ` at ${problem.path.join(".")}` : "";
-  throw new ValidationError(`${what} is not a JSON value${where}: ${problem.message}`, [
+  return new ValidationError(`${what} is not a JSON value${where}: ${problem.message}`, [
     { path: problem.path, message: problem.message },
   ]);
 }

@@ -8,12 +8,13 @@ import {
   InterruptedError,
   serializeError,
   WorkerCrashedError,
+  type ValidationError,
 } from "@pyrexis/models";
 import type { ExecutionOptions, ExecutionTask } from "./executor.js";
 import { silentLogger, toModuleHref, type Logger } from "./handlers.js";
-import { writeLog } from "./invoke.js";
+import { jsonError, writeLog } from "./invoke.js";
 import { RunControl } from "./run-control.js";
-import { isPlainOk, TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
+import { isPlainOk, NO_PAYLOAD, TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
 
 /** V8 limits of one worker thread (see `worker_threads` `resourceLimits`). */
 export interface WorkerResourceLimits {
@@ -62,6 +63,16 @@ class RetireSignal extends Error {
     this.name = "RetireSignal";
     this.resubmit = resubmit;
   }
+}
+
+/**
+ * The `ValidationError` of a payload that cannot cross to a worker (a BigInt, a function, a cycle,
+ * …), or `undefined`. Checked before anything is sent: a child process would otherwise fail to
+ * serialize it inside tinypool, outside any task, and take the caller's process down. `undefined`
+ * is let through (threads and the async executor pass it on; processes mark it).
+ */
+function payloadError(task: ExecutionTask): ValidationError | undefined {
+  return task.payload === undefined ? undefined : jsonError(task.payload, `payload of job ${task.jobId}`);
 }
 
 /** Where a task's abort comes from: a {@link RunControl} (no AbortSignal made) or a signal. */
@@ -303,6 +314,8 @@ export class WorkerPool {
   run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
     if (this.#state !== "open") return Promise.reject(new ExecutorClosedError(`${this.#label} is closed`));
     if (isAborted(options)) return Promise.reject(abortReason(options));
+    const invalid = payloadError(task);
+    if (invalid !== undefined) return Promise.reject(invalid);
     this.#ensurePool();
     return new Promise<unknown>((resolve, reject) => this.#begin(new Pending(this, this.#nextKey++, task, options, resolve, reject)));
   }
@@ -315,6 +328,8 @@ export class WorkerPool {
   start(task: ExecutionTask, control: RunControl): void {
     if (this.#state !== "open") return this.#settleLater(control, false, new ExecutorClosedError(`${this.#label} is closed`));
     if (control.aborted) return this.#settleLater(control, false, control.reason);
+    const invalid = payloadError(task);
+    if (invalid !== undefined) return this.#settleLater(control, false, invalid);
     this.#ensurePool();
     this.#begin(new Pending(this, this.#nextKey++, task, control, undefined, undefined));
   }
@@ -363,7 +378,10 @@ export class WorkerPool {
       Atomics.store(p.cells, p.base, 0);
       Atomics.store(p.cells, p.base + 1, p.aborted ? 1 : 0);
     } else {
-      wire = [p.key, task.jobId, task.handler, task.payload, task.attempt];
+      wire =
+        task.payload === undefined
+          ? [p.key, task.jobId, task.handler, null, task.attempt, NO_PAYLOAD]
+          : [p.key, task.jobId, task.handler, task.payload, task.attempt];
       // tinypool hands each task's channel the send function of the child it goes to.
       channel = p;
     }
@@ -629,7 +647,8 @@ export class WorkerPool {
   terminate(): Promise<void> {
     this.#state = "terminated";
     for (const p of [...this.#pending.values()]) {
-      this.#settle(p, false, new InterruptedError(p.task.jobId, "executor terminated while the job ran"));
+      // Later, as everywhere a `start` caller is told: never inside the call that caused it.
+      this.#settle(p, false, new InterruptedError(p.task.jobId, "executor terminated while the job ran"), true);
       this.#release(p);
     }
     return this.#destroy();

@@ -33,6 +33,12 @@ export const WORKER_CONFIG_ENV = "PYREXIS_WORKER_CONFIG";
  */
 export type WireTask = readonly [k: number, j: string, h: string, p: unknown, a: number, cell?: number | SharedArrayBuffer];
 
+/**
+ * In a process task's last position: the payload was `undefined`. Children receive JSON, which
+ * would turn `undefined` inside the tuple into `null`; threads get a structured clone and keep it.
+ */
+export const NO_PAYLOAD = -1;
+
 /** How a task ended, worker → main (the tinypool return value). `rt`: retire this worker now. */
 export type WireResult =
   | { t: "ok"; v: unknown; n: number; id: number; rt?: boolean }

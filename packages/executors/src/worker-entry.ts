@@ -11,7 +11,7 @@ import { deserializeError, ErrorCode, isNonRetryable, serializeError } from "@py
 import type { ExecutionTask } from "./executor.js";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
 import { invokeOn, type InvokeOutcome, type InvokeSinks } from "./invoke.js";
-import { TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WirePlainOk, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
+import { NO_PAYLOAD, TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WirePlainOk, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
 
 const isChild = isMainThread && typeof process.send === "function";
 const config: WorkerConfig = isChild
@@ -117,7 +117,7 @@ class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
     this.k = task[0];
     this.jobId = task[1];
     this.handler = task[2];
-    this.payload = task[3];
+    this.payload = task[5] === NO_PAYLOAD ? undefined : task[3];
     this.attempt = task[4];
   }
 

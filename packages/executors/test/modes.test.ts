@@ -71,6 +71,16 @@ describe.each(MODES)("%s executor", (mode) => {
     expect(error.message).toContain("Date");
   });
 
+  if (mode !== "async") {
+    it("refuses a payload that cannot cross to a worker with ValidationError naming the job and path; the executor keeps working", async () => {
+      const executor = make(mode);
+      const error = await rejectionOf(runTask(executor, "echo", { n: 10n }, { jobId: "big" }));
+      expect(isPyrexisError(error, "VALIDATION")).toBe(true);
+      expect(error.message).toMatch(/^payload of job big is not a JSON value at n/);
+      expect(await runTask(executor, "echo", { n: 10 })).toEqual({ n: 10 });
+    });
+  }
+
   it("fails non-JSON progress with ValidationError", async () => {
     const error = await rejectionOf(runTask(make(mode), "nonJsonProgress"));
     expect(isPyrexisError(error, "VALIDATION")).toBe(true);

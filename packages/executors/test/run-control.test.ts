@@ -326,9 +326,41 @@ describe.each(["thread", "process"] as const)("%s executor start (RunControl out
     const other = pool();
     const hung = startOn(other, "hang");
     await new Promise((r) => setTimeout(r, 50));
-    await other.terminate();
+    const terminated = other.terminate();
+    expect(hung.outcome).toBeUndefined(); // told after terminate() returned, never inside it
+    await terminated;
     await hung.settled;
     expect((hung.outcome?.value as Error & { code?: string }).code).toBe("INTERRUPTED");
+  });
+
+  it("a payload that cannot cross to a worker settles with ValidationError naming the job; nothing is sent", async () => {
+    const executor = pool();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const payload of [10n, () => 1, { deep: [Symbol("s")] }, cyclic]) {
+      const run = startOn(executor, "echo", payload);
+      await run.settled;
+      expect(run.settledInside).toBe(false);
+      const error = run.outcome?.value as Error & { code?: string };
+      expect(run.outcome?.ok).toBe(false);
+      expect(error.name).toBe("ValidationError");
+      expect(error.message).toMatch(/^payload of job rc-\d+ is not a JSON value/);
+    }
+    // The pool was never handed those tasks and still runs work.
+    const fine = startOn(executor, "echo", { ok: 1 });
+    await fine.settled;
+    expect(fine.outcome).toEqual({ ok: true, value: { ok: 1 } });
+  });
+
+  it("an undefined payload reaches the handler as undefined (a child gets it marked, not as null)", async () => {
+    const executor = pool();
+    const run = new StartedRun();
+    executor.start({ jobId: "rc-undefined", handler: "typeOfPayload", payload: undefined, attempt: 1 }, run);
+    await run.settled;
+    expect(run.outcome).toEqual({ ok: true, value: "undefined" });
+    const nullRun = startOn(executor, "typeOfPayload", null);
+    await nullRun.settled;
+    expect(nullRun.outcome).toEqual({ ok: true, value: "null" });
   });
 
   it("a settle that throws is logged and does not stop the other outcomes", async () => {
