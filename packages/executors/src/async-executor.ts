@@ -203,8 +203,9 @@ class AsyncRun implements InvokeOutcome {
 
   start(): void {
     this.#executor.track(this);
-    if (this.#control) this.#control.listen(this.#onAbort);
-    else this.#options.signal.addEventListener("abort", this.#onAbort);
+    // The run is its own abort listener (`handleEvent`): no closure per run.
+    if (this.#control) this.#control.listen(this);
+    else this.#options.signal.addEventListener("abort", this);
     const handlers = this.#executor.handlers();
     if (handlers instanceof Promise) handlers.then((h) => this.#invoke(h), (error: unknown) => this.fail(error));
     else this.#invoke(handlers);
@@ -252,8 +253,8 @@ class AsyncRun implements InvokeOutcome {
   #finish(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    if (this.#control) this.#control.unlisten(this.#onAbort);
-    else this.#options.signal.removeEventListener("abort", this.#onAbort);
+    if (this.#control) this.#control.unlisten(this);
+    else this.#options.signal.removeEventListener("abort", this);
     this.#executor.untrack(this);
     return true;
   }
@@ -266,11 +267,12 @@ class AsyncRun implements InvokeOutcome {
     return this.#control ? this.#control.reason : this.#options.signal.reason;
   }
 
-  readonly #onAbort = (): void => {
+  /** The caller aborted the run (its RunControl or its AbortSignal calls this). */
+  handleEvent(): void {
     const reason = this.#callerReason();
     this.#controller?.abort(reason);
     if (this.#finish()) this.#deliver(false, reason);
-  };
+  }
 
   /** The handler's JSON output (from `invokeOn`). */
   ok(output: unknown): void {
