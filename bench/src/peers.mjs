@@ -30,7 +30,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log("usage: node src/peers.mjs [--n 20000] [--runs 3] [--only id,id] [--json bench-results/peers.json] [--timeout 30 (s per drain)] [--quick]");
+  console.log(
+    "usage: node src/peers.mjs [--n 20000] [--runs 3] [--only id,id] [--json bench-results/peers.json] [--timeout 30 (s per drain)] [--quick]",
+  );
   console.log(`contenders: ${allVariants.map((v) => v.id).join(", ")}`);
   process.exit(0);
 }
@@ -61,7 +63,10 @@ const params = {
 
 let variants = allVariants;
 if (args.only) {
-  const wanted = args.only.split(",").map((s) => s.trim()).filter(Boolean);
+  const wanted = args.only
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = wanted.filter((id) => !allVariants.some((v) => v.id === id || v.id.startsWith(`${id}-`) || v.pkg === id));
   if (unknown.length > 0) {
     console.error(`unknown contender(s): ${unknown.join(", ")}; known: ${allVariants.map((v) => v.id).join(", ")}`);
@@ -95,10 +100,13 @@ function runChild(contender, scenarios) {
     child.stderr.on("data", (d) => {
       stderr = (stderr + d).slice(-4000);
     });
-    const timer = setTimeout(() => {
-      stderr += `\nkilled after ${budget} ms`;
-      child.kill("SIGKILL");
-    }, scenarios.reduce((t, s) => t + budgetMs(s), 0));
+    const timer = setTimeout(
+      () => {
+        stderr += `\nkilled after ${budget} ms`;
+        child.kill("SIGKILL");
+      },
+      scenarios.reduce((t, s) => t + budgetMs(s), 0),
+    );
     const budget = scenarios.reduce((t, s) => t + budgetMs(s), 0);
     child.on("message", (m) => messages.push(m));
     child.on("exit", (code, signal) => {
@@ -131,7 +139,11 @@ const machine = {
 console.error(
   `peers: n=${params.n} runs=${params.runs}${quick ? " (quick)" : ""}; ${variants.length} contenders; cpu work ${params.cpu.iterations} rounds ≈ ${params.cpu.targetMs} ms`,
 );
-console.error(`versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+console.error(
+  `versions: ${Object.entries(versions)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ")}`,
+);
 
 const measurements = [];
 let crashed = 0;

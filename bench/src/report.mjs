@@ -64,7 +64,10 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     const m = Math.max(0, ...ss.filter(Boolean).map((s) => s.maxRssMB));
     return m > 0 ? fmtNum(m) : "–";
   };
-  const timedOutNote = (s) => (s && s.ok.some((r) => r.timedOut) ? ` ⏱ ${s.ok.filter((r) => r.timedOut).length} run(s) hit the ${params.drainTimeoutMs / 1000} s cap` : "");
+  const timedOutNote = (s) =>
+    s && s.ok.some((r) => r.timedOut)
+      ? ` ⏱ ${s.ok.filter((r) => r.timedOut).length} run(s) hit the ${params.drainTimeoutMs / 1000} s cap`
+      : "";
 
   parts.push(
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.platform}. ` +
@@ -104,7 +107,14 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     if (!s) continue;
     const p = problemOf(s);
     const started = s.ok.map((r) => `${r.started}/${r.added}`);
-    lRows.push([label(v), p ?? cell(pick(s, "p50"), 2), p ? "–" : cell(pick(s, "p99"), 2), p ? "–" : cell(pick(s, "max"), 2), p ? "–" : started.join(", "), rss(s)]);
+    lRows.push([
+      label(v),
+      p ?? cell(pick(s, "p50"), 2),
+      p ? "–" : cell(pick(s, "p99"), 2),
+      p ? "–" : cell(pick(s, "max"), 2),
+      p ? "–" : started.join(", "),
+      rss(s),
+    ]);
   }
   parts.push(table(["Contender", "p50", "p99", "max", "started/added", "peak RSS MB"], lRows));
 
@@ -118,7 +128,12 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     const s = summary[v.id].cpu;
     if (!s) continue;
     const p = problemOf(s);
-    cRows.push([label(v), (p ?? cell(pick(s, "drainRate"))) + timedOutNote(s), p ? "–" : ratio(median(pick(s, "drainRate")), cpuBase), rss(s)]);
+    cRows.push([
+      label(v),
+      (p ?? cell(pick(s, "drainRate"))) + timedOutNote(s),
+      p ? "–" : ratio(median(pick(s, "drainRate")), cpuBase),
+      rss(s),
+    ]);
   }
   parts.push(table(["Contender", "jobs/s", "ratio", "peak RSS MB"], cRows));
 
@@ -134,7 +149,12 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   const fRows = [];
   for (const v of variants) {
     const s = summary[v.id].fairness;
-    const model = v.priority === "aging" ? `aging, bound ${bound} s` : v.priority === "strict" ? "strict priority: p0 runs only when no p10 waits" : "no priorities";
+    const model =
+      v.priority === "aging"
+        ? `aging, bound ${bound} s`
+        : v.priority === "strict"
+          ? "strict priority: p0 runs only when no p10 waits"
+          : "no priorities";
     if (!s) {
       if (v.priority === "none") fRows.push([label(v), "n/a", "–", model, "–", "–"]);
       continue;

@@ -5,12 +5,19 @@ import { findVariant } from "./contenders/index.mjs";
 import { runScenario } from "./scenarios.mjs";
 
 const { contender, scenarios, params } = JSON.parse(process.argv[2]);
-const send = (msg) => new Promise((resolve) => (process.send ? process.send(msg, () => resolve()) : (console.log(JSON.stringify(msg)), resolve())));
+const send = (msg) =>
+  new Promise((resolve) => (process.send ? process.send(msg, () => resolve()) : (console.log(JSON.stringify(msg)), resolve())));
 
 function classify(error) {
-  const reason = String(error?.message ?? error).split("\n")[0].slice(0, 160);
+  const reason = String(error?.message ?? error)
+    .split("\n")[0]
+    .slice(0, 160);
   if (error?.code === "BENCH_UNREACHABLE") return { status: "unreachable", reason };
-  if (error?.code === "BENCH_UNAVAILABLE" || error?.code === "ERR_MODULE_NOT_FOUND" || /does not export|Cannot find package|is not a constructor|could not load the optional/.test(reason)) {
+  if (
+    error?.code === "BENCH_UNAVAILABLE" ||
+    error?.code === "ERR_MODULE_NOT_FOUND" ||
+    /does not export|Cannot find package|is not a constructor|could not load the optional/.test(reason)
+  ) {
     return { status: "unavailable", reason };
   }
   return { status: "crashed", reason, stack: String(error?.stack ?? "") };

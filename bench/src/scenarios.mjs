@@ -174,25 +174,25 @@ export async function runScenario(variant, scenario, p) {
 }
 
 async function runOn(driver, scenario, ctx, p) {
-    switch (scenario) {
-      case "drain-c1":
-      case "drain-c50":
-        return await throughput(driver, { n: p.n, concurrency: ctx.concurrency, task: "noop", timeoutMs: p.drainTimeoutMs });
-      case "cpu":
-        return await throughput(driver, {
-          n: p.cpu.n,
-          concurrency: ctx.concurrency,
-          task: "cpu",
-          extra: { iterations: p.cpu.iterations },
-          timeoutMs: p.drainTimeoutMs,
-        });
-      case "latency":
-        return await latency(driver, { ...p.latency, concurrency: ctx.concurrency });
-      case "fairness":
-        return await fairness(driver, p.fairness);
-      case "cleanup":
-        return {};
-      default:
-        throw new TypeError(`unknown scenario ${scenario}`);
-    }
+  switch (scenario) {
+    case "drain-c1":
+    case "drain-c50":
+      return await throughput(driver, { n: p.n, concurrency: ctx.concurrency, task: "noop", timeoutMs: p.drainTimeoutMs });
+    case "cpu":
+      return await throughput(driver, {
+        n: p.cpu.n,
+        concurrency: ctx.concurrency,
+        task: "cpu",
+        extra: { iterations: p.cpu.iterations },
+        timeoutMs: p.drainTimeoutMs,
+      });
+    case "latency":
+      return await latency(driver, { ...p.latency, concurrency: ctx.concurrency });
+    case "fairness":
+      return await fairness(driver, p.fairness);
+    case "cleanup":
+      return {};
+    default:
+      throw new TypeError(`unknown scenario ${scenario}`);
+  }
 }

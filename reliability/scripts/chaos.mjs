@@ -28,7 +28,7 @@ for (let i = 0; i < args.length; i++) {
   if (a === "--rounds") env.PYREXIS_CHAOS_ROUNDS = value();
   else if (a === "--seed") env.PYREXIS_SEED = value();
   else if (a === "--jobs") env.PYREXIS_LOAD_JOBS = value();
-  else if (a === "--") passthrough.push(...args.slice(i + 1)), (i = args.length);
+  else if (a === "--") (passthrough.push(...args.slice(i + 1)), (i = args.length));
   else passthrough.push(a);
 }
 const report = join(root, "chaos-results");
@@ -44,12 +44,26 @@ const r = spawnSync(process.execPath, [vitest, "run", "--testTimeout=1800000", .
   stdio: "inherit",
 });
 const figures = {};
-for (const f of readdirSync(report).filter((f) => f.endsWith(".json")).sort()) figures[f.replace(/\.json$/, "")] = JSON.parse(readFileSync(join(report, f), "utf8"));
-const summary = { rounds: Number(env.PYREXIS_CHAOS_ROUNDS), seed: env.PYREXIS_SEED ?? null, exitCode: r.status, minutes: Math.round((Date.now() - started) / 6000) / 10, node: process.version, figures };
+for (const f of readdirSync(report)
+  .filter((f) => f.endsWith(".json"))
+  .sort())
+  figures[f.replace(/\.json$/, "")] = JSON.parse(readFileSync(join(report, f), "utf8"));
+const summary = {
+  rounds: Number(env.PYREXIS_CHAOS_ROUNDS),
+  seed: env.PYREXIS_SEED ?? null,
+  exitCode: r.status,
+  minutes: Math.round((Date.now() - started) / 6000) / 10,
+  node: process.version,
+  figures,
+};
 writeFileSync(join(report, "summary.json"), JSON.stringify(summary, null, 2));
 console.log("\n| scenario | figures |\n| --- | --- |");
 for (const [name, f] of Object.entries(figures)) {
   const { at: _at, ...rest } = f;
-  console.log(`| ${name} | ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ")} |`);
+  console.log(
+    `| ${name} | ${Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`)
+      .join(", ")} |`,
+  );
 }
 process.exit(r.status ?? 1);

@@ -28,13 +28,28 @@ const nearSpec: fc.Arbitrary<unknown> = fc.record(
   {
     id: fc.oneof(fc.constantFrom("dup-1", "", "x".repeat(257), "ok\u0007id"), fc.string({ maxLength: 12 }), fc.integer()),
     handler: fc.oneof(fc.constantFrom("echo", "other", "missing", ""), fc.anything()),
-    payload: fc.oneof(fc.jsonValue(), fc.anything(), fc.constantFrom(Number.NaN, 10n, () => 1, new Date(0), Symbol("s"))),
+    payload: fc.oneof(
+      fc.jsonValue(),
+      fc.anything(),
+      fc.constantFrom(Number.NaN, 10n, () => 1, new Date(0), Symbol("s")),
+    ),
     priority: fc.oneof(fc.integer({ min: -2, max: 12 }), fc.double(), fc.anything()),
     mode: fc.oneof(fc.constantFrom("async", "custom", "thread", "nope", ""), fc.anything()),
     maxAttempts: fc.oneof(fc.integer({ min: -1, max: 1001 }), fc.anything()),
-    backoff: fc.oneof(fc.record({ baseMs: fc.integer({ min: -5, max: 100 }), maxMs: fc.integer({ min: 0, max: 100 }), jitter: fc.double({ min: -1, max: 2 }) }, { requiredKeys: [] }), fc.anything()),
+    backoff: fc.oneof(
+      fc.record(
+        { baseMs: fc.integer({ min: -5, max: 100 }), maxMs: fc.integer({ min: 0, max: 100 }), jitter: fc.double({ min: -1, max: 2 }) },
+        { requiredKeys: [] },
+      ),
+      fc.anything(),
+    ),
     timeoutMs: fc.oneof(fc.integer({ min: -1, max: 5000 }), fc.anything()),
-    runAt: fc.oneof(fc.integer({ min: -1, max: 2e12 }), fc.date({ noInvalidDate: false }), fc.string(), fc.constant("2030-01-01T00:00:00Z")),
+    runAt: fc.oneof(
+      fc.integer({ min: -1, max: 2e12 }),
+      fc.date({ noInvalidDate: false }),
+      fc.string(),
+      fc.constant("2030-01-01T00:00:00Z"),
+    ),
     delayMs: fc.oneof(fc.integer({ min: -1, max: 10_000 }), fc.anything()),
     extra: fc.anything(),
   },
@@ -77,7 +92,10 @@ describe("fuzzed job specs into submitJob / submitJobs", () => {
     const never: Executor = { run: () => new Promise(() => {}), close: async () => {} };
     engine = new Engine({
       store: await SqliteJobStore.open({ path: join(dir, "fuzz.db") }),
-      executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers: { echo: (p: unknown) => p, other: () => null } }), custom: never }),
+      executors: new ExecutorRouter({
+        async: new AsyncExecutor({ handlers: { echo: (p: unknown) => p, other: () => null } }),
+        custom: never,
+      }),
       handlerNames: HANDLERS,
     });
     // No runLoop: accepted jobs stay pending, so counts are exact.
@@ -96,9 +114,11 @@ describe("fuzzed job specs into submitJob / submitJobs", () => {
     const seed = seedFor("fuzz-submitJob", 0xbad1);
     const tally: Record<string, number> = {};
     // Valid specs with exactly one door wrong: unknown handler, unknown mode, taken id.
-    const oneWrong = fc.tuple(validSpec, fc.constantFrom("handler", "mode", "id")).map(([spec, door]) =>
-      door === "handler" ? { ...spec, handler: "missing" } : door === "mode" ? { ...spec, mode: "nope" } : { ...spec, id: "dup-1" },
-    );
+    const oneWrong = fc
+      .tuple(validSpec, fc.constantFrom("handler", "mode", "id"))
+      .map(([spec, door]) =>
+        door === "handler" ? { ...spec, handler: "missing" } : door === "mode" ? { ...spec, mode: "nope" } : { ...spec, id: "dup-1" },
+      );
     const anySpec = fc.oneof(
       { arbitrary: fc.anything(), weight: 1 },
       { arbitrary: nearSpec, weight: 4 },
@@ -109,7 +129,10 @@ describe("fuzzed job specs into submitJob / submitJobs", () => {
       fc.asyncProperty(anySpec, async (spec) => {
         const expected = expectedOutcome(spec, known);
         const before = await total();
-        const got = await engine.submitJob(spec as JobSpecInput).then((job) => ({ job }), (error: unknown) => ({ error }));
+        const got = await engine.submitJob(spec as JobSpecInput).then(
+          (job) => ({ job }),
+          (error: unknown) => ({ error }),
+        );
         let outcome: string;
         if ("job" in got) {
           outcome = "ok";
@@ -129,7 +152,8 @@ describe("fuzzed job specs into submitJob / submitJobs", () => {
       { seed, numRuns: RUNS },
     );
     recordFigures("fuzz-submitJob", { seed, runs: RUNS, outcomes: tally });
-    for (const code of ["ok", "VALIDATION", "HANDLER_NOT_FOUND", "UNKNOWN_MODE", "DUPLICATE_JOB"]) expect(tally[code], code).toBeGreaterThan(0);
+    for (const code of ["ok", "VALIDATION", "HANDLER_NOT_FOUND", "UNKNOWN_MODE", "DUPLICATE_JOB"])
+      expect(tally[code], code).toBeGreaterThan(0);
   });
 
   it("a batch with one bad spec writes nothing (all or nothing)", async () => {
@@ -140,7 +164,10 @@ describe("fuzzed job specs into submitJob / submitJobs", () => {
         const batch: unknown[] = [...good];
         batch.splice(at % (good.length + 1), 0, bad);
         const before = await total();
-        const error = await engine.submitJobs(batch as JobSpecInput[]).then(() => undefined, (e: unknown) => e);
+        const error = await engine.submitJobs(batch as JobSpecInput[]).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(isPyrexisError(error), String(error)).toBe(true);
         expect(await total()).toBe(before);
       }),
@@ -156,7 +183,10 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
     try {
       const path = join(dir, "rows.db");
       const store = await SqliteJobStore.open({ path });
-      const engine = new Engine({ store, executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers: { echo: (p: unknown) => p } }) }) });
+      const engine = new Engine({
+        store,
+        executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers: { echo: (p: unknown) => p } }) }),
+      });
       for (let i = 0; i < 10; i++) await engine.submitJob({ id: `j${i}`, handler: "echo", payload: { i } });
       for (let i = 0; i < 5; i++) await engine.runNext();
       await engine.shutdown();
@@ -170,14 +200,19 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
       // Garbage text, and valid JSON with one field replaced by an arbitrary JSON value.
       const data = fc.oneof(
         fc.string({ unit: "binary", maxLength: 64 }),
-        fc.tuple(fc.constantFrom(...Object.keys(original), "extra"), fc.jsonValue()).map(([k, v]) => JSON.stringify({ ...original, [k]: v })),
+        fc
+          .tuple(fc.constantFrom(...Object.keys(original), "extra"), fc.jsonValue())
+          .map(([k, v]) => JSON.stringify({ ...original, [k]: v })),
       );
       await fc.assert(
         fc.asyncProperty(data, async (text) => {
           raw.prepare("UPDATE jobs SET data = ? WHERE id = ?").run(text, target.id);
           const reader = await SqliteJobStore.open({ path });
           try {
-            const got = await reader.getJob(target.id).then((job) => ({ job }), (error: unknown) => ({ error }));
+            const got = await reader.getJob(target.id).then(
+              (job) => ({ job }),
+              (error: unknown) => ({ error }),
+            );
             if ("error" in got) {
               expect(got.error).toBeInstanceOf(CorruptRecordError);
               expect((got.error as CorruptRecordError).jobId).toBe(target.id);
@@ -192,7 +227,9 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
           } finally {
             await reader.close();
           }
-          expect(rows(raw, "jobs").filter((r) => (r as { id: string }).id !== target.id)).toEqual(pristine.filter((r) => r.id !== target.id));
+          expect(rows(raw, "jobs").filter((r) => (r as { id: string }).id !== target.id)).toEqual(
+            pristine.filter((r) => r.id !== target.id),
+          );
           expect(rows(raw, "results")).toEqual(pristineResults);
         }),
         { seed, numRuns: CHAOS ? 500 : 60 },
@@ -202,7 +239,10 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
       raw.prepare("UPDATE results SET data = '{oops' WHERE job_id = (SELECT job_id FROM results LIMIT 1)").run();
       const badResult = (raw.prepare("SELECT job_id FROM results LIMIT 1").get() as { job_id: string }).job_id;
       const reader = await SqliteJobStore.open({ path });
-      const error = await reader.getResult(badResult).then(() => undefined, (e: unknown) => e);
+      const error = await reader.getResult(badResult).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(CorruptRecordError);
       expect((error as CorruptRecordError).jobId).toBe(badResult);
       await reader.close();
@@ -220,7 +260,10 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, "wait.db");
-      const engine = new Engine({ store: await SqliteJobStore.open({ path }), executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers: { echo: (p: unknown) => p } }) }) });
+      const engine = new Engine({
+        store: await SqliteJobStore.open({ path }),
+        executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers: { echo: (p: unknown) => p } }) }),
+      });
       await engine.submitJob({ id: "w1", handler: "echo" });
       await engine.shutdown();
       const raw = new Database(path);
@@ -242,10 +285,13 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
     try {
       const path = join(dir, "one-byte.db");
       writeFileSync(path, Buffer.from([0x07]));
-      const error = await SqliteJobStore.open({ path }).then(async (s) => {
-        await s.close();
-        return undefined;
-      }, (e: unknown) => e);
+      const error = await SqliteJobStore.open({ path }).then(
+        async (s) => {
+          await s.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
       expect(isPyrexisError(error, "INCOMPATIBLE_STORE"), String(error)).toBe(true);
       expect(readFileSync(path)).toEqual(Buffer.from([0x07]));
     } finally {
@@ -267,10 +313,13 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
         fc.asyncProperty(garbage, async (bytes) => {
           const path = join(dir, `g${n++}.db`);
           writeFileSync(path, bytes);
-          const error = await SqliteJobStore.open({ path }).then(async (s) => {
-            await s.close();
-            return undefined;
-          }, (e: unknown) => e);
+          const error = await SqliteJobStore.open({ path }).then(
+            async (s) => {
+              await s.close();
+              return undefined;
+            },
+            (e: unknown) => e,
+          );
           expect(isPyrexisError(error, "INCOMPATIBLE_STORE"), String(error)).toBe(true);
           expect(readFileSync(path).equals(bytes), "file untouched").toBe(true);
           expect(existsSync(`${path}-wal`), "no WAL created").toBe(false);
@@ -282,7 +331,10 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
       db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada')");
       db.close();
       const before = readFileSync(foreign);
-      const error = await SqliteJobStore.open({ path: foreign }).then(() => undefined, (e: unknown) => e);
+      const error = await SqliteJobStore.open({ path: foreign }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isPyrexisError(error, "INCOMPATIBLE_STORE"), String(error)).toBe(true);
       expect(readFileSync(foreign).equals(before)).toBe(true);
     } finally {
@@ -295,16 +347,23 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
     try {
       const path = join(dir, "recover.db");
       const handlers = { echo: (p: unknown) => p };
-      const first = new Engine({ store: await SqliteJobStore.open({ path }), executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers }) }) });
+      const first = new Engine({
+        store: await SqliteJobStore.open({ path }),
+        executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers }) }),
+      });
       const ids: string[] = [];
-      for (let i = 0; i < 50; i++) ids.push((await first.submitJob({ id: `r${String(i).padStart(2, "0")}`, handler: "echo", payload: { i } })).id);
+      for (let i = 0; i < 50; i++)
+        ids.push((await first.submitJob({ id: `r${String(i).padStart(2, "0")}`, handler: "echo", payload: { i } })).id);
       // Leave one of them "running", as a crash would.
       await first.shutdown();
       const raw = new Database(path);
-      const running = JSON.parse((raw.prepare("SELECT data FROM jobs WHERE id = 'r03'").get() as { data: string }).data) as Record<string, unknown>;
-      raw.prepare("UPDATE jobs SET status = 'running', version = version + 1, data = ? WHERE id = 'r03'").run(
-        JSON.stringify({ ...running, status: "running", attempts: 1, version: (running.version as number) + 1 }),
-      );
+      const running = JSON.parse((raw.prepare("SELECT data FROM jobs WHERE id = 'r03'").get() as { data: string }).data) as Record<
+        string,
+        unknown
+      >;
+      raw
+        .prepare("UPDATE jobs SET status = 'running', version = version + 1, data = ? WHERE id = 'r03'")
+        .run(JSON.stringify({ ...running, status: "running", attempts: 1, version: (running.version as number) + 1 }));
       raw.prepare("UPDATE jobs SET data = '{not json' WHERE id = 'r10'").run();
       raw.prepare("UPDATE jobs SET data = json_set(data, '$.priority', 99) WHERE id = 'r20'").run();
       raw.prepare("UPDATE jobs SET status = 'running' WHERE id = 'r30'").run();
@@ -321,10 +380,16 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
       for (const id of good) expect((await engine.waitForResult(id, { signal: AbortSignal.timeout(30_000) })).status, id).toBe("completed");
       expect(reported.sort()).toEqual(corruptIds);
       for (const id of corruptIds) {
-        const w = await engine.waitForResult(id, { signal: AbortSignal.timeout(10_000) }).then(() => undefined, (err: unknown) => err);
+        const w = await engine.waitForResult(id, { signal: AbortSignal.timeout(10_000) }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
         expect(w, `waitForResult(${id})`).toBeInstanceOf(CorruptRecordError);
         expect((w as CorruptRecordError).jobId).toBe(id);
-        const c = await engine.cancelJob(id).then(() => undefined, (err: unknown) => err);
+        const c = await engine.cancelJob(id).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
         expect(isPyrexisError(c, "CORRUPT_RECORD"), `cancelJob(${id}): ${String(c)}`).toBe(true);
       }
       await engine.shutdown();
@@ -332,7 +397,12 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
       // The corrupt rows are still there, untouched, for an operator to repair.
       expect(raw.prepare("SELECT * FROM jobs WHERE id IN ('r10','r20','r30') ORDER BY id").all()).toEqual(badRows);
       raw.close();
-      recordFigures("corrupt-row-recovery", { jobs: ids.length, corrupt: corruptIds.length, recovered: good.length, engineErrors: engineErrors.length });
+      recordFigures("corrupt-row-recovery", {
+        jobs: ids.length,
+        corrupt: corruptIds.length,
+        recovered: good.length,
+        engineErrors: engineErrors.length,
+      });
     } finally {
       cleanup();
     }
@@ -343,55 +413,78 @@ const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.m
 
 describe("fuzzed arguments into `pyrexis submit`", () => {
   // The CLI is another package; it is exercised once it is built.
-  it.skipIf(!existsSync(CLI_BIN))("exits 0 (durably written) or 1/2 with one typed error line and nothing written; never crashes", async () => {
-    const seed = seedFor("fuzz-cli-submit", 0xbad5);
-    const { dir, cleanup } = tempDir();
-    try {
-      const db = join(dir, "cli.db");
-      const count = (): number => {
-        if (!existsSync(db)) return 0;
-        const raw = new Database(db, { readonly: true });
-        try {
-          return (raw.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n;
-        } finally {
-          raw.close();
-        }
-      };
-      const text = fc.string({ unit: "grapheme", maxLength: 12 }).filter((s) => !s.includes("\0"));
-      const num = fc.oneof(fc.integer({ min: -3, max: 2_000_000 }).map(String), fc.constantFrom("", "abc", "5.5", "1e3", "0x10", "NaN", "-0", "11"), text);
-      const flag = fc.oneof(
-        fc.tuple(fc.constantFrom("--priority", "--max-attempts", "--delay", "--timeout"), num),
-        fc.tuple(fc.constant("--mode"), fc.oneof(fc.constantFrom("async", "thread", "process", "gpu", ""), text)),
-        fc.tuple(fc.constant("--id"), fc.oneof(text, fc.constantFrom("same-id", "", "a\u0001b"))),
-        fc.tuple(fc.constantFrom("--bogus", "--json", "-x", "--file"), fc.oneof(text, fc.constant(join(dir, "missing.jsonl")))),
-      );
-      const argv = fc.tuple(
-        fc.oneof(fc.constantFrom("noop", "work", "missing", ""), text),
-        fc.option(fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)), text), { nil: undefined }),
-        fc.array(flag, { maxLength: 4 }),
-      );
-      const exits: Record<string, number> = {};
-      await fc.assert(
-        fc.asyncProperty(argv, async ([handler, payload, flags]) => {
-          const args = [CLI_BIN, "submit", handler, ...(payload === undefined ? [] : [payload]), ...flags.flat(), "--store", db, "--handlers", fixture("handlers.mjs")];
-          const before = count();
-          const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000, cwd: dir });
-          exits[String(r.status)] = (exits[String(r.status)] ?? 0) + 1;
-          expect([0, 1, 2], `exit ${r.status} signal ${r.signal} for ${JSON.stringify(args.slice(1))}: ${r.stderr}`).toContain(r.status);
-          expect(r.stderr, "no stack trace").not.toMatch(/\n\s+at /);
-          if (r.status === 0) {
-            const printed = r.stdout.split("\n").filter(Boolean);
-            expect(count()).toBe(before + (flags.some(([f]) => f === "--json") ? 1 : printed.length));
-          } else {
-            expect(r.stderr).toMatch(/error/i);
-            expect(count(), "nothing written on error").toBe(before);
+  it.skipIf(!existsSync(CLI_BIN))(
+    "exits 0 (durably written) or 1/2 with one typed error line and nothing written; never crashes",
+    async () => {
+      const seed = seedFor("fuzz-cli-submit", 0xbad5);
+      const { dir, cleanup } = tempDir();
+      try {
+        const db = join(dir, "cli.db");
+        const count = (): number => {
+          if (!existsSync(db)) return 0;
+          const raw = new Database(db, { readonly: true });
+          try {
+            return (raw.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n;
+          } finally {
+            raw.close();
           }
-        }),
-        { seed, numRuns: CHAOS ? 200 : 20 },
-      );
-      recordFigures("fuzz-cli-submit", { seed, runs: CHAOS ? 200 : 20, exits });
-    } finally {
-      cleanup();
-    }
-  });
+        };
+        const text = fc.string({ unit: "grapheme", maxLength: 12 }).filter((s) => !s.includes("\0"));
+        const num = fc.oneof(
+          fc.integer({ min: -3, max: 2_000_000 }).map(String),
+          fc.constantFrom("", "abc", "5.5", "1e3", "0x10", "NaN", "-0", "11"),
+          text,
+        );
+        const flag = fc.oneof(
+          fc.tuple(fc.constantFrom("--priority", "--max-attempts", "--delay", "--timeout"), num),
+          fc.tuple(fc.constant("--mode"), fc.oneof(fc.constantFrom("async", "thread", "process", "gpu", ""), text)),
+          fc.tuple(fc.constant("--id"), fc.oneof(text, fc.constantFrom("same-id", "", "a\u0001b"))),
+          fc.tuple(fc.constantFrom("--bogus", "--json", "-x", "--file"), fc.oneof(text, fc.constant(join(dir, "missing.jsonl")))),
+        );
+        const argv = fc.tuple(
+          fc.oneof(fc.constantFrom("noop", "work", "missing", ""), text),
+          fc.option(
+            fc.oneof(
+              fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+              text,
+            ),
+            { nil: undefined },
+          ),
+          fc.array(flag, { maxLength: 4 }),
+        );
+        const exits: Record<string, number> = {};
+        await fc.assert(
+          fc.asyncProperty(argv, async ([handler, payload, flags]) => {
+            const args = [
+              CLI_BIN,
+              "submit",
+              handler,
+              ...(payload === undefined ? [] : [payload]),
+              ...flags.flat(),
+              "--store",
+              db,
+              "--handlers",
+              fixture("handlers.mjs"),
+            ];
+            const before = count();
+            const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000, cwd: dir });
+            exits[String(r.status)] = (exits[String(r.status)] ?? 0) + 1;
+            expect([0, 1, 2], `exit ${r.status} signal ${r.signal} for ${JSON.stringify(args.slice(1))}: ${r.stderr}`).toContain(r.status);
+            expect(r.stderr, "no stack trace").not.toMatch(/\n\s+at /);
+            if (r.status === 0) {
+              const printed = r.stdout.split("\n").filter(Boolean);
+              expect(count()).toBe(before + (flags.some(([f]) => f === "--json") ? 1 : printed.length));
+            } else {
+              expect(r.stderr).toMatch(/error/i);
+              expect(count(), "nothing written on error").toBe(before);
+            }
+          }),
+          { seed, numRuns: CHAOS ? 200 : 20 },
+        );
+        recordFigures("fuzz-cli-submit", { seed, runs: CHAOS ? 200 : 20, exits });
+      } finally {
+        cleanup();
+      }
+    },
+  );
 });

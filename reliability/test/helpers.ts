@@ -38,7 +38,12 @@ export function fixture(name: string): string {
  * Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws, saying what
  * it waited for). For conditions that cannot be awaited directly (files, other processes).
  */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, intervalMs = 20): Promise<NonNullable<Awaited<T>>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  intervalMs = 20,
+): Promise<NonNullable<Awaited<T>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -147,7 +152,11 @@ export interface AuditSummary {
  * exactly one result that agrees with it; attempts ≤ maxAttempts; no logged start after the
  * result's endedAt (no run after the terminal state); completed jobs ran at least once.
  */
-export async function auditFinishedStore(dbPath: string, expectedIds: ReadonlySet<string>, runs: readonly RunEntry[]): Promise<AuditSummary> {
+export async function auditFinishedStore(
+  dbPath: string,
+  expectedIds: ReadonlySet<string>,
+  runs: readonly RunEntry[],
+): Promise<AuditSummary> {
   const starts = new Map<string, RunEntry[]>();
   for (const e of runs) {
     if (e.kind !== "start") continue;

@@ -31,7 +31,17 @@ const GRACE_MS = 2000;
 function setup(name: string, seed: number): EngineProcConfig {
   const { dir, cleanup } = tempDir();
   cleanups.push(cleanup);
-  return { db: join(dir, `${name}.db`), log: join(dir, "runs.log"), seed, chunks: 1, chunkSize: JOBS, exit: "never", kind: "shutdown", graceMs: GRACE_MS, asyncConcurrency: 300 };
+  return {
+    db: join(dir, `${name}.db`),
+    log: join(dir, "runs.log"),
+    seed,
+    chunks: 1,
+    chunkSize: JOBS,
+    exit: "never",
+    kind: "shutdown",
+    graceMs: GRACE_MS,
+    asyncConcurrency: 300,
+  };
 }
 
 /** Waits until the engine is up and at least `n` handlers have started. */
@@ -98,7 +108,15 @@ describe("graceful shutdown under load (SIGTERM to an engine process)", () => {
     }
     expect(backToRetrying, "some long jobs were in flight").toBeGreaterThan(0);
     const summary = await drain(cfg);
-    recordFigures("shutdown-graceful", { seed, jobs: JOBS, startedBeforeSigterm: startedBefore.size, finishedInGrace, backToRetrying, lost: 0, results: summary.results });
+    recordFigures("shutdown-graceful", {
+      seed,
+      jobs: JOBS,
+      startedBeforeSigterm: startedBefore.size,
+      finishedInGrace,
+      backToRetrying,
+      lost: 0,
+      results: summary.results,
+    });
   });
 
   it("a second SIGTERM forces the exit and still loses nothing committed", async () => {
@@ -135,6 +153,13 @@ describe("graceful shutdown under load (SIGTERM to an engine process)", () => {
     } finally {
       await after.close();
     }
-    recordFigures("shutdown-forced", { seed, jobs: JOBS, committedBeforeForce: committed.size, exitCode: code, lost: 0, results: summary.results });
+    recordFigures("shutdown-forced", {
+      seed,
+      jobs: JOBS,
+      committedBeforeForce: committed.size,
+      exitCode: code,
+      lost: 0,
+      results: summary.results,
+    });
   });
 });

@@ -139,7 +139,17 @@ async function harness(name: string, random: () => number): Promise<Harness> {
   return h;
 }
 
-function specs(n: number, random: () => number, prefix: string): { id: string; handler: string; payload: { i: number; ms: number; failUntil: number }; maxAttempts: number; backoff: { baseMs: number; maxMs: number } }[] {
+function specs(
+  n: number,
+  random: () => number,
+  prefix: string,
+): {
+  id: string;
+  handler: string;
+  payload: { i: number; ms: number; failUntil: number };
+  maxAttempts: number;
+  backoff: { baseMs: number; maxMs: number };
+}[] {
   return Array.from({ length: n }, (_, i) => ({
     id: `${prefix}-${i}`,
     handler: "work",
@@ -203,53 +213,56 @@ const faults: FaultKind[] = [
 ];
 
 describe("storage faults while the engine runs", () => {
-  it.each(faults.map((f, i) => [f.name, f, i] as const))("%s: surfaced, nothing reported done unpersisted, recovers", async (_name, fault, index) => {
-    const seed = seedFor(`storage-fault-${index}`, 0x5707 + index);
-    const random = prng(seed);
-    const h = await harness(`fault-${index}`, random);
-    const list = specs(300, random, "j");
-    await h.engine.submitJobs(list);
-    await waitFor("some jobs to complete before the fault", () => h.state.completedEvents >= 40);
+  it.each(faults.map((f, i) => [f.name, f, i] as const))(
+    "%s: surfaced, nothing reported done unpersisted, recovers",
+    async (_name, fault, index) => {
+      const seed = seedFor(`storage-fault-${index}`, 0x5707 + index);
+      const random = prng(seed);
+      const h = await harness(`fault-${index}`, random);
+      const list = specs(300, random, "j");
+      await h.engine.submitJobs(list);
+      await waitFor("some jobs to complete before the fault", () => h.state.completedEvents >= 40);
 
-    fault.engage(h);
-    h.state.faulted = true;
-    const atFault = h.rawCounts();
-    const errorsAtFault = h.errors.length;
-    const eventsAtFault = h.state.completedEvents;
-    // (How many handlers run during the fault is reported, not asserted: whether dispatch goes on
-    // while results wait for the store is the engine's choice, not a guarantee.)
-    await waitFor("the engine to report failing commits", () => h.errors.length >= errorsAtFault + 3);
-    const eventsDuringFault = h.state.completedEvents - eventsAtFault;
-    const during = h.rawCounts();
-    if (fault.allWritesFail) expect(during.results, "no result written while writes fail").toBe(atFault.results);
-    for (const e of h.errors.slice(errorsAtFault)) expect(isPyrexisError(e.error, "STORE_FAILURE"), String(e.error)).toBe(true);
+      fault.engage(h);
+      h.state.faulted = true;
+      const atFault = h.rawCounts();
+      const errorsAtFault = h.errors.length;
+      const eventsAtFault = h.state.completedEvents;
+      // (How many handlers run during the fault is reported, not asserted: whether dispatch goes on
+      // while results wait for the store is the engine's choice, not a guarantee.)
+      await waitFor("the engine to report failing commits", () => h.errors.length >= errorsAtFault + 3);
+      const eventsDuringFault = h.state.completedEvents - eventsAtFault;
+      const during = h.rawCounts();
+      if (fault.allWritesFail) expect(during.results, "no result written while writes fail").toBe(atFault.results);
+      for (const e of h.errors.slice(errorsAtFault)) expect(isPyrexisError(e.error, "STORE_FAILURE"), String(e.error)).toBe(true);
 
-    // A submission while the store fails: a typed error and nothing written, or durable.
-    let submittedDuringFault: string[] = [];
-    try {
-      await h.engine.submitJob({ id: "during-fault", handler: "work", payload: { i: -1, ms: 1, failUntil: 0 } });
-      submittedDuringFault = ["during-fault"];
-    } catch (e) {
-      expect(isPyrexisError(e, "STORE_FAILURE"), String(e)).toBe(true);
-      expect(h.rawCounts().jobs).toBe(during.jobs);
-    }
-    expect(h.unpersistedEvents, "terminal events without a persisted result").toEqual([]);
+      // A submission while the store fails: a typed error and nothing written, or durable.
+      let submittedDuringFault: string[] = [];
+      try {
+        await h.engine.submitJob({ id: "during-fault", handler: "work", payload: { i: -1, ms: 1, failUntil: 0 } });
+        submittedDuringFault = ["during-fault"];
+      } catch (e) {
+        expect(isPyrexisError(e, "STORE_FAILURE"), String(e)).toBe(true);
+        expect(h.rawCounts().jobs).toBe(during.jobs);
+      }
+      expect(h.unpersistedEvents, "terminal events without a persisted result").toEqual([]);
 
-    fault.clear(h);
-    h.state.faulted = false;
-    const outcome = await auditRecovered(h, [...list.map((s) => s.id), ...submittedDuringFault]);
-    recordFigures(`storage-fault-${index}`, {
-      fault: fault.name,
-      seed,
-      jobs: list.length + submittedDuringFault.length,
-      ...outcome,
-      engineErrors: h.errors.length,
-      failedCommits: h.store.failedCommits,
-      handlerRunsDuringFault: h.state.runsDuringFault,
-      terminalEventsDuringFault: eventsDuringFault,
-      lost: 0,
-    });
-  });
+      fault.clear(h);
+      h.state.faulted = false;
+      const outcome = await auditRecovered(h, [...list.map((s) => s.id), ...submittedDuringFault]);
+      recordFigures(`storage-fault-${index}`, {
+        fault: fault.name,
+        seed,
+        jobs: list.length + submittedDuringFault.length,
+        ...outcome,
+        engineErrors: h.errors.length,
+        failedCommits: h.store.failedCommits,
+        handlerRunsDuringFault: h.state.runsDuringFault,
+        terminalEventsDuringFault: eventsDuringFault,
+        lost: 0,
+      });
+    },
+  );
 
   it("a commit that throws for a while (seeded windows, coded and uncoded errors): every job still ends with one result", async () => {
     const seed = seedFor("storage-fault-windows", 0x5710);
@@ -266,7 +279,10 @@ describe("storage faults while the engine runs", () => {
     h.store.failWith = (n) => {
       const hit = windows.findIndex(([a, b]) => n >= a && n < b);
       if (hit < 0) return undefined;
-      const error = hit % 2 === 0 ? new StoreFailureError(`I/O error (simulated, window ${hit})`) : new Error(`SQLITE_IOERR: disk I/O error (uncoded, window ${hit})`);
+      const error =
+        hit % 2 === 0
+          ? new StoreFailureError(`I/O error (simulated, window ${hit})`)
+          : new Error(`SQLITE_IOERR: disk I/O error (uncoded, window ${hit})`);
       injected.add(error);
       return error;
     };
@@ -294,7 +310,17 @@ describe("storage faults while the engine runs", () => {
     expect(h.store.commits, "every fault window was reached").toBeGreaterThan(lastEnd);
     const outcome = await auditRecovered(h, ids);
     expect(h.errors.length, "failing commits were surfaced").toBeGreaterThan(0);
-    recordFigures("storage-fault-windows", { seed, windows, jobs: ids.length, rejectedSubmits, ...outcome, commits: h.store.commits, failedCommits: h.store.failedCommits, engineErrors: h.errors.length, lost: 0 });
+    recordFigures("storage-fault-windows", {
+      seed,
+      windows,
+      jobs: ids.length,
+      rejectedSubmits,
+      ...outcome,
+      commits: h.store.commits,
+      failedCommits: h.store.failedCommits,
+      engineErrors: h.errors.length,
+      lost: 0,
+    });
   });
 
   it("opening a read-only database file is a typed error and changes nothing", async () => {
@@ -311,10 +337,13 @@ describe("storage faults while the engine runs", () => {
       how = "chmod 0444";
       chmodSync(path, 0o444);
       cleanups.push(() => chmodSync(path, 0o644));
-      error = await SqliteJobStore.open({ path }).then(async (s) => {
-        await s.close();
-        return undefined;
-      }, (e: unknown) => e);
+      error = await SqliteJobStore.open({ path }).then(
+        async (s) => {
+          await s.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
     } else {
       // Root writes through 0444, so the file cannot be made read-only by permissions here.
       how = "readonly connection (root ignores chmod)";
@@ -325,7 +354,16 @@ describe("storage faults while the engine runs", () => {
       error = await SqliteJobStore.open({ database: conn }).then(
         async (s) => {
           // Opened (nothing to migrate): then the first write must fail, typed.
-          const failure = await s.commit({ insert: [] , update: [], results: [{ jobId: "x", status: "completed", startedAt: 0, endedAt: 0, durationMs: 0, attempts: 1 }] }).then(() => undefined, (e: unknown) => e);
+          const failure = await s
+            .commit({
+              insert: [],
+              update: [],
+              results: [{ jobId: "x", status: "completed", startedAt: 0, endedAt: 0, durationMs: 0, attempts: 1 }],
+            })
+            .then(
+              () => undefined,
+              (e: unknown) => e,
+            );
           await s.close();
           return failure;
         },

@@ -33,21 +33,75 @@ function cases(): FaultCase[] {
   const list: FaultCase[] = [];
   for (const mode of ["thread", "process"] as const) {
     list.push(
-      { name: `${mode}: process.exit`, mode, spec: { handler: "exit", payload: { code: 9 }, maxAttempts: 2, backoff: BACKOFF }, crashes: true, code: "WORKER_CRASHED", attempts: 2 },
-      { name: `${mode}: hang ignoring abort, timeoutMs`, mode, spec: { handler: "hang", maxAttempts: 2, timeoutMs: 250, backoff: BACKOFF }, crashes: true, code: "TIMEOUT", attempts: 2 },
-      { name: `${mode}: busy loop, timeoutMs`, mode, spec: { handler: "hang", payload: { cpu: true }, maxAttempts: 1, timeoutMs: 250 }, crashes: true, code: "TIMEOUT", attempts: 1 },
-      { name: `${mode}: memory leak past the heap limit`, mode, spec: { handler: "leak", maxAttempts: 1 }, crashes: true, code: "WORKER_CRASHED", attempts: 1 },
+      {
+        name: `${mode}: process.exit`,
+        mode,
+        spec: { handler: "exit", payload: { code: 9 }, maxAttempts: 2, backoff: BACKOFF },
+        crashes: true,
+        code: "WORKER_CRASHED",
+        attempts: 2,
+      },
+      {
+        name: `${mode}: hang ignoring abort, timeoutMs`,
+        mode,
+        spec: { handler: "hang", maxAttempts: 2, timeoutMs: 250, backoff: BACKOFF },
+        crashes: true,
+        code: "TIMEOUT",
+        attempts: 2,
+      },
+      {
+        name: `${mode}: busy loop, timeoutMs`,
+        mode,
+        spec: { handler: "hang", payload: { cpu: true }, maxAttempts: 1, timeoutMs: 250 },
+        crashes: true,
+        code: "TIMEOUT",
+        attempts: 1,
+      },
+      {
+        name: `${mode}: memory leak past the heap limit`,
+        mode,
+        spec: { handler: "leak", maxAttempts: 1 },
+        crashes: true,
+        code: "WORKER_CRASHED",
+        attempts: 1,
+      },
     );
   }
-  list.push({ name: "process: process.abort() (SIGABRT)", mode: "process", spec: { handler: "abort", maxAttempts: 2, backoff: BACKOFF }, crashes: true, code: "WORKER_CRASHED", attempts: 2 });
+  list.push({
+    name: "process: process.abort() (SIGABRT)",
+    mode: "process",
+    spec: { handler: "abort", maxAttempts: 2, backoff: BACKOFF },
+    crashes: true,
+    code: "WORKER_CRASHED",
+    attempts: 2,
+  });
   // The async mode cannot stop a hung handler, but its job must still time out and move on.
-  list.push({ name: "async: hang ignoring abort, timeoutMs", mode: "async", spec: { handler: "hang", maxAttempts: 2, timeoutMs: 150, backoff: BACKOFF }, crashes: false, code: "TIMEOUT", attempts: 2 });
+  list.push({
+    name: "async: hang ignoring abort, timeoutMs",
+    mode: "async",
+    spec: { handler: "hang", maxAttempts: 2, timeoutMs: 150, backoff: BACKOFF },
+    crashes: false,
+    code: "TIMEOUT",
+    attempts: 2,
+  });
   for (const mode of ["async", "thread", "process"] as const) {
     for (const kind of ["string", "number", "null", "undefined", "object", "symbol", "bare"]) {
-      list.push({ name: `${mode}: throws ${kind}`, mode, spec: { handler: "throwValue", payload: { kind }, maxAttempts: 2, backoff: BACKOFF }, crashes: false, attempts: 2 });
+      list.push({
+        name: `${mode}: throws ${kind}`,
+        mode,
+        spec: { handler: "throwValue", payload: { kind }, maxAttempts: 2, backoff: BACKOFF },
+        crashes: false,
+        attempts: 2,
+      });
     }
     for (const kind of ["bigint", "nan", "function", "cycle", "date", "map", "symbol"]) {
-      list.push({ name: `${mode}: returns non-JSON ${kind}`, mode, spec: { handler: "nonJson", payload: { kind }, maxAttempts: 1 }, crashes: false, attempts: 1 });
+      list.push({
+        name: `${mode}: returns non-JSON ${kind}`,
+        mode,
+        spec: { handler: "nonJson", payload: { kind }, maxAttempts: 1 },
+        crashes: false,
+        attempts: 1,
+      });
     }
   }
   return list;
@@ -133,7 +187,13 @@ describe("worker faults", () => {
             if (mode === "process") expect(after.pid).not.toBe(before.pid);
             if (mode === "thread") expect(after.threadId).not.toBe(before.threadId);
           }
-          outcomes.push({ name: c.name, status: result.status, code: result.error?.code, attempts: result.attempts, crashedWorkers: new Set(crashed).size });
+          outcomes.push({
+            name: c.name,
+            status: result.status,
+            code: result.error?.code,
+            attempts: result.attempts,
+            crashedWorkers: new Set(crashed).size,
+          });
         }
       }),
     );
@@ -150,7 +210,13 @@ describe("worker faults", () => {
     await loop;
     // No child process is left behind: every pid we saw is gone (ESRCH).
     await waitFor("every child process to exit after shutdown", () => [...childPids].every((pid) => !isAlive(pid)), 10_000, 50);
-    recordFigures("worker-faults", { seed, faults: outcomes.length, crashes: outcomes.filter((o) => o.crashedWorkers > 0).length, childPids: childPids.size, backgroundJobs: bgJobs.length });
+    recordFigures("worker-faults", {
+      seed,
+      faults: outcomes.length,
+      crashes: outcomes.filter((o) => o.crashedWorkers > 0).length,
+      childPids: childPids.size,
+      backgroundJobs: bgJobs.length,
+    });
     console.table(outcomes);
   });
 });

@@ -55,7 +55,14 @@ function chunker(words: number) {
   });
 }
 
-const tokenize = map((chunk: string) => chunk.toLowerCase().replace(/[^a-z ]/g, "").split(" "), { name: "tokenize" });
+const tokenize = map(
+  (chunk: string) =>
+    chunk
+      .toLowerCase()
+      .replace(/[^a-z ]/g, "")
+      .split(" "),
+  { name: "tokenize" },
+);
 
 /** CPU-heavy "embedding": hashed features mixed over many rounds, then L2-normalized. */
 function embedTokens(tokens: readonly string[]): number[] {
@@ -122,7 +129,12 @@ export default defineHandlers({
   verify: (payload: DocumentPayload, ctx) => {
     const canonical = stage("canonicalize", (doc: DocumentPayload) => {
       if (doc.text.trim() === "") throw new NonRetryableError(`${doc.docId} is empty: nothing to verify`);
-      return doc.text.toLowerCase().replace(/[^a-z .]/g, "").split(".").map((s) => s.trim()).filter(Boolean);
+      return doc.text
+        .toLowerCase()
+        .replace(/[^a-z .]/g, "")
+        .split(".")
+        .map((s) => s.trim())
+        .filter(Boolean);
     });
     const fingerprint = stage("simhash", (sentences: string[]) =>
       sentences.map((s) => {

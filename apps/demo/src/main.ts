@@ -53,7 +53,10 @@ async function run(args: DemoArgs): Promise<number> {
     say(`new batch: ${jobs.length} documents (seed ${args.seed}) in ${args.store}`);
   } else {
     const left = jobs.filter((j) => !isTerminal(j.status)).length;
-    if (left > 0) say(`resuming: ${left} jobs left from a previous run (${jobs.length - left} of ${jobs.length} already finished; --fresh starts over)`);
+    if (left > 0)
+      say(
+        `resuming: ${left} jobs left from a previous run (${jobs.length - left} of ${jobs.length} already finished; --fresh starts over)`,
+      );
     else say(`nothing to do: the batch in ${args.store} finished (${jobs.length} jobs); --fresh starts a new one`);
   }
   for (const j of jobs) {
@@ -138,11 +141,20 @@ async function run(args: DemoArgs): Promise<number> {
 
   say("\nsummary");
   const counts = finalCounts ?? Object.fromEntries(JOB_STATUSES.map((s) => [s, 0]));
-  say(table(["status", "jobs"], JOB_STATUSES.filter((s) => counts[s] > 0).map((s) => [s, counts[s]])));
+  say(
+    table(
+      ["status", "jobs"],
+      JOB_STATUSES.filter((s) => counts[s] > 0).map((s) => [s, counts[s]]),
+    ),
+  );
   const total = JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
-  say(`total ${total} jobs; this run finished ${state.finishedThisRun} in ${secs.toFixed(1)} s (${(state.finishedThisRun / Math.max(secs, 0.001)).toFixed(1)} jobs/s), ${retries} retries`);
+  say(
+    `total ${total} jobs; this run finished ${state.finishedThisRun} in ${secs.toFixed(1)} s (${(state.finishedThisRun / Math.max(secs, 0.001)).toFixed(1)} jobs/s), ${retries} retries`,
+  );
   say();
-  say(table(["latency (this run)", "n", "p50", "p95", "p99", "max"], timingRows(metrics.getTimings(), ["job.execution", "job.queue_wait"])));
+  say(
+    table(["latency (this run)", "n", "p50", "p95", "p99", "max"], timingRows(metrics.getTimings(), ["job.execution", "job.queue_wait"])),
+  );
   say();
   const stageTimings = stages.getTimings();
   say(table(["pipeline stage", "n", "p50", "p95", "p99", "max"], timingRows(stageTimings, Object.keys(stageTimings).sort())));

@@ -36,7 +36,11 @@ function create() {
     },
     async add(jobs) {
       await queue.addBulk(
-        jobs.map((job) => ({ name: "noop", data: job.payload, opts: job.priority === undefined ? {} : { priority: toBull(job.priority) } })),
+        jobs.map((job) => ({
+          name: "noop",
+          data: job.payload,
+          opts: job.priority === undefined ? {} : { priority: toBull(job.priority) },
+        })),
       );
     },
     async start({ concurrency, task, onStart, onComplete }) {

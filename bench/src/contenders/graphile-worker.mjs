@@ -28,7 +28,11 @@ function makeCreate(fast) {
       async add(jobs) {
         // addJobs: one round trip for the whole batch (its documented bulk path).
         await utils.addJobs(
-          jobs.map((job) => ({ identifier: "noop", payload: job.payload, ...(job.priority === undefined ? {} : { priority: toGraphile(job.priority) }) })),
+          jobs.map((job) => ({
+            identifier: "noop",
+            payload: job.payload,
+            ...(job.priority === undefined ? {} : { priority: toGraphile(job.priority) }),
+          })),
         );
       },
       async start({ concurrency, task, onStart, onComplete }) {

@@ -26,7 +26,9 @@ function makeCreate(fast) {
       },
       async add(jobs) {
         // insert(): one statement for the whole batch (its documented bulk path).
-        await boss.insert(jobs.map((job) => ({ name: QUEUE, data: job.payload, ...(job.priority === undefined ? {} : { priority: job.priority }) })));
+        await boss.insert(
+          jobs.map((job) => ({ name: QUEUE, data: job.payload, ...(job.priority === undefined ? {} : { priority: job.priority }) })),
+        );
       },
       async start({ concurrency, task, onStart, onComplete }) {
         const runOne = async (job) => {
@@ -72,7 +74,10 @@ function makeCreate(fast) {
         });
         await boss.stop({ graceful: false, wait: true, close: false }).catch(() => {});
         await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => {});
-        await boss.getDb().close?.().catch?.(() => {});
+        await boss
+          .getDb()
+          .close?.()
+          .catch?.(() => {});
       },
     };
   };

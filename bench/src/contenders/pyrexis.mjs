@@ -23,7 +23,16 @@ class BenchAsyncRouter {
   }
   get(mode) {
     if (mode !== "async") throw new TypeError(`no executor for mode ${mode}`);
-    return { run: (task, opts) => this.#handlers[task.handler](task.payload, { jobId: task.jobId, attempt: task.attempt, signal: opts.signal, progress: opts.onProgress }), close: async () => {} };
+    return {
+      run: (task, opts) =>
+        this.#handlers[task.handler](task.payload, {
+          jobId: task.jobId,
+          attempt: task.attempt,
+          signal: opts.signal,
+          progress: opts.onProgress,
+        }),
+      close: async () => {},
+    };
   }
   async close() {}
 }
@@ -34,12 +43,14 @@ async function makeExecutors(mode) {
   const ex = await import("@pyrexis/executors").catch(() => ({}));
   const ready = typeof ex.ExecutorRouter === "function" && typeof ex.AsyncExecutor === "function";
   if (!ready) {
-    if (mode !== "async") throw Object.assign(new Error("@pyrexis/executors does not export ThreadExecutor yet"), { code: "BENCH_UNAVAILABLE" });
+    if (mode !== "async")
+      throw Object.assign(new Error("@pyrexis/executors does not export ThreadExecutor yet"), { code: "BENCH_UNAVAILABLE" });
     return { executors: new BenchAsyncRouter(handlers), executor: "bench-local async executor" };
   }
   const executors = { async: new ex.AsyncExecutor({ handlers }) };
   if (mode === "thread") {
-    if (typeof ex.ThreadExecutor !== "function") throw Object.assign(new Error("@pyrexis/executors does not export ThreadExecutor yet"), { code: "BENCH_UNAVAILABLE" });
+    if (typeof ex.ThreadExecutor !== "function")
+      throw Object.assign(new Error("@pyrexis/executors does not export ThreadExecutor yet"), { code: "BENCH_UNAVAILABLE" });
     executors.thread = new ex.ThreadExecutor({ handlersModule: HANDLERS_MODULE, maxThreads: availableParallelism() });
   }
   return { executors: new ex.ExecutorRouter(executors), executor: "@pyrexis/executors" };

@@ -1,6 +1,1 @@
-export {
-  JSON_FILE_STORE_FORMAT,
-  JSON_FILE_STORE_VERSION,
-  JsonFileJobStore,
-  type JsonFileJobStoreOptions,
-} from "./json-file-job-store.js";
+export { JSON_FILE_STORE_FORMAT, JSON_FILE_STORE_VERSION, JsonFileJobStore, type JsonFileJobStoreOptions } from "./json-file-job-store.js";

@@ -184,7 +184,9 @@ export class JsonFileJobStore implements JobStore {
     const sign = order === "asc" ? 1 : -1;
     // Sorting everything per page is O(n log n): fine for the sizes this store is meant for.
     const candidates = [...this.#jobs.values()]
-      .filter((j) => (statuses === undefined || statuses.has(j.status)) && (after === undefined || sign * compareListPosition(j, after) > 0))
+      .filter(
+        (j) => (statuses === undefined || statuses.has(j.status)) && (after === undefined || sign * compareListPosition(j, after) > 0),
+      )
       .sort((a, b) => sign * compareListPosition(a, b));
     const jobs = candidates.slice(0, limit);
     const last = jobs[jobs.length - 1];

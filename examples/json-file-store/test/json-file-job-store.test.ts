@@ -39,7 +39,12 @@ describe("JsonFileJobStore files", () => {
   });
 
   it("rejects a file that is not JSON, or not this store's, with IncompatibleStoreError", async () => {
-    for (const text of ["{ not json", "[]", JSON.stringify({ format: "other", version: 1, jobs: [], results: [] }), JSON.stringify({ format: JSON_FILE_STORE_FORMAT, version: 2, jobs: [], results: [] })]) {
+    for (const text of [
+      "{ not json",
+      "[]",
+      JSON.stringify({ format: "other", version: 1, jobs: [], results: [] }),
+      JSON.stringify({ format: JSON_FILE_STORE_FORMAT, version: 2, jobs: [], results: [] }),
+    ]) {
       await writeFile(path, text);
       await expect(JsonFileJobStore.open({ path })).rejects.toMatchObject({ name: "IncompatibleStoreError", code: "INCOMPATIBLE_STORE" });
     }
@@ -49,7 +54,11 @@ describe("JsonFileJobStore files", () => {
     const good = makeJob();
     const bad = { ...makeJob(), priority: 99 };
     await writeFile(path, JSON.stringify({ format: JSON_FILE_STORE_FORMAT, version: 1, jobs: [good, bad], results: [] }));
-    await expect(JsonFileJobStore.open({ path })).rejects.toMatchObject({ name: "CorruptRecordError", code: "CORRUPT_RECORD", jobId: bad.id });
+    await expect(JsonFileJobStore.open({ path })).rejects.toMatchObject({
+      name: "CorruptRecordError",
+      code: "CORRUPT_RECORD",
+      jobId: bad.id,
+    });
   });
 
   it("a failed write rejects with StoreFailureError and changes nothing in memory", async () => {

@@ -19,7 +19,9 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => num
     const n = Number(value);
     if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`must be an integer, got "${value}".`);
     if (n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `must be >= ${min}, got ${n}.` : `must be between ${min} and ${max}, got ${n}.`);
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? `must be >= ${min}, got ${n}.` : `must be between ${min} and ${max}, got ${n}.`,
+      );
     }
     return n;
   };
@@ -27,8 +29,7 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => num
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-const storeOption = (): Option =>
-  new Option("--store <path>", "SQLite database file (env PYREXIS_STORE; default ./pyrexis.db)");
+const storeOption = (): Option => new Option("--store <path>", "SQLite database file (env PYREXIS_STORE; default ./pyrexis.db)");
 const handlersOption = (what: string): Option => new Option("--handlers <module>", `handlers module (env PYREXIS_HANDLERS); ${what}`);
 
 /**
@@ -74,7 +75,7 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--delay <ms>", "run no earlier than this many ms from now", int(0))
     .option("--id <id>", "job id (default: a generated time-ordered id)")
     .option("--timeout <ms>", "per-attempt time limit in ms", int(1))
-    .option("--file <path>", "JSON Lines file of job specs ({\"handler\":…,\"payload\":…,\"priority\":…} per line), - for stdin")
+    .option("--file <path>", 'JSON Lines file of job specs ({"handler":…,"payload":…,"priority":…} per line), - for stdin')
     .option("--json", "print the created job record(s) as JSON")
     .action((handler: string | undefined, payload: string | undefined, opts: Record<string, unknown>) =>
       run(async () => (await import("./commands/submit.js")).submitCommand(handler, payload, opts, io)),
@@ -86,7 +87,9 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .argument("<id>", "job id")
     .addOption(storeOption())
     .option("--json", "print { job, result } as JSON")
-    .action((id: string, opts: Record<string, unknown>) => run(async () => (await import("./commands/status.js")).statusCommand(id, opts, io)));
+    .action((id: string, opts: Record<string, unknown>) =>
+      run(async () => (await import("./commands/status.js")).statusCommand(id, opts, io)),
+    );
 
   program
     .command("cancel")
@@ -97,7 +100,9 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .argument("<id>", "job id")
     .addOption(storeOption())
     .option("--json", "print the cancelled job as JSON")
-    .action((id: string, opts: Record<string, unknown>) => run(async () => (await import("./commands/cancel.js")).cancelCommand(id, opts, io)));
+    .action((id: string, opts: Record<string, unknown>) =>
+      run(async () => (await import("./commands/cancel.js")).cancelCommand(id, opts, io)),
+    );
 
   program
     .command("list")

@@ -53,25 +53,59 @@ describe("input validation (in-process)", () => {
     ["max attempts 0", ["submit", "echo", "--max-attempts", "0"], 2, /--max-attempts .*between 1 and 1000/],
     ["empty id names the flag", ["submit", "echo", "--id", ""], 2, /invalid job: --id: must not be empty/],
     ["non-object payload is fine, non-JSON is not", ["submit", "echo", "hello"], 2, /payload is not valid JSON/],
-    ["handlers module that does not exist", ["submit", "echo", "--handlers", "./missing.mjs"], 2, /handlers module .*missing\.mjs failed to load/],
+    [
+      "handlers module that does not exist",
+      ["submit", "echo", "--handlers", "./missing.mjs"],
+      2,
+      /handlers module .*missing\.mjs failed to load/,
+    ],
     ["duplicate id already in the store", ["submit", "echo", "--id", "known"], 1, /^pyrexis: error: job known already exists\n$/],
     ["invalid JSON on a line", ["submit", "--file", "-"], 2, /^pyrexis: error: line 2 is not valid JSON/, '{"handler":"echo"}\n{nope\n'],
     ["a line that is not an object", ["submit", "--file", "-"], 2, /line 1: expected a job spec object/, "[1,2]\n"],
     ["unknown mode on a line", ["submit", "--file", "-"], 2, /line 1: no executor for mode "gpu"/, '{"handler":"echo","mode":"gpu"}\n'],
-    ["unknown handler on a line", ["submit", "--file", "-", "--handlers", HANDLERS], 2, /line 2: no handler named "nope"/, '{"handler":"echo"}\n{"handler":"nope"}\n'],
-    ["unknown key on a line", ["submit", "--file", "-"], 2, /invalid job spec on line 1: prio: unknown key/, '{"handler":"echo","prio":1}\n'],
-    ["duplicate ids inside the file", ["submit", "--file", "-"], 2, /line 2: id: duplicate id "x" \(also line 1\)/, '{"handler":"echo","id":"x"}\n{"handler":"echo","id":"x"}\n'],
+    [
+      "unknown handler on a line",
+      ["submit", "--file", "-", "--handlers", HANDLERS],
+      2,
+      /line 2: no handler named "nope"/,
+      '{"handler":"echo"}\n{"handler":"nope"}\n',
+    ],
+    [
+      "unknown key on a line",
+      ["submit", "--file", "-"],
+      2,
+      /invalid job spec on line 1: prio: unknown key/,
+      '{"handler":"echo","prio":1}\n',
+    ],
+    [
+      "duplicate ids inside the file",
+      ["submit", "--file", "-"],
+      2,
+      /line 2: id: duplicate id "x" \(also line 1\)/,
+      '{"handler":"echo","id":"x"}\n{"handler":"echo","id":"x"}\n',
+    ],
     ["empty input", ["submit", "--file", "-"], 2, /--file stdin holds no job specs/, "\n\n"],
     ["missing file", ["submit", "--file", "nope.jsonl"], 2, /cannot read --file nope\.jsonl/],
     ["handler and --file together", ["submit", "echo", "--file", "-"], 2, /either <handler> \[payload\] or --file/, ""],
-    ["per-job flag with --file", ["submit", "--file", "-", "--priority", "3"], 2, /--priority cannot be combined with --file/, '{"handler":"echo"}\n'],
+    [
+      "per-job flag with --file",
+      ["submit", "--file", "-", "--priority", "3"],
+      2,
+      /--priority cannot be combined with --file/,
+      '{"handler":"echo"}\n',
+    ],
     ["missing handler", ["submit"], 2, /missing <handler>/],
     ["unknown command", ["frobnicate"], 2, /unknown command 'frobnicate'/],
     ["missing argument", ["status"], 2, /missing required argument 'id'/],
     ["unknown status filter", ["list", "--status", "done"], 2, /--status: unknown status "done"/],
     ["bad --limit", ["list", "--limit", "0"], 2, /--limit .*between 1 and 10000/],
     ["bad --concurrency mode", ["worker", "--handlers", HANDLERS, "--concurrency", "gpu=3"], 2, /--concurrency: unknown mode "gpu"/],
-    ["bad --concurrency value", ["worker", "--handlers", HANDLERS, "--concurrency", "async=0"], 2, /--concurrency: async must be an integer >= 1/],
+    [
+      "bad --concurrency value",
+      ["worker", "--handlers", HANDLERS, "--concurrency", "async=0"],
+      2,
+      /--concurrency: async must be an integer >= 1/,
+    ],
     ["worker without handlers", ["worker"], 2, /worker needs a handlers module/],
     ["in-memory store", ["list", "--store", "memory"], 2, /in-memory store does not outlive this command/],
   ];
@@ -89,7 +123,9 @@ describe("input validation (in-process)", () => {
   });
 
   it("a valid JSON Lines batch is written all at once, ids printed in order", async () => {
-    const r = await cli(["submit", "--file", "-", "--store", db], { input: '{"handler":"echo","id":"b1"}\r\n{"handler":"echo","id":"b2","priority":9}\n' });
+    const r = await cli(["submit", "--file", "-", "--store", db], {
+      input: '{"handler":"echo","id":"b1"}\r\n{"handler":"echo","id":"b2","priority":9}\n',
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("b1\nb2\n");
     expect(await jobIds()).toEqual(expect.arrayContaining(["b1", "b2", "known"]));
@@ -103,7 +139,9 @@ describe("environment variables", () => {
     expect(JSON.parse(r.stdout).job.id).toBe("known");
     const wins = await cli(["status", "known", "--store", "other.db"], { env: { PYREXIS_STORE: db } });
     expect(wins.code).toBe(1);
-    expect(wins.stderr).toBe(`pyrexis: error: no Pyrexis database at ${join(dir, "other.db")} (this command never creates one: submit a job first, or pass --store / PYREXIS_STORE)\n`);
+    expect(wins.stderr).toBe(
+      `pyrexis: error: no Pyrexis database at ${join(dir, "other.db")} (this command never creates one: submit a job first, or pass --store / PYREXIS_STORE)\n`,
+    );
   });
 
   it("PYREXIS_HANDLERS validates handler names; --handlers wins", async () => {
@@ -132,7 +170,14 @@ describe("helpers", () => {
   });
 
   it("formatTable pads columns, right-aligns numbers and clips wide cells", () => {
-    const t = formatTable(["A", "N"], [["x", 5], ["long value here", 12]], { alignRight: [1], maxCellWidth: 8 });
+    const t = formatTable(
+      ["A", "N"],
+      [
+        ["x", 5],
+        ["long value here", 12],
+      ],
+      { alignRight: [1], maxCellWidth: 8 },
+    );
     expect(t).toBe("A          N\nx          5\nlong va…  12\n");
   });
 });

@@ -20,7 +20,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const digest = async (path: string): Promise<string> => createHash("sha256").update(await readFile(path)).digest("hex");
+const digest = async (path: string): Promise<string> =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 
 /** Exactly one line on stderr, `pyrexis: error: …`, nothing on stdout. */
 function expectOneLineError(r: RunResult, code: number, pattern: RegExp): void {
@@ -36,12 +39,34 @@ function expectOneLineError(r: RunResult, code: number, pattern: RegExp): void {
 // [description, args (the store is appended), exit code, message pattern, stdin]
 const BAD_INPUTS: [string, string[], number, RegExp, string?][] = [
   ["invalid JSON payload", ["submit", "echo", '{"a":'], 2, /payload is not valid JSON/],
-  ["unknown flag, with a suggestion", ["submit", "echo", "--prioirty", "3"], 2, /unknown option '--prioirty' \(Did you mean --priority\?\)/],
+  [
+    "unknown flag, with a suggestion",
+    ["submit", "echo", "--prioirty", "3"],
+    2,
+    /unknown option '--prioirty' \(Did you mean --priority\?\)/,
+  ],
   ["priority out of range", ["submit", "echo", "--priority", "11"], 2, /--priority .*between 0 and 10, got 11/],
   ["unknown mode", ["submit", "echo", "--mode", "gpu"], 2, /'gpu' is invalid\. Allowed choices are async, thread, process/],
-  ["unknown handler (checked against --handlers)", ["submit", "nope", "--handlers", HANDLERS], 2, /no handler named "nope"; known handlers: echo, sum, fail, slow/],
-  ["bad line in a JSON Lines file: names the line and field", ["submit", "--file", "-"], 2, /invalid job spec on line 3: priority: /, '{"handler":"echo"}\n\n{"handler":"echo","priority":42}\n'],
-  ["an existing id on a line of the file", ["submit", "--file", "-"], 1, /line 2: job known already exists/, '{"handler":"echo","id":"fresh"}\n{"handler":"echo","id":"known"}\n'],
+  [
+    "unknown handler (checked against --handlers)",
+    ["submit", "nope", "--handlers", HANDLERS],
+    2,
+    /no handler named "nope"; known handlers: echo, sum, fail, slow/,
+  ],
+  [
+    "bad line in a JSON Lines file: names the line and field",
+    ["submit", "--file", "-"],
+    2,
+    /invalid job spec on line 3: priority: /,
+    '{"handler":"echo"}\n\n{"handler":"echo","priority":42}\n',
+  ],
+  [
+    "an existing id on a line of the file",
+    ["submit", "--file", "-"],
+    1,
+    /line 2: job known already exists/,
+    '{"handler":"echo","id":"fresh"}\n{"handler":"echo","id":"known"}\n',
+  ],
   ["unknown job id (status)", ["status", "nope"], 1, /job nope not found/],
   ["unknown job id (cancel)", ["cancel", "nope"], 1, /job nope not found/],
 ];
@@ -100,7 +125,10 @@ describe.concurrent("every bad input: one line on stderr, exit 1 or 2, nothing w
 describe.concurrent("--help", () => {
   it.each([
     ["", /Usage: pyrexis \[options\] \[command\][\s\S]*submit[\s\S]*monitor[\s\S]*Exit codes: 0 ok, 1 runtime error/],
-    ["submit", /Usage: pyrexis submit \[options\] \[handler\] \[payload\][\s\S]*without it any name is accepted[\s\S]*--priority <n>[\s\S]*--file <path>/],
+    [
+      "submit",
+      /Usage: pyrexis submit \[options\] \[handler\] \[payload\][\s\S]*without it any name is accepted[\s\S]*--priority <n>[\s\S]*--file <path>/,
+    ],
     ["status", /Usage: pyrexis status \[options\] <id>[\s\S]*--json/],
     ["cancel", /Usage: pyrexis cancel \[options\] <id>[\s\S]*result is rejected/],
     ["list", /Usage: pyrexis list \[options\][\s\S]*--status <status>[\s\S]*--limit <n>/],

@@ -17,7 +17,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function status(id: string): Promise<{ job: { status: string; attempts: number }; result: { status: string; output?: unknown } | null }> {
+async function status(
+  id: string,
+): Promise<{ job: { status: string; attempts: number }; result: { status: string; output?: unknown } | null }> {
   const r = await pyrexis(["status", id, "--json", ...S()], dir);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
@@ -27,7 +29,10 @@ describe("submit → status → list → worker → metrics → cancel", () => {
   const ids: Record<string, string> = {};
 
   it("submit creates the database and prints the job id", async () => {
-    const r = await pyrexis(["submit", "echo", '{"text":"hello"}', "--priority", "7", "--max-attempts", "2", ...S(), "--handlers", HANDLERS], dir);
+    const r = await pyrexis(
+      ["submit", "echo", '{"text":"hello"}', "--priority", "7", "--max-attempts", "2", ...S(), "--handlers", HANDLERS],
+      dir,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
     ids.echo = r.stdout.trim();
@@ -36,11 +41,16 @@ describe("submit → status → list → worker → metrics → cancel", () => {
 
   it("submit --file reads JSON Lines (blank lines skipped) and --file - reads stdin", async () => {
     const file = join(dir, "jobs.jsonl");
-    await writeFile(file, '{"handler":"sum","payload":[1,2,3],"mode":"thread","id":"sum-1"}\n\n{"handler":"fail","maxAttempts":1,"mode":"process","id":"fail-1"}\n');
+    await writeFile(
+      file,
+      '{"handler":"sum","payload":[1,2,3],"mode":"thread","id":"sum-1"}\n\n{"handler":"fail","maxAttempts":1,"mode":"process","id":"fail-1"}\n',
+    );
     const r = await pyrexis(["submit", "--file", file, ...S(), "--handlers", HANDLERS], dir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual(["sum-1", "fail-1"]);
-    const s = await pyrexis(["submit", "--file", "-", "--json", ...S()], dir, { input: '{"handler":"slow","id":"to-cancel","delayMs":3600000}\n' });
+    const s = await pyrexis(["submit", "--file", "-", "--json", ...S()], dir, {
+      input: '{"handler":"slow","id":"to-cancel","delayMs":3600000}\n',
+    });
     expect(s.code, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout)).toMatchObject([{ id: "to-cancel", status: "pending" }]);
   });
@@ -59,7 +69,9 @@ describe("submit → status → list → worker → metrics → cancel", () => {
     expect(all.jobs.map((j: { id: string }) => j.id)).toEqual(["to-cancel", "sum-1", "fail-1", ids.echo]);
     const table = await pyrexis(["list", ...S()], dir);
     expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+STATUS\s+HANDLER\s+MODE\s+PRI\s+ATTEMPTS\s+CREATED$/);
-    const some = JSON.parse((await pyrexis(["list", "--json", "--status", "completed,failed", "--status", "cancelled", ...S()], dir)).stdout);
+    const some = JSON.parse(
+      (await pyrexis(["list", "--json", "--status", "completed,failed", "--status", "cancelled", ...S()], dir)).stdout,
+    );
     expect(some.jobs).toEqual([]);
     const page = JSON.parse((await pyrexis(["list", "--json", "--limit", "1", ...S()], dir)).stdout);
     expect(page.jobs).toHaveLength(1);
@@ -80,7 +92,10 @@ describe("submit → status → list → worker → metrics → cancel", () => {
   });
 
   it("worker runs the jobs in all three modes and shuts down gracefully on SIGTERM", async () => {
-    const worker = start(["worker", ...S(), "--handlers", HANDLERS, "--concurrency", "async=4,thread=1,process=1", "--grace-ms", "2000"], dir);
+    const worker = start(
+      ["worker", ...S(), "--handlers", HANDLERS, "--concurrency", "async=4,thread=1,process=1", "--grace-ms", "2000"],
+      dir,
+    );
     const done = finish(worker);
     await waitFor(async () => ((await status("fail-1")).job.status === "failed" ? true : undefined), "fail-1 to fail");
     await waitFor(async () => ((await status("sum-1")).job.status === "completed" ? true : undefined), "sum-1 to complete");
@@ -117,7 +132,10 @@ describe("submit → status → list → worker → metrics → cancel", () => {
     expect(prom.stdout).toMatch(/^pyrexis_job_queue_wait_seconds\{quantile="0\.99"\} [\d.e-]+$/m);
     expect(prom.stdout).toMatch(/^pyrexis_job_queue_wait_seconds_count 3$/m);
     // Every non-comment line is `name{labels} value`.
-    for (const line of prom.stdout.trim().split("\n").filter((l) => !l.startsWith("#"))) {
+    for (const line of prom.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => !l.startsWith("#"))) {
       expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[\d.e+-]+$/);
     }
   });
@@ -174,7 +192,10 @@ describe("worker and signals", () => {
 });
 
 describe("a running worker and another terminal", () => {
-  async function statusIn(store: string[], id: string): Promise<{ job: { status: string }; result: { status: string; output?: unknown } | null }> {
+  async function statusIn(
+    store: string[],
+    id: string,
+  ): Promise<{ job: { status: string }; result: { status: string; output?: unknown } | null }> {
     const r = await pyrexis(["status", id, "--json", ...store], dir);
     expect(r.code, r.stderr).toBe(0);
     return JSON.parse(r.stdout);
@@ -195,5 +216,4 @@ describe("a running worker and another terminal", () => {
     expect((await done).code).toBe(0);
     expect((await statusIn(own, "late-1")).result).toMatchObject({ status: "completed", output: { echoed: { late: true } } });
   });
-
 });

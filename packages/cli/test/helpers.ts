@@ -51,7 +51,11 @@ export function finish(child: ChildProcess, input?: string): Promise<RunResult> 
 }
 
 /** Runs the bin to completion. */
-export function pyrexis(args: readonly string[], cwd: string, options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function pyrexis(
+  args: readonly string[],
+  cwd: string,
+  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return finish(start(args, cwd, options.env), options.input);
 }
 

@@ -164,8 +164,14 @@ const lines = [
 ];
 if (CONTENDERS.includes("pyrexis-sqlite-group") && CONTENDERS.includes("pyrexis-sqlite-nogroup")) {
   const speedups = ratiosTo("pyrexis-sqlite-group", "pyrexis-sqlite-nogroup");
-  lines.push("", `group commit speed-up (SQLite): ${fmt(median(speedups), 1)}× (${fmt(Math.min(...speedups), 1)}–${fmt(Math.max(...speedups), 1)}, per run)`);
+  lines.push(
+    "",
+    `group commit speed-up (SQLite): ${fmt(median(speedups), 1)}× (${fmt(Math.min(...speedups), 1)}–${fmt(Math.max(...speedups), 1)}, per run)`,
+  );
 }
 console.log(lines.join("\n"));
 mkdirSync("bench-results", { recursive: true });
-writeFileSync("bench-results/throughput.json", JSON.stringify({ n: N, runs: RUNS, concurrency: CONCURRENCY, node: process.version, rows, samples }, null, 2));
+writeFileSync(
+  "bench-results/throughput.json",
+  JSON.stringify({ n: N, runs: RUNS, concurrency: CONCURRENCY, node: process.version, rows, samples }, null, 2),
+);

@@ -1,9 +1,4 @@
-import {
-  createExecutors,
-  loadHandlersModule,
-  type HandlerMap,
-  type PoolExecutorOptions,
-} from "@pyrexis/executors";
+import { createExecutors, loadHandlersModule, type HandlerMap, type PoolExecutorOptions } from "@pyrexis/executors";
 import { IncompatibleStoreError } from "@pyrexis/models";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
 import type * as SqliteModuleNs from "@pyrexis/storage-sqlite";
@@ -62,11 +57,11 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
     executors =
       given ??
       createExecutors({
-      handlers: isModule ? handlers : (handlerMap ?? (handlersModule as string | URL)),
-      ...(handlersModule !== undefined ? { handlersModule } : {}),
-      ...(thread ? { thread } : {}),
-      ...(process ? { process } : {}),
-      ...(engineOptions.logger ? { logger: engineOptions.logger } : {}),
+        handlers: isModule ? handlers : (handlerMap ?? (handlersModule as string | URL)),
+        ...(handlersModule !== undefined ? { handlersModule } : {}),
+        ...(thread ? { thread } : {}),
+        ...(process ? { process } : {}),
+        ...(engineOptions.logger ? { logger: engineOptions.logger } : {}),
       });
   } catch (error) {
     await store.close().catch(() => {});

@@ -163,7 +163,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -268,8 +274,7 @@ export class Engine {
     const agingRate = options.agingRate;
     const clock = this.#clock;
     const createScheduler: SchedulerFactory =
-      options.createScheduler ??
-      (() => new PriorityScheduler<QueueEntry>(agingRate === undefined ? { clock } : { clock, agingRate }));
+      options.createScheduler ?? (() => new PriorityScheduler<QueueEntry>(agingRate === undefined ? { clock } : { clock, agingRate }));
     this.#queue = new LocalQueue(createScheduler, this.#clock, agingRate ?? DEFAULT_AGING_RATE, () => this.#pump());
     this.#shutdown = options.shutdownCoordinator ?? new ShutdownCoordinator();
     // Released in reverse: executors close first, then the store.
@@ -685,8 +690,7 @@ export class Engine {
     const now = this.#clock.now();
     const startedAt = running.startedAt;
     // Another writer wins over everything; a cancel request over a timeout that came first.
-    const kind: AbortKind | undefined =
-      running.abortKind === "lost" ? "lost" : running.cancelRequested ? "cancel" : running.abortKind;
+    const kind: AbortKind | undefined = running.abortKind === "lost" ? "lost" : running.cancelRequested ? "cancel" : running.abortKind;
     if (ok && kind === undefined) {
       const done = transition(job, "completed", now);
       this.#settleTerminal(job, done, { output: output as Result["output"], startedAt }, now, running);
@@ -807,7 +811,12 @@ export class Engine {
     this.#runEnded(running);
   }
 
-  #finish(previous: Job, job: Job, fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number }, now: number): Promise<void> {
+  #finish(
+    previous: Job,
+    job: Job,
+    fields: { output?: Result["output"]; error?: Result["error"]; startedAt: number },
+    now: number,
+  ): Promise<void> {
     const result = this.#resultOf(job, fields, now);
     return this.#committer.update(job, previous.version, result).then(() => {
       this.#settleWaiters(job.id, result, undefined);
@@ -840,7 +849,6 @@ export class Engine {
     });
   }
 
-
   /**
    * Cancels a job. A queued (pending/retrying) job leaves the queue at once; a running job's
    * signal is aborted and it ends `cancelled` when its handler returns. Resolves with the
@@ -871,7 +879,8 @@ export class Engine {
       this.#queue.remove(active);
       active.queued = false;
       const cancelled = transition(active.job, "cancelled", now);
-      await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined).outcome.promise;
+      await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined)
+        .outcome.promise;
       this.#queue.refreshTimer();
       this.#checkDrained();
       return cancelled;
@@ -881,7 +890,8 @@ export class Engine {
     if (isTerminal(stored.status)) throw new IllegalTransitionError(id, stored.status, "cancelled");
     // Known to the store but not queued here (e.g. the engine has not recovered it).
     const cancelled = transition(stored, "cancelled", now);
-    await this.#settleTerminal(stored, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined).outcome.promise;
+    await this.#settleTerminal(stored, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined).outcome
+      .promise;
     return cancelled;
   }
 
@@ -1027,7 +1037,8 @@ export class Engine {
 
   #abortInFlight(): void {
     for (const [id, a] of this.#active) {
-      if (a.running && a.running.abortKind === undefined) a.running.stop("shutdown", new InterruptedError(id, "aborted by engine shutdown"));
+      if (a.running && a.running.abortKind === undefined)
+        a.running.stop("shutdown", new InterruptedError(id, "aborted by engine shutdown"));
     }
   }
 

@@ -118,12 +118,15 @@ export class LocalQueue {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timerAt = next;
     const delay = Math.max(0, next - this.#clock.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Number.POSITIVE_INFINITY;
-      this.#onDue();
-      this.#armTimer();
-    }, Math.min(delay, 2_147_483_647));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.#onDue();
+        this.#armTimer();
+      },
+      Math.min(delay, 2_147_483_647),
+    );
     // The engine's run loop keeps the process alive; a pending retry alone must not.
     this.#timer.unref();
   }

@@ -203,7 +203,15 @@ describe("retries", () => {
 describe("metrics and events", () => {
   it("counts and times what happened", async () => {
     const metrics = new MetricsRegistry();
-    const engine = engineWith({ echo: (p) => p, boom: () => { throw new Error("x"); } }, { metrics });
+    const engine = engineWith(
+      {
+        echo: (p) => p,
+        boom: () => {
+          throw new Error("x");
+        },
+      },
+      { metrics },
+    );
     await engine.submitJobs([
       { handler: "echo" },
       { handler: "echo" },
@@ -250,15 +258,7 @@ describe("metrics and events", () => {
     }
     await engine.submitJob({ handler: "work", backoff: { baseMs: 0, maxMs: 0 } });
     await engine.runNext();
-    expect(seen).toEqual([
-      "job:submitted",
-      "job:started",
-      "job:progress",
-      "job:retrying",
-      "job:started",
-      "job:progress",
-      "job:completed",
-    ]);
+    expect(seen).toEqual(["job:submitted", "job:started", "job:progress", "job:retrying", "job:started", "job:progress", "job:completed"]);
     await engine.shutdown();
   });
 });

@@ -104,7 +104,11 @@ describe("cancellation", () => {
   });
 
   it("cancels a retrying job waiting for its backoff", async () => {
-    const engine = engineWith({ boom: () => { throw new Error("x"); } });
+    const engine = engineWith({
+      boom: () => {
+        throw new Error("x");
+      },
+    });
     const loop = engine.runLoop();
     const job = await engine.submitJob({ handler: "boom", backoff: { baseMs: 60_000 } });
     await until(async () => (await engine.getJob(job.id))?.status === "retrying", "retrying");
@@ -167,7 +171,15 @@ describe("shutdown", () => {
   it("lets in-flight jobs finish within the grace period", async () => {
     const store = new FlakyStore(new MemoryJobStore());
     store.keepOpen = true;
-    const engine = engineWith({ work: async () => { await new Promise((r) => setTimeout(r, 30)); return "done"; } }, { store });
+    const engine = engineWith(
+      {
+        work: async () => {
+          await new Promise((r) => setTimeout(r, 30));
+          return "done";
+        },
+      },
+      { store },
+    );
     const loop = engine.runLoop();
     const jobs = await engine.submitJobs(Array.from({ length: 5 }, () => ({ handler: "work" })));
     await until(() => (engine.runningCounts().async ?? 0) === 5, "all running");
@@ -182,8 +194,7 @@ describe("shutdown", () => {
     store.keepOpen = true;
     const engine = engineWith(
       {
-        hang: (_p, ctx) =>
-          new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error))),
+        hang: (_p, ctx) => new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error))),
       },
       { store },
     );
@@ -270,7 +281,15 @@ describe("group commit", () => {
   it("does not report a job done until its result is durable, and recovers when the store does", async () => {
     const store = new FlakyStore(new MemoryJobStore());
     const release = deferred();
-    const engine = engineWith({ work: async () => { await release.promise; return "ok"; } }, { store });
+    const engine = engineWith(
+      {
+        work: async () => {
+          await release.promise;
+          return "ok";
+        },
+      },
+      { store },
+    );
     const errors: unknown[] = [];
     engine.on("engine:error", (e) => errors.push(e.error));
     let completed = 0;

@@ -6,10 +6,7 @@ import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
 import { Engine, type EngineOptions } from "../src/index.js";
 
 /** An engine on the real async executor with inline handlers. */
-export function engineWith(
-  handlers: HandlerMap,
-  options: Partial<EngineOptions> & { store?: JobStore } = {},
-): Engine {
+export function engineWith(handlers: HandlerMap, options: Partial<EngineOptions> & { store?: JobStore } = {}): Engine {
   const executors = new ExecutorRouter({ async: new AsyncExecutor({ handlers }) });
   return new Engine({
     store: options.store ?? new MemoryJobStore(),

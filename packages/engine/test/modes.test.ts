@@ -51,35 +51,43 @@ describe("every mode end to end (real worker threads and child processes)", () =
     await loop;
   }, 30_000);
 
-  it.each(["async", "thread", "process"] as const)("runs a pipeline handler in %s mode with progress events", async (mode) => {
-    const engine = await createEngine({ handlers, thread: { maxWorkers: 1 }, process: { maxWorkers: 1 } });
-    const stages: unknown[] = [];
-    engine.on("job:progress", ({ value }) => stages.push(value));
-    const docs = [
-      { id: "a", text: "the quick brown fox" },
-      { id: "b", text: "jumps over" },
-      { id: "c", text: "the lazy dog today" },
-    ];
-    const job = await engine.submitJob({ handler: "embedDocs", payload: docs, mode });
-    const result = await engine.runNext();
-    expect(result).toMatchObject({ jobId: job.id, status: "completed" });
-    expect(result!.output).toEqual([
-      { id: "a", tokens: 4 },
-      { id: "b", tokens: 2 },
-      { id: "c", tokens: 4 },
-    ]);
-    // Every stage reported, each ending with a final report.
-    const finals = stages.filter((s) => (s as { done?: boolean }).done === true) as { stage: string }[];
-    expect(finals.length).toBeGreaterThanOrEqual(3);
-    await engine.shutdown();
-  }, 30_000);
+  it.each(["async", "thread", "process"] as const)(
+    "runs a pipeline handler in %s mode with progress events",
+    async (mode) => {
+      const engine = await createEngine({ handlers, thread: { maxWorkers: 1 }, process: { maxWorkers: 1 } });
+      const stages: unknown[] = [];
+      engine.on("job:progress", ({ value }) => stages.push(value));
+      const docs = [
+        { id: "a", text: "the quick brown fox" },
+        { id: "b", text: "jumps over" },
+        { id: "c", text: "the lazy dog today" },
+      ];
+      const job = await engine.submitJob({ handler: "embedDocs", payload: docs, mode });
+      const result = await engine.runNext();
+      expect(result).toMatchObject({ jobId: job.id, status: "completed" });
+      expect(result!.output).toEqual([
+        { id: "a", tokens: 4 },
+        { id: "b", tokens: 2 },
+        { id: "c", tokens: 4 },
+      ]);
+      // Every stage reported, each ending with a final report.
+      const finals = stages.filter((s) => (s as { done?: boolean }).done === true) as { stage: string }[];
+      expect(finals.length).toBeGreaterThanOrEqual(3);
+      await engine.shutdown();
+    },
+    30_000,
+  );
 
-  it.each(["async", "thread", "process"] as const)("does not retry a NonRetryableError wrapped by a pipeline stage in %s mode", async (mode) => {
-    const engine = await createEngine({ handlers, thread: { maxWorkers: 1 }, process: { maxWorkers: 1 } });
-    await engine.submitJob({ handler: "strictPipeline", payload: { text: "" }, mode, maxAttempts: 3, backoff: { baseMs: 1, maxMs: 1 } });
-    const result = await engine.runNext();
-    expect(result).toMatchObject({ status: "failed", attempts: 1, error: { code: "NON_RETRYABLE" } });
-    expect(result!.error!.message).toMatch(/no text/);
-    await engine.shutdown();
-  }, 30_000);
+  it.each(["async", "thread", "process"] as const)(
+    "does not retry a NonRetryableError wrapped by a pipeline stage in %s mode",
+    async (mode) => {
+      const engine = await createEngine({ handlers, thread: { maxWorkers: 1 }, process: { maxWorkers: 1 } });
+      await engine.submitJob({ handler: "strictPipeline", payload: { text: "" }, mode, maxAttempts: 3, backoff: { baseMs: 1, maxMs: 1 } });
+      const result = await engine.runNext();
+      expect(result).toMatchObject({ status: "failed", attempts: 1, error: { code: "NON_RETRYABLE" } });
+      expect(result!.error!.message).toMatch(/no text/);
+      await engine.shutdown();
+    },
+    30_000,
+  );
 });

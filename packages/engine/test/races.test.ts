@@ -15,7 +15,16 @@ describe("cancel racing a job's end", () => {
   it("a cancel while the job's result is being committed is refused; the result stands", async () => {
     const store = new FlakyStore(new MemoryJobStore());
     let handlerDone = false;
-    const engine = engineWith({ quick: async () => { await sleep(10); handlerDone = true; return "done"; } }, { store });
+    const engine = engineWith(
+      {
+        quick: async () => {
+          await sleep(10);
+          handlerDone = true;
+          return "done";
+        },
+      },
+      { store },
+    );
     const completed: string[] = [];
     engine.on("job:completed", (e) => completed.push(e.result.status));
     await engine.submitJob({ id: "a", handler: "quick" });
@@ -40,7 +49,9 @@ describe("cancel racing a job's end", () => {
     const slowAbort: Executor = {
       run: (_task, { signal }) => {
         runs++;
-        return new Promise((_resolve, reject) => signal.addEventListener("abort", () => setTimeout(() => reject(signal.reason as Error), 100)));
+        return new Promise((_resolve, reject) =>
+          signal.addEventListener("abort", () => setTimeout(() => reject(signal.reason as Error), 100)),
+        );
       },
       close: async () => {},
     };
@@ -64,7 +75,15 @@ describe("another writer", () => {
     const store = new FlakyStore(new MemoryJobStore());
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
-    const engine = engineWith({ work: async () => { await released; return "x"; } }, { store });
+    const engine = engineWith(
+      {
+        work: async () => {
+          await released;
+          return "x";
+        },
+      },
+      { store },
+    );
     const loop = engine.runLoop();
     await engine.submitJob({ id: "a", handler: "work" });
     const waiting = engine.waitForResult("a");
@@ -86,7 +105,16 @@ describe("rescan racing this engine's own work", () => {
   it("does not re-queue a job that finished while the rescan was reading the store", async () => {
     const store = new FlakyStore(new MemoryJobStore());
     let runs = 0;
-    const engine = engineWith({ quick: async () => { runs++; await sleep(5); return runs; } }, { store });
+    const engine = engineWith(
+      {
+        quick: async () => {
+          runs++;
+          await sleep(5);
+          return runs;
+        },
+      },
+      { store },
+    );
     store.listDelayMs = 50; // the page arrives a moment after its snapshot
     await engine.start();
     const loop = engine.runLoop();
@@ -103,7 +131,16 @@ describe("rescan racing this engine's own work", () => {
     const store = new FlakyStore(new MemoryJobStore());
     let runs = 0;
     const errors: unknown[] = [];
-    const engine = engineWith({ quick: async () => { runs++; await sleep(5); return runs; } }, { store });
+    const engine = engineWith(
+      {
+        quick: async () => {
+          runs++;
+          await sleep(5);
+          return runs;
+        },
+      },
+      { store },
+    );
     engine.on("engine:error", (e) => errors.push(e.error));
     await engine.start();
     const loop = engine.runLoop();
@@ -127,7 +164,12 @@ describe("rescan racing this engine's own work", () => {
 describe("after and during shutdown", () => {
   it("runNext stops waiting out a backoff when the engine shuts down", async () => {
     let runs = 0;
-    const engine = engineWith({ flaky: async () => { runs++; throw new Error(`boom ${runs}`); } });
+    const engine = engineWith({
+      flaky: async () => {
+        runs++;
+        throw new Error(`boom ${runs}`);
+      },
+    });
     await engine.submitJob({ id: "a", handler: "flaky", maxAttempts: 3, backoff: { baseMs: 5000, maxMs: 10_000 } });
     const next = engine.runNext();
     await until(() => runs === 1, "first attempt");
@@ -140,7 +182,10 @@ describe("after and during shutdown", () => {
     const engine = engineWith({ x: async () => 1 });
     await engine.submitJob({ id: "a", handler: "x", delayMs: 60_000 });
     await engine.shutdown({ graceMs: 10 });
-    const err = await pendingAfter(engine.cancelJob("a").catch((e: unknown) => e), 1000);
+    const err = await pendingAfter(
+      engine.cancelJob("a").catch((e: unknown) => e),
+      1000,
+    );
     expect(isPyrexisError(err, "SHUTTING_DOWN")).toBe(true);
   });
 
@@ -152,27 +197,48 @@ describe("after and during shutdown", () => {
     expect(isPyrexisError(await pendingAfter(waiting, 1000), "SHUTTING_DOWN")).toBe(true);
   });
 
-  it.each([0, 300])("shutdown (grace %i ms) completes within its deadline while the store fails, and nothing hangs after", async (graceMs) => {
-    const store = new FlakyStore(new MemoryJobStore());
-    store.keepOpen = true;
-    const engine = engineWith({ x: async () => { await sleep(20); return 1; } }, { store });
-    engine.on("engine:error", () => {});
-    const loop = engine.runLoop();
-    await engine.submitJob({ id: "run", handler: "x" });
-    await engine.submitJob({ id: "later", handler: "x", delayMs: 600_000 });
-    await until(() => (engine.runningCounts().async ?? 0) === 1, "running");
-    store.failing = new StoreFailureError("disk full");
-    const outcome = await pendingAfter(engine.shutdown({ graceMs }).then(() => "resolved", (e: unknown) => e), 8000);
-    expect(isPyrexisError(outcome, "STORE_FAILURE")).toBe(true);
-    await loop;
-    // The event loop is not locked and later calls settle.
-    const cancel = await pendingAfter(engine.cancelJob("later").catch((e: unknown) => e), 1000);
-    expect(isPyrexisError(cancel, "SHUTTING_DOWN")).toBe(true);
-    // What reached the store is consistent: never a result for a job it shows unfinished.
-    const run = await store.inner.getJob("run");
-    expect(await store.inner.getResult("run")).toBeUndefined();
-    expect(["pending", "running"]).toContain(run?.status);
-  }, 15_000);
+  it.each([0, 300])(
+    "shutdown (grace %i ms) completes within its deadline while the store fails, and nothing hangs after",
+    async (graceMs) => {
+      const store = new FlakyStore(new MemoryJobStore());
+      store.keepOpen = true;
+      const engine = engineWith(
+        {
+          x: async () => {
+            await sleep(20);
+            return 1;
+          },
+        },
+        { store },
+      );
+      engine.on("engine:error", () => {});
+      const loop = engine.runLoop();
+      await engine.submitJob({ id: "run", handler: "x" });
+      await engine.submitJob({ id: "later", handler: "x", delayMs: 600_000 });
+      await until(() => (engine.runningCounts().async ?? 0) === 1, "running");
+      store.failing = new StoreFailureError("disk full");
+      const outcome = await pendingAfter(
+        engine.shutdown({ graceMs }).then(
+          () => "resolved",
+          (e: unknown) => e,
+        ),
+        8000,
+      );
+      expect(isPyrexisError(outcome, "STORE_FAILURE")).toBe(true);
+      await loop;
+      // The event loop is not locked and later calls settle.
+      const cancel = await pendingAfter(
+        engine.cancelJob("later").catch((e: unknown) => e),
+        1000,
+      );
+      expect(isPyrexisError(cancel, "SHUTTING_DOWN")).toBe(true);
+      // What reached the store is consistent: never a result for a job it shows unfinished.
+      const run = await store.inner.getJob("run");
+      expect(await store.inner.getResult("run")).toBeUndefined();
+      expect(["pending", "running"]).toContain(run?.status);
+    },
+    15_000,
+  );
 });
 
 describe("recovery", () => {
@@ -198,13 +264,19 @@ describe("recovery", () => {
 
 describe("third-party executors", () => {
   it("an executor whose run returns a plain value or a thenable (not a Promise) still completes its jobs", async () => {
-    const plain: Executor = { run: (task) => (task.payload as number) * 2 as unknown as Promise<unknown>, close: async () => {} };
+    const plain: Executor = { run: (task) => ((task.payload as number) * 2) as unknown as Promise<unknown>, close: async () => {} };
     const thenable: Executor = {
       run: (task) => ({ then: (ok: (v: unknown) => void) => ok((task.payload as number) + 1) }) as unknown as Promise<unknown>,
       close: async () => {},
     };
-    for (const [executor, expected] of [[plain, 42], [thenable, 22]] as const) {
-      const engine = new Engine({ store: new MemoryJobStore(), executors: { get: () => executor, modes: ["async"], close: async () => {} } });
+    for (const [executor, expected] of [
+      [plain, 42],
+      [thenable, 22],
+    ] as const) {
+      const engine = new Engine({
+        store: new MemoryJobStore(),
+        executors: { get: () => executor, modes: ["async"], close: async () => {} },
+      });
       const job = await engine.submitJob({ handler: "h", payload: 21 });
       const result = await engine.runNext();
       expect(result?.status).toBe("completed");

@@ -24,12 +24,7 @@ describe("recovery on start", () => {
   it("re-queues pending and retrying jobs and counts an interrupted running job as a failed attempt", async () => {
     const store = new MemoryJobStore();
     await store.commit({
-      insert: [
-        jobIn("pending", "p"),
-        jobIn("retrying", "r"),
-        jobIn("running", "run-1"),
-        jobIn("running", "run-last", { attempts: 2 }),
-      ],
+      insert: [jobIn("pending", "p"), jobIn("retrying", "r"), jobIn("running", "run-1"), jobIn("running", "run-last", { attempts: 2 })],
     });
     const engine = engineWith({ echo: (p) => p }, { store });
     await engine.start();

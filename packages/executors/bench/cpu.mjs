@@ -64,7 +64,12 @@ function ranBetween(a, b, pick) {
 
 const task = (i) => ({ jobId: `j${i}`, handler: "noop", payload: null, attempt: 1 });
 const pyrexis = (runtime, conc) =>
-  new (runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor)({ handlersModule: HANDLERS, minWorkers: WORKERS, maxWorkers: WORKERS, concurrentTasksPerWorker: conc });
+  new (runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor)({
+    handlersModule: HANDLERS,
+    minWorkers: WORKERS,
+    maxWorkers: WORKERS,
+    concurrentTasksPerWorker: conc,
+  });
 const contenders = {
   "tinypool (raw)": (runtime, conc) => {
     const pool = new Tinypool({ filename: RAW, runtime, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
@@ -111,9 +116,18 @@ for (const runtime of ["worker_threads", "child_process"]) {
         const main = `${process.pid}/${process.pid}`;
         const m = {
           wall: ((b.t - a.t) * 1000) / total,
-          main: us(ranBetween(a.self, b.self, (k) => k === main), total),
-          threads: us(ranBetween(a.self, b.self, (k) => k !== main), total),
-          children: us(ranBetween(a.children, b.children, () => true), total),
+          main: us(
+            ranBetween(a.self, b.self, (k) => k === main),
+            total,
+          ),
+          threads: us(
+            ranBetween(a.self, b.self, (k) => k !== main),
+            total,
+          ),
+          children: us(
+            ranBetween(a.children, b.children, () => true),
+            total,
+          ),
         };
         m.total = m.main + m.threads + m.children;
         (per[name] ??= []).push(m);
@@ -141,8 +155,12 @@ for (const runtime of ["worker_threads", "child_process"]) {
 }
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}`;
-console.log(`\nCPU per no-op task, ${WORKERS} workers, median of ${ROUNDS} rounds (× raw tinypool: median of per-round ratios of total CPU, min–max) — ${machine}\n`);
-console.log("| runtime | tasks/worker | contender | wall µs/task | main thread µs | other threads µs | children µs | total CPU µs | × raw tinypool |");
+console.log(
+  `\nCPU per no-op task, ${WORKERS} workers, median of ${ROUNDS} rounds (× raw tinypool: median of per-round ratios of total CPU, min–max) — ${machine}\n`,
+);
+console.log(
+  "| runtime | tasks/worker | contender | wall µs/task | main thread µs | other threads µs | children µs | total CPU µs | × raw tinypool |",
+);
 console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   console.log(
@@ -150,4 +168,7 @@ for (const r of rows) {
   );
 }
 mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
-writeFileSync(new URL("../bench-results/cpu.json", import.meta.url), JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2));
+writeFileSync(
+  new URL("../bench-results/cpu.json", import.meta.url),
+  JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2),
+);

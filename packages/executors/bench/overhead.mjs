@@ -91,10 +91,18 @@ for (const runtime of ["worker_threads", "child_process"]) {
 {
   const ex = new AsyncExecutor({ handlers: HANDLERS });
   const values = [];
-  for (let round = 0; round < ROUNDS; round++) values.push(50_000_000 / await drive(50_000, 64, { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }) }));
+  for (let round = 0; round < ROUNDS; round++)
+    values.push(50_000_000 / (await drive(50_000, 64, { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }) })));
   await ex.close();
   const perSec = median(values);
-  rows.push({ runtime: "event loop", perWorker: 64, name: "pyrexis AsyncExecutor", tasksPerSec: Math.round(perSec), usPerTask: +(1e6 / perSec).toFixed(1), vsTinypool: null });
+  rows.push({
+    runtime: "event loop",
+    perWorker: 64,
+    name: "pyrexis AsyncExecutor",
+    tasksPerSec: Math.round(perSec),
+    usPerTask: +(1e6 / perSec).toFixed(1),
+    vsTinypool: null,
+  });
 }
 
 // CPU-bound speed-up: 16 tasks of pure JS work, async (one event loop) vs 2 threads vs 2 processes.
@@ -111,7 +119,9 @@ for (const [mode, make] of Object.entries({
   const times = [];
   for (let round = 0; round < ROUNDS; round++) {
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: cpuTasks }, (_, i) => ex.run(executorTask(i, "cpu", cpuPayload), { signal: freshSignal(), onProgress })));
+    await Promise.all(
+      Array.from({ length: cpuTasks }, (_, i) => ex.run(executorTask(i, "cpu", cpuPayload), { signal: freshSignal(), onProgress })),
+    );
     times.push(performance.now() - t0);
   }
   await ex.close();
@@ -119,7 +129,9 @@ for (const [mode, make] of Object.entries({
 }
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}`;
-console.log(`\nPer-task overhead, no-op tasks, ${WORKERS} workers, median of ${ROUNDS} rounds (× raw tinypool: median of per-round ratios, min–max) — ${machine}\n`);
+console.log(
+  `\nPer-task overhead, no-op tasks, ${WORKERS} workers, median of ${ROUNDS} rounds (× raw tinypool: median of per-round ratios, min–max) — ${machine}\n`,
+);
 console.log("| runtime | tasks/worker | contender | tasks/s | µs/task | × raw tinypool |");
 console.log("|---|---:|---|---:|---:|---:|");
 for (const r of rows) {
@@ -132,4 +144,7 @@ console.log("|---|---:|---:|");
 for (const [mode, ms] of Object.entries(cpu)) console.log(`| ${mode} | ${Math.round(ms)} | ${(cpu.async / ms).toFixed(2)}× |`);
 
 mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
-writeFileSync(new URL("../bench-results/overhead.json", import.meta.url), JSON.stringify({ machine, date: new Date().toISOString(), rows, cpu }, null, 2));
+writeFileSync(
+  new URL("../bench-results/overhead.json", import.meta.url),
+  JSON.stringify({ machine, date: new Date().toISOString(), rows, cpu }, null, 2),
+);

@@ -207,7 +207,11 @@ class AsyncRun implements InvokeOutcome {
     if (this.#control) this.#control.listen(this);
     else this.#options.signal.addEventListener("abort", this);
     const handlers = this.#executor.handlers();
-    if (handlers instanceof Promise) handlers.then((h) => this.#invoke(h), (error: unknown) => this.fail(error));
+    if (handlers instanceof Promise)
+      handlers.then(
+        (h) => this.#invoke(h),
+        (error: unknown) => this.fail(error),
+      );
     else this.#invoke(handlers);
   }
 

@@ -18,7 +18,13 @@ export function toLogRecord(objOrMsg: unknown, msg: string | undefined): { obj: 
 }
 
 /** Sends log records to `logger` with job bindings merged in. */
-export function writeLog(logger: Logger, level: LogLevel, bindings: Record<string, unknown>, obj: Record<string, unknown>, msg: string | undefined): void {
+export function writeLog(
+  logger: Logger,
+  level: LogLevel,
+  bindings: Record<string, unknown>,
+  obj: Record<string, unknown>,
+  msg: string | undefined,
+): void {
   try {
     if (msg === undefined) logger[level]({ ...bindings, ...obj });
     else logger[level]({ ...bindings, ...obj }, msg);
@@ -28,10 +34,12 @@ export function writeLog(logger: Logger, level: LogLevel, bindings: Record<strin
 }
 
 function bindLogger(sinks: InvokeSinks): Logger {
-  const at = (level: LogLevel) => (objOrMsg: unknown, msg?: string): void => {
-    const rec = toLogRecord(objOrMsg, msg);
-    sinks.log(level, rec.obj, rec.msg);
-  };
+  const at =
+    (level: LogLevel) =>
+    (objOrMsg: unknown, msg?: string): void => {
+      const rec = toLogRecord(objOrMsg, msg);
+      sinks.log(level, rec.obj, rec.msg);
+    };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
@@ -49,9 +57,7 @@ export function jsonError(value: unknown, what: string): ValidationError | undef
   const problem = findJsonProblem(value);
   if (problem === undefined) return undefined;
   const where = problem.path.length ? ` at ${problem.path.join(".")}` : "";
-  return new ValidationError(`${what} is not a JSON value${where}: ${problem.message}`, [
-    { path: problem.path, message: problem.message },
-  ]);
+  return new ValidationError(`${what} is not a JSON value${where}: ${problem.message}`, [{ path: problem.path, message: problem.message }]);
 }
 
 /** Receives how one handler run ended: exactly one of the two is called, once. */

@@ -14,7 +14,18 @@ import type { ExecutionOptions, ExecutionTask } from "./executor.js";
 import { silentLogger, toModuleHref, type Logger } from "./handlers.js";
 import { jsonError, writeLog } from "./invoke.js";
 import { RunControl } from "./run-control.js";
-import { isPlainOk, NO_PAYLOAD, TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
+import {
+  isPlainOk,
+  NO_PAYLOAD,
+  TAG,
+  WORKER_CONFIG_ENV,
+  type WireAbort,
+  type WireAnswer,
+  type WireEvent,
+  type WireResult,
+  type WireTask,
+  type WorkerConfig,
+} from "./wire.js";
 
 /** V8 limits of one worker thread (see `worker_threads` `resourceLimits`). */
 export interface WorkerResourceLimits {
@@ -211,9 +222,18 @@ export class WorkerPool {
     if (!(typeof module === "string" && module.length > 0) && !(module instanceof URL)) {
       throw new TypeError(`${label}: options.handlersModule must be a module path or URL`);
     }
-    for (const key of ["minWorkers", "maxWorkers", "concurrentTasksPerWorker", "abortGraceMs", "recycleAfterTasks", "maxMemoryMb", "idleTimeoutMs"] as const) {
+    for (const key of [
+      "minWorkers",
+      "maxWorkers",
+      "concurrentTasksPerWorker",
+      "abortGraceMs",
+      "recycleAfterTasks",
+      "maxMemoryMb",
+      "idleTimeoutMs",
+    ] as const) {
       const v = options[key];
-      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`${label}: options.${key} must be a number >= 0, got ${String(v)}`);
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0))
+        throw new RangeError(`${label}: options.${key} must be a number >= 0, got ${String(v)}`);
     }
     if (options.maxWorkers !== undefined && options.maxWorkers < 1) throw new RangeError(`${label}: options.maxWorkers must be >= 1`);
     if (options.concurrentTasksPerWorker !== undefined && options.concurrentTasksPerWorker < 1) {
@@ -261,7 +281,12 @@ export class WorkerPool {
       pool = new Tinypool({
         ...common,
         runtime: "worker_threads",
-        workerData: { ...config, up: `${id}:up`, down: `${id}:down`, slots: this.#slots.buffer as SharedArrayBuffer } satisfies WorkerConfig,
+        workerData: {
+          ...config,
+          up: `${id}:up`,
+          down: `${id}:down`,
+          slots: this.#slots.buffer as SharedArrayBuffer,
+        } satisfies WorkerConfig,
         ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),
       });
     } else {
@@ -278,7 +303,8 @@ export class WorkerPool {
     }
     // Errors of idle workers surface here; without a listener EventEmitter would throw them.
     pool.on("error", (error: unknown) => {
-      if (!(error instanceof RetireSignal)) writeLog(this.#logger, "warn", { executor: this.#label }, { err: error }, "worker failed while idle");
+      if (!(error instanceof RetireSignal))
+        writeLog(this.#logger, "warn", { executor: this.#label }, { err: error }, "worker failed while idle");
     });
     this.#pool = pool;
     this.#maxThreads = maxThreads;

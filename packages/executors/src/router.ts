@@ -90,7 +90,8 @@ export interface CreateExecutorsOptions {
  * ```
  */
 export function createExecutors(options: CreateExecutorsOptions): ExecutorRouter {
-  const module = options.handlersModule ?? (typeof options.handlers === "string" || options.handlers instanceof URL ? options.handlers : undefined);
+  const module =
+    options.handlersModule ?? (typeof options.handlers === "string" || options.handlers instanceof URL ? options.handlers : undefined);
   const handlers = options.handlers ?? module;
   if (handlers === undefined) throw new TypeError("createExecutors: give handlers or handlersModule");
   const logger = options.logger === undefined ? {} : { logger: options.logger };

@@ -11,7 +11,18 @@ import { deserializeError, ErrorCode, isNonRetryable, serializeError } from "@py
 import type { ExecutionTask } from "./executor.js";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
 import { invokeOn, type InvokeOutcome, type InvokeSinks } from "./invoke.js";
-import { NO_PAYLOAD, TAG, WORKER_CONFIG_ENV, type WireAbort, type WireAnswer, type WireEvent, type WirePlainOk, type WireResult, type WireTask, type WorkerConfig } from "./wire.js";
+import {
+  NO_PAYLOAD,
+  TAG,
+  WORKER_CONFIG_ENV,
+  type WireAbort,
+  type WireAnswer,
+  type WireEvent,
+  type WirePlainOk,
+  type WireResult,
+  type WireTask,
+  type WorkerConfig,
+} from "./wire.js";
 
 const isChild = isMainThread && typeof process.send === "function";
 const config: WorkerConfig = isChild

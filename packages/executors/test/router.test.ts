@@ -51,7 +51,11 @@ describe("ExecutorRouter", () => {
     const router = new ExecutorRouter();
     router.set("async", fakeExecutor(log, "first")).set("custom", fakeExecutor(log, "custom"));
     router.set("async", fakeExecutor(log, "second"));
-    await expect(router.get("async").run({ jobId: "j", handler: "h", payload: null, attempt: 1 }, { signal: new AbortController().signal, onProgress: () => {} })).resolves.toBe("second");
+    await expect(
+      router
+        .get("async")
+        .run({ jobId: "j", handler: "h", payload: null, attempt: 1 }, { signal: new AbortController().signal, onProgress: () => {} }),
+    ).resolves.toBe("second");
     expect(() => router.set("", fakeExecutor(log, "x"))).toThrow(TypeError);
     expect(() => router.set("bad", {} as Executor)).toThrow(TypeError);
   });

@@ -75,7 +75,10 @@ describe("RunControl", () => {
     run.unlisten(removed);
     run.abort("why");
     run.abort("again");
-    expect(calls).toEqual([["object", "why"], ["fn", "why"]]);
+    expect(calls).toEqual([
+      ["object", "why"],
+      ["fn", "why"],
+    ]);
 
     const single = new TestRun();
     const alone = { handleEvent: (): number => calls.push("alone") };
@@ -142,7 +145,12 @@ class StartedRun extends RunControl {
   }
 }
 
-function startOn(executor: Pick<Required<Executor>, "start">, handler: string, payload: unknown = null, run = new StartedRun()): StartedRun {
+function startOn(
+  executor: Pick<Required<Executor>, "start">,
+  handler: string,
+  payload: unknown = null,
+  run = new StartedRun(),
+): StartedRun {
   run.insideStart = true;
   executor.start(task(handler, payload), run);
   run.insideStart = false;
@@ -163,7 +171,14 @@ describe("AsyncExecutor.start (RunControl outcome, no promise)", () => {
 
   it("settles with the handler's error, a non-JSON output's ValidationError, or an unknown handler's error", async () => {
     const boom = new TypeError("boom");
-    const executor = new AsyncExecutor({ handlers: { throws: () => { throw boom; }, bad: () => ({ n: Number.NaN }) } });
+    const executor = new AsyncExecutor({
+      handlers: {
+        throws: () => {
+          throw boom;
+        },
+        bad: () => ({ n: Number.NaN }),
+      },
+    });
     created.push(executor);
     const thrown = startOn(executor, "throws");
     const bad = startOn(executor, "bad");
@@ -199,7 +214,9 @@ describe("AsyncExecutor.start (RunControl outcome, no promise)", () => {
   });
 
   it("terminate settles in-flight starts with InterruptedError; close waits for them", async () => {
-    const executor = new AsyncExecutor({ handlers: { hang: () => new Promise(() => {}), slow: () => new Promise((r) => setTimeout(() => r("done"), 30)) } });
+    const executor = new AsyncExecutor({
+      handlers: { hang: () => new Promise(() => {}), slow: () => new Promise((r) => setTimeout(() => r("done"), 30)) },
+    });
     const slow = startOn(executor, "slow");
     await executor.close();
     expect(slow.outcome).toEqual({ ok: true, value: "done" });
@@ -246,7 +263,11 @@ describe.each(["thread", "process"] as const)("%s executor start (RunControl out
 
   it("settles once with the output and its progress first, never inside start, for sync and async handlers", async () => {
     const executor = pool();
-    for (const [handler, payload, output] of [["echo", { v: 1 }, { v: 1 }], ["echo", "bare", "bare"], ["sleep", { ms: 5 }, 5]] as const) {
+    for (const [handler, payload, output] of [
+      ["echo", { v: 1 }, { v: 1 }],
+      ["echo", "bare", "bare"],
+      ["sleep", { ms: 5 }, 5],
+    ] as const) {
       const run = startOn(executor, handler, payload);
       await run.settled;
       expect(run.outcome).toEqual({ ok: true, value: output });

@@ -18,7 +18,8 @@ function seeded(seed) {
 }
 const rand = seeded(42);
 const sample = new Float64Array(N);
-for (let i = 0; i < N; i++) sample[i] = Math.exp(Math.log(40) + 1.2 * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+for (let i = 0; i < N; i++)
+  sample[i] = Math.exp(Math.log(40) + 1.2 * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
 
 function hdrRun() {
   const h = new TimingHistogram();
@@ -63,5 +64,14 @@ for (const r of rows) {
 mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
 writeFileSync(
   new URL("../bench-results/observe.json", import.meta.url),
-  JSON.stringify({ node: process.version, observations: N, rounds: ROUNDS, rows: rows.map(({ name, medianMs, bytes, snap }) => ({ name, medianMs, bytes, p99: snap.p99 })) }, null, 2),
+  JSON.stringify(
+    {
+      node: process.version,
+      observations: N,
+      rounds: ROUNDS,
+      rows: rows.map(({ name, medianMs, bytes, snap }) => ({ name, medianMs, bytes, p99: snap.p99 })),
+    },
+    null,
+    2,
+  ),
 );

@@ -238,7 +238,11 @@ export function toPrometheusText(
     lines.push(`# TYPE ${base} summary`);
     for (const s of series) {
       const t = s.value;
-      for (const [q, v] of [["0.5", t.p50], ["0.95", t.p95], ["0.99", t.p99]] as const) {
+      for (const [q, v] of [
+        ["0.5", t.p50],
+        ["0.95", t.p95],
+        ["0.99", t.p99],
+      ] as const) {
         lines.push(`${base}${renderLabels(s.labels, { quantile: q })} ${formatValue(v / 1000)}`);
       }
       lines.push(`${base}_sum${renderLabels(s.labels)} ${formatValue(t.sum / 1000)}`);

@@ -27,7 +27,9 @@ function validate(text: string): Map<string, string> {
     const sample = SAMPLE.exec(line);
     expect(sample, `not a valid exposition line: ${JSON.stringify(line)}`).not.toBeNull();
     const name = sample![1]!;
-    const family = [...types.keys()].find((t) => name === t || (types.get(t) === "summary" && (name === `${t}_sum` || name === `${t}_count`)));
+    const family = [...types.keys()].find(
+      (t) => name === t || (types.get(t) === "summary" && (name === `${t}_sum` || name === `${t}_count`)),
+    );
     expect(family, `sample ${name} has no TYPE line before it`).toBeDefined();
   }
   return types;

@@ -217,10 +217,7 @@ export class HandlerNotFoundError extends PyrexisError {
   readonly handler: string;
   readonly known: readonly string[];
   constructor(handler: string, known: readonly string[]) {
-    super(
-      ErrorCode.HANDLER_NOT_FOUND,
-      `no handler named "${handler}"; known handlers: ${known.length ? known.join(", ") : "(none)"}`,
-    );
+    super(ErrorCode.HANDLER_NOT_FOUND, `no handler named "${handler}"; known handlers: ${known.length ? known.join(", ") : "(none)"}`);
     this.name = "HandlerNotFoundError";
     this.handler = handler;
     this.known = known;

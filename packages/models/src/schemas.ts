@@ -28,10 +28,12 @@ export const DEFAULT_PRIORITY = 5;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** A JSON value, checked by walking it (cycles, BigInt, functions, `undefined`… are rejected). */
-export const JsonValueSchema: z.ZodType<JsonValue, JsonValue> = (z.custom<JsonValue>() as z.ZodType<JsonValue, JsonValue>).superRefine((value, ctx) => {
-  const problem = findJsonProblem(value);
-  if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
-});
+export const JsonValueSchema: z.ZodType<JsonValue, JsonValue> = (z.custom<JsonValue>() as z.ZodType<JsonValue, JsonValue>).superRefine(
+  (value, ctx) => {
+    const problem = findJsonProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+  },
+);
 
 const jobIdSchema = z
   .string()
@@ -55,7 +57,11 @@ export const DEFAULT_BACKOFF: Readonly<Backoff> = Object.freeze({ baseMs: 1000, 
 
 const backoffFields = {
   baseMs: z.number().int().min(0).max(86_400_000),
-  maxMs: z.number().int().min(0).max(7 * 86_400_000),
+  maxMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400_000),
   jitter: z.number().min(0).max(1),
 };
 
@@ -118,11 +124,15 @@ export const JobSpecSchema: z.ZodType<JobSpec, JobSpecInput> = z
       .optional()
       // An explicit `undefined` field means "not given": it must not overwrite the default.
       // No backoff given: share the frozen default instead of allocating one per job.
-      .transform((b): Backoff => b === undefined ? DEFAULT_BACKOFF : ({
-        baseMs: b?.baseMs ?? DEFAULT_BACKOFF.baseMs,
-        maxMs: b?.maxMs ?? DEFAULT_BACKOFF.maxMs,
-        jitter: b?.jitter ?? DEFAULT_BACKOFF.jitter,
-      })),
+      .transform((b): Backoff =>
+        b === undefined
+          ? DEFAULT_BACKOFF
+          : {
+              baseMs: b?.baseMs ?? DEFAULT_BACKOFF.baseMs,
+              maxMs: b?.maxMs ?? DEFAULT_BACKOFF.maxMs,
+              jitter: b?.jitter ?? DEFAULT_BACKOFF.jitter,
+            },
+      ),
     timeoutMs: z.number().int().min(1).max(2_147_483_647).optional(),
     runAt: z
       .union([epochMs, z.date(), z.iso.datetime({ offset: true })], {

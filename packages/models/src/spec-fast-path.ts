@@ -10,7 +10,18 @@ import { DEFAULT_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, MAX_PRIORITY, 
 
 const MAX_INT32 = 2_147_483_647;
 const MAX_ATTEMPTS_LIMIT = 1000;
-const FAST_KEYS: ReadonlySet<string> = new Set(["id", "handler", "payload", "priority", "mode", "maxAttempts", "backoff", "timeoutMs", "runAt", "delayMs"]);
+const FAST_KEYS: ReadonlySet<string> = new Set([
+  "id",
+  "handler",
+  "payload",
+  "priority",
+  "mode",
+  "maxAttempts",
+  "backoff",
+  "timeoutMs",
+  "runAt",
+  "delayMs",
+]);
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 

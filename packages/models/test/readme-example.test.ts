@@ -31,7 +31,14 @@ it("README example runs as documented", () => {
   const startedAt = clock.now();
   clock.advance(150);
   job = transition(job, "completed", clock.now());
-  const result = createResult({ jobId: job.id, status: "completed", output: [0.1, 0.2], startedAt, endedAt: clock.now(), attempts: job.attempts });
+  const result = createResult({
+    jobId: job.id,
+    status: "completed",
+    output: [0.1, 0.2],
+    startedAt,
+    endedAt: clock.now(),
+    attempts: job.attempts,
+  });
   console.log(result.durationMs, Object.isFrozen(result)); // 150 true
 
   // Bad input is a typed error that names the field.

@@ -17,7 +17,7 @@ const anyValue = fc.oneof(
 );
 
 /** Mostly `valid`, sometimes anything: most specs are valid, and every field gets to be wrong. */
-const mostly = <T,>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+const mostly = <T>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
   fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: anyValue });
 
 const specLike = fc
@@ -64,12 +64,22 @@ describe("the job spec fast path", () => {
 
   it("takes the common shapes", () => {
     expect(fastJobSpec({ handler: "embed", payload: { text: "hi" } })).toBeDefined();
-    expect(fastJobSpec({ id: "j1", handler: "embed", priority: 9, mode: "thread", maxAttempts: 5, timeoutMs: 1000, delayMs: 0 })).toBeDefined();
+    expect(
+      fastJobSpec({ id: "j1", handler: "embed", priority: 9, mode: "thread", maxAttempts: 5, timeoutMs: 1000, delayMs: 0 }),
+    ).toBeDefined();
     expect(fastJobSpec(Object.assign(Object.create(null) as object, { handler: "embed" }))).toBeDefined();
   });
 
   it("leaves everything else to the schema, which words the error", () => {
-    for (const input of [null, [], new (class Spec { handler = "x"; })(), { handler: "x", backoff: { baseMs: 1 } }, { handler: "x", runAt: 5 }]) {
+    for (const input of [
+      null,
+      [],
+      new (class Spec {
+        handler = "x";
+      })(),
+      { handler: "x", backoff: { baseMs: 1 } },
+      { handler: "x", runAt: 5 },
+    ]) {
       expect(fastJobSpec(input)).toBeUndefined();
     }
     expect(() => parseJobSpec({ handler: "x", priority: 11 }, "job spec #3")).toThrow(/invalid job spec #3: priority/);

@@ -41,7 +41,11 @@ describe("parseJobSpec defaults", () => {
 
   it("fills missing backoff fields one by one, also when given as undefined", () => {
     expect(parseJobSpec({ handler: "h", backoff: { jitter: 0.2 } }).backoff).toEqual({ ...DEFAULT_BACKOFF, jitter: 0.2 });
-    expect(parseJobSpec({ handler: "h", backoff: { baseMs: undefined, maxMs: 5 } }).backoff).toEqual({ baseMs: 1_000, maxMs: 5, jitter: 0 });
+    expect(parseJobSpec({ handler: "h", backoff: { baseMs: undefined, maxMs: 5 } }).backoff).toEqual({
+      baseMs: 1_000,
+      maxMs: 5,
+      jitter: 0,
+    });
   });
 
   it("keeps given values and normalizes runAt (number, Date, ISO string) to epoch ms", () => {
@@ -50,7 +54,16 @@ describe("parseJobSpec defaults", () => {
     expect(parseJobSpec({ handler: "h", runAt: new Date(at) }).runAt).toBe(at);
     expect(parseJobSpec({ handler: "h", runAt: "2025-01-02T03:04:05Z" }).runAt).toBe(at);
     expect(parseJobSpec({ handler: "h", runAt: "2025-01-02T05:04:05+02:00" }).runAt).toBe(at);
-    const spec = parseJobSpec({ id: "a", handler: "h", payload: { x: 1 }, priority: 10, mode: "thread", maxAttempts: 1, timeoutMs: 50, delayMs: 5 });
+    const spec = parseJobSpec({
+      id: "a",
+      handler: "h",
+      payload: { x: 1 },
+      priority: 10,
+      mode: "thread",
+      maxAttempts: 1,
+      timeoutMs: 50,
+      delayMs: 5,
+    });
     expect(spec).toMatchObject({ id: "a", priority: 10, mode: "thread", maxAttempts: 1, timeoutMs: 50, delayMs: 5, payload: { x: 1 } });
   });
 

@@ -100,7 +100,7 @@ describe("transition()", () => {
 describe("state machine properties (fast-check)", () => {
   // Statuses reachable from `created` by legal moves, computed from the hand-written table.
   const reachable = new Set<JobStatus>(["created"]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const from of [...reachable]) {
       for (const to of ALL) {

@@ -26,20 +26,34 @@ async function baseline(n) {
   return out;
 }
 
-async function* g1(s) { for await (const x of s) yield x + 1; }
-async function* g2(s) { for await (const x of s) if (x % 2 === 0) yield x; }
-async function* g3(s) { for await (const x of s) yield x * 2; }
+async function* g1(s) {
+  for await (const x of s) yield x + 1;
+}
+async function* g2(s) {
+  for await (const x of s) if (x % 2 === 0) yield x;
+}
+async function* g3(s) {
+  for await (const x of s) yield x * 2;
+}
 async function generatorChain(n) {
   const out = [];
   for await (const x of g3(g2(g1(source(n))))) out.push(x);
   return out;
 }
 
-const handler = pipeline(map((x) => x + 1), filter((x) => x % 2 === 0), map((x) => x * 2));
+const handler = pipeline(
+  map((x) => x + 1),
+  filter((x) => x % 2 === 0),
+  map((x) => x * 2),
+);
 const withProgress = (n) => handler(source(n), { progress: () => {} });
 
 async function nodeStream(n) {
-  return Readable.from(source(n)).map((x) => x + 1).filter((x) => x % 2 === 0).map((x) => x * 2).toArray();
+  return Readable.from(source(n))
+    .map((x) => x + 1)
+    .filter((x) => x % 2 === 0)
+    .map((x) => x * 2)
+    .toArray();
 }
 
 const peers = {
@@ -82,7 +96,15 @@ const CALLS = 256;
 const concurrency = [];
 let c1;
 for (const c of [1, 4, 16, 64]) {
-  const h = pipeline(map(async (x) => { await sleep(5); return x; }, { concurrency: c }));
+  const h = pipeline(
+    map(
+      async (x) => {
+        await sleep(5);
+        return x;
+      },
+      { concurrency: c },
+    ),
+  );
   const t0 = performance.now();
   await h(source(CALLS));
   const ms = performance.now() - t0;
@@ -90,7 +112,9 @@ for (const c of [1, 4, 16, 64]) {
   concurrency.push({ concurrency: c, ms: +ms.toFixed(1), itemsPerSec: Math.round((CALLS / ms) * 1000), speedup: +(c1 / ms).toFixed(1) });
 }
 
-console.log(`\n### Throughput: map(x+1) → filter(even) → map(x*2), ${N.toLocaleString("en")} items (median of ${RUNS} interleaved runs; node:stream ${SLOW_RUNS})\n`);
+console.log(
+  `\n### Throughput: map(x+1) → filter(even) → map(x*2), ${N.toLocaleString("en")} items (median of ${RUNS} interleaved runs; node:stream ${SLOW_RUNS})\n`,
+);
 console.log("| implementation | median ms | items/s | time vs baseline |");
 console.log("|---|---:|---:|---:|");
 for (const r of throughput) console.log(`| ${r.name} | ${r.medianMs} | ${r.itemsPerSec.toLocaleString("en")} | ${r.vsBaseline}× |`);

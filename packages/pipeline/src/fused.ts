@@ -1,15 +1,7 @@
 // Consecutive item helpers (sequential map, filter, tap, take) run fused: one loop applies them
 // all to each item, so a three-stage pipeline costs one async iteration per item, not three.
 import type { AnyIterable } from "./types.js";
-import {
-  type ErrorScope,
-  type FusedOp,
-  type ItemFn,
-  type SourceLabel,
-  type StageTracker,
-  isThenable,
-  throwIfAborted,
-} from "./internal.js";
+import { type ErrorScope, type FusedOp, type ItemFn, type SourceLabel, type StageTracker, isThenable, throwIfAborted } from "./internal.js";
 
 /** Returned by {@link FusedGroup.apply} for an item a filter dropped. */
 export const SKIP: unique symbol = Symbol("skip");

@@ -178,11 +178,7 @@ export class StageTracker {
 }
 
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === "object" || typeof v === "function") &&
-    typeof (v as { then?: unknown }).then === "function"
-  );
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
 
 export function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
@@ -228,7 +224,7 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
       (e: unknown) => {
         signal.removeEventListener("abort", onAbort);
-         
+
         reject(e);
       },
     );

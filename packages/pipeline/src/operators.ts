@@ -2,15 +2,7 @@
 // as a lazy transform over any (async) iterable. All are pull-based: nothing is read from the
 // source until the consumer asks, and at most a bounded number of items is read ahead.
 import type { AnyIterable, TransformStage } from "./types.js";
-import {
-  type ItemFn,
-  type StreamEnv,
-  asyncIteratorOf,
-  closeQuietly,
-  isStreamSource,
-  isThenable,
-  throwIfAborted,
-} from "./internal.js";
+import { type ItemFn, type StreamEnv, asyncIteratorOf, closeQuietly, isStreamSource, isThenable, throwIfAborted } from "./internal.js";
 import { implStage, opStage } from "./stage.js";
 
 /** Options of {@link map}. */
@@ -94,10 +86,7 @@ export function filter<T>(
  * Calls `fn` (sync or async; awaited) for each item and passes the item on unchanged: for
  * logging, side effects, counting.
  */
-export function tap<T>(
-  fn: (item: T, index: number, signal: AbortSignal) => unknown,
-  options: HelperOptions = {},
-): TransformStage<T, T> {
+export function tap<T>(fn: (item: T, index: number, signal: AbortSignal) => unknown, options: HelperOptions = {}): TransformStage<T, T> {
   assertFunction(fn, "tap");
   return opStage(options.name ?? (fn.name || "tap"), { kind: "tap", fn: fn });
 }
@@ -120,9 +109,7 @@ export function flatMap<T, R>(
   options: HelperOptions = {},
 ): TransformStage<T, R> {
   assertFunction(fn, "flatMap");
-  return implStage(options.name ?? (fn.name || "flatMap"), (source, env) =>
-    flatMapImpl(source, fn as ItemFn<unknown>, env),
-  );
+  return implStage(options.name ?? (fn.name || "flatMap"), (source, env) => flatMapImpl(source, fn as ItemFn<unknown>, env));
 }
 
 /**
@@ -188,7 +175,6 @@ async function* mapConcurrent(
       const r = fn(item as never, i, calls.signal);
       p = isThenable(r) ? r : Promise.resolve(r);
     } catch (e) {
-       
       p = Promise.reject(e);
     }
     p.then(
@@ -265,11 +251,7 @@ async function* mapConcurrent(
   }
 }
 
-async function* flatMapImpl(
-  source: AnyIterable<unknown>,
-  fn: ItemFn<unknown>,
-  env: StreamEnv,
-): AsyncGenerator<unknown, void, undefined> {
+async function* flatMapImpl(source: AnyIterable<unknown>, fn: ItemFn<unknown>, env: StreamEnv): AsyncGenerator<unknown, void, undefined> {
   const { signal, scope } = env;
   throwIfAborted(signal);
   let i = 0;
@@ -290,11 +272,7 @@ async function* flatMapImpl(
   }
 }
 
-async function* batchBySize(
-  source: AnyIterable<unknown>,
-  size: number,
-  env: StreamEnv,
-): AsyncGenerator<unknown[], void, undefined> {
+async function* batchBySize(source: AnyIterable<unknown>, size: number, env: StreamEnv): AsyncGenerator<unknown[], void, undefined> {
   const { signal } = env;
   throwIfAborted(signal);
   let buf: unknown[] = [];
@@ -380,7 +358,11 @@ async function* batchWithWait(
     signal.removeEventListener("abort", notify);
     if (!sourceDone) {
       // A read still pending: close after it answers (a rejected read means the source is done).
-      if (pending) void pending.then(() => closeQuietly(it), () => undefined);
+      if (pending)
+        void pending.then(
+          () => closeQuietly(it),
+          () => undefined,
+        );
       else await closeQuietly(it);
     }
   }

@@ -82,8 +82,7 @@ async function* run(
   outer?.addEventListener("abort", onAbort, { once: true });
   const signal = controller.signal;
   const scope = new ErrorScope(signal);
-  const track = (d: StageDef): StageTracker =>
-    new StageTracker(d.name, d.index, options.onProgress, options.metrics, intervalMs);
+  const track = (d: StageDef): StageTracker => new StageTracker(d.name, d.index, options.onProgress, options.metrics, intervalMs);
   const contextOf = (d: StageDef): StageContext => {
     const ctx: { -readonly [K in keyof StageContext]: StageContext[K] } = { signal, stage: d.name, index: d.index };
     if (options.jobId !== undefined) ctx.jobId = options.jobId;
@@ -247,13 +246,7 @@ function wireSegment(seg: Segment, source: AnyIterable<unknown>, label: SourceLa
 }
 
 /** Runs the final segment, collecting into `out`. The last fused group runs without a generator. */
-async function drainSegment(
-  seg: Segment,
-  source: AnyIterable<unknown>,
-  label: SourceLabel,
-  out: unknown[],
-  w: Wiring,
-): Promise<void> {
+async function drainSegment(seg: Segment, source: AnyIterable<unknown>, label: SourceLabel, out: unknown[], w: Wiring): Promise<void> {
   const units = unitsOf(seg, w);
   let src: AnyIterable<unknown> = source;
   let lbl = label;
@@ -350,10 +343,7 @@ function describeType(v: unknown): string {
  * export const handlers = { ingest: createPipeline([parse, map(embed, { concurrency: 8 })], { metrics }) };
  * ```
  */
-export function createPipeline(
-  stages: readonly AnyStage[],
-  options: PipelineOptions = {},
-): PipelineHandler<unknown, unknown> {
+export function createPipeline(stages: readonly AnyStage[], options: PipelineOptions = {}): PipelineHandler<unknown, unknown> {
   normalizeStages(stages); // fail on misuse now, not at the first job
   const list = [...stages];
   return async (payload: unknown, ctx?: PipelineContext): Promise<unknown> => {
@@ -391,11 +381,7 @@ type Step<I, O> = (input: I, ctx: StageContext) => O | PromiseLike<O>;
  */
 export function pipeline<A, B>(s1: Step<A, B>): PipelineHandler<A, PipelineOutput<B>>;
 export function pipeline<A, B, C>(s1: Step<A, B>, s2: Step<B, C>): PipelineHandler<A, PipelineOutput<C>>;
-export function pipeline<A, B, C, D>(
-  s1: Step<A, B>,
-  s2: Step<B, C>,
-  s3: Step<C, D>,
-): PipelineHandler<A, PipelineOutput<D>>;
+export function pipeline<A, B, C, D>(s1: Step<A, B>, s2: Step<B, C>, s3: Step<C, D>): PipelineHandler<A, PipelineOutput<D>>;
 export function pipeline<A, B, C, D, E>(
   s1: Step<A, B>,
   s2: Step<B, C>,

@@ -1,13 +1,5 @@
 import type { AnyIterable, AnyStage, StageContext, TransformStage, ValueStage } from "./types.js";
-import {
-  type FusedOp,
-  type StageMeta,
-  type StreamImpl,
-  StageTracker,
-  brand,
-  metaOf,
-  standaloneEnv,
-} from "./internal.js";
+import { type FusedOp, type StageMeta, type StreamImpl, StageTracker, brand, metaOf, standaloneEnv } from "./internal.js";
 import { FusedGroup } from "./fused.js";
 
 /**
@@ -23,13 +15,10 @@ import { FusedGroup } from "./fused.js";
  * });
  * ```
  */
-export function transform<I, O>(
-  fn: (source: AsyncIterable<I>, ctx: StageContext) => AsyncIterable<O>,
-): TransformStage<I, O> {
+export function transform<I, O>(fn: (source: AsyncIterable<I>, ctx: StageContext) => AsyncIterable<O>): TransformStage<I, O> {
   if (typeof fn !== "function") throw new TypeError("transform(fn): fn must be a function");
   const name = fn.name || "transform";
-  const wrapper = (source: AnyIterable<I>, ctx?: StageContext): AsyncIterable<O> =>
-    fn(toAsync(source), ctx ?? standaloneContext(name));
+  const wrapper = (source: AnyIterable<I>, ctx?: StageContext): AsyncIterable<O> => fn(toAsync(source), ctx ?? standaloneContext(name));
   return brand(wrapper, { kind: "transform", name, fn: fn as StageMeta["fn"] }) as unknown as TransformStage<I, O>;
 }
 
@@ -103,9 +92,7 @@ export function normalizeStages(stages: readonly AnyStage[]): StageDef[] {
 
 function assertNotGenerator(fn: unknown, name: string): void {
   if (Object.prototype.toString.call(fn) === "[object AsyncGeneratorFunction]") {
-    throw new TypeError(
-      `pipeline stage "${name}" is an async generator function; wrap it with transform() to make it a stream stage`,
-    );
+    throw new TypeError(`pipeline stage "${name}" is an async generator function; wrap it with transform() to make it a stream stage`);
   }
 }
 

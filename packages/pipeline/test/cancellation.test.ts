@@ -49,13 +49,18 @@ describe("cancellation", () => {
           }
         }),
       );
-    const h = pipeline(relay("a"), map(async (x: number) => x, { concurrency: 4 }), relay("b"), async (items: AsyncIterable<number>) => {
-      let n = 0;
-      for await (const _ of items) {
-        if (++n === 10) controller.abort();
-      }
-      return n;
-    });
+    const h = pipeline(
+      relay("a"),
+      map(async (x: number) => x, { concurrency: 4 }),
+      relay("b"),
+      async (items: AsyncIterable<number>) => {
+        let n = 0;
+        for await (const _ of items) {
+          if (++n === 10) controller.abort();
+        }
+        return n;
+      },
+    );
     const err: unknown = await h(source, { signal: controller.signal }).catch((e: unknown) => e);
     expect(err).toBe(controller.signal.reason);
     expect((err as DOMException).name).toBe("AbortError");
@@ -97,7 +102,10 @@ describe("cancellation", () => {
 
   it("rejects promptly while a value stage ignores the signal", async () => {
     const controller = new AbortController();
-    const h = pipeline((x: number) => x, () => new Promise<never>(() => {}));
+    const h = pipeline(
+      (x: number) => x,
+      () => new Promise<never>(() => {}),
+    );
     const run = h(1, { signal: controller.signal });
     await hops(5);
     controller.abort("cancelled");

@@ -38,7 +38,7 @@ describe("map", () => {
             },
             { concurrency, ordered },
           );
-          const out = (await pipeline(m)(source()));
+          const out = await pipeline(m)(source());
           // Same through the helper used on its own, with a slow consumer that counts what it got.
           pulled = 0;
           maxLead = 0;
@@ -149,7 +149,12 @@ describe("filter, tap, take, flatMap", () => {
   it("take stops reading the source after `count` items and closes it", async () => {
     const ch = channel<number>();
     for (let i = 0; i < 10; i++) ch.push(i);
-    expect(await pipeline(map((x: number) => x * 2), take(3))(ch)).toEqual([0, 2, 4]);
+    expect(
+      await pipeline(
+        map((x: number) => x * 2),
+        take(3),
+      )(ch),
+    ).toEqual([0, 2, 4]);
     expect(ch.pulled).toBe(3);
     expect(ch.closed).toBe(true);
     expect(await collect(take(0)([1, 2]))).toEqual([]);

@@ -106,12 +106,19 @@ describe("pipeline()", () => {
     expect(() => pipeline()).toThrow(TypeError);
     expect(() => pipeline(42 as never)).toThrow(TypeError);
     // An unmarked async generator function is almost certainly a forgotten transform().
-    expect(() => pipeline(async function* gen(src: AsyncIterable<number>) { yield* src; })).toThrow(/transform\(\)/);
+    expect(() =>
+      pipeline(async function* gen(src: AsyncIterable<number>) {
+        yield* src;
+      }),
+    ).toThrow(/transform\(\)/);
     expect(() => stage("", (x: number) => x)).toThrow(TypeError);
   });
 
   it("fails with a stage error when a stream stage gets something it cannot iterate", async () => {
-    const h = pipeline((n: number) => n, map((x: number) => x));
+    const h = pipeline(
+      (n: number) => n,
+      map((x: number) => x),
+    );
     const err: unknown = await h(3).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PipelineStageError);
     expect((err as PipelineStageError).stage).toBe("map");
@@ -192,7 +199,11 @@ async function sumStream(items: AsyncIterable<number>): Promise<number> {
 describe("progress and metrics", () => {
   it("reports every stage and always ends each with a done report", async () => {
     const reports: StageProgress[] = [];
-    const h = pipeline(stage("load", (n: number) => range(n)), map((x: number) => x + 1), filter((x: number) => x % 2 === 0));
+    const h = pipeline(
+      stage("load", (n: number) => range(n)),
+      map((x: number) => x + 1),
+      filter((x: number) => x % 2 === 0),
+    );
     await h(10, { progress: (p) => reports.push(p as StageProgress) });
     const finals = reports.filter((r) => r.done);
     expect(finals).toEqual([
@@ -218,7 +229,10 @@ describe("progress and metrics", () => {
 
   it("throttles a million-item stream to a bounded number of reports", async () => {
     let count = 0;
-    const h = pipeline(map((x: number) => x), filter(() => false));
+    const h = pipeline(
+      map((x: number) => x),
+      filter(() => false),
+    );
     await h(range(1_000_000), { progress: () => count++ });
     // Reports are at least 100 ms apart per stage (plus one final each): far fewer than items.
     expect(count).toBeGreaterThanOrEqual(2);
@@ -266,7 +280,11 @@ describe("errors", () => {
       map(async (x: number) => failAt7(x), { concurrency: 4, ordered: false }),
     ];
     for (const m of variants) {
-      const h = pipeline(map((x: number) => x), filter(() => true), stage("fragile", m));
+      const h = pipeline(
+        map((x: number) => x),
+        filter(() => true),
+        stage("fragile", m),
+      );
       const err = (await h(range(20)).catch((e: unknown) => e)) as PipelineStageError;
       expect(err).toBeInstanceOf(PipelineStageError);
       expect([err.stage, err.stageIndex, err.index]).toEqual(["fragile", 2, 7]);
@@ -296,9 +314,10 @@ describe("errors", () => {
     const viaInput = (await pipeline(map((x: number) => x))(broken()).catch((e: unknown) => e)) as PipelineStageError;
     expect([viaInput.stage, viaInput.stageIndex, viaInput.index]).toEqual(["input", -1, 2]);
 
-    const viaStage = (await pipeline(stage("open", () => broken()), map((x: number) => x))(null).catch(
-      (e: unknown) => e,
-    )) as PipelineStageError;
+    const viaStage = (await pipeline(
+      stage("open", () => broken()),
+      map((x: number) => x),
+    )(null).catch((e: unknown) => e)) as PipelineStageError;
     expect([viaStage.stage, viaStage.stageIndex, viaStage.index]).toEqual(["open", 0, 2]);
   });
 

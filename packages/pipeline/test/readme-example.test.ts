@@ -69,7 +69,10 @@ describe("types", () => {
     );
     expectTypeOf(h).parameter(0).toEqualTypeOf<string>();
     expectTypeOf(h).returns.resolves.toEqualTypeOf<number[][]>();
-    const v = pipeline((n: number) => n + 1, async (n: number) => `${n}`);
+    const v = pipeline(
+      (n: number) => n + 1,
+      async (n: number) => `${n}`,
+    );
     expectTypeOf(v).returns.resolves.toEqualTypeOf<string>();
   });
 });

@@ -30,7 +30,9 @@ const entries = Array.from({ length: MAX }, (_, i) => ({ id: ids[i], priority: p
 class BareHeap {
   a = [];
   seq = 0;
-  get size() { return this.a.length; }
+  get size() {
+    return this.a.length;
+  }
   push(priority) {
     const a = this.a;
     const node = { priority, seq: this.seq++ };
@@ -60,7 +62,10 @@ class BareHeap {
         const r = c + 1;
         if (r < n) {
           const right = a[r];
-          if (right.priority > child.priority || (right.priority === child.priority && right.seq < child.seq)) { c = r; child = right; }
+          if (right.priority > child.priority || (right.priority === child.priority && right.seq < child.seq)) {
+            c = r;
+            child = right;
+          }
         }
         if (!(child.priority > last.priority || (child.priority === last.priority && child.seq < last.seq))) break;
         a[i] = child;
@@ -96,7 +101,10 @@ class TypedIndexedBareHeap extends BareHeap {
   next = 0;
   pushEntry(entry) {
     const slot = this.free.length !== 0 ? this.free.pop() : this.next++;
-    if (!this.index.insert(entry.id, slot)) { this.free.push(slot); throw new Error("duplicate"); }
+    if (!this.index.insert(entry.id, slot)) {
+      this.free.push(slot);
+      throw new Error("duplicate");
+    }
     this.pushSlot(entry.priority, slot);
   }
   // A copy of BareHeap.push with a slot in the node, on purpose: sharing one sift-up between the
@@ -117,7 +125,10 @@ class TypedIndexedBareHeap extends BareHeap {
   }
   popEntry() {
     const top = this.pop();
-    if (top !== undefined) { this.index.delete(top.slot); this.free.push(top.slot); }
+    if (top !== undefined) {
+      this.index.delete(top.slot);
+      this.free.push(top.slot);
+    }
     return top;
   }
 }
@@ -164,7 +175,11 @@ const now = () => {
 const sortedOrder = new Map();
 function fillOrder(name, n) {
   if (!name.startsWith("p-queue")) return undefined;
-  if (!sortedOrder.has(n)) sortedOrder.set(n, Array.from({ length: n }, (_, i) => i).sort((x, y) => priorities[y] - priorities[x]));
+  if (!sortedOrder.has(n))
+    sortedOrder.set(
+      n,
+      Array.from({ length: n }, (_, i) => i).sort((x, y) => priorities[y] - priorities[x]),
+    );
   return sortedOrder.get(n);
 }
 
@@ -181,7 +196,11 @@ function pushThenPop(name, impl, n) {
     for (; pushed < n; pushed++) {
       impl.push(q, pushed);
       // Check the budget only every 1024 pushes: the clock read must not dominate.
-      if ((pushed & 1023) === 1023 && now() - t0 > BUDGET_NS) { pushed++; complete = false; break; }
+      if ((pushed & 1023) === 1023 && now() - t0 > BUDGET_NS) {
+        pushed++;
+        complete = false;
+        break;
+      }
     }
     for (let i = 0; i < pushed; i++) impl.pop(q);
     ops += 2 * pushed;
@@ -199,9 +218,13 @@ function steady(name, impl, n) {
   for (; done < STEADY_OPS; done++) {
     impl.pop(q);
     impl.push(q, n + done);
-    if ((done & 255) === 255 && (now() - t0) > BUDGET_NS) { done++; complete = false; break; }
+    if ((done & 255) === 255 && now() - t0 > BUDGET_NS) {
+      done++;
+      complete = false;
+      break;
+    }
   }
-  const ns = (now() - t0);
+  const ns = now() - t0;
   return { ops: done, nsPerOp: ns / done, complete };
 }
 
@@ -209,7 +232,10 @@ function bytesPerEntry(name, impl, n) {
   if (typeof globalThis.gc !== "function") return undefined;
   const order = fillOrder(name, n);
   // Typed-array backing stores live outside the JS heap: count them too.
-  const used = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
   globalThis.gc();
   const before = used();
   const q = impl.make();
@@ -220,10 +246,16 @@ function bytesPerEntry(name, impl, n) {
   return (after - before) / n;
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 // Warm up every implementation so the JIT has settled before measuring.
-for (const [name, impl] of Object.entries(IMPLS)) { pushThenPop(name, impl, 20_000); steady(name, impl, 10_000); }
+for (const [name, impl] of Object.entries(IMPLS)) {
+  pushThenPop(name, impl, 20_000);
+  steady(name, impl, 10_000);
+}
 
 // Rounds interleave the implementations (rotating the order) and report the median, so load
 // from other processes on a shared machine hits every contender alike.
@@ -238,7 +270,10 @@ const results = [];
 for (const size of SIZES) {
   await settle();
   const samples = Object.fromEntries(names.map((n) => [n, { pushThenPop: [], steady: [] }]));
-  for (const [scenario, fn] of [["pushThenPop", pushThenPop], ["steady", steady]]) {
+  for (const [scenario, fn] of [
+    ["pushThenPop", pushThenPop],
+    ["steady", steady],
+  ]) {
     for (let r = 0; r < ROUNDS[size]; r++) {
       for (let j = 0; j < names.length; j++) {
         const name = names[(j + r) % names.length];
@@ -278,11 +313,17 @@ for (const r of results) {
     `| ${r.size.toLocaleString("en")} | ${r.impl} | ${r.pushThenPop.nsPerOp.toFixed(0)}${star(r.pushThenPop)} | ${(r.pushThenPop.nsPerOp / f1).toFixed(2)} | ${r.steady.nsPerOp.toFixed(0)}${star(r.steady)} | ${(r.steady.nsPerOp / f2).toFixed(2)} | ${fmt(r.bytesPerEntry)} |`,
   );
 }
-lines.push("", `Growth ${SIZES[0].toLocaleString("en")} → ${SIZES.at(-1).toLocaleString("en")} entries (ns/op ratio; log2 grows ×1.5, cache misses add more):`, "");
+lines.push(
+  "",
+  `Growth ${SIZES[0].toLocaleString("en")} → ${SIZES.at(-1).toLocaleString("en")} entries (ns/op ratio; log2 grows ×1.5, cache misses add more):`,
+  "",
+);
 for (const name of names) {
   const a = results.find((r) => r.impl === name && r.size === SIZES[0]);
   const b = results.find((r) => r.impl === name && r.size === SIZES.at(-1));
-  lines.push(`- ${name}: push+pop ×${(b.pushThenPop.nsPerOp / a.pushThenPop.nsPerOp).toFixed(2)}, steady ×${(b.steady.nsPerOp / a.steady.nsPerOp).toFixed(2)}`);
+  lines.push(
+    `- ${name}: push+pop ×${(b.pushThenPop.nsPerOp / a.pushThenPop.nsPerOp).toFixed(2)}, steady ×${(b.steady.nsPerOp / a.steady.nsPerOp).toFixed(2)}`,
+  );
 }
 console.log(lines.join("\n"));
 

@@ -35,10 +35,7 @@ describe("concurrent async producers and consumers", () => {
       }
     };
 
-    await Promise.all([
-      ...Array.from({ length: PRODUCERS }, (_, p) => producer(p)),
-      ...Array.from({ length: 8 }, () => consumer()),
-    ]);
+    await Promise.all([...Array.from({ length: PRODUCERS }, (_, p) => producer(p)), ...Array.from({ length: 8 }, () => consumer())]);
     expect(removed.size).toBeGreaterThan(0);
     expect(popped).toHaveLength(PRODUCERS * PER - removed.size);
     const seen = new Set(popped);

@@ -154,23 +154,38 @@ describe("PriorityScheduler matches the reference model", () => {
   const opts = { seed: SEED, numRuns: 300 };
 
   it("agingRate 0.125, whole seconds (exact float oracle)", () => {
-    fc.assert(runModel(0.125, 1_000, (p, readyAt, now) => p + (0.125 * (now - readyAt)) / 1000), opts);
+    fc.assert(
+      runModel(0.125, 1_000, (p, readyAt, now) => p + (0.125 * (now - readyAt)) / 1000),
+      opts,
+    );
   });
 
   it("agingRate 0.5, whole seconds (exact float oracle)", () => {
-    fc.assert(runModel(0.5, 1_000, (p, readyAt, now) => p + (0.5 * (now - readyAt)) / 1000), opts);
+    fc.assert(
+      runModel(0.5, 1_000, (p, readyAt, now) => p + (0.5 * (now - readyAt)) / 1000),
+      opts,
+    );
   });
 
   it("default agingRate 0.1, millisecond steps (oracle in exact integer ms: effective × 10 000)", () => {
-    fc.assert(runModel(0.1, 1, (p, readyAt, now) => p * 10_000 + (now - readyAt)), opts);
+    fc.assert(
+      runModel(0.1, 1, (p, readyAt, now) => p * 10_000 + (now - readyAt)),
+      opts,
+    );
   });
 
   it("default agingRate 0.1, whole seconds near the tie points (1 point = 10 s)", () => {
-    fc.assert(runModel(0.1, 1_000, (p, readyAt, now) => p * 10_000 + (now - readyAt)), opts);
+    fc.assert(
+      runModel(0.1, 1_000, (p, readyAt, now) => p * 10_000 + (now - readyAt)),
+      opts,
+    );
   });
 
   it("agingRate 0: pure priority order, FIFO among equals", () => {
-    fc.assert(runModel(0, 1_000, (p) => p), opts);
+    fc.assert(
+      runModel(0, 1_000, (p) => p),
+      opts,
+    );
   });
 });
 
@@ -201,16 +216,28 @@ describe("the bucket queue's slow paths match the reference model too", () => {
   const opts = { seed: SEED, numRuns: 150 };
 
   it("mixed arrivals, removals and a clock that steps back, agingRate 0.1", () => {
-    fc.assert(runModel(0.1, 1_000, (p, readyAt, now) => p * 10_000 + (now - readyAt), MIXED), opts);
+    fc.assert(
+      runModel(0.1, 1_000, (p, readyAt, now) => p * 10_000 + (now - readyAt), MIXED),
+      opts,
+    );
   });
 
   it("mixed arrivals, removals and a clock that steps back, agingRate 0", () => {
-    fc.assert(runModel(0, 1_000, (p) => p, MIXED), opts);
+    fc.assert(
+      runModel(0, 1_000, (p) => p, MIXED),
+      opts,
+    );
   });
 
   it("long rings (growth, wrap-around, shrink, compaction), agingRate 0.1 and 0", () => {
-    fc.assert(runModel(0.1, 1, (p, readyAt, now) => p * 10_000 + (now - readyAt), LONG), { seed: SEED, numRuns: 12 });
-    fc.assert(runModel(0, 1, (p) => p, LONG), { seed: SEED, numRuns: 12 });
+    fc.assert(
+      runModel(0.1, 1, (p, readyAt, now) => p * 10_000 + (now - readyAt), LONG),
+      { seed: SEED, numRuns: 12 },
+    );
+    fc.assert(
+      runModel(0, 1, (p) => p, LONG),
+      { seed: SEED, numRuns: 12 },
+    );
   });
 });
 

@@ -205,7 +205,12 @@ describe("remove / has / size", () => {
     const { s } = setup();
     s.push({ id: "a", priority: 1 });
     s.push({ id: "b", priority: 1, runAt: T0 + 1 });
-    expect(s.entries().map((e) => e.id).sort()).toEqual(["a", "b"]);
+    expect(
+      s
+        .entries()
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(["a", "b"]);
     s.clear();
     expect([s.size, s.readyCount, s.nextRunAt(), s.has("a")]).toEqual([0, 0, undefined, false]);
     s.push({ id: "a", priority: 1 });
@@ -215,7 +220,15 @@ describe("remove / has / size", () => {
 
 describe("bad input", () => {
   function snapshot(s: PriorityScheduler): unknown {
-    return [s.size, s.readyCount, s.nextRunAt(), s.entries().map((e) => e.id).sort()];
+    return [
+      s.size,
+      s.readyCount,
+      s.nextRunAt(),
+      s
+        .entries()
+        .map((e) => e.id)
+        .sort(),
+    ];
   }
 
   it("rejects a duplicate id (ready or delayed) with DuplicateJobError and changes nothing", () => {

@@ -14,16 +14,28 @@ const ALL_SCENARIOS = [
   { batch: 1_000, jobs: 30_000 },
 ];
 // BENCH_BATCHES=100,1000 runs only those scenarios.
-const SCENARIOS = process.env.BENCH_BATCHES ? ALL_SCENARIOS.filter((s) => process.env.BENCH_BATCHES.split(",").map(Number).includes(s.batch)) : ALL_SCENARIOS;
+const SCENARIOS = process.env.BENCH_BATCHES
+  ? ALL_SCENARIOS.filter((s) => process.env.BENCH_BATCHES.split(",").map(Number).includes(s.batch))
+  : ALL_SCENARIOS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const AGING_RATE = 0.1;
 
 function makeLifecycles(n, tag) {
   return Array.from({ length: n }, (_, i) => {
-    const pending = createJob(parseJobSpec({ id: `${tag}-${i}`, handler: "infer", payload: { prompt: `item ${i}`, tokens: 256 } }), 1_700_000_000_000 + i);
+    const pending = createJob(
+      parseJobSpec({ id: `${tag}-${i}`, handler: "infer", payload: { prompt: `item ${i}`, tokens: 256 } }),
+      1_700_000_000_000 + i,
+    );
     const running = transition(pending, "running", pending.createdAt + 10, { attempts: 1 });
     const completed = transition(running, "completed", pending.createdAt + 20);
-    const result = createResult({ jobId: pending.id, status: "completed", output: { text: "ok" }, startedAt: running.updatedAt, endedAt: completed.updatedAt, attempts: 1 });
+    const result = createResult({
+      jobId: pending.id,
+      status: "completed",
+      output: { text: "ok" },
+      startedAt: running.updatedAt,
+      endedAt: completed.updatedAt,
+      attempts: 1,
+    });
     return { pending, running, completed, result };
   });
 }
@@ -53,27 +65,41 @@ async function runRaw(path, lifecycles, batch) {
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
-  const insert = db.prepare("INSERT INTO jobs (id, created_at, status, priority, run_at, version, aging_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
-  const update = db.prepare("UPDATE jobs SET status = ?, priority = ?, run_at = ?, version = ?, aging_key = ?, data = ? WHERE id = ? AND version = ? AND created_at = ?");
-  const insertResult = db.prepare("INSERT INTO results (job_id, data) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?) ON CONFLICT (job_id) DO NOTHING");
+  const insert = db.prepare(
+    "INSERT INTO jobs (id, created_at, status, priority, run_at, version, aging_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+  );
+  const update = db.prepare(
+    "UPDATE jobs SET status = ?, priority = ?, run_at = ?, version = ?, aging_key = ?, data = ? WHERE id = ? AND version = ? AND created_at = ?",
+  );
+  const insertResult = db.prepare(
+    "INSERT INTO results (job_id, data) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?) ON CONFLICT (job_id) DO NOTHING",
+  );
   const key = (j) => j.priority - (AGING_RATE * j.runAt) / 1000;
   const fail = (what) => {
     throw new Error(what);
   };
   const ins = db.transaction((jobs) => {
-    for (const j of jobs) if (insert.run(j.id, j.createdAt, j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j)).changes === 0) fail("dup");
+    for (const j of jobs)
+      if (insert.run(j.id, j.createdAt, j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j)).changes === 0) fail("dup");
   });
   const upd = db.transaction((updates, results) => {
     for (const { job: j, expectedVersion } of updates) {
-      if (update.run(j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j), j.id, expectedVersion, j.createdAt).changes === 0) fail("stale");
+      if (update.run(j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j), j.id, expectedVersion, j.createdAt).changes === 0)
+        fail("stale");
     }
     for (const r of results) if (insertResult.run(r.jobId, JSON.stringify(r), r.jobId).changes === 0) fail("result");
   });
   const start = process.hrtime.bigint();
   for (const group of chunks(lifecycles, batch)) {
     ins.immediate(group.map((l) => l.pending));
-    upd.immediate(group.map((l) => ({ job: l.running, expectedVersion: 0 })), []);
-    upd.immediate(group.map((l) => ({ job: l.completed, expectedVersion: 1 })), group.map((l) => l.result));
+    upd.immediate(
+      group.map((l) => ({ job: l.running, expectedVersion: 0 })),
+      [],
+    );
+    upd.immediate(
+      group.map((l) => ({ job: l.completed, expectedVersion: 1 })),
+      group.map((l) => l.result),
+    );
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   db.close();
@@ -99,7 +125,13 @@ try {
     }
     const raw = jobs / best.raw;
     const store = jobs / best.store;
-    rows.push({ batch, jobs, rawJobsPerSec: Math.round(raw), storeJobsPerSec: Math.round(store), rawOverStore: Number((raw / store).toFixed(2)) });
+    rows.push({
+      batch,
+      jobs,
+      rawJobsPerSec: Math.round(raw),
+      storeJobsPerSec: Math.round(store),
+      rawOverStore: Number((raw / store).toFixed(2)),
+    });
   }
   // Reads: what validating every record with zod (parseJob) costs over JSON.parse alone.
   const path = join(dir, "reads.db");
@@ -158,14 +190,23 @@ console.log(`\nLifecycle throughput (insert → running → completed + result; 
 console.log("| jobs per commit | jobs | raw better-sqlite3 (jobs/s) | SqliteJobStore (jobs/s) | raw ÷ store |");
 console.log("|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  console.log(`| ${r.batch} | ${r.jobs.toLocaleString("en")} | ${r.rawJobsPerSec.toLocaleString("en")} | ${r.storeJobsPerSec.toLocaleString("en")} | ${r.rawOverStore.toFixed(2)}× |`);
+  console.log(
+    `| ${r.batch} | ${r.jobs.toLocaleString("en")} | ${r.rawJobsPerSec.toLocaleString("en")} | ${r.storeJobsPerSec.toLocaleString("en")} | ${r.rawOverStore.toFixed(2)}× |`,
+  );
 }
 console.log(`\nListing 10,000 jobs in pages of 1,000 (best of ${ROUNDS})\n`);
 console.log("| reader | jobs/s | raw ÷ reader |");
 console.log("|---|---:|---:|");
 console.log(`| raw SELECT + JSON.parse | ${reads.rawJobsPerSec.toLocaleString("en")} | 1.00× |`);
-console.log(`| SqliteJobStore, readValidation "full" (zod) | ${reads.fullJobsPerSec.toLocaleString("en")} | ${reads.rawOverFull.toFixed(2)}× |`);
-console.log(`| SqliteJobStore, readValidation "shape" | ${reads.shapeJobsPerSec.toLocaleString("en")} | ${reads.rawOverShape.toFixed(2)}× |`);
+console.log(
+  `| SqliteJobStore, readValidation "full" (zod) | ${reads.fullJobsPerSec.toLocaleString("en")} | ${reads.rawOverFull.toFixed(2)}× |`,
+);
+console.log(
+  `| SqliteJobStore, readValidation "shape" | ${reads.shapeJobsPerSec.toLocaleString("en")} | ${reads.rawOverShape.toFixed(2)}× |`,
+);
 mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
-writeFileSync(new URL("../bench-results/lifecycle.json", import.meta.url), JSON.stringify({ machine, date: new Date().toISOString(), rounds: ROUNDS, rows, reads }, null, 2));
+writeFileSync(
+  new URL("../bench-results/lifecycle.json", import.meta.url),
+  JSON.stringify({ machine, date: new Date().toISOString(), rounds: ROUNDS, rows, reads }, null, 2),
+);
 console.log("\nwrote bench-results/lifecycle.json");

@@ -2,8 +2,21 @@ import { JOB_STATUSES, MAX_PRIORITY, MIN_PRIORITY } from "@pyrexis/models";
 
 const STATUSES: ReadonlySet<string> = new Set(JOB_STATUSES);
 const KEYS: ReadonlySet<string> = new Set([
-  "id", "handler", "payload", "priority", "mode", "maxAttempts", "backoff", "timeoutMs",
-  "status", "attempts", "lastError", "createdAt", "updatedAt", "runAt", "version",
+  "id",
+  "handler",
+  "payload",
+  "priority",
+  "mode",
+  "maxAttempts",
+  "backoff",
+  "timeoutMs",
+  "status",
+  "attempts",
+  "lastError",
+  "createdAt",
+  "updatedAt",
+  "runAt",
+  "version",
 ]);
 
 const isInt = (v: unknown, min: number): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= min;

@@ -184,7 +184,12 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
     resultExists: prepare(k.selectFrom("results").select("job_id").where("job_id", "=", param<string>("job_id"))),
     getJob: prepare(k.selectFrom("jobs").select(["id", "status", "version", "created_at", "data"]).where("id", "=", param<string>("id"))),
     getResult: prepare(k.selectFrom("results").select(["job_id", "data"]).where("job_id", "=", param<string>("job_id"))),
-    countByStatus: prepare(k.selectFrom("jobs").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).groupBy("status")),
+    countByStatus: prepare(
+      k
+        .selectFrom("jobs")
+        .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+        .groupBy("status"),
+    ),
   };
 }
 
@@ -262,7 +267,10 @@ export class SqliteJobStore implements JobStore {
       throw invalid(`invalid SqliteJobStore option: synchronous must be "NORMAL" or "FULL"`, ["synchronous"]);
     }
     checkPositiveInt(options.busyTimeoutMs, "busyTimeoutMs", 0, 2_147_483_647);
-    if (options.agingRate !== undefined && (typeof options.agingRate !== "number" || !Number.isFinite(options.agingRate) || options.agingRate < 0)) {
+    if (
+      options.agingRate !== undefined &&
+      (typeof options.agingRate !== "number" || !Number.isFinite(options.agingRate) || options.agingRate < 0)
+    ) {
       throw invalid("invalid SqliteJobStore option: agingRate must be a finite number >= 0", ["agingRate"]);
     }
     if (options.readValidation !== undefined && options.readValidation !== "full" && options.readValidation !== "shape") {
@@ -310,7 +318,8 @@ export class SqliteJobStore implements JobStore {
       db.exec(`PRAGMA busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${opts.synchronous ?? "NORMAL"}`);
-      const file = (db.prepare("PRAGMA database_list").all() as { name: string; file: string }[]).find((d) => d.name === "main")?.file ?? "";
+      const file =
+        (db.prepare("PRAGMA database_list").all() as { name: string; file: string }[]).find((d) => d.name === "main")?.file ?? "";
 
       const kysely = new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) });
       const migrator = new Migrator({
@@ -355,7 +364,12 @@ export class SqliteJobStore implements JobStore {
     if (stmt === undefined) {
       let q = this.#kysely.selectFrom("jobs").select(["id", "status", "version", "created_at", "data"]);
       if (statusCount === 1) q = q.where("status", "=", param<string>("s0"));
-      else if (statusCount > 1) q = q.where("status", "in", Array.from({ length: statusCount }, (_, i) => param<string>(`s${i}`)));
+      else if (statusCount > 1)
+        q = q.where(
+          "status",
+          "in",
+          Array.from({ length: statusCount }, (_, i) => param<string>(`s${i}`)),
+        );
       // Row-value comparison: one index range scan on (created_at, id).
       if (hasCursor) q = q.where(sql<boolean>`(created_at, id) ${sql.raw(order === "asc" ? ">" : "<")} (@after_created_at, @after_id)`);
       q = q.orderBy("created_at", order).orderBy("id", order).limit(param<number>("limit"));
@@ -383,7 +397,16 @@ export class SqliteJobStore implements JobStore {
       for (let i = 0; i < insert.length; i++) {
         const job = insert[i] as Job;
         // INSERT_JOB_ORDER
-        const changes = s.insertJob.run(job.id, job.createdAt, job.status, job.priority, job.runAt, job.version, this.#agingKey(job), JSON.stringify(job)).changes;
+        const changes = s.insertJob.run(
+          job.id,
+          job.createdAt,
+          job.status,
+          job.priority,
+          job.runAt,
+          job.version,
+          this.#agingKey(job),
+          JSON.stringify(job),
+        ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
     }
@@ -392,7 +415,15 @@ export class SqliteJobStore implements JobStore {
         const { job, expectedVersion } = update[i] as JobUpdate;
         // UPDATE_JOB_ORDER
         const changes = s.updateJob.run(
-          job.status, job.priority, job.runAt, job.version, this.#agingKey(job), JSON.stringify(job), job.id, expectedVersion, job.createdAt,
+          job.status,
+          job.priority,
+          job.runAt,
+          job.version,
+          this.#agingKey(job),
+          JSON.stringify(job),
+          job.id,
+          expectedVersion,
+          job.createdAt,
         ).changes;
         if (changes === 0) {
           const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;

@@ -12,7 +12,10 @@ export function tempDir(): { dir: string; file: (name: string) => string; remove
 
 /** A pending job with a fixed id and creation time. */
 export function job(id: string, createdAt = 1_000, extra: { priority?: number; payload?: unknown } = {}): Job {
-  return createJob(parseJobSpec({ id, handler: "work", payload: (extra.payload ?? { n: id }) as never, priority: extra.priority }), createdAt);
+  return createJob(
+    parseJobSpec({ id, handler: "work", payload: (extra.payload ?? { n: id }) as never, priority: extra.priority }),
+    createdAt,
+  );
 }
 
 /** The same job moved to `running` (version + 1). */

@@ -89,10 +89,18 @@ describe("commit", () => {
     const cases: [string, Parameters<SqliteJobStore["commit"]>[0], string][] = [
       ["existing id", { insert: [job("new1"), job("a")] }, "DUPLICATE_JOB"],
       ["id repeated in batch", { insert: [job("new1"), job("new1")] }, "DUPLICATE_JOB"],
-      ["stale version", { insert: [job("new1")], update: [{ job: { ...running(job("a")), version: 5 }, expectedVersion: 3 }] }, "STALE_VERSION"],
+      [
+        "stale version",
+        { insert: [job("new1")], update: [{ job: { ...running(job("a")), version: 5 }, expectedVersion: 3 }] },
+        "STALE_VERSION",
+      ],
       ["missing job update", { insert: [job("new1")], update: [{ job: running(job("zz")), expectedVersion: 0 }] }, "STALE_VERSION"],
       ["second result", { insert: [job("new1")], results: [result("new1"), result("b")] }, "RESULT_EXISTS"],
-      ["result for no job", { insert: [job("new1")], update: [{ job: running(job("a")), expectedVersion: 0 }], results: [result("ghost")] }, "JOB_NOT_FOUND"],
+      [
+        "result for no job",
+        { insert: [job("new1")], update: [{ job: running(job("a")), expectedVersion: 0 }], results: [result("ghost")] },
+        "JOB_NOT_FOUND",
+      ],
       ["version not increased", { insert: [job("new1")], update: [{ job: job("a"), expectedVersion: 0 }] }, "VALIDATION"],
       ["createdAt changed", { update: [{ job: { ...running(job("a")), createdAt: 9 }, expectedVersion: 0 }] }, "VALIDATION"],
       ["not a batch", null as never, "VALIDATION"],
@@ -172,7 +180,15 @@ describe("listJobs and countByStatus", () => {
     expect(runningPage.jobs.every((j) => j.status === "running")).toBe(true);
     expect((await store.listJobs({ status: ["running", "pending"] })).jobs).toHaveLength(25);
     expect((await store.listJobs({ status: ["completed"] })).jobs).toEqual([]);
-    expect(await store.countByStatus()).toEqual({ created: 0, pending: 16, running: 9, retrying: 0, completed: 0, failed: 0, cancelled: 0 });
+    expect(await store.countByStatus()).toEqual({
+      created: 0,
+      pending: 16,
+      running: 9,
+      retrying: 0,
+      completed: 0,
+      failed: 0,
+      cancelled: 0,
+    });
   });
 
   it("rejects bad limits, statuses, orders and cursors with ValidationError", async () => {
@@ -284,7 +300,7 @@ describe("corrupt records", () => {
     expect(store.corruptRecords).toEqual([]);
   });
 
-  it("readValidation: \"shape\" returns the same jobs and still catches corrupt rows with zod's message", async () => {
+  it('readValidation: "shape" returns the same jobs and still catches corrupt rows with zod\'s message', async () => {
     const store = await withCorruptRow({ readValidation: "shape" });
     expect((await store.listJobs()).jobs).toEqual([job("a", 1), job("c", 3)]);
     expect((await rejection(store.getJob("schema"))).message).toMatch(/priority/);
@@ -355,7 +371,11 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
     const store = await openStore(path);
     expect((await store.getJob("kept"))?.id).toBe("kept");
     const check = new Database(path, { readonly: true });
-    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[])
+    const indexes = (
+      check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%'").all() as {
+        name: string;
+      }[]
+    )
       .map((row) => row.name)
       .sort();
     const migrations = check.prepare("SELECT name FROM pyrexis_migration ORDER BY name").all();

@@ -104,8 +104,14 @@ for (const [name, make] of Object.entries(subjects)) {
 const baseline = Object.keys(subjects)[0];
 const names = Object.keys(subjects);
 const lines = [
-  `| workload | ${names.map((n) => `${n} (ms)`).join(" | ")} | ${names.slice(1).map((n) => `speed-up ${n.replace("MemoryJobStore ", "")}`).join(" | ")} |`,
-  `|---|${names.map(() => "---:").join("|")}|${names.slice(1).map(() => "---:").join("|")}|`,
+  `| workload | ${names.map((n) => `${n} (ms)`).join(" | ")} | ${names
+    .slice(1)
+    .map((n) => `speed-up ${n.replace("MemoryJobStore ", "")}`)
+    .join(" | ")} |`,
+  `|---|${names.map(() => "---:").join("|")}|${names
+    .slice(1)
+    .map(() => "---:")
+    .join("|")}|`,
 ];
 for (const w of Object.keys(workloads)) {
   const base = results[baseline][w];

@@ -116,10 +116,12 @@ function checkShape(batch: unknown): ShapeChecked {
       throw invalid(`update #${i} (job ${id}): expectedVersion must be an integer >= 0`, ["update", i, "expectedVersion"]);
     }
     if (job.version <= u.expectedVersion) {
-      throw invalid(
-        `update #${i} (job ${id}): job.version ${job.version} must be greater than expectedVersion ${u.expectedVersion}`,
-        ["update", i, "job", "version"],
-      );
+      throw invalid(`update #${i} (job ${id}): job.version ${job.version} must be greater than expectedVersion ${u.expectedVersion}`, [
+        "update",
+        i,
+        "job",
+        "version",
+      ]);
     }
     if (inserted.has(id)) throw invalid(`job ${id} is both inserted and updated in one batch`, ["update", i, "job", "id"]);
     if (updated.has(id)) throw invalid(`job ${id} is updated twice in one batch; coalesce the updates`, ["update", i, "job", "id"]);
@@ -298,7 +300,8 @@ export function decodeListCursor(cursor: unknown, order: "asc" | "desc"): ListPo
   }
   if (!Array.isArray(parsed) || parsed.length !== 3) throw bad("not a cursor returned by this store");
   const [o, createdAt, id] = parsed as unknown[];
-  if (typeof createdAt !== "number" || !Number.isFinite(createdAt) || typeof id !== "string") throw bad("not a cursor returned by this store");
+  if (typeof createdAt !== "number" || !Number.isFinite(createdAt) || typeof id !== "string")
+    throw bad("not a cursor returned by this store");
   if (o !== order) throw bad(`it belongs to a listing in "${String(o)}" order, not "${order}"`);
   return { createdAt, id };
 }

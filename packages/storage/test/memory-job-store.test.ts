@@ -3,7 +3,10 @@ import { bump, describeJobStore, makeJob, makeResult } from "../src/conformance/
 import { MemoryJobStore } from "../src/index.js";
 
 describeJobStore({ describe, it, beforeEach, afterEach }, { name: "MemoryJobStore", create: async () => new MemoryJobStore() });
-describeJobStore({ describe, it, beforeEach, afterEach }, { name: "MemoryJobStore (clone)", create: async () => new MemoryJobStore({ ownership: "clone" }) });
+describeJobStore(
+  { describe, it, beforeEach, afterEach },
+  { name: "MemoryJobStore (clone)", create: async () => new MemoryJobStore({ ownership: "clone" }) },
+);
 
 describe("MemoryJobStore specifics", () => {
   it('"freeze" (default) takes ownership: committed objects are deep-frozen in place and returned as is', async () => {

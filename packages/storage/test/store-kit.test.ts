@@ -36,7 +36,14 @@ describe("checkCommit outputs", () => {
     const storedOut = [{ version: -1, createdAt: 0, job: a, hasResult: false }]; // an earlier item stays first
     const resultJobs: unknown[] = [];
     checkCommit(
-      { insert: [c], update: [{ job: bump(b), expectedVersion: 0 }, { job: bump(a), expectedVersion: 0 }], results: [makeResult(a.id), makeResult(c.id), makeResult(b.id)] },
+      {
+        insert: [c],
+        update: [
+          { job: bump(b), expectedVersion: 0 },
+          { job: bump(a), expectedVersion: 0 },
+        ],
+        results: [makeResult(a.id), makeResult(c.id), makeResult(b.id)],
+      },
       view,
       storedOut,
       resultJobs as never,

@@ -43,7 +43,15 @@ export async function listCommand(options: ListOptions, io: CliIo): Promise<numb
     io.stdout.write("no jobs\n");
     return 0;
   }
-  const rows = page.jobs.map((j) => [j.id, j.status, j.handler, j.mode, j.priority, `${j.attempts}/${j.maxAttempts}`, formatTime(j.createdAt)]);
+  const rows = page.jobs.map((j) => [
+    j.id,
+    j.status,
+    j.handler,
+    j.mode,
+    j.priority,
+    `${j.attempts}/${j.maxAttempts}`,
+    formatTime(j.createdAt),
+  ]);
   io.stdout.write(formatTable(["ID", "STATUS", "HANDLER", "MODE", "PRI", "ATTEMPTS", "CREATED"], rows, { alignRight: [4] }));
   if (page.cursor !== undefined) io.stdout.write(`more: --cursor ${page.cursor}\n`);
   return 0;

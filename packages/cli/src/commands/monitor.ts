@@ -25,12 +25,17 @@ export interface MonitorSnapshot {
 const finished = (c: Record<JobStatus, number>): number => c.completed + c.failed + c.cancelled;
 
 /** Reads one snapshot; `previous` gives the throughput delta. */
-export async function readSnapshot(store: Pick<JobStore, "countByStatus" | "listJobs">, rows: number, previous?: MonitorSnapshot): Promise<MonitorSnapshot> {
+export async function readSnapshot(
+  store: Pick<JobStore, "countByStatus" | "listJobs">,
+  rows: number,
+  previous?: MonitorSnapshot,
+): Promise<MonitorSnapshot> {
   const at = Date.now();
   const counts = await store.countByStatus();
   const running = (await store.listJobs({ status: "running", limit: rows, order: "desc" })).jobs;
   const failures = (await store.listJobs({ status: "failed", limit: rows, order: "desc" })).jobs;
-  const throughput = previous && at > previous.at ? ((finished(counts) - finished(previous.counts)) * 1000) / (at - previous.at) : undefined;
+  const throughput =
+    previous && at > previous.at ? ((finished(counts) - finished(previous.counts)) * 1000) / (at - previous.at) : undefined;
   return { at, counts, running, failures, throughput };
 }
 
@@ -62,7 +67,11 @@ export function renderFrame(s: MonitorSnapshot, storePath: string, width = 100):
 }
 
 function indent(table: string): string {
-  return table.trimEnd().split("\n").map((l) => `  ${l}`).join("\n");
+  return table
+    .trimEnd()
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
 }
 
 // Alternate screen, hidden cursor; restored on exit whatever happens.

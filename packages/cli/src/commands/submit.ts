@@ -18,7 +18,6 @@ import { CLI_MODES } from "../modes.js";
 import type { CliIo } from "../io.js";
 import { openOrCreateStore, resolveHandlersPath, resolveStorePath, withStore } from "../store.js";
 
-
 /** Options of `pyrexis submit`. */
 export interface SubmitOptions {
   store?: string | undefined;
@@ -61,7 +60,10 @@ export async function submitCommand(
   options: SubmitOptions,
   io: CliIo,
 ): Promise<number> {
-  const sources = options.file !== undefined ? await specsFromFile(options.file, handler, payload, options, io) : [specFromFlags(handler, payload, options)];
+  const sources =
+    options.file !== undefined
+      ? await specsFromFile(options.file, handler, payload, options, io)
+      : [specFromFlags(handler, payload, options)];
   const handlersPath = resolveHandlersPath(options.handlers, io);
   const known = handlersPath === undefined ? undefined : Object.keys(await loadHandlersModule(handlersPath));
   const storePath = resolveStorePath(options.store, io);
@@ -151,7 +153,14 @@ async function specsFromFile(
   io: CliIo,
 ): Promise<Sourced[]> {
   if (handler !== undefined || payload !== undefined) throw new UsageError("give either <handler> [payload] or --file, not both");
-  const perJob = { "--priority": o.priority, "--mode": o.mode, "--max-attempts": o.maxAttempts, "--delay": o.delay, "--id": o.id, "--timeout": o.timeout };
+  const perJob = {
+    "--priority": o.priority,
+    "--mode": o.mode,
+    "--max-attempts": o.maxAttempts,
+    "--delay": o.delay,
+    "--id": o.id,
+    "--timeout": o.timeout,
+  };
   const clash = Object.entries(perJob).find(([, v]) => v !== undefined);
   if (clash) throw new UsageError(`${clash[0]} cannot be combined with --file (set it per line in the JSON Lines file)`);
   let text: string;

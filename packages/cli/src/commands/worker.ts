@@ -31,7 +31,10 @@ export const DEFAULT_CONCURRENCY: Readonly<Record<string, number>> = Object.free
  * Parses `async=64,thread=2,process=2` (any subset) or a single number for every mode.
  * Separate flags (`--async 8`) win over the list.
  */
-export function parseConcurrency(spec: string | undefined, flags: Partial<Record<string, number | undefined>> = {}): Record<string, number> {
+export function parseConcurrency(
+  spec: string | undefined,
+  flags: Partial<Record<string, number | undefined>> = {},
+): Record<string, number> {
   const out: Record<string, number> = { ...DEFAULT_CONCURRENCY };
   const check = (mode: string, raw: string): number => {
     const n = Number(raw);
@@ -63,10 +66,12 @@ export function parseConcurrency(spec: string | undefined, flags: Partial<Record
 }
 
 function stderrLogger(io: CliIo): Logger {
-  const line = (level: string) => (objOrMsg: unknown, msg?: string): void => {
-    const text = msg ?? (typeof objOrMsg === "string" ? objOrMsg : JSON.stringify(objOrMsg));
-    io.stderr.write(`pyrexis: ${level}: ${text}\n`);
-  };
+  const line =
+    (level: string) =>
+    (objOrMsg: unknown, msg?: string): void => {
+      const text = msg ?? (typeof objOrMsg === "string" ? objOrMsg : JSON.stringify(objOrMsg));
+      io.stderr.write(`pyrexis: ${level}: ${text}\n`);
+    };
   return { debug: () => {}, info: line("info"), warn: line("warning"), error: () => {} };
 }
 
@@ -101,7 +106,9 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
   const removeSignals = engine.shutdownCoordinator.installSignalHandlers({
     onSignal: (signal) => {
       signalled = signal;
-      io.stderr.write(`pyrexis: ${signal} received, shutting down gracefully (up to ${graceMs} ms for running jobs; send it again to force)\n`);
+      io.stderr.write(
+        `pyrexis: ${signal} received, shutting down gracefully (up to ${graceMs} ms for running jobs; send it again to force)\n`,
+      );
       return engine.shutdown({ graceMs });
     },
     onForce: (signal) => {
@@ -117,7 +124,9 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
     });
   }
   const queued = engine.queuedCount;
-  say(`worker started: store ${storePath}, ${queued} job(s) queued, concurrency ${CLI_MODES.map((m) => `${m}=${concurrency[m]}`).join(",")}`);
+  say(
+    `worker started: store ${storePath}, ${queued} job(s) queued, concurrency ${CLI_MODES.map((m) => `${m}=${concurrency[m]}`).join(",")}`,
+  );
   let failure: { error: unknown } | undefined;
   try {
     await engine.runLoop();
@@ -138,7 +147,13 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
   return 0;
 }
 
-function wireEvents(engine: Engine, stats: { completed: number; failed: number; cancelled: number; retries: number; errors: number }, io: CliIo, lines: boolean, verbose: boolean): void {
+function wireEvents(
+  engine: Engine,
+  stats: { completed: number; failed: number; cancelled: number; retries: number; errors: number },
+  io: CliIo,
+  lines: boolean,
+  verbose: boolean,
+): void {
   const say = (s: string): void => void io.stdout.write(`${s}\n`);
   engine.on("job:completed", ({ job, result }) => {
     stats.completed++;

@@ -5,7 +5,13 @@ import { bump, makeJob, makeResult } from "./data.js";
 import { plain, rejectsWith, snapshot, storeTest, type JobStoreFactory, type TestApi } from "./harness.js";
 
 /** Runs `batch` expecting a rejection with `name`/`code`, and checks that nothing changed. */
-async function rejectsAtomically(store: JobStore, batch: unknown, ids: string[], name: string, code: string): Promise<Record<string, unknown>> {
+async function rejectsAtomically(
+  store: JobStore,
+  batch: unknown,
+  ids: string[],
+  name: string,
+  code: string,
+): Promise<Record<string, unknown>> {
   const before = await snapshot(store, ids);
   const error = await rejectsWith(store.commit(batch as CommitBatch), name, code);
   assert.deepStrictEqual(await snapshot(store, ids), before, `a rejected batch (${name}) must write nothing`);
@@ -106,7 +112,11 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
       await store.commit({ insert: [a] });
       await store.commit({ update: [{ job: bump(a, { version: 5 }), expectedVersion: 0 }] });
       assert.equal((await store.getJob(a.id))?.version, 5);
-      await rejectsWith(store.commit({ update: [{ job: bump(a, { version: 6 }), expectedVersion: 4 }] }), "StaleVersionError", "STALE_VERSION");
+      await rejectsWith(
+        store.commit({ update: [{ job: bump(a, { version: 6 }), expectedVersion: 4 }] }),
+        "StaleVersionError",
+        "STALE_VERSION",
+      );
     });
 
     t("an update whose job.version <= expectedVersion rejects with ValidationError", async ({ store }) => {
@@ -116,7 +126,13 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
       for (const version of [0, -1]) {
         await rejectsAtomically(
           store,
-          { insert: [makeJob()], update: [{ job: bump(b), expectedVersion: 0 }, { job: { ...a, version }, expectedVersion: 0 }] },
+          {
+            insert: [makeJob()],
+            update: [
+              { job: bump(b), expectedVersion: 0 },
+              { job: { ...a, version }, expectedVersion: 0 },
+            ],
+          },
           [a.id, b.id],
           "ValidationError",
           "VALIDATION",
@@ -126,7 +142,13 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
 
     t("an insert and an update of the same id in one batch reject with ValidationError", async ({ store }) => {
       const a = makeJob();
-      await rejectsAtomically(store, { insert: [a], update: [{ job: bump(a), expectedVersion: 0 }] }, [a.id], "ValidationError", "VALIDATION");
+      await rejectsAtomically(
+        store,
+        { insert: [a], update: [{ job: bump(a), expectedVersion: 0 }] },
+        [a.id],
+        "ValidationError",
+        "VALIDATION",
+      );
     });
 
     t("two updates of the same id in one batch reject with ValidationError", async ({ store }) => {
@@ -136,7 +158,12 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
       const a2 = bump(a1);
       await rejectsAtomically(
         store,
-        { update: [{ job: a1, expectedVersion: 0 }, { job: a2, expectedVersion: 1 }] },
+        {
+          update: [
+            { job: a1, expectedVersion: 0 },
+            { job: a2, expectedVersion: 1 },
+          ],
+        },
         [a.id],
         "ValidationError",
         "VALIDATION",
@@ -179,13 +206,25 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
     t("two results for one job in the same batch reject it with ResultExistsError", async ({ store }) => {
       const a = makeJob();
       await store.commit({ insert: [a] });
-      await rejectsAtomically(store, { results: [makeResult(a.id), makeResult(a.id, { output: 2 })] }, [a.id], "ResultExistsError", "RESULT_EXISTS");
+      await rejectsAtomically(
+        store,
+        { results: [makeResult(a.id), makeResult(a.id, { output: 2 })] },
+        [a.id],
+        "ResultExistsError",
+        "RESULT_EXISTS",
+      );
     });
 
     t("a result for a job that does not exist rejects with JobNotFoundError", async ({ store }) => {
       const ghost = "no-such-job-for-result";
       const a = makeJob();
-      const e = await rejectsAtomically(store, { insert: [a], results: [makeResult(ghost)] }, [a.id, ghost], "JobNotFoundError", "JOB_NOT_FOUND");
+      const e = await rejectsAtomically(
+        store,
+        { insert: [a], results: [makeResult(ghost)] },
+        [a.id, ghost],
+        "JobNotFoundError",
+        "JOB_NOT_FOUND",
+      );
       assert.equal(e.jobId, ghost);
     });
 
@@ -233,7 +272,10 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
           const j = rng.pick(existing);
           if (touched.has(j.id)) continue;
           touched.add(j.id);
-          update.push({ job: bump(j, { status: rng.pick(["running", "retrying", "completed", "failed"] as const) }), expectedVersion: j.version });
+          update.push({
+            job: bump(j, { status: rng.pick(["running", "retrying", "completed", "failed"] as const) }),
+            expectedVersion: j.version,
+          });
         }
         const candidates = [...existing.map((j) => j.id), ...insert.map((j) => j.id)].filter((id) => !results.has(id));
         const resulted = new Set<string>();
@@ -279,7 +321,11 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
           for (const r of res) results.set(r.jobId, r);
           applied++;
         } else {
-          assert.equal((error as { name?: string } | undefined)?.name, expected, `round ${round}: expected ${expected}, got ${String(error)}`);
+          assert.equal(
+            (error as { name?: string } | undefined)?.name,
+            expected,
+            `round ${round}: expected ${expected}, got ${String(error)}`,
+          );
           assert.deepStrictEqual(await snapshot(store, ids), before, `round ${round}: a rejected batch must write nothing`);
         }
       }

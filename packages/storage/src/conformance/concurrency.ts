@@ -29,7 +29,9 @@ export function concurrency(api: TestApi, factory: JobStoreFactory, seed: number
       for (let round = 0; round < 3; round++) {
         const current = (await store.getJob(job.id))!;
         const candidates = Array.from({ length: 25 }, (_, i) => bump(current, { payload: { round, writer: i } }));
-        const settled = await Promise.allSettled(candidates.map((c) => store.commit({ update: [{ job: c, expectedVersion: current.version }] })));
+        const settled = await Promise.allSettled(
+          candidates.map((c) => store.commit({ update: [{ job: c, expectedVersion: current.version }] })),
+        );
         const winner = settle(settled, "StaleVersionError", `round ${round}`);
         assert.deepStrictEqual(plain(await store.getJob(job.id)), plain(candidates[winner]));
       }
@@ -48,7 +50,11 @@ export function concurrency(api: TestApi, factory: JobStoreFactory, seed: number
       const winner = settle(settled, "DuplicateJobError", "insert race");
       assert.equal((await store.getJob(id))?.handler, `writer-${winner}`);
       for (const [i, extra] of extras.entries()) {
-        assert.equal((await store.getJob(extra.id)) !== undefined, i === winner, `the other job of batch ${i} must be written only if it won`);
+        assert.equal(
+          (await store.getJob(extra.id)) !== undefined,
+          i === winner,
+          `the other job of batch ${i} must be written only if it won`,
+        );
       }
     });
 

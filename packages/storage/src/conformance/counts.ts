@@ -27,7 +27,10 @@ export function counts(api: TestApi, factory: JobStoreFactory, seed: number): vo
       }
       assert.deepStrictEqual({ ...(await store.countByStatus()) }, expected);
       await rejectsWith(
-        store.commit({ insert: [makeJob({ status: "failed" })], update: [{ job: bump(jobs[30]!, { status: "cancelled", version: 10 }), expectedVersion: 9 }] }),
+        store.commit({
+          insert: [makeJob({ status: "failed" })],
+          update: [{ job: bump(jobs[30]!, { status: "cancelled", version: 10 }), expectedVersion: 9 }],
+        }),
         "StaleVersionError",
         "STALE_VERSION",
       );

@@ -1,7 +1,9 @@
 import type { Job, JsonValue, Result } from "@pyrexis/models";
 
 let sequence = 0;
-const RUN = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, "0");
+const RUN = Math.floor(Math.random() * 36 ** 4)
+  .toString(36)
+  .padStart(4, "0");
 
 /** Base of the `createdAt` values {@link makeJob} hands out (2023-11-14T22:13:20Z). */
 export const BASE_TIME = 1_700_000_000_000;
@@ -42,7 +44,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
  * Use it with `{ job: bump(j, { status: "running" }), expectedVersion: j.version }`.
  */
 export function bump(job: Job, changes: Partial<Job> = {}): Job {
-  return { ...job, updatedAt: job.updatedAt + 1, ...changes, version: (changes.version ?? job.version + 1) };
+  return { ...job, updatedAt: job.updatedAt + 1, ...changes, version: changes.version ?? job.version + 1 };
 }
 
 /**

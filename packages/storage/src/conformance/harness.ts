@@ -202,7 +202,8 @@ export function plain<T>(value: T): T {
 
 export function assertAllStatusKeys(counts: Record<string, unknown>): void {
   assert.deepEqual(Object.keys(counts).sort(), [...JOB_STATUSES].sort(), "countByStatus must return exactly one key per JobStatus");
-  for (const s of JOB_STATUSES) assert.ok(Number.isInteger(counts[s]) && (counts[s] as number) >= 0, `count of ${s} must be an integer >= 0`);
+  for (const s of JOB_STATUSES)
+    assert.ok(Number.isInteger(counts[s]) && (counts[s] as number) >= 0, `count of ${s} must be an integer >= 0`);
 }
 
 /** Tries to mutate `target` deeply; a frozen object may throw, which is fine. */

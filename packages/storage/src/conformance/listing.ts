@@ -82,7 +82,11 @@ export function listing(api: TestApi, factory: JobStoreFactory, seed: number): v
       await store.commit({ insert: jobs });
       const sorted = [...jobs].sort(cmp);
       for (const s of statuses) {
-        assert.deepStrictEqual(ids(await listAll(store, { status: s, limit: 3 })), ids(sorted.filter((j) => j.status === s)), `status ${s}`);
+        assert.deepStrictEqual(
+          ids(await listAll(store, { status: s, limit: 3 })),
+          ids(sorted.filter((j) => j.status === s)),
+          `status ${s}`,
+        );
       }
       const some: JobStatus[] = ["running", "failed"];
       assert.deepStrictEqual(ids(await listAll(store, { status: some, limit: 5 })), ids(sorted.filter((j) => some.includes(j.status))));
@@ -98,59 +102,67 @@ export function listing(api: TestApi, factory: JobStoreFactory, seed: number): v
 
     for (const order of ["asc", "desc"] as const) {
       for (const filter of [undefined, "pending", ["pending", "retrying"]] as const) {
-        t(`pages have no gaps or repeats while jobs are inserted and updated between pages (${order}, status ${JSON.stringify(filter) ?? "any"})`, async ({ store, rng }) => {
-          const matches = (s: JobStatus): boolean => filter === undefined || (typeof filter === "string" ? s === filter : (filter as readonly string[]).includes(s));
-          const current = new Map<string, Job>();
-          const initial = Array.from({ length: 240 }, () =>
-            makeJob({ createdAt: BASE_TIME + rng.int(60), status: rng.pick(["pending", "retrying", "running"] as const) }),
-          );
-          for (let i = 0; i < initial.length; i += 40) await store.commit({ insert: initial.slice(i, i + 40) });
-          for (const j of initial) current.set(j.id, j);
-          // Jobs that exist throughout and keep matching: must each be listed exactly once.
-          const changed = new Set<string>();
-          const seen: Job[] = [];
-          let cursor: string | undefined;
-          for (let pages = 0; ; pages++) {
-            assert.ok(pages < 1000, "too many pages");
-            const page = await store.listJobs({ status: filter as ListJobsQuery["status"], order, limit: 1 + rng.int(9), cursor });
-            for (const j of page.jobs) assert.ok(matches(j.status), `job ${j.id} (${j.status}) does not match the filter`);
-            seen.push(...page.jobs);
-            if (page.cursor === undefined) break;
-            cursor = page.cursor;
-            // Writes between pages: new jobs anywhere in the order, updates that keep or change status.
-            const fresh = Array.from({ length: rng.int(3) }, () =>
+        t(
+          `pages have no gaps or repeats while jobs are inserted and updated between pages (${order}, status ${JSON.stringify(filter) ?? "any"})`,
+          async ({ store, rng }) => {
+            const matches = (s: JobStatus): boolean =>
+              filter === undefined || (typeof filter === "string" ? s === filter : (filter as readonly string[]).includes(s));
+            const current = new Map<string, Job>();
+            const initial = Array.from({ length: 240 }, () =>
               makeJob({ createdAt: BASE_TIME + rng.int(60), status: rng.pick(["pending", "retrying", "running"] as const) }),
             );
-            const pool = [...current.values()];
-            const updates: { job: Job; expectedVersion: number }[] = [];
-            const picked = new Set<string>();
-            for (let k = rng.int(4); k > 0; k--) {
-              const j = rng.pick(pool);
-              if (picked.has(j.id)) continue;
-              picked.add(j.id);
-              const keep = rng.chance(0.6);
-              const next = bump(j, keep ? { payload: { touched: pages } } : { status: rng.pick(["pending", "retrying", "running", "completed"] as const) });
-              if (!keep) changed.add(j.id);
-              updates.push({ job: next, expectedVersion: j.version });
+            for (let i = 0; i < initial.length; i += 40) await store.commit({ insert: initial.slice(i, i + 40) });
+            for (const j of initial) current.set(j.id, j);
+            // Jobs that exist throughout and keep matching: must each be listed exactly once.
+            const changed = new Set<string>();
+            const seen: Job[] = [];
+            let cursor: string | undefined;
+            for (let pages = 0; ; pages++) {
+              assert.ok(pages < 1000, "too many pages");
+              const page = await store.listJobs({ status: filter as ListJobsQuery["status"], order, limit: 1 + rng.int(9), cursor });
+              for (const j of page.jobs) assert.ok(matches(j.status), `job ${j.id} (${j.status}) does not match the filter`);
+              seen.push(...page.jobs);
+              if (page.cursor === undefined) break;
+              cursor = page.cursor;
+              // Writes between pages: new jobs anywhere in the order, updates that keep or change status.
+              const fresh = Array.from({ length: rng.int(3) }, () =>
+                makeJob({ createdAt: BASE_TIME + rng.int(60), status: rng.pick(["pending", "retrying", "running"] as const) }),
+              );
+              const pool = [...current.values()];
+              const updates: { job: Job; expectedVersion: number }[] = [];
+              const picked = new Set<string>();
+              for (let k = rng.int(4); k > 0; k--) {
+                const j = rng.pick(pool);
+                if (picked.has(j.id)) continue;
+                picked.add(j.id);
+                const keep = rng.chance(0.6);
+                const next = bump(
+                  j,
+                  keep ? { payload: { touched: pages } } : { status: rng.pick(["pending", "retrying", "running", "completed"] as const) },
+                );
+                if (!keep) changed.add(j.id);
+                updates.push({ job: next, expectedVersion: j.version });
+              }
+              await store.commit({ insert: fresh, update: updates });
+              for (const j of fresh) {
+                current.set(j.id, j);
+                changed.add(j.id); // not there throughout: may or may not be listed
+              }
+              for (const u of updates) current.set(u.job.id, u.job);
             }
-            await store.commit({ insert: fresh, update: updates });
-            for (const j of fresh) {
-              current.set(j.id, j);
-              changed.add(j.id); // not there throughout: may or may not be listed
+            const seenIds = ids(seen);
+            assert.equal(new Set(seenIds).size, seenIds.length, "no job may be listed twice");
+            for (let i = 1; i < seen.length; i++) {
+              const c = cmp(seen[i - 1]!, seen[i]!);
+              assert.ok(order === "asc" ? c < 0 : c > 0, `listing out of ${order} order at ${i}`);
             }
-            for (const u of updates) current.set(u.job.id, u.job);
-          }
-          const seenIds = ids(seen);
-          assert.equal(new Set(seenIds).size, seenIds.length, "no job may be listed twice");
-          for (let i = 1; i < seen.length; i++) {
-            const c = cmp(seen[i - 1]!, seen[i]!);
-            assert.ok(order === "asc" ? c < 0 : c > 0, `listing out of ${order} order at ${i}`);
-          }
-          const listed = new Set(seenIds);
-          for (const j of initial) {
-            if (!changed.has(j.id) && matches(j.status)) assert.ok(listed.has(j.id), `job ${j.id} matched throughout but was skipped (gap)`);
-          }
-        });
+            const listed = new Set(seenIds);
+            for (const j of initial) {
+              if (!changed.has(j.id) && matches(j.status))
+                assert.ok(listed.has(j.id), `job ${j.id} matched throughout but was skipped (gap)`);
+            }
+          },
+        );
       }
     }
 
@@ -163,14 +175,24 @@ export function listing(api: TestApi, factory: JobStoreFactory, seed: number): v
 
     t("an unknown or empty status filter rejects with ValidationError", async ({ store }) => {
       for (const status of ["done", "", ["pending", "bogus"], [], 3, [null]]) {
-        await rejectsWith(store.listJobs({ status: status as JobStatus }), "ValidationError", "VALIDATION", `status ${JSON.stringify(status)}`);
+        await rejectsWith(
+          store.listJobs({ status: status as JobStatus }),
+          "ValidationError",
+          "VALIDATION",
+          `status ${JSON.stringify(status)}`,
+        );
       }
     });
 
     t("a malformed cursor, order or query rejects with ValidationError", async ({ store }) => {
       await store.commit({ insert: Array.from({ length: 3 }, () => makeJob()) });
       for (const cursor of ["garbage", "", "!!!", "%%%", "c1.", "eyJhIjoxfQ", "null", "[]", 42, {}]) {
-        await rejectsWith(store.listJobs({ cursor: cursor as string }), "ValidationError", "VALIDATION", `cursor ${JSON.stringify(cursor)}`);
+        await rejectsWith(
+          store.listJobs({ cursor: cursor as string }),
+          "ValidationError",
+          "VALIDATION",
+          `cursor ${JSON.stringify(cursor)}`,
+        );
       }
       await rejectsWith(store.listJobs({ order: "sideways" as "asc" }), "ValidationError", "VALIDATION", "order");
       for (const q of ["x", 5, null, [], true]) {

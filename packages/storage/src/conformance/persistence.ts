@@ -13,7 +13,11 @@ export function persistence(api: TestApi, factory: JobStoreFactory, seed: number
   api.describe("persistence", () => {
     if (!factory.reopen) {
       t("without factory.reopen, the store does not declare capabilities.persistent", async ({ store }) => {
-        assert.notEqual(store.capabilities.persistent, true, "a store declaring persistent: true needs factory.reopen so the suite can prove it");
+        assert.notEqual(
+          store.capabilities.persistent,
+          true,
+          "a store declaring persistent: true needs factory.reopen so the suite can prove it",
+        );
       });
       return;
     }
@@ -29,7 +33,11 @@ export function persistence(api: TestApi, factory: JobStoreFactory, seed: number
       const a1 = bump(a, { status: "running", attempts: 1 });
       await h.store.commit({ update: [{ job: a1, expectedVersion: 0 }], results: [makeResult(c.id, { output: "done ✓" })] });
       const ghost = makeJob();
-      await rejectsWith(h.store.commit({ insert: [ghost], update: [{ job: bump(b, { version: 8 }), expectedVersion: 7 }] }), "StaleVersionError", "STALE_VERSION");
+      await rejectsWith(
+        h.store.commit({ insert: [ghost], update: [{ job: bump(b, { version: 8 }), expectedVersion: 7 }] }),
+        "StaleVersionError",
+        "STALE_VERSION",
+      );
       const ids = [a.id, b.id, c.id, ghost.id];
       const before = await snapshot(h.store, ids);
       const listing = plain(await h.store.listJobs());
@@ -48,7 +56,11 @@ export function persistence(api: TestApi, factory: JobStoreFactory, seed: number
       const store = await h.reopen(h.store);
       await rejectsWith(store.commit({ insert: [makeJob({ id: a.id })] }), "DuplicateJobError", "DUPLICATE_JOB");
       await rejectsWith(store.commit({ results: [makeResult(b.id)] }), "ResultExistsError", "RESULT_EXISTS");
-      await rejectsWith(store.commit({ update: [{ job: bump(a, { version: 2 }), expectedVersion: 1 }] }), "StaleVersionError", "STALE_VERSION");
+      await rejectsWith(
+        store.commit({ update: [{ job: bump(a, { version: 2 }), expectedVersion: 1 }] }),
+        "StaleVersionError",
+        "STALE_VERSION",
+      );
       const a1 = bump(a, { status: "running" });
       await store.commit({ update: [{ job: a1, expectedVersion: 0 }], insert: [makeJob()] });
       const store2 = await h.reopen(store);
@@ -62,7 +74,10 @@ export function persistence(api: TestApi, factory: JobStoreFactory, seed: number
       const first = await h.store.listJobs({ limit: 4 });
       const store = await h.reopen(h.store);
       const rest = await store.listJobs({ cursor: first.cursor, limit: 100 });
-      assert.deepStrictEqual([...first.jobs, ...rest.jobs].map((j) => j.id), jobs.map((j) => j.id));
+      assert.deepStrictEqual(
+        [...first.jobs, ...rest.jobs].map((j) => j.id),
+        jobs.map((j) => j.id),
+      );
     });
   });
 }

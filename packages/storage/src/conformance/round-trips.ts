@@ -55,7 +55,12 @@ export function roundTrips(api: TestApi, factory: JobStoreFactory, seed: number)
         mode: "thread",
         timeoutMs: 30_000,
         backoff: { baseMs: 250, maxMs: 60_000, jitter: 0.25 },
-        lastError: { name: "TimeoutError", message: "timed out after 30000 ms", code: "TIMEOUT", stack: "TimeoutError: …\n    at x (y.js:1:2)" },
+        lastError: {
+          name: "TimeoutError",
+          message: "timed out after 30000 ms",
+          code: "TIMEOUT",
+          stack: "TimeoutError: …\n    at x (y.js:1:2)",
+        },
         runAt: 1_800_000_000_000,
         updatedAt: 1_750_000_000_000,
         version: 3,
