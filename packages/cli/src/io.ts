@@ -10,9 +10,55 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Directory relative paths are resolved against. */
   readonly cwd: string;
+  /**
+   * Aborted when the reader of stdout went away (a closed pipe, as in `pyrexis monitor | head`).
+   * Commands that write until stopped (`worker`, `monitor`) then stop as on SIGTERM.
+   */
+  readonly outputClosed?: AbortSignal;
 }
 
-/** The real process streams, environment and working directory. */
+/** A write end that goes quiet instead of crashing once its reader has closed the pipe. */
+function pipeSafe(stream: NodeJS.WriteStream, onClosed: () => void): { write: (chunk: string) => boolean } {
+  let open = true;
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    // Like standard tools: a reader that stopped reading (`| head`) is not an error of ours.
+    if (error.code === "EPIPE") {
+      open = false;
+      onClosed();
+      return;
+    }
+    throw error;
+  });
+  return { write: (chunk) => open && stream.write(chunk) };
+}
+
+let shared: CliIo | undefined;
+
+/**
+ * The real process streams, environment and working directory. Writes to a stdout or stderr whose
+ * reader closed the pipe are dropped (no EPIPE stack trace), and `outputClosed` aborts.
+ */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+  // One set of stream listeners per process, however many times runCli is called.
+  if (shared) return { ...shared, env: process.env, cwd: process.cwd() };
+  const closed = new AbortController();
+  const out = pipeSafe(process.stdout, () => closed.abort());
+  const err = pipeSafe(process.stderr, () => {});
+  shared = {
+    stdout: {
+      write: out.write,
+      get isTTY() {
+        return process.stdout.isTTY;
+      },
+      get columns() {
+        return process.stdout.columns;
+      },
+    },
+    stderr: err,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    outputClosed: closed.signal,
+  };
+  return shared;
 }

@@ -82,7 +82,8 @@ const HOME_CLEAR = "\x1b[H\x1b[2J";
 /**
  * `pyrexis monitor`: a live view of the store, re-read every `--interval` ms (default 500).
  * On a TTY it redraws in place and quits on `q` or Ctrl-C, restoring the terminal. Not on a TTY
- * it prints plain frames; `--once` prints one frame and exits.
+ * it prints plain frames; `--once` prints one frame and exits. It also stops when the reader of
+ * stdout goes away (a closed pipe).
  */
 export async function monitorCommand(options: MonitorOptions, io: CliIo): Promise<number> {
   const path = resolveStorePath(options.store, io);
@@ -113,6 +114,9 @@ async function loop(store: JobStore, path: string, rows: number, interval: numbe
   const onSignal = (): void => stop();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Nobody reads the frames any more (`pyrexis monitor | head`): stop as on q.
+  io.outputClosed?.addEventListener("abort", onSignal);
+  if (io.outputClosed?.aborted) stop();
   const raw = tty && stdin.isTTY === true && typeof stdin.setRawMode === "function";
   if (raw) {
     stdin.setRawMode?.(true);
@@ -136,6 +140,7 @@ async function loop(store: JobStore, path: string, rows: number, interval: numbe
     clearTimeout(timer);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    io.outputClosed?.removeEventListener("abort", onSignal);
     if (raw) {
       stdin.off("data", onKey);
       stdin.setRawMode?.(false);

@@ -77,8 +77,9 @@ function stderrLogger(io: CliIo): Logger {
 
 /**
  * `pyrexis worker`: runs an engine on the store until SIGINT/SIGTERM (graceful, up to
- * `--grace-ms`; a second signal forces) or, with `--exit-when-drained`, until no job is left.
- * It runs the jobs the store holds when it starts (recovery) — see the README's limitations.
+ * `--grace-ms`; a second signal forces), until the reader of its stdout goes away (also graceful)
+ * or, with `--exit-when-drained`, until no job is left. It runs the jobs the store holds when it
+ * starts (recovery) and those other processes submit later (a rescan every `--rescan-ms`).
  */
 export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<number> {
   const storePath = resolveStorePath(options.store, io);
@@ -117,6 +118,12 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
       return engine.forceShutdown();
     },
   });
+  // `pyrexis worker | head`: nobody reads the job lines any more; stop as gracefully as on SIGTERM.
+  const onOutputClosed = (): void => {
+    signalled ??= "stdout was closed";
+    void engine.shutdown({ graceMs }).catch(() => {});
+  };
+  io.outputClosed?.addEventListener("abort", onOutputClosed, { once: true });
   if (options.exitWhenDrained) {
     engine.on("engine:drained", () => {
       say("drained: no jobs left");
@@ -135,6 +142,7 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
     failure = { error };
   } finally {
     removeSignals();
+    io.outputClosed?.removeEventListener("abort", onOutputClosed);
   }
   const secs = (performance.now() - started) / 1000;
   say(
