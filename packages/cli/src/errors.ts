@@ -16,11 +16,15 @@ export class UsageError extends ValidationError {
   }
 }
 
-/** A read command was pointed at a database file that does not exist; it never creates one. */
+/**
+ * A read command (or the worker) was pointed at a path with no database yet: no file, or an empty
+ * one (which `submit` would turn into a database, as it creates a missing one). It never creates one.
+ */
 export class StoreMissingError extends StoreFailureError {
   readonly path: string;
-  constructor(path: string) {
-    super(`no Pyrexis database at ${path} (this command never creates one: submit a job first, or pass --store / PYREXIS_STORE)`);
+  constructor(path: string, found: "nothing" | "empty file" = "nothing") {
+    const what = found === "empty file" ? `${path} is an empty file, not a Pyrexis database yet` : `no Pyrexis database at ${path}`;
+    super(`${what} (this command never creates one: submit a job first, or pass --store / PYREXIS_STORE)`);
     this.name = "StoreMissingError";
     this.path = path;
   }

@@ -118,7 +118,7 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .command("worker")
     .description(
       "Run the jobs in the store until SIGINT/SIGTERM (graceful: running jobs get --grace-ms to finish; a second signal forces). " +
-        "Picks up the jobs present when it starts.",
+        "Runs the jobs present when it starts and picks up jobs submitted later by other processes (every --rescan-ms).",
     )
     .addOption(storeOption())
     .addOption(handlersOption("required"))
@@ -172,7 +172,17 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     return result.code;
   } catch (error) {
     if (error instanceof CommanderError && error.exitCode === 0) return EXIT_OK; // --help, --version
-    io.stderr.write(`pyrexis: error: ${oneLine(error)}\n`);
+    io.stderr.write(`pyrexis: error: ${oneLine(error)}${hintFor(error)}\n`);
     return exitCodeOf(error);
   }
+}
+
+// Flags other tools use for what `--store` is here; too far from it for commander's own suggestion.
+const STORE_ALIASES: ReadonlySet<string> = new Set(["--db", "--database", "--db-path", "--sqlite", "--path"]);
+
+/** " (Did you mean --store?)" for an unknown flag that names the database another way; else "". */
+function hintFor(error: unknown): string {
+  if (!(error instanceof CommanderError) || error.code !== "commander.unknownOption" || /Did you mean/i.test(error.message)) return "";
+  const flag = /unknown option '([^'=]+)/.exec(error.message)?.[1];
+  return flag !== undefined && STORE_ALIASES.has(flag) ? " (Did you mean --store?)" : "";
 }

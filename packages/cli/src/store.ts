@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
-import { isAbsolute, resolve } from "node:path";
-import { IncompatibleStoreError } from "@pyrexis/models";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { IncompatibleStoreError, StoreFailureError } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import { StoreMissingError, UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
@@ -27,20 +27,39 @@ export function resolveHandlersPath(flag: string | undefined, io: CliIo): string
   return isAbsolute(given) || /^file:/.test(given) ? given : resolve(io.cwd, given);
 }
 
+/** What a store path holds: nothing yet, an empty file (SQLite's empty database), or a file with data. */
+type StorePathState = "missing" | "empty" | "file";
+
 /**
- * Checks that `path` is an existing, non-empty file, without creating anything. An empty file
- * would be turned into a new store by `SqliteJobStore.open`, which a read command must not do.
+ * Looks at `path` without creating anything. A directory or another non-file is refused here, the
+ * same way for every command, instead of as a raw `EISDIR` from SQLite.
  */
-export async function assertStoreFile(path: string): Promise<void> {
+async function inspectStorePath(path: string): Promise<StorePathState> {
   let info;
   try {
     info = await stat(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new StoreMissingError(path);
-    throw new IncompatibleStoreError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+    throw new IncompatibleStoreError(`cannot use ${path} as the store: ${(e as Error).message}`, { cause: e });
   }
-  if (!info.isFile()) throw new IncompatibleStoreError(`${path} is not a file`);
-  if (info.size === 0) throw new IncompatibleStoreError(`${path} is an empty file, not a Pyrexis database`);
+  if (info.isDirectory()) {
+    throw new IncompatibleStoreError(
+      `${path} is a directory, not a database file (give a file path, e.g. --store ${join(path, "pyrexis.db")})`,
+    );
+  }
+  if (!info.isFile()) throw new IncompatibleStoreError(`${path} is not a regular file, so it cannot be a database`);
+  return info.size === 0 ? "empty" : "file";
+}
+
+/**
+ * Checks that `path` holds a database, without creating anything. A missing or empty file is "no
+ * database yet" ({@link StoreMissingError}): `submit` creates the database in either case, so a
+ * read command refuses both alike rather than open (and so initialize) an empty file.
+ */
+export async function assertStoreFile(path: string): Promise<void> {
+  const state = await inspectStorePath(path);
+  if (state === "missing") throw new StoreMissingError(path);
+  if (state === "empty") throw new StoreMissingError(path, "empty file");
 }
 
 /**
@@ -53,8 +72,16 @@ export async function openExistingStore(path: string): Promise<SqliteJobStore> {
   return SqliteJobStore.open({ path });
 }
 
-/** Opens the store for `submit`, creating the database file when it does not exist. */
+/**
+ * Opens the store for `submit`, creating the database when the file is missing or empty. Its
+ * directory must exist: a typo in a path should not leave a tree of new directories behind.
+ */
 export async function openOrCreateStore(path: string): Promise<SqliteJobStore> {
+  if ((await inspectStorePath(path)) === "missing") {
+    const parent = dirname(path);
+    const info = await stat(parent).catch(() => undefined);
+    if (!info?.isDirectory()) throw new StoreFailureError(`cannot create a database at ${path}: the directory ${parent} does not exist`);
+  }
   return SqliteJobStore.open({ path });
 }
 

@@ -132,7 +132,10 @@ describe.concurrent("--help", () => {
     ["status", /Usage: pyrexis status \[options\] <id>[\s\S]*--json/],
     ["cancel", /Usage: pyrexis cancel \[options\] <id>[\s\S]*result is rejected/],
     ["list", /Usage: pyrexis list \[options\][\s\S]*--status <status>[\s\S]*--limit <n>/],
-    ["worker", /Usage: pyrexis worker \[options\][\s\S]*--concurrency <spec>[\s\S]*--grace-ms <ms>/],
+    [
+      "worker",
+      /Usage: pyrexis worker \[options\][\s\S]*picks up jobs submitted later by other processes[\s\S]*--concurrency <spec>[\s\S]*--grace-ms <ms>/,
+    ],
     ["metrics", /Usage: pyrexis metrics \[options\][\s\S]*--prometheus/],
     ["monitor", /Usage: pyrexis monitor \[options\][\s\S]*--once/],
   ])("pyrexis %s --help", async (command, pattern) => {
