@@ -1,10 +1,4 @@
+// The public entry: run the command line in-process. The commands, formatting and parsing helpers
+// are internals of the CLI (reach them through `runCli`), so they can change without a major.
 export { runCli } from "./program.js";
 export type { CliIo } from "./io.js";
-export { processIo } from "./io.js";
-export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeOf, StoreMissingError, UsageError } from "./errors.js";
-export { formatTable, formatDuration, formatTime, type Row, type TableOptions } from "./format.js";
-export { parseConcurrency, DEFAULT_CONCURRENCY } from "./commands/worker.js";
-export { parseStatuses } from "./commands/list.js";
-export { collectStoreMetrics } from "./commands/metrics.js";
-export { readSnapshot, renderFrame, type MonitorSnapshot } from "./commands/monitor.js";
-export { CLI_MODES } from "./modes.js";

@@ -3,7 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatTable, parseConcurrency, parseStatuses, runCli, type CliIo } from "../src/index.js";
+import { parseStatuses } from "../src/commands/list.js";
+import { parseConcurrency } from "../src/commands/worker.js";
+import { formatTable } from "../src/format.js";
+import { runCli, type CliIo } from "../src/index.js";
 import { HANDLERS } from "./helpers.js";
 
 // In-process runs of `runCli` (the same code the bin runs) for the many input-validation cases:
