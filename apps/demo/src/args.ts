@@ -1,4 +1,4 @@
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ValidationError } from "@pyrexis/models";
@@ -17,7 +17,7 @@ export interface DemoArgs {
 export const DEFAULT_STORE: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", ".data", "demo.db");
 
 /** The `--help` text. */
-export const USAGE = `Usage: node dist/main.js [options]   (or: pnpm demo -- [options])
+export const USAGE = `Usage: pnpm demo [options]   (from the repository root; builds first. Or: node apps/demo/dist/main.js [options])
 
 A batch of AI-inference jobs on the embedded SQLite store, with live progress.
 
@@ -38,12 +38,15 @@ function int(name: string, raw: string, min: number, max: number): number {
   return n;
 }
 
-/** Parses the flags; a bad one throws `ValidationError` (exit code 2). */
+/**
+ * Parses the flags; a bad one throws `ValidationError` (exit code 2). A leading `--` is skipped:
+ * `pnpm demo -- --fresh` and `pnpm --filter @pyrexis/demo start -- --fresh` pass it through.
+ */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: argv[0] === "--" ? argv.slice(1) : [...argv],
       options: {
         size: { type: "string" },
         concurrency: { type: "string" },
@@ -79,4 +82,13 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
     seed: values.seed === undefined ? 42 : int("seed", values.seed, 0, 2 ** 31 - 1),
     help: values.help === true,
   };
+}
+
+/**
+ * `path` as the user would type it from `cwd`: relative when it lies inside, else absolute. Printed
+ * paths then work in the hints as they are, and captured output names no machine's directories.
+ */
+export function shownPath(path: string, cwd: string = process.cwd()): string {
+  const rel = relative(cwd, path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }

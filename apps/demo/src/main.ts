@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { createEngine, type Engine } from "@pyrexis/engine";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { isPyrexisError, isTerminal, JOB_STATUSES, type Job, type JobStatus } from "@pyrexis/models";
-import { parseDemoArgs, USAGE, type DemoArgs } from "./args.js";
+import { parseDemoArgs, shownPath, USAGE, type DemoArgs } from "./args.js";
 import { buildBatch } from "./corpus.js";
 import type { DemoOutput } from "./handlers.js";
 import { ProgressView, type ModeProgress, type ProgressState } from "./progress.js";
@@ -40,6 +40,7 @@ async function run(args: DemoArgs): Promise<number> {
     shutdownGraceMs: GRACE_MS,
   });
 
+  const where = shownPath(args.store);
   // Recovery already ran: jobs left by an interrupted run are queued again.
   let jobs = await allJobs(engine);
   const modes: Record<string, ModeProgress> = {
@@ -50,14 +51,14 @@ async function run(args: DemoArgs): Promise<number> {
   if (jobs.length === 0) {
     const specs = buildBatch(args.size, args.seed);
     jobs = await engine.submitJobs(specs);
-    say(`new batch: ${jobs.length} documents (seed ${args.seed}) in ${args.store}`);
+    say(`new batch: ${jobs.length} documents (seed ${args.seed}) in ${where}`);
   } else {
     const left = jobs.filter((j) => !isTerminal(j.status)).length;
     if (left > 0)
       say(
         `resuming: ${left} jobs left from a previous run (${jobs.length - left} of ${jobs.length} already finished; --fresh starts over)`,
       );
-    else say(`nothing to do: the batch in ${args.store} finished (${jobs.length} jobs); --fresh starts a new one`);
+    else say(`nothing to do: the batch in ${where} finished (${jobs.length} jobs); --fresh starts a new one`);
   }
   for (const j of jobs) {
     const m = (modes[j.mode] ??= { total: 0, done: 0, failed: 0, retries: 0 });
@@ -162,8 +163,11 @@ async function run(args: DemoArgs): Promise<number> {
     say();
     say(`failed jobs (${failures.length}):`);
     for (const f of failures.slice(0, 5)) say(`  ${f}`);
-    if (failures.length > 5) say(`  … and ${failures.length - 5} more (pyrexis list --status failed --store ${args.store})`);
+    if (failures.length > 5) say(`  … and ${failures.length - 5} more (pnpm pyrexis list --status failed --store ${where})`);
   }
+  say();
+  // The CLI command of a clone (the demo only exists in one): builds the CLI if needed.
+  say(`look inside the store: pnpm pyrexis list --store ${where} (also status, metrics, monitor)`);
   return 0;
 }
 
