@@ -13,7 +13,7 @@ import {
 } from "../src/index.js";
 import { jobIn, makeJob } from "./helpers.js";
 
-// Written out by hand from DESIGN.md, deliberately not derived from TRANSITIONS.
+// Written out by hand from the README's state machine, deliberately not derived from TRANSITIONS.
 const EXPECTED: Record<JobStatus, Record<JobStatus, boolean>> = {
   //          created pending running retrying completed failed cancelled
   created: { created: false, pending: true, running: false, retrying: false, completed: false, failed: false, cancelled: true },
