@@ -180,8 +180,22 @@ for (let run = 0; run < params.runs; run++) {
 
 const summary = summarize(measurements, variants);
 const markdown = renderMarkdown({ summary, variants, versions, params, machine });
-console.log(`## Pyrexis and peers (\`node src/peers.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}\`)\n`);
+const command = `\`node src/peers.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}\``;
+if (quick) {
+  // A quick run only proves every contender still runs; its tables must not read as results.
+  console.log(`## Smoke run of the peer benchmark, not results (${command})\n`);
+  console.log(
+    `> **Smoke run (--quick): these numbers are not results.** N = ${params.n}, ${params.runs} run${params.runs === 1 ? "" : "s"}, ` +
+      `drains capped at ${params.drainTimeoutMs / 1000} s, a ${params.fairness.seconds} s starvation window with agingRate ${params.fairness.agingRate}: ` +
+      `too small and too short to compare throughput or to show a bound being kept or a peer starving. ` +
+      `For results, run \`pnpm bench:peers\` without --quick.\n`,
+  );
+} else {
+  console.log(`## Pyrexis and peers (${command})\n`);
+}
 console.log(markdown);
 writeJson(jsonPath, { date: new Date().toISOString(), machine, params, versions, measurements, elapsedS: (Date.now() - started) / 1000 });
-console.error(`\nwrote ${jsonPath} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${crashed} crash(es)`);
+console.error(
+  `\nwrote ${jsonPath} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${crashed} crash(es)${quick ? "; a smoke run, not results" : ""}`,
+);
 process.exitCode = crashed > 0 ? 1 : 0;
