@@ -1,5 +1,3 @@
-import { defineProject } from "vitest/config";
+import { testConfig } from "@pyrexis/test-utils/vitest";
 
-export default defineProject({
-  test: { name: "demo", include: ["test/**/*.test.ts"], testTimeout: 60_000 },
-});
+export default testConfig({ name: "demo", testTimeout: 60_000 });

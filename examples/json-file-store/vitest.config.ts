@@ -1,5 +1,3 @@
-import { defineProject } from "vitest/config";
+import { testConfig } from "@pyrexis/test-utils/vitest";
 
-export default defineProject({
-  test: { name: "example-json-file-store", include: ["test/**/*.test.ts"] },
-});
+export default testConfig({ name: "example-json-file-store" });

@@ -1,6 +1,4 @@
-import { defineProject } from "vitest/config";
+import { testConfig } from "@pyrexis/test-utils/vitest";
 
-export default defineProject({
-  // The tests spawn the real bin; a worker test waits for jobs in thread and process pools.
-  test: { name: "cli", include: ["test/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 30_000 },
-});
+// The tests spawn the real bin; a worker test waits for jobs in thread and process pools.
+export default testConfig({ name: "cli", testTimeout: 30_000, hookTimeout: 30_000 });

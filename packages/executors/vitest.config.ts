@@ -1,13 +1,10 @@
-import { defineProject } from "vitest/config";
+import { testConfig } from "@pyrexis/test-utils/vitest";
 
-export default defineProject({
-  // Tests run against dist/ (the test script builds first): workers need compiled entry files.
-  test: {
-    name: "executors",
-    include: ["test/**/*.test.ts"],
-    testTimeout: 15_000,
-    hookTimeout: 15_000,
-    // Polls wait for a worker to start and report: seconds on a loaded machine, not the default 1 s.
-    expect: { poll: { timeout: 10_000 } },
-  },
+// Tests run against dist/ (the test script builds first): workers need compiled entry files.
+export default testConfig({
+  name: "executors",
+  testTimeout: 15_000,
+  hookTimeout: 15_000,
+  // Polls wait for a worker to start and report: seconds on a loaded machine, not the default 1 s.
+  expect: { poll: { timeout: 10_000 } },
 });

@@ -1,5 +1,3 @@
-import { defineProject } from "vitest/config";
+import { testConfig } from "@pyrexis/test-utils/vitest";
 
-export default defineProject({
-  test: { name: "storage-sqlite", include: ["test/**/*.test.ts"], testTimeout: 20_000, hookTimeout: 20_000 },
-});
+export default testConfig({ name: "storage-sqlite", testTimeout: 20_000, hookTimeout: 20_000 });
