@@ -1,32 +1,26 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeJobStore, makeJob, makeResult } from "@pyrexis/storage/conformance";
+import { tempDir, type TempDir } from "@pyrexis/test-utils";
 import { JsonFileJobStore, JSON_FILE_STORE_FORMAT } from "../src/index.js";
 
-let dir = "";
-const fresh = async (): Promise<string> => (dir = await mkdtemp(join(tmpdir(), "pyrexis-json-store-")));
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
+// Every store lives in a fresh directory, removed when the test that made it finishes.
 describeJobStore(
   { describe, it, beforeEach, afterEach },
   {
     name: "JsonFileJobStore",
-    create: async () => JsonFileJobStore.open({ path: join(await fresh(), "jobs.json"), fsync: false }),
+    create: async () => JsonFileJobStore.open({ path: tempDir("pyrexis-json-store-").file("jobs.json"), fsync: false }),
     reopen: async (previous) => JsonFileJobStore.open({ path: (previous as JsonFileJobStore).path, fsync: false }),
-    cleanup: async () => rm(dir, { recursive: true, force: true }),
   },
 );
 
 describe("JsonFileJobStore files", () => {
+  let tmp: TempDir;
   let path = "";
-  beforeEach(async () => {
-    path = join(await fresh(), "jobs.json");
+  beforeEach(() => {
+    tmp = tempDir("pyrexis-json-store-");
+    path = tmp.file("jobs.json");
   });
-  afterEach(async () => rm(dir, { recursive: true, force: true }));
 
   it("writes a readable file and leaves no temp files behind", async () => {
     const store = await JsonFileJobStore.open({ path });
@@ -35,7 +29,7 @@ describe("JsonFileJobStore files", () => {
     await store.close();
     const data = JSON.parse(await readFile(path, "utf8"));
     expect(data).toMatchObject({ format: JSON_FILE_STORE_FORMAT, version: 1, jobs: [{ id: job.id }], results: [{ jobId: job.id }] });
-    expect(await readdir(dir)).toEqual(["jobs.json"]);
+    expect(await readdir(tmp.dir)).toEqual(["jobs.json"]);
   });
 
   it("rejects a file that is not JSON, or not this store's, with IncompatibleStoreError", async () => {
@@ -62,7 +56,7 @@ describe("JsonFileJobStore files", () => {
   });
 
   it("a failed write rejects with StoreFailureError and changes nothing in memory", async () => {
-    const store = await JsonFileJobStore.open({ path: join(dir, "missing-dir", "jobs.json") });
+    const store = await JsonFileJobStore.open({ path: tmp.file("missing-dir", "jobs.json") });
     const job = makeJob();
     await expect(store.commit({ insert: [job] })).rejects.toMatchObject({ name: "StoreFailureError", code: "STORE_FAILURE" });
     expect(await store.getJob(job.id)).toBeUndefined();

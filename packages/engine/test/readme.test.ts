@@ -1,0 +1,15 @@
+// The README's examples are compiled and run as a user would (main.ts loads the compiled
+// handlers.ts in a real thread pool); what they print is what the README claims.
+import { expect } from "vitest";
+import { describeReadmeExamples } from "@pyrexis/test-utils/readme";
+
+describeReadmeExamples(new URL("../README.md", import.meta.url), {
+  expectOutput: {
+    "main.ts": ({ stdout, stderr }) => {
+      expect(stdout).toContain("status: 'completed'");
+      expect(stdout).toContain("output: { summary: 'Pyrexis runs jobs in three modes and ret…' }");
+      expect(stdout.trimEnd().split("\n").at(-1)).toBe("[ 0.215, 0.101, 0.108, 0.108 ]");
+      expect(stderr).toBe("");
+    },
+  },
+});
