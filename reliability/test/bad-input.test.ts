@@ -13,7 +13,8 @@ import { Engine } from "@pyrexis/engine";
 import { AsyncExecutor, ExecutorRouter, type Executor } from "@pyrexis/executors";
 import { CorruptRecordError, isPyrexisError, parseJobSpec, type JobSpecInput } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
-import { CHAOS, fixture, recordFigures, seedFor, tempDir } from "./helpers.js";
+import { tempDir } from "@pyrexis/test-utils";
+import { CHAOS, fixture, recordFigures, seedFor } from "./helpers.js";
 
 const HANDLERS = ["echo", "other"];
 const MODES = ["async", "custom"];
@@ -84,7 +85,7 @@ function expectedOutcome(spec: unknown, known: ReadonlySet<string>): string {
 }
 
 describe("fuzzed job specs into submitJob / submitJobs", () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
   let engine: Engine;
   const known = new Set<string>();
 
@@ -179,7 +180,7 @@ describe("fuzzed job specs into submitJob / submitJobs", () => {
 describe("corrupt rows and garbage files in the SQLite store", () => {
   it("a corrupt row is a CorruptRecordError naming its job; every other row reads back and nothing changes", async () => {
     const seed = seedFor("fuzz-corrupt-rows", 0xbad3);
-    const { dir, cleanup } = tempDir();
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     try {
       const path = join(dir, "rows.db");
       const store = await SqliteJobStore.open({ path });
@@ -257,7 +258,7 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
   // follow-up store.getJob threw inside the async onFulfilled of .then(); fixed in 957564a. Run in
   // its own process so a regression's unhandled rejection cannot leak into the test runner.
   it("waitForResult on a job whose row is corrupt rejects with CorruptRecordError (no hang, no unhandled rejection)", async () => {
-    const { dir, cleanup } = tempDir();
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     try {
       const path = join(dir, "wait.db");
       const engine = new Engine({
@@ -281,7 +282,7 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
   // Found by this suite: SQLite reads a 1-byte file as an empty database, so open() used to turn
   // it into a Pyrexis store; fixed in 957564a (a non-empty file without the SQLite header is refused).
   it("a 1-byte file is refused with IncompatibleStoreError and left untouched", async () => {
-    const { dir, cleanup } = tempDir();
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     try {
       const path = join(dir, "one-byte.db");
       writeFileSync(path, Buffer.from([0x07]));
@@ -301,7 +302,7 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
 
   it("garbage files and foreign databases are refused with IncompatibleStoreError and left byte-for-byte untouched", async () => {
     const seed = seedFor("fuzz-garbage-files", 0xbad4);
-    const { dir, cleanup } = tempDir();
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     try {
       let n = 0;
       const header = Buffer.from("SQLite format 3\0", "latin1");
@@ -343,7 +344,7 @@ describe("corrupt rows and garbage files in the SQLite store", () => {
   });
 
   it("an engine started on a store with corrupt rows recovers every other job and reports the bad ones typed", async () => {
-    const { dir, cleanup } = tempDir();
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     try {
       const path = join(dir, "recover.db");
       const handlers = { echo: (p: unknown) => p };
@@ -417,7 +418,7 @@ describe("fuzzed arguments into `pyrexis submit`", () => {
     "exits 0 (durably written) or 1/2 with one typed error line and nothing written; never crashes",
     async () => {
       const seed = seedFor("fuzz-cli-submit", 0xbad5);
-      const { dir, cleanup } = tempDir();
+      const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
       try {
         const db = join(dir, "cli.db");
         const count = (): number => {

@@ -1,12 +1,11 @@
-// Shared harness of the reliability scenarios: seeds, temp dirs, engine child processes,
-// condition waits (never fixed sleeps for correctness), the run log, and the store audit.
+// Shared harness of the reliability scenarios: seeds, engine child processes, the run log, and
+// the store audit. Temp dirs, condition waits and the seeded generator are @pyrexis/test-utils'.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import { seededRandom, type Job, type Result } from "@pyrexis/models";
+import type { Job, Result } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 
 /** True in `pnpm test:chaos` (long, on-demand runs). */
@@ -20,37 +19,9 @@ export function seedFor(scenario: string, fallback: number): number {
   return seed;
 }
 
-/** mulberry32 (`seededRandom` of @pyrexis/models): picks kill moments and fault windows. */
-export const prng: (seed: number) => () => number = seededRandom;
-
-/** A fresh temp dir and its remover. */
-export function tempDir(prefix = "pyrexis-rel-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 /** Path of a fixture file. */
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
-}
-
-/**
- * Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws, saying what
- * it waited for). For conditions that cannot be awaited directly (files, other processes).
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 20_000,
-  intervalMs = 20,
-): Promise<NonNullable<Awaited<T>>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** True while a process with this pid exists (signal 0 probes without sending anything). */

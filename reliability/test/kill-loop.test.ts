@@ -5,18 +5,16 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
+import { seededRandom, tempDir, waitFor } from "@pyrexis/test-utils";
 import {
   auditFinishedStore,
   CHAOS,
   isAlive,
   killLiveChildren,
-  prng,
   readRunLog,
   recordFigures,
   seedFor,
   startEngineProc,
-  tempDir,
-  waitFor,
   type EngineProcConfig,
 } from "./helpers.js";
 
@@ -31,8 +29,8 @@ const ROUNDS = Number(process.env.PYREXIS_CHAOS_ROUNDS ?? (CHAOS ? 50 : 6));
 describe("kill loop: SIGKILL an engine process at random moments, restart, repeat", () => {
   it(`every job ends in exactly one terminal state with one result, within maxAttempts, never run after it ended (${ROUNDS} rounds)`, async () => {
     const seed = seedFor("kill-loop", 0x6b11);
-    const random = prng(seed);
-    const { dir, cleanup } = tempDir();
+    const random = seededRandom(seed);
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     cleanups.push(cleanup);
     // One new chunk per round, so submissions are interrupted too; a few thousand jobs in CI.
     const chunkSize = CHAOS ? 200 : 400;
@@ -57,7 +55,7 @@ describe("kill loop: SIGKILL an engine process at random moments, restart, repea
       let timer: NodeJS.Timeout | undefined;
       if (early) timer = setTimeout(() => proc.child.kill("SIGKILL"), delay);
       else {
-        await waitFor("the engine to be ready", () => proc.lines.includes("ready") || proc.child.exitCode !== null, 30_000);
+        await waitFor("the engine to be ready", () => proc.lines.includes("ready") || proc.child.exitCode !== null, { timeoutMs: 30_000 });
         timer = setTimeout(() => proc.child.kill("SIGKILL"), delay);
       }
       const { code, signal } = await proc.exited;
@@ -111,7 +109,10 @@ describe("kill loop: SIGKILL an engine process at random moments, restart, repea
 
     // Children of the process pool of a SIGKILLed engine must not live on as orphans.
     const childPids = new Set(runs.filter((e) => e.pid !== 0).map((e) => e.pid));
-    await waitFor("orphaned worker processes to exit", () => [...childPids].every((pid) => !isAlive(pid)), 15_000, 50);
+    await waitFor("orphaned worker processes to exit", () => [...childPids].every((pid) => !isAlive(pid)), {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+    });
 
     recordFigures("kill-loop", {
       seed,

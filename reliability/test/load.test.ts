@@ -5,14 +5,15 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CHAOS, fixture, recordFigures, tempDir } from "./helpers.js";
+import { tempDir } from "@pyrexis/test-utils";
+import { CHAOS, fixture, recordFigures } from "./helpers.js";
 
 const N = Number(process.env.PYREXIS_LOAD_JOBS ?? (CHAOS ? 100_000 : 20_000));
 const PRODUCERS = 500;
 
 describe("load: 500 producers, one engine with 8 async consumers", () => {
   it(`runs each of ${N} jobs exactly once with bounded memory`, () => {
-    const { dir, cleanup } = tempDir();
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     try {
       const r = spawnSync(process.execPath, ["--expose-gc", fixture("load.mjs"), join(dir, "load.db"), String(N), String(PRODUCERS)], {
         encoding: "utf8",

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Result } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
+import { tempDir, waitFor } from "@pyrexis/test-utils";
 import {
   auditFinishedStore,
   killLiveChildren,
@@ -13,8 +14,6 @@ import {
   recordFigures,
   seedFor,
   startEngineProc,
-  tempDir,
-  waitFor,
   type EngineProc,
   type EngineProcConfig,
 } from "./helpers.js";
@@ -29,7 +28,7 @@ const JOBS = 400;
 const GRACE_MS = 2000;
 
 function setup(name: string, seed: number): EngineProcConfig {
-  const { dir, cleanup } = tempDir();
+  const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
   cleanups.push(cleanup);
   return {
     db: join(dir, `${name}.db`),
@@ -46,9 +45,9 @@ function setup(name: string, seed: number): EngineProcConfig {
 
 /** Waits until the engine is up and at least `n` handlers have started. */
 async function underLoad(proc: EngineProc, log: string, n: number): Promise<void> {
-  await waitFor("the engine to be ready", () => proc.lines.includes("ready") || proc.child.exitCode !== null, 30_000);
+  await waitFor("the engine to be ready", () => proc.lines.includes("ready") || proc.child.exitCode !== null, { timeoutMs: 30_000 });
   expect(proc.child.exitCode, proc.stderr.join("")).toBeNull();
-  await waitFor(`${n} handlers to start`, () => readRunLog(log).length >= n, 30_000);
+  await waitFor(`${n} handlers to start`, () => readRunLog(log).length >= n, { timeoutMs: 30_000 });
 }
 
 async function drain(cfg: EngineProcConfig): Promise<Awaited<ReturnType<typeof auditFinishedStore>>> {
@@ -125,7 +124,7 @@ describe("graceful shutdown under load (SIGTERM to an engine process)", () => {
     const proc = startEngineProc(cfg);
     await underLoad(proc, cfg.log, 250);
     proc.child.kill("SIGTERM");
-    await waitFor("the first SIGTERM to be handled", () => proc.lines.includes("term"), 10_000);
+    await waitFor("the first SIGTERM to be handled", () => proc.lines.includes("term"), { timeoutMs: 10_000 });
     proc.child.kill("SIGTERM");
     const { code, signal } = await proc.exited;
     // 2: forceShutdown completed (flushed, closed). 3 would mean it hung and the fixture's hard stop fired.

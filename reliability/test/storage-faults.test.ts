@@ -17,7 +17,8 @@ import { AsyncExecutor, ExecutorRouter } from "@pyrexis/executors";
 import { isPyrexisError, StoreFailureError, type Job, type JobStatus, type Result } from "@pyrexis/models";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery } from "@pyrexis/storage";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
-import { prng, recordFigures, seedFor, tempDir, waitFor } from "./helpers.js";
+import { seededRandom, tempDir, waitFor } from "@pyrexis/test-utils";
+import { recordFigures, seedFor } from "./helpers.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -86,7 +87,7 @@ interface Harness {
 }
 
 async function harness(name: string, random: () => number): Promise<Harness> {
-  const { dir, cleanup } = tempDir();
+  const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
   const db = new Database(join(dir, `${name}.db`));
   const store = new FaultInjectingStore(await SqliteJobStore.open({ database: db }));
   const state = { faulted: false, runsDuringFault: 0, completedEvents: 0 };
@@ -217,7 +218,7 @@ describe("storage faults while the engine runs", () => {
     "%s: surfaced, nothing reported done unpersisted, recovers",
     async (_name, fault, index) => {
       const seed = seedFor(`storage-fault-${index}`, 0x5707 + index);
-      const random = prng(seed);
+      const random = seededRandom(seed);
       const h = await harness(`fault-${index}`, random);
       const list = specs(300, random, "j");
       await h.engine.submitJobs(list);
@@ -266,7 +267,7 @@ describe("storage faults while the engine runs", () => {
 
   it("a commit that throws for a while (seeded windows, coded and uncoded errors): every job still ends with one result", async () => {
     const seed = seedFor("storage-fault-windows", 0x5710);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const h = await harness("windows", random);
     const windows: [number, number][] = [];
     for (let w = 0, at = 3; w < 5; w++) {
@@ -324,7 +325,7 @@ describe("storage faults while the engine runs", () => {
   });
 
   it("opening a read-only database file is a typed error and changes nothing", async () => {
-    const { dir, cleanup } = tempDir();
+    const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
     cleanups.push(cleanup);
     const path = join(dir, "ro.db");
     const seedStore = await SqliteJobStore.open({ path });

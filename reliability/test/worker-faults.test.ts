@@ -8,7 +8,8 @@ import { Engine } from "@pyrexis/engine";
 import { createExecutors } from "@pyrexis/executors";
 import type { JobSpecInput, Result } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
-import { fixture, isAlive, readRunLog, recordFigures, seedFor, prng, tempDir, waitFor } from "./helpers.js";
+import { seededRandom, tempDir, waitFor } from "@pyrexis/test-utils";
+import { fixture, isAlive, readRunLog, recordFigures, seedFor } from "./helpers.js";
 
 type Mode = "async" | "thread" | "process";
 interface Identity {
@@ -108,7 +109,7 @@ function cases(): FaultCase[] {
 }
 
 describe("worker faults", () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, remove: cleanup } = tempDir("pyrexis-rel-");
   const log = join(dir, "runs.log");
   let engine: Engine;
   let loop: Promise<void>;
@@ -146,7 +147,7 @@ describe("worker faults", () => {
 
   it("ends every faulty job as its policy says, never reuses a crashed worker, keeps running other jobs", async () => {
     const seed = seedFor("worker-faults", 0xfa17);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const all = cases();
     // Seeded order within each mode, so a fault's neighbours vary between seeds.
     const byMode = new Map<Mode, FaultCase[]>();
@@ -209,7 +210,10 @@ describe("worker faults", () => {
     await engine.shutdown({ graceMs: 0 });
     await loop;
     // No child process is left behind: every pid we saw is gone (ESRCH).
-    await waitFor("every child process to exit after shutdown", () => [...childPids].every((pid) => !isAlive(pid)), 10_000, 50);
+    await waitFor("every child process to exit after shutdown", () => [...childPids].every((pid) => !isAlive(pid)), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     recordFigures("worker-faults", {
       seed,
       faults: outcomes.length,

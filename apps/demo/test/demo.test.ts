@@ -1,20 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { tempDir, waitFor } from "@pyrexis/test-utils";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const children = new Set<ChildProcess>();
-let dir: string;
+const tmp = tempDir("pyrexis-demo-");
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-demo-"));
-});
-afterAll(async () => {
+afterAll(() => {
   for (const c of children) c.kill("SIGKILL");
-  await rm(dir, { recursive: true, force: true });
+  tmp.remove();
 });
 
 interface Run {
@@ -50,7 +45,7 @@ function statusCounts(out: string): Record<string, number> {
 
 describe("demo", () => {
   it("runs a small batch to the end: every job completed or failed, counts add up, latency table shown", async () => {
-    const r = await demo(["--size", "30", "--store", join(dir, "small.db"), "--seed", "7"]).done;
+    const r = await demo(["--size", "30", "--store", tmp.file("small.db"), "--seed", "7"]).done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("new batch: 30 documents (seed 7)");
     expect(r.stdout).not.toContain("\x1b"); // not a TTY: plain progress lines
@@ -65,17 +60,18 @@ describe("demo", () => {
   });
 
   it("Ctrl-C shuts down gracefully (exit 130); the next run resumes the unfinished jobs and finishes the batch", async () => {
-    const store = join(dir, "resume.db");
+    const store = tmp.file("resume.db");
     const first = demo(["--size", "80", "--store", store]);
     // Interrupt right after the first progress output.
-    await new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (first.stdout().includes("progress: ")) resolve();
-        else if (first.child.exitCode !== null) reject(new Error("demo exited before its first progress output"));
-        else setTimeout(check, 20);
-      };
-      check();
-    });
+    await waitFor(
+      "the demo's first progress output",
+      () => {
+        if (first.stdout().includes("progress: ")) return true;
+        if (first.child.exitCode !== null) throw new Error("demo exited before its first progress output");
+        return false;
+      },
+      { timeoutMs: 50_000 },
+    );
     first.child.kill("SIGINT");
     const r1 = await first.done;
     expect(r1.code, r1.stderr).toBe(130);

@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "@pyrexis/test-utils";
 import { parseStatuses } from "../src/commands/list.js";
 import { parseConcurrency } from "../src/commands/worker.js";
 import { formatTable } from "../src/format.js";
@@ -32,17 +31,14 @@ async function cli(argv: string[], options: { input?: string; env?: Record<strin
   return { code, stdout, stderr };
 }
 
-let dir: string;
-let db: string;
+const tmp = tempDir("pyrexis-cli-inproc-");
+const dir = tmp.dir;
+const db = tmp.file("jobs.db");
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-cli-inproc-"));
-  db = join(dir, "jobs.db");
   expect((await cli(["submit", "echo", "1", "--id", "known", "--store", db])).code).toBe(0);
 });
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => tmp.remove());
 
 async function jobIds(): Promise<string[]> {
   const r = await cli(["list", "--json", "--limit", "100", "--store", db]);

@@ -1,24 +1,21 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "@pyrexis/test-utils";
 import { HANDLERS, pyrexis, type RunResult } from "./helpers.js";
 
-let dir: string;
-let db: string;
+const tmp = tempDir("pyrexis-cli-errors-");
+const dir = tmp.dir;
+const db = tmp.file("jobs.db");
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-cli-errors-"));
-  db = join(dir, "jobs.db");
   const r = await pyrexis(["submit", "echo", "1", "--id", "known", "--store", db], dir);
   expect(r.code, r.stderr).toBe(0);
 });
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => tmp.remove());
 
 const digest = async (path: string): Promise<string> =>
   createHash("sha256")

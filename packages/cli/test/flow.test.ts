@@ -1,20 +1,20 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { finish, HANDLERS, killAll, pyrexis, start, waitFor } from "./helpers.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { tempDir, waitFor } from "@pyrexis/test-utils";
+import { finish, HANDLERS, killAll, pyrexis, start } from "./helpers.js";
 
-let dir: string;
-let db: string;
+// One store for the whole file: the flow runs in order.
+const tmp = tempDir("pyrexis-cli-flow-");
+const dir = tmp.dir;
+const db = tmp.file("jobs.db");
 const S = (): string[] => ["--store", db];
+// Checks run the bin (a process each): poll gently.
+const POLL = { intervalMs: 100 };
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-cli-flow-"));
-  db = join(dir, "jobs.db");
-});
-afterAll(async () => {
+afterAll(() => {
   killAll();
-  await rm(dir, { recursive: true, force: true });
+  tmp.remove();
 });
 
 async function status(
@@ -97,9 +97,9 @@ describe("submit → status → list → worker → metrics → cancel", () => {
       dir,
     );
     const done = finish(worker);
-    await waitFor(async () => ((await status("fail-1")).job.status === "failed" ? true : undefined), "fail-1 to fail");
-    await waitFor(async () => ((await status("sum-1")).job.status === "completed" ? true : undefined), "sum-1 to complete");
-    await waitFor(async () => ((await status(ids.echo!)).job.status === "completed" ? true : undefined), "echo to complete");
+    await waitFor("fail-1 to fail", async () => (await status("fail-1")).job.status === "failed", POLL);
+    await waitFor("sum-1 to complete", async () => (await status("sum-1")).job.status === "completed", POLL);
+    await waitFor("echo to complete", async () => (await status(ids.echo!)).job.status === "completed", POLL);
     worker.kill("SIGTERM");
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
@@ -160,10 +160,10 @@ describe("worker and signals", () => {
     let err = "";
     worker.stdout?.on("data", (d: Buffer | string) => (out += d.toString()));
     worker.stderr?.on("data", (d: Buffer | string) => (err += d.toString()));
-    await waitFor(async () => (out.includes("started   slow-1") ? true : undefined), "slow-1 to start");
+    await waitFor("slow-1 to start", async () => out.includes("started   slow-1"), POLL);
     worker.kill("SIGINT");
     // Two signals sent back to back can coalesce into one: wait for the first to be handled.
-    await waitFor(async () => (err.includes("shutting down gracefully") ? true : undefined), "the first signal to be handled");
+    await waitFor("the first signal to be handled", async () => err.includes("shutting down gracefully"), POLL);
     expect(worker.exitCode).toBeNull(); // still waiting out its 60 s grace period
     worker.kill("SIGINT");
     const r = await done;
@@ -177,7 +177,7 @@ describe("worker and signals", () => {
   it("cancelling a job another process runs only marks it: the worker's later commit is rejected", async () => {
     const worker = start(["worker", ...S(), "--handlers", HANDLERS, "--grace-ms", "100", "-v"], dir);
     const done = finish(worker);
-    await waitFor(async () => ((await status("slow-1")).job.status === "running" ? true : undefined), "slow-1 to run");
+    await waitFor("slow-1 to run", async () => (await status("slow-1")).job.status === "running", POLL);
     const c = await pyrexis(["cancel", "slow-1", ...S()], dir);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stderr).toContain("was running; a worker in another process keeps running it");
@@ -208,10 +208,10 @@ describe("a running worker and another terminal", () => {
     const done = finish(worker);
     let out = "";
     worker.stdout!.on("data", (d: string) => (out += d));
-    await waitFor(async () => (out.includes("worker started") ? true : undefined), "worker to start");
+    await waitFor("worker to start", async () => out.includes("worker started"), POLL);
     const sub = await pyrexis(["submit", "echo", '{"late":true}', "--id", "late-1", ...own], dir);
     expect(sub.code, sub.stderr).toBe(0);
-    await waitFor(async () => ((await statusIn(own, "late-1")).job.status === "completed" ? true : undefined), "late-1 to complete");
+    await waitFor("late-1 to complete", async () => (await statusIn(own, "late-1")).job.status === "completed", POLL);
     worker.kill("SIGTERM");
     expect((await done).code).toBe(0);
     expect((await statusIn(own, "late-1")).result).toMatchObject({ status: "completed", output: { echoed: { late: true } } });

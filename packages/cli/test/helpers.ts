@@ -58,14 +58,3 @@ export function pyrexis(
 ): Promise<RunResult> {
   return finish(start(args, cwd, options.env), options.input);
 }
-
-/** Polls `check` (no fixed sleeps in assertions: it only bounds how long we wait). */
-export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

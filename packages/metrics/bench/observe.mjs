@@ -1,22 +1,13 @@
 // Benchmark (not a test): TimingHistogram vs the naive baseline of keeping every sample in an
 // array and sorting for percentiles. Prints a markdown table, writes bench-results/observe.json.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { seededRandom } from "@pyrexis/test-utils/random";
 import { TimingHistogram } from "../dist/index.js";
 
 const N = 1_000_000;
 const ROUNDS = 5;
 
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-const rand = seeded(42);
+const rand = seededRandom(42);
 const sample = new Float64Array(N);
 for (let i = 0; i < N; i++)
   sample[i] = Math.exp(Math.log(40) + 1.2 * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));

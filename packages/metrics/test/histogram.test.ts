@@ -1,23 +1,12 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "@pyrexis/test-utils";
 import { HISTOGRAM_RELATIVE_ERROR, TimingHistogram } from "../src/index.js";
-
-/** mulberry32: a tiny seeded PRNG, so the sample (and any failure) is reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Lognormal latencies (median 40 ms, long tail), like real job durations. */
 function lognormalSample(n: number, seed: number): Float64Array {
-  const rand = seeded(seed);
+  const rand = seededRandom(seed); // the sample (and any failure) is reproducible
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const z = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

@@ -162,4 +162,17 @@ describe("seededRandom", () => {
       expect(n).toBeLessThan(150);
     }
   });
+
+  it("is the generator of the tests (@pyrexis/test-utils): a seed printed by either replays in both", async () => {
+    const { seededRandom } = await import("../src/index.js");
+    const { seededRandom: testGenerator } = await import("@pyrexis/test-utils/random");
+    for (const seed of [0, 42, 2 ** 31, 0xffffffff]) {
+      const ours = seededRandom(seed);
+      const tests = testGenerator(seed);
+      expect(
+        Array.from({ length: 100 }, () => tests()),
+        `seed ${seed}`,
+      ).toEqual(Array.from({ length: 100 }, () => ours()));
+    }
+  });
 });

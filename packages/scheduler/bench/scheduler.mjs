@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { PriorityQueue } from "p-queue";
+import { seededRandom } from "@pyrexis/test-utils/random";
 import { IdIndex } from "../dist/id-index.js";
 import { PriorityScheduler } from "../dist/index.js";
 
@@ -10,17 +11,9 @@ const SIZES = [10_000, 100_000, 1_000_000];
 const STEADY_OPS = 300_000;
 const BUDGET_NS = 2e9; // a slow implementation stops after this much time per case
 
-// --- deterministic input (mulberry32) -------------------------------------------------------
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// --- deterministic input (mulberry32, seed 42: the same input every run) ---------------------
 const MAX = SIZES.at(-1) + STEADY_OPS;
-const rand = rng(42);
+const rand = seededRandom(42);
 const priorities = new Uint8Array(MAX);
 for (let i = 0; i < MAX; i++) priorities[i] = Math.floor(rand() * 11);
 const ids = Array.from({ length: MAX }, (_, i) => `j${i}`);

@@ -1,21 +1,14 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { describeJobStore } from "@pyrexis/storage/conformance";
 import { SqliteJobStore } from "../src/index.js";
-import { tempDir } from "./helpers.js";
+import { tempDir } from "@pyrexis/test-utils";
 
-const dirs: ReturnType<typeof tempDir>[] = [];
+// Each store in a fresh directory, removed when the test that made it finishes.
 describeJobStore(
   { describe, it, beforeEach, afterEach },
   {
     name: "SqliteJobStore (file)",
-    create: () => {
-      const d = tempDir();
-      dirs.push(d);
-      return SqliteJobStore.open({ path: d.file("store.db") });
-    },
+    create: () => SqliteJobStore.open({ path: tempDir("pyrexis-sqlite-").file("store.db") }),
     reopen: (previous) => SqliteJobStore.open({ path: (previous as SqliteJobStore).location }),
-    cleanup: async () => {
-      for (const d of dirs.splice(0)) d.remove();
-    },
   },
 );

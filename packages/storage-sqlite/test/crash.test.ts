@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SqliteJobStore } from "../src/index.js";
-import { tempDir } from "./helpers.js";
+import { tempDir } from "@pyrexis/test-utils";
 
 const fixture = fileURLToPath(new URL("./fixtures/commit-stream.mjs", import.meta.url));
 const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
@@ -34,15 +34,12 @@ function runAndKill(path: string, killAfter: number): Promise<number[]> {
 }
 
 describe("crash safety", () => {
-  let tmp: ReturnType<typeof tempDir> | undefined;
   beforeAll(() => {
     if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`pnpm --filter @pyrexis/storage-sqlite build\` first`);
   });
-  afterEach(() => tmp?.remove());
 
   it("a process SIGKILLed mid-stream loses no reported batch and leaves no partial batch", { timeout: 30_000 }, async () => {
-    tmp = tempDir();
-    const path = tmp.file("crash.db");
+    const path = tempDir("pyrexis-sqlite-").file("crash.db");
     const reported = await runAndKill(path, 40);
     expect(reported.length).toBeGreaterThanOrEqual(40);
     expect(reported).toEqual(reported.map((_, i) => i));

@@ -1,14 +1,6 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { createJob, createResult, parseJobSpec, transition, type Job, type Result } from "@pyrexis/models";
-
-/** A temp directory removed by the returned function. */
-export function tempDir(): { dir: string; file: (name: string) => string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "pyrexis-sqlite-"));
-  return { dir, file: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 /** A pending job with a fixed id and creation time. */
 export function job(id: string, createdAt = 1_000, extra: { priority?: number; payload?: unknown } = {}): Job {

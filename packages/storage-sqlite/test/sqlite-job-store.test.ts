@@ -3,9 +3,10 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CorruptRecordError, type Job } from "@pyrexis/models";
 import { SqliteJobStore, type SqliteDatabaseLike } from "../src/index.js";
-import { hashFile, job, rejection, result, running, tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "@pyrexis/test-utils";
+import { hashFile, job, rejection, result, running } from "./helpers.js";
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: TempDir;
 const open: SqliteJobStore[] = [];
 
 async function openStore(path: string, options?: Parameters<typeof SqliteJobStore.open>[1]): Promise<SqliteJobStore> {
@@ -14,13 +15,13 @@ async function openStore(path: string, options?: Parameters<typeof SqliteJobStor
   return store;
 }
 
+// Removed when each test finishes, after the stores in it are closed.
 beforeEach(() => {
-  tmp = tempDir();
+  tmp = tempDir("pyrexis-sqlite-");
 });
 
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
-  tmp.remove();
 });
 
 describe("open", () => {
