@@ -1,7 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "@pyrexis/test-utils";
 import { finish, HANDLERS, killAll, pyrexis, start, type RunResult } from "./helpers.js";
 
 // `pyrexis list | head -2`: the reader of stdout goes away. Like standard tools the command stops
@@ -9,18 +7,17 @@ import { finish, HANDLERS, killAll, pyrexis, start, type RunResult } from "./hel
 // stop as on SIGTERM. The read end is closed before the child starts writing, so the first write
 // fails with EPIPE however fast the machine is.
 
-let dir: string;
-let db: string;
+const tmp = tempDir("pyrexis-cli-pipe-");
+const dir = tmp.dir;
+const db = tmp.file("jobs.db");
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-cli-pipe-"));
-  db = join(dir, "jobs.db");
   const r = await pyrexis(["submit", "echo", "1", "--id", "first", "--store", db], dir);
   expect(r.code, r.stderr).toBe(0);
 });
-afterAll(async () => {
+afterAll(() => {
   killAll();
-  await rm(dir, { recursive: true, force: true });
+  tmp.remove();
 });
 
 /** Runs the bin with its stdout's reader already gone. */

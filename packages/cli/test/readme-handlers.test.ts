@@ -1,32 +1,31 @@
-import { readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "@pyrexis/test-utils";
+import { extractExamples } from "@pyrexis/test-utils/readme";
 import { pyrexis } from "./helpers.js";
 
 // The handlers module the README shows must load where a user puts it: in a folder of their own,
 // next to no node_modules (a clone's `pnpm pyrexis`, a global install). So it is written to the
 // OS temp folder, outside this workspace, and run in all three modes by a real worker.
+// (test/readme.test.ts type-checks the same block; this runs it through the CLI.)
 
-let dir: string;
-let handlers: string;
+const tmp = tempDir("pyrexis-cli-readme-");
+const dir = tmp.dir;
+const handlers = tmp.file("handlers.mjs");
 
-/** The README's first ```js block, the one that starts with `// handlers.mjs`. */
+/** The README's block named `// handlers.mjs`, found as the README check finds it. */
 async function readmeHandlers(): Promise<string> {
   const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
-  const block = /```js\n(\/\/ handlers\.mjs\n[\s\S]*?)```/.exec(readme)?.[1];
+  const block = extractExamples(readme).find((e) => e.file === "handlers.mjs");
   if (block === undefined) throw new Error("README.md has no ```js block starting with // handlers.mjs");
-  return block;
+  return block.code;
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-cli-readme-"));
-  handlers = join(dir, "handlers.mjs");
   await writeFile(handlers, await readmeHandlers());
 });
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => tmp.remove());
 
 describe("the README's handlers module, outside the workspace", () => {
   it("is checked by submit and runs in async, thread and process mode", async () => {

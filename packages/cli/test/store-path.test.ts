@@ -1,22 +1,17 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { tempDir } from "@pyrexis/test-utils";
 import { pyrexis, type RunResult } from "./helpers.js";
 
 // What is at the --store path is judged the same way by every command: a directory is refused
 // with one message, a missing or empty file is "no database yet" (submit creates it, the read
 // commands say so), and flags other tools use for the database point at --store.
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-cli-store-"));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = tempDir("pyrexis-cli-store-");
+const dir = tmp.dir;
+afterAll(() => tmp.remove());
 
 function expectError(r: RunResult, code: number, message: string | RegExp): void {
   expect(r.stdout).toBe("");
