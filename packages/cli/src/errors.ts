@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { isPyrexisError, StoreFailureError, ValidationError, type ValidationIssue } from "@pyrexis/models";
+import { ErrorCode, isPyrexisError, StoreFailureError, ValidationError, type ValidationIssue } from "@pyrexis/models";
 
 /** Exit code of a successful run. */
 export const EXIT_OK = 0;
@@ -8,8 +8,9 @@ export const EXIT_FAILURE = 1;
 /** Exit code of a usage error: bad flag, bad JSON or job spec, unknown handler or mode. */
 export const EXIT_USAGE = 2;
 
-/** The command line or its input is wrong (exit code 2). A `ValidationError`, so `code` is `VALIDATION`. */
+/** The command line or its input is wrong (exit code 2). A `ValidationError` (with `issues`) of its own code, `USAGE`. */
 export class UsageError extends ValidationError {
+  override readonly code: ErrorCode = ErrorCode.USAGE;
   constructor(message: string, issues: readonly ValidationIssue[] = []) {
     super(message, issues);
     this.name = "UsageError";
@@ -19,8 +20,10 @@ export class UsageError extends ValidationError {
 /**
  * A read command (or the worker) was pointed at a path with no database yet: no file, or an empty
  * one (which `submit` would turn into a database, as it creates a missing one). It never creates one.
+ * Code `STORE_MISSING`.
  */
 export class StoreMissingError extends StoreFailureError {
+  override readonly code: ErrorCode = ErrorCode.STORE_MISSING;
   readonly path: string;
   constructor(path: string, found: "nothing" | "empty file" = "nothing") {
     const what = found === "empty file" ? `${path} is an empty file, not a Pyrexis database yet` : `no Pyrexis database at ${path}`;
@@ -31,7 +34,7 @@ export class StoreMissingError extends StoreFailureError {
 }
 
 // Bad input, not a failure of the world: the user should fix the command line.
-const USAGE_CODES: ReadonlySet<string> = new Set(["VALIDATION", "HANDLER_NOT_FOUND", "UNKNOWN_MODE"]);
+const USAGE_CODES: ReadonlySet<string> = new Set(["VALIDATION", "USAGE", "HANDLER_NOT_FOUND", "UNKNOWN_MODE"]);
 
 /** Maps an error to the CLI's exit code (see the README's table). */
 export function exitCodeOf(error: unknown): number {

@@ -143,3 +143,19 @@ describe.concurrent("--help", () => {
     expect(r.stdout.replace(/\s+/g, " ")).toMatch(pattern);
   });
 });
+
+describe("error classes of the CLI", () => {
+  it("UsageError and StoreMissingError have codes of their own, keep their parent classes and their exit codes", async () => {
+    const { exitCodeOf, StoreMissingError, UsageError } = await import("../src/errors.js");
+    const { isPyrexisError, StoreFailureError, ValidationError } = await import("@pyrexis/models");
+    const usage = new UsageError("bad flag");
+    expect(usage).toBeInstanceOf(ValidationError);
+    expect(usage.code).toBe("USAGE");
+    expect(isPyrexisError(usage, "USAGE")).toBe(true);
+    expect(exitCodeOf(usage)).toBe(2);
+    const missing = new StoreMissingError("nowhere.db");
+    expect(missing).toBeInstanceOf(StoreFailureError);
+    expect(missing.code).toBe("STORE_MISSING");
+    expect(exitCodeOf(missing)).toBe(1);
+  });
+});

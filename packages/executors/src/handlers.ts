@@ -1,5 +1,5 @@
 import { pathToFileURL } from "node:url";
-import { NonRetryableError, type PyrexisErrorOptions } from "@pyrexis/models";
+import { ErrorCode, NonRetryableError, type PyrexisErrorOptions } from "@pyrexis/models";
 
 /**
  * The slice of a pino-compatible logger that handlers and executors use. Pass a pino logger as
@@ -66,10 +66,12 @@ export function defineHandlers<const M extends HandlerMap>(handlers: M): M {
 }
 
 /**
- * A handlers module could not be imported or does not export a handler map. The attempt fails
- * without retry (the same code would fail again); the message names the module and the cause.
+ * A handlers module could not be imported or does not export a handler map (code
+ * `HANDLERS_LOAD_FAILED`). The attempt fails without retry (the same code would fail again): a
+ * `NonRetryableError` with a code of its own. The message names the module and the cause.
  */
 export class HandlersLoadError extends NonRetryableError {
+  override readonly code: ErrorCode = ErrorCode.HANDLERS_LOAD_FAILED;
   readonly modulePath: string;
   constructor(modulePath: string, reason: string, options?: PyrexisErrorOptions) {
     super(`handlers module ${modulePath} failed to load: ${reason}`, options);

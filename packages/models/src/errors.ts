@@ -1,5 +1,7 @@
 /**
- * Stable error codes of Pyrexis. Codes never change meaning; messages may.
+ * Stable error codes of Pyrexis, grouped by theme. Codes never change meaning; messages may.
+ * Every error class has a code of its own, a subclass too (`UsageError` is a `ValidationError`
+ * with code `USAGE`), so `isPyrexisError(e, code)` names one class.
  *
  * @example
  * ```ts
@@ -9,25 +11,33 @@
  * ```
  */
 export const ErrorCode = {
+  // Bad input.
   VALIDATION: "VALIDATION",
+  USAGE: "USAGE",
+  // Jobs and results in a store.
   ILLEGAL_TRANSITION: "ILLEGAL_TRANSITION",
   DUPLICATE_JOB: "DUPLICATE_JOB",
   JOB_NOT_FOUND: "JOB_NOT_FOUND",
   RESULT_EXISTS: "RESULT_EXISTS",
   STALE_VERSION: "STALE_VERSION",
+  // Stores themselves.
   STORE_CLOSED: "STORE_CLOSED",
+  STORE_MISSING: "STORE_MISSING",
+  STORE_FAILURE: "STORE_FAILURE",
   CORRUPT_RECORD: "CORRUPT_RECORD",
   INCOMPATIBLE_STORE: "INCOMPATIBLE_STORE",
+  // How an attempt ended.
   SHUTTING_DOWN: "SHUTTING_DOWN",
   TIMEOUT: "TIMEOUT",
   CANCELLED: "CANCELLED",
   INTERRUPTED: "INTERRUPTED",
-  HANDLER_NOT_FOUND: "HANDLER_NOT_FOUND",
   WORKER_CRASHED: "WORKER_CRASHED",
   NON_RETRYABLE: "NON_RETRYABLE",
+  // Handlers and executors.
+  HANDLER_NOT_FOUND: "HANDLER_NOT_FOUND",
+  HANDLERS_LOAD_FAILED: "HANDLERS_LOAD_FAILED",
   EXECUTOR_CLOSED: "EXECUTOR_CLOSED",
   UNKNOWN_MODE: "UNKNOWN_MODE",
-  STORE_FAILURE: "STORE_FAILURE",
 } as const;
 
 /** One of the stable {@link ErrorCode} values. */
@@ -212,12 +222,31 @@ export class InterruptedError extends PyrexisError {
   }
 }
 
-/** No handler is registered under this name. */
+/** Options of {@link HandlerNotFoundError}. */
+export interface HandlerNotFoundOptions extends PyrexisErrorOptions {
+  /**
+   * Where the handler was looked up when a job ran (`"worker thread 3"`, `"this async executor"`):
+   * the message then says that the attempt is not retried there.
+   */
+  where?: string;
+}
+
+/**
+ * No handler is registered under this name. Never retried (see {@link isNonRetryable}): another
+ * attempt would look it up in the same handlers and fail the same way.
+ */
 export class HandlerNotFoundError extends PyrexisError {
   readonly handler: string;
   readonly known: readonly string[];
-  constructor(handler: string, known: readonly string[]) {
-    super(ErrorCode.HANDLER_NOT_FOUND, `no handler named "${handler}"; known handlers: ${known.length ? known.join(", ") : "(none)"}`);
+  constructor(handler: string, known: readonly string[], options?: HandlerNotFoundOptions) {
+    const list = known.length ? known.join(", ") : "(none)";
+    super(
+      ErrorCode.HANDLER_NOT_FOUND,
+      options?.where === undefined
+        ? `no handler named "${handler}"; known handlers: ${list}`
+        : `no handler named "${handler}" is registered in ${options.where} (known handlers: ${list}); not retried: every attempt would fail the same way`,
+      options,
+    );
     this.name = "HandlerNotFoundError";
     this.handler = handler;
     this.known = known;
@@ -235,7 +264,8 @@ export class WorkerCrashedError extends PyrexisError {
 }
 
 /**
- * Throw this from a handler to fail the job at once, without retrying.
+ * Throw this from a handler to fail the job at once, without retrying. A subclass may carry a
+ * code of its own from {@link NON_RETRYABLE_CODES} (`HandlersLoadError`: `HANDLERS_LOAD_FAILED`).
  *
  * @example
  * ```ts
@@ -275,13 +305,35 @@ export class StoreFailureError extends PyrexisError {
   }
 }
 
-/** True for errors that must not be retried (see {@link NonRetryableError}). */
-export function isNonRetryable(e: unknown): boolean {
-  // Follow `cause` (bounded): wrappers such as a pipeline's stage error keep the original there.
+/**
+ * Codes whose errors can never succeed on another attempt, by their nature: a handler thrown
+ * `NonRetryableError`, a handler name the executor does not know, a handlers module that does not
+ * load. {@link isNonRetryable} is true for errors with one of them.
+ */
+export const NON_RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.NON_RETRYABLE,
+  ErrorCode.HANDLER_NOT_FOUND,
+  ErrorCode.HANDLERS_LOAD_FAILED,
+]);
+
+/**
+ * The code that says why `e` must not be retried, or `undefined` when it may be. The first error
+ * on its `cause` chain (bounded) that decides: its own code when that is one of
+ * {@link NON_RETRYABLE_CODES}, else `NON_RETRYABLE` for an error marked `nonRetryable: true`.
+ * Stores record this code in `lastError` and workers send it across their boundary, so a wrapped
+ * cause (a pipeline stage error keeps the original there) still stops retries after it crossed.
+ */
+export function nonRetryableCode(e: unknown): ErrorCode | undefined {
   let current: unknown = e;
   for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
-    if (isPyrexisError(current, ErrorCode.NON_RETRYABLE) || (current as { nonRetryable?: unknown }).nonRetryable === true) return true;
+    if (isPyrexisError(current) && NON_RETRYABLE_CODES.has(current.code)) return current.code;
+    if ((current as { nonRetryable?: unknown }).nonRetryable === true) return ErrorCode.NON_RETRYABLE;
     current = (current as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
+}
+
+/** True for errors that must not be retried: see {@link nonRetryableCode}. */
+export function isNonRetryable(e: unknown): boolean {
+  return nonRetryableCode(e) !== undefined;
 }

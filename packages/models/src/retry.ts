@@ -1,4 +1,4 @@
-import { ErrorCode, isNonRetryable } from "./errors.js";
+import { nonRetryableCode } from "./errors.js";
 import { serializeError } from "./error-serialization.js";
 import type { Backoff, Job, SerializedError } from "./schemas.js";
 import { transition } from "./state-machine.js";
@@ -34,16 +34,17 @@ export interface FailureOutcome {
 /**
  * Applies a failed attempt to a `running` job. `attempts` already counts the
  * failed attempt (it is counted when the attempt starts). The job retries when
- * `attempts < maxAttempts` and the error is not a `NonRetryableError`; otherwise it fails.
+ * `attempts < maxAttempts` and the error is not non-retryable (`isNonRetryable`); otherwise it fails.
  * Pure: time and randomness are arguments.
  */
 export function recordFailure(job: Job, error: unknown, now: number, random: RandomSource = Math.random): FailureOutcome {
   const serialized = serializeError(error);
-  const nonRetryable = isNonRetryable(error);
-  // A wrapped NonRetryableError (e.g. inside a pipeline stage error) is recorded with the code
-  // that explains why the job was not retried, as it is when it crosses a worker boundary.
-  if (nonRetryable) serialized.code = ErrorCode.NON_RETRYABLE;
-  if (!nonRetryable && job.attempts < job.maxAttempts) {
+  // Recorded with the code that explains why the job was not retried (a wrapped NonRetryableError
+  // inside a pipeline stage error: NON_RETRYABLE; an unknown handler keeps HANDLER_NOT_FOUND), as
+  // it is when it crosses a worker boundary.
+  const stopCode = nonRetryableCode(error);
+  if (stopCode !== undefined) serialized.code = stopCode;
+  if (stopCode === undefined && job.attempts < job.maxAttempts) {
     const delayMs = backoffDelay(job.backoff, job.attempts, random);
     return {
       job: transition(job, "retrying", now, { lastError: serialized, runAt: now + delayMs }),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import * as models from "../src/index.js";
 import {
   CancelledError,
   CorruptRecordError,
@@ -12,6 +13,8 @@ import {
   IncompatibleStoreError,
   InterruptedError,
   isNonRetryable,
+  NON_RETRYABLE_CODES,
+  nonRetryableCode,
   isPyrexisError,
   JobNotFoundError,
   NonRetryableError,
@@ -50,9 +53,33 @@ const EXAMPLES: [string, PyrexisError, ErrorCode][] = [
   ["StoreFailureError", new StoreFailureError("disk full"), "STORE_FAILURE"],
 ];
 
+/** Codes of error classes defined in other packages (which depend on this one, so it cannot import them). */
+const CODES_OF_OTHER_PACKAGES: Record<string, ErrorCode> = {
+  UsageError: "USAGE", // @pyrexis/cli, a ValidationError
+  StoreMissingError: "STORE_MISSING", // @pyrexis/cli, a StoreFailureError
+  HandlersLoadError: "HANDLERS_LOAD_FAILED", // @pyrexis/executors, a NonRetryableError
+};
+
 describe("error classes", () => {
   it("every code has exactly one class", () => {
-    expect(EXAMPLES.map((e) => e[2]).sort()).toEqual(Object.values(ErrorCode).sort());
+    const codes = [...EXAMPLES.map((e) => e[2]), ...Object.values(CODES_OF_OTHER_PACKAGES)];
+    expect(codes.sort()).toEqual(Object.values(ErrorCode).sort());
+  });
+
+  it("every exported error class is in the table, each with a code no other class has", () => {
+    const exported = Object.entries(models)
+      .filter(([, value]) => typeof value === "function" && value.prototype instanceof PyrexisError)
+      .map(([name]) => name)
+      .sort();
+    expect(EXAMPLES.map((e) => e[0]).sort()).toEqual(exported);
+    const codes = EXAMPLES.map((e) => e[1].code);
+    expect(new Set(codes).size).toBe(codes.length);
+    for (const code of Object.values(CODES_OF_OTHER_PACKAGES)) expect(codes).not.toContain(code);
+  });
+
+  it("lists the codes by theme, each once, each its own name", () => {
+    for (const [key, value] of Object.entries(ErrorCode)) expect(value).toBe(key);
+    expect(new Set(Object.values(ErrorCode)).size).toBe(Object.keys(ErrorCode).length);
   });
 
   it.each(EXAMPLES)("%s carries its code, its name and is a PyrexisError", (name, error, code) => {
@@ -71,6 +98,11 @@ describe("error classes", () => {
     expect(new StaleVersionError("j", 1, 3)).toMatchObject({ expectedVersion: 1, actualVersion: 3 });
     expect(new HandlerNotFoundError("x", []).message).toContain("(none)");
     expect(new HandlerNotFoundError("x", ["a"])).toMatchObject({ handler: "x", known: ["a"] });
+    expect(new HandlerNotFoundError("x", ["a"]).message).toBe('no handler named "x"; known handlers: a');
+    // Found missing while a job ran: the message says where and that the attempt is not retried.
+    expect(new HandlerNotFoundError("x", ["a", "b"], { where: "worker thread 3" }).message).toBe(
+      'no handler named "x" is registered in worker thread 3 (known handlers: a, b); not retried: every attempt would fail the same way',
+    );
     expect(new TimeoutError("j", 5)).toMatchObject({ jobId: "j", timeoutMs: 5 });
     expect(new UnknownModeError("gpu", ["async"]).mode).toBe("gpu");
   });
@@ -108,6 +140,26 @@ describe("error classes", () => {
     expect(isNonRetryable(loop)).toBe(false);
     expect(isNonRetryable(null)).toBe(false);
     expect(isNonRetryable(undefined)).toBe(false);
+  });
+
+  it("isNonRetryable knows the codes that are non-retryable by nature, also after a boundary", () => {
+    expect([...NON_RETRYABLE_CODES].sort()).toEqual(["HANDLERS_LOAD_FAILED", "HANDLER_NOT_FOUND", "NON_RETRYABLE"]);
+    const notFound = new HandlerNotFoundError("x", ["a"]);
+    expect(isNonRetryable(notFound)).toBe(true);
+    expect(isNonRetryable(deserializeError(serializeError(notFound)))).toBe(true);
+    // A class defined elsewhere (HandlersLoadError) is recognized by its code and name alone.
+    expect(isNonRetryable(Object.assign(new Error("x"), { name: "HandlersLoadError", code: "HANDLERS_LOAD_FAILED" }))).toBe(true);
+    for (const [name, error, code] of EXAMPLES) expect(isNonRetryable(error), name).toBe(NON_RETRYABLE_CODES.has(code));
+  });
+
+  it("nonRetryableCode names why: the deciding error's own code, or NON_RETRYABLE for a marked one", () => {
+    expect(nonRetryableCode(new HandlerNotFoundError("x", []))).toBe("HANDLER_NOT_FOUND");
+    expect(nonRetryableCode(new NonRetryableError("no"))).toBe("NON_RETRYABLE");
+    expect(nonRetryableCode({ nonRetryable: true, code: "E_OWN" })).toBe("NON_RETRYABLE");
+    expect(nonRetryableCode(new Error("stage failed", { cause: new HandlerNotFoundError("x", []) }))).toBe("HANDLER_NOT_FOUND");
+    expect(nonRetryableCode(new Error("stage failed", { cause: new NonRetryableError("bad") }))).toBe("NON_RETRYABLE");
+    expect(nonRetryableCode(new TimeoutError("j", 1))).toBeUndefined();
+    expect(nonRetryableCode("plain string")).toBeUndefined();
   });
 });
 

@@ -3,10 +3,13 @@ import { describe, expect, it } from "vitest";
 import {
   backoffDelay,
   DEFAULT_BACKOFF,
+  deserializeError,
+  HandlerNotFoundError,
   IllegalTransitionError,
   ManualClock,
   NonRetryableError,
   recordFailure,
+  serializeError,
   startAttempt,
   TimeoutError,
   type Job,
@@ -90,6 +93,17 @@ describe("retries", () => {
     expect(out).toMatchObject({ willRetry: false, delayMs: 0 });
     expect(out.job.status).toBe("failed");
     expect(out.job.lastError?.code).toBe("NON_RETRYABLE");
+  });
+
+  it("an unknown handler fails at once and is recorded as HANDLER_NOT_FOUND, not NON_RETRYABLE", () => {
+    const running = startAttempt(makeJob({ maxAttempts: 3 }), 1);
+    const notFound = new HandlerNotFoundError("nope", ["echo"], { where: "worker thread 2" });
+    // As it arrives from a worker: a plain Error with the name and code.
+    const out = recordFailure(running, deserializeError(serializeError(notFound)), 2, noJitter);
+    expect(out).toMatchObject({ willRetry: false, delayMs: 0 });
+    expect(out.job).toMatchObject({ status: "failed", attempts: 1 });
+    expect(out.job.lastError).toMatchObject({ name: "HandlerNotFoundError", code: "HANDLER_NOT_FOUND" });
+    expect(out.job.lastError?.message).toContain("not retried");
   });
 
   it("an error marked nonRetryable (e.g. one rebuilt from another thread) also fails at once", () => {
