@@ -220,6 +220,11 @@ class AsyncRun implements InvokeOutcome {
     invokeOn(handlers, this.#task, this, this);
   }
 
+  /** Where handlers are looked up, for messages. */
+  get where(): string {
+    return "this async executor";
+  }
+
   /**
    * The handler's `ctx.signal`: aborted with the caller's reason, or by `terminate()`. A per-run
    * controller (not `AbortSignal.any` with the executor's long-lived kill signal, which Node 20

@@ -4,6 +4,8 @@ import type { HandlerContext, HandlerMap, Logger, LogLevel } from "./handlers.js
 
 /** Where a running handler's side channels go (in-process or over a worker boundary). */
 export interface InvokeSinks {
+  /** Where handlers are looked up, for messages: `"worker thread 3"`, `"this async executor"`. */
+  readonly where: string;
   readonly signal: AbortSignal;
   progress(value: unknown): void;
   log(level: LogLevel, obj: Record<string, unknown>, msg: string | undefined): void;
@@ -76,7 +78,8 @@ export interface InvokeOutcome {
  */
 export function invokeOn(handlers: HandlerMap, task: ExecutionTask, sinks: InvokeSinks, outcome: InvokeOutcome): void {
   const fn = Object.hasOwn(handlers, task.handler) ? handlers[task.handler] : undefined;
-  if (typeof fn !== "function") return outcome.fail(new HandlerNotFoundError(task.handler, Object.keys(handlers)));
+  // Non-retryable by its code: another attempt would look in the same handlers.
+  if (typeof fn !== "function") return outcome.fail(new HandlerNotFoundError(task.handler, Object.keys(handlers), { where: sinks.where }));
   const ctx = new Context(task, sinks, outcome);
   let returned: unknown;
   try {

@@ -7,7 +7,7 @@
 // small record (TaskRun) and no closure; the AbortController behind ctx.signal is made only when
 // the handler reads it.
 import { BroadcastChannel, isMainThread, threadId, workerData } from "node:worker_threads";
-import { deserializeError, ErrorCode, isNonRetryable, serializeError } from "@pyrexis/models";
+import { deserializeError, nonRetryableCode, serializeError } from "@pyrexis/models";
 import type { ExecutionTask } from "./executor.js";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
 import { invokeOn, type InvokeOutcome, type InvokeSinks } from "./invoke.js";
@@ -29,6 +29,8 @@ const config: WorkerConfig = isChild
   ? (JSON.parse(process.env[WORKER_CONFIG_ENV] ?? "{}") as WorkerConfig)
   : (workerData as [unknown, WorkerConfig])[1];
 const workerId = isChild ? process.pid : threadId;
+/** Where this worker looks handlers up, for messages. */
+const where = isChild ? `child process ${process.pid}` : `worker thread ${threadId}`;
 const slots = config.slots === undefined ? undefined : new Int32Array(config.slots);
 /**
  * Process workers running several tasks at once tell the main process which of them have started,
@@ -132,6 +134,10 @@ class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
     this.attempt = task[4];
   }
 
+  get where(): string {
+    return where;
+  }
+
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
@@ -175,7 +181,8 @@ class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
     const e = serializeError(error);
     // The retry policy must survive the boundary even when the NonRetryableError is a wrapped
     // cause (a pipeline stage error): the serialized form has no cause, so carry it in the code.
-    if (e.code !== ErrorCode.NON_RETRYABLE && isNonRetryable(error)) e.code = ErrorCode.NON_RETRYABLE;
+    const stop = nonRetryableCode(error);
+    if (stop !== undefined) e.code = stop;
     this.end({ t: "err", e, n: this.n, id: workerId });
   }
 

@@ -1,5 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { CancelledError, ExecutorClosedError, TimeoutError, isPyrexisError } from "@pyrexis/models";
+import {
+  CancelledError,
+  createJob,
+  ExecutorClosedError,
+  isNonRetryable,
+  isPyrexisError,
+  parseJobSpec,
+  recordFailure,
+  startAttempt,
+  TimeoutError,
+} from "@pyrexis/models";
 import { AsyncExecutor, ProcessExecutor, ThreadExecutor, type Executor, type Logger } from "../dist/index.js";
 import { BROKEN, HANDLERS, NAMED, NOT_HANDLERS, rejectionOf, runTask } from "./helpers.js";
 
@@ -93,6 +103,25 @@ describe.each(MODES)("%s executor", (mode) => {
     expect(error.message).toContain("echo");
   });
 
+  it("fails an unknown handler at once: non-retryable across the boundary, and the message says where and why", async () => {
+    const error = await rejectionOf(runTask(make(mode), "nope"));
+    expect(isPyrexisError(error, "HANDLER_NOT_FOUND")).toBe(true);
+    expect(error.name).toBe("HandlerNotFoundError");
+    expect(isNonRetryable(error)).toBe(true);
+    const where = { async: /in this async executor/, thread: /in worker thread \d+ /, process: /in child process \d+ / }[mode];
+    expect(error.message).toMatch(where);
+    expect(error.message).toMatch(/known handlers: echo, .*\); not retried: every attempt would fail the same way$/);
+    // What the engine does with the failed attempt: the job fails now, recorded with this code.
+    const job = startAttempt(createJob(parseJobSpec({ handler: "nope", mode, maxAttempts: 3 }), 0), 1);
+    const outcome = recordFailure(job, error, 2);
+    expect(outcome).toMatchObject({ willRetry: false, delayMs: 0 });
+    expect(outcome.job).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      lastError: { name: "HandlerNotFoundError", code: "HANDLER_NOT_FOUND" },
+    });
+  });
+
   it("delivers progress in order, all of it before the result", async () => {
     const executor = make(mode);
     const progress: unknown[] = [];
@@ -178,7 +207,8 @@ describe.each(MODES)("%s executor", (mode) => {
     for (let i = 0; i < 2; i++) {
       const error = await rejectionOf(runTask(executor, "echo", 1));
       expect(error.name).toBe("HandlersLoadError");
-      expect(isPyrexisError(error, "NON_RETRYABLE")).toBe(true);
+      expect(isPyrexisError(error, "HANDLERS_LOAD_FAILED")).toBe(true);
+      expect(isNonRetryable(error)).toBe(true);
       expect(error.message).toContain("broken.mjs");
       expect(error.message).toContain("kaput while loading");
     }
