@@ -2,7 +2,8 @@ import { ExecutorClosedError, InterruptedError } from "@pyrexis/models";
 import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
 import { loadHandlersModule, silentLogger, type HandlerMap, type Logger } from "./handlers.js";
 import { invokeOn, writeLog, type InvokeOutcome } from "./invoke.js";
-import { RunControl } from "./run-control.js";
+import type { RunControl } from "./run-control.js";
+import { promiseControl, type TaskControl } from "./task-control.js";
 
 /** Options of {@link AsyncExecutor}. */
 export interface AsyncExecutorOptions {
@@ -64,12 +65,7 @@ export class AsyncExecutor implements Executor {
 
   /** Runs one attempt on the event loop. See the class notes on aborting. */
   run(task: ExecutionTask, options: ExecutionOptions): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new ExecutorClosedError("async executor is closed"));
-    // A RunControl is checked without creating its signal.
-    const control = options instanceof RunControl ? options : undefined;
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the contract: reject with signal.reason as given
-    if (control ? control.aborted : options.signal.aborted) return Promise.reject(control ? control.reason : options.signal.reason);
-    return new Promise<unknown>((resolve, reject) => new AsyncRun(this, task, options, resolve, reject).start());
+    return new Promise<unknown>((resolve, reject) => this.#start(task, promiseControl(options, resolve, reject)));
   }
 
   /**
@@ -77,19 +73,23 @@ export class AsyncExecutor implements Executor {
    * microtask (never inside this call), with no promise per run.
    */
   start(task: ExecutionTask, control: RunControl): void {
+    this.#start(task, control);
+  }
+
+  #start(task: ExecutionTask, control: TaskControl): void {
     if (this.#closed) this.settleLater(control, false, new ExecutorClosedError("async executor is closed"));
     else if (control.aborted) this.settleLater(control, false, control.reason);
-    else new AsyncRun(this, task, control, undefined, undefined).start();
+    else new AsyncRun(this, task, control).start();
   }
 
   // Outcomes for RunControl callers wait here for one shared microtask: a handler that returns
   // at once must not call back into a caller that is still inside `start` (or inside `abort`).
-  #dueControls: RunControl[] = [];
+  #dueControls: TaskControl[] = [];
   #dueOk: boolean[] = [];
   #dueValues: unknown[] = [];
 
   /** @internal Delivers `control.settle(ok, value)` in the next microtask drain. */
-  settleLater(control: RunControl, ok: boolean, value: unknown): void {
+  settleLater(control: TaskControl, ok: boolean, value: unknown): void {
     if (this.#dueControls.push(control) === 1) queueMicrotask(this.#deliverDue);
     this.#dueOk.push(ok);
     this.#dueValues.push(value);
@@ -104,7 +104,7 @@ export class AsyncExecutor implements Executor {
     this.#dueValues = [];
     for (let i = 0; i < controls.length; i++) {
       try {
-        (controls[i] as RunControl).settle(oks[i] as boolean, values[i]);
+        (controls[i] as TaskControl).settle(oks[i] as boolean, values[i]);
       } catch (error) {
         this.#logger.error({ err: error }, "RunControl.settle threw");
       }
@@ -172,12 +172,7 @@ export class AsyncExecutor implements Executor {
 class AsyncRun implements InvokeOutcome {
   readonly #executor: AsyncExecutor;
   readonly #task: ExecutionTask;
-  readonly #options: ExecutionOptions;
-  /** `#options` when it is a {@link RunControl}: listened to without creating its signal. */
-  readonly #control: RunControl | undefined;
-  /** The promise of `run`; absent for `start`, whose outcome goes to the control's `settle`. */
-  readonly #resolve: ((value: unknown) => void) | undefined;
-  readonly #reject: ((error: unknown) => void) | undefined;
+  readonly #control: TaskControl;
   #settled = false;
   /** @internal Neighbours in the executor's in-flight list. */
   prev: AsyncRun | undefined = undefined;
@@ -186,26 +181,16 @@ class AsyncRun implements InvokeOutcome {
   /** The handler's `ctx.signal`, made only if the handler reads it. */
   #controller: AbortController | undefined;
 
-  constructor(
-    executor: AsyncExecutor,
-    task: ExecutionTask,
-    options: ExecutionOptions,
-    resolve: ((value: unknown) => void) | undefined,
-    reject: ((error: unknown) => void) | undefined,
-  ) {
+  constructor(executor: AsyncExecutor, task: ExecutionTask, control: TaskControl) {
     this.#executor = executor;
     this.#task = task;
-    this.#options = options;
-    this.#control = options instanceof RunControl ? options : undefined;
-    this.#resolve = resolve;
-    this.#reject = reject;
+    this.#control = control;
   }
 
   start(): void {
     this.#executor.track(this);
     // The run is its own abort listener (`handleEvent`): no closure per run.
-    if (this.#control) this.#control.listen(this);
-    else this.#options.signal.addEventListener("abort", this);
+    this.#control.listen(this);
     const handlers = this.#executor.handlers();
     if (handlers instanceof Promise)
       handlers.then(
@@ -233,7 +218,7 @@ class AsyncRun implements InvokeOutcome {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.#callerAborted()) this.#controller.abort(this.#callerReason());
+      if (this.#control.aborted) this.#controller.abort(this.#control.reason);
       else if (this.#executor.killSignal.aborted) this.#controller.abort(new InterruptedError(this.#task.jobId, "executor terminated"));
     }
     return this.#controller.signal;
@@ -242,7 +227,7 @@ class AsyncRun implements InvokeOutcome {
   progress(value: unknown): void {
     if (this.#settled) return;
     try {
-      this.#options.onProgress(value);
+      this.#control.onProgress(value);
     } catch (error) {
       this.log("warn", { err: error }, "onProgress threw; progress dropped");
     }
@@ -256,49 +241,31 @@ class AsyncRun implements InvokeOutcome {
   interrupt(): void {
     const error = new InterruptedError(this.#task.jobId, "executor terminated while the job ran");
     this.#controller?.abort(error);
-    if (this.#finish()) this.#deliver(false, error);
+    if (this.#finish()) this.#executor.settleLater(this.#control, false, error);
   }
 
   #finish(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    if (this.#control) this.#control.unlisten(this);
-    else this.#options.signal.removeEventListener("abort", this);
+    this.#control.unlisten(this);
     this.#executor.untrack(this);
     return true;
   }
 
-  #callerAborted(): boolean {
-    return this.#control ? this.#control.aborted : this.#options.signal.aborted;
-  }
-
-  #callerReason(): unknown {
-    return this.#control ? this.#control.reason : this.#options.signal.reason;
-  }
-
-  /** The caller aborted the run (its RunControl or its AbortSignal calls this). */
+  /** The caller aborted the run (its control calls this). */
   handleEvent(): void {
-    const reason = this.#callerReason();
+    const reason = this.#control.reason;
     this.#controller?.abort(reason);
-    if (this.#finish()) this.#deliver(false, reason);
+    if (this.#finish()) this.#executor.settleLater(this.#control, false, reason);
   }
 
   /** The handler's JSON output (from `invokeOn`). */
   ok(output: unknown): void {
-    if (this.#finish()) this.#deliver(true, output);
+    if (this.#finish()) this.#executor.settleLater(this.#control, true, output);
   }
 
   /** What the handler threw, or the error of a non-JSON output (from `invokeOn`). */
   fail(error: unknown): void {
-    if (this.#finish()) this.#deliver(false, error);
-  }
-
-  #deliver(ok: boolean, value: unknown): void {
-    if (this.#resolve) {
-      if (ok) this.#resolve(value);
-      else this.#reject!(value);
-    } else {
-      this.#executor.settleLater(this.#control!, ok, value);
-    }
+    if (this.#finish()) this.#executor.settleLater(this.#control, false, error);
   }
 }

@@ -12,7 +12,7 @@ export {
 } from "./handlers.js";
 export { RunControl, type AbortListenerObject } from "./run-control.js";
 export { AsyncExecutor, type AsyncExecutorOptions } from "./async-executor.js";
-export type { PoolExecutorOptions, WorkerResourceLimits } from "./pool.js";
+export type { PoolExecutorOptions, WorkerResourceLimits } from "./pool-options.js";
 export { ThreadExecutor, type ThreadExecutorOptions } from "./thread-executor.js";
 export { ProcessExecutor, type ProcessExecutorOptions } from "./process-executor.js";
 export { ExecutorRouter, createExecutors, type CreateExecutorsOptions } from "./router.js";

@@ -1,13 +1,16 @@
 import type { ExecutionOptions, ExecutionTask, Executor } from "./executor.js";
 import type { RunControl } from "./run-control.js";
-import { WorkerPool, type PoolExecutorOptions } from "./pool.js";
+import type { PoolExecutorOptions } from "./pool-options.js";
+import { ProcessLink, type ProcessTask } from "./process-link.js";
+import { ThreadLink, type ThreadTask } from "./thread-link.js";
+import { WorkerPool } from "./worker-pool.js";
 
 /** What the thread and process executors share: a {@link WorkerPool} of one runtime. */
 export abstract class PoolExecutor implements Executor {
-  readonly #pool: WorkerPool;
+  readonly #pool: WorkerPool<ThreadTask> | WorkerPool<ProcessTask>;
 
   protected constructor(runtime: "worker_threads" | "child_process", options: PoolExecutorOptions) {
-    this.#pool = new WorkerPool(runtime, options);
+    this.#pool = runtime === "worker_threads" ? new WorkerPool(new ThreadLink(), options) : new WorkerPool(new ProcessLink(), options);
   }
 
   /** Runs one attempt in a worker. */

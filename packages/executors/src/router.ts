@@ -2,7 +2,7 @@ import { UnknownModeError } from "@pyrexis/models";
 import { AsyncExecutor } from "./async-executor.js";
 import type { Executor } from "./executor.js";
 import type { HandlerMap, Logger } from "./handlers.js";
-import type { PoolExecutorOptions } from "./pool.js";
+import type { PoolExecutorOptions } from "./pool-options.js";
 import { ProcessExecutor } from "./process-executor.js";
 import { ThreadExecutor } from "./thread-executor.js";
 

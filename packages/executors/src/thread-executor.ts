@@ -1,4 +1,4 @@
-import type { PoolExecutorOptions } from "./pool.js";
+import type { PoolExecutorOptions } from "./pool-options.js";
 import { PoolExecutor } from "./pool-executor.js";
 
 /** Options of {@link ThreadExecutor}. */

@@ -11,6 +11,7 @@ import { deserializeError, nonRetryableCode, serializeError } from "@pyrexis/mod
 import type { ExecutionTask } from "./executor.js";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
 import { invokeOn, type InvokeOutcome, type InvokeSinks } from "./invoke.js";
+import { poolWorkerData } from "./tinypool-internals.js";
 import {
   NO_PAYLOAD,
   TAG,
@@ -27,7 +28,7 @@ import {
 const isChild = isMainThread && typeof process.send === "function";
 const config: WorkerConfig = isChild
   ? (JSON.parse(process.env[WORKER_CONFIG_ENV] ?? "{}") as WorkerConfig)
-  : (workerData as [unknown, WorkerConfig])[1];
+  : poolWorkerData<WorkerConfig>(workerData);
 const workerId = isChild ? process.pid : threadId;
 /** Where this worker looks handlers up, for messages. */
 const where = isChild ? `child process ${process.pid}` : `worker thread ${threadId}`;

@@ -1,0 +1,88 @@
+// Everything the executors assume about tinypool beyond its documented API (filename, runtime,
+// thread counts, env, execArgv, workerData, resourceLimits, `run(task, { channel })`, destroy),
+// gathered in one module: nothing else reads a tinypool worker's fields, emits on a worker or
+// matches a tinypool message. Each assumption has its own test in test/tinypool-internals.test.ts,
+// and package.json pins tinypool to the minor version those tests cover, so an upgrade that
+// changes one fails there, by name.
+//
+// Loaded by the worker entry too: type imports only, no tinypool code in a worker.
+import type { Tinypool, TinypoolWorker } from "tinypool";
+
+/**
+ * Worker threads: what a thread receives as `workerData` is tinypool's `[privateData, workerData]`,
+ * so the pool's `workerData` is the second element. (Reading it here avoids importing tinypool's
+ * main module in every worker just for its `Tinypool.workerData` getter.)
+ */
+export function poolWorkerData<T>(threadWorkerData: unknown): T {
+  return (threadWorkerData as readonly [unknown, T])[1];
+}
+
+/**
+ * The pool's workers, those still starting included; a worker tinypool dropped (crashed, failed
+ * with {@link failWorker}, stopped) is no longer listed. A new array per call.
+ */
+export function workersOf(pool: Tinypool): readonly TinypoolWorker[] {
+  return pool.threads;
+}
+
+/**
+ * A worker's id: the `threadId` of a worker thread (what `threadId` says inside it), and the pid
+ * of a child process (tinypool stores the child's pid in `threadId`), known as soon as tinypool
+ * lists the worker.
+ */
+export function workerIdOf(worker: TinypoolWorker): number {
+  return worker.threadId;
+}
+
+/**
+ * Child processes: the `channel` of the task tinypool handed to this child last. Tinypool calls
+ * that channel's `onMessage(send)` when it hands the task over, synchronously and before it posts
+ * the task, so a message sent from `onMessage` reaches the child first; it then delivers every
+ * IPC message of the child that is not its own (no `__tinypool_worker_message__` field) to this
+ * channel's `postMessage`, and the child's tinypool entry ignores our messages likewise.
+ */
+export function currentChannelOf(worker: TinypoolWorker): unknown {
+  return (worker as { channel?: unknown }).channel;
+}
+
+/**
+ * Makes tinypool drop `worker` as if it had failed with `error`: each task on it rejects with this
+ * very `error`, a replacement starts (down to `minThreads`), and a worker without a task makes the
+ * pool itself emit `"error"` with it (which needs a listener). Tinypool has no API to stop one
+ * worker; this is how a stuck or recycled worker is retired.
+ */
+export function failWorker(worker: TinypoolWorker, error: Error): void {
+  worker.emit("error", error);
+}
+
+/**
+ * Calls `listener` once when the worker exits: `(exitCode, signal)` for a child process,
+ * `(exitCode)` for a thread (then `signal` is `undefined`).
+ */
+export function onWorkerExit(worker: TinypoolWorker, listener: (code: number | null, signal: string | null | undefined) => void): void {
+  worker.once("exit", listener);
+}
+
+/**
+ * Worker threads: tinypool does not watch a thread's `exit`, so a thread that calls
+ * `process.exit` would stay listed with its tasks never settled. Called from the exit listener:
+ * fails the thread (its tasks reject with an error naming the exit code) if tinypool still lists it.
+ */
+export function dropExitedThread(pool: Tinypool, worker: TinypoolWorker, code: number | null): void {
+  if (workersOf(pool).includes(worker))
+    failWorker(worker, new Error(`worker thread ${workerIdOf(worker)} exited with code ${String(code)}`));
+}
+
+/**
+ * True for the error a task rejects with when tinypool stopped the worker holding it, or never
+ * gave it one (`destroy()`, a worker it removed itself): the handler may not have started.
+ */
+export function isTermination(error: unknown): boolean {
+  return error instanceof Error && error.message === "Terminating worker thread";
+}
+
+// Two more assumptions need no code here, only their tests:
+// - Child processes get each task as JSON (tinypool keeps Node's default IPC serialization):
+//   `undefined` inside the task tuple arrives as `null`, hence the wire's NO_PAYLOAD mark.
+// - A child starts the tasks it is handed in the order it was handed them, which is how the
+//   process link tells which unreported task is the one blocking a silent child.
