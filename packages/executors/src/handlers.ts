@@ -1,5 +1,6 @@
 import { pathToFileURL } from "node:url";
 import { ErrorCode, NonRetryableError, type PyrexisErrorOptions } from "@pyrexis/models";
+import { nativeImport, typescriptHint, type ModuleImporter } from "./typescript.js";
 
 /**
  * The slice of a pino-compatible logger that handlers and executors use. Pass a pino logger as
@@ -94,16 +95,19 @@ function isHandlerMap(value: unknown): value is HandlerMap {
 
 /**
  * Imports a handlers module and returns its map: the default export, else a named `handlers`
- * export. Throws {@link HandlersLoadError} naming the module and why it failed.
+ * export. Throws {@link HandlersLoadError} naming the module and why it failed (and, for a
+ * TypeScript module Node could not load, how to fix that).
+ *
+ * @param importer - how to import it (worker threads under tsx pass tsx's `tsImport`).
  */
-export async function loadHandlersModule(module: string | URL): Promise<HandlerMap> {
+export async function loadHandlersModule(module: string | URL, importer: ModuleImporter = nativeImport): Promise<HandlerMap> {
   const href = toModuleHref(module);
   let ns: Record<string, unknown>;
   try {
-    ns = (await import(href)) as Record<string, unknown>;
+    ns = (await importer(href)) as Record<string, unknown>;
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new HandlersLoadError(href, reason, { cause: error });
+    throw new HandlersLoadError(href, reason + typescriptHint(href, error), { cause: error });
   }
   if (isHandlerMap(ns.default)) return ns.default;
   if (isHandlerMap(ns.handlers)) return ns.handlers;

@@ -11,6 +11,7 @@ import type { PoolSettings } from "./pool-options.js";
 import { PoolTask, type TaskHost } from "./pool-task.js";
 import type { TaskControl } from "./task-control.js";
 import { dropExitedThread } from "./tinypool-internals.js";
+import { tsxApiHref } from "./typescript.js";
 import type { WireAbort, WireAnswer, WireEvent, WireTask, WorkerConfig } from "./wire.js";
 import { crashDetail, WORKER_ENTRY, type LinkHost, type OpenPool, type WorkerLink } from "./worker-link.js";
 import { WorkerWatch } from "./worker-watch.js";
@@ -50,6 +51,8 @@ export class ThreadLink implements WorkerLink<ThreadTask> {
     // One shared table instead of a buffer per task: cloning a SharedArrayBuffer per task costs.
     this.#slots = new Int32Array(new SharedArrayBuffer(SLOTS * 2 * Int32Array.BYTES_PER_ELEMENT));
     for (let i = SLOTS - 1; i >= 0; i--) this.#freeSlots.push(i);
+    // Under tsx, workers import the handlers module through tsx: its loader does not reach them.
+    const tsx = tsxApiHref();
     const pool = new Tinypool({
       filename: WORKER_ENTRY.href,
       runtime: "worker_threads",
@@ -65,6 +68,7 @@ export class ThreadLink implements WorkerLink<ThreadTask> {
         up: `${id}:up`,
         down: `${id}:down`,
         slots: this.#slots.buffer as SharedArrayBuffer,
+        ...(tsx === undefined ? {} : { tsx }),
       } satisfies WorkerConfig,
       ...(settings.resourceLimits ? { resourceLimits: { ...settings.resourceLimits } } : {}),
     });

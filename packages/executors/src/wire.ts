@@ -19,6 +19,8 @@ export interface WorkerConfig {
   readonly down?: string;
   /** Threads only: shared table of task cells (pairs: worker id once started, abort flag). */
   readonly slots?: SharedArrayBuffer;
+  /** Threads only, under tsx: href of tsx's `tsx/esm/api`, to import the handlers module through. */
+  readonly tsx?: string;
 }
 
 /** Name of the env var that carries {@link WorkerConfig} as JSON to child processes. */

@@ -12,6 +12,7 @@ import type { ExecutionTask } from "./executor.js";
 import { loadHandlersModule, type HandlerMap, type LogLevel } from "./handlers.js";
 import { invokeOn, type InvokeOutcome, type InvokeSinks } from "./invoke.js";
 import { poolWorkerData } from "./tinypool-internals.js";
+import { nativeImport, tsxImporter } from "./typescript.js";
 import {
   NO_PAYLOAD,
   TAG,
@@ -45,7 +46,8 @@ const slots = config.slots === undefined ? undefined : new Int32Array(config.slo
 const announceStarts = isChild && (config.concurrency ?? 1) > 1;
 
 // Start importing at once so the first task does not pay for it; a failure is reported per task.
-const handlers: Promise<HandlerMap> = loadHandlersModule(config.module);
+// A thread under tsx imports it through tsx (see typescript.ts); children have tsx's --import.
+const handlers: Promise<HandlerMap> = loadHandlersModule(config.module, config.tsx === undefined ? nativeImport : tsxImporter(config.tsx));
 /** The handler map once imported: later tasks use it without awaiting. */
 let loaded: HandlerMap | undefined;
 handlers.then(
