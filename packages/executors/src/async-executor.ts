@@ -241,7 +241,7 @@ class AsyncRun implements InvokeOutcome {
   interrupt(): void {
     const error = new InterruptedError(this.#task.jobId, "executor terminated while the job ran");
     this.#controller?.abort(error);
-    if (this.#finish()) this.#executor.settleLater(this.#control, false, error);
+    if (this.#finish()) this.#deliver(false, error);
   }
 
   #finish(): boolean {
@@ -252,20 +252,26 @@ class AsyncRun implements InvokeOutcome {
     return true;
   }
 
+  /** Tells the control: at once when that only settles `run`'s promise, else a microtask later. */
+  #deliver(ok: boolean, value: unknown): void {
+    if (this.#control.settlesPromise === true) this.#control.settle(ok, value);
+    else this.#executor.settleLater(this.#control, ok, value);
+  }
+
   /** The caller aborted the run (its control calls this). */
   handleEvent(): void {
     const reason = this.#control.reason;
     this.#controller?.abort(reason);
-    if (this.#finish()) this.#executor.settleLater(this.#control, false, reason);
+    if (this.#finish()) this.#deliver(false, reason);
   }
 
   /** The handler's JSON output (from `invokeOn`). */
   ok(output: unknown): void {
-    if (this.#finish()) this.#executor.settleLater(this.#control, true, output);
+    if (this.#finish()) this.#deliver(true, output);
   }
 
   /** What the handler threw, or the error of a non-JSON output (from `invokeOn`). */
   fail(error: unknown): void {
-    if (this.#finish()) this.#executor.settleLater(this.#control, false, error);
+    if (this.#finish()) this.#deliver(false, error);
   }
 }

@@ -16,6 +16,12 @@ export interface TaskControl {
   onProgress(value: unknown): void;
   /** The outcome, exactly once. */
   settle(ok: boolean, value: unknown): void;
+  /**
+   * True when `settle` only settles `run`'s promise, so it may be called at once, even inside the
+   * caller's call (a promise never calls back synchronously); otherwise an executor calls it a
+   * microtask later (a `RunControl` must not hear of its outcome inside `start` or `abort`).
+   */
+  readonly settlesPromise?: boolean;
 }
 
 type Resolve = (value: unknown) => void;
@@ -54,6 +60,10 @@ class SignalRun implements TaskControl {
     this.#options.onProgress(value);
   }
 
+  get settlesPromise(): boolean {
+    return true;
+  }
+
   settle(ok: boolean, value: unknown): void {
     if (ok) this.#resolve(value);
     else this.#reject(value);
@@ -90,6 +100,10 @@ class ControlRun implements TaskControl {
 
   onProgress(value: unknown): void {
     this.#control.onProgress(value);
+  }
+
+  get settlesPromise(): boolean {
+    return true;
   }
 
   settle(ok: boolean, value: unknown): void {
