@@ -112,6 +112,8 @@ async function* run(
             output = await raceAbort(drainStream(output, [], signal), signal);
           }
         } catch (e) {
+          // A failed call is a stage run too: its timing and final report, as stream stages give.
+          t.finish();
           throw scope.wrap(e, d.name, d.index);
         } finally {
           // The stream this stage read (if any) ends with it: close it whether the stage read it
