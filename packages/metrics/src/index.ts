@@ -1,12 +1,10 @@
 export { TimingHistogram, HISTOGRAM_RELATIVE_ERROR, HISTOGRAM_SIGNIFICANT_DIGITS, type TimingSnapshot } from "./histogram.js";
+export { MetricsRegistry, seriesKey, type Labels, type MetricsRegistryOptions, type MetricsSnapshot } from "./registry.js";
 export {
-  MetricsRegistry,
-  seriesKey,
+  DEFAULT_NAMESPACE,
+  escapeLabelValue,
   toPrometheusName,
   toPrometheusText,
-  escapeLabelValue,
-  type Labels,
-  type MetricsSnapshot,
   type PrometheusOptions,
   type SeriesData,
-} from "./registry.js";
+} from "./prometheus.js";

@@ -1,4 +1,7 @@
+// The registry: named series of counters, gauges and timings, keyed by name and labels, read as
+// snapshots or as Prometheus text (rendered by prometheus.ts).
 import { TimingHistogram, type TimingSnapshot } from "./histogram.js";
+import { checkNamespace, DEFAULT_NAMESPACE, escapeLabelValue, toPrometheusText } from "./prometheus.js";
 
 /** Label names and values of one series, e.g. `{ mode: "thread" }`. */
 export type Labels = Readonly<Record<string, string>>;
@@ -26,9 +29,19 @@ function copyLabels(labels: Labels | undefined): Labels | undefined {
   return labels && Object.keys(labels).length > 0 ? Object.freeze({ ...labels }) : undefined;
 }
 
+/** Options of a {@link MetricsRegistry}. */
+export interface MetricsRegistryOptions {
+  /**
+   * Prepended with `_` to every exposed metric name (`job.submitted` → `pyrexis_job_submitted_total`).
+   * Default {@link DEFAULT_NAMESPACE}; `""` exposes the names as they are.
+   */
+  namespace?: string | undefined;
+}
+
 /**
  * A metrics registry: counters (only go up), gauges (set to a value) and timings (bounded-memory
- * histograms). Reads return snapshots.
+ * histograms). Reads return snapshots; the Prometheus exposition prefixes every name with the
+ * registry's namespace (`pyrexis_` by default).
  *
  * @example
  * ```ts
@@ -37,13 +50,20 @@ function copyLabels(labels: Labels | undefined): Labels | undefined {
  * metrics.setGauge("queue.depth", 12);
  * await metrics.time("job.execution", () => runTheJob());
  * metrics.getTimings()["job.execution"]; // { count, avg, min, max, p50, p95, p99, sum }
- * console.log(metrics.toPrometheus());
+ * console.log(metrics.toPrometheus()); // pyrexis_job_completed_total 1, …
  * ```
  */
 export class MetricsRegistry {
+  /** The namespace of the exposition (validated at construction). */
+  readonly namespace: string;
   readonly #counters = new Map<string, Series<number>>();
   readonly #gauges = new Map<string, Series<number>>();
   readonly #timings = new Map<string, Series<TimingHistogram>>();
+
+  /** @throws TypeError when `options.namespace` is not `""` or a Prometheus name without colons. */
+  constructor(options: MetricsRegistryOptions = {}) {
+    this.namespace = checkNamespace(options.namespace ?? DEFAULT_NAMESPACE);
+  }
 
   /** Adds `by` (default 1, must be ≥ 0) to a counter. */
   increment(name: string, by = 1, labels?: Labels): void {
@@ -127,15 +147,18 @@ export class MetricsRegistry {
     return { counters: this.getCounters(), gauges: this.getGauges(), timings: this.getTimings() };
   }
 
-  /** Prometheus text exposition (format 0.0.4) of every series; see {@link toPrometheusText}. */
-  toPrometheus(options?: PrometheusOptions): string {
+  /**
+   * Prometheus text exposition (format 0.0.4) of every series, names prefixed with
+   * {@link MetricsRegistry.namespace}; see {@link toPrometheusText}.
+   */
+  toPrometheus(): string {
     return toPrometheusText(
       {
         counters: [...this.#counters.values()],
         gauges: [...this.#gauges.values()],
         timings: [...this.#timings.values()].map((s) => ({ name: s.name, labels: s.labels, value: s.value.snapshot() })),
       },
-      options,
+      { namespace: this.namespace },
     );
   }
 
@@ -152,102 +175,4 @@ export interface MetricsSnapshot {
   counters: Record<string, number>;
   gauges: Record<string, number>;
   timings: Record<string, TimingSnapshot>;
-}
-
-/** Options of the Prometheus exposition. */
-export interface PrometheusOptions {
-  /** Prepended to every metric name, e.g. `"pyrexis_"`. Default none. */
-  prefix?: string;
-}
-
-/** One series as {@link toPrometheusText} takes it: source name, labels and value. */
-export interface SeriesData<T> {
-  name: string;
-  labels: Labels | undefined;
-  value: T;
-}
-
-/** Maps a dotted name to Prometheus's metric-name character set `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
-export function toPrometheusName(name: string): string {
-  const mapped = name.replace(/[^a-zA-Z0-9_:]/g, "_");
-  return /^[a-zA-Z_:]/.test(mapped) ? mapped : `_${mapped}`;
-}
-
-function toLabelName(name: string): string {
-  const mapped = name.replace(/[^a-zA-Z0-9_]/g, "_");
-  return /^[a-zA-Z_]/.test(mapped) ? mapped : `_${mapped}`;
-}
-
-/** Escapes a label value: backslash, double quote and newline. */
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
-function renderLabels(labels: Labels | undefined, extra?: Record<string, string>): string {
-  const all = { ...labels, ...extra };
-  const keys = Object.keys(all);
-  if (keys.length === 0) return "";
-  return `{${keys.map((k) => `${toLabelName(k)}="${escapeLabelValue(all[k] ?? "")}"`).join(",")}}`;
-}
-
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Number.POSITIVE_INFINITY) return "+Inf";
-  if (v === Number.NEGATIVE_INFINITY) return "-Inf";
-  return String(v);
-}
-
-/**
- * Groups series by their exposed name, so one metric gets one `# TYPE` line even when several
- * source names map to it (`job.done` and `job_done`, or `x` and `x_total` for counters).
- */
-function groupByName<T>(series: readonly SeriesData<T>[], exposedName: (name: string) => string): Map<string, SeriesData<T>[]> {
-  const groups = new Map<string, SeriesData<T>[]>();
-  for (const s of series) {
-    const name = exposedName(s.name);
-    const list = groups.get(name);
-    if (list) list.push(s);
-    else groups.set(name, [s]);
-  }
-  return groups;
-}
-
-/**
- * Prometheus text exposition: counters as `<name>_total` (type counter), gauges as-is, timings
- * as summaries in seconds (`<name>_seconds` with quantiles 0.5/0.95/0.99, `_sum`, `_count`).
- */
-export function toPrometheusText(
-  data: {
-    counters: readonly SeriesData<number>[];
-    gauges: readonly SeriesData<number>[];
-    timings: readonly SeriesData<TimingSnapshot>[];
-  },
-  options: PrometheusOptions = {},
-): string {
-  const prefix = options.prefix ?? "";
-  const lines: string[] = [];
-  for (const [base, series] of groupByName(data.counters, (n) => toPrometheusName(prefix + n).replace(/_total$/, ""))) {
-    lines.push(`# TYPE ${base}_total counter`);
-    for (const s of series) lines.push(`${base}_total${renderLabels(s.labels)} ${formatValue(s.value)}`);
-  }
-  for (const [base, series] of groupByName(data.gauges, (n) => toPrometheusName(prefix + n))) {
-    lines.push(`# TYPE ${base} gauge`);
-    for (const s of series) lines.push(`${base}${renderLabels(s.labels)} ${formatValue(s.value)}`);
-  }
-  for (const [base, series] of groupByName(data.timings, (n) => `${toPrometheusName(prefix + n)}_seconds`)) {
-    lines.push(`# TYPE ${base} summary`);
-    for (const s of series) {
-      const t = s.value;
-      for (const [q, v] of [
-        ["0.5", t.p50],
-        ["0.95", t.p95],
-        ["0.99", t.p99],
-      ] as const) {
-        lines.push(`${base}${renderLabels(s.labels, { quantile: q })} ${formatValue(v / 1000)}`);
-      }
-      lines.push(`${base}_sum${renderLabels(s.labels)} ${formatValue(t.sum / 1000)}`);
-      lines.push(`${base}_count${renderLabels(s.labels)} ${t.count}`);
-    }
-  }
-  return lines.length ? `${lines.join("\n")}\n` : "";
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { escapeLabelValue, MetricsRegistry, toPrometheusName, toPrometheusText } from "../src/index.js";
+import { DEFAULT_NAMESPACE, escapeLabelValue, MetricsRegistry, toPrometheusName, toPrometheusText } from "../src/index.js";
 
 const METRIC_NAME = "[a-zA-Z_:][a-zA-Z0-9_:]*";
 const LABEL_NAME = "[a-zA-Z_][a-zA-Z0-9_]*";
@@ -35,8 +35,9 @@ function validate(text: string): Map<string, string> {
   return types;
 }
 
-function busyRegistry(): MetricsRegistry {
-  const m = new MetricsRegistry();
+/** Many kinds of series; namespace `""` by default so the mapping of each name shows as is. */
+function busyRegistry(namespace = ""): MetricsRegistry {
+  const m = new MetricsRegistry({ namespace });
   m.increment("job.retries", 3);
   m.increment("job.completed", 2, { mode: "thread" });
   m.increment("job.completed", 5, { mode: "async" });
@@ -82,7 +83,7 @@ describe("Prometheus text exposition", () => {
   });
 
   it("source names that map to one exposed name still get one TYPE line", () => {
-    const m = new MetricsRegistry();
+    const m = new MetricsRegistry({ namespace: "" });
     m.increment("a.b");
     m.increment("a_b", 2, { k: "v" });
     m.increment("a_b_total", 3, { k: "w" });
@@ -126,15 +127,101 @@ describe("Prometheus text exposition", () => {
     expect(text).toContain("floor -Inf\n");
   });
 
-  it("applies a prefix to every metric", () => {
-    const text = busyRegistry().toPrometheus({ prefix: "pyrexis_" });
-    validate(text);
-    for (const line of text.trimEnd().split("\n")) expect(line.replace(/^# TYPE /, "")).toMatch(/^pyrexis_/);
-  });
-
   it("is empty for an empty registry and can render plain data", () => {
     expect(new MetricsRegistry().toPrometheus()).toBe("");
-    const text = toPrometheusText({ counters: [{ name: "x", labels: undefined, value: 1 }], gauges: [], timings: [] });
+    const text = toPrometheusText({ counters: [{ name: "x", labels: undefined, value: 1 }], gauges: [], timings: [] }, { namespace: "" });
     expect(text).toBe("# TYPE x_total counter\nx_total 1\n");
+  });
+});
+
+describe("one namespace on every exposed name", () => {
+  it("a registry exposes every metric under pyrexis_ unless told otherwise", () => {
+    expect(DEFAULT_NAMESPACE).toBe("pyrexis");
+    const m = busyRegistry(DEFAULT_NAMESPACE);
+    expect(new MetricsRegistry().namespace).toBe("pyrexis");
+    const text = new MetricsRegistry().toPrometheus() + m.toPrometheus();
+    validate(m.toPrometheus());
+    for (const line of text.trimEnd().split("\n")) expect(line.replace(/^# TYPE /, "")).toMatch(/^pyrexis_/);
+    expect(text).toContain("# TYPE pyrexis_job_retries_total counter\npyrexis_job_retries_total 3\n");
+    expect(text).toContain("pyrexis_requests_total 7\n");
+    expect(text).toContain('pyrexis_queue_depth{queue="gpu"} 3\n');
+    expect(text).toContain('pyrexis_job_execution_seconds_count{mode="thread"} 100\n');
+    // A leading digit needs no escape behind the namespace.
+    expect(text).toContain("pyrexis_9lives_total 1\n");
+  });
+
+  it('plain data is exposed under pyrexis_ by default, under any valid namespace, or bare with ""', () => {
+    const data = { counters: [{ name: "job.done", labels: undefined, value: 1 }], gauges: [], timings: [] };
+    expect(toPrometheusText(data)).toBe("# TYPE pyrexis_job_done_total counter\npyrexis_job_done_total 1\n");
+    expect(toPrometheusText(data, { namespace: "acme_jobs" })).toBe(
+      "# TYPE acme_jobs_job_done_total counter\nacme_jobs_job_done_total 1\n",
+    );
+    expect(toPrometheusText(data, { namespace: "" })).toBe("# TYPE job_done_total counter\njob_done_total 1\n");
+    expect(new MetricsRegistry({ namespace: "acme" }).namespace).toBe("acme");
+    expect(toPrometheusName("job.execution", "pyrexis")).toBe("pyrexis_job_execution");
+  });
+
+  it("a namespace that would make invalid names is refused with a TypeError naming it", () => {
+    for (const bad of ["pyrexis_ ", "9lives", "a:b", "with-dash", "pyrexis.", " "]) {
+      expect(() => new MetricsRegistry({ namespace: bad }), bad).toThrow(TypeError);
+      expect(() => new MetricsRegistry({ namespace: bad }), bad).toThrow(JSON.stringify(bad));
+      expect(() => toPrometheusText({ counters: [], gauges: [], timings: [] }, { namespace: bad }), bad).toThrow(TypeError);
+    }
+    // From JavaScript, a non-string is refused the same way.
+    expect(() => new MetricsRegistry({ namespace: 42 as unknown as string })).toThrow(TypeError);
+  });
+});
+
+describe("seconds without float noise", () => {
+  /** The value of the exposition line starting with `prefix`. */
+  function valueOf(text: string, prefix: string): string {
+    const line = text.split("\n").find((l) => l.startsWith(prefix));
+    expect(line, `no line starting with ${prefix}`).toBeDefined();
+    return line!.slice(line!.lastIndexOf(" ") + 1);
+  }
+
+  it("quantiles and sums are seconds rounded to the microsecond", () => {
+    const m = new MetricsRegistry();
+    // The durations performance.now() differences produce: ms with binary-fraction noise.
+    m.observe("t", 0.9801129999999602);
+    const text = m.toPrometheus();
+    for (const q of ["0.5", "0.95", "0.99"]) expect(valueOf(text, `pyrexis_t_seconds{quantile="${q}"}`)).toBe("0.00098");
+    expect(valueOf(text, "pyrexis_t_seconds_sum")).toBe("0.00098");
+    expect(valueOf(text, "pyrexis_t_seconds_count")).toBe("1");
+
+    const many = new MetricsRegistry();
+    for (let i = 0; i < 1000; i++) many.observe("t", 0.1);
+    // The float sum of a thousand 0.1 ms drifted below 100 ms; the exposition says 0.1 s.
+    expect(many.getTimings().t!.sum / 1000).not.toBe(0.1);
+    expect(valueOf(many.toPrometheus(), "pyrexis_t_seconds_sum")).toBe("0.1");
+  });
+
+  it("every seconds value of a noisy series has at most six decimals and stays within 0.5 µs of the exact value", () => {
+    const m = new MetricsRegistry();
+    let x = 0.1;
+    for (let i = 0; i < 500; i++) {
+      x = (x * 1.37 + 0.000731) % 3000; // deterministic, irregular ms values with long fractions
+      m.observe("noisy", x);
+    }
+    const t = m.getTimings().noisy!;
+    const text = m.toPrometheus();
+    const sum = valueOf(text, "pyrexis_noisy_seconds_sum");
+    expect(sum).toMatch(/^\d+(\.\d{1,6})?$/);
+    expect(Math.abs(Number(sum) - t.sum / 1000)).toBeLessThanOrEqual(5e-7);
+    for (const [q, ms] of [
+      ["0.5", t.p50],
+      ["0.95", t.p95],
+      ["0.99", t.p99],
+    ] as const) {
+      const v = valueOf(text, `pyrexis_noisy_seconds{quantile="${q}"}`);
+      expect(v).toMatch(/^\d+(\.\d{1,6})?$/);
+      expect(Math.abs(Number(v) - ms / 1000)).toBeLessThanOrEqual(5e-7);
+    }
+  });
+
+  it("a large sum keeps microsecond resolution (rate() over it stays exact)", () => {
+    const m = new MetricsRegistry();
+    m.observe("long", 3_000_000_000.001); // 34 days and one microsecond
+    expect(valueOf(m.toPrometheus(), "pyrexis_long_seconds_sum")).toBe("3000000.000001");
   });
 });

@@ -62,7 +62,7 @@ describe("counters and gauges", () => {
     const labels: Record<string, string> = { mode: "async" };
     m.increment("c", 1, labels);
     labels.mode = "thread";
-    expect(m.toPrometheus()).toContain('c_total{mode="async"} 1');
+    expect(m.toPrometheus()).toContain('pyrexis_c_total{mode="async"} 1');
   });
 
   it("snapshot() returns plain data that later updates do not change; reset() clears", () => {

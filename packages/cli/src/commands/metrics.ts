@@ -52,7 +52,7 @@ export async function metricsCommand(options: MetricsOptions, io: CliIo): Promis
   const path = resolveStorePath(options.store, io);
   const { registry, counts, sampled } = await withStore(openExistingStore(path), (store) => collectStoreMetrics(store, limit));
   if (options.prometheus) {
-    io.stdout.write(registry.toPrometheus({ prefix: "pyrexis_" }));
+    io.stdout.write(registry.toPrometheus());
     return 0;
   }
   const timings = registry.getTimings();
