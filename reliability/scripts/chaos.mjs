@@ -13,10 +13,12 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
+/** @type {NodeJS.ProcessEnv} */
 const env = { ...process.env, PYREXIS_CHAOS: "1", PYREXIS_CHAOS_ROUNDS: "50" };
+/** @type {string[]} */
 const passthrough = [];
 for (let i = 0; i < args.length; i++) {
-  const a = args[i];
+  const a = /** @type {string} */ (args[i]);
   const value = () => {
     const v = args[++i];
     if (v === undefined || !/^\d+$/.test(v)) {
@@ -28,8 +30,10 @@ for (let i = 0; i < args.length; i++) {
   if (a === "--rounds") env.PYREXIS_CHAOS_ROUNDS = value();
   else if (a === "--seed") env.PYREXIS_SEED = value();
   else if (a === "--jobs") env.PYREXIS_LOAD_JOBS = value();
-  else if (a === "--") (passthrough.push(...args.slice(i + 1)), (i = args.length));
-  else passthrough.push(a);
+  else if (a === "--") {
+    passthrough.push(...args.slice(i + 1));
+    break;
+  } else passthrough.push(a);
 }
 const report = join(root, "chaos-results");
 rmSync(report, { recursive: true, force: true });
@@ -43,11 +47,12 @@ const r = spawnSync(process.execPath, [vitest, "run", "--testTimeout=1800000", .
   env,
   stdio: "inherit",
 });
+/** Each scenario's figures, as it wrote them. @type {Record<string, Record<string, unknown>>} */
 const figures = {};
 for (const f of readdirSync(report)
   .filter((f) => f.endsWith(".json"))
   .sort())
-  figures[f.replace(/\.json$/, "")] = JSON.parse(readFileSync(join(report, f), "utf8"));
+  figures[f.replace(/\.json$/, "")] = /** @type {Record<string, unknown>} */ (JSON.parse(readFileSync(join(report, f), "utf8")));
 const summary = {
   rounds: Number(env.PYREXIS_CHAOS_ROUNDS),
   seed: env.PYREXIS_SEED ?? null,
@@ -62,7 +67,7 @@ for (const [name, f] of Object.entries(figures)) {
   const { at: _at, ...rest } = f;
   console.log(
     `| ${name} | ${Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`)
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(", ")} |`,
   );
 }

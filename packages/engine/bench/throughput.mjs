@@ -9,8 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** @type {Record<string, string | undefined>} */
 const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+  process.argv
+    .slice(2)
+    .reduce(
+      (acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc),
+      /** @type {[string, string | undefined][]} */ ([]),
+    ),
 );
 // Children get the settings through the environment.
 const N = Number(args.n ?? process.env.BENCH_N ?? 100_000);
@@ -20,8 +26,19 @@ const SUBMIT_BATCH = 1000;
 
 const ALL_CONTENDERS = ["p-queue", "pyrexis-memory", "pyrexis-sqlite-group", "pyrexis-sqlite-nogroup"];
 // p-queue is the baseline of every ratio, so it always runs.
-const CONTENDERS = args.only ? ALL_CONTENDERS.filter((c) => c === "p-queue" || args.only.split(",").includes(c)) : ALL_CONTENDERS;
+const only = args.only?.split(",");
+const CONTENDERS = only ? ALL_CONTENDERS.filter((c) => c === "p-queue" || only.includes(c)) : ALL_CONTENDERS;
 
+/**
+ * What one contender's child reports.
+ * @typedef {{ name: string, n: number, jobsPerSecond: number, latencyP50: number, latencyP99: number, peakRssMb: number }} Sample
+ */
+
+/**
+ * Runs one contender in this process.
+ * @param {string} name
+ * @returns {Promise<Sample>}
+ */
 async function runContender(name) {
   const dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
   const n = name === "pyrexis-sqlite-nogroup" ? Math.min(N, 20_000) : N;
@@ -61,14 +78,16 @@ async function runContender(name) {
       });
       await engine.start();
       let done = 0;
-      const finished = new Promise((resolve) => {
-        engine.on("job:completed", () => {
-          if (++done === n) resolve();
-        });
-      });
+      const finished = /** @type {Promise<void>} */ (
+        new Promise((resolve) => {
+          engine.on("job:completed", () => {
+            if (++done === n) resolve();
+          });
+        })
+      );
       engine.on("job:started", ({ job }) => {
-        const i = job.payload;
-        latencies[i] = performance.now() - enqueuedAt[i];
+        const i = /** @type {number} */ (job.payload);
+        latencies[i] = performance.now() - /** @type {number} */ (enqueuedAt[i]);
       });
       const loop = engine.runLoop();
       t0 = performance.now();
@@ -88,12 +107,13 @@ async function runContender(name) {
     }
     const seconds = (drained - t0) / 1000;
     const sorted = Array.from(latencies).sort((a, b) => a - b);
+    const at = (/** @type {number} */ q) => /** @type {number} */ (sorted[Math.floor(n * q)]);
     return {
       name,
       n,
       jobsPerSecond: n / seconds,
-      latencyP50: sorted[Math.floor(n * 0.5)],
-      latencyP99: sorted[Math.floor(n * 0.99)],
+      latencyP50: at(0.5),
+      latencyP99: at(0.99),
       peakRssMb: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
@@ -102,11 +122,17 @@ async function runContender(name) {
 }
 
 if (process.argv[2] === "--child") {
-  const result = await runContender(process.argv[3]);
+  if (!process.send) throw new Error("--child runs only as a child forked by this bench (with an IPC channel)");
+  const result = await runContender(process.argv[3] ?? "");
   process.send(result);
   process.exit(0);
 }
 
+/**
+ * Runs one contender in a fresh child process.
+ * @param {string} name
+ * @returns {Promise<Sample>}
+ */
 function inChild(name) {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ["--child", name], {
@@ -114,18 +140,21 @@ function inChild(name) {
       env: { ...process.env, BENCH_N: String(N), BENCH_CONCURRENCY: String(CONCURRENCY) },
       execArgv: process.env.BENCH_PROFILE === name ? ["--cpu-prof", "--cpu-prof-dir=bench-results/prof"] : [],
     });
+    /** @type {Sample | undefined} */
     let result;
-    child.on("message", (m) => (result = m));
+    child.on("message", (m) => (result = /** @type {Sample} */ (m)));
     child.on("exit", (code) => (code === 0 && result ? resolve(result) : reject(new Error(`${name} exited ${code}`))));
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (/** @type {number[]} */ xs) => /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+/** @type {Record<string, Sample[]>} */
 const samples = Object.fromEntries(CONTENDERS.map((c) => [c, []]));
+const samplesOf = (/** @type {string} */ name) => /** @type {Sample[]} */ (samples[name]);
 for (let run = 0; run < RUNS; run++) {
-  const order = CONTENDERS.map((_, i) => CONTENDERS[(i + run) % CONTENDERS.length]);
+  const order = CONTENDERS.map((_, i) => /** @type {string} */ (CONTENDERS[(i + run) % CONTENDERS.length]));
   for (const name of order) {
-    samples[name].push(await inChild(name));
+    samplesOf(name).push(await inChild(name));
     process.stderr.write(".");
   }
 }
@@ -133,13 +162,15 @@ process.stderr.write("\n");
 
 // Ratios are taken within each run (the contenders of one run ran back to back) and then the
 // median is reported: this shared machine's speed drifts over minutes, which moves a whole run.
-const ratiosTo = (name, base) => samples[name].map((x, run) => x.jobsPerSecond / samples[base][run].jobsPerSecond);
+/** Per-run ratios of `name`'s throughput to `base`'s. @param {string} name @param {string} base */
+const ratiosTo = (name, base) =>
+  samplesOf(name).map((x, run) => x.jobsPerSecond / /** @type {Sample} */ (samplesOf(base)[run]).jobsPerSecond);
 const rows = CONTENDERS.map((name) => {
-  const s = samples[name];
+  const s = samplesOf(name);
   const ratios = ratiosTo(name, "p-queue");
   return {
     name,
-    n: s[0].n,
+    n: /** @type {Sample} */ (s[0]).n,
     jobsPerSecond: median(s.map((x) => x.jobsPerSecond)),
     min: Math.min(...s.map((x) => x.jobsPerSecond)),
     max: Math.max(...s.map((x) => x.jobsPerSecond)),
@@ -151,7 +182,7 @@ const rows = CONTENDERS.map((name) => {
     ratioMax: Math.max(...ratios),
   };
 });
-const fmt = (x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+const fmt = (/** @type {number} */ x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const lines = [
   `N = ${N} no-op async jobs, concurrency ${CONCURRENCY}, submitted in batches of ${SUBMIT_BATCH}; median of ${RUNS} (min–max); ratios: median of the per-run ratios (min–max); Node ${process.version}, ${process.platform}/${process.arch}`,
   "",

@@ -19,7 +19,7 @@ const sharedSignal = new AbortController().signal;
 setMaxListeners(0, sharedSignal);
 const onProgress = () => {};
 
-/** Nanoseconds thread `tid` of process `pid` has run, or 0 once it is gone. */
+/** Nanoseconds thread `tid` of process `pid` has run, or 0 once it is gone. @param {number | string} pid @param {string} tid */
 function threadNs(pid, tid) {
   try {
     return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
@@ -28,8 +28,9 @@ function threadNs(pid, tid) {
   }
 }
 
-/** Run time by thread of process `pid` (a map, so threads that end or start are counted right). */
+/** Run time by thread of process `pid` (a map, so threads that end or start are counted right). @param {number | string} pid */
 function threadsOf(pid) {
+  /** @type {Map<string, number>} */
   const out = new Map();
   for (const tid of readdirSync(`/proc/${pid}/task`)) out.set(`${pid}/${tid}`, threadNs(pid, tid));
   return out;
@@ -44,6 +45,7 @@ function childPids() {
 }
 
 function sample() {
+  /** @type {Map<string, number>} */
   const children = new Map();
   for (const pid of childPids()) {
     try {
@@ -55,21 +57,28 @@ function sample() {
   return { self: threadsOf(process.pid), children, t: performance.now() };
 }
 
-/** Nanoseconds run between two samples by the threads that `pick` selects. */
+/**
+ * Nanoseconds run between two samples by the threads that `pick` selects.
+ * @param {Map<string, number>} a
+ * @param {Map<string, number>} b
+ * @param {(key: string) => boolean} pick
+ */
 function ranBetween(a, b, pick) {
   let ns = 0;
   for (const [k, v] of b) if (pick(k)) ns += v - (a.get(k) ?? 0);
   return ns;
 }
 
-const task = (i) => ({ jobId: `j${i}`, handler: "noop", payload: null, attempt: 1 });
-const pyrexis = (runtime, conc) =>
+const task = (/** @type {number} */ i) => ({ jobId: `j${i}`, handler: "noop", payload: null, attempt: 1 });
+/** @typedef {"worker_threads" | "child_process"} Runtime */
+const pyrexis = (/** @type {Runtime} */ runtime, /** @type {number} */ conc) =>
   new (runtime === "worker_threads" ? ThreadExecutor : ProcessExecutor)({
     handlersModule: HANDLERS,
     minWorkers: WORKERS,
     maxWorkers: WORKERS,
     concurrentTasksPerWorker: conc,
   });
+/** @type {Record<string, (runtime: Runtime, conc: number) => import("./harness.mjs").Contender & { close: () => Promise<unknown> }>} */
 const contenders = {
   "tinypool (raw)": (runtime, conc) => {
     const pool = new Tinypool({ filename: RAW, runtime, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
@@ -92,19 +101,24 @@ const contenders = {
   },
 };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const us = (ns, n) => ns / 1000 / n;
+const median = (/** @type {number[]} */ xs) => /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+const us = (/** @type {number} */ ns, /** @type {number} */ n) => ns / 1000 / n;
+/** @typedef {{ wall: number, main: number, threads: number, children: number, total: number }} Measure µs per task */
+/** @type {{ runtime: Runtime, perWorker: number, name: string, wallUs: number, mainUs: number, threadsUs: number, childrenUs: number, totalUs: number, vsTinypool: number, vsTinypoolRange: [number, number] }[]} */
 const rows = [];
 const names = Object.keys(contenders);
-for (const runtime of ["worker_threads", "child_process"]) {
+for (const runtime of /** @type {const} */ (["worker_threads", "child_process"])) {
   for (const conc of [1, 16]) {
     const total = runtime === "worker_threads" ? 20_000 : 10_000;
     const depth = WORKERS * conc * 2;
+    /** @type {Record<string, Measure[]>} */
     const per = {};
     for (let round = 0; round < ROUNDS; round++) {
-      const order = names.map((_, i) => names[(i + round) % names.length]);
+      const order = names.map((_, i) => /** @type {string} */ (names[(i + round) % names.length]));
       for (const name of order) {
-        const c = contenders[name](runtime, conc);
+        const make = contenders[name];
+        if (!make) continue;
+        const c = make(runtime, conc);
         // Warm-up as long as the measurement: the first thousands of tasks in a fresh worker still
         // pay for its start (JIT, the first full GCs after importing the handlers module and its
         // dependencies), which a 2,000-task warm-up left inside the measured window.
@@ -114,7 +128,7 @@ for (const runtime of ["worker_threads", "child_process"]) {
         const b = sample();
         await c.close();
         const main = `${process.pid}/${process.pid}`;
-        const m = {
+        const cpu = {
           wall: ((b.t - a.t) * 1000) / total,
           main: us(
             ranBetween(a.self, b.self, (k) => k === main),
@@ -129,15 +143,14 @@ for (const runtime of ["worker_threads", "child_process"]) {
             total,
           ),
         };
-        m.total = m.main + m.threads + m.children;
-        (per[name] ??= []).push(m);
+        (per[name] ??= []).push({ ...cpu, total: cpu.main + cpu.threads + cpu.children });
       }
     }
-    const raw = per["tinypool (raw)"];
+    const raw = per["tinypool (raw)"] ?? [];
     for (const name of names) {
-      const ms = per[name];
-      const pick = (k) => +median(ms.map((m) => m[k])).toFixed(1);
-      const ratios = ms.map((m, i) => m.total / raw[i].total);
+      const ms = per[name] ?? [];
+      const pick = (/** @type {keyof Measure} */ k) => +median(ms.map((m) => m[k])).toFixed(1);
+      const ratios = ms.map((m, i) => m.total / /** @type {Measure} */ (raw[i]).total);
       rows.push({
         runtime,
         perWorker: conc,

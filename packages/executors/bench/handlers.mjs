@@ -1,6 +1,7 @@
 // Handlers of the benchmark (loaded by every mode).
 export default {
   noop: () => null,
+  /** @param {{ seed: number, iterations: number }} payload */
   cpu: (payload) => {
     let x = payload.seed | 0 || 1;
     let sum = 0;

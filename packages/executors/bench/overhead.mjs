@@ -18,10 +18,20 @@ setMaxListeners(0, sharedSignal);
 const freshSignal = () => sharedSignal;
 const onProgress = () => {};
 
+/**
+ * @param {number} i
+ * @param {string} [handler]
+ * @param {unknown} [payload]
+ * @returns {import("../dist/index.js").ExecutionTask}
+ */
 function executorTask(i, handler = "noop", payload = null) {
   return { jobId: `j${i}`, handler, payload, attempt: 1 };
 }
 
+/**
+ * How each contender is made for a runtime and tasks per worker (`undefined`: not for this runtime).
+ * @type {Record<string, (runtime: "worker_threads" | "child_process", conc: number) => (import("./harness.mjs").Contender & { close: () => Promise<unknown> }) | undefined>}
+ */
 const contenders = {
   "tinypool (raw)": (runtime, conc) => {
     const pool = new Tinypool({ filename: RAW, runtime, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: conc });
@@ -44,36 +54,42 @@ const contenders = {
   },
 };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (/** @type {number[]} */ xs) => /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+/** @type {{ runtime: string, perWorker: number, name: string, tasksPerSec: number, usPerTask: number, vsTinypool: number | null, vsTinypoolRange?: [number, number] }[]} */
 const rows = [];
-for (const runtime of ["worker_threads", "child_process"]) {
+for (const runtime of /** @type {const} */ (["worker_threads", "child_process"])) {
   for (const conc of [1, 16]) {
     const total = runtime === "worker_threads" ? 20_000 : 10_000;
     const depth = WORKERS * conc * 2;
+    /** @type {Record<string, number[]>} */
     const results = {};
+    /** @type {Record<string, number[]>} */
     const ratios = {};
     const names = Object.keys(contenders);
     for (let round = 0; round < ROUNDS; round++) {
       // The order rotates each round, and each ratio is taken within its round: a machine that
       // slows down for a while (it is shared) moves a whole round, not one contender.
-      const order = names.map((_, i) => names[(i + round) % names.length]);
+      const order = names.map((_, i) => /** @type {string} */ (names[(i + round) % names.length]));
+      /** @type {Record<string, number>} */
       const perSec = {};
       for (const name of order) {
-        const c = contenders[name](runtime, conc);
+        const c = contenders[name]?.(runtime, conc);
         if (!c) continue;
         // Warm-up as long as the measurement: the first thousands of tasks in a fresh worker still
         // pay for its start (JIT, the first full GCs after importing the handlers module and its
         // dependencies), which a 2,000-task warm-up left inside the measured window.
         await drive(total, depth, c);
-        perSec[name] = (total * 1000) / (await drive(total, depth, c));
-        (results[name] ??= []).push(perSec[name]);
+        const tasksPerSec = (total * 1000) / (await drive(total, depth, c));
+        perSec[name] = tasksPerSec;
+        (results[name] ??= []).push(tasksPerSec);
         await c.close();
       }
-      for (const name of Object.keys(perSec)) (ratios[name] ??= []).push(perSec["tinypool (raw)"] / perSec[name]);
+      const raw = /** @type {number} */ (perSec["tinypool (raw)"]);
+      for (const [name, value] of Object.entries(perSec)) (ratios[name] ??= []).push(raw / value);
     }
     for (const [name, values] of Object.entries(results)) {
       const perSec = median(values);
-      const r = ratios[name];
+      const r = ratios[name] ?? [];
       rows.push({
         runtime,
         perWorker: conc,
@@ -108,6 +124,7 @@ for (const runtime of ["worker_threads", "child_process"]) {
 // CPU-bound speed-up: 16 tasks of pure JS work, async (one event loop) vs 2 threads vs 2 processes.
 const cpuTasks = 16;
 const cpuPayload = { seed: 7, iterations: 8_000_000 };
+/** @type {Record<string, number>} */
 const cpu = {};
 for (const [mode, make] of Object.entries({
   async: () => new AsyncExecutor({ handlers: HANDLERS }),
@@ -135,13 +152,14 @@ console.log(
 console.log("| runtime | tasks/worker | contender | tasks/s | µs/task | × raw tinypool |");
 console.log("|---|---:|---|---:|---:|---:|");
 for (const r of rows) {
-  const ratio = r.vsTinypool === null ? "–" : `${r.vsTinypool} (${r.vsTinypoolRange[0]}–${r.vsTinypoolRange[1]})`;
+  const ratio = r.vsTinypool === null || !r.vsTinypoolRange ? "–" : `${r.vsTinypool} (${r.vsTinypoolRange[0]}–${r.vsTinypoolRange[1]})`;
   console.log(`| ${r.runtime} | ${r.perWorker} | ${r.name} | ${r.tasksPerSec.toLocaleString("en")} | ${r.usPerTask} | ${ratio} |`);
 }
 console.log(`\nCPU-bound: ${cpuTasks} tasks × ${cpuPayload.iterations.toLocaleString("en")} xorshift steps, ${WORKERS} workers\n`);
 console.log("| mode | wall ms | speed-up vs async |");
 console.log("|---|---:|---:|");
-for (const [mode, ms] of Object.entries(cpu)) console.log(`| ${mode} | ${Math.round(ms)} | ${(cpu.async / ms).toFixed(2)}× |`);
+const asyncMs = /** @type {number} */ (cpu.async);
+for (const [mode, ms] of Object.entries(cpu)) console.log(`| ${mode} | ${Math.round(ms)} | ${(asyncMs / ms).toFixed(2)}× |`);
 
 mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
 writeFileSync(

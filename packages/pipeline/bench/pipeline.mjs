@@ -13,10 +13,12 @@ const RUNS = 9;
 // node:stream is ~20× slower: fewer runs keep the bench short; its median is still stable.
 const SLOW_RUNS = 3;
 
+/** @param {number} n */
 async function* source(n) {
   for (let i = 0; i < n; i++) yield i;
 }
 
+/** @param {number} n */
 async function baseline(n) {
   const out = [];
   for await (const x of source(n)) {
@@ -26,15 +28,19 @@ async function baseline(n) {
   return out;
 }
 
+/** @param {AsyncIterable<number>} s */
 async function* g1(s) {
   for await (const x of s) yield x + 1;
 }
+/** @param {AsyncIterable<number>} s */
 async function* g2(s) {
   for await (const x of s) if (x % 2 === 0) yield x;
 }
+/** @param {AsyncIterable<number>} s */
 async function* g3(s) {
   for await (const x of s) yield x * 2;
 }
+/** @param {number} n */
 async function generatorChain(n) {
   const out = [];
   for await (const x of g3(g2(g1(source(n))))) out.push(x);
@@ -42,12 +48,13 @@ async function generatorChain(n) {
 }
 
 const handler = pipeline(
-  map((x) => x + 1),
-  filter((x) => x % 2 === 0),
-  map((x) => x * 2),
+  map((/** @type {number} */ x) => x + 1),
+  filter((/** @type {number} */ x) => x % 2 === 0),
+  map((/** @type {number} */ x) => x * 2),
 );
-const withProgress = (n) => handler(source(n), { progress: () => {} });
+const withProgress = (/** @type {number} */ n) => handler(source(n), { progress: () => {} });
 
+/** @param {number} n */
 async function nodeStream(n) {
   return Readable.from(source(n))
     .map((x) => x + 1)
@@ -56,6 +63,7 @@ async function nodeStream(n) {
     .toArray();
 }
 
+/** @type {Record<string, (n: number) => Promise<unknown[]>>} */
 const peers = {
   "for await loop (baseline)": baseline,
   "@pyrexis/pipeline": (n) => handler(source(n)),
@@ -64,9 +72,10 @@ const peers = {
   "node:stream Readable.map/filter": nodeStream,
 };
 
+/** @param {number[]} xs */
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return /** @type {number} */ (s[Math.floor(s.length / 2)]);
 }
 
 const expected = (await baseline(1000)).length;
@@ -76,6 +85,7 @@ for (const [name, fn] of Object.entries(peers)) {
 }
 
 // Interleave runs so drift (thermal, GC, other load) hits every peer alike.
+/** @type {Record<string, number[]>} */
 const times = Object.fromEntries(Object.keys(peers).map((k) => [k, []]));
 await baseline(N);
 for (let r = 0; r < RUNS; r++) {
@@ -83,22 +93,24 @@ for (let r = 0; r < RUNS; r++) {
     if (name.startsWith("node:stream") && r >= SLOW_RUNS) continue;
     const t0 = performance.now();
     await fn(N);
-    times[name].push(performance.now() - t0);
+    times[name]?.push(performance.now() - t0);
   }
 }
-const base = median(times["for await loop (baseline)"]);
+const base = median(times["for await loop (baseline)"] ?? []);
 const throughput = Object.entries(times).map(([name, ts]) => {
   const ms = median(ts);
   return { name, medianMs: +ms.toFixed(1), itemsPerSec: Math.round((N / ms) * 1000), vsBaseline: +(ms / base).toFixed(2) };
 });
 
 const CALLS = 256;
+/** @type {{ concurrency: number, ms: number, itemsPerSec: number, speedup: number }[]} */
 const concurrency = [];
+/** @type {number | undefined} */
 let c1;
 for (const c of [1, 4, 16, 64]) {
   const h = pipeline(
     map(
-      async (x) => {
+      async (/** @type {number} */ x) => {
         await sleep(5);
         return x;
       },

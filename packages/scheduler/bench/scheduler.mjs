@@ -12,49 +12,61 @@ const STEADY_OPS = 300_000;
 const BUDGET_NS = 2e9; // a slow implementation stops after this much time per case
 
 // --- deterministic input (mulberry32, seed 42: the same input every run) ---------------------
-const MAX = SIZES.at(-1) + STEADY_OPS;
+const LARGEST = /** @type {number} */ (SIZES.at(-1));
+const MAX = LARGEST + STEADY_OPS;
 const rand = seededRandom(42);
 const priorities = new Uint8Array(MAX);
 for (let i = 0; i < MAX; i++) priorities[i] = Math.floor(rand() * 11);
 const ids = Array.from({ length: MAX }, (_, i) => `j${i}`);
-const entries = Array.from({ length: MAX }, (_, i) => ({ id: ids[i], priority: priorities[i] }));
+const entries = Array.from({ length: MAX }, (_, i) => ({
+  id: /** @type {string} */ (ids[i]),
+  priority: /** @type {number} */ (priorities[i]),
+}));
+
+// Indexing below is always in range: the casts (comments, no code) say so to the type checker
+// without adding a check to the measured loops.
+/** @typedef {{ priority: number, seq: number }} Node */
 
 // --- the floor: a bare array binary heap of {priority, seq} ---------------------------------
+/** @template {Node} [N=Node] */
 class BareHeap {
+  /** @type {N[]} */
   a = [];
   seq = 0;
   get size() {
     return this.a.length;
   }
+  /** @param {number} priority */
   push(priority) {
     const a = this.a;
-    const node = { priority, seq: this.seq++ };
+    const node = /** @type {N} */ ({ priority, seq: this.seq++ });
     let i = a.length;
     a.push(node);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const parent = a[p];
+      const parent = /** @type {N} */ (a[p]);
       if (!(node.priority > parent.priority || (node.priority === parent.priority && node.seq < parent.seq))) break;
       a[i] = parent;
       i = p;
     }
     a[i] = node;
   }
+  /** @returns {N | undefined} */
   pop() {
     const a = this.a;
     const top = a[0];
     if (top === undefined) return undefined;
-    const last = a.pop();
+    const last = /** @type {N} */ (a.pop());
     if (last !== top) {
       const n = a.length;
       const half = n >> 1;
       let i = 0;
       while (i < half) {
         let c = 2 * i + 1;
-        let child = a[c];
+        let child = /** @type {N} */ (a[c]);
         const r = c + 1;
         if (r < n) {
-          const right = a[r];
+          const right = /** @type {N} */ (a[r]);
           if (right.priority > child.priority || (right.priority === child.priority && right.seq < child.seq)) {
             c = r;
             child = right;
@@ -71,8 +83,12 @@ class BareHeap {
 }
 
 // The floor plus the one thing a scheduler cannot skip: an id → entry index (O(1) has/remove).
+/** @typedef {{ id: string, priority: number }} Entry */
+/** @extends {BareHeap<Node>} */
 class IndexedBareHeap extends BareHeap {
+  /** @type {Map<string, Entry>} */
   index = new Map();
+  /** @param {Entry} entry */
   pushEntry(entry) {
     if (this.index.has(entry.id)) throw new Error("duplicate");
     this.index.set(entry.id, entry);
@@ -81,19 +97,22 @@ class IndexedBareHeap extends BareHeap {
   popEntry() {
     const top = this.pop();
     // The bare heap does not carry the entry; delete by a same-sized id to pay the same Map cost.
-    if (top !== undefined) this.index.delete(ids[top.seq]);
+    if (top !== undefined) this.index.delete(/** @type {string} */ (ids[top.seq]));
     return top;
   }
 }
 
 // The same floor with the scheduler's own id index (dist/id-index.js, internal): like the
 // scheduler, it gives each queued entry a slot number (reused LIFO) and deletes by slot on pop.
+/** @extends {BareHeap<Node & { slot: number }>} */
 class TypedIndexedBareHeap extends BareHeap {
   index = new IdIndex();
+  /** @type {number[]} */
   free = [];
   next = 0;
+  /** @param {Entry} entry */
   pushEntry(entry) {
-    const slot = this.free.length !== 0 ? this.free.pop() : this.next++;
+    const slot = this.free.length !== 0 ? /** @type {number} */ (this.free.pop()) : this.next++;
     if (!this.index.insert(entry.id, slot)) {
       this.free.push(slot);
       throw new Error("duplicate");
@@ -102,6 +121,7 @@ class TypedIndexedBareHeap extends BareHeap {
   }
   // A copy of BareHeap.push with a slot in the node, on purpose: sharing one sift-up between the
   // two node shapes would make its property accesses polymorphic and slow the floor down too.
+  /** @param {number} priority @param {number} slot */
   pushSlot(priority, slot) {
     const a = this.a;
     const node = { priority, seq: this.seq++, slot };
@@ -109,7 +129,7 @@ class TypedIndexedBareHeap extends BareHeap {
     a.push(node);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const parent = a[p];
+      const parent = /** @type {Node & { slot: number }} */ (a[p]);
       if (!(node.priority > parent.priority || (node.priority === parent.priority && node.seq < parent.seq))) break;
       a[i] = parent;
       i = p;
@@ -126,33 +146,48 @@ class TypedIndexedBareHeap extends BareHeap {
   }
 }
 
-const run = () => {};
+// What p-queue stores per entry (a RunFunction); never called here.
+const run = async () => {};
+/**
+ * An implementation under test: how to make its queue, push entry `i`, pop one.
+ * @template {{ readonly size: number }} Q
+ * @typedef {{ make: () => Q, push: (q: Q, i: number) => unknown, pop: (q: Q) => unknown }} Impl
+ */
+/**
+ * Checks one implementation against its own queue type; the table below then erases it.
+ * @template {{ readonly size: number }} Q
+ * @param {Impl<Q>} impl
+ * @returns {Impl<any>}
+ */
+const impl = (impl) => impl;
+const priority = (/** @type {number} */ i) => /** @type {number} */ (priorities[i]);
+/** @type {Record<string, Impl<any>>} */
 const IMPLS = {
-  "bare heap {priority, seq}": {
+  "bare heap {priority, seq}": impl({
     make: () => new BareHeap(),
-    push: (q, i) => q.push(priorities[i]),
+    push: (q, i) => q.push(/** @type {number} */ (priorities[i])),
     pop: (q) => q.pop(),
-  },
-  "bare heap + Map id index": {
+  }),
+  "bare heap + Map id index": impl({
     make: () => new IndexedBareHeap(),
-    push: (q, i) => q.pushEntry(entries[i]),
+    push: (q, i) => q.pushEntry(/** @type {Entry} */ (entries[i])),
     pop: (q) => q.popEntry(),
-  },
-  "bare heap + typed-array id index": {
+  }),
+  "bare heap + typed-array id index": impl({
     make: () => new TypedIndexedBareHeap(),
-    push: (q, i) => q.pushEntry(entries[i]),
+    push: (q, i) => q.pushEntry(/** @type {Entry} */ (entries[i])),
     pop: (q) => q.popEntry(),
-  },
-  "PriorityScheduler (aging 0.1, systemClock)": {
+  }),
+  "PriorityScheduler (aging 0.1, systemClock)": impl({
     make: () => new PriorityScheduler(),
-    push: (q, i) => q.push(entries[i]),
+    push: (q, i) => q.push(/** @type {Entry} */ (entries[i])),
     pop: (q) => q.pop(),
-  },
-  "p-queue PriorityQueue 9.3": {
+  }),
+  "p-queue PriorityQueue 9.3": impl({
     make: () => new PriorityQueue(),
-    push: (q, i) => q.enqueue(run, { priority: priorities[i], id: ids[i] }),
+    push: (q, i) => q.enqueue(run, { priority: /** @type {number} */ (priorities[i]), id: /** @type {string} */ (ids[i]) }),
     pop: (q) => q.dequeue(),
-  },
+  }),
 };
 
 // CPU time of this process (ns), not wall time: the machine is shared, and a benchmark that is
@@ -165,19 +200,28 @@ const now = () => {
 
 // p-queue keeps a sorted array: random-order inserts cost O(n) each, so its *fill* (untimed, and
 // for the memory figure) goes in priority order; the timed pushes stay random like everyone's.
+/** @type {Map<number, number[]>} */
 const sortedOrder = new Map();
+/** @param {string} name @param {number} n */
 function fillOrder(name, n) {
   if (!name.startsWith("p-queue")) return undefined;
   if (!sortedOrder.has(n))
     sortedOrder.set(
       n,
-      Array.from({ length: n }, (_, i) => i).sort((x, y) => priorities[y] - priorities[x]),
+      Array.from({ length: n }, (_, i) => i).sort((x, y) => priority(y) - priority(x)),
     );
   return sortedOrder.get(n);
 }
 
 // One sample pushes-then-pops at least ~1M entries in total (100 queues of 10k, 10 of 100k, one
 // of 1M), so small sizes are not lost in clock and GC noise.
+/** @typedef {{ ops: number, nsPerOp: number, complete: boolean }} Sample */
+/**
+ * @param {string} name
+ * @param {Impl<any>} impl
+ * @param {number} n
+ * @returns {Sample}
+ */
 function pushThenPop(name, impl, n) {
   const cycles = Math.max(1, Math.round(1_000_000 / n));
   const t0 = now();
@@ -201,10 +245,16 @@ function pushThenPop(name, impl, n) {
   return { ops, nsPerOp: (now() - t0) / ops, complete };
 }
 
+/**
+ * @param {string} name
+ * @param {Impl<any>} impl
+ * @param {number} n
+ * @returns {Sample}
+ */
 function steady(name, impl, n) {
   const q = impl.make();
   const order = fillOrder(name, n);
-  for (let i = 0; i < n; i++) impl.push(q, order ? order[i] : i);
+  for (let i = 0; i < n; i++) impl.push(q, order ? /** @type {number} */ (order[i]) : i);
   let done = 0;
   let complete = true;
   const t0 = now();
@@ -221,27 +271,33 @@ function steady(name, impl, n) {
   return { ops: done, nsPerOp: ns / done, complete };
 }
 
+/**
+ * @param {string} name
+ * @param {Impl<any>} impl
+ * @param {number} n
+ */
 function bytesPerEntry(name, impl, n) {
-  if (typeof globalThis.gc !== "function") return undefined;
+  const gc = globalThis.gc;
+  if (typeof gc !== "function") return undefined;
   const order = fillOrder(name, n);
   // Typed-array backing stores live outside the JS heap: count them too.
   const used = () => {
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;
   };
-  globalThis.gc();
+  gc();
   const before = used();
   const q = impl.make();
-  for (let i = 0; i < n; i++) impl.push(q, order ? order[i] : i);
-  globalThis.gc();
+  for (let i = 0; i < n; i++) impl.push(q, order ? /** @type {number} */ (order[i]) : i);
+  gc();
   const after = used();
   if (q.size !== n) throw new Error(`${name}: size ${q.size} != ${n}`);
   return (after - before) / n;
 }
 
-const median = (xs) => {
+const median = (/** @type {number[]} */ xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return /** @type {number} */ (s[Math.floor(s.length / 2)]);
 };
 
 // Warm up every implementation so the JIT has settled before measuring.
@@ -252,6 +308,7 @@ for (const [name, impl] of Object.entries(IMPLS)) {
 
 // Rounds interleave the implementations (rotating the order) and report the median, so load
 // from other processes on a shared machine hits every contender alike.
+/** @type {Record<number, number>} */
 const ROUNDS = { 10_000: 15, 100_000: 5, 1_000_000: 3 };
 const names = Object.keys(IMPLS);
 const settle = async () => {
@@ -259,39 +316,53 @@ const settle = async () => {
   globalThis.gc?.();
   await new Promise((resolve) => setTimeout(resolve, 300));
 };
+/** @typedef {{ nsPerOp: number, complete: boolean, ops: number, samples: number }} Summary */
+/** @type {{ impl: string, size: number, pushThenPop: Summary, steady: Summary, bytesPerEntry: number | undefined }[]} */
 const results = [];
+const implOf = (/** @type {string} */ name) => /** @type {Impl<any>} */ (IMPLS[name]);
 for (const size of SIZES) {
   await settle();
+  /** @type {Record<string, { pushThenPop: Sample[], steady: Sample[] }>} */
   const samples = Object.fromEntries(names.map((n) => [n, { pushThenPop: [], steady: [] }]));
-  for (const [scenario, fn] of [
+  for (const [scenario, fn] of /** @type {const} */ ([
     ["pushThenPop", pushThenPop],
     ["steady", steady],
-  ]) {
-    for (let r = 0; r < ROUNDS[size]; r++) {
+  ])) {
+    for (let r = 0; r < (ROUNDS[size] ?? 1); r++) {
       for (let j = 0; j < names.length; j++) {
-        const name = names[(j + r) % names.length];
-        const prev = samples[name][scenario];
-        if (prev.length && !prev[0].complete) continue; // one over-budget sample is enough
-        prev.push(fn(name, IMPLS[name], size));
+        const name = /** @type {string} */ (names[(j + r) % names.length]);
+        const prev = samples[name]?.[scenario] ?? [];
+        if (prev[0] && !prev[0].complete) continue; // one over-budget sample is enough
+        prev.push(fn(name, implOf(name), size));
       }
     }
   }
   await settle();
   for (const name of names) {
-    const pick = (xs) => ({ nsPerOp: median(xs.map((x) => x.nsPerOp)), complete: xs[0].complete, ops: xs[0].ops, samples: xs.length });
+    /** @param {Sample[]} xs @returns {Summary} */
+    const pick = (xs) => {
+      const first = /** @type {Sample} */ (xs[0]);
+      return { nsPerOp: median(xs.map((x) => x.nsPerOp)), complete: first.complete, ops: first.ops, samples: xs.length };
+    };
     globalThis.gc?.();
+    const own = /** @type {{ pushThenPop: Sample[], steady: Sample[] }} */ (samples[name]);
     results.push({
       impl: name,
       size,
-      pushThenPop: pick(samples[name].pushThenPop),
-      steady: pick(samples[name].steady),
-      bytesPerEntry: bytesPerEntry(name, IMPLS[name], size),
+      pushThenPop: pick(own.pushThenPop),
+      steady: pick(own.steady),
+      bytesPerEntry: bytesPerEntry(name, implOf(name), size),
     });
   }
 }
 
-const floor = (size, key) => results.find((r) => r.size === size && r.impl.startsWith("bare"))[key];
-const fmt = (x) => (x === undefined ? "n/a" : x.toFixed(0));
+/** The floor's summary at `size`. @param {number} size @param {"pushThenPop" | "steady"} key */
+const floor = (size, key) => {
+  const row = results.find((r) => r.size === size && r.impl.startsWith("bare"));
+  if (!row) throw new Error(`no floor row at ${size}`);
+  return row[key];
+};
+const fmt = (/** @type {number | undefined} */ x) => (x === undefined ? "n/a" : x.toFixed(0));
 const lines = [
   `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}; CPU time; random priorities 0–10 (seed 42); median of 15 / 5 / 3 interleaved rounds.`,
   "",
@@ -301,19 +372,20 @@ const lines = [
 for (const r of results) {
   const f1 = floor(r.size, "pushThenPop").nsPerOp;
   const f2 = floor(r.size, "steady").nsPerOp;
-  const star = (m) => (m.complete ? "" : ` (stopped after ${m.ops.toLocaleString("en")} ops)`);
+  const star = (/** @type {Summary} */ m) => (m.complete ? "" : ` (stopped after ${m.ops.toLocaleString("en")} ops)`);
   lines.push(
     `| ${r.size.toLocaleString("en")} | ${r.impl} | ${r.pushThenPop.nsPerOp.toFixed(0)}${star(r.pushThenPop)} | ${(r.pushThenPop.nsPerOp / f1).toFixed(2)} | ${r.steady.nsPerOp.toFixed(0)}${star(r.steady)} | ${(r.steady.nsPerOp / f2).toFixed(2)} | ${fmt(r.bytesPerEntry)} |`,
   );
 }
 lines.push(
   "",
-  `Growth ${SIZES[0].toLocaleString("en")} → ${SIZES.at(-1).toLocaleString("en")} entries (ns/op ratio; log2 grows ×1.5, cache misses add more):`,
+  `Growth ${SIZES[0]?.toLocaleString("en")} → ${LARGEST.toLocaleString("en")} entries (ns/op ratio; log2 grows ×1.5, cache misses add more):`,
   "",
 );
 for (const name of names) {
   const a = results.find((r) => r.impl === name && r.size === SIZES[0]);
-  const b = results.find((r) => r.impl === name && r.size === SIZES.at(-1));
+  const b = results.find((r) => r.impl === name && r.size === LARGEST);
+  if (!a || !b) throw new Error(`${name}: missing a size`);
   lines.push(
     `- ${name}: push+pop ×${(b.pushThenPop.nsPerOp / a.pushThenPop.nsPerOp).toFixed(2)}, steady ×${(b.steady.nsPerOp / a.steady.nsPerOp).toFixed(2)}`,
   );

@@ -14,12 +14,20 @@ const ALL_SCENARIOS = [
   { batch: 1_000, jobs: 30_000 },
 ];
 // BENCH_BATCHES=100,1000 runs only those scenarios.
-const SCENARIOS = process.env.BENCH_BATCHES
-  ? ALL_SCENARIOS.filter((s) => process.env.BENCH_BATCHES.split(",").map(Number).includes(s.batch))
-  : ALL_SCENARIOS;
+const BATCHES = process.env.BENCH_BATCHES?.split(",").map(Number);
+const SCENARIOS = BATCHES ? ALL_SCENARIOS.filter((s) => BATCHES.includes(s.batch)) : ALL_SCENARIOS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const AGING_RATE = 0.1;
 
+/** @typedef {import("@pyrexis/models").Job} Job */
+/** @typedef {{ pending: Job, running: Job, completed: Job, result: import("@pyrexis/models").Result }} Lifecycle */
+
+/**
+ * `n` jobs, each with its three records and result, ids tagged so no two runs share a file's ids.
+ * @param {number} n
+ * @param {string} tag
+ * @returns {Lifecycle[]}
+ */
 function makeLifecycles(n, tag) {
   return Array.from({ length: n }, (_, i) => {
     const pending = createJob(
@@ -40,12 +48,24 @@ function makeLifecycles(n, tag) {
   });
 }
 
+/**
+ * @template T
+ * @param {T[]} list
+ * @param {number} size
+ * @returns {T[][]}
+ */
 function chunks(list, size) {
   const out = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
 }
 
+/**
+ * Seconds for `lifecycles` through SqliteJobStore, `batch` jobs per commit.
+ * @param {string} path
+ * @param {Lifecycle[]} lifecycles
+ * @param {number} batch
+ */
 async function runStore(path, lifecycles, batch) {
   const store = await SqliteJobStore.open({ path }, { agingRate: AGING_RATE });
   const start = process.hrtime.bigint();
@@ -59,6 +79,12 @@ async function runStore(path, lifecycles, batch) {
   return seconds;
 }
 
+/**
+ * Seconds for the same writes with raw better-sqlite3 prepared statements.
+ * @param {string} path
+ * @param {Lifecycle[]} lifecycles
+ * @param {number} batch
+ */
 async function runRaw(path, lifecycles, batch) {
   // Same schema: let the store create it, then write with hand-prepared positional statements.
   await (await SqliteJobStore.open({ path })).close();
@@ -74,21 +100,25 @@ async function runRaw(path, lifecycles, batch) {
   const insertResult = db.prepare(
     "INSERT INTO results (job_id, data) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?) ON CONFLICT (job_id) DO NOTHING",
   );
-  const key = (j) => j.priority - (AGING_RATE * j.runAt) / 1000;
-  const fail = (what) => {
+  const key = (/** @type {Job} */ j) => j.priority - (AGING_RATE * j.runAt) / 1000;
+  const fail = (/** @type {string} */ what) => {
     throw new Error(what);
   };
-  const ins = db.transaction((jobs) => {
+  const ins = db.transaction((/** @type {Job[]} */ jobs) => {
     for (const j of jobs)
       if (insert.run(j.id, j.createdAt, j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j)).changes === 0) fail("dup");
   });
-  const upd = db.transaction((updates, results) => {
-    for (const { job: j, expectedVersion } of updates) {
-      if (update.run(j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j), j.id, expectedVersion, j.createdAt).changes === 0)
-        fail("stale");
-    }
-    for (const r of results) if (insertResult.run(r.jobId, JSON.stringify(r), r.jobId).changes === 0) fail("result");
-  });
+  const upd = db.transaction(
+    (/** @type {{ job: Job, expectedVersion: number }[]} */ updates, /** @type {Lifecycle["result"][]} */ results) => {
+      for (const { job: j, expectedVersion } of updates) {
+        if (
+          update.run(j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j), j.id, expectedVersion, j.createdAt).changes === 0
+        )
+          fail("stale");
+      }
+      for (const r of results) if (insertResult.run(r.jobId, JSON.stringify(r), r.jobId).changes === 0) fail("result");
+    },
+  );
   const start = process.hrtime.bigint();
   for (const group of chunks(lifecycles, batch)) {
     ins.immediate(group.map((l) => l.pending));
@@ -107,7 +137,9 @@ async function runRaw(path, lifecycles, batch) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
+/** @type {{ batch: number, jobs: number, rawJobsPerSec: number, storeJobsPerSec: number, rawOverStore: number }[]} */
 const rows = [];
+/** @type {{ jobs: number, rawJobsPerSec: number, fullJobsPerSec: number, shapeJobsPerSec: number, rawOverFull: number, rawOverShape: number } | undefined} */
 let reads;
 try {
   let file = 0;
@@ -115,6 +147,7 @@ try {
     const best = { raw: Infinity, store: Infinity };
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate who goes first so neither always gets the warmer cache.
+      /** @type {("raw" | "store")[]} */
       const order = round % 2 === 0 ? ["raw", "store"] : ["store", "raw"];
       for (const who of order) {
         const lifecycles = makeLifecycles(jobs, `${who}${round}`);
@@ -142,7 +175,7 @@ try {
   const best = { raw: Infinity, store: Infinity, shape: Infinity };
   for (let round = 0; round < ROUNDS; round++) {
     let start;
-    for (const readValidation of ["full", "shape"]) {
+    for (const readValidation of /** @type {const} */ (["full", "shape"])) {
       const store = await SqliteJobStore.open({ path }, { readValidation });
       start = process.hrtime.bigint();
       let cursor;
@@ -158,21 +191,23 @@ try {
       if (seen !== 10_000) throw new Error(`listed ${seen}`);
     }
     const db = new Database(path, { readonly: true });
+    /** @type {import("better-sqlite3").Statement<[number, string], { id: string, created_at: number, data: string }>} */
     const page = db.prepare("SELECT id, created_at, data FROM jobs WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT 1001");
     start = process.hrtime.bigint();
+    /** @type {[number, string]} */
     let after = [-1, ""];
     for (;;) {
       const got = page.all(after[0], after[1]);
       const jobs = got.slice(0, 1_000).map((r) => JSON.parse(r.data));
       if (got.length <= 1_000) break;
-      const last = got[999];
+      const last = /** @type {{ id: string, created_at: number }} */ (got[999]);
       after = [last.created_at, last.id];
       void jobs;
     }
     best.raw = Math.min(best.raw, Number(process.hrtime.bigint() - start) / 1e9);
     db.close();
   }
-  const rate = (seconds) => Math.round(10_000 / seconds);
+  const rate = (/** @type {number} */ seconds) => Math.round(10_000 / seconds);
   reads = {
     jobs: 10_000,
     rawJobsPerSec: rate(best.raw),
@@ -194,6 +229,7 @@ for (const r of rows) {
     `| ${r.batch} | ${r.jobs.toLocaleString("en")} | ${r.rawJobsPerSec.toLocaleString("en")} | ${r.storeJobsPerSec.toLocaleString("en")} | ${r.rawOverStore.toFixed(2)}× |`,
   );
 }
+if (!reads) throw new Error("the read benchmark did not run");
 console.log(`\nListing 10,000 jobs in pages of 1,000 (best of ${ROUNDS})\n`);
 console.log("| reader | jobs/s | raw ÷ reader |");
 console.log("|---|---:|---:|");

@@ -9,19 +9,29 @@ const N = 100_000;
 const BATCH = 100;
 const ROUNDS = 3;
 
-/** Baseline: Map + structuredClone in and out, same checks (checkCommit), sort on every listing. */
+/** @typedef {import("@pyrexis/models").Job} Job */
+/** What the workloads use of a store. @typedef {Pick<import("../dist/index.js").JobStore, "commit" | "getJob" | "listJobs" | "close">} BenchStore */
+
+/**
+ * Baseline: Map + structuredClone in and out, same checks (checkCommit), sort on every listing.
+ * @implements {BenchStore}
+ */
 class CloningMapStore {
   capabilities = {};
+  /** @type {Map<string, Job>} */
   #jobs = new Map();
+  /** @param {import("../dist/index.js").CommitBatch} batch */
   async commit(batch) {
     checkCommit(batch, { job: (id) => this.#jobs.get(id), hasResult: () => false });
     for (const j of batch.insert ?? []) this.#jobs.set(j.id, structuredClone(j));
     for (const u of batch.update ?? []) this.#jobs.set(u.job.id, structuredClone(u.job));
   }
+  /** @param {string} id */
   async getJob(id) {
     const j = this.#jobs.get(id);
     return j === undefined ? undefined : structuredClone(j);
   }
+  /** @param {import("../dist/index.js").ListJobsQuery} [query] */
   async listJobs({ limit = 100, cursor } = {}) {
     const all = [...this.#jobs.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     const start = cursor === undefined ? 0 : Number(cursor);
@@ -31,6 +41,7 @@ class CloningMapStore {
   async close() {}
 }
 
+/** @returns {Job[]} */
 function makeJobs() {
   return Array.from({ length: N }, (_, i) => ({
     id: `job-${String(i).padStart(7, "0")}`,
@@ -49,27 +60,31 @@ function makeJobs() {
   }));
 }
 
+/** Milliseconds `fn` takes. @param {() => Promise<void>} fn */
 async function time(fn) {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** @type {Record<string, () => BenchStore>} */
 const subjects = {
   "baseline: Map + structuredClone": () => new CloningMapStore(),
   'MemoryJobStore "freeze"': () => new MemoryJobStore(),
   'MemoryJobStore "clone"': () => new MemoryJobStore({ ownership: "clone" }),
 };
 
+/** @type {Record<string, (store: BenchStore, jobs: Job[]) => Promise<void>>} */
 const workloads = {
   [`insert ${N / 1000}k (batches of ${BATCH})`]: async (store, jobs) => {
     for (let i = 0; i < N; i += BATCH) await store.commit({ insert: jobs.slice(i, i + BATCH) });
   },
   [`update ${N / 1000}k (batches of ${BATCH})`]: async (store, jobs) => {
     for (let i = 0; i < N; i += BATCH) {
+      /** @type {import("../dist/index.js").JobUpdate[]} */
       const update = [];
       for (let k = i; k < i + BATCH; k++) {
-        const j = jobs[k];
+        const j = /** @type {Job} */ (jobs[k]);
         update.push({ job: { ...j, status: "running", attempts: 1, version: 1 }, expectedVersion: 0 });
       }
       await store.commit({ update });
@@ -79,6 +94,7 @@ const workloads = {
     for (const j of jobs) await store.getJob(j.id);
   },
   [`list all ${N / 1000}k (pages of 1000)`]: async (store) => {
+    /** @type {string | undefined} */
     let cursor;
     do {
       const page = await store.listJobs({ limit: 1000, cursor });
@@ -87,22 +103,26 @@ const workloads = {
   },
 };
 
+/** Best milliseconds by subject, then by workload. @type {Record<string, Record<string, number>>} */
 const results = {};
 for (const [name, make] of Object.entries(subjects)) {
-  results[name] = {};
+  /** @type {Record<string, number>} */
+  const best = {};
+  results[name] = best;
   for (let round = 0; round < ROUNDS; round++) {
     const jobs = makeJobs();
     const store = make();
     for (const [w, fn] of Object.entries(workloads)) {
       const ms = await time(() => fn(store, jobs));
-      results[name][w] = Math.min(results[name][w] ?? Infinity, ms);
+      best[w] = Math.min(best[w] ?? Infinity, ms);
     }
     await store.close();
   }
 }
 
-const baseline = Object.keys(subjects)[0];
 const names = Object.keys(subjects);
+const baseline = /** @type {string} */ (names[0]);
+const ms = (/** @type {string} */ subject, /** @type {string} */ workload) => /** @type {number} */ (results[subject]?.[workload]);
 const lines = [
   `| workload | ${names.map((n) => `${n} (ms)`).join(" | ")} | ${names
     .slice(1)
@@ -114,11 +134,11 @@ const lines = [
     .join("|")}|`,
 ];
 for (const w of Object.keys(workloads)) {
-  const base = results[baseline][w];
+  const base = ms(baseline, w);
   lines.push(
-    `| ${w} | ${names.map((n) => results[n][w].toFixed(1)).join(" | ")} | ${names
+    `| ${w} | ${names.map((n) => ms(n, w).toFixed(1)).join(" | ")} | ${names
       .slice(1)
-      .map((n) => `${(base / results[n][w]).toFixed(1)}×`)
+      .map((n) => `${(base / ms(n, w)).toFixed(1)}×`)
       .join(" | ")} |`,
   );
 }
