@@ -2,8 +2,10 @@
 // must be plain exported functions (closures cannot cross a thread boundary).
 import { runTask } from "./work.mjs";
 
-export const noop = (payload) => runTask("noop", payload);
-export const cpu = (payload) => runTask("cpu", payload);
-export const sleep = (payload) => runTask("sleep", payload);
+/** @typedef {import("./work.mjs").Payload} Payload */
+
+export const noop = (/** @type {Payload} */ payload) => runTask("noop", payload);
+export const cpu = (/** @type {Payload} */ payload) => runTask("cpu", payload);
+export const sleep = (/** @type {Payload} */ payload) => runTask("sleep", payload);
 
 export default { noop, cpu, sleep };

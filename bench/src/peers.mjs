@@ -37,6 +37,7 @@ if (args.help) {
   process.exit(0);
 }
 
+/** `raw` as a positive integer, `fallback` when absent; exits 2 on anything else. @param {string | undefined} raw @param {string} name @param {number} fallback */
 const positiveInt = (raw, name, fallback) => {
   if (raw === undefined) return fallback;
   const v = Number(raw);
@@ -48,6 +49,7 @@ const positiveInt = (raw, name, fallback) => {
 };
 
 const quick = args.quick;
+/** @type {import("./scenarios.mjs").Params} */
 const params = {
   n: positiveInt(args.n, "n", quick ? 500 : 20_000),
   runs: positiveInt(args.runs, "runs", quick ? 1 : 3),
@@ -79,7 +81,7 @@ const SCENARIOS = ["drain-c1", "drain-c50", "latency", "cpu", "fairness"];
 const jsonPath = resolve(benchDir, args.json ?? "bench-results/peers.json");
 const versions = Object.fromEntries([...new Set(variants.map((v) => v.pkg))].map((pkg) => [pkg, versionOf(pkg)]));
 
-/** Upper bound on one scenario in a child, after which the child is killed and reported crashed. */
+/** Upper bound on one scenario in a child, after which the child is killed and reported crashed. @param {string} scenario */
 function budgetMs(scenario) {
   const slack = 45_000;
   if (scenario.startsWith("drain") || scenario === "cpu") return 2 * params.drainTimeoutMs + slack;
@@ -88,16 +90,26 @@ function budgetMs(scenario) {
   return slack;
 }
 
-let current; // the child being waited on, so SIGINT can stop it
+/** @typedef {import("./report.mjs").Message} Message */
+
+/** @type {import("node:child_process").ChildProcess | undefined} the child being waited on, so SIGINT can stop it */
+let current;
+/**
+ * Runs `scenarios` of `contender` in a fresh child; a scenario the child did not report is a crash.
+ * @param {string} contender
+ * @param {string[]} scenarios
+ * @returns {Promise<{ messages: Message[], killed: boolean, stderr: string }>}
+ */
 function runChild(contender, scenarios) {
   return new Promise((resolveRun) => {
+    /** @type {Message[]} */
     const messages = [];
     const child = fork(join(here, "runner.mjs"), [JSON.stringify({ contender, scenarios, params })], {
       stdio: ["ignore", "inherit", "pipe", "ipc"],
     });
     current = child;
     let stderr = "";
-    child.stderr.on("data", (d) => {
+    child.stderr?.on("data", (d) => {
       stderr = (stderr + d).slice(-4000);
     });
     const timer = setTimeout(
@@ -108,7 +120,7 @@ function runChild(contender, scenarios) {
       scenarios.reduce((t, s) => t + budgetMs(s), 0),
     );
     const budget = scenarios.reduce((t, s) => t + budgetMs(s), 0);
-    child.on("message", (m) => messages.push(m));
+    child.on("message", (m) => messages.push(/** @type {Message} */ (m)));
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       current = undefined;
@@ -145,13 +157,14 @@ console.error(
     .join(", ")}`,
 );
 
+/** @type {import("./report.mjs").Measurement[]} */
 const measurements = [];
 let crashed = 0;
 const stacksShown = new Set();
 const started = Date.now();
 for (let run = 0; run < params.runs; run++) {
   // Round-robin: each run starts one contender later, so none always goes first (cold caches) or last.
-  const order = variants.map((_, i) => variants[(i + run) % variants.length]);
+  const order = variants.map((_, i) => /** @type {import("./contenders/common.mjs").Variant} */ (variants[(i + run) % variants.length]));
   // --quick runs all of a contender's scenarios in one child to stay within a CI minute.
   const batches = quick
     ? order.map((v) => ({ v, scenarios: SCENARIOS.filter((s) => v.scenarios.includes(s)) }))

@@ -2,17 +2,37 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
+/**
+ * What one scenario measured (throughput, latency or fairness fields), as runScenario returns it.
+ * @typedef {{ addRate?: number, drainRate?: number, timedOut?: boolean, p50?: number, p99?: number, max?: number,
+ *   started?: number, added?: number, lowStarted?: number, lowAdded?: number, lowMaxWaitS?: number, highRate?: number,
+ *   notes?: string[] }} ScenarioResult
+ */
+/**
+ * A child's report of one scenario; a measurement is one with the run it belongs to.
+ * @typedef {{ contender: string, scenario: string, status: "ok" | "unreachable" | "unavailable" | "crashed",
+ *   result?: ScenarioResult, reason?: string, stack?: string, maxRssMB?: number }} Message
+ * @typedef {Message & { run: number }} Measurement
+ */
+/** The results and problems of one contender in one scenario. @typedef {{ ok: ScenarioResult[], problems: string[], maxRssMB: number }} Cell */
+/** Cells by contender id, then scenario. @typedef {Record<string, Record<string, Cell>>} Summary */
+/** The scenarios' parameters. @typedef {import("./scenarios.mjs").Params} Params */
+/** @typedef {import("./contenders/common.mjs").Variant} Variant */
+
+/** The median, or undefined for no values. @param {readonly number[]} values */
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   if (s.length === 0) return undefined;
   const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const mid = /** @type {number} */ (s[m]);
+  const below = /** @type {number} */ (s[m - 1]);
+  return s.length % 2 ? mid : (below + mid) / 2;
 }
 
-const fmtNum = (v, digits = 0) =>
+const fmtNum = (/** @type {number | undefined} */ v, digits = 0) =>
   v === undefined || Number.isNaN(v) ? "–" : v >= 100 || digits === 0 ? Math.round(v).toLocaleString("en-US") : v.toFixed(digits);
 
-/** "median (min–max)" when there are several runs, else the single value. */
+/** "median (min–max)" when there are several runs, else the single value. @param {number[]} values */
 function cell(values, digits = 0) {
   if (values.length === 0) return "–";
   const med = fmtNum(median(values), digits);
@@ -20,14 +40,22 @@ function cell(values, digits = 0) {
   return `${med} (${fmtNum(Math.min(...values), digits)}–${fmtNum(Math.max(...values), digits)})`;
 }
 
-/** Groups raw measurements by contender and scenario. */
+/**
+ * Groups raw measurements by contender and scenario.
+ * @param {Measurement[]} measurements
+ * @param {Variant[]} variants
+ * @returns {Summary}
+ */
 export function summarize(measurements, variants) {
+  /** @type {Summary} */
   const out = {};
   for (const v of variants) {
-    out[v.id] = {};
+    /** @type {Record<string, Cell>} */
+    const byScenario = {};
+    out[v.id] = byScenario;
     for (const m of measurements.filter((x) => x.contender === v.id)) {
-      const s = (out[v.id][m.scenario] ??= { ok: [], problems: [], maxRssMB: 0 });
-      if (m.status === "ok") s.ok.push(m.result);
+      const s = (byScenario[m.scenario] ??= { ok: [], problems: [], maxRssMB: 0 });
+      if (m.status === "ok" && m.result) s.ok.push(m.result);
       else s.problems.push(`${m.status}: ${m.reason}`);
       s.maxRssMB = Math.max(s.maxRssMB, m.maxRssMB ?? 0);
     }
@@ -35,35 +63,46 @@ export function summarize(measurements, variants) {
   return out;
 }
 
+/** The first problem of a cell that has no result, shortened for a table; undefined when it has results. @param {Cell | undefined} s */
 function problemOf(s) {
   if (!s) return "n/a";
-  if (s.ok.length === 0 && s.problems.length > 0) {
-    const p = s.problems[0].replaceAll("|", "/");
+  const first = s.problems[0];
+  if (s.ok.length === 0 && first !== undefined) {
+    const p = first.replaceAll("|", "/");
     return p.length > 90 ? `${p.slice(0, 88)}…` : p;
   }
   return undefined;
 }
 
+/** The values of a numeric field over a cell's results. @param {Cell | undefined} s @param {"addRate" | "drainRate" | "p50" | "p99" | "max" | "lowMaxWaitS" | "highRate"} key */
 const pick = (s, key) => (s ? s.ok.map((r) => r[key]).filter((x) => x !== undefined) : []);
 
+/** @param {string[]} headers @param {string[][]} rows */
 function table(headers, rows) {
-  const line = (cells) => `| ${cells.join(" | ")} |`;
+  const line = (/** @type {string[]} */ cells) => `| ${cells.join(" | ")} |`;
   return [line(headers), line(headers.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
+/** @param {number | undefined} value @param {number | undefined} base */
 function ratio(value, base) {
   if (value === undefined || base === undefined || base === 0) return "–";
   return `${(value / base).toFixed(2)}×`;
 }
 
-/** The markdown report. */
+/**
+ * The markdown report.
+ * @param {{ summary: Summary, variants: Variant[], versions: Record<string, string>, params: Params,
+ *   machine: { cpus: number, cpuModel: string, memGB: number, node: string, platform: string } }} report
+ */
 export function renderMarkdown({ summary, variants, versions, params, machine }) {
+  /** @type {string[]} */
   const parts = [];
-  const label = (v) => `${v.label} ${versions[v.pkg] ?? ""}`.trim();
-  const rss = (...ss) => {
-    const m = Math.max(0, ...ss.filter(Boolean).map((s) => s.maxRssMB));
+  const label = (/** @type {Variant} */ v) => `${v.label} ${versions[v.pkg] ?? ""}`.trim();
+  const rss = (/** @type {(Cell | undefined)[]} */ ...ss) => {
+    const m = Math.max(0, ...ss.map((s) => s?.maxRssMB ?? 0));
     return m > 0 ? fmtNum(m) : "–";
   };
+  /** @param {Cell | undefined} s */
   const timedOutNote = (s) =>
     s && s.ok.some((r) => r.timedOut)
       ? ` ⏱ ${s.ok.filter((r) => r.timedOut).length} run(s) hit the ${params.drainTimeoutMs / 1000} s cap`
@@ -79,10 +118,12 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   parts.push(
     "Bulk add = one bulk call for all jobs, until it resolves. Drain = from starting the consumers until every completion is recorded. Ratio = drain c=50 against Pyrexis (SQLite, group commit).\n",
   );
+  /** The cells of `v`. @param {Variant} v */
+  const cellsOf = (v) => summary[v.id] ?? {};
   const tRows = [];
   for (const v of variants) {
-    const s1 = summary[v.id]["drain-c1"];
-    const s50 = summary[v.id]["drain-c50"];
+    const s1 = cellsOf(v)["drain-c1"];
+    const s50 = cellsOf(v)["drain-c50"];
     if (!s1 && !s50) continue;
     const p1 = problemOf(s1);
     const p50 = problemOf(s50);
@@ -103,7 +144,7 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   );
   const lRows = [];
   for (const v of variants) {
-    const s = summary[v.id].latency;
+    const s = cellsOf(v).latency;
     if (!s) continue;
     const p = problemOf(s);
     const started = s.ok.map((r) => `${r.started}/${r.added}`);
@@ -125,7 +166,7 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   parts.push("Ratio against Pyrexis thread mode. Peers run CPU work on their event loop, so one core does it all.\n");
   const cRows = [];
   for (const v of variants) {
-    const s = summary[v.id].cpu;
+    const s = cellsOf(v).cpu;
     if (!s) continue;
     const p = problemOf(s);
     cRows.push([
@@ -148,7 +189,7 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   );
   const fRows = [];
   for (const v of variants) {
-    const s = summary[v.id].fairness;
+    const s = cellsOf(v).fairness;
     const model =
       v.priority === "aging"
         ? `aging, bound ${bound} s`
@@ -160,7 +201,7 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
       continue;
     }
     const p = problemOf(s);
-    const never = s.ok.some((r) => r.lowStarted < r.lowAdded);
+    const never = s.ok.some((r) => (r.lowStarted ?? 0) < (r.lowAdded ?? 0));
     fRows.push([
       label(v),
       p ?? `${never ? "≥ " : ""}${cell(pick(s, "lowMaxWaitS"), 1)}`,
@@ -171,17 +212,10 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     ]);
   }
   parts.push(table(["Contender", "p0 max wait (s)", "p0 started/added", "priority model", "p10 jobs/s", "peak RSS MB"], fRows));
-  const stand = Object.values(summary).some((byScenario) =>
-    Object.values(byScenario).some((s) => s.ok.some((r) => r.notes?.some((n) => n.includes("bench-local")))),
-  );
-  if (stand) {
-    parts.push(
-      "\nPyrexis async rows ran on the bench's stand-in async executor (a direct in-process handler call, src/contenders/pyrexis.mjs) because @pyrexis/executors did not export one yet.",
-    );
-  }
   return parts.join("\n");
 }
 
+/** Writes `data` as indented JSON, making the directory. @param {string} path @param {unknown} data */
 export function writeJson(path, data) {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(data, null, 2) + "\n");

@@ -4,27 +4,41 @@
 import { findVariant } from "./contenders/index.mjs";
 import { runScenario } from "./scenarios.mjs";
 
-const { contender, scenarios, params } = JSON.parse(process.argv[2]);
-const send = (msg) =>
-  new Promise((resolve) => (process.send ? process.send(msg, () => resolve()) : (console.log(JSON.stringify(msg)), resolve())));
+/** @typedef {import("./report.mjs").Message} Message */
 
+const { contender, scenarios, params } =
+  /** @type {{ contender: string, scenarios: string[], params: import("./scenarios.mjs").Params }} */ (JSON.parse(process.argv[2] ?? "{}"));
+/** Sends `msg` to the parent (or prints it when run by hand), resolving once it is out. @param {Message} msg */
+const send = (msg) =>
+  /** @type {Promise<void>} */ (
+    new Promise((resolve) => (process.send ? process.send(msg, () => resolve()) : (console.log(JSON.stringify(msg)), resolve())))
+  );
+
+/**
+ * How a failed scenario is reported: a server that is not there, a contender that cannot load, or a crash.
+ * @param {unknown} error
+ * @returns {Pick<Message, "status" | "reason" | "stack">}
+ */
 function classify(error) {
-  const reason = String(error?.message ?? error)
-    .split("\n")[0]
-    .slice(0, 160);
-  if (error?.code === "BENCH_UNREACHABLE") return { status: "unreachable", reason };
+  const e = /** @type {{ message?: unknown, code?: unknown, stack?: string } | null | undefined} */ (error);
+  const reason =
+    String(e?.message ?? error)
+      .split("\n")[0]
+      ?.slice(0, 160) ?? "";
+  if (e?.code === "BENCH_UNREACHABLE") return { status: "unreachable", reason };
   if (
-    error?.code === "BENCH_UNAVAILABLE" ||
-    error?.code === "ERR_MODULE_NOT_FOUND" ||
+    e?.code === "BENCH_UNAVAILABLE" ||
+    e?.code === "ERR_MODULE_NOT_FOUND" ||
     /does not export|Cannot find package|is not a constructor|could not load the optional/.test(reason)
   ) {
     return { status: "unavailable", reason };
   }
-  return { status: "crashed", reason, stack: String(error?.stack ?? "") };
+  return { status: "crashed", reason, stack: String(e?.stack ?? "") };
 }
 
 const variant = findVariant(contender);
 for (const scenario of scenarios) {
+  /** @type {Message} */
   let msg;
   try {
     const result = await runScenario(variant, scenario, params);

@@ -3,8 +3,27 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { makePayload, now } from "./work.mjs";
 
-/** Resolves after `ms`, or with "timeout" — whichever is first against `promise`. */
+/** @typedef {import("./contenders/common.mjs").Driver} Driver */
+/** @typedef {import("./contenders/common.mjs").Ctx} Ctx */
+/**
+ * The scenarios' parameters, as peers.mjs sets them.
+ * @typedef {{
+ *   n: number,
+ *   runs: number,
+ *   drainTimeoutMs: number,
+ *   latency: { rate: number, seconds: number, graceMs: number },
+ *   cpu: { n: number, targetMs: number, iterations: number },
+ *   fairness: { seconds: number, concurrency: number, backlog: number, sleepMs: number, agingRate: number },
+ * }} Params
+ */
+
+/**
+ * Resolves after `ms`, or with "timeout" — whichever is first against `promise`.
+ * @param {Promise<unknown>} promise
+ * @param {number} ms
+ */
 async function within(promise, ms) {
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
   const t = new Promise((r) => (timer = setTimeout(() => r("timeout"), ms)));
   try {
@@ -14,6 +33,7 @@ async function within(promise, ms) {
   }
 }
 
+/** @param {number[]} sorted @param {number} q */
 function quantile(sorted, q) {
   if (sorted.length === 0) return undefined;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -24,14 +44,19 @@ function quantile(sorted, q) {
  * Bulk add `n` jobs in one call (timed), then start consumers at `concurrency` and time until all
  * `n` completions are recorded (and the contender's own bookkeeping settled).
  */
+/**
+ * @param {Driver} driver
+ * @param {{ n: number, concurrency: number, task: import("./work.mjs").Task, extra?: { iterations?: number }, timeoutMs: number }} options
+ */
 async function throughput(driver, { n, concurrency, task, extra = {}, timeoutMs }) {
   const jobs = Array.from({ length: n }, (_, i) => ({ payload: makePayload(i, extra) }));
   const t0 = now();
   await driver.add(jobs);
   const addMs = now() - t0;
   let completed = 0;
-  let allDone;
-  const done = new Promise((r) => (allDone = r));
+  /** @type {() => void} */
+  let allDone = () => {};
+  const done = new Promise((/** @type {(value?: undefined) => void} */ r) => (allDone = r));
   const t1 = now();
   await driver.start({
     concurrency,
@@ -61,7 +86,12 @@ async function throughput(driver, { n, concurrency, task, extra = {}, timeoutMs 
  * A steady trickle: `rate` jobs/s for `seconds`, each added by its own add() call; latency is
  * from that call to the handler starting.
  */
+/**
+ * @param {Driver} driver
+ * @param {Params["latency"] & { concurrency: number }} options
+ */
 async function latency(driver, { rate, seconds, concurrency, graceMs }) {
+  /** @type {number[]} */
   const waits = [];
   await driver.start({
     concurrency,
@@ -100,16 +130,24 @@ async function latency(driver, { rate, seconds, concurrency, graceMs }) {
  * `concurrency`), while one priority-0 job is added every second, for `seconds`. Reports the
  * longest wait of a priority-0 job; one that never started counts its wait up to the end (censored).
  */
+/**
+ * @param {Driver} driver
+ * @param {Params["fairness"]} options
+ */
 async function fairness(driver, { seconds, concurrency, backlog, sleepMs }) {
   let addedHigh = 0;
   let startedHigh = 0;
-  const low = []; // { t, startedAt }
+  /** @type {{ t: number, startedAt: number | undefined }[]} */
+  const low = [];
   await driver.start({
     concurrency,
     task: "sleep",
     onStart(payload) {
       if (payload.low === undefined) startedHigh++;
-      else low[payload.low].startedAt = now();
+      else {
+        const job = low[payload.low];
+        if (job) job.startedAt = now();
+      }
     },
     onComplete() {},
   });
@@ -117,8 +155,9 @@ async function fairness(driver, { seconds, concurrency, backlog, sleepMs }) {
   const end = begin + seconds * 1000;
   let nextLow = begin + 500;
   let failures = 0;
+  /** @type {Set<Promise<void>>} */
   const adds = new Set();
-  const track = (p) => {
+  const track = (/** @type {Promise<void>} */ p) => {
     adds.add(p);
     p.catch(() => failures++).finally(() => adds.delete(p));
   };
@@ -152,8 +191,14 @@ async function fairness(driver, { seconds, concurrency, backlog, sleepMs }) {
   };
 }
 
-/** Runs one scenario against a fresh driver (setup before, cleanup after, even on failure). */
+/**
+ * Runs one scenario against a fresh driver (setup before, cleanup after, even on failure).
+ * @param {import("./contenders/common.mjs").Variant} variant
+ * @param {string} scenario
+ * @param {Params} p
+ */
 export async function runScenario(variant, scenario, p) {
+  /** @type {Ctx} */
   const ctx = {
     concurrency: scenario.startsWith("drain-c1") ? 1 : scenario === "fairness" ? p.fairness.concurrency : 50,
     task: scenario === "cpu" ? "cpu" : scenario === "fairness" ? "sleep" : "noop",
@@ -173,6 +218,7 @@ export async function runScenario(variant, scenario, p) {
   }
 }
 
+/** @param {Driver} driver @param {string} scenario @param {Ctx} ctx @param {Params} p */
 async function runOn(driver, scenario, ctx, p) {
   switch (scenario) {
     case "drain-c1":

@@ -6,7 +6,22 @@ export function now() {
   return performance.timeOrigin + performance.now();
 }
 
-/** The payload every job carries (same shape for all contenders). */
+/**
+ * What a job stands for: `noop` returns at once, `cpu` hashes, `sleep` waits.
+ * @typedef {"noop" | "cpu" | "sleep"} Task
+ */
+/**
+ * The payload every job carries: its sequence number, when it was made, some text, and what
+ * its task needs (`ms` to sleep, `iterations` to hash; `low`: the fairness scenario's index).
+ * @typedef {{ seq: number, t: number, text: string, ms?: number, iterations?: number, low?: number }} Payload
+ */
+
+/**
+ * The payload every job carries (same shape for all contenders).
+ * @param {number} seq
+ * @param {{ ms?: number, iterations?: number, low?: number }} [extra]
+ * @returns {Payload}
+ */
 export function makePayload(seq, extra = {}) {
   return { seq, t: now(), text: "the quick brown fox", ...extra };
 }
@@ -15,7 +30,7 @@ export function makePayload(seq, extra = {}) {
  * Deterministic CPU work: a fixed number of integer-hash rounds, so every contender does the same
  * work (a busy-wait "for 2 ms" would let threads look free). Returns a value so it is not elided.
  */
-export function cpuWork(iterations) {
+export function cpuWork(/** @type {number} */ iterations) {
   let h = 2166136261;
   for (let i = 0; i < iterations; i++) {
     h ^= i;
@@ -41,16 +56,16 @@ export function calibrateCpu(targetMs = 2) {
  * Runs the task a job stands for. `noop` returns at once; `cpu` hashes `payload.iterations`
  * rounds; `sleep` waits `payload.ms` (an I/O-like job that holds a concurrency slot).
  */
-export async function runTask(task, payload) {
+export async function runTask(/** @type {Task} */ task, /** @type {Payload} */ payload) {
   switch (task) {
     case "noop":
       return payload.seq;
     case "cpu":
-      return cpuWork(payload.iterations);
+      return cpuWork(payload.iterations ?? 0);
     case "sleep":
-      await sleep(payload.ms);
+      await sleep(payload.ms ?? 0);
       return payload.seq;
     default:
-      throw new TypeError(`unknown task ${task}`);
+      throw new TypeError(`unknown task ${String(task)}`);
   }
 }

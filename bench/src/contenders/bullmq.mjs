@@ -7,8 +7,9 @@ const PREFIX = "pyrexis-bench";
 const QUEUE = "peers";
 
 /** Pyrexis priority 0–10 (higher first) → BullMQ priority (1 is highest, larger runs later). */
-const toBull = (p) => (p === undefined ? undefined : 11 - p);
+const toBull = (/** @type {number | undefined} */ p) => (p === undefined ? undefined : 11 - p);
 
+/** @param {import("bullmq").IRedisClient} client */
 async function deletePrefix(client) {
   let cursor = "0";
   do {
@@ -18,10 +19,13 @@ async function deletePrefix(client) {
   } while (cursor !== "0");
 }
 
+/** @returns {import("./common.mjs").Driver} */
 function create() {
   const target = redisTarget();
   const connection = { host: target.host, port: target.port, db: target.db, maxRetriesPerRequest: null };
+  /** @type {Queue} set by setup() */
   let queue;
+  /** @type {Worker | undefined} set by start() */
   let worker;
   return {
     async setup() {
@@ -71,6 +75,7 @@ function create() {
   };
 }
 
+/** @type {import("./common.mjs").Variant[]} */
 export const variants = [
   {
     id: "bullmq",

@@ -1,8 +1,7 @@
-// Helpers shared by the contender drivers.
+// Helpers shared by the contender drivers, and the shape every contender module follows.
 //
-// A contender module exports `variants`: an array of
-//   { id, label, pkg, priority: "aging" | "strict" | "none", scenarios: string[], notes?, create(ctx) }
-// and `create(ctx)` returns a driver:
+// A contender module exports `variants`: an array of {@link Variant}, and `create(ctx)` returns a
+// {@link Driver}:
 //   setup()                       connect, then remove anything of ours left from before
 //   add(jobs)                     one bulk call; jobs: [{ payload, priority? }] (priority 0–10, higher first);
 //                                 resolves when the contender has accepted (and persisted, if durable) them
@@ -19,37 +18,66 @@ import { fileURLToPath } from "node:url";
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/** @typedef {import("../work.mjs").Payload} Payload */
+/** @typedef {import("../work.mjs").Task} Task */
+/** One job to add: its payload and, for the scenarios that use it, a priority 0–10 (higher first). @typedef {{ payload: Payload, priority?: number }} Job */
+/** @typedef {{ concurrency: number, task: Task, onStart: (payload: Payload) => void, onComplete: (payload: Payload) => void }} StartOptions */
+/**
+ * What `create(ctx)` returns (see the top of this file).
+ * @typedef {{
+ *   setup(): Promise<void>,
+ *   add(jobs: Job[]): Promise<void>,
+ *   start(options: StartOptions): Promise<void>,
+ *   settle?(): Promise<void>,
+ *   stop(): Promise<void>,
+ *   cleanup(): Promise<void>,
+ * }} Driver
+ */
+/**
+ * What a scenario tells a contender before it starts: the concurrency and task it will run, the
+ * aging rate of the fairness scenario, and `note(text)` for a remark in the report.
+ * @typedef {{ concurrency: number, task: Task, agingRate: number | undefined, notes: string[], note(text: string): void }} Ctx
+ */
+/**
+ * One contender as the tables list it.
+ * @typedef {{ id: string, label: string, pkg: string, priority: "aging" | "strict" | "none", scenarios: string[], notes?: string, create(ctx: Ctx): Driver }} Variant
+ */
+
 /** Version of an installed package, from its package.json. */
-export function versionOf(pkg) {
+export function versionOf(/** @type {string} */ pkg) {
   try {
-    return JSON.parse(readFileSync(join(benchDir, "node_modules", pkg, "package.json"), "utf8")).version;
+    return /** @type {{ version: string }} */ (JSON.parse(readFileSync(join(benchDir, "node_modules", pkg, "package.json"), "utf8")))
+      .version;
   } catch {
     return "?";
   }
 }
 
 /** Resolves when a TCP connection to host:port succeeds; rejects with a short reason otherwise. */
-export function probeTcp(host, port, timeoutMs = 2000) {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new UnreachableError(`${host}:${port} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.end();
-      resolve();
-    });
-    socket.once("error", (error) => {
-      clearTimeout(timer);
-      reject(new UnreachableError(`${host}:${port} ${error.code ?? error.message}`));
-    });
-  });
+export function probeTcp(/** @type {string} */ host, /** @type {number} */ port, timeoutMs = 2000) {
+  return /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      const socket = connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new UnreachableError(`${host}:${port} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.end();
+        resolve();
+      });
+      socket.once("error", (/** @type {NodeJS.ErrnoException} */ error) => {
+        clearTimeout(timer);
+        reject(new UnreachableError(`${host}:${port} ${error.code ?? error.message}`));
+      });
+    })
+  );
 }
 
 /** A contender's server is not there: reported as "unreachable", not as a crash. */
 export class UnreachableError extends Error {
+  /** @param {string} message */
   constructor(message) {
     super(message);
     this.name = "UnreachableError";
@@ -70,19 +98,29 @@ export function pgTarget() {
   return { connectionString, host: url.hostname || "127.0.0.1", port: Number(url.port || 5432) };
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
+/**
+ * Runs `fn` over `items` with at most `limit` in flight.
+ * @template T
+ * @param {readonly T[]} items
+ * @param {number} limit
+ * @param {(item: T) => Promise<unknown>} fn
+ */
 export async function mapLimit(items, limit, fn) {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
-      const item = items[next++];
+      const item = /** @type {T} */ (items[next++]);
       await fn(item);
     }
   });
   await Promise.all(lanes);
 }
 
-/** Polls `check` every `everyMs` until it returns true or `timeoutMs` passes. */
+/**
+ * Polls `check` every `everyMs` until it returns true or `timeoutMs` passes.
+ * @param {() => boolean | Promise<boolean>} check
+ * @param {{ everyMs?: number, timeoutMs?: number }} [options]
+ */
 export async function waitUntil(check, { everyMs = 20, timeoutMs = 30_000 } = {}) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {

@@ -10,12 +10,16 @@ const SCHEMA = "graphile_worker_bench";
 const quiet = new Logger(() => () => {});
 
 /** Pyrexis priority 0–10 (higher first) → graphile-worker priority (numerically smaller first). */
-const toGraphile = (p) => (p === undefined ? undefined : 10 - p);
+const toGraphile = (/** @type {number | undefined} */ p) => (p === undefined ? undefined : 10 - p);
 
+/** @param {boolean} fast the batching settings, or the defaults */
 function makeCreate(fast) {
+  /** @returns {import("./common.mjs").Driver} */
   return function create() {
     const target = pgTarget();
+    /** @type {import("graphile-worker").WorkerUtils} set by setup() */
     let utils;
+    /** @type {import("graphile-worker").Runner | undefined} set by start() */
     let runner;
     const dropSchema = () => utils.withPgClient((client) => client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`));
     return {
@@ -60,8 +64,10 @@ function makeCreate(fast) {
           preset,
           taskList: {
             noop: async (payload) => {
-              onStart(payload);
-              await runTask(task, payload);
+              // The payloads are the ones add() gave it.
+              const p = /** @type {import("./common.mjs").Payload} */ (payload);
+              onStart(p);
+              await runTask(task, p);
             },
           },
         });
@@ -70,7 +76,7 @@ function makeCreate(fast) {
         // Completed jobs are deleted; with batched completion that happens a moment later.
         for (;;) {
           const { rows } = await utils.withPgClient((c) => c.query(`SELECT count(*)::int AS n FROM ${SCHEMA}._private_jobs`));
-          if (rows[0].n === 0) return;
+          if (/** @type {{ n: number }} */ (rows[0]).n === 0) return;
           await new Promise((r) => setTimeout(r, 20));
         }
       },
@@ -89,6 +95,7 @@ function makeCreate(fast) {
   };
 }
 
+/** @type {import("./common.mjs").Variant[]} */
 export const variants = [
   {
     id: "graphile-worker-defaults",

@@ -3,12 +3,17 @@
 import PQueue from "p-queue";
 import { runTask } from "../work.mjs";
 
+/** @typedef {import("./common.mjs").Job} Job */
+
+/** @returns {import("./common.mjs").Driver} */
 function create() {
+  /** @type {PQueue} set by setup() */
   let queue;
+  /** @type {Omit<import("./common.mjs").StartOptions, "concurrency">} set by start() */
   let hooks;
   // Jobs added before start() are parked here and handed to p-queue at start, so add() measures
   // what p-queue does on add (allocation + heap insert) and drain measures running them.
-  const enqueue = (job) =>
+  const enqueue = (/** @type {Job} */ job) =>
     queue
       .add(
         async () => {
@@ -40,6 +45,7 @@ function create() {
   };
 }
 
+/** @type {import("./common.mjs").Variant[]} */
 export const variants = [
   {
     id: "p-queue",

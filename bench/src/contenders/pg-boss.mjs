@@ -10,11 +10,14 @@ import { mapLimit, pgTarget, probeTcp } from "./common.mjs";
 const SCHEMA = "pgboss_bench";
 const QUEUE = "peers";
 
+/** @param {boolean} fast batchSize 500 and 0.5 s polling, or the defaults */
 function makeCreate(fast) {
+  /** @returns {import("./common.mjs").Driver} */
   return function create() {
     const target = pgTarget();
+    /** @type {PgBoss} set by setup() */
     let boss;
-    const sql = (text, values = []) => boss.getDb().executeSql(text, values);
+    const sql = (/** @type {string} */ text, /** @type {unknown[]} */ values = []) => boss.getDb().executeSql(text, values);
     return {
       async setup() {
         await probeTcp(target.host, target.port);
@@ -31,21 +34,25 @@ function makeCreate(fast) {
         );
       },
       async start({ concurrency, task, onStart, onComplete }) {
-        const runOne = async (job) => {
+        const runOne = async (/** @type {import("pg-boss").Job<import("./common.mjs").Payload>} */ job) => {
           onStart(job.data);
           await runTask(task, job.data);
         };
         // pg-boss completes the batch after the handler resolves; settle() waits for that write.
         if (fast) {
-          await boss.work(QUEUE, { batchSize: 500, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-            await mapLimit(jobs, concurrency, async (job) => {
-              await runOne(job);
-              onComplete(job.data);
-            });
-          });
+          await boss.work(
+            QUEUE,
+            { batchSize: 500, pollingIntervalSeconds: 0.5 },
+            async (/** @type {import("pg-boss").Job<import("./common.mjs").Payload>[]} */ jobs) => {
+              await mapLimit(jobs, concurrency, async (job) => {
+                await runOne(job);
+                onComplete(job.data);
+              });
+            },
+          );
         } else {
           for (let i = 0; i < concurrency; i++) {
-            await boss.work(QUEUE, async (jobs) => {
+            await boss.work(QUEUE, async (/** @type {import("pg-boss").Job<import("./common.mjs").Payload>[]} */ jobs) => {
               for (const job of jobs) {
                 await runOne(job);
                 onComplete(job.data);
@@ -57,7 +64,7 @@ function makeCreate(fast) {
       async settle() {
         for (;;) {
           const { rows } = await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.job WHERE name = $1 AND state <> 'completed'`, [QUEUE]);
-          if (rows[0].n === 0) return;
+          if (/** @type {{ n: number }} */ (rows[0]).n === 0) return;
           await new Promise((r) => setTimeout(r, 20));
         }
       },
@@ -70,19 +77,19 @@ function makeCreate(fast) {
         // completion in flight that then fails with "relation does not exist" (42P01) outside any
         // promise we hold; that one is an artifact of our DROP, so it alone is ignored.
         process.on("unhandledRejection", (error) => {
-          if (error?.code !== "42P01") throw error;
+          if (/** @type {{ code?: string } | undefined} */ (error)?.code !== "42P01") throw error;
         });
         await boss.stop({ graceful: false, wait: true, close: false }).catch(() => {});
         await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => {});
-        await boss
-          .getDb()
-          .close?.()
-          .catch?.(() => {});
+        // pg-boss's own pool has close() (stop was told not to close it), though its types omit it.
+        const db = /** @type {{ close?: () => Promise<void> }} */ (boss.getDb());
+        await db.close?.().catch?.(() => {});
       },
     };
   };
 }
 
+/** @type {import("./common.mjs").Variant[]} */
 export const variants = [
   {
     id: "pg-boss-defaults",

@@ -10,62 +10,50 @@ import * as work from "../work.mjs";
 const HANDLERS_MODULE = fileURLToPath(new URL("../handlers.mjs", import.meta.url));
 const HANDLER_NAMES = ["noop", "cpu", "sleep"];
 
+/** @typedef {import("../work.mjs").Payload} Payload */
+
 /**
- * Stand-in for @pyrexis/executors' async executor + router while that package is unfinished:
- * calls the handler in-process, exactly what an async executor does. Used only when the real
- * one is not exported; the report says so.
+ * The executors for `mode`: the async executor (handlers called in-process), plus worker
+ * threads for thread mode, one per core.
+ * @param {"async" | "thread"} mode
  */
-class BenchAsyncRouter {
-  modes = ["async"];
-  #handlers;
-  constructor(handlers) {
-    this.#handlers = handlers;
-  }
-  get(mode) {
-    if (mode !== "async") throw new TypeError(`no executor for mode ${mode}`);
-    return {
-      run: (task, opts) =>
-        this.#handlers[task.handler](task.payload, {
-          jobId: task.jobId,
-          attempt: task.attempt,
-          signal: opts.signal,
-          progress: opts.onProgress,
-        }),
-      close: async () => {},
-    };
-  }
-  async close() {}
-}
-
-/** Builds the executors for `mode`: @pyrexis/executors when it is ready, else the stand-in (async only). */
 async function makeExecutors(mode) {
-  const handlers = { noop: (p) => work.runTask("noop", p), cpu: (p) => work.runTask("cpu", p), sleep: (p) => work.runTask("sleep", p) };
-  const ex = await import("@pyrexis/executors").catch(() => ({}));
-  const ready = typeof ex.ExecutorRouter === "function" && typeof ex.AsyncExecutor === "function";
-  if (!ready) {
-    if (mode !== "async")
-      throw Object.assign(new Error("@pyrexis/executors does not export ThreadExecutor yet"), { code: "BENCH_UNAVAILABLE" });
-    return { executors: new BenchAsyncRouter(handlers), executor: "bench-local async executor" };
-  }
-  const executors = { async: new ex.AsyncExecutor({ handlers }) };
-  if (mode === "thread") {
-    if (typeof ex.ThreadExecutor !== "function")
-      throw Object.assign(new Error("@pyrexis/executors does not export ThreadExecutor yet"), { code: "BENCH_UNAVAILABLE" });
-    executors.thread = new ex.ThreadExecutor({ handlersModule: HANDLERS_MODULE, maxThreads: availableParallelism() });
-  }
-  return { executors: new ex.ExecutorRouter(executors), executor: "@pyrexis/executors" };
+  const { AsyncExecutor, ExecutorRouter, ThreadExecutor } = await import("@pyrexis/executors");
+  const handlers = {
+    noop: (/** @type {Payload} */ p) => work.runTask("noop", p),
+    cpu: (/** @type {Payload} */ p) => work.runTask("cpu", p),
+    sleep: (/** @type {Payload} */ p) => work.runTask("sleep", p),
+  };
+  const asyncExecutor = new AsyncExecutor({ handlers });
+  return new ExecutorRouter(
+    mode === "thread"
+      ? { async: asyncExecutor, thread: new ThreadExecutor({ handlersModule: HANDLERS_MODULE, maxWorkers: availableParallelism() }) }
+      : { async: asyncExecutor },
+  );
 }
 
+/**
+ * @param {{ store: "memory" | "sqlite", groupCommit?: boolean, mode?: "async" | "thread" }} options
+ * @returns {import("./common.mjs").Variant["create"]}
+ */
 function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
   return function create(ctx) {
+    /** @type {string | undefined} */
     let dir;
+    /** @type {import("@pyrexis/engine").Engine | undefined} set by setup(), cleared by stop() */
     let engine;
+    /** @type {Promise<void> | undefined} */
     let loop;
+    /** @type {Pick<import("./common.mjs").StartOptions, "onStart" | "onComplete"> | undefined} */
     let hooks;
+    /** The engine, once setup() made it. */
+    const running = () => {
+      if (!engine) throw new Error("the Pyrexis driver was used before setup() or after stop()");
+      return engine;
+    };
     return {
       async setup() {
-        const [{ Engine }, { executors, executor }] = await Promise.all([import("@pyrexis/engine"), makeExecutors(mode)]);
-        ctx.note?.(`executor: ${executor}`);
+        const [{ Engine }, executors] = await Promise.all([import("@pyrexis/engine"), makeExecutors(mode)]);
         let store;
         const agingRate = ctx.agingRate;
         if (storeKind === "sqlite") {
@@ -85,15 +73,16 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
           concurrency: { [mode]: mode === "thread" ? Math.min(ctx.concurrency, availableParallelism()) : ctx.concurrency },
           ...(agingRate === undefined ? {} : { agingRate }),
         });
-        engine.on("job:started", ({ job }) => hooks?.onStart(job.payload));
-        engine.on("job:completed", ({ job }) => hooks?.onComplete(job.payload));
+        // The payloads are the ones add() submitted.
+        engine.on("job:started", ({ job }) => hooks?.onStart(/** @type {Payload} */ (job.payload)));
+        engine.on("job:completed", ({ job }) => hooks?.onComplete(/** @type {Payload} */ (job.payload)));
         engine.on("engine:error", ({ error, context }) => {
-          process.stderr.write(`pyrexis engine:error ${context}: ${error?.stack ?? error}\n`);
+          process.stderr.write(`pyrexis engine:error ${context}: ${error instanceof Error ? error.stack : String(error)}\n`);
         });
         await engine.start();
       },
       async add(jobs) {
-        await engine.submitJobs(
+        await running().submitJobs(
           jobs.map((job) => ({
             handler: ctx.task,
             payload: job.payload,
@@ -102,18 +91,16 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
           })),
         );
       },
-      async start({ concurrency, task, onStart, onComplete }) {
+      async start({ onStart, onComplete }) {
         // The concurrency limit and the handler were fixed at construction from ctx (same values).
-        void concurrency;
-        void task;
         hooks = { onStart, onComplete };
-        loop = engine.runLoop();
+        loop = running().runLoop();
       },
       async settle() {
-        await engine.flush();
+        await running().flush();
       },
       async stop() {
-        await engine.shutdown({ graceMs: 1000 });
+        await running().shutdown({ graceMs: 1000 });
         await loop;
         engine = undefined;
       },
@@ -130,6 +117,7 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
 
 const ALL = ["drain-c1", "drain-c50", "latency", "cpu", "fairness"];
 
+/** @type {import("./common.mjs").Variant[]} */
 export const variants = [
   {
     id: "pyrexis-memory",

@@ -10,10 +10,16 @@ import { mapLimit } from "./common.mjs";
 
 const BATCH = 100;
 
+/** @typedef {import("./common.mjs").Payload} Payload */
+
+/** @returns {import("./common.mjs").Driver} */
 function create() {
+  /** @type {string | undefined} */
   let dir;
+  /** @type {import("better-sqlite3").Database} set by setup() */
   let db;
   let running = false;
+  /** @type {Promise<void> | undefined} */
   let loop;
   return {
     async setup() {
@@ -27,12 +33,13 @@ function create() {
     },
     async add(jobs) {
       const insert = db.prepare("INSERT INTO jobs (status, payload, updated_at) VALUES ('pending', ?, ?)");
-      const tx = db.transaction((chunk) => {
+      const tx = db.transaction((/** @type {import("./common.mjs").Job[]} */ chunk) => {
         for (const job of chunk) insert.run(JSON.stringify(job.payload), Date.now());
       });
       for (let i = 0; i < jobs.length; i += BATCH) tx(jobs.slice(i, i + BATCH));
     },
     async start({ concurrency, task, onStart, onComplete }) {
+      /** @type {import("better-sqlite3").Statement<[number], { id: number, payload: string }>} */
       const claim = db.prepare("SELECT id, payload FROM jobs WHERE status = 'pending' ORDER BY id LIMIT ?");
       const mark = db.prepare("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?");
       const result = db.prepare("INSERT INTO results (job_id, output, ended_at) VALUES (?, ?, ?)");
@@ -41,7 +48,7 @@ function create() {
         for (const row of rows) mark.run("running", Date.now(), row.id);
         return rows;
       });
-      const finishTx = db.transaction((done) => {
+      const finishTx = db.transaction((/** @type {{ id: number, output: unknown }[]} */ done) => {
         for (const { id, output } of done) {
           mark.run("completed", Date.now(), id);
           result.run(id, JSON.stringify(output ?? null), Date.now());
@@ -55,10 +62,12 @@ function create() {
             await new Promise((r) => setTimeout(r, 1));
             continue;
           }
+          /** @type {{ id: number, output: unknown }[]} */
           const done = [];
+          /** @type {Payload[]} */
           const payloads = [];
           await mapLimit(rows, concurrency, async (row) => {
-            const payload = JSON.parse(row.payload);
+            const payload = /** @type {Payload} */ (JSON.parse(row.payload));
             onStart(payload);
             done.push({ id: row.id, output: await runTask(task, payload) });
             payloads.push(payload);
@@ -81,6 +90,7 @@ function create() {
   };
 }
 
+/** @type {import("./common.mjs").Variant[]} */
 export const variants = [
   {
     id: "raw-sqlite",
