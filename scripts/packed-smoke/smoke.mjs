@@ -4,7 +4,10 @@
 import { existsSync } from "node:fs";
 import { createEngine } from "@pyrexis/engine";
 
-/** @param {string} message */
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   throw new Error(`packed smoke: ${message}`);
 }
