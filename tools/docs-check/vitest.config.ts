@@ -1,5 +1,3 @@
-import { defineProject } from "vitest/config";
+import { testConfig } from "@pyrexis/test-utils/vitest";
 
-export default defineProject({
-  test: { name: "docs-check", include: ["test/**/*.test.ts"], testTimeout: 30_000 },
-});
+export default testConfig({ name: "docs-check", testTimeout: 30_000 });

@@ -2,27 +2,22 @@
 // documented in packages/metrics/README.md (name, type, labels, emitter), and every row the README
 // gives the engine or the CLI is really emitted. A metric added, renamed or relabelled without its
 // row (or a row left behind) fails here.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createEngine, type Engine } from "@pyrexis/engine";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "@pyrexis/test-utils";
+import { afterAll, describe, expect, it } from "vitest";
 import { catalogueProblems, missingRows, readCatalogue } from "../../metrics/test/metric-catalogue.js";
 import { HANDLERS, pyrexis } from "./helpers.js";
 
-let dir: string;
-let db: string;
+// One store for the file: the engine's run fills it, then the CLI reads it.
+const tmp = tempDir("pyrexis-cli-metrics-");
+const db = tmp.file("jobs.db");
 let engine: Engine | undefined;
 let loop: Promise<void> | undefined;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "pyrexis-cli-metrics-"));
-  db = join(dir, "jobs.db");
-});
 afterAll(async () => {
   await engine?.shutdown({ graceMs: 0 });
   await loop;
-  await rm(dir, { recursive: true, force: true });
+  tmp.remove();
 });
 
 describe("the metric catalogue against real emitters", () => {
@@ -64,7 +59,7 @@ describe("the metric catalogue against real emitters", () => {
   it("pyrexis metrics --prometheus on that store exposes only documented pyrexis_ metrics", async () => {
     await engine!.shutdown({ graceMs: 0 });
     await loop;
-    const r = await pyrexis(["metrics", "--prometheus", "--store", db], dir);
+    const r = await pyrexis(["metrics", "--prometheus", "--store", db], tmp.dir);
     expect(r.code, r.stderr).toBe(0);
     expect(catalogueProblems(r.stdout, "CLI", { catalogue, seen: seenCli })).toEqual([]);
     expect(r.stdout).toMatch(/^pyrexis_job_retried_attempts_total 1$/m);

@@ -1,8 +1,8 @@
 // The "Packages and their arrows" block of docs/ARCHITECTURE.md is the dependency graph people
 // read first, so it must be the real one: each line `name → a, b; optional peer: c` is compared
 // with that package's package.json (dependencies and peerDependencies on @pyrexis/* packages).
-// Published packages are named by package name, private ones by their folder; tools/* are not
-// part of the product and are left out.
+// Published packages are named by package name, private ones by their folder. Tooling is left
+// out: tools/*, and private packages under packages/ (the test helpers).
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
@@ -22,7 +22,7 @@ const readJson = (path) => JSON.parse(readFileSync(path, "utf8"));
 /**
  * The arrows of every product package, from their package.json files.
  * @param {string} root
- * @param {string[]} packageJsons paths relative to `root` (the root's own and tools/* are skipped)
+ * @param {string[]} packageJsons paths relative to `root` (the root's own and tooling are skipped)
  * @returns {Map<string, Arrows>} by the label the block uses
  */
 export function actualArrows(root, packageJsons) {
@@ -32,6 +32,7 @@ export function actualArrows(root, packageJsons) {
     const dir = dirname(path);
     if (dir === "." || dir.startsWith("tools/")) continue;
     const pkg = /** @type {PackageJson} */ (readJson(join(root, path)));
+    if (pkg.private && dir.startsWith("packages/")) continue;
     const ours = (/** @type {Record<string, string> | undefined} */ deps) =>
       Object.keys(deps ?? {})
         .filter((d) => d.startsWith(SCOPE))

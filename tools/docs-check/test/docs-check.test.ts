@@ -1,23 +1,18 @@
 // The repository's docs pass every check, and each check reports what it exists to catch (on
 // small repositories written to a temporary directory).
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { tempDir } from "@pyrexis/test-utils";
+import { describe, expect, it } from "vitest";
 import { checkArrows, checkBenchmarks, checkDocs, checkLinks, repoFiles } from "../src/index.mjs";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
-/** A temporary git work tree holding `files` (path → content). */
+/** A temporary git work tree holding `files` (path → content), removed when the test ends. */
 function repo(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), "pyrexis-docs-check-"));
-  dirs.push(root);
+  const root = tempDir("pyrexis-docs-check-").dir;
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), text);
@@ -78,10 +73,11 @@ describe("arrows", () => {
     "packages/store/package.json": pkg("@pyrexis/store", { dependencies: { "@pyrexis/models": "workspace:^" } }),
     "apps/demo/package.json": pkg("@pyrexis/demo", { private: true, dependencies: { "@pyrexis/engine": "workspace:^" } }),
     "tools/x/package.json": pkg("@pyrexis/x", { private: true, dependencies: { "@pyrexis/engine": "workspace:^" } }),
+    "packages/test-helpers/package.json": pkg("@pyrexis/test-helpers", { private: true }),
   };
   const jsons = Object.keys(packages);
 
-  it("accepts a block that states each package's dependencies and optional peers (test-only and tools left out)", () => {
+  it("accepts a block that states each package's dependencies and optional peers (test-only ones, test helpers and tools left out)", () => {
     const root = repo({
       ...packages,
       "docs/ARCHITECTURE.md": ARCHITECTURE(
