@@ -43,8 +43,7 @@ function quantile(sorted, q) {
 /**
  * Bulk add `n` jobs in one call (timed), then start consumers at `concurrency` and time until all
  * `n` completions are recorded (and the contender's own bookkeeping settled).
- */
-/**
+ *
  * @param {Driver} driver
  * @param {{ n: number, concurrency: number, task: import("./work.mjs").Task, extra?: { iterations?: number }, timeoutMs: number }} options
  */
@@ -85,8 +84,7 @@ async function throughput(driver, { n, concurrency, task, extra = {}, timeoutMs 
 /**
  * A steady trickle: `rate` jobs/s for `seconds`, each added by its own add() call; latency is
  * from that call to the handler starting.
- */
-/**
+ *
  * @param {Driver} driver
  * @param {Params["latency"] & { concurrency: number }} options
  */
@@ -129,8 +127,7 @@ async function latency(driver, { rate, seconds, concurrency, graceMs }) {
  * Starvation: producers keep ~`backlog` priority-10 jobs waiting (each sleeps `sleepMs`, at
  * `concurrency`), while one priority-0 job is added every second, for `seconds`. Reports the
  * longest wait of a priority-0 job; one that never started counts its wait up to the end (censored).
- */
-/**
+ *
  * @param {Driver} driver
  * @param {Params["fairness"]} options
  */

@@ -31,8 +31,7 @@ export class BenchRun extends RunControl {
  * contender has `submit(i)` returning a promise, or `start(i, settled)` calling
  * `settled(ok, value)`. The callbacks are shared by all tasks, so the harness allocates nothing
  * per task but the promise reaction of `submit` contenders (which any caller of a promise API pays).
- */
-/**
+ *
  * @param {number} total
  * @param {number} depth
  * @param {Contender} contender
