@@ -12,6 +12,7 @@ import {
   type JobStatus,
   type Result,
 } from "@pyrexis/models";
+import { type CommitBatch, type JobStore, type ListJobsPage, type ListJobsQuery, type StoreCapabilities } from "@pyrexis/storage";
 import {
   assertJobId,
   checkCommit,
@@ -20,12 +21,7 @@ import {
   emptyStatusCounts,
   encodeListCursor,
   normalizeListQuery,
-  type CommitBatch,
-  type JobStore,
-  type ListJobsPage,
-  type ListJobsQuery,
-  type StoreCapabilities,
-} from "@pyrexis/storage";
+} from "@pyrexis/storage/kit";
 
 /** The `format` field every file of this store starts with. */
 export const JSON_FILE_STORE_FORMAT = "pyrexis-json-file-store";
@@ -130,7 +126,7 @@ export class JsonFileJobStore implements JobStore {
   }
 
   async #commitNow(batch: CommitBatch): Promise<void> {
-    const b = checkCommit(batch, { job: (id) => this.#jobs.get(id), hasResult: (id) => this.#results.has(id) });
+    const { batch: b } = checkCommit(batch, { job: (id) => this.#jobs.get(id), hasResult: (id) => this.#results.has(id) });
     // JSON round trip: what we keep in memory is exactly what a reopen will read back.
     const jobs = new Map(this.#jobs);
     const results = new Map(this.#results);

@@ -13,7 +13,7 @@ export interface PrioritySchedulerOptions {
    */
   readonly agingRate?: number | undefined;
   /** Source of "now" for `enqueuedAt` defaults and due checks. Default `systemClock`. */
-  readonly clock?: Clock | undefined;
+  readonly clock?: Pick<Clock, "now"> | undefined;
 }
 
 /**
@@ -43,7 +43,7 @@ export interface PrioritySchedulerOptions {
 export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implements Scheduler<T> {
   /** Priority points per second of waiting, as configured. */
   readonly agingRate: number;
-  readonly #clock: Clock;
+  readonly #clock: Pick<Clock, "now">;
   readonly #scale: number;
   readonly #table = new SlotTable<T>();
   readonly #ready = new BucketQueue(this.#table);

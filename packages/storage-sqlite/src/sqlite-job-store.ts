@@ -18,11 +18,6 @@ import {
   type Result,
 } from "@pyrexis/models";
 import {
-  assertJobId,
-  checkCommitShape,
-  emptyStatusCounts,
-  encodeListCursor,
-  normalizeListQuery,
   type CommitBatch,
   type JobStore,
   type JobUpdate,
@@ -30,6 +25,7 @@ import {
   type ListJobsQuery,
   type StoreCapabilities,
 } from "@pyrexis/storage";
+import { assertJobId, checkCommitShape, emptyStatusCounts, encodeListCursor, normalizeListQuery } from "@pyrexis/storage/kit";
 import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
 import { looksLikeJob } from "./job-shape.js";
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";

@@ -3,7 +3,8 @@
 // Not a test. Run: pnpm --filter @pyrexis/storage build && pnpm --filter @pyrexis/storage bench
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { MemoryJobStore, checkCommit } from "../dist/index.js";
+import { MemoryJobStore } from "../dist/index.js";
+import { checkCommit } from "../dist/kit.js";
 
 const N = 100_000;
 const BATCH = 100;

@@ -1,21 +1,20 @@
 export type { CommitBatch, JobStore, JobUpdate, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
+export {
+  hasClaims,
+  MAX_CLAIM_LIMIT,
+  MAX_LEASE_MS,
+  MAX_RENEW_BATCH,
+  MIN_LEASE_MS,
+  type ClaimedJob,
+  type ClaimMethods,
+  type ClaimRequest,
+  type ClaimsJobStore,
+  type Lease,
+  type LeaseRef,
+  type ReclaimReport,
+  type ReclaimRequest,
+  type RenewReport,
+  type RenewRequest,
+} from "./claims.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";
-export {
-  assertJobId,
-  checkCommit,
-  checkCommitShape,
-  compareListPosition,
-  decodeListCursor,
-  deepFreeze,
-  DEFAULT_LIST_LIMIT,
-  emptyStatusCounts,
-  encodeListCursor,
-  MAX_LIST_LIMIT,
-  MIN_LIST_LIMIT,
-  normalizeListQuery,
-  type CommitView,
-  type ListPosition,
-  type NormalizedListQuery,
-  type StoredJobInfo,
-} from "./store-kit.js";

@@ -1,4 +1,6 @@
 import type { Job, JobStatus, Result } from "@pyrexis/models";
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- for {@link ClaimMethods}
+import type { ClaimMethods } from "./claims.js";
 
 /** One compare-and-set update: written only when the stored version equals `expectedVersion`. */
 export interface JobUpdate {
@@ -57,6 +59,12 @@ export interface StoreCapabilities {
   readonly persistent?: boolean;
   /** Several store instances (or processes) may share the data safely. */
   readonly shared?: boolean;
+  /**
+   * The store hands out jobs to many engines at a time through durable claims and fenced
+   * leases: it implements {@link ClaimMethods} (see its rules). Engines on a store without it
+   * run one per store.
+   */
+  readonly claims?: boolean;
 }
 
 /**

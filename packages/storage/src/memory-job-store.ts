@@ -1,5 +1,15 @@
-import { StoreClosedError, type Job, type JobStatus, type Result } from "@pyrexis/models";
+import { StoreClosedError, systemClock, type Clock, type Job, type JobStatus, type RandomSource, type Result } from "@pyrexis/models";
+import type { ClaimedJob, ClaimMethods, ClaimRequest, Lease, ReclaimReport, ReclaimRequest, RenewReport, RenewRequest } from "./claims.js";
+import {
+  checkClaimRequest,
+  checkReclaimRequest,
+  checkRenewRequest,
+  claimedRecord,
+  DEFAULT_CLAIM_AGING_RATE,
+  reclaimedRecord,
+} from "./claims-kit.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
+import { MemoryClaimIndex } from "./memory-claim-index.js";
 import {
   assertJobId,
   checkCommit,
@@ -27,9 +37,16 @@ export interface MemoryJobStoreOptions {
    * Either way, everything the store returns is deeply frozen, so it is safe to share.
    */
   readonly ownership?: "freeze" | "clone" | undefined;
+  /** The store's clock: what "due" and lease expiry are judged by. Default `systemClock`. */
+  readonly clock?: Pick<Clock, "now"> | undefined;
+  /** Aging rate of the claim order (priority points per second waited). Default 0.1, the scheduler's. */
+  readonly agingRate?: number | undefined;
+  /** Randomness of the backoff jitter of reclaimed jobs. Default `Math.random`. */
+  readonly random?: RandomSource | undefined;
 }
 
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: false });
+/** Not persistent; shared by the engines of one process, which claim from one instance. */
+const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true });
 
 /**
  * A job and its result, kept together: one hash lookup finds both, an update or a result is a
@@ -37,6 +54,8 @@ const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, share
  * are what {@link checkCommit} compares.
  */
 class StoredRecord {
+  /** Set while the job is `running` under a claim. */
+  lease: { owner: string; expiresAt: number } | undefined = undefined;
   constructor(
     public job: Job,
     public result: Result | undefined,
@@ -61,6 +80,10 @@ class StoredRecord {
  * Returned jobs and results are deeply frozen and shared, not copied. See
  * {@link MemoryJobStoreOptions.ownership} for what happens to objects passed to `commit`.
  *
+ * It has the `claims` capability: several engines of one process may share one instance, each
+ * claiming jobs (a heap of claimable jobs per mode, O(log n) per claimed job) under leases
+ * judged by the store's clock.
+ *
  * @example
  * ```ts
  * const store = new MemoryJobStore();
@@ -69,10 +92,17 @@ class StoredRecord {
  * await store.close();
  * ```
  */
-export class MemoryJobStore implements JobStore {
-  /** Neither persistent nor shared. */
+export class MemoryJobStore implements JobStore, ClaimMethods {
+  /** Not persistent; shared (one instance, many engines of one process) through claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   readonly #clone: boolean;
+  readonly #clock: Pick<Clock, "now">;
+  readonly #random: RandomSource;
+  readonly #claimable: MemoryClaimIndex<StoredRecord>;
+  /** Records in status `running` (claimed or not): what renewals and reclaims look at. */
+  readonly #running = new Set<StoredRecord>();
+  /** Bumped by every write: {@link changeMark}. */
+  #changes = 0;
   readonly #records = new Map<string, StoredRecord>();
   readonly #counts: Record<JobStatus, number> = emptyStatusCounts();
   /** Every record in `(createdAt, id)` order once `#sorted` is true (createdAt and id never change). */
@@ -91,6 +121,13 @@ export class MemoryJobStore implements JobStore {
       throw new TypeError(`MemoryJobStore: ownership must be "freeze" or "clone", got ${String(ownership)}`);
     }
     this.#clone = ownership === "clone";
+    const agingRate = options.agingRate ?? DEFAULT_CLAIM_AGING_RATE;
+    if (typeof agingRate !== "number" || !Number.isFinite(agingRate) || agingRate < 0) {
+      throw new TypeError(`MemoryJobStore: agingRate must be a finite number >= 0, got ${String(agingRate)}`);
+    }
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#claimable = new MemoryClaimIndex<StoredRecord>(agingRate);
   }
 
   /** Number of jobs held (for tests and diagnostics). */
@@ -101,9 +138,7 @@ export class MemoryJobStore implements JobStore {
   async commit(batch: CommitBatch): Promise<void> {
     this.#assertOpen();
     // Everything is checked before anything is written: that is what makes the batch atomic.
-    const updated: StoredRecord[] = [];
-    const resultJobs: (StoredRecord | undefined)[] = [];
-    const b = checkCommit(batch, this.#view, updated, resultJobs);
+    const { batch: b, stored: updated, resultJobs } = checkCommit(batch, this.#view);
     // Take ownership (freeze or clone) of every record first: structuredClone may throw on a
     // non-JSON value, and that must happen before the first write.
     const inserts = this.#ownAll(b.insert);
@@ -111,11 +146,14 @@ export class MemoryJobStore implements JobStore {
     const results = this.#ownAll(b.results);
     const order = this.#order;
     const counts = this.#counts;
+    const now = this.#clock.now();
+    this.#changes++;
     for (let i = 0; i < inserts.length; i++) {
       const job = inserts[i] as Job;
       const record = new StoredRecord(job, undefined);
       this.#records.set(job.id, record);
       counts[job.status]++;
+      this.#placed(record, now);
       const last = order[order.length - 1];
       if (this.#sorted && last !== undefined && compareListPosition(last, record) > 0) this.#sorted = false;
       order.push(record);
@@ -126,6 +164,7 @@ export class MemoryJobStore implements JobStore {
       counts[record.job.status]--;
       counts[job.status]++;
       record.job = job;
+      this.#placed(record, now);
     }
     for (let i = 0; i < results.length; i++) {
       const result = results[i] as Result;
@@ -134,6 +173,108 @@ export class MemoryJobStore implements JobStore {
       const record = resultJobs[i] ?? this.#records.get(result.jobId)!;
       record.result = result;
     }
+  }
+
+  /** Files a record by its new status: claimable, running (its lease ends when it leaves), or neither. */
+  #placed(record: StoredRecord, now: number): void {
+    const status = record.job.status;
+    if (status === "running") {
+      this.#running.add(record);
+      return;
+    }
+    if (record.lease !== undefined || this.#running.has(record)) {
+      record.lease = undefined;
+      this.#running.delete(record);
+    }
+    if (status === "pending" || status === "retrying") this.#claimable.track(record, now);
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    this.#assertOpen();
+    const { owner, limit, leaseMs, modes, handlers } = checkClaimRequest(request);
+    const now = this.#clock.now();
+    const accept = handlers === undefined ? () => true : (job: Job) => handlers.includes(job.handler);
+    const records = this.#claimable.take(now, limit, modes, accept);
+    if (records.length === 0) return [];
+    this.#changes++;
+    const expiresAt = now + leaseMs;
+    const out: ClaimedJob[] = new Array<ClaimedJob>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as StoredRecord;
+      const previous = record.job;
+      const job = deepFreeze(claimedRecord(previous, now));
+      this.#counts[previous.status]--;
+      this.#counts.running++;
+      record.job = job;
+      record.lease = { owner, expiresAt };
+      this.#running.add(record);
+      out[i] = { job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) };
+    }
+    return out;
+  }
+
+  async renewLeases(request: RenewRequest): Promise<RenewReport> {
+    this.#assertOpen();
+    const { owner, leaseMs, leases } = checkRenewRequest(request);
+    const now = this.#clock.now();
+    const renewed: Lease[] = [];
+    const lost: string[] = [];
+    const cancelled: string[] = [];
+    for (const { jobId, version } of leases) {
+      const record = this.#records.get(jobId);
+      const job = record?.job;
+      if (
+        record !== undefined &&
+        job !== undefined &&
+        job.version === version &&
+        job.status === "running" &&
+        record.lease?.owner === owner
+      ) {
+        record.lease = { owner, expiresAt: now + leaseMs };
+        renewed.push(Object.freeze({ jobId, version, owner, expiresAt: now + leaseMs }));
+      } else if (job?.status === "cancelled") cancelled.push(jobId);
+      else lost.push(jobId);
+    }
+    return { renewed, lost, cancelled };
+  }
+
+  async reclaimExpired(request: ReclaimRequest): Promise<ReclaimReport> {
+    this.#assertOpen();
+    const { limit, deadOwners } = checkReclaimRequest(request);
+    const now = this.#clock.now();
+    const dead = new Set(deadOwners ?? []);
+    const expired: StoredRecord[] = [];
+    for (const record of this.#running) {
+      const lease = record.lease;
+      if (lease === undefined || lease.expiresAt <= now || dead.has(lease.owner)) expired.push(record);
+      if (expired.length === limit) break;
+    }
+    const retried: Job[] = [];
+    const failed: Job[] = [];
+    if (expired.length > 0) this.#changes++;
+    for (const record of expired) {
+      const { job, result } = reclaimedRecord(record.job, now, this.#random);
+      deepFreeze(job);
+      this.#counts.running--;
+      this.#counts[job.status]++;
+      record.job = job;
+      if (result !== undefined) record.result = deepFreeze(result);
+      this.#placed(record, now);
+      (result === undefined ? retried : failed).push(job);
+    }
+    return { retried, failed };
+  }
+
+  async leaseOwners(): Promise<string[]> {
+    this.#assertOpen();
+    const owners = new Set<string>();
+    for (const record of this.#running) if (record.lease !== undefined) owners.add(record.lease.owner);
+    return [...owners];
+  }
+
+  async changeMark(): Promise<number> {
+    this.#assertOpen();
+    return this.#changes;
   }
 
   async getJob(id: string): Promise<Job | undefined> {
@@ -191,6 +332,8 @@ export class MemoryJobStore implements JobStore {
     // Drop the data so a closed store does not keep memory alive through stray references.
     this.#records.clear();
     this.#order.length = 0;
+    this.#running.clear();
+    this.#claimable.clear();
   }
 
   /** Takes ownership (freeze, or clone then freeze) of every record; the first non-JSON value throws. */

@@ -168,27 +168,27 @@ function jobInvalid(list: "insert" | "update", i: number, field: string | undefi
   return invalid(message(path.join(".")), field === undefined ? path : [...path, field]);
 }
 
+/** What {@link checkCommit} found: the batch, typed, and the stored records it looked up. */
+export interface CheckedCommit<S extends StoredJobInfo = StoredJobInfo> {
+  readonly batch: CommitBatch;
+  /** What `view.job` returned for each update, in order (a store that keeps whole records need not look them up again). */
+  readonly stored: readonly S[];
+  /** For each result, the stored record of its job when that job is updated in the batch, else `undefined`; in order. */
+  readonly resultJobs: readonly (S | undefined)[];
+}
+
 /**
  * Checks a whole batch against the current data, in the order the contract applies it:
  * shape ({@link checkCommitShape}), then inserts (`DuplicateJobError`), then updates
  * (`StaleVersionError`; `ValidationError` when an update changes `createdAt`), then results
  * (`ResultExistsError`, `JobNotFoundError`). Throws the first violation; when it returns, the
- * batch can be applied in full. When `storedOut` is given, it receives what `view.job` returned
- * for each update, in order (a store that keeps whole records avoids a second lookup); when
- * `resultJobsOut` is given, it receives for each result the stored record of its job if that
- * job is updated in the batch (else `undefined`), in order.
+ * batch can be applied in full.
  */
-export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(
-  batch: unknown,
-  view: CommitView<S>,
-  storedOut?: S[],
-  resultJobsOut?: (S | undefined)[],
-): CommitBatch {
+export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(batch: unknown, view: CommitView<S>): CheckedCommit<S> {
   const { batch: b, inserted, updated } = checkShape(batch);
   const { insert, update, results } = b;
-  // The stored record of each update, kept when the view can answer result checks from it.
-  const stored: S[] | undefined = storedOut ?? (view.storedHasResult || resultJobsOut ? [] : undefined);
-  const firstStored = stored === undefined ? 0 : stored.length; // storedOut may hold earlier items
+  const stored: S[] = [];
+  const resultJobs: (S | undefined)[] = [];
   if (insert) {
     for (let i = 0; i < insert.length; i++) {
       const id = (insert[i] as Job).id;
@@ -205,22 +205,22 @@ export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(
       if (current.createdAt !== job.createdAt) {
         throw invalid(`job ${job.id}: createdAt is immutable (stored ${current.createdAt}, update has ${job.createdAt})`, ["update"]);
       }
-      stored?.push(current);
+      stored.push(current);
     }
   }
   if (results) {
     for (let i = 0; i < results.length; i++) {
       const jobId = (results[i] as Result).jobId;
       const u = updated.get(jobId);
-      const job = u === undefined || stored === undefined ? undefined : stored[firstStored + u];
+      const job = u === undefined ? undefined : stored[u];
       const exists = job !== undefined && view.storedHasResult ? view.storedHasResult(job) : view.hasResult(jobId);
       if (exists) throw new ResultExistsError(jobId);
-      resultJobsOut?.push(job);
+      resultJobs.push(job);
       // A job inserted or updated in this batch was found above (or is being created).
       if (u === undefined && !inserted.has(jobId) && view.job(jobId) === undefined) throw new JobNotFoundError(jobId);
     }
   }
-  return b;
+  return { batch: b, stored, resultJobs };
 }
 
 /** A position in the `(createdAt, id)` order of {@link JobStore.listJobs}. */

@@ -10,7 +10,8 @@ import {
   type JobStoreFactory,
   type TestApi,
 } from "../src/conformance/index.js";
-import { MemoryJobStore, emptyStatusCounts, type CommitBatch, type JobStore, type ListJobsPage, type ListJobsQuery } from "../src/index.js";
+import { MemoryJobStore, type CommitBatch, type JobStore, type ListJobsPage, type ListJobsQuery } from "../src/index.js";
+import { emptyStatusCounts } from "../src/kit.js";
 
 /** A fake test framework that collects the suite's tests so we can run them and see which fail. */
 function collect(group: ConformanceGroup, factory: JobStoreFactory): { name: string; fn: () => Promise<void> }[] {

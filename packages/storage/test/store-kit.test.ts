@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Job, Result } from "@pyrexis/models";
 import { bump, makeJob, makeResult } from "../src/conformance/index.js";
-import { checkCommit, type CommitView } from "../src/index.js";
+import { checkCommit, type CommitView } from "../src/kit.js";
 
 /** A view over plain maps that records which lookups checkCommit made. */
 function viewOf(jobs: Job[], results: Result[], withStoredHasResult: boolean) {
@@ -28,14 +28,12 @@ function viewOf(jobs: Job[], results: Result[], withStoredHasResult: boolean) {
 }
 
 describe("checkCommit outputs", () => {
-  it("hands back the stored record of each update and of each result's updated job, after earlier items", () => {
+  it("hands back the stored record of each update and of each result's updated job", () => {
     const a = makeJob();
     const b = makeJob();
     const c = makeJob();
     const { view, calls } = viewOf([a, b], [], true);
-    const storedOut = [{ version: -1, createdAt: 0, job: a, hasResult: false }]; // an earlier item stays first
-    const resultJobs: unknown[] = [];
-    checkCommit(
+    const { stored, resultJobs } = checkCommit(
       {
         insert: [c],
         update: [
@@ -45,10 +43,8 @@ describe("checkCommit outputs", () => {
         results: [makeResult(a.id), makeResult(c.id), makeResult(b.id)],
       },
       view,
-      storedOut,
-      resultJobs as never,
     );
-    expect(storedOut.map((s) => s.job.id)).toEqual([a.id, b.id, a.id]);
+    expect(stored.map((s) => s.job.id)).toEqual([b.id, a.id]);
     expect(resultJobs.map((s) => (s as { job: Job } | undefined)?.job.id)).toEqual([a.id, undefined, b.id]);
     // Results of updated jobs are answered from their records; the inserted job's by hasResult.
     expect(calls.filter((c) => !c.startsWith("job:"))).toEqual([`storedHasResult:${a.id}`, `hasResult:${c.id}`, `storedHasResult:${b.id}`]);

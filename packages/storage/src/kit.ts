@@ -1,0 +1,39 @@
+/**
+ * Helpers for store authors (`@pyrexis/storage/kit`): the checks and records every store must
+ * produce alike, so a store gives exactly the errors and records the contract (and the
+ * conformance suite) expects and writes only its own storage code.
+ *
+ * @packageDocumentation
+ */
+export {
+  assertJobId,
+  checkCommit,
+  checkCommitShape,
+  compareListPosition,
+  decodeListCursor,
+  deepFreeze,
+  DEFAULT_LIST_LIMIT,
+  emptyStatusCounts,
+  encodeListCursor,
+  MAX_LIST_LIMIT,
+  MIN_LIST_LIMIT,
+  normalizeListQuery,
+  type CheckedCommit,
+  type CommitView,
+  type ListPosition,
+  type NormalizedListQuery,
+  type StoredJobInfo,
+} from "./store-kit.js";
+export {
+  checkClaimRequest,
+  checkReclaimRequest,
+  checkRenewRequest,
+  claimedRecord,
+  claimKey,
+  compareClaimOrder,
+  DEFAULT_CLAIM_AGING_RATE,
+  isClaimable,
+  reclaimedRecord,
+  releasedRecord,
+  type Reclaimed,
+} from "./claims-kit.js";
