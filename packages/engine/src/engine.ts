@@ -284,7 +284,7 @@ export class Engine {
     this.#queue = new LocalQueue(createScheduler, this.#clock, agingRate ?? DEFAULT_AGING_RATE, () => this.#pump());
     this.#shutdown = options.shutdownCoordinator ?? new ShutdownCoordinator();
     // Released in reverse: executors close first, then the store.
-    this.#shutdown.register("store", () => this.#store.close());
+    if (options.closeStore !== false) this.#shutdown.register("store", () => this.#store.close());
     this.#shutdown.register("executors", () => this.#executors.close());
   }
 

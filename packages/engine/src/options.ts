@@ -18,8 +18,10 @@ export interface ExecutorSource {
 
 /** Options of {@link Engine}. */
 export interface EngineOptions {
-  /** Where jobs and results live. The engine closes it on shutdown. */
+  /** Where jobs and results live. The engine closes it on shutdown unless `closeStore` is false. */
   store: JobStore;
+  /** Close the store on shutdown (default true); false for a store instance several engines share. */
+  closeStore?: boolean | undefined;
   /** Executors by mode. The engine closes them on shutdown. */
   executors: ExecutorSource;
   /**
