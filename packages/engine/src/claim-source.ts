@@ -134,9 +134,10 @@ export class ClaimSource {
     if (this.#holdings.get(jobId)?.version === version) this.#holdings.delete(jobId);
   }
 
-  /** True while `jobId` is held with `version`. */
-  holds(jobId: string, version: number): boolean {
-    return this.#holdings.get(jobId)?.version === version;
+  /** True while `jobId` is held with `version` and its lease is not past its local deadline (safe to start). */
+  confirmed(jobId: string, version: number): boolean {
+    const h = this.#holdings.get(jobId);
+    return h !== undefined && h.version === version && h.deadline > this.#clock.now();
   }
 
   /** Asks for a claim round soon (coalesced: one round at a time, after the current tick). */

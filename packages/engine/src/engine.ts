@@ -824,9 +824,16 @@ export class Engine {
     // The entry was popped (or removed) from the queue: whatever happens next, it is not queued.
     if (active?.queued) active.queued = false;
     if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) return undefined;
+    const claimed = active.leaseVersion !== undefined;
+    if (claimed && !this.#source?.confirmed(active.id, active.leaseVersion as number)) {
+      // Its lease ran out before it could start (the process was paused, the store unreachable):
+      // another engine may hold it now. Start nothing; the store's record wins.
+      this.#release(active.id);
+      this.#checkDrained();
+      return undefined;
+    }
     const now = this.#clock.now();
     const previous = active.job;
-    const claimed = active.leaseVersion !== undefined;
     const job = claimed ? previous : startAttempt(previous, now);
     active.job = job;
     this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
