@@ -771,7 +771,8 @@ export class Engine {
         }
       }
       for (const mode of this.#executors.modes) if (this.#claimHost.want(mode) > 0) wantMore = true;
-      if (wantMore) this.#source.request();
+      // A freed slot asks for more only while the store is not known to be dry.
+      if (wantMore) this.#source.request(false);
       return;
     }
     const modes = this.#queue.modes;
