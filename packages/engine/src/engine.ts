@@ -50,6 +50,7 @@ import {
 import { recoverFromListing } from "./recovery.js";
 import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
+import type { EngineTracing } from "./tracing-hooks.js";
 
 /** `idle` (not looping), `running` (in `runLoop`), `stopping` or `stopped`. */
 export type EngineState = "idle" | "running" | "stopping" | "stopped";
@@ -205,6 +206,7 @@ export class Engine {
   readonly #concurrency: number | Readonly<Record<string, number>> | undefined;
   readonly #graceMs: number;
   readonly #claimSettings: ClaimSettings;
+  readonly #tracing: EngineTracing | undefined;
   /** Without claims: the in-memory queue of every unfinished job. */
   readonly #queue: LocalQueue;
   /** With claims: where jobs come from. */
@@ -250,6 +252,7 @@ export class Engine {
     this.#concurrency = options.concurrency;
     this.#graceMs = resolved.graceMs;
     this.#claimSettings = resolved.claims;
+    this.#tracing = options.tracing;
     this.#rescanIntervalMs = options.rescanIntervalMs;
     this.#events = new TypedEmitter<EngineEventMap>((error, event) => {
       this.#logger.error({ err: error, event }, "event listener threw");
@@ -455,7 +458,20 @@ export class Engine {
       jobs[i] = job;
     }
     this.#assertAccepting();
-    await this.#committer.insert(jobs);
+    const spans = this.#tracing?.submit(jobs);
+    if (spans) {
+      for (let i = 0; i < jobs.length; i++) {
+        const traceContext = spans.contexts[i];
+        if (traceContext) (jobs[i] as Job).traceContext = traceContext;
+      }
+      try {
+        await this.#committer.insert(jobs);
+      } catch (error) {
+        spans.end(error);
+        throw error;
+      }
+      spans.end();
+    } else await this.#committer.insert(jobs);
     if (now > this.#seenUntil) this.#seenUntil = now;
     const local = this.#source === undefined;
     for (const job of jobs) {
@@ -871,6 +887,7 @@ export class Engine {
   /** Calls the executor of an attempt whose `running` record is durable. */
   #execute(running: Running): void {
     const job = running.job;
+    if (this.#tracing) running.span = this.#tracing.attempt(job);
     if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
     if (job.timeoutMs !== undefined) {
       const timeoutMs = job.timeoutMs;
@@ -936,6 +953,7 @@ export class Engine {
       random: this.#random,
     });
     const startedAt = running.startedAt;
+    running.span?.end(decision.kind, "error" in decision ? decision.error : undefined);
     const active = this.#active.get(job.id);
     const mine = active !== undefined && active.running === running;
     switch (decision.kind) {
