@@ -11,7 +11,10 @@ import { checkClaimRequest, checkReclaimRequest, checkRenewRequest, claimedRecor
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 // The status terms are literals, not parameters: SQLite uses a partial index only when the
-// query's WHERE clause implies the index's, which it can prove for literals alone.
+// query's WHERE clause implies the index's, which it can prove for literals alone. The hot
+// queries name their index (`INDEXED BY`): with `ANALYZE` statistics the planner may otherwise
+// prefer `jobs_status_created_id` and sort (seen for the reclaim scan), and a query that can
+// no longer use its index then fails to prepare instead of silently scanning.
 const CLAIMABLE = "status IN ('pending', 'retrying')";
 const SCAN_COLUMNS = "id, status, version, created_at, aging_key, mode, handler, data";
 
@@ -20,12 +23,12 @@ const SCAN_COLUMNS = "id, status, version, created_at, aging_key, mode, handler,
  * Parameters: mode, now, excluded ids (JSON array), limit. Uses index `jobs_claim`.
  */
 export const CLAIM_SCAN_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs WHERE ${CLAIMABLE} AND mode = ? AND run_at <= ?` +
+  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode = ? AND run_at <= ?` +
   ` AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY aging_key DESC, id LIMIT ?`;
 
 /** {@link CLAIM_SCAN_SQL} with a handler filter. Parameters: mode, now, handlers (JSON array), excluded ids, limit. */
 export const CLAIM_SCAN_HANDLERS_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs WHERE ${CLAIMABLE} AND mode = ? AND run_at <= ?` +
+  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode = ? AND run_at <= ?` +
   ` AND handler IN (SELECT value FROM json_each(?))` +
   ` AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY aging_key DESC, id LIMIT ?`;
 
@@ -35,8 +38,8 @@ export const CLAIM_SCAN_HANDLERS_SQL: string =
  */
 export const CLAIMABLE_MODES_SQL: string =
   `WITH RECURSIVE m(mode) AS (` +
-  `SELECT (SELECT min(mode) FROM jobs WHERE ${CLAIMABLE})` +
-  ` UNION ALL SELECT (SELECT min(mode) FROM jobs WHERE ${CLAIMABLE} AND mode > m.mode) FROM m WHERE m.mode IS NOT NULL` +
+  `SELECT (SELECT min(mode) FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE})` +
+  ` UNION ALL SELECT (SELECT min(mode) FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode > m.mode) FROM m WHERE m.mode IS NOT NULL` +
   `) SELECT mode FROM m WHERE mode IS NOT NULL`;
 
 /** Writes a claimed record and its lease. Parameters: version, data, owner, expires at, id, expected version. */
@@ -52,7 +55,7 @@ export const RENEW_SQL: string =
  * Parameters: now, dead owners (JSON array), excluded ids, limit. Uses index `jobs_lease`.
  */
 export const RECLAIM_SCAN_SQL: string =
-  "SELECT id, status, version, created_at, data FROM jobs WHERE status = 'running'" +
+  "SELECT id, status, version, created_at, data FROM jobs INDEXED BY jobs_lease WHERE status = 'running'" +
   " AND (lease_expires_at IS NULL OR lease_expires_at <= ? OR lease_owner IN (SELECT value FROM json_each(?)))" +
   " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY lease_expires_at LIMIT ?";
 
@@ -62,7 +65,7 @@ export const RECLAIM_WRITE_SQL: string =
   " WHERE id = ? AND version = ?";
 
 /** Owners holding a lease now (expired or not). Uses index `jobs_lease`. */
-export const LEASE_OWNERS_SQL: string = "SELECT DISTINCT lease_owner AS owner FROM jobs WHERE status = 'running' AND lease_owner IS NOT NULL";
+export const LEASE_OWNERS_SQL: string = "SELECT DISTINCT lease_owner AS owner FROM jobs INDEXED BY jobs_lease WHERE status = 'running' AND lease_owner IS NOT NULL";
 
 /** A row a claim scan reads. */
 interface ScanRow {
