@@ -65,7 +65,8 @@ export const RECLAIM_WRITE_SQL: string =
   " WHERE id = ? AND version = ?";
 
 /** Owners holding a lease now (expired or not). Uses index `jobs_lease`. */
-export const LEASE_OWNERS_SQL: string = "SELECT DISTINCT lease_owner AS owner FROM jobs INDEXED BY jobs_lease WHERE status = 'running' AND lease_owner IS NOT NULL";
+export const LEASE_OWNERS_SQL: string =
+  "SELECT DISTINCT lease_owner AS owner FROM jobs INDEXED BY jobs_lease WHERE status = 'running' AND lease_owner IS NOT NULL";
 
 /** A row a claim scan reads. */
 interface ScanRow {
@@ -286,8 +287,7 @@ export class SqliteClaims {
   // Inside the immediate transaction.
   #claimIn(request: ClaimRequest, now: number): ClaimedJob[] {
     const { owner, limit, leaseMs } = request;
-    const modes =
-      request.modes === undefined ? (this.#modes.all() as { mode: string }[]).map((r) => r.mode) : [...new Set(request.modes)];
+    const modes = request.modes === undefined ? (this.#modes.all() as { mode: string }[]).map((r) => r.mode) : [...new Set(request.modes)];
     const handlersJson = request.handlers === undefined ? undefined : JSON.stringify(request.handlers);
     const expiresAt = now + leaseMs;
     const out: ClaimedJob[] = [];

@@ -325,7 +325,10 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
     if (options.onCorruptRecord !== undefined && typeof options.onCorruptRecord !== "function") {
       throw invalid("invalid SqliteJobStore option: onCorruptRecord must be a function", ["onCorruptRecord"]);
     }
-    if (options.clock !== undefined && (typeof options.clock !== "object" || options.clock === null || typeof options.clock.now !== "function")) {
+    if (
+      options.clock !== undefined &&
+      (typeof options.clock !== "object" || options.clock === null || typeof options.clock.now !== "function")
+    ) {
       throw invalid("invalid SqliteJobStore option: clock must be an object with a now() method", ["clock"]);
     }
     if (options.random !== undefined && typeof options.random !== "function") {

@@ -106,35 +106,39 @@ afterEach(async () => {
 });
 
 describe("claims across processes", () => {
-  it("4 processes claim and complete 2000 jobs from one file: each job claimed once, completed once, 1 attempt", { timeout: 60_000 }, async () => {
-    const path = tempDir("pyrexis-sqlite-xproc-").file("shared.db");
-    const all = await seed(path, 2_000);
-    const workers = ["w1", "w2", "w3", "w4"].map((owner) => startWorker(path, owner, "complete", 5));
-    await go(workers);
-    for (const w of workers) await expectClean(w);
+  it(
+    "4 processes claim and complete 2000 jobs from one file: each job claimed once, completed once, 1 attempt",
+    { timeout: 60_000 },
+    async () => {
+      const path = tempDir("pyrexis-sqlite-xproc-").file("shared.db");
+      const all = await seed(path, 2_000);
+      const workers = ["w1", "w2", "w3", "w4"].map((owner) => startWorker(path, owner, "complete", 5));
+      await go(workers);
+      for (const w of workers) await expectClean(w);
 
-    const claims = workers.flatMap((w) => w.claimed);
-    expect(claims).toHaveLength(all.length);
-    expect(new Set(claims.map(([id]) => id)).size).toBe(all.length);
-    expect(claims.every(([, attempts]) => attempts === 1)).toBe(true);
-    // More than one process claimed: the claims really competed for the write lock.
-    expect(workers.filter((w) => w.claimed.length > 0).length).toBeGreaterThan(1);
+      const claims = workers.flatMap((w) => w.claimed);
+      expect(claims).toHaveLength(all.length);
+      expect(new Set(claims.map(([id]) => id)).size).toBe(all.length);
+      expect(claims.every(([, attempts]) => attempts === 1)).toBe(true);
+      // More than one process claimed: the claims really competed for the write lock.
+      expect(workers.filter((w) => w.claimed.length > 0).length).toBeGreaterThan(1);
 
-    const store = await SqliteJobStore.open({ path });
-    try {
-      expect(await store.countByStatus()).toMatchObject({ completed: all.length, pending: 0, running: 0, retrying: 0 });
-      expect(await store.leaseOwners()).toEqual([]);
-      const byOwner = new Map(workers.flatMap((w) => w.claimed.map(([id]) => [id, w.owner] as const)));
-      for (const j of all) {
-        const [stored, result] = await Promise.all([store.getJob(j.id), store.getResult(j.id)]);
-        expect(stored, j.id).toMatchObject({ status: "completed", attempts: 1 });
-        // The result was written by the process that claimed the job.
-        expect(result, j.id).toMatchObject({ status: "completed", attempts: 1, output: byOwner.get(j.id) });
+      const store = await SqliteJobStore.open({ path });
+      try {
+        expect(await store.countByStatus()).toMatchObject({ completed: all.length, pending: 0, running: 0, retrying: 0 });
+        expect(await store.leaseOwners()).toEqual([]);
+        const byOwner = new Map(workers.flatMap((w) => w.claimed.map(([id]) => [id, w.owner] as const)));
+        for (const j of all) {
+          const [stored, result] = await Promise.all([store.getJob(j.id), store.getResult(j.id)]);
+          expect(stored, j.id).toMatchObject({ status: "completed", attempts: 1 });
+          // The result was written by the process that claimed the job.
+          expect(result, j.id).toMatchObject({ status: "completed", attempts: 1, output: byOwner.get(j.id) });
+        }
+      } finally {
+        await store.close();
       }
-    } finally {
-      await store.close();
-    }
-  });
+    },
+  );
 
   it("4 processes opening a new file at once all migrate it safely", { timeout: 60_000 }, async () => {
     const path = tempDir("pyrexis-sqlite-xproc-").file("fresh.db");
@@ -146,57 +150,63 @@ describe("claims across processes", () => {
     await store.close();
   });
 
-  it("a process SIGKILLed while it holds leases: its jobs are reclaimed after expiry and finish exactly once", { timeout: 60_000 }, async () => {
-    const path = tempDir("pyrexis-sqlite-xproc-").file("kill.db");
-    const all = await seed(path, 300);
-    const leaseMs = 60_000;
-    const victim = startWorker(path, "victim", "hold", 40, leaseMs);
-    await go([victim]);
-    await victim.firstClaim;
-    victim.child.kill("SIGKILL");
-    expect((await victim.exited).signal).toBe("SIGKILL");
-    const held = victim.claimed.map(([id]) => id);
-    expect(held).toHaveLength(40);
+  it(
+    "a process SIGKILLed while it holds leases: its jobs are reclaimed after expiry and finish exactly once",
+    { timeout: 60_000 },
+    async () => {
+      const path = tempDir("pyrexis-sqlite-xproc-").file("kill.db");
+      const all = await seed(path, 300);
+      const leaseMs = 60_000;
+      const victim = startWorker(path, "victim", "hold", 40, leaseMs);
+      await go([victim]);
+      await victim.firstClaim;
+      victim.child.kill("SIGKILL");
+      expect((await victim.exited).signal).toBe("SIGKILL");
+      const held = victim.claimed.map(([id]) => id);
+      expect(held).toHaveLength(40);
 
-    // Lease expiry by the store's clock: a clock that stands at the real now sees live leases;
-    // moved past the lease, the same store reclaims them (no sleeping for a real lease).
-    const clock = new ManualClock(Date.now());
-    const store = await SqliteJobStore.open({ path }, { clock });
-    try {
-      expect(await store.leaseOwners()).toEqual(["victim"]);
-      expect(await store.reclaimExpired({ limit: 1000 })).toEqual({ retried: [], failed: [] });
-      clock.advance(leaseMs);
-      const { retried, failed } = await store.reclaimExpired({ limit: 1000 });
-      expect(failed).toEqual([]);
-      expect(retried.map((j) => j.id).sort()).toEqual([...held].sort());
-      expect(retried.every((j) => j.status === "retrying" && j.attempts === 1 && j.lastError?.code === "INTERRUPTED")).toBe(true);
-      expect(await store.leaseOwners()).toEqual([]);
-      // Due again at once, whatever the backoff: the finishers' system clock is behind this clock.
-      for (const j of retried) {
-        const current = (await store.getJob(j.id))!;
-        await store.commit({ update: [{ job: { ...current, runAt: 0, version: current.version + 1 }, expectedVersion: current.version }] });
+      // Lease expiry by the store's clock: a clock that stands at the real now sees live leases;
+      // moved past the lease, the same store reclaims them (no sleeping for a real lease).
+      const clock = new ManualClock(Date.now());
+      const store = await SqliteJobStore.open({ path }, { clock });
+      try {
+        expect(await store.leaseOwners()).toEqual(["victim"]);
+        expect(await store.reclaimExpired({ limit: 1000 })).toEqual({ retried: [], failed: [] });
+        clock.advance(leaseMs);
+        const { retried, failed } = await store.reclaimExpired({ limit: 1000 });
+        expect(failed).toEqual([]);
+        expect(retried.map((j) => j.id).sort()).toEqual([...held].sort());
+        expect(retried.every((j) => j.status === "retrying" && j.attempts === 1 && j.lastError?.code === "INTERRUPTED")).toBe(true);
+        expect(await store.leaseOwners()).toEqual([]);
+        // Due again at once, whatever the backoff: the finishers' system clock is behind this clock.
+        for (const j of retried) {
+          const current = (await store.getJob(j.id))!;
+          await store.commit({
+            update: [{ job: { ...current, runAt: 0, version: current.version + 1 }, expectedVersion: current.version }],
+          });
+        }
+      } finally {
+        await store.close();
       }
-    } finally {
-      await store.close();
-    }
 
-    const finishers = ["f1", "f2"].map((owner) => startWorker(path, owner, "complete", 7));
-    await go(finishers);
-    for (const w of finishers) await expectClean(w);
-    const claims = finishers.flatMap((w) => w.claimed);
-    expect(claims).toHaveLength(all.length);
-    expect(new Set(claims.map(([id]) => id)).size).toBe(all.length);
-    const heldSet = new Set(held);
-    for (const [id, attempts] of claims) expect(attempts, id).toBe(heldSet.has(id) ? 2 : 1);
+      const finishers = ["f1", "f2"].map((owner) => startWorker(path, owner, "complete", 7));
+      await go(finishers);
+      for (const w of finishers) await expectClean(w);
+      const claims = finishers.flatMap((w) => w.claimed);
+      expect(claims).toHaveLength(all.length);
+      expect(new Set(claims.map(([id]) => id)).size).toBe(all.length);
+      const heldSet = new Set(held);
+      for (const [id, attempts] of claims) expect(attempts, id).toBe(heldSet.has(id) ? 2 : 1);
 
-    const check = await SqliteJobStore.open({ path });
-    try {
-      expect(await check.countByStatus()).toMatchObject({ completed: all.length, running: 0, pending: 0, retrying: 0 });
-      for (const id of held) expect(await check.getResult(id), id).toMatchObject({ status: "completed", attempts: 2 });
-    } finally {
-      await check.close();
-    }
-  });
+      const check = await SqliteJobStore.open({ path });
+      try {
+        expect(await check.countByStatus()).toMatchObject({ completed: all.length, running: 0, pending: 0, retrying: 0 });
+        for (const id of held) expect(await check.getResult(id), id).toMatchObject({ status: "completed", attempts: 2 });
+      } finally {
+        await check.close();
+      }
+    },
+  );
 
   it("a killed owner named dead is reclaimed at once, without waiting for its lease", { timeout: 60_000 }, async () => {
     const path = tempDir("pyrexis-sqlite-xproc-").file("dead.db");

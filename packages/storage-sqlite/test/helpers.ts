@@ -53,11 +53,12 @@ export async function legacyStore(path: string, upTo: string, jobs: readonly Job
       migrationLockTableName: MIGRATION_LOCK_TABLE,
     });
     const { error } = await migrator.migrateTo(upTo);
-    if (error !== undefined) throw error;
+    if (error !== undefined) throw error instanceof Error ? error : new Error(`migrating to ${upTo} failed`, { cause: error });
     const insert = db.prepare(
       "INSERT INTO jobs (id, status, priority, run_at, created_at, version, aging_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    for (const j of jobs) insert.run(j.id, j.status, j.priority, j.runAt, j.createdAt, j.version, j.priority - (0.1 * j.runAt) / 1000, JSON.stringify(j));
+    for (const j of jobs)
+      insert.run(j.id, j.status, j.priority, j.runAt, j.createdAt, j.version, j.priority - (0.1 * j.runAt) / 1000, JSON.stringify(j));
   } finally {
     await kysely.destroy();
   }
