@@ -82,10 +82,13 @@ interface ScanRow {
 
 /** What the claims need from their store: its connection, its clock, how it reads and reports rows. */
 export interface SqliteClaimsContext {
+  /** The store's connection (migrated to `0003_claims` or later). */
   readonly db: SqliteDatabaseLike;
   /** For messages. */
   readonly location: string;
+  /** What "due" and lease expiry are judged by. */
   readonly clock: Pick<Clock, "now">;
+  /** Backoff jitter of reclaimed jobs. */
   readonly random: RandomSource;
   /** The store's `aging_key` of a record. */
   readonly agingKey: (job: Job) => number;
@@ -180,11 +183,7 @@ export class SqliteClaims {
     if (changed) this.#excludedJson = JSON.stringify([...this.#excluded]);
   }
 
-  /** Ids kept out of claims and reclaims because their rows are corrupt (for tests and diagnostics). */
-  get excluded(): readonly string[] {
-    return [...this.#excluded];
-  }
-
+  /** `ClaimMethods.claim`, synchronously: checks the request, then one immediate transaction. */
   claim(request: ClaimRequest): ClaimedJob[] {
     const checked = checkClaimRequest(request);
     this.#claimArgs = { request: checked, now: this.#ctx.clock.now() };
@@ -197,6 +196,7 @@ export class SqliteClaims {
     }
   }
 
+  /** `ClaimMethods.renewLeases`: the whole batch in one immediate transaction (none for an empty one). */
   renewLeases(request: RenewRequest): RenewReport {
     const checked = checkRenewRequest(request);
     if (checked.leases.length === 0) return { renewed: [], lost: [], cancelled: [] };
@@ -210,6 +210,7 @@ export class SqliteClaims {
     }
   }
 
+  /** `ClaimMethods.reclaimExpired`: records and results in one immediate transaction. */
   reclaimExpired(request: ReclaimRequest): ReclaimReport {
     const checked = checkReclaimRequest(request);
     this.#reclaimArgs = { request: checked, now: this.#ctx.clock.now() };
@@ -222,6 +223,7 @@ export class SqliteClaims {
     }
   }
 
+  /** `ClaimMethods.leaseOwners`: one read of the lease index, no transaction. */
   leaseOwners(): string[] {
     return this.#guard("leaseOwners", () => (this.#owners.all() as { owner: string }[]).map((r) => r.owner));
   }
