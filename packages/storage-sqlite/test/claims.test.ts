@@ -365,6 +365,14 @@ describe("corrupt rows", () => {
     expect(leaseColumns(path, "bad")).toEqual({ status: "pending", lease_owner: null, lease_expires_at: null });
   });
 
+  it("a corrupt row repaired by a committed update is claimable again", async () => {
+    const { store } = await withCorrupt();
+    expect(ids(await claim(store))).toEqual(["a", "c"]);
+    // The row's columns still say version 0: an update written over it repairs the record.
+    await store.commit({ update: [{ job: { ...pending("bad", { priority: 8 }), version: 1 }, expectedVersion: 0 }] });
+    expect(ids(await claim(store))).toEqual(["bad"]);
+  });
+
   it("collects it in corruptRecords when no callback is given; a corrupt running row does not stop a reclaim", async () => {
     const { store, path } = await withCorrupt();
     await claim(store, { owner: "e1" });
