@@ -137,11 +137,11 @@ export class SqliteClaims {
   #excludedJson = "[]";
   /** Writes through this instance: `PRAGMA data_version` changes only for other connections' commits. */
   #writes = 0;
-  #claimArgs: { request: ClaimRequest; now: number } | undefined;
+  #claimArgs: ClaimRequest | undefined;
   #claimOut: ClaimedJob[] = [];
-  #renewArgs: { request: RenewRequest; now: number } | undefined;
+  #renewArgs: RenewRequest | undefined;
   #renewOut: RenewReport | undefined;
-  #reclaimArgs: { request: ReclaimRequest; now: number } | undefined;
+  #reclaimArgs: ReclaimRequest | undefined;
   #reclaimOut: ReclaimReport | undefined;
 
   constructor(ctx: SqliteClaimsContext) {
@@ -159,14 +159,16 @@ export class SqliteClaims {
     this.#insertResult = db.prepare("INSERT INTO results (job_id, data) VALUES (?, ?) ON CONFLICT (job_id) DO NOTHING");
     this.#owners = db.prepare(LEASE_OWNERS_SQL);
     this.#dataVersion = db.prepare("PRAGMA data_version");
+    // The clock is read inside the transaction, once the write lock is held: time spent waiting
+    // for another process's lock must not shorten the leases written or renewed.
     this.#claimTx = db.transaction(() => {
-      this.#claimOut = this.#claimIn(this.#claimArgs!.request, this.#claimArgs!.now);
+      this.#claimOut = this.#claimIn(this.#claimArgs!, ctx.clock.now());
     });
     this.#renewTx = db.transaction(() => {
-      this.#renewOut = this.#renewIn(this.#renewArgs!.request, this.#renewArgs!.now);
+      this.#renewOut = this.#renewIn(this.#renewArgs!, ctx.clock.now());
     });
     this.#reclaimTx = db.transaction(() => {
-      this.#reclaimOut = this.#reclaimIn(this.#reclaimArgs!.request, this.#reclaimArgs!.now);
+      this.#reclaimOut = this.#reclaimIn(this.#reclaimArgs!, ctx.clock.now());
     });
   }
 
@@ -186,7 +188,7 @@ export class SqliteClaims {
   /** `ClaimMethods.claim`, synchronously: checks the request, then one immediate transaction. */
   claim(request: ClaimRequest): ClaimedJob[] {
     const checked = checkClaimRequest(request);
-    this.#claimArgs = { request: checked, now: this.#ctx.clock.now() };
+    this.#claimArgs = checked;
     try {
       this.#run("claim", this.#claimTx);
       return this.#claimOut;
@@ -200,7 +202,7 @@ export class SqliteClaims {
   renewLeases(request: RenewRequest): RenewReport {
     const checked = checkRenewRequest(request);
     if (checked.leases.length === 0) return { renewed: [], lost: [], cancelled: [] };
-    this.#renewArgs = { request: checked, now: this.#ctx.clock.now() };
+    this.#renewArgs = checked;
     try {
       this.#run("renewLeases", this.#renewTx);
       return this.#renewOut!;
@@ -213,7 +215,7 @@ export class SqliteClaims {
   /** `ClaimMethods.reclaimExpired`: records and results in one immediate transaction. */
   reclaimExpired(request: ReclaimRequest): ReclaimReport {
     const checked = checkReclaimRequest(request);
-    this.#reclaimArgs = { request: checked, now: this.#ctx.clock.now() };
+    this.#reclaimArgs = checked;
     try {
       this.#run("reclaimExpired", this.#reclaimTx);
       return this.#reclaimOut!;
