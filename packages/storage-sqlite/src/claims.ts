@@ -33,6 +33,17 @@ export const CLAIM_SCAN_HANDLERS_SQL: string =
   ` AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY aging_key DESC, id LIMIT ?`;
 
 /**
+ * Due jobs among named ids (`ClaimRequest.ids`), in claim order: one primary-key lookup per id,
+ * then a sort of those few rows. Named parameters (each filter is optional): ids, now, modes,
+ * handlers (JSON arrays or `NULL`), excluded ids, limit.
+ */
+export const CLAIM_BY_IDS_SQL: string =
+  `SELECT ${SCAN_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND ${CLAIMABLE} AND run_at <= @now` +
+  ` AND (@modes IS NULL OR mode IN (SELECT value FROM json_each(@modes)))` +
+  ` AND (@handlers IS NULL OR handler IN (SELECT value FROM json_each(@handlers)))` +
+  ` AND id NOT IN (SELECT value FROM json_each(@excluded)) ORDER BY aging_key DESC, id LIMIT @limit`;
+
+/**
  * The distinct modes of claimable jobs, for a claim of every mode: a skip scan of `jobs_claim`
  * (one index seek per mode) instead of reading every claimable row.
  */
@@ -120,6 +131,7 @@ export class SqliteClaims {
   readonly #ctx: SqliteClaimsContext;
   readonly #scan: SqliteStatementLike;
   readonly #scanHandlers: SqliteStatementLike;
+  readonly #byIds: SqliteStatementLike;
   readonly #modes: SqliteStatementLike;
   readonly #write: SqliteStatementLike;
   readonly #renew: SqliteStatementLike;
@@ -149,6 +161,7 @@ export class SqliteClaims {
     const db = ctx.db;
     this.#scan = db.prepare(CLAIM_SCAN_SQL);
     this.#scanHandlers = db.prepare(CLAIM_SCAN_HANDLERS_SQL);
+    this.#byIds = db.prepare(CLAIM_BY_IDS_SQL);
     this.#modes = db.prepare(CLAIMABLE_MODES_SQL);
     this.#write = db.prepare(CLAIM_WRITE_SQL);
     this.#renew = db.prepare(RENEW_SQL);
@@ -264,8 +277,23 @@ export class SqliteClaims {
     this.#excludedJson = JSON.stringify([...this.#excluded]);
   }
 
+  /** Up to `want` due rows of the request, in claim order. */
+  #scanRows(request: ClaimRequest, modes: () => readonly string[], handlersJson: string | undefined, now: number, want: number): ScanRow[] {
+    if (request.ids !== undefined) {
+      return this.#byIds.all({
+        ids: JSON.stringify(request.ids),
+        now,
+        modes: request.modes === undefined ? null : JSON.stringify(request.modes),
+        handlers: handlersJson ?? null,
+        excluded: this.#excludedJson,
+        limit: want,
+      }) as ScanRow[];
+    }
+    return this.#scanModes(modes(), handlersJson, now, want);
+  }
+
   /** Up to `want` due rows of the modes, merged in claim order. */
-  #scanRows(modes: readonly string[], handlersJson: string | undefined, now: number, want: number): ScanRow[] {
+  #scanModes(modes: readonly string[], handlersJson: string | undefined, now: number, want: number): ScanRow[] {
     const rows: ScanRow[] = [];
     for (const mode of modes) {
       const got = (
@@ -291,14 +319,18 @@ export class SqliteClaims {
   // Inside the immediate transaction.
   #claimIn(request: ClaimRequest, now: number): ClaimedJob[] {
     const { owner, limit, leaseMs } = request;
-    const modes = request.modes === undefined ? (this.#modes.all() as { mode: string }[]).map((r) => r.mode) : [...new Set(request.modes)];
+    let modeList: readonly string[] | undefined;
+    // The modes to scan, found once per claim (and not at all for a claim by ids).
+    const modes = (): readonly string[] =>
+      (modeList ??=
+        request.modes === undefined ? (this.#modes.all() as { mode: string }[]).map((r) => r.mode) : [...new Set(request.modes)]);
     const handlersJson = request.handlers === undefined ? undefined : JSON.stringify(request.handlers);
     const expiresAt = now + leaseMs;
     const out: ClaimedJob[] = [];
     // Claimed rows are a prefix of the claim order; a corrupt row (reported, then excluded)
     // may hide rows of its mode past the scanned ones, so the scan restarts after it.
     scanning: while (out.length < limit) {
-      const rows = this.#scanRows(modes, handlersJson, now, limit - out.length);
+      const rows = this.#scanRows(request, modes, handlersJson, now, limit - out.length);
       for (const row of rows) {
         if (out.length === limit) break;
         let job: Job;

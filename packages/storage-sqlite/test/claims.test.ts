@@ -3,7 +3,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { backoffDelay, createJob, createResult, ManualClock, parseJobSpec, seededRandom, transition, type Job } from "@pyrexis/models";
 import { MemoryJobStore, type ClaimRequest } from "@pyrexis/storage";
 import { releasedRecord } from "@pyrexis/storage/kit";
-import { CLAIM_SCAN_HANDLERS_SQL, CLAIM_SCAN_SQL, CLAIMABLE_MODES_SQL, LEASE_OWNERS_SQL, RECLAIM_SCAN_SQL } from "../src/claims.js";
+import {
+  CLAIM_BY_IDS_SQL,
+  CLAIM_SCAN_HANDLERS_SQL,
+  CLAIM_SCAN_SQL,
+  CLAIMABLE_MODES_SQL,
+  LEASE_OWNERS_SQL,
+  RECLAIM_SCAN_SQL,
+} from "../src/claims.js";
 import { SqliteJobStore, type SqliteJobStoreOptions } from "../src/index.js";
 import { tempDir, type TempDir } from "@pyrexis/test-utils";
 import { legacyStore, rejection } from "./helpers.js";
@@ -129,6 +136,24 @@ describe("claim", () => {
     expect(ids(await claim(store, { handlers: ["nope"] }))).toEqual([]);
     // Every mode (found by a skip scan of the claim index), in claim order.
     expect(ids(await claim(store))).toEqual(["t2", "a2"]);
+  });
+
+  it("claims only the named ids that are due, in claim order, with the other filters", async () => {
+    const store = await openStore();
+    await store.commit({
+      insert: [
+        pending("a", { priority: 1 }),
+        pending("b", { priority: 9 }),
+        pending("later", { runAt: 10_001 }),
+        pending("t", { mode: "thread", priority: 5 }),
+        pending("h", { handler: "other", priority: 7 }),
+      ],
+    });
+    expect(ids(await claim(store, { ids: ["a", "later", "missing", "t", "a"] }))).toEqual(["t", "a"]);
+    expect(ids(await claim(store, { ids: ["b", "h"], handlers: ["other"] }))).toEqual(["h"]);
+    expect(ids(await claim(store, { ids: ["b"], modes: ["thread"] }))).toEqual([]);
+    expect(ids(await claim(store, { ids: ["b", "later"], limit: 1 }))).toEqual(["b"]);
+    expect((await rejection(claim(store, { ids: [] }))).code).toBe("VALIDATION");
   });
 
   it("never hands the same job to two claimers: two instances on one file split the jobs", async () => {
@@ -510,6 +535,9 @@ describe("query plans (a regression here makes claims scan the table)", () => {
     expect(reclaimPlan).toMatch(/jobs USING INDEX jobs_lease/);
     expect(reclaimPlan).not.toMatch(/TEMP B-TREE/);
     expect(plan(path, LEASE_OWNERS_SQL)).toMatch(/jobs USING (COVERING )?INDEX jobs_lease/);
+    // By ids: primary-key lookups, then a sort of the few rows found.
+    const byIds = plan(path, CLAIM_BY_IDS_SQL, { ids: '["j1"]', now: 1, modes: null, handlers: null, excluded: "[]", limit: 1 });
+    expect(byIds).toMatch(/SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 \(id=\?\)/);
   });
 });
 
@@ -548,6 +576,7 @@ describe("against the reference store", () => {
           leaseMs: 1_000,
           ...(rng() < 0.5 ? { modes: [pick(["async", "thread"])] } : {}),
           ...(rng() < 0.3 ? { handlers: [pick(["x", "y"])] } : {}),
+          ...(rng() < 0.2 && n > 0 ? { ids: Array.from({ length: 3 }, () => `j${String(Math.floor(rng() * n)).padStart(4, "0")}`) } : {}),
         };
         const got = await sqlite.claim(request);
         const want = await memory.claim(request);
