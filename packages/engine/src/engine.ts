@@ -235,6 +235,8 @@ export class Engine {
   #keepAlive: NodeJS.Timeout | undefined;
   #shutdownPromise: Promise<void> | undefined;
   #drainedEmitted = false;
+  /** A drained check is reading the store's counts (claims only). */
+  #checkingDrained = false;
   /** Remote result checks: when the last one ran and how long it took (they are spaced by it). */
   #remoteCheck: { at: number; tookMs: number; running: boolean } = { at: Number.NEGATIVE_INFINITY, tookMs: 0, running: false };
 
@@ -799,11 +801,42 @@ export class Engine {
   };
 
   #checkDrained(): void {
-    if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return;
-    if (this.#active.size > 0) return;
-    if (this.#source ? this.#source.busy || !this.#source.dry : this.#queue.size > 0) return;
+    if (!this.#idleNow()) return;
+    if (this.#source) {
+      this.#checkStoreDrained();
+      return;
+    }
     this.#drainedEmitted = true;
     this.#events.emit("engine:drained", {});
+  }
+
+  /** Nothing queued, claimed or running in this engine (and drained not yet emitted). */
+  #idleNow(): boolean {
+    if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return false;
+    if (this.#active.size > 0) return false;
+    return this.#source ? !this.#source.busy && this.#source.dry : this.#queue.size === 0;
+  }
+
+  /**
+   * With claims, a delayed job (retrying after its backoff, or pending with a later `runAt`)
+   * waits in the store, not in this engine: drained only once the store holds no such job.
+   * Otherwise the idle claim poll takes it when due, and its run checks again.
+   */
+  #checkStoreDrained(): void {
+    if (this.#checkingDrained) return;
+    this.#checkingDrained = true;
+    this.#store.countByStatus().then(
+      (counts) => {
+        this.#checkingDrained = false;
+        if (counts.pending + counts.retrying > 0 || !this.#idleNow()) return;
+        this.#drainedEmitted = true;
+        this.#events.emit("engine:drained", {});
+      },
+      (error: unknown) => {
+        this.#checkingDrained = false;
+        this.#reportError(error, "counting jobs in the store failed");
+      },
+    );
   }
 
   /** Runs one attempt of a popped entry and waits for it (see {@link #start}). */
