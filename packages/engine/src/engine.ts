@@ -773,7 +773,8 @@ export class Engine {
         }
       }
       for (const mode of this.#executors.modes) if (this.#claimHost.want(mode) > 0) wantMore = true;
-      if (wantMore) this.#source.request();
+      // A freed slot asks for more only while the store is not known to be dry.
+      if (wantMore) this.#source.request(false);
       return;
     }
     const modes = this.#queue.modes;
@@ -857,9 +858,16 @@ export class Engine {
     // The entry was popped (or removed) from the queue: whatever happens next, it is not queued.
     if (active?.queued) active.queued = false;
     if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) return undefined;
+    const claimed = active.leaseVersion !== undefined;
+    if (claimed && !this.#source?.confirmed(active.id, active.leaseVersion as number)) {
+      // Its lease ran out before it could start (the process was paused, the store unreachable):
+      // another engine may hold it now. Start nothing; the store's record wins.
+      this.#release(active.id);
+      this.#checkDrained();
+      return undefined;
+    }
     const now = this.#clock.now();
     const previous = active.job;
-    const claimed = active.leaseVersion !== undefined;
     const job = claimed ? previous : startAttempt(previous, now);
     active.job = job;
     this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
