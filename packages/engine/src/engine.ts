@@ -22,6 +22,7 @@ import {
   ValidationError,
   ErrorCode,
   type Clock,
+  type ClockTimer,
   type Job,
   type JobSpecInput,
   type JobStatus,
@@ -237,8 +238,16 @@ export class Engine {
   #keepAlive: NodeJS.Timeout | undefined;
   #shutdownPromise: Promise<void> | undefined;
   #drainedEmitted = false;
+  /** A drained check is reading the store's counts (claims only). */
+  #checkingDrained = false;
   /** Remote result checks: when the last one ran and how long it took (they are spaced by it). */
-  #remoteCheck: { at: number; tookMs: number; running: boolean } = { at: Number.NEGATIVE_INFINITY, tookMs: 0, running: false };
+  #remoteCheck: { at: number; tookMs: number; running: boolean; again: boolean; timer: ClockTimer | undefined } = {
+    at: Number.NEGATIVE_INFINITY,
+    tookMs: 0,
+    running: false,
+    again: false,
+    timer: undefined,
+  };
 
   constructor(options: EngineOptions) {
     const resolved = resolveOptions(options);
@@ -647,9 +656,24 @@ export class Engine {
    */
   #checkRemoteResults(force = false): void {
     const check = this.#remoteCheck;
-    if (this.#waiters.size === 0 || check.running) return;
+    if (this.#waiters.size === 0) return;
+    if (check.running) {
+      check.again = true; // a change seen while checking: check once more after this one
+      return;
+    }
     const now = this.#clock.now();
-    if (!force && now - check.at < Math.max(10, 4 * check.tookMs)) return;
+    const wait = Math.max(10, 4 * check.tookMs) - (now - check.at);
+    if (!force && wait > 0) {
+      // Too soon after the last check: check once the spacing has passed, not never.
+      if (check.timer === undefined) {
+        check.timer = this.#clock.setTimeout(() => {
+          check.timer = undefined;
+          this.#checkRemoteResults(true);
+        }, wait);
+        check.timer.unref();
+      }
+      return;
+    }
     const ids = this.#waiters.ids().filter((id) => !this.#active.has(id));
     if (ids.length === 0) return;
     check.running = true;
@@ -668,6 +692,10 @@ export class Engine {
       check.running = false;
       check.tookMs = performance.now() - t0;
       if (this.#waiters.size === 0) this.#source?.setKeepAlive(false);
+      else if (check.again) {
+        check.again = false;
+        this.#checkRemoteResults();
+      }
     });
   }
 
@@ -816,11 +844,42 @@ export class Engine {
   };
 
   #checkDrained(): void {
-    if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return;
-    if (this.#active.size > 0) return;
-    if (this.#source ? this.#source.busy || !this.#source.dry : this.#queue.size > 0) return;
+    if (!this.#idleNow()) return;
+    if (this.#source) {
+      this.#checkStoreDrained();
+      return;
+    }
     this.#drainedEmitted = true;
     this.#events.emit("engine:drained", {});
+  }
+
+  /** Nothing queued, claimed or running in this engine (and drained not yet emitted). */
+  #idleNow(): boolean {
+    if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return false;
+    if (this.#active.size > 0) return false;
+    return this.#source ? !this.#source.busy && this.#source.dry : this.#queue.size === 0;
+  }
+
+  /**
+   * With claims, a delayed job (retrying after its backoff, or pending with a later `runAt`)
+   * waits in the store, not in this engine: drained only once the store holds no such job.
+   * Otherwise the idle claim poll takes it when due, and its run checks again.
+   */
+  #checkStoreDrained(): void {
+    if (this.#checkingDrained) return;
+    this.#checkingDrained = true;
+    this.#store.countByStatus().then(
+      (counts) => {
+        this.#checkingDrained = false;
+        if (counts.pending + counts.retrying > 0 || !this.#idleNow()) return;
+        this.#drainedEmitted = true;
+        this.#events.emit("engine:drained", {});
+      },
+      (error: unknown) => {
+        this.#checkingDrained = false;
+        this.#reportError(error, "counting jobs in the store failed");
+      },
+    );
   }
 
   /** Runs one attempt of a popped entry and waits for it (see {@link #start}). */
@@ -1383,6 +1442,7 @@ export class Engine {
     this.#committer.abandon(flushFailed ? flushError : new ShuttingDownError("engine has shut down"));
     await this.#source?.stopRenewing().catch(() => {});
     this.#source?.setKeepAlive(false);
+    this.#clock.clearTimeout(this.#remoteCheck.timer);
     // Results of jobs that did not finish will come from a later run, not from this engine.
     this.#waiters.rejectAll((id) => new ShuttingDownError(`engine shut down before job ${id} finished`));
     const report = await this.#shutdown.run();

@@ -165,7 +165,10 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
       throw new UsageError(`--metrics-port ${options.metricsPort}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  const queued = engine.queuedCount;
+  // A store with claims (the SQLite store) queues nothing in the engine up front: every due job
+  // in the store is this worker's to claim, shared with the other workers on the file.
+  const counts = engine.store.capabilities.claims === true ? await engine.countByStatus() : undefined;
+  const queued = counts === undefined ? engine.queuedCount : counts.pending + counts.retrying;
   say(
     `worker started: store ${storePath}, ${queued} job(s) queued, concurrency ${CLI_MODES.map((m) => `${m}=${concurrency[m]}`).join(",")}`,
   );
