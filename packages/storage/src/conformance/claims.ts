@@ -5,6 +5,7 @@ import { claimedRecord, compareClaimOrder } from "../claims-kit.js";
 import { assertDistinct, claimUntilEmpty, dueJob, idsOf, LEASE_MS, randomClaimJobs } from "./claim-data.js";
 import { bump } from "./data.js";
 import { claimsTest, plain, rejectsWith, snapshot, storeTest, tryMutate, type JobStoreFactory, type TestApi } from "./harness.js";
+import { runClaimsModel } from "./claims-model.js";
 import { leases } from "./leases.js";
 
 const OK: ClaimRequest = { owner: "engine-a", limit: 10, leaseMs: LEASE_MS };
@@ -253,6 +254,10 @@ export function claims(api: TestApi, factory: JobStoreFactory, seed: number): vo
       const counts = await store.countByStatus();
       assert.equal(counts.running, held.size, "every job kept by its claimant is still running");
       assert.equal(counts.completed, completed.size);
+    });
+
+    t("a seeded random run of claims, renewals, reclaims and writes matches the model of the rules, step by step", async (h) => {
+      await runClaimsModel(h, 250);
     });
 
     leases(api, factory, seed);
