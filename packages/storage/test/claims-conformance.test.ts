@@ -10,6 +10,7 @@ import {
   type JobStoreFactory,
   type StoreOpenOptions,
   type TestApi,
+  type TestContext,
 } from "../src/conformance/index.js";
 import {
   MemoryJobStore,
@@ -332,6 +333,20 @@ describe("the shared cases", () => {
     expect(o.failed).toEqual([]);
     expect(opened.length).toBeGreaterThan(0);
     for (const h of opened) await expect(h.countByStatus()).rejects.toBeInstanceOf(StoreClosedError);
+  });
+});
+
+describe("test functions", () => {
+  it("declare no parameter, so jest does not take one for a done callback, and still get the context", async () => {
+    const tests: { name: string; fn: (context?: TestContext) => Promise<void> }[] = [];
+    const api: TestApi = { describe: (_name, fn) => fn(), it: (name, fn) => tests.push({ name, fn }) };
+    describeJobStore(api, { name: "plain", create: async () => new PlainStore() });
+    expect(tests.length).toBeGreaterThan(80);
+    expect(new Set(tests.map((t) => t.fn.length))).toEqual(new Set([0]));
+    const skipped: string[] = [];
+    const order = tests.find((t) => t.name.startsWith("claims come in claim order"))!;
+    await order.fn({ skip: (note) => skipped.push(note ?? "") });
+    expect(skipped).toEqual(["plain does not declare capabilities.claims"]);
   });
 });
 

@@ -176,7 +176,10 @@ export function storeTest(
     await factory.cleanup?.();
   };
   api.afterEach?.(teardown);
-  api.it(title, async (context) => {
+  // Rest parameters keep the test function's length 0: jest takes a declared parameter for a
+  // `done` callback. vitest and node:test pass their test context as the first argument.
+  api.it(title, async (...args: unknown[]) => {
+    const context = args[0] as TestContext | undefined;
     cleaned = false;
     try {
       const clock = options.claims === true ? new ManualClock(CLAIMS_START) : undefined;
@@ -186,7 +189,7 @@ export function storeTest(
       assertIsStore(store, "factory.create()");
       open.push(store);
       if (options.claims === true && store.capabilities.claims !== true) {
-        context?.skip?.(`${factory.name} does not declare capabilities.claims`);
+        if (typeof context?.skip === "function") context.skip(`${factory.name} does not declare capabilities.claims`);
         return;
       }
       if (options.claims === true && !hasClaims(store)) {

@@ -140,6 +140,29 @@ export function shared(api: TestApi, factory: JobStoreFactory, seed: number): vo
       }
     });
 
+    c(
+      "with claims: changeMark, when the store has it, changes on one handle after a commit, a claim and a reclaim through the other",
+      async (h) => {
+        const a = h.store;
+        const b = await secondClaims(h);
+        assert.equal(typeof a.changeMark, typeof b.changeMark, "both handles have changeMark, or neither");
+        if (b.changeMark === undefined) return;
+        let mark = await b.changeMark();
+        const changed = async (what: string): Promise<void> => {
+          const next = await b.changeMark!();
+          assert.notEqual(next, mark, `the other handle's changeMark must change after ${what}`);
+          mark = next;
+        };
+        await a.commit({ insert: [dueJob(h.clock)] });
+        await changed("a commit");
+        await a.claim({ owner: "engine-a", limit: 1, leaseMs: 1000 });
+        await changed("a claim");
+        h.clock.advance(1000);
+        await a.reclaimExpired({ limit: 1 });
+        await changed("a reclaim");
+      },
+    );
+
     c("with claims: a lease taken through one handle is renewed, reclaimed and fences through the other", async (h) => {
       const a = h.store;
       const b = await secondClaims(h);
