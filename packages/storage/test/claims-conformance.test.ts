@@ -350,18 +350,7 @@ describe("test functions", () => {
   });
 });
 
-describe("factory arguments", () => {
-  const api: TestApi = { describe: () => undefined, it: () => undefined };
-  const factory: JobStoreFactory = { name: "x", create: async () => new MemoryJobStore() };
-  it.each([
-    [{ ...factory, openSecond: "no" }, /factory\.openSecond must be a function/],
-    [{ ...factory, agingRate: -1 }, /factory\.agingRate must be a finite number/],
-    [{ ...factory, agingRate: Number.NaN }, /factory\.agingRate/],
-  ])("a malformed factory throws a TypeError naming the field (%#)", (f, message) => {
-    expect(() => describeJobStore(api, f as unknown as JobStoreFactory)).toThrow(TypeError);
-    expect(() => describeClaims(api, f as unknown as JobStoreFactory)).toThrow(message);
-  });
-
+describe("factory options", () => {
   it("create gets { clock } in the claims cases and no argument elsewhere", async () => {
     const seen: unknown[][] = [];
     const f: JobStoreFactory = {
