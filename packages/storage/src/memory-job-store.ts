@@ -81,8 +81,8 @@ class StoredRecord {
  * {@link MemoryJobStoreOptions.ownership} for what happens to objects passed to `commit`.
  *
  * It has the `claims` capability: several engines of one process may share one instance, each
- * claiming jobs (a heap of claimable jobs per mode, O(log n) per claimed job) under leases
- * judged by the store's clock.
+ * claiming jobs (a heap of claimable jobs per mode and handler, O(log n) per claimed job) under
+ * leases judged by the store's clock.
  *
  * @example
  * ```ts
@@ -193,8 +193,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
     this.#assertOpen();
     const { owner, limit, leaseMs, modes, handlers } = checkClaimRequest(request);
     const now = this.#clock.now();
-    const accept = handlers === undefined ? () => true : (job: Job) => handlers.includes(job.handler);
-    const records = this.#claimable.take(now, limit, modes, accept);
+    const records = this.#claimable.take(now, limit, modes, handlers);
     if (records.length === 0) return [];
     this.#changes++;
     const expiresAt = now + leaseMs;

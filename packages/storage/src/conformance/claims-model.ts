@@ -186,7 +186,13 @@ export async function runClaimsModel(h: ClaimsHarness, steps: number): Promise<v
     let next: Job;
     if (rng.chance(0.4)) next = bump(e.job, { status: "cancelled", updatedAt: now });
     else if (e.job.status === "running") next = bump(e.job, { payload: { edited: now }, updatedAt: now });
-    else next = bump(e.job, { priority: rng.int(11), runAt: now + rng.int(3) * 2000 - 2000, updatedAt: now });
+    else {
+      // Postponed, brought forward, reprioritized, moved to another mode or handler.
+      const changes: Partial<Job> = { priority: rng.int(11), runAt: now + rng.int(3) * 2000 - 2000, updatedAt: now };
+      if (rng.chance(0.3)) changes.mode = rng.pick(["async", "thread"]);
+      if (rng.chance(0.3)) changes.handler = rng.pick(["echo", "embed"]);
+      next = bump(e.job, changes);
+    }
     log.push(`other writer ${e.job.id} ${e.job.status} → ${next.status}`);
     await store.commit({ update: [{ job: next, expectedVersion: e.job.version }] });
     // A commit that keeps the job running keeps its lease; one that moves it out ends it.
