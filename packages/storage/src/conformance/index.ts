@@ -10,6 +10,16 @@
  * import { MyStore } from "../src/index.js";
  *
  * describeJobStore({ describe, it, beforeEach, afterEach }, { name: "MyStore", create: async () => MyStore.open() });
+ *
+ * // A store with claims judges time by the suite's clock; a shared one gets a second handle:
+ * describeJobStore(
+ *   { describe, it, beforeEach, afterEach },
+ *   {
+ *     name: "MyStore",
+ *     create: async (options) => MyStore.open({ clock: options?.clock }),
+ *     openSecond: async (store, options) => MyStore.open({ path: (store as MyStore).path, clock: options?.clock }),
+ *   },
+ * );
  * ```
  *
  * @packageDocumentation
