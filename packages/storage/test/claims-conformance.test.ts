@@ -351,6 +351,32 @@ describe("test functions", () => {
 });
 
 describe("factory options", () => {
+  it("reopen and openSecond get the clock the store was created with", async () => {
+    const created = new Set<unknown>();
+    const passed: unknown[] = [];
+    const f: JobStoreFactory = {
+      name: "spy",
+      create: async (options) => {
+        created.add(options?.clock);
+        return new Handle(new MemoryJobStore(options));
+      },
+      reopen: async (previous, options) => {
+        passed.push(options?.clock);
+        return new Handle((previous as Handle).data);
+      },
+      openSecond: async (store, options) => {
+        passed.push(options?.clock);
+        return new Handle((store as Handle).data);
+      },
+    };
+    const claimsRun = await outcomes(describeClaims, f);
+    const sharedRun = await outcomes(describeShared, f);
+    expect([...claimsRun.failed!, ...sharedRun.failed!]).toEqual([]);
+    const clocked = passed.filter((c) => c !== undefined);
+    expect(clocked.length).toBeGreaterThan(3);
+    for (const clock of clocked) expect(created.has(clock)).toBe(true);
+  });
+
   it("create gets { clock } in the claims cases and no argument elsewhere", async () => {
     const seen: unknown[][] = [];
     const f: JobStoreFactory = {
@@ -361,7 +387,8 @@ describe("factory options", () => {
       },
       openSecond: async (store) => store,
     };
-    await outcomes(describeClaims, f);
+    const o = await outcomes(describeClaims, f);
+    expect(o.failed).toEqual([]);
     expect(seen.every((a) => a.length === 0 || (a.length === 1 && typeof (a[0] as StoreOpenOptions).clock?.now === "function"))).toBe(true);
     expect(seen.filter((a) => a.length === 1).length).toBeGreaterThan(25);
     expect(seen.filter((a) => a.length === 0)).toHaveLength(1);

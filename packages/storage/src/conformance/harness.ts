@@ -184,7 +184,7 @@ export function storeTest(
     try {
       const clock = options.claims === true ? new ManualClock(CLAIMS_START) : undefined;
       const openOptions: StoreOpenOptions | undefined = clock === undefined ? undefined : { clock };
-      // Called without an argument unless there is a clock, as before options existed.
+      // The factory's methods get options only when there are some, as before options existed.
       const store = openOptions === undefined ? await factory.create() : await factory.create(openOptions);
       assertIsStore(store, "factory.create()");
       open.push(store);
@@ -204,14 +204,14 @@ export function storeTest(
         reopen: async (previous) => {
           if (!factory.reopen) throw new TypeError(`${factory.name}: this test needs factory.reopen`);
           await previous.close();
-          const next = await factory.reopen(previous, openOptions);
+          const next = openOptions === undefined ? await factory.reopen(previous) : await factory.reopen(previous, openOptions);
           assertIsStore(next, "factory.reopen()");
           open.push(next);
           return next;
         },
         openSecond: async (first) => {
           if (!factory.openSecond) throw new TypeError(`${factory.name}: this test needs factory.openSecond`);
-          const second = await factory.openSecond(first, openOptions);
+          const second = openOptions === undefined ? await factory.openSecond(first) : await factory.openSecond(first, openOptions);
           assertIsStore(second, "factory.openSecond()");
           open.push(second);
           return second;
