@@ -92,7 +92,9 @@ export function leases(api: TestApi, factory: JobStoreFactory, seed: number): vo
     const id = held!.job.id;
     clock.advance(5000);
     const before = await snapshot(store, [id]);
-    for (const [what, request] of BAD_RENEWALS) {
+    // A held lease before a malformed one: the whole request is refused, the held one not extended.
+    const mixed: [string, unknown][] = [["a held lease, then a null one", { ...RENEW, leaseMs: 60_000, leases: [held!.lease, null] }]];
+    for (const [what, request] of [...BAD_RENEWALS, ...mixed]) {
       await rejectsWith(store.renewLeases(request as RenewRequest), "ValidationError", "VALIDATION", `renewLeases with ${what}`);
     }
     for (const [what, request] of BAD_RECLAIMS) {
@@ -100,6 +102,11 @@ export function leases(api: TestApi, factory: JobStoreFactory, seed: number): vo
     }
     assert.deepStrictEqual(await snapshot(store, [id]), before, "a rejected request must write nothing");
     assert.deepEqual(await store.leaseOwners(), ["engine-a"]);
+    assert.deepEqual(
+      (await store.reclaimExpired({ limit: 10 })).retried.map((j) => j.id),
+      [id],
+      "the lease is still expired: no rejected renewal extended it",
+    );
   });
 
   t("the bounds of renewLeases and reclaimExpired requests are accepted", async ({ store }) => {
