@@ -224,6 +224,7 @@ describe("the claims cases catch broken stores", () => {
     }
     const failed = await failedClaimsCases((options) => new NoAging(options));
     expect(has(failed, "claims come in claim order")).toBe(true);
+    expect(has(failed, "seeded random run")).toBe(true);
   });
 
   it("catch a claim that does not count the attempt", async () => {
@@ -294,6 +295,7 @@ describe("the claims cases catch broken stores", () => {
     const failed = await failedClaimsCases((options) => new Eager(options));
     expect(has(failed, "nothing before the lease expires")).toBe(true);
     expect(has(failed, "renewal extends a held lease")).toBe(true);
+    expect(has(failed, "seeded random run")).toBe(true);
   });
 });
 
