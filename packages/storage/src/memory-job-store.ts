@@ -83,8 +83,8 @@ class StoredRecord {
  * {@link MemoryJobStoreOptions.ownership} for what happens to objects passed to `commit`.
  *
  * It has the `claims` capability: several engines of one process may share one instance, each
- * claiming jobs (a heap of claimable jobs per mode, O(log n) per claimed job) under leases
- * judged by the store's clock.
+ * claiming jobs (a heap of claimable jobs per mode and handler, O(log n) per claimed job) under
+ * leases judged by the store's clock.
  *
  * @example
  * ```ts
@@ -199,7 +199,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
     const now = this.#clock.now();
     const accept = (job: Job): boolean =>
       (handlers === undefined || handlers.includes(job.handler)) && (modes === undefined || modes.includes(job.mode));
-    const records = ids === undefined ? this.#claimable.take(now, limit, modes, accept) : this.#claimableById(ids, now, limit, accept);
+    const records = ids === undefined ? this.#claimable.take(now, limit, modes, handlers) : this.#claimableById(ids, now, limit, accept);
     if (records.length === 0) return [];
     this.#changes++;
     const expiresAt = now + leaseMs;
