@@ -108,10 +108,10 @@ export function buildStatements(schema: string): Statements {
       u AS (
         UPDATE ${jobs} j SET lease_expires_at = t.now + $5::bigint FROM r, t
         WHERE j.id = r.id AND j.version = r.version AND j.status = 'running' AND j.lease_owner = $4
-        RETURNING j.id, j.lease_expires_at::float8 AS expires_at
+        RETURNING j.id, j.version, j.lease_expires_at::float8 AS expires_at
       )
       SELECT r.id, r.version::float8 AS version, u.expires_at, j.status
-      FROM r LEFT JOIN u ON u.id = r.id LEFT JOIN ${jobs} j ON j.id = r.id ORDER BY r.ord`,
+      FROM r LEFT JOIN u ON u.id = r.id AND u.version = r.version LEFT JOIN ${jobs} j ON j.id = r.id ORDER BY r.ord`,
     expired: `WITH t AS (SELECT ${NOW("$1")} AS now)
       SELECT ${JOB_COLUMNS.split(", ")
         .map((c) => `j.${c}`)
