@@ -464,9 +464,10 @@ export class PostgresJobStore implements JobStore, ClaimMethods {
     this.#assertOpen();
     const { statuses, limit, order, after } = normalizeListQuery(query);
     const params: unknown[] = [limit + 1];
-    if (statuses !== undefined) params.push([...statuses]);
+    const filter = statuses === undefined ? "all" : statuses.size === 1 ? "one" : "many";
+    if (statuses !== undefined) params.push(statuses.size === 1 ? statuses.values().next().value : [...statuses]);
     if (after !== undefined) params.push(after.createdAt, after.id);
-    const text = this.#statements.list(order, statuses !== undefined, after !== undefined);
+    const text = this.#statements.list(order, filter, after !== undefined);
     const rows = await this.#guard("listJobs", () => run<JobRow>(this.#connection.kysely, text, params));
     const page = rows.length > limit ? rows.slice(0, limit) : rows;
     const jobs: Job[] = [];
