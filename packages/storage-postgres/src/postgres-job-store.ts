@@ -176,14 +176,16 @@ function connect(source: PostgresJobStoreSource, schema: string, onError: (e: Er
     // An idle connection that dies (a failover, pg_terminate_backend) is dropped by the pool and
     // replaced on the next query; without a handler its error would crash the process.
     pool.on("error", onError);
+    watchClients(pool, onError);
     const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-    return { kysely, pool: pool as unknown as PostgresPoolLike, release: () => kysely.destroy() };
+    return { kysely, pool: pool, release: () => kysely.destroy() };
   }
   if ("pool" in source && !("kysely" in source)) {
     const pool = source.pool;
     if (typeof pool !== "object" || pool === null || typeof pool.connect !== "function") {
       throw invalid("PostgresJobStore.open: pool must be a pg.Pool-like object with connect()", ["pool"]);
     }
+    watchClients(pool, onError);
     // kysely ends its pool when destroyed; the caller's pool is theirs to end.
     const borrowed = { connect: () => pool.connect(), end: async () => undefined };
     const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: borrowed as never }) });
@@ -199,6 +201,17 @@ function connect(source: PostgresJobStoreSource, schema: string, onError: (e: Er
     return { kysely: kysely as Kysely<unknown>, pool, release: async () => undefined };
   }
   throw invalid("PostgresJobStore.open needs { connectionString }, { pool } or { kysely }", []);
+}
+
+/**
+ * A connection killed while checked out (mid-transaction) makes its client emit `error` after the
+ * failing query already rejected; with no listener that would crash the process. A `pg.Pool`
+ * announces each new client with `connect`: give each one a listener. Pools without `on` are
+ * left as they are.
+ */
+function watchClients(pool: unknown, onError: (e: Error) => void): void {
+  const p = pool as { on?: (event: "connect", fn: (client: { on(event: "error", fn: (e: Error) => void): unknown }) => void) => unknown };
+  if (typeof p.on === "function") p.on("connect", (client) => client.on("error", onError));
 }
 
 type Executor = Pick<Kysely<unknown>, "executeQuery"> | Transaction<unknown>;

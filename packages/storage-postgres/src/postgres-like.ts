@@ -22,7 +22,9 @@ export interface PostgresClientLike {
   on(event: "notification", listener: (message: PostgresNotificationLike) => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
   on(event: "end", listener: () => void): unknown;
-  removeListener(event: "notification" | "error" | "end", listener: (...args: never[]) => void): unknown;
+  removeListener(event: "notification", listener: (message: PostgresNotificationLike) => void): unknown;
+  removeListener(event: "error", listener: (error: Error) => void): unknown;
+  removeListener(event: "end", listener: () => void): unknown;
 }
 
 /** A connection pool (a `pg` `Pool`). */
