@@ -63,9 +63,9 @@ describe("plans of the hot statements (EXPLAIN)", () => {
 
   it("reclaimExpired and leaseOwners read only the partial index of running jobs", async () => {
     expect(await plan(s.expired, [5_000_000, ["dead"], 100])).toMatchObject({ seqScans: [] });
-    expect((await plan(s.expired, [5_000_000, [], 100])).indexes).toContain("jobs_running_lease");
+    expect((await plan(s.expired, [5_000_000, [], 100])).indexes).toContain("jobs_running");
     const owners = await plan(s.leaseOwners, []);
-    expect(owners.indexes).toContain("jobs_running_lease");
+    expect(owners.indexes).toContain("jobs_running");
     expect(owners.seqScans).toEqual([]);
   });
 
