@@ -13,7 +13,13 @@ const batch = Number(process.argv[3] ?? 100);
 const schema = `pyx_bench_${randomBytes(4).toString("hex")}`;
 
 const store = await PostgresJobStore.open({ connectionString: url }, { schema, listen: process.env.LISTEN !== "0" });
+/** @type {{ step: string; jobs: number; seconds: string; "per second": number }[]} */
 const rows = [];
+/**
+ * @param {string} name
+ * @param {number} n
+ * @param {() => Promise<void>} fn
+ */
 const time = async (name, n, fn) => {
   const t0 = performance.now();
   await fn();
@@ -27,6 +33,7 @@ try {
   await time(`submit (commit of ${batch} inserts)`, total, async () => {
     for (let i = 0; i < total; i += batch) await store.commit({ insert: jobs.slice(i, i + batch) });
   });
+  /** @type {import("@pyrexis/storage").ClaimedJob[]} */
   const claimed = [];
   await time(`claim (limit ${batch})`, total, async () => {
     for (;;) {
