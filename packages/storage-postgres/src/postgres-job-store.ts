@@ -53,7 +53,10 @@ import { buildStatements, type Statements } from "./statements.js";
 /** Where the store's data lives: a connection string, a pool you made, or a kysely instance. */
 export type PostgresJobStoreSource =
   | {
-      /** A `postgres://` URL. The store makes its own pool (see `poolSize`) and ends it on `close()`. */
+      /**
+       * A `postgres://` URL. The store makes its own pool (see `poolSize`) and ends it on
+       * `close()`. A `schema` query parameter (`…/db?schema=jobs`) sets the schema.
+       */
       readonly connectionString: string;
       /** Connections of the store's pool, the listener's included. Default 10. */
       readonly poolSize?: number | undefined;
@@ -146,6 +149,26 @@ function checkOptions(options: unknown): PostgresJobStoreOptions {
   checkFunction(o.onCorruptRecord, "onCorruptRecord");
   checkFunction(o.onConnectionError, "onConnectionError");
   return Object.freeze({ ...o });
+}
+
+/**
+ * Takes a `schema` query parameter off a `postgres://` URL (the store's, not the driver's):
+ * `postgres://host/db?schema=jobs` opens schema `jobs`. Other strings are left as they are.
+ */
+function schemaFromUrl(connectionString: unknown): { url: string; schema: string | undefined } {
+  if (typeof connectionString !== "string" || !/^postgres(?:ql)?:\/\//.test(connectionString)) {
+    return { url: connectionString as string, schema: undefined };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(connectionString);
+  } catch {
+    return { url: connectionString, schema: undefined };
+  }
+  const schema = parsed.searchParams.get("schema");
+  if (schema === null) return { url: connectionString, schema: undefined };
+  parsed.searchParams.delete("schema");
+  return { url: parsed.toString(), schema };
 }
 
 /** What `open` made of the source: the kysely to query through, the pool to listen on, what `close` frees. */
@@ -285,7 +308,17 @@ export class PostgresJobStore implements JobStore, ClaimMethods {
    * unreachable database rejects with `StoreFailureError`.
    */
   static async open(source: PostgresJobStoreSource, options: PostgresJobStoreOptions = {}): Promise<PostgresJobStore> {
-    const opts = checkOptions(options);
+    let opts = checkOptions(options);
+    if (typeof source === "object" && source !== null && "connectionString" in source) {
+      const { url, schema: fromUrl } = schemaFromUrl(source.connectionString);
+      if (fromUrl !== undefined) {
+        if (opts.schema !== undefined && opts.schema !== fromUrl) {
+          throw invalid(`PostgresJobStore.open: the URL names schema ${fromUrl} but options.schema is ${opts.schema}`, ["schema"]);
+        }
+        opts = Object.freeze({ ...opts, schema: checkSchemaName(fromUrl) });
+        source = { ...source, connectionString: url };
+      }
+    }
     const schema = opts.schema ?? DEFAULT_SCHEMA;
     const onConnectionError = opts.onConnectionError ?? (() => undefined);
     const connection = connect(source, schema, onConnectionError);

@@ -9,6 +9,13 @@ import { PostgresJobStore, type PostgresJobStoreOptions } from "../src/index.js"
  */
 export const PG_URL: string = process.env.PYREXIS_PG_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
+/** {@link PG_URL} with a `schema` query parameter (how a URL alone names the store's schema). */
+export function urlWithSchema(schema: string): string {
+  const url = new URL(PG_URL);
+  url.searchParams.set("schema", schema);
+  return url.toString();
+}
+
 const made = new Set<string>();
 
 /** A schema name no other run uses; {@link dropSchemas} removes it. */

@@ -5,7 +5,7 @@ import { waitFor } from "@pyrexis/test-utils";
 import { migrationLockKey } from "../src/identifiers.js";
 import { PostgresJobStore } from "../src/index.js";
 import { KNOWN_MIGRATIONS, MIGRATION_TABLE } from "../src/migrations.js";
-import { admin, PG_URL, dropSchemas, freshSchema, job, openStore, rejection } from "./helpers.js";
+import { admin, PG_URL, urlWithSchema, dropSchemas, freshSchema, job, openStore, rejection } from "./helpers.js";
 
 // Opening: many nodes at once migrate once; what this version must not touch is refused.
 
@@ -85,6 +85,18 @@ describe("open and migrations", () => {
     } finally {
       await second.close();
     }
+  });
+
+  it("a schema query parameter of the URL names the schema; a different options.schema is refused", async () => {
+    const schema = freshSchema("url");
+    const store = await PostgresJobStore.open({ connectionString: urlWithSchema(schema) });
+    expect(store.schema).toBe(schema);
+    await store.close();
+    expect(await admin("SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", [schema])).toHaveLength(1);
+    expect(await rejection(PostgresJobStore.open({ connectionString: urlWithSchema(schema) }, { schema: "other" }))).toBeInstanceOf(
+      ValidationError,
+    );
+    expect(await rejection(PostgresJobStore.open({ connectionString: urlWithSchema("Bad-Name") }))).toBeInstanceOf(ValidationError);
   });
 
   it("bad sources and options are ValidationErrors; an unreachable server is a StoreFailureError", async () => {
