@@ -84,7 +84,12 @@ const live = new Set<ChildProcess>();
 
 /** Starts fixtures/engine-proc.mjs. */
 export function startEngineProc(cfg: EngineProcConfig): EngineProc {
-  const child = spawn(process.execPath, [fixture("engine-proc.mjs"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "pipe"] });
+  return startFixtureProc("engine-proc.mjs", cfg);
+}
+
+/** Starts a fixture script with a JSON config argument, its stdout lines and stderr collected. */
+export function startFixtureProc(name: string, cfg: object): EngineProc {
+  const child = spawn(process.execPath, [fixture(name), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
   const lines: string[] = [];
   const stderr: string[] = [];
@@ -127,6 +132,7 @@ export async function auditFinishedStore(
   dbPath: string,
   expectedIds: ReadonlySet<string>,
   runs: readonly RunEntry[],
+  options: { allowCancelled?: boolean } = {},
 ): Promise<AuditSummary> {
   const starts = new Map<string, RunEntry[]>();
   for (const e of runs) {
@@ -146,7 +152,7 @@ export async function auditFinishedStore(
       const page = await store.listJobs({ limit: 1000, cursor });
       for (const job of page.jobs) {
         seen.add(job.id);
-        checkFinishedJob(job, await store.getResult(job.id), starts.get(job.id) ?? [], summary);
+        checkFinishedJob(job, await store.getResult(job.id), starts.get(job.id) ?? [], summary, options.allowCancelled === true);
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
@@ -161,8 +167,14 @@ export async function auditFinishedStore(
   }
 }
 
-function checkFinishedJob(job: Job, result: Result | undefined, starts: readonly RunEntry[], s: AuditSummary): void {
-  expect(["completed", "failed"], `job ${job.id} terminal`).toContain(job.status);
+function checkFinishedJob(
+  job: Job,
+  result: Result | undefined,
+  starts: readonly RunEntry[],
+  s: AuditSummary,
+  allowCancelled: boolean,
+): void {
+  expect(allowCancelled ? ["completed", "failed", "cancelled"] : ["completed", "failed"], `job ${job.id} terminal`).toContain(job.status);
   expect(result, `job ${job.id} has a result`).toBeDefined();
   const r = result!;
   s.results++;
@@ -178,6 +190,8 @@ function checkFinishedJob(job: Job, result: Result | undefined, starts: readonly
     s.completed++;
     expect(starts.length, `completed job ${job.id} ran`).toBeGreaterThan(0);
     expect(r.output, `job ${job.id} output`).toMatchObject({ i: (job.payload as { i: number }).i });
+  } else if (job.status === "cancelled") {
+    s.cancelled++;
   } else {
     s.failed++;
     const code = r.error?.code ?? r.error?.name ?? "?";

@@ -1,5 +1,6 @@
-import type { Job, Result } from "@pyrexis/models";
+import type { ClockTimer, Job, Result } from "@pyrexis/models";
 import { RunControl } from "@pyrexis/executors";
+import type { AbortKind } from "./attempt-decision.js";
 import type { EngineEventMap } from "./events.js";
 import type { TypedEmitter } from "./events.js";
 
@@ -67,9 +68,6 @@ export class Outcome<T> {
   }
 }
 
-/** Why a running attempt was aborted; `lost`: the store's record changed elsewhere. */
-export type AbortKind = "cancel" | "timeout" | "shutdown" | "lost";
-
 /** What the engine does when an attempt's handler is done (shared, not a closure per run). */
 export type AttemptEnded = (attempt: Running, ok: boolean, value: unknown) => void;
 
@@ -83,7 +81,7 @@ export class Running extends RunControl {
   /** `cancelJob` asked for it: the attempt ends `cancelled` even if a timeout aborted it first. */
   cancelRequested = false;
   /** The attempt's timeout timer, if the job has a timeout. */
-  timer: NodeJS.Timeout | undefined = undefined;
+  timer: ClockTimer | undefined = undefined;
   /** Settles when the attempt is over: with the result when the job reached a terminal status and it is durable. */
   readonly outcome: Outcome<Result | undefined> = new Outcome<Result | undefined>();
   /** Handler start, `performance.now()` (for the execution timing). */

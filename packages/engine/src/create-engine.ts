@@ -1,9 +1,10 @@
 import { createExecutors, loadHandlersModule, type HandlerMap, type PoolExecutorOptions } from "@pyrexis/executors";
-import { IncompatibleStoreError } from "@pyrexis/models";
+import { IncompatibleStoreError, type Clock } from "@pyrexis/models";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
 import type * as PostgresModuleNs from "@pyrexis/storage-postgres";
 import type * as SqliteModuleNs from "@pyrexis/storage-sqlite";
-import { Engine, type EngineOptions, type ExecutorSource } from "./engine.js";
+import { Engine } from "./engine.js";
+import type { EngineOptions, ExecutorSource } from "./options.js";
 
 // Only types: the SQLite and PostgreSQL stores are optional peers, loaded when a path or a
 // postgres:// URL is given.
@@ -58,7 +59,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
     throw new TypeError("createEngine: give handlers (functions or a module path) or executors");
   }
   // The store first: opening it is what fails for a wrong path or a foreign file.
-  const store = await openStore(storeOption, engineOptions.agingRate);
+  const store = await openStore(storeOption, engineOptions.agingRate, engineOptions.clock);
   let executors: ExecutorSource;
   try {
     executors =
@@ -86,8 +87,11 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
   return engine;
 }
 
-async function openStore(store: JobStore | string | undefined, agingRate: number | undefined): Promise<JobStore> {
-  if (store === undefined || store === "memory") return new MemoryJobStore();
+async function openStore(store: JobStore | string | undefined, agingRate: number | undefined, clock: Clock | undefined): Promise<JobStore> {
+  // The store orders claims and judges "due": by the engine's aging rate and clock.
+  if (store === undefined || store === "memory") {
+    return new MemoryJobStore({ ...(agingRate === undefined ? {} : { agingRate }), ...(clock === undefined ? {} : { clock }) });
+  }
   if (typeof store !== "string") return store;
   if (POSTGRES_URL.test(store)) return openPostgres(store, agingRate);
   let sqlite: SqliteModule;

@@ -1,26 +1,26 @@
-import { availableParallelism } from "node:os";
 import {
   CancelledError,
   createJob,
   createResult,
   DuplicateJobError,
-  findJsonProblem,
   HandlerNotFoundError,
   IllegalTransitionError,
+  IncompatibleStoreError,
   InterruptedError,
+  isPyrexisError,
   isTerminal,
   JobNotFoundError,
   parseJobSpec,
-  recordFailure,
   serializeError,
   ShuttingDownError,
-  StoreFailureError,
+  StaleVersionError,
   startAttempt,
-  systemClock,
+  StoreFailureError,
   TimeoutError,
   transition,
   UnknownModeError,
   ValidationError,
+  ErrorCode,
   type Clock,
   type Job,
   type JobSpecInput,
@@ -28,73 +28,31 @@ import {
   type RandomSource,
   type Result,
 } from "@pyrexis/models";
-import { silentLogger, type Executor, type Logger } from "@pyrexis/executors";
-import { MetricsRegistry } from "@pyrexis/metrics";
+import type { Logger } from "@pyrexis/executors";
+import type { MetricsRegistry } from "@pyrexis/metrics";
 import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
-import type { JobStore, ListJobsPage, ListJobsQuery } from "@pyrexis/storage";
-import { Running, TerminalCommit, type AbortKind, type TerminalCommitHandlers } from "./attempt.js";
+import { hasClaims, type ClaimedJob, type JobStore, type ListJobsPage, type ListJobsQuery } from "@pyrexis/storage";
+import { availableParallelism } from "node:os";
+import { decideAttempt } from "./attempt-decision.js";
+import { Running, TerminalCommit, type TerminalCommitHandlers } from "./attempt.js";
+import { ClaimSource } from "./claim-source.js";
 import { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
-import { GroupCommitter } from "./group-commit.js";
+import { GroupCommitter, type Waiter } from "./group-commit.js";
 import { LocalQueue, type QueueEntry, type SchedulerFactory } from "./local-queue.js";
+import {
+  resolveOptions,
+  type ClaimSettings,
+  type EngineOptions,
+  type ExecutorSource,
+  type ShutdownOptions,
+  type WaitOptions,
+} from "./options.js";
+import { recoverFromListing } from "./recovery.js";
+import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
 
-/** The executors an engine routes to, by mode. `ExecutorRouter` from @pyrexis/executors fits. */
-export interface ExecutorSource {
-  /** The executor of `mode`; throws `UnknownModeError` when there is none. */
-  get(mode: string): Executor;
-  /** Mode names with an executor. */
-  readonly modes: readonly string[];
-  /** Finishes in-flight work and releases workers. */
-  close(): Promise<void>;
-}
-
-/** Options of {@link Engine}. */
-export interface EngineOptions {
-  /** Where jobs and results live. The engine closes it on shutdown. */
-  store: JobStore;
-  /** Executors by mode. The engine closes them on shutdown. */
-  executors: ExecutorSource;
-  /**
-   * Names of the registered handlers; when given, submitting an unknown handler fails at once
-   * with `HandlerNotFoundError` instead of failing the job later.
-   */
-  handlerNames?: readonly string[] | undefined;
-  /** Concurrent jobs per mode: a number for every mode, or per mode. Defaults: async 64, others the number of cores. */
-  concurrency?: number | Readonly<Record<string, number>> | undefined;
-  /** Builds the scheduler of each mode (default: `PriorityScheduler` with `agingRate`). */
-  createScheduler?: SchedulerFactory | undefined;
-  /** Aging of the default scheduler, priority points per second of waiting (default the scheduler's). */
-  agingRate?: number | undefined;
-  /** Batch transitions into one store commit per tick (default true). */
-  groupCommit?: boolean | undefined;
-  /** Largest number of job changes in one commit (default 1000). */
-  maxCommitBatch?: number | undefined;
-  metrics?: MetricsRegistry | undefined;
-  clock?: Clock | undefined;
-  /** Randomness of backoff jitter. */
-  random?: RandomSource | undefined;
-  logger?: Logger | undefined;
-  shutdownCoordinator?: ShutdownCoordinator | undefined;
-  /** Default grace period of {@link Engine.shutdown} (ms, default 10000). */
-  shutdownGraceMs?: number | undefined;
-  /**
-   * While `runLoop` runs, look for jobs that other processes submitted to the same store (e.g.
-   * `pyrexis submit` while a worker runs) every this many ms (see {@link Engine.rescan}). Off by
-   * default: submissions through this engine need no scan.
-   */
-  rescanIntervalMs?: number | undefined;
-}
-
-/** Options of {@link Engine.shutdown}. */
-export interface ShutdownOptions {
-  /** How long in-flight jobs may finish before they are aborted (back to `retrying`). */
-  graceMs?: number | undefined;
-}
-
-/** Options of {@link Engine.waitForResult}. */
-export interface WaitOptions {
-  signal?: AbortSignal | undefined;
-}
+/** `idle` (not looping), `running` (in `runLoop`), `stopping` or `stopped`. */
+export type EngineState = "idle" | "running" | "stopping" | "stopped";
 
 /**
  * The `runAt` a queue entry carries: the job's, when it was in the future at the job's last write
@@ -106,9 +64,9 @@ function delayedRunAt(job: Job): number | undefined {
 }
 
 /**
- * A job this engine holds: queued, running, or committing its terminal record (`settling`).
- * While queued it is its own scheduler entry (one object per job instead of two); the entry
- * fields are plain data, set from the job each time it is queued.
+ * A job this engine holds: queued (in the local queue, or claimed and waiting for a slot),
+ * running, or committing its terminal record (`settling`). While queued locally it is its own
+ * scheduler entry (one object per job instead of two).
  */
 class Active implements QueueEntry {
   job!: Job;
@@ -118,10 +76,12 @@ class Active implements QueueEntry {
   /** Set only for a job that was delayed when written (see {@link delayedRunAt}). */
   runAt: number | undefined;
   mode!: string;
-  /** True while this entry is in the queue. */
+  /** True while this entry waits for a slot (in the local queue, or claimed and not started). */
   queued = false;
   running: Running | undefined = undefined;
   settling: TerminalCommit | undefined = undefined;
+  /** Claims: the version of this engine's lease on the job (its writes are fenced by it). */
+  leaseVersion: number | undefined = undefined;
 
   constructor(job: Job) {
     this.id = job.id;
@@ -138,27 +98,21 @@ class Active implements QueueEntry {
   }
 }
 
-/** A `waitForResult` caller. */
-interface ResultWaiter {
-  resolve(result: Result): void;
-  reject(error: unknown): void;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms` by `clock`, or at once when `signal` aborts. */
+function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const done = (): void => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
 }
 
-/** True when `promise` settled within `ms`. */
+/** True when `promise` settled within `ms` of wall time (shutdown's deadlines are real time: a fake clock must not hold shutdown up). */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
@@ -185,7 +139,28 @@ function parseSpecAt(specs: readonly JobSpecInput[], i: number): ReturnType<type
   }
 }
 
-type EngineState = "idle" | "running" | "stopping" | "stopped";
+/** What the engine does once an attempt's `running` record is durable or refused. */
+interface StartHandlers {
+  durable(running: Running): void;
+  refused(running: Running, error: unknown): void;
+}
+
+/** The committer's waiter of a `running` record (one per attempt on stores without claims; no closures). */
+class StartWhenDurable implements Waiter {
+  constructor(
+    readonly handlers: StartHandlers,
+    readonly running: Running,
+  ) {}
+  resolve(): void {
+    this.handlers.durable(this.running);
+  }
+  reject(error: unknown): void {
+    this.handlers.refused(this.running, error);
+  }
+}
+
+/** Stores an engine without claims runs on, in this process: a second engine there is refused. */
+const storesWithoutClaimsInUse = new WeakSet<JobStore>();
 
 const DEFAULT_ASYNC_CONCURRENCY = 64;
 
@@ -197,11 +172,14 @@ const LIST_PAGE = 1000;
 const RESCAN_SLACK_MS = 5000;
 /** How long shutdown keeps retrying a failing store before giving up on unflushed changes. */
 const MIN_FINAL_FLUSH_MS = 5000;
+/** How often `cancelJob` re-reads and retries when another writer keeps changing the job. */
+const MAX_CANCEL_RACES = 5;
 
 /**
  * The Pyrexis engine: validates and persists submissions, schedules them with aging, runs them
  * on the executor of their mode, retries with backoff, records exactly one result per job, and
- * recovers after a crash.
+ * recovers after a crash. On a store with claims (`MemoryJobStore`, SQLite, PostgreSQL) many
+ * engines share the store: each claims due jobs under a lease, so none runs twice by accident.
  *
  * @example
  * ```ts
@@ -223,10 +201,17 @@ export class Engine {
   readonly #metrics: MetricsRegistry;
   readonly #events: TypedEmitter<EngineEventMap>;
   readonly #committer: GroupCommitter;
-  readonly #queue: LocalQueue;
   readonly #shutdown: ShutdownCoordinator;
   readonly #concurrency: number | Readonly<Record<string, number>> | undefined;
   readonly #graceMs: number;
+  readonly #claimSettings: ClaimSettings;
+  /** Without claims: the in-memory queue of every unfinished job. */
+  readonly #queue: LocalQueue;
+  /** With claims: where jobs come from. */
+  readonly #source: ClaimSource | undefined;
+  /** With claims: claimed jobs waiting for a slot, per mode, in claim order. */
+  readonly #claimedWaiting = new Map<string, Active[]>();
+  #claimedWaitingCount = 0;
   readonly #rescanIntervalMs: number | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #rescanning: Promise<number> | undefined;
@@ -234,7 +219,11 @@ export class Engine {
   #seenUntil = 0;
   readonly #active = new Map<string, Active>();
   readonly #runningByMode = new Map<string, number>();
-  readonly #waiters = new Map<string, ResultWaiter[]>();
+  readonly #waiters = new ResultWaiters();
+  /** `runNext` calls waiting out a job's backoff (claims), by job id: a cancel of the job wakes them. */
+  readonly #backoffWaits = new Map<string, () => void>();
+  /** Every attempt whose handler may still run (for inFlight and abort), by identity. */
+  readonly #attempts = new Set<Running>();
   /** Aborted when shutdown starts: wakes `runNext` out of a backoff wait. */
   readonly #stopController = new AbortController();
   /** Ids that left this engine while a rescan was reading the store (so it does not re-queue them). */
@@ -246,29 +235,46 @@ export class Engine {
   #keepAlive: NodeJS.Timeout | undefined;
   #shutdownPromise: Promise<void> | undefined;
   #drainedEmitted = false;
+  /** Remote result checks: when the last one ran and how long it took (they are spaced by it). */
+  #remoteCheck: { at: number; tookMs: number; running: boolean } = { at: Number.NEGATIVE_INFINITY, tookMs: 0, running: false };
 
   constructor(options: EngineOptions) {
+    const resolved = resolveOptions(options);
     this.#store = options.store;
     this.#executors = options.executors;
     this.#handlerNames = options.handlerNames ? new Set(options.handlerNames) : undefined;
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? Math.random;
-    this.#logger = options.logger ?? silentLogger;
-    this.#metrics = options.metrics ?? new MetricsRegistry();
+    this.#clock = resolved.clock;
+    this.#random = resolved.random;
+    this.#logger = resolved.logger;
+    this.#metrics = resolved.metrics;
     this.#concurrency = options.concurrency;
-    this.#graceMs = options.shutdownGraceMs ?? 10_000;
+    this.#graceMs = resolved.graceMs;
+    this.#claimSettings = resolved.claims;
     this.#rescanIntervalMs = options.rescanIntervalMs;
     this.#events = new TypedEmitter<EngineEventMap>((error, event) => {
       this.#logger.error({ err: error, event }, "event listener threw");
       if (event !== "engine:error") this.#events.emit("engine:error", { error, context: `listener of ${String(event)}` });
     });
-    this.#committer = new GroupCommitter(this.#store, {
+    const store = this.#store;
+    if (hasClaims(store)) {
+      this.#source = new ClaimSource(store, this.#claimHost, this.#clock, this.#claimSettings);
+    } else {
+      if (storesWithoutClaimsInUse.has(store)) {
+        throw new IncompatibleStoreError(
+          "another engine of this process already runs on this store, which has no claims capability: " +
+            "two engines would run the same jobs twice (use one engine, or a store with claims such as SQLite or MemoryJobStore)",
+        );
+      }
+      storesWithoutClaimsInUse.add(store);
+    }
+    this.#committer = new GroupCommitter(store, {
       group: options.groupCommit ?? true,
       maxBatch: options.maxCommitBatch ?? 1000,
+      clock: this.#clock,
       onError: (error, context) => this.#reportError(error, context),
-      onRejected: ({ jobId, error }) => {
+      onRejected: ({ jobId, expectedVersion, error }) => {
         this.#reportError(error, `store rejected the change of job ${jobId ?? "(insert)"}`);
-        if (jobId !== undefined) this.#forget(jobId, error);
+        if (jobId !== undefined) this.#forget(jobId, error, expectedVersion);
       },
     });
     const agingRate = options.agingRate;
@@ -278,7 +284,7 @@ export class Engine {
     this.#queue = new LocalQueue(createScheduler, this.#clock, agingRate ?? DEFAULT_AGING_RATE, () => this.#pump());
     this.#shutdown = options.shutdownCoordinator ?? new ShutdownCoordinator();
     // Released in reverse: executors close first, then the store.
-    this.#shutdown.register("store", () => this.#store.close());
+    if (options.closeStore !== false) this.#shutdown.register("store", () => this.#store.close());
     this.#shutdown.register("executors", () => this.#executors.close());
   }
 
@@ -297,6 +303,16 @@ export class Engine {
     return this.#state;
   }
 
+  /** This engine's owner id in the leases it takes (stores with claims). */
+  get owner(): string {
+    return this.#claimSettings.owner;
+  }
+
+  /** True when the engine claims jobs from its store (many engines may share it). */
+  get usesClaims(): boolean {
+    return this.#source !== undefined;
+  }
+
   /** Adds an event listener; returns a function that removes it. */
   on<K extends EngineEventName>(event: K, listener: EngineListener<K>): () => void {
     return this.#events.on(event, listener);
@@ -313,13 +329,16 @@ export class Engine {
   }
 
   /**
-   * Recovers the store's unfinished jobs: `pending` and `retrying` jobs are queued again (their
-   * `runAt` honoured); a job found `running` was interrupted by a crash, which counts as a failed
-   * attempt (retried or failed by the usual rules). Idempotent; other methods call it first.
+   * Recovers unfinished work. With claims: reclaims jobs whose lease expired or whose engine (a
+   * process of this machine) is dead, counting their interrupted attempt; pending jobs stay in
+   * the store until claimed. Without claims: `pending` and `retrying` jobs are queued again
+   * (their `runAt` honoured) and a job found `running` was interrupted by a crash, which counts
+   * as a failed attempt. A concurrent writer's change wins over recovery's. Idempotent; other
+   * methods call it first.
    */
   start(): Promise<void> {
     if (!this.#started) {
-      const recovery = this.#recover();
+      const recovery = this.#source ? this.#source.reclaim().then(() => undefined) : this.#recover();
       this.#started = recovery;
       // A failed recovery (e.g. a transient store error) may be tried again.
       recovery.catch(() => {
@@ -331,48 +350,38 @@ export class Engine {
 
   async #recover(): Promise<void> {
     const now = this.#clock.now();
-    let recovered = 0;
-    let interrupted = 0;
-    const durable: Promise<void>[] = [];
-    let cursor: string | undefined;
-    do {
-      const page: ListJobsPage = await this.#store.listJobs({
-        status: ["pending", "retrying", "running"],
-        limit: LIST_PAGE,
-        cursor,
-      });
-      for (const job of page.jobs) {
-        if (job.createdAt > this.#seenUntil) this.#seenUntil = job.createdAt;
-        if (this.#active.has(job.id)) continue;
-        if (job.status === "running") {
-          interrupted++;
-          const outcome = recordFailure(job, new InterruptedError(job.id), now, this.#random);
-          if (outcome.willRetry) {
-            durable.push(this.#committer.update(outcome.job, job.version));
-            this.#enqueue(outcome.job);
-          } else {
-            durable.push(this.#finish(job, outcome.job, { error: outcome.error, startedAt: job.updatedAt }, now));
-          }
-        } else {
-          this.#enqueue(job);
-        }
-        recovered++;
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    await Promise.all(durable);
-    if (recovered > 0) this.#logger.info({ recovered, interrupted }, "recovered unfinished jobs");
+    // The store wins: a recovery write another writer beat is forgotten (onRejected), not fatal.
+    const storeWins = (error: unknown): void => {
+      if (!(isPyrexisError(error) && error.code === ErrorCode.STALE_VERSION)) throw error;
+    };
+    const report = await recoverFromListing(
+      this.#store,
+      {
+        holds: (id) => this.#active.has(id),
+        queue: (job) => void this.#enqueue(job),
+        retry: (previous, next) => {
+          this.#enqueue(next);
+          return this.#committer.update(next, previous.version).catch(storeWins);
+        },
+        fail: (previous, next, error) => this.#finish(previous, next, { error, startedAt: previous.updatedAt }, now).catch(storeWins),
+        saw: (createdAt) => {
+          if (createdAt > this.#seenUntil) this.#seenUntil = createdAt;
+        },
+      },
+      now,
+      this.#random,
+    );
+    if (report.recovered > 0) this.#logger.info(report, "recovered unfinished jobs");
   }
 
   /**
-   * Queues `pending` jobs that another process added to the store since recovery or the last
-   * rescan (newest first, stopping at jobs older than what was already seen, with a few seconds
-   * of slack for clock skew between processes). Returns how many were queued. Jobs running in
-   * another process are left alone: this is not recovery. One worker per store for now: two
-   * engines on one store would both run the same pending job (the store's compare-and-set keeps
-   * one outcome, but the handler may run twice).
+   * Stores without claims: queues `pending` jobs that another process added to the store since
+   * recovery or the last rescan (newest first, stopping at jobs older than what was already
+   * seen, with a few seconds of slack for clock skew between processes). Returns how many were
+   * queued. On a store with claims there is nothing to rescan (claims see every job): returns 0.
    */
   rescan(): Promise<number> {
+    if (this.#source) return Promise.resolve(0);
     this.#rescanning ??= this.#doRescan().finally(() => (this.#rescanning = undefined));
     return this.#rescanning;
   }
@@ -448,13 +457,36 @@ export class Engine {
     this.#assertAccepting();
     await this.#committer.insert(jobs);
     if (now > this.#seenUntil) this.#seenUntil = now;
+    const local = this.#source === undefined;
     for (const job of jobs) {
-      this.#enqueue(job);
+      if (local) this.#enqueue(job);
       this.#metrics.increment("job.submitted");
       if (this.#events.has("job:submitted")) this.#events.emit("job:submitted", { job });
     }
-    this.#pump();
+    if (local) this.#pump();
+    else this.#wakeClaims(jobs);
     return jobs;
+  }
+
+  /** Claims: new work is in the store; a delayed job wakes the claimer when it comes due. */
+  #wakeClaims(jobs: readonly Job[]): void {
+    this.#drainedEmitted = false;
+    const now = this.#clock.now();
+    let earliestLater = Number.POSITIVE_INFINITY;
+    for (const job of jobs) if (job.runAt > now && job.runAt < earliestLater) earliestLater = job.runAt;
+    if (earliestLater !== Number.POSITIVE_INFINITY) this.#wakeAt(earliestLater);
+    if (this.#looping) this.#source?.request();
+  }
+
+  /** Claims: asks for a claim round at `at` (a retry's backoff or a delay ending). */
+  #wakeAt(at: number): void {
+    const timer = this.#clock.setTimeout(
+      () => {
+        if (this.#looping && !this.#stopping) this.#source?.request();
+      },
+      Math.max(0, at - this.#clock.now()),
+    );
+    timer.unref();
   }
 
   /** True once shutdown began (a getter, so checks after an `await` are not narrowed away). */
@@ -466,7 +498,7 @@ export class Engine {
     if (this.#stopping) throw new ShuttingDownError();
   }
 
-  /** Queues a job; false when it is already queued, running or finishing here (e.g. a rescan got to it first). */
+  /** Queues a job locally (stores without claims); false when it is already queued, running or finishing here. */
   #enqueue(job: Job): boolean {
     const active = this.#active.get(job.id);
     if (active && (active.queued || active.running || active.settling)) return false;
@@ -492,9 +524,138 @@ export class Engine {
 
   /** The job left this engine (finished, handed back to the store, or taken by another writer). */
   #release(id: string): void {
+    const active = this.#active.get(id);
+    if (active?.leaseVersion !== undefined) this.#source?.drop(id, active.leaseVersion);
     this.#active.delete(id);
     this.#leftDuringRescan?.add(id);
   }
+
+  // --- claims ---
+
+  /** What the claim source asks of this engine. */
+  readonly #claimHost = {
+    modes: (): readonly string[] => this.#executors.modes,
+    want: (mode: string): number => {
+      if (!this.#looping || this.#state !== "running") return 0;
+      const waiting = this.#claimedWaiting.get(mode)?.length ?? 0;
+      return this.#limit(mode) - (this.#runningByMode.get(mode) ?? 0) - waiting + this.#claimSettings.prefetch;
+    },
+    claimed: (claims: readonly ClaimedJob[]): void => this.#onClaimed(claims),
+    lost: (jobId: string, version: number, reason: unknown, cancelled: boolean): void =>
+      this.#onLeaseLost(jobId, version, reason, cancelled),
+    storeChanged: (): void => this.#checkRemoteResults(),
+    reclaimed: (report: { retried: readonly Job[]; failed: readonly Job[] }): void => {
+      this.#logger.info({ retried: report.retried.length, failed: report.failed.length }, "reclaimed jobs of stopped engines");
+      for (let i = 0; i < report.failed.length; i++) this.#metrics.increment(COUNTER_OF.failed);
+      for (const job of report.retried) if (job.runAt > this.#clock.now()) this.#wakeAt(job.runAt);
+      if (report.failed.length > 0) this.#checkRemoteResults(true);
+    },
+    error: (error: unknown, context: string): void => this.#reportError(error, context),
+    idle: (): void => this.#checkDrained(),
+  };
+
+  /** Claimed jobs arrive: they wait for a slot in claim order (shutdown hands them back at once). */
+  #onClaimed(claims: readonly ClaimedJob[]): void {
+    for (const { job, lease } of claims) {
+      const known = this.#active.get(job.id);
+      if (known?.running) {
+        // A job this engine still runs was reclaimed and claimed again: the old attempt is lost.
+        known.running.stop("lost", new InterruptedError(job.id, "its lease expired and it was claimed again"));
+      }
+      const active = new Active(job);
+      active.leaseVersion = lease.version;
+      active.queued = true;
+      this.#active.set(job.id, active);
+      this.#drainedEmitted = false;
+      if (this.#stopping) {
+        this.#handBack(active);
+        continue;
+      }
+      let list = this.#claimedWaiting.get(job.mode);
+      if (!list) {
+        list = [];
+        this.#claimedWaiting.set(job.mode, list);
+      }
+      list.push(active);
+      this.#claimedWaitingCount++;
+    }
+    this.#pump();
+  }
+
+  /** Claims: releases a claimed job this engine will not start (back to `retrying`, the attempt uncounted). */
+  #handBack(active: Active): void {
+    this.#removeWaiting(active);
+    const now = this.#clock.now();
+    const job = active.job;
+    const back = transition(job, "retrying", now, { attempts: Math.max(0, job.attempts - 1), runAt: now });
+    const version = active.leaseVersion;
+    this.#active.delete(job.id);
+    this.#committer
+      .update(back, job.version)
+      .catch(() => {}) // already reported through onError/onRejected
+      .finally(() => {
+        if (version !== undefined) this.#source?.drop(job.id, version);
+      });
+  }
+
+  #removeWaiting(active: Active): void {
+    if (!active.queued) return;
+    active.queued = false;
+    const list = this.#claimedWaiting.get(active.mode);
+    const i = list?.indexOf(active) ?? -1;
+    if (list && i >= 0) {
+      list.splice(i, 1);
+      this.#claimedWaitingCount--;
+    }
+  }
+
+  /** A lease this engine held is gone (cancelled elsewhere, reclaimed, or not confirmed in time). */
+  #onLeaseLost(jobId: string, version: number, reason: unknown, cancelled: boolean): void {
+    const active = this.#active.get(jobId);
+    if (!active || active.leaseVersion !== version) return;
+    this.#logger.warn({ jobId, cancelled }, cancelled ? "job was cancelled elsewhere; stopping it" : "lease lost; stopping the job");
+    if (active.running) {
+      if (active.running.abortKind === undefined || active.running.abortKind !== "lost") active.running.stop("lost", reason);
+      return;
+    }
+    if (active.settling) return; // its terminal write is fenced: it lands or is refused
+    this.#removeWaiting(active);
+    this.#active.delete(jobId);
+    this.#withStoredResult(jobId, reason, () => this.#checkDrained());
+  }
+
+  /**
+   * Asks the store for the results of jobs waited for here but held by no one here (another
+   * engine may have finished them). Spaced by four times the last check's duration, at least
+   * 10 ms, so many waiters do not turn into a storm of reads.
+   */
+  #checkRemoteResults(force = false): void {
+    const check = this.#remoteCheck;
+    if (this.#waiters.size === 0 || check.running) return;
+    const now = this.#clock.now();
+    if (!force && now - check.at < Math.max(10, 4 * check.tookMs)) return;
+    const ids = this.#waiters.ids().filter((id) => !this.#active.has(id));
+    if (ids.length === 0) return;
+    check.running = true;
+    check.at = now;
+    const t0 = performance.now();
+    void Promise.all(
+      ids.map((id) =>
+        this.#store.getResult(id).then(
+          (result) => {
+            if (result) this.#waiters.settle(id, result, undefined);
+          },
+          () => {},
+        ),
+      ),
+    ).finally(() => {
+      check.running = false;
+      check.tookMs = performance.now() - t0;
+      if (this.#waiters.size === 0) this.#source?.setKeepAlive(false);
+    });
+  }
+
+  // --- dispatch ---
 
   /**
    * Runs the next due job (highest effective priority of any mode) to completion, retries
@@ -504,6 +665,7 @@ export class Engine {
     if (this.#stopping) return undefined;
     await this.start();
     if (this.#stopping) return undefined;
+    if (this.#source) return this.#runNextClaimed(this.#source);
     const entry = this.#queue.popAny();
     if (!entry) return undefined;
     let result = await this.#awaitRun(entry);
@@ -513,7 +675,7 @@ export class Engine {
       // It is waiting out its backoff: wait for it (shutdown cuts the wait short), then run it
       // again unless it was cancelled, taken by runLoop, or the engine is stopping.
       const wait = Math.max(0, waiting.job.runAt - this.#clock.now());
-      if (wait > 0) await sleep(wait, this.#stopController.signal);
+      if (wait > 0) await sleep(this.#clock, wait, this.#stopController.signal);
       if (this.#stopping) return undefined;
       const again = this.#active.get(entry.id);
       if (!again?.queued || !this.#queue.remove(again)) return undefined;
@@ -522,10 +684,47 @@ export class Engine {
     return result;
   }
 
+  /** `runNext` on a store with claims: claims one job, and claims it again after each backoff. */
+  async #runNextClaimed(source: ClaimSource): Promise<Result | undefined> {
+    let claims = await source.claimNow(1);
+    let id: string | undefined;
+    for (;;) {
+      const claim = claims[0];
+      if (!claim) return undefined;
+      id = claim.job.id;
+      const active = new Active(claim.job);
+      active.leaseVersion = claim.lease.version;
+      this.#active.set(id, active);
+      const result = await this.#awaitRun(active);
+      if (result !== undefined || this.#stopping) return result;
+      // Retrying: wait out the backoff (shutdown cuts it short), then run it again if still due.
+      await this.#committer.flush().catch(() => {});
+      const stored = await this.#store.getJob(id);
+      if (!stored || stored.status !== "retrying") return undefined;
+      const wait = Math.max(0, stored.runAt - this.#clock.now());
+      if (wait > 0) {
+        // A cancel of this job (or shutdown) ends the wait early.
+        const waitCut = new AbortController();
+        const stop = (): void => waitCut.abort();
+        this.#stopController.signal.addEventListener("abort", stop, { once: true });
+        this.#backoffWaits.set(id, stop);
+        try {
+          await sleep(this.#clock, wait, waitCut.signal);
+        } finally {
+          this.#backoffWaits.delete(id);
+          this.#stopController.signal.removeEventListener("abort", stop);
+        }
+      }
+      if (this.#stopping) return undefined;
+      claims = await source.claimNow(1, [id]);
+    }
+  }
+
   /**
    * Dispatches jobs continuously, up to the concurrency limit of each mode, woken by
-   * submissions and by one timer for the earliest delayed job. Keeps the process alive and
-   * resolves when {@link shutdown} completes.
+   * submissions, by one timer for the earliest delayed job and (with claims) by changes other
+   * processes make to the store. Keeps the process alive and resolves when {@link shutdown}
+   * completes.
    */
   async runLoop(): Promise<void> {
     await this.start();
@@ -534,13 +733,14 @@ export class Engine {
     this.#looping = true;
     this.#state = "running";
     this.#keepAlive = setInterval(() => {}, 1 << 30);
-    if (this.#rescanIntervalMs !== undefined) {
+    if (this.#rescanIntervalMs !== undefined && !this.#source) {
       this.#rescanTimer = setInterval(() => {
         this.rescan().catch((error: unknown) => this.#reportError(error, "rescan of the store failed"));
       }, this.#rescanIntervalMs);
       this.#rescanTimer.unref();
     }
     const done = new Promise<void>((resolve) => (this.#loopDone = resolve));
+    this.#source?.start();
     this.#pump();
     this.#checkDrained();
     await done;
@@ -557,6 +757,24 @@ export class Engine {
   /** Starts as many due jobs as the limits allow. */
   #pump(): void {
     if (!this.#looping || this.#state !== "running") return;
+    if (this.#source) {
+      let wantMore = false;
+      for (const [mode, list] of this.#claimedWaiting) {
+        const limit = this.#limit(mode);
+        let running = this.#runningByMode.get(mode) ?? 0;
+        while (running < limit && list.length > 0) {
+          const active = list.shift() as Active;
+          this.#claimedWaitingCount--;
+          active.queued = false;
+          running++;
+          this.#start(active, true);
+        }
+      }
+      for (const mode of this.#executors.modes) if (this.#claimHost.want(mode) > 0) wantMore = true;
+      // A freed slot asks for more only while the store is not known to be dry.
+      if (wantMore) this.#source.request(false);
+      return;
+    }
     const modes = this.#queue.modes;
     for (let m = 0; m < modes.length; m++) {
       const mode = modes[m] as string;
@@ -583,10 +801,10 @@ export class Engine {
 
   #checkDrained(): void {
     if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return;
-    if (this.#active.size === 0 && this.#queue.size === 0) {
-      this.#drainedEmitted = true;
-      this.#events.emit("engine:drained", {});
-    }
+    if (this.#active.size > 0) return;
+    if (this.#source ? this.#source.busy || !this.#source.dry : this.#queue.size > 0) return;
+    this.#drainedEmitted = true;
+    this.#events.emit("engine:drained", {});
   }
 
   /** Runs one attempt of a popped entry and waits for it (see {@link #start}). */
@@ -596,29 +814,67 @@ export class Engine {
   }
 
   /**
-   * Starts one attempt of a popped entry; `undefined` when the job cannot run now. The attempt's
-   * outcome resolves with the result when the job reached a terminal status (after the result
-   * is durable), or `undefined` when it will retry.
+   * Starts one attempt of a popped entry; `undefined` when the job cannot run now. The attempt is
+   * durable before the handler starts: a claimed job was written `running` by its claim; without
+   * claims the `running` record is committed first. The attempt's outcome resolves with the
+   * result when the job reached a terminal status (after the result is durable), or `undefined`
+   * when it will retry.
    */
   #start(entry: QueueEntry, fromLoop: boolean): Running | undefined {
     const active = this.#active.get(entry.id);
     // The entry was popped (or removed) from the queue: whatever happens next, it is not queued.
     if (active?.queued) active.queued = false;
     if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) return undefined;
+    const claimed = active.leaseVersion !== undefined;
+    if (claimed && !this.#source?.confirmed(active.id, active.leaseVersion as number)) {
+      // Its lease ran out before it could start (the process was paused, the store unreachable):
+      // another engine may hold it now. Start nothing; the store's record wins.
+      this.#release(active.id);
+      this.#checkDrained();
+      return undefined;
+    }
     const now = this.#clock.now();
     const previous = active.job;
-    const job = startAttempt(previous, now);
+    const job = claimed ? previous : startAttempt(previous, now);
     active.job = job;
-    this.#committer.stage(job, previous.version);
     this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
-    if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
-
     const running = new Running(job, now, fromLoop, this.#events, this.#attemptEnded);
     active.running = running;
+    this.#attempts.add(running);
+    if (claimed) {
+      this.#execute(running);
+    } else {
+      // Durable before the handler starts: a crash now cannot lose the counted attempt.
+      this.#committer.updateWith(job, previous.version, undefined, new StartWhenDurable(this.#startHandlers, running));
+    }
+    return running;
+  }
+
+  /** What happens once the `running` record of an attempt (stores without claims) is durable, or refused. */
+  readonly #startHandlers: StartHandlers = {
+    durable: (running) => {
+      if (running.abortKind !== undefined) {
+        // Cancelled, shut down or lost while the record was being written: end without running.
+        running.settle(false, running.reason);
+        return;
+      }
+      this.#execute(running);
+    },
+    // Another writer changed the job (or the engine is stopping): the attempt never ran.
+    refused: (running, error) => {
+      if (running.abortKind === undefined) running.stop("lost", error);
+      running.settle(false, error);
+    },
+  };
+
+  /** Calls the executor of an attempt whose `running` record is durable. */
+  #execute(running: Running): void {
+    const job = running.job;
+    if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
     if (job.timeoutMs !== undefined) {
       const timeoutMs = job.timeoutMs;
-      running.timer = setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
+      running.timer = this.#clock.setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
     }
     const task = { jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts };
     let output: Promise<unknown>;
@@ -627,7 +883,7 @@ export class Engine {
       // An executor with `start` reports to the attempt itself: no promise per run.
       if (executor.start) {
         executor.start(task, running);
-        return running;
+        return;
       }
       // Promise.resolve: a third-party executor may return a plain value or a thenable.
       output = Promise.resolve(executor.run(task, running));
@@ -638,15 +894,16 @@ export class Engine {
       (value) => running.settle(true, value),
       (error: unknown) => running.settle(false, error),
     );
-    return running;
   }
 
   /** The handler of an attempt is done: decide what becomes of the job. Never throws. */
   readonly #attemptEnded = (running: Running, ok: boolean, value: unknown): void => {
+    this.#attempts.delete(running);
     try {
-      this.#decide(running, ok, value);
+      this.#afterAttempt(running, ok, value);
     } catch (error) {
-      // A bug or an impossible state: the attempt must still end, and the loop go on.
+      // A bug or an impossible state: the attempt must still end, the job leave, and the loop go on.
+      this.#release(running.job.id);
       running.outcome.reject(error);
     }
     if (running.outcome.settled) this.#runEnded(running);
@@ -659,91 +916,89 @@ export class Engine {
     else this.#afterRunOk();
   }
 
-  #decide(running: Running, ok: boolean, value: unknown): void {
+  #afterAttempt(running: Running, ok: boolean, value: unknown): void {
     const job = running.job;
-    if (running.timer) clearTimeout(running.timer);
+    this.#clock.clearTimeout(running.timer);
     this.#metrics.observe("job.execution", performance.now() - running.t0);
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 1) - 1);
     // The slot is free as soon as the handler is done: the next job starts while this one's
     // result is being committed (commits pipeline instead of gating every slot).
     this.#pump();
-    let output: unknown;
-    let error: unknown;
-    if (ok) {
-      // A handler that returns nothing produced `null` (JSON has no undefined).
-      output = value === undefined ? null : value;
-      if (running.abortKind !== undefined) {
-        ok = false;
-        error = running.reason;
-      } else {
-        const problem = findJsonProblem(output);
-        if (problem) {
-          ok = false;
-          error = new ValidationError(
-            `handler "${job.handler}" returned a non-JSON output at ${problem.path.join(".") || "(root)"}: ${problem.message}`,
-          );
-        }
-      }
-    } else {
-      error = running.abortKind !== undefined ? running.reason : value;
-    }
     const now = this.#clock.now();
+    const decision = decideAttempt({
+      job,
+      ok,
+      value,
+      abortKind: running.abortKind,
+      abortReason: running.reason,
+      cancelRequested: running.cancelRequested,
+      now,
+      random: this.#random,
+    });
     const startedAt = running.startedAt;
-    // Another writer wins over everything; a cancel request over a timeout that came first.
-    const kind: AbortKind | undefined = running.abortKind === "lost" ? "lost" : running.cancelRequested ? "cancel" : running.abortKind;
-    if (ok && kind === undefined) {
-      const done = transition(job, "completed", now);
-      this.#settleTerminal(job, done, { output: output as Result["output"], startedAt }, now, running);
-      return;
-    }
-    switch (kind) {
-      case "lost": {
-        // Another writer (e.g. `pyrexis cancel` in another process) changed the job: its record
+    const active = this.#active.get(job.id);
+    const mine = active !== undefined && active.running === running;
+    switch (decision.kind) {
+      case "complete":
+        this.#settleTerminal(job, decision.job, { output: decision.output, startedAt }, now, running);
+        return;
+      case "fail":
+        this.#settleTerminal(job, decision.job, { error: decision.error, startedAt }, now, running);
+        return;
+      case "cancel":
+        this.#settleTerminal(job, decision.job, { error: decision.error, startedAt }, now, running);
+        return;
+      case "lost":
+        // Another writer changed the job (a cancel from another process, a reclaim): its record
         // in the store wins; write nothing more for it.
-        this.#release(job.id);
-        this.#withStoredResult(job.id, error, (stored) => {
+        if (mine) this.#release(job.id);
+        this.#withStoredResult(job.id, running.reason, (stored) => {
           running.outcome.resolve(stored);
           this.#runEnded(running);
         });
         return;
-      }
-      case "cancel": {
-        const cancelled = transition(job, "cancelled", now);
-        this.#settleTerminal(job, cancelled, { error: serializeError(error), startedAt }, now, running);
-        return;
-      }
-      case "shutdown": {
-        // A graceful shutdown took the attempt away: it does not count, the job runs again next start.
-        const back = transition(job, "retrying", now, {
-          attempts: job.attempts - 1,
-          runAt: now,
-          lastError: serializeError(error),
-        });
+      case "requeue":
+        // A graceful shutdown took the attempt away: it does not count, the job runs again later.
         // Staged, not awaited: a failing store must not hold shutdown up (the final flush is bounded).
-        this.#committer.stage(back, job.version);
-        this.#release(job.id);
+        this.#writeAndLeave(decision.job, job.version, active, mine);
         running.outcome.resolve(undefined);
         return;
-      }
-      case "timeout":
-      case undefined: {
-        const outcome = recordFailure(job, error, now, this.#random);
-        if (outcome.willRetry) {
-          this.#metrics.increment("job.retries");
-          this.#committer.stage(outcome.job, job.version);
-          const active = this.#active.get(job.id);
-          if (active) active.running = undefined;
-          this.#enqueue(outcome.job);
-          if (this.#events.has("job:retrying")) {
-            this.#events.emit("job:retrying", { job: outcome.job, error: outcome.error, delayMs: outcome.delayMs });
-          }
-          running.outcome.resolve(undefined);
-          return;
+      case "retry":
+        this.#metrics.increment("job.retries");
+        if (this.#source) {
+          this.#writeAndLeave(decision.job, job.version, active, mine);
+          this.#wakeAt(decision.job.runAt);
+        } else {
+          this.#committer.stage(decision.job, job.version);
+          if (mine) active.running = undefined;
+          this.#enqueue(decision.job);
         }
-        this.#settleTerminal(job, outcome.job, { error: outcome.error, startedAt }, now, running);
+        if (this.#events.has("job:retrying")) {
+          this.#events.emit("job:retrying", { job: decision.job, error: decision.error, delayMs: decision.delayMs });
+        }
+        running.outcome.resolve(undefined);
         return;
-      }
     }
+  }
+
+  /** Writes a non-terminal record that ends this engine's hold on the job (retry, requeue). */
+  #writeAndLeave(next: Job, expectedVersion: number, active: Active | undefined, mine: boolean): void {
+    if (!mine || active === undefined) {
+      this.#committer.stage(next, expectedVersion);
+      return;
+    }
+    const version = active.leaseVersion;
+    this.#active.delete(next.id);
+    this.#leftDuringRescan?.add(next.id);
+    if (version === undefined) {
+      this.#committer.stage(next, expectedVersion);
+      return;
+    }
+    // The lease is renewed until the record that ends it is durable.
+    this.#committer
+      .update(next, expectedVersion)
+      .catch(() => {}) // reported through onError/onRejected
+      .finally(() => this.#source?.drop(next.id, version));
   }
 
   /**
@@ -760,9 +1015,10 @@ export class Engine {
   ): TerminalCommit {
     const commit = new TerminalCommit(job, this.#resultOf(job, fields, now), running, this.#terminalHandlers);
     const active = this.#active.get(job.id);
-    if (active) {
+    if (active && (running === undefined || active.running === running)) {
       active.job = job;
       active.running = undefined;
+      this.#removeWaiting(active);
       active.queued = false;
       active.settling = commit;
     }
@@ -773,8 +1029,8 @@ export class Engine {
   readonly #terminalHandlers: TerminalCommitHandlers = {
     durable: (commit) => {
       const { job, result } = commit;
-      this.#settleWaiters(job.id, result, undefined);
-      this.#release(job.id);
+      this.#waiters.settle(job.id, result, undefined);
+      this.#releaseIfSettling(commit);
       this.#metrics.increment(COUNTER_OF[job.status as TerminalStatus]);
       this.#events.emit(EVENT_OF[job.status as TerminalStatus], { job, result });
       this.#endCommit(commit, result, undefined);
@@ -782,10 +1038,17 @@ export class Engine {
     refused: (commit, error) => {
       // The store refused the terminal record (already reported): keep what the store has.
       const id = commit.job.id;
-      this.#release(id);
+      this.#releaseIfSettling(commit);
       this.#withStoredResult(id, error, (stored) => this.#endCommit(commit, stored, error));
     },
   };
+
+  /** Releases the job of a terminal commit, unless the engine holds it again under a newer claim. */
+  #releaseIfSettling(commit: TerminalCommit): void {
+    const active = this.#active.get(commit.job.id);
+    if (active === undefined || active.settling === commit) this.#release(commit.job.id);
+    else if (active.leaseVersion === undefined) this.#release(commit.job.id);
+  }
 
   /**
    * For a job whose record the store kept (another writer's, or the one it would not replace):
@@ -794,7 +1057,8 @@ export class Engine {
    */
   #withStoredResult(id: string, error: unknown, then: (stored: Result | undefined) => void): void {
     const settle = (stored: Result | undefined): void => {
-      this.#settleWaiters(id, stored, error);
+      if (stored || !this.#source) this.#waiters.settle(id, stored, error);
+      // With claims, a job lost here may still finish elsewhere: its waiters keep waiting.
       then(stored);
     };
     this.#store.getResult(id).then(settle, () => settle(undefined));
@@ -805,7 +1069,10 @@ export class Engine {
     if (result) commit.outcome.resolve(result);
     else commit.outcome.reject(error);
     const running = commit.running;
-    if (!running) return;
+    if (!running) {
+      this.#checkDrained();
+      return;
+    }
     if (result) running.outcome.resolve(result);
     else running.outcome.reject(error);
     this.#runEnded(running);
@@ -819,21 +1086,10 @@ export class Engine {
   ): Promise<void> {
     const result = this.#resultOf(job, fields, now);
     return this.#committer.update(job, previous.version, result).then(() => {
-      this.#settleWaiters(job.id, result, undefined);
+      this.#waiters.settle(job.id, result, undefined);
       this.#release(job.id);
       this.#metrics.increment(COUNTER_OF[job.status as TerminalStatus]);
     });
-  }
-
-  /** Resolves every `waitForResult` of `id` with `result`, or rejects them with `error`. */
-  #settleWaiters(id: string, result: Result | undefined, error: unknown): void {
-    const waiters = this.#waiters.get(id);
-    if (!waiters) return;
-    this.#waiters.delete(id);
-    for (const w of waiters) {
-      if (result) w.resolve(result);
-      else w.reject(error);
-    }
   }
 
   /** The frozen result of a job that reached its terminal status. */
@@ -850,10 +1106,11 @@ export class Engine {
   }
 
   /**
-   * Cancels a job. A queued (pending/retrying) job leaves the queue at once; a running job's
-   * signal is aborted and it ends `cancelled` when its handler returns. Resolves with the
-   * final job once the cancellation is durable. Throws `JobNotFoundError`, or
-   * `IllegalTransitionError` for a job that already finished.
+   * Cancels a job. A queued (pending/retrying) job is written `cancelled` at once; a job running
+   * here has its signal aborted and ends `cancelled` when its handler returns. With claims, a job
+   * running in another engine is written `cancelled` here and that engine stops its handler at
+   * its next lease renewal. Resolves with the final job once the cancellation is durable. Throws
+   * `JobNotFoundError`, or `IllegalTransitionError` for a job that already finished.
    */
   async cancelJob(id: string): Promise<Job> {
     if (this.#state === "stopped") throw new ShuttingDownError();
@@ -876,7 +1133,8 @@ export class Engine {
     }
     const now = this.#clock.now();
     if (active?.queued) {
-      this.#queue.remove(active);
+      if (this.#source) this.#removeWaiting(active);
+      else this.#queue.remove(active);
       active.queued = false;
       const cancelled = transition(active.job, "cancelled", now);
       await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined)
@@ -885,14 +1143,42 @@ export class Engine {
       this.#checkDrained();
       return cancelled;
     }
-    const stored = await this.#store.getJob(id);
-    if (!stored) throw new JobNotFoundError(id);
-    if (isTerminal(stored.status)) throw new IllegalTransitionError(id, stored.status, "cancelled");
-    // Known to the store but not queued here (e.g. the engine has not recovered it).
-    const cancelled = transition(stored, "cancelled", now);
-    await this.#settleTerminal(stored, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined).outcome
-      .promise;
-    return cancelled;
+    return this.#cancelInStore(id);
+  }
+
+  /**
+   * Cancels a job this engine does not hold, by compare-and-set on the store's record. Another
+   * writer may change it in between (a claim, a completion): read again and retry, a few times.
+   */
+  async #cancelInStore(id: string): Promise<Job> {
+    for (let race = 0; ; race++) {
+      const stored = await this.#store.getJob(id);
+      if (!stored) throw new JobNotFoundError(id);
+      if (isTerminal(stored.status)) {
+        if (stored.status === "cancelled") return stored;
+        throw new IllegalTransitionError(id, stored.status, "cancelled");
+      }
+      const now = this.#clock.now();
+      const cancelled = transition(stored, "cancelled", now);
+      const result = this.#resultOf(cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now);
+      try {
+        await this.#store.commit({ update: [{ job: cancelled, expectedVersion: stored.version }], results: [result] });
+      } catch (error) {
+        if (error instanceof StaleVersionError && race < MAX_CANCEL_RACES) continue;
+        throw error;
+      }
+      this.#waiters.settle(id, result, undefined);
+      this.#backoffWaits.get(id)?.();
+      this.#metrics.increment(COUNTER_OF.cancelled);
+      if (this.#events.has("job:cancelled")) this.#events.emit("job:cancelled", { job: cancelled, result });
+      // A job queued locally that the store had not shown to this engine yet: drop it.
+      const active = this.#active.get(id);
+      if (active?.queued) {
+        this.#queue.remove(active);
+        this.#release(id);
+      }
+      return cancelled;
+    }
   }
 
   /** The job as the engine knows it now (in memory if active, else from the store). */
@@ -917,46 +1203,33 @@ export class Engine {
 
   /**
    * Resolves with the job's result once it is durable: at once if the store has it (also after
-   * a restart), or when the job finishes. Throws `JobNotFoundError` for an unknown id.
+   * a restart), when this engine finishes the job, or (with claims) when another engine did.
+   * Throws `JobNotFoundError` for an unknown id.
    */
   async waitForResult(id: string, options: WaitOptions = {}): Promise<Result> {
     const { signal } = options;
     signal?.throwIfAborted();
-    return new Promise<Result>((resolve, reject) => {
-      let settled = false;
-      const onAbort = (): void => finish(undefined, signal?.reason);
-      const waiter: ResultWaiter = { resolve: (r) => finish(r), reject: (e) => finish(undefined, e) };
-      const finish = (r: Result | undefined, error?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        signal?.removeEventListener("abort", onAbort);
-        const list = this.#waiters.get(id);
-        if (list) {
-          const i = list.indexOf(waiter);
-          if (i >= 0) list.splice(i, 1);
-          if (list.length === 0) this.#waiters.delete(id);
-        }
-        if (r) resolve(r);
-        else reject(error);
-      };
-      // Register first, then look in the store, so a result written in between is not missed.
-      const list = this.#waiters.get(id);
-      if (list) list.push(waiter);
-      else this.#waiters.set(id, [waiter]);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const lookUp = async (): Promise<void> => {
-        const stored = await this.#store.getResult(id);
-        if (stored) return finish(stored);
-        if (this.#active.has(id)) return;
-        const job = await this.#store.getJob(id);
-        if (!job) finish(undefined, new JobNotFoundError(id));
-        else if (isTerminal(job.status)) {
-          const again = await this.#store.getResult(id);
-          if (again) finish(again);
-        }
-      };
-      // Any store error (e.g. a corrupt record) rejects the wait instead of leaving it pending.
-      lookUp().catch((error: unknown) => finish(undefined, error));
+    // Register first, then look in the store, so a result written in between is not missed.
+    const { promise, settle } = this.#waiters.wait(id, signal);
+    if (this.#source) {
+      this.#source.setKeepAlive(true);
+      this.#source.ensurePolling();
+    }
+    const lookUp = async (): Promise<void> => {
+      const stored = await this.#store.getResult(id);
+      if (stored) return settle(stored);
+      if (this.#active.has(id)) return;
+      const job = await this.#store.getJob(id);
+      if (!job) settle(undefined, new JobNotFoundError(id));
+      else if (isTerminal(job.status)) {
+        const again = await this.#store.getResult(id);
+        if (again) settle(again);
+      }
+    };
+    // Any store error (e.g. a corrupt record) rejects the wait instead of leaving it pending.
+    lookUp().catch((error: unknown) => settle(undefined, error));
+    return promise.finally(() => {
+      if (this.#waiters.size === 0) this.#source?.setKeepAlive(false);
     });
   }
 
@@ -966,8 +1239,8 @@ export class Engine {
    * `job.cancelled`; timings: `job.execution`, `job.queue_wait`.
    */
   getMetrics(): MetricsRegistry {
-    this.#metrics.setGauge("jobs.queued", this.#queue.size);
-    this.#metrics.setGauge("jobs.ready", this.#queue.readyCount);
+    this.#metrics.setGauge("jobs.queued", this.queuedCount);
+    this.#metrics.setGauge("jobs.ready", this.#source ? this.#claimedWaitingCount : this.#queue.readyCount);
     for (const mode of this.#executors.modes) {
       this.#metrics.setGauge("jobs.running", this.#runningByMode.get(mode) ?? 0, { mode });
     }
@@ -979,9 +1252,9 @@ export class Engine {
     return Object.fromEntries(this.#runningByMode);
   }
 
-  /** Jobs queued (ready or delayed) in this engine. */
+  /** Jobs waiting in this engine for a slot: queued (ready or delayed), or claimed and not started. */
   get queuedCount(): number {
-    return this.#queue.size;
+    return this.#source ? this.#claimedWaitingCount : this.#queue.size;
   }
 
   /** Resolves once every staged transition is durable. */
@@ -990,10 +1263,11 @@ export class Engine {
   }
 
   /**
-   * Stops the engine: no new submissions (`ShuttingDownError`), no new dispatch; in-flight jobs
-   * may finish for `graceMs`, then they are aborted and go back to `retrying` (their attempt not
-   * counted); every transition is flushed; executors and then the store are closed; registered
-   * shutdown callbacks run in reverse order. Idempotent; `runLoop()` resolves when it is done.
+   * Stops the engine: no new submissions (`ShuttingDownError`), no new dispatch or claims;
+   * claimed jobs not started are handed back to the store; in-flight jobs may finish for
+   * `graceMs`, then they are aborted and go back to `retrying` (their attempt not counted);
+   * every transition is flushed; executors and then the store are closed; registered shutdown
+   * callbacks run in reverse order. Idempotent; `runLoop()` resolves when it is done.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     this.#shutdownPromise ??= this.#doShutdown(options.graceMs ?? this.#graceMs);
@@ -1008,37 +1282,43 @@ export class Engine {
 
   /**
    * Drops a job whose change the store rejected as stale (someone else wrote it): a queued job
-   * leaves the queue, a running one is aborted and writes nothing more.
+   * leaves the queue, a running one is aborted and writes nothing more. A rejection of an older
+   * holding (a version before this engine's current lease) is ignored.
    */
-  #forget(jobId: string, reason: unknown): void {
+  #forget(jobId: string, reason: unknown, expectedVersion: number | undefined): void {
     const active = this.#active.get(jobId);
     if (!active) return;
+    if (active.leaseVersion !== undefined && expectedVersion !== undefined && expectedVersion < active.leaseVersion) return;
     if (active.running) {
       if (active.running.abortKind === undefined) active.running.stop("lost", reason);
       return;
     }
+    if (active.settling) return; // its own commit tells it
     if (active.queued) {
-      this.#queue.remove(active);
-      this.#queue.refreshTimer();
+      if (this.#source) this.#removeWaiting(active);
+      else {
+        this.#queue.remove(active);
+        this.#queue.refreshTimer();
+      }
     }
-    this.#active.delete(jobId);
+    this.#release(jobId);
     this.#checkDrained();
   }
 
   /** Jobs still running or committing their terminal record. */
   #inFlight(): Promise<unknown>[] {
     const out: Promise<unknown>[] = [];
+    for (const running of this.#attempts) out.push(running.done);
     for (const a of this.#active.values()) {
-      if (a.running) out.push(a.running.done);
+      if (a.running && !this.#attempts.has(a.running)) out.push(a.running.done);
       else if (a.settling) out.push(a.settling.outcome.promise);
     }
     return out;
   }
 
   #abortInFlight(): void {
-    for (const [id, a] of this.#active) {
-      if (a.running && a.running.abortKind === undefined)
-        a.running.stop("shutdown", new InterruptedError(id, "aborted by engine shutdown"));
+    for (const running of this.#attempts) {
+      if (running.abortKind === undefined) running.stop("shutdown", new InterruptedError(running.job.id, "aborted by engine shutdown"));
     }
   }
 
@@ -1048,6 +1328,11 @@ export class Engine {
     this.#queue.stop();
     if (this.#rescanTimer) clearInterval(this.#rescanTimer);
     await this.#rescanning?.catch(() => 0);
+    if (this.#source) {
+      await this.#source.stopClaiming().catch(() => {});
+      // Claimed jobs that never started go back to the store at once, for another engine to take.
+      for (const list of this.#claimedWaiting.values()) for (const active of [...list]) this.#handBack(active);
+    }
     // After the grace period, aborting, settling and the final flush share one deadline, so a
     // failing store cannot hold shutdown up for longer than grace + MIN_FINAL_FLUSH_MS.
     if (this.#inFlight().length > 0) await settlesWithin(Promise.allSettled(this.#inFlight()), graceMs);
@@ -1078,12 +1363,13 @@ export class Engine {
     }
     // Nothing more can be written: later changes fail at once instead of waiting for a closed store.
     this.#committer.abandon(flushFailed ? flushError : new ShuttingDownError("engine has shut down"));
+    await this.#source?.stopRenewing().catch(() => {});
+    this.#source?.setKeepAlive(false);
     // Results of jobs that did not finish will come from a later run, not from this engine.
-    for (const id of [...this.#waiters.keys()]) {
-      this.#settleWaiters(id, undefined, new ShuttingDownError(`engine shut down before job ${id} finished`));
-    }
+    this.#waiters.rejectAll((id) => new ShuttingDownError(`engine shut down before job ${id} finished`));
     const report = await this.#shutdown.run();
     for (const { name, error } of report.errors) this.#reportError(error, `shutdown step "${name}" failed`);
+    if (!this.#source) storesWithoutClaimsInUse.delete(this.#store);
     this.#state = "stopped";
     if (this.#keepAlive) clearInterval(this.#keepAlive);
     this.#looping = false;

@@ -1,4 +1,13 @@
-import { ErrorCode, isPyrexisError, StaleVersionError, StoreFailureError, type Job, type Result } from "@pyrexis/models";
+import {
+  ErrorCode,
+  isPyrexisError,
+  StaleVersionError,
+  StoreFailureError,
+  systemClock,
+  type Clock,
+  type Job,
+  type Result,
+} from "@pyrexis/models";
 import type { CommitBatch, JobStore, JobUpdate } from "@pyrexis/storage";
 
 /** Told when a change is durable (`resolve`) or will never be (`reject`). */
@@ -43,8 +52,13 @@ export interface GroupCommitterOptions {
   maxBatch: number;
   /** Told about every failed commit (it will be retried or its callers rejected). */
   onError(error: unknown, context: string): void;
-  /** Called when a unit could not be written because it breaks the contract (e.g. another engine changed the job). */
-  onRejected?(unit: { jobId?: string; error: unknown }): void;
+  /**
+   * Called when a unit could not be written because it breaks the contract (e.g. another engine
+   * changed the job); `expectedVersion` is the version the update expected.
+   */
+  onRejected?(unit: { jobId?: string; expectedVersion?: number; error: unknown }): void;
+  /** Timers of the retry backoff (default the system clock). */
+  clock?: Pick<Clock, "setTimeout"> | undefined;
 }
 
 const RETRY_MIN_MS = 10;
@@ -263,7 +277,7 @@ export class GroupCommitter {
         const unit = units[0] as Unit;
         this.#answer(unit, false, error);
         const jobId = unit.job?.id;
-        this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, error });
+        this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, expectedVersion: unit.expectedVersion, error });
         return true;
       }
       // Submissions fail fast (nothing was written, the caller can retry); transitions of
@@ -281,7 +295,8 @@ export class GroupCommitter {
         return true;
       }
       this.#retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryDelay * 2));
-      await new Promise((r) => setTimeout(r, this.#retryDelay));
+      const clock = this.#options.clock ?? systemClock;
+      await new Promise<void>((r) => clock.setTimeout(r, this.#retryDelay));
       if (this.#stopped) {
         for (const unit of units) this.#answer(unit, false, error);
         return true;

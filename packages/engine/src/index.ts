@@ -1,9 +1,11 @@
-export { Engine, type EngineOptions, type ExecutorSource, type ShutdownOptions, type WaitOptions } from "./engine.js";
+export { Engine, type EngineState } from "./engine.js";
+export type { EngineOptions, ExecutorSource, ShutdownOptions, WaitOptions } from "./options.js";
 export { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
 export { ShutdownCoordinator, type ShutdownCallback, type ShutdownReport, type SignalHandlerOptions } from "./shutdown.js";
 export { silentLogger, type Logger } from "@pyrexis/executors";
 export { createEngine, type CreateEngineOptions } from "./create-engine.js";
-export type { QueueEntry, SchedulerFactory } from "./local-queue.js";
+export type { PeekableScheduler, QueueEntry, SchedulerFactory } from "./local-queue.js";
+export { decideAttempt, type AbortKind, type AttemptDecision, type AttemptEnd } from "./attempt-decision.js";
 
 // What most applications need, so `@pyrexis/engine` alone is enough to write handlers and
 // branch on errors.

@@ -1,4 +1,4 @@
-import type { Clock } from "@pyrexis/models";
+import type { Clock, ClockTimer } from "@pyrexis/models";
 import { agingKeyMs, type Scheduler, type SchedulerEntry } from "@pyrexis/scheduler";
 
 /** What the engine queues: the scheduler entry of a job plus its mode. */
@@ -18,7 +18,8 @@ export type SchedulerFactory = (mode: string) => PeekableScheduler<QueueEntry>;
 /**
  * The engine's dispatch seam: where due jobs come from. This in-memory implementation keeps
  * one scheduler per mode (so a full mode never blocks another) and one timer for the earliest
- * delayed job. A shared store with claims/leases can implement the same seam later.
+ * delayed job. It serves stores without claims; on a store with claims the engine claims from
+ * the store instead (see `ClaimSource`).
  */
 export class LocalQueue {
   readonly #schedulers = new Map<string, PeekableScheduler<QueueEntry>>();
@@ -28,7 +29,7 @@ export class LocalQueue {
   readonly #clock: Clock;
   readonly #onDue: () => void;
   readonly #agingRate: number;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ClockTimer | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
 
   /** `onDue` is called when a delayed entry becomes due (one timer, never polling). */
@@ -115,18 +116,15 @@ export class LocalQueue {
     const next = this.nextRunAt();
     if (next === undefined) return;
     if (this.#timer && next >= this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timerAt = next;
     const delay = Math.max(0, next - this.#clock.now());
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#timerAt = Number.POSITIVE_INFINITY;
-        this.#onDue();
-        this.#armTimer();
-      },
-      Math.min(delay, 2_147_483_647),
-    );
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      this.#onDue();
+      this.#armTimer();
+    }, delay);
     // The engine's run loop keeps the process alive; a pending retry alone must not.
     this.#timer.unref();
   }
@@ -138,7 +136,7 @@ export class LocalQueue {
 
   /** Stops the timer. */
   stop(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
   }

@@ -170,7 +170,7 @@ describe("retries", () => {
     const job = await engine.submitJob({ handler: "boom", maxAttempts: 3, backoff: { baseMs: 100 } });
     const retrying: number[] = [];
     engine.on("job:retrying", (e) => retrying.push(e.delayMs));
-    // runNext waits out the backoff with a real timer (the manual clock does not move), so
+    // runNext waits out the backoff on the engine's clock (the manual clock does not move), so
     // check the first retry through the event and the store, then cancel it while it waits.
     const run = engine.runNext();
     await new Promise((r) => setTimeout(r, 20));

@@ -2,14 +2,31 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AsyncExecutor, ExecutorRouter, type HandlerMap } from "@pyrexis/executors";
-import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
+import {
+  MemoryJobStore,
+  type ClaimedJob,
+  type ClaimMethods,
+  type ClaimRequest,
+  type ClaimsJobStore,
+  type JobStore,
+  type ReclaimReport,
+  type ReclaimRequest,
+  type RenewReport,
+  type RenewRequest,
+} from "@pyrexis/storage";
 import { Engine, type EngineOptions } from "../src/index.js";
 
 /** An engine on the real async executor with inline handlers. */
 export function engineWith(handlers: HandlerMap, options: Partial<EngineOptions> & { store?: JobStore } = {}): Engine {
   const executors = new ExecutorRouter({ async: new AsyncExecutor({ handlers }) });
   return new Engine({
-    store: options.store ?? new MemoryJobStore(),
+    // The store judges "due" and orders claims: by the engine's clock and aging rate, as in production.
+    store:
+      options.store ??
+      new MemoryJobStore({
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.agingRate !== undefined ? { agingRate: options.agingRate } : {}),
+      }),
     executors,
     handlerNames: Object.keys(handlers),
     ...options,
@@ -82,5 +99,40 @@ export class FlakyStore implements JobStore {
   }
   close(): Promise<void> {
     return this.keepOpen ? Promise.resolve() : this.inner.close();
+  }
+}
+
+/**
+ * A {@link FlakyStore} over a store with claims that forwards them, with faults of its own:
+ * failing renewals, and hooks before each claims call.
+ */
+export class FlakyClaimsStore extends FlakyStore implements ClaimMethods {
+  readonly claimsInner: ClaimsJobStore;
+  /** When set, `renewLeases` rejects with it. */
+  failingRenewals: Error | undefined = undefined;
+  renewals = 0;
+  claims = 0;
+  constructor(inner: ClaimsJobStore) {
+    super(inner);
+    this.claimsInner = inner;
+  }
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    if (this.failing !== undefined) throw this.failing;
+    this.claims++;
+    return this.claimsInner.claim(request);
+  }
+  async renewLeases(request: RenewRequest): Promise<RenewReport> {
+    this.renewals++;
+    if (this.failingRenewals !== undefined) throw this.failingRenewals;
+    return this.claimsInner.renewLeases(request);
+  }
+  reclaimExpired(request: ReclaimRequest): Promise<ReclaimReport> {
+    return this.claimsInner.reclaimExpired(request);
+  }
+  leaseOwners(): Promise<string[]> {
+    return this.claimsInner.leaseOwners();
+  }
+  async changeMark(): Promise<string | number> {
+    return (await this.claimsInner.changeMark?.()) ?? 0;
   }
 }

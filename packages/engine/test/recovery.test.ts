@@ -193,3 +193,39 @@ describe("waitForResult on a corrupt record", () => {
     await engine.shutdown();
   });
 });
+
+describe("recovery when another writer changes a job (the store wins)", () => {
+  it("a cancel landing while start() recovers a running job does not fail start(); other jobs still run", async () => {
+    const { FlakyStore } = await import("./helpers.js");
+    const { createJob, parseJobSpec, startAttempt, transition, createResult } = await import("@pyrexis/models");
+    const inner = new MemoryJobStore();
+    const interrupted = startAttempt(createJob(parseJobSpec({ handler: "echo", payload: "was running" }), Date.now()), Date.now());
+    const other = createJob(parseJobSpec({ handler: "echo", payload: "still runs" }), Date.now());
+    await inner.commit({ insert: [interrupted, other] });
+    const store = new FlakyStore(inner);
+    // Recovery reads the page, then another process cancels the running job before recovery writes.
+    store.listDelayMs = 30;
+    const originalList = store.listJobs.bind(store);
+    let cancelledElsewhere = false;
+    store.listJobs = async (q) => {
+      const page = await originalList(q);
+      if (!cancelledElsewhere) {
+        cancelledElsewhere = true;
+        const now = Date.now();
+        const cancelled = transition(interrupted, "cancelled", now);
+        await inner.commit({
+          update: [{ job: cancelled, expectedVersion: interrupted.version }],
+          results: [createResult({ jobId: interrupted.id, status: "cancelled", startedAt: now, endedAt: now, attempts: 1 })],
+        });
+      }
+      return page;
+    };
+    const engine = engineWith({ echo: (p) => p }, { store });
+    await expect(engine.start()).resolves.toBeUndefined();
+    const results = [];
+    for (let r = await engine.runNext(); r; r = await engine.runNext()) results.push(r);
+    expect(results.map((r) => r.output)).toEqual(["still runs"]);
+    expect(await inner.getJob(interrupted.id)).toMatchObject({ status: "cancelled" });
+    await engine.shutdown();
+  });
+});

@@ -47,7 +47,7 @@ function checkOwner(v: unknown, what: string): string {
   return v;
 }
 
-function checkNames(v: unknown, name: "modes" | "handlers", what: string): readonly string[] | undefined {
+function checkNames(v: unknown, name: "modes" | "handlers" | "ids", what: string): readonly string[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v) || v.length === 0 || v.some((s) => typeof s !== "string" || s.length === 0)) {
     throw invalid(`${what}: ${name} must be a non-empty array of non-empty strings when given`, [name]);
@@ -65,6 +65,7 @@ export function checkClaimRequest(request: unknown): ClaimRequest {
     leaseMs: checkInt(request.leaseMs, "leaseMs", MIN_LEASE_MS, MAX_LEASE_MS, what),
     modes: checkNames(request.modes, "modes", what),
     handlers: checkNames(request.handlers, "handlers", what),
+    ids: checkNames(request.ids, "ids", what),
   };
 }
 

@@ -43,6 +43,8 @@ export interface ClaimRequest {
   readonly modes?: readonly string[] | undefined;
   /** Only jobs of these handlers (a non-empty array); all handlers when absent. */
   readonly handlers?: readonly string[] | undefined;
+  /** Only these jobs (a non-empty array of ids), e.g. to run a job again once its backoff is over; all jobs when absent. */
+  readonly ids?: readonly string[] | undefined;
 }
 
 /** What {@link ClaimMethods.renewLeases} extends. */

@@ -5,7 +5,9 @@ import {
   checkReclaimRequest,
   checkRenewRequest,
   claimedRecord,
+  compareClaimOrder,
   DEFAULT_CLAIM_AGING_RATE,
+  isClaimable,
   reclaimedRecord,
 } from "./claims-kit.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
@@ -98,6 +100,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
   readonly #clone: boolean;
   readonly #clock: Pick<Clock, "now">;
   readonly #random: RandomSource;
+  readonly #agingRate: number;
   readonly #claimable: MemoryClaimIndex<StoredRecord>;
   /** Records in status `running` (claimed or not): what renewals and reclaims look at. */
   readonly #running = new Set<StoredRecord>();
@@ -127,6 +130,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
     }
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
+    this.#agingRate = agingRate;
     this.#claimable = new MemoryClaimIndex<StoredRecord>(agingRate);
   }
 
@@ -191,10 +195,11 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
 
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     this.#assertOpen();
-    const { owner, limit, leaseMs, modes, handlers } = checkClaimRequest(request);
+    const { owner, limit, leaseMs, modes, handlers, ids } = checkClaimRequest(request);
     const now = this.#clock.now();
-    const accept = handlers === undefined ? () => true : (job: Job) => handlers.includes(job.handler);
-    const records = this.#claimable.take(now, limit, modes, accept);
+    const accept = (job: Job): boolean =>
+      (handlers === undefined || handlers.includes(job.handler)) && (modes === undefined || modes.includes(job.mode));
+    const records = ids === undefined ? this.#claimable.take(now, limit, modes, accept) : this.#claimableById(ids, now, limit, accept);
     if (records.length === 0) return [];
     this.#changes++;
     const expiresAt = now + leaseMs;
@@ -211,6 +216,17 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
       out[i] = { job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) };
     }
     return out;
+  }
+
+  /** The claimable records among `ids`, in claim order (the claim index drops their entries later, as stale). */
+  #claimableById(ids: readonly string[], now: number, limit: number, accept: (job: Job) => boolean): StoredRecord[] {
+    const found: StoredRecord[] = [];
+    for (const id of new Set(ids)) {
+      const record = this.#records.get(id);
+      if (record !== undefined && isClaimable(record.job, now) && accept(record.job)) found.push(record);
+    }
+    found.sort((a, b) => compareClaimOrder(a.job, b.job, this.#agingRate));
+    return found.slice(0, limit);
   }
 
   async renewLeases(request: RenewRequest): Promise<RenewReport> {

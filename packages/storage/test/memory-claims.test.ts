@@ -50,3 +50,18 @@ describe("MemoryJobStore claims", () => {
     expect((await store.getJob(job.id))?.status).toBe("retrying");
   });
 });
+
+describe("MemoryJobStore claims by id", () => {
+  it("claims only the named jobs that are due", async () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryJobStore({ clock });
+    const a = jobAt(clock, { priority: 1 });
+    const b = jobAt(clock, { priority: 9 });
+    const c = jobAt(clock, { runAt: T0 + 10 });
+    await store.commit({ insert: [a, b, c] });
+    const got = await store.claim({ owner: "x", limit: 10, leaseMs: 1000, ids: [a.id, c.id, "missing"] });
+    expect(got.map((g) => g.job.id)).toEqual([a.id]);
+    // The heap entry of `a` is stale now: a general claim skips it.
+    expect((await store.claim({ owner: "x", limit: 10, leaseMs: 1000 })).map((g) => g.job.id)).toEqual([b.id]);
+  });
+});
