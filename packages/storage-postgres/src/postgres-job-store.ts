@@ -570,7 +570,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods {
    */
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     this.#assertOpen();
-    const { owner, limit, leaseMs, modes, handlers } = checkClaimRequest(request);
+    const { owner, limit, leaseMs, modes, handlers, ids } = checkClaimRequest(request);
     const rows = await this.#guard("claim", () =>
       run<ClaimRow>(this.#connection.kysely, this.#statements.claim, [
         this.#now(),
@@ -580,6 +580,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods {
         owner,
         leaseMs,
         this.#channel,
+        ids ?? null,
       ]),
     );
     if (rows.length === 0) return [];

@@ -29,7 +29,7 @@ export interface Statements {
   /** $1 job id. */
   readonly getResult: string;
   readonly countByStatus: string;
-  /** $1 now, $2 modes or NULL, $3 handlers or NULL, $4 limit, $5 owner, $6 lease ms, $7 channel. */
+  /** $1 now, $2 modes or NULL, $3 handlers or NULL, $4 limit, $5 owner, $6 lease ms, $7 channel, $8 ids or NULL. */
   readonly claim: string;
   /** $1 now, $2 ids, $3 versions, $4 owner, $5 lease ms. One row per requested lease, in order. */
   readonly renew: string;
@@ -91,6 +91,7 @@ export function buildStatements(schema: string): Statements {
         WHERE j.status IN ('pending', 'retrying') AND j.run_at <= t.now
           AND ($2::text[] IS NULL OR j.mode = ANY($2::text[]))
           AND ($3::text[] IS NULL OR j.handler = ANY($3::text[]))
+          AND ($8::text[] IS NULL OR j.id = ANY($8::text[]))
         ORDER BY j.aging_key DESC, j.id
         LIMIT $4
         FOR UPDATE OF j SKIP LOCKED

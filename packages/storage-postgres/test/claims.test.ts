@@ -56,7 +56,7 @@ describe("claim", () => {
     expect((await store.claim({ owner: "w1", limit: 10, leaseMs: 5_000 })).map((c) => c.job.id)).toEqual(["later"]);
   });
 
-  it("takes only the modes and handlers asked for, and at most limit", async () => {
+  it("takes only the modes, handlers and ids asked for, and at most limit", async () => {
     const clock = new ManualClock(T0);
     const store = await open(freshSchema("filter"), clock);
     await store.commit({
@@ -72,7 +72,9 @@ describe("claim", () => {
     );
     expect(await store.claim({ owner: "w", limit: 1, leaseMs: 100, modes: ["async"] })).toHaveLength(1);
     expect((await store.claim({ owner: "w", limit: 5, leaseMs: 100, handlers: ["other"] })).map((c) => c.job.id)).toEqual(["t2"]);
-    expect(await store.countByStatus()).toMatchObject({ running: 3, pending: 1 });
+    await store.commit({ insert: [job("i1", { runAt: T0 }), job("i2", { runAt: T0 }), job("i3", { runAt: T0 + 1 })] });
+    expect((await store.claim({ owner: "w", limit: 5, leaseMs: 100, ids: ["i2", "i3", "nope"] })).map((c) => c.job.id)).toEqual(["i2"]);
+    expect(await store.countByStatus()).toMatchObject({ running: 4, pending: 3 });
   });
 
   it("several store instances claiming at once never receive the same job, and together take all", async () => {

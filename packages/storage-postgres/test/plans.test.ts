@@ -55,10 +55,16 @@ afterAll(async () => {
 describe("plans of the hot statements (EXPLAIN)", () => {
   it("claim walks the partial claim index in claim order, with and without a mode filter", async () => {
     for (const modes of [null, ["async"]]) {
-      const p = await plan(s.claim, [5_000_000, modes, null, 10, "w", 1000, "chan"]);
+      const p = await plan(s.claim, [5_000_000, modes, null, 10, "w", 1000, "chan", null]);
       expect(p.indexes).toContain("jobs_claim");
       expect(p.seqScans).toEqual([]);
     }
+  });
+
+  it("a claim of given ids finds them without a sequential scan", async () => {
+    const p = await plan(s.claim, [5_000_000, null, null, 10, "w", 1000, "chan", ["j40", "j80"]]);
+    expect(p.seqScans).toEqual([]);
+    expect(p.indexes.length).toBeGreaterThan(0);
   });
 
   it("reclaimExpired and leaseOwners read only the partial index of running jobs", async () => {
