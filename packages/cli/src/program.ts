@@ -29,7 +29,8 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => num
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-const storeOption = (): Option => new Option("--store <path>", "SQLite database file (env PYREXIS_STORE; default ./pyrexis.db)");
+const storeOption = (): Option =>
+  new Option("--store <path>", "SQLite database file, or a postgres:// URL (env PYREXIS_STORE; default ./pyrexis.db)");
 const handlersOption = (what: string): Option => new Option("--handlers <module>", `handlers module (env PYREXIS_HANDLERS); ${what}`);
 
 /**

@@ -148,8 +148,13 @@ export function shared(api: TestApi, factory: JobStoreFactory, seed: number): vo
         assert.equal(typeof a.changeMark, typeof b.changeMark, "both handles have changeMark, or neither");
         if (b.changeMark === undefined) return;
         let mark = await b.changeMark();
+        // A mark may follow the change a moment later (e.g. by a notification): wait for it, bounded.
         const changed = async (what: string): Promise<void> => {
-          const next = await b.changeMark!();
+          let next = await b.changeMark!();
+          for (let waited = 0; next === mark && waited < 5000; waited += 5) {
+            await new Promise((r) => setTimeout(r, 5));
+            next = await b.changeMark!();
+          }
           assert.notEqual(next, mark, `the other handle's changeMark must change after ${what}`);
           mark = next;
         };
