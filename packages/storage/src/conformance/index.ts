@@ -22,6 +22,7 @@ import { counts } from "./counts.js";
 import { checkSuiteArgs, resolveSeed, type JobStoreFactory, type TestApi } from "./harness.js";
 import { listing } from "./listing.js";
 import { persistence } from "./persistence.js";
+import { queryJobs } from "./query.js";
 import { roundTrips } from "./round-trips.js";
 
 export { BASE_TIME, bump, makeJob, makeResult } from "./data.js";
@@ -56,6 +57,13 @@ export const describePersistence: ConformanceGroup = group("describePersistence"
 export const describeConcurrency: ConformanceGroup = group("describeConcurrency", concurrency);
 /** `ValidationError` for non-string ids and a missing batch. */
 export const describeArgumentChecks: ConformanceGroup = group("describeArgumentChecks", argumentChecks);
+
+/**
+ * The `queryJobs` capability (filters by handler, mode, priority and creation time). Not part of
+ * {@link describeJobStore}: call it for a store that declares `capabilities.queryJobs`; its
+ * first check fails for one that does not.
+ */
+export const describeQueryJobs: ConformanceGroup = group("describeQueryJobs", queryJobs);
 
 /**
  * The whole suite: every group above inside one `describe("JobStore conformance: <name>")`.
