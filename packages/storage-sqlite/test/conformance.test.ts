@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
-import { describeJobStore } from "@pyrexis/storage/conformance";
+import { describeJobStore, describeQueryJobs } from "@pyrexis/storage/conformance";
 import { SqliteJobStore } from "../src/index.js";
 import { tempDir } from "@pyrexis/test-utils";
 
@@ -11,4 +11,9 @@ describeJobStore(
     create: () => SqliteJobStore.open({ path: tempDir("pyrexis-sqlite-").file("store.db") }),
     reopen: (previous) => SqliteJobStore.open({ path: (previous as SqliteJobStore).location }),
   },
+);
+
+describeQueryJobs(
+  { describe, it, beforeEach, afterEach },
+  { name: "SqliteJobStore (file)", create: () => SqliteJobStore.open({ path: tempDir("pyrexis-sqlite-").file("store.db") }) },
 );

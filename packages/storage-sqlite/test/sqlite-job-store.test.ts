@@ -57,9 +57,9 @@ describe("open", () => {
   it("accepts a lazy database factory and declares capabilities by where the data lives", async () => {
     const lazy = await SqliteJobStore.open({ database: (): SqliteDatabaseLike => new Database(tmp.file("lazy.db")) });
     open.push(lazy);
-    expect(lazy.capabilities).toEqual({ persistent: true, shared: true });
+    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, queryJobs: true });
     const memory = await openStore(":memory:");
-    expect(memory.capabilities).toEqual({ persistent: false, shared: false });
+    expect(memory.capabilities).toEqual({ persistent: false, shared: false, queryJobs: true });
   });
 
   it("reports a path it cannot open as StoreFailureError", async () => {
@@ -364,10 +364,13 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
     const first = await SqliteJobStore.open({ path });
     await first.commit({ insert: [job("kept")] });
     await first.close();
-    // Roll the file back to what version 0001 left: the index, and no record of 0002.
+    // Roll the file back to what version 0001 left: the index, and no record of 0002 (nor of
+    // 0004's columns and indexes, which come after it).
     const raw = new Database(path);
+    raw.exec("DROP INDEX jobs_handler_created_id; DROP INDEX jobs_status_handler_created_id");
+    raw.exec("ALTER TABLE jobs DROP COLUMN handler; ALTER TABLE jobs DROP COLUMN mode");
     raw.exec("CREATE INDEX jobs_status_aging_id ON jobs (status, aging_key, id)");
-    raw.prepare("DELETE FROM pyrexis_migration WHERE name = ?").run("0002_drop_unused_aging_index");
+    raw.prepare("DELETE FROM pyrexis_migration WHERE name IN (?, ?)").run("0002_drop_unused_aging_index", "0004_query_indexes");
     raw.close();
     const store = await openStore(path);
     expect((await store.getJob("kept"))?.id).toBe("kept");
@@ -381,8 +384,12 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       .sort();
     const migrations = check.prepare("SELECT name FROM pyrexis_migration ORDER BY name").all();
     check.close();
-    expect(indexes).toEqual(["jobs_created_id", "jobs_status_created_id"]);
-    expect(migrations).toEqual([{ name: "0001_jobs_and_results" }, { name: "0002_drop_unused_aging_index" }]);
+    expect(indexes).toEqual(["jobs_created_id", "jobs_handler_created_id", "jobs_status_created_id", "jobs_status_handler_created_id"]);
+    expect(migrations).toEqual([
+      { name: "0001_jobs_and_results" },
+      { name: "0002_drop_unused_aging_index" },
+      { name: "0004_query_indexes" },
+    ]);
   });
 
   it("a store written by a newer schema version", async () => {

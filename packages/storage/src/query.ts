@@ -102,7 +102,8 @@ function priorityBound(value: unknown, field: string): number | undefined {
 
 function timeBound(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value)) throw invalid(`queryJobs ${field} must be a finite epoch ms, got ${String(value)}`, field);
+  if (typeof value !== "number" || !Number.isFinite(value))
+    throw invalid(`queryJobs ${field} must be a finite epoch ms, got ${String(value)}`, field);
   return value;
 }
 
