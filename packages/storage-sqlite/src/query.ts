@@ -25,7 +25,7 @@ const statements = new WeakMap<SqliteDatabaseLike, Map<string, SqliteStatementLi
 
 function prepared(db: SqliteDatabaseLike, text: string): SqliteStatementLike {
   let cache = statements.get(db);
-  if (cache === undefined) statements.set(db, (cache = new Map()));
+  if (cache === undefined) statements.set(db, (cache = new Map<string, SqliteStatementLike>()));
   let stmt = cache.get(text);
   if (stmt === undefined) cache.set(text, (stmt = db.prepare(text)));
   return stmt;

@@ -95,7 +95,7 @@ function stringList(value: unknown, field: string): readonly string[] | undefine
 function priorityBound(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isInteger(value) || value < MIN_PRIORITY || value > MAX_PRIORITY) {
-    throw invalid(`queryJobs ${field} must be an integer ${MIN_PRIORITY}–${MAX_PRIORITY}, got ${String(value)}`, field);
+    throw invalid(`queryJobs ${field} must be an integer ${MIN_PRIORITY}–${MAX_PRIORITY}, got ${JSON.stringify(value)}`, field);
   }
   return value;
 }
@@ -103,7 +103,7 @@ function priorityBound(value: unknown, field: string): number | undefined {
 function timeBound(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value))
-    throw invalid(`queryJobs ${field} must be a finite epoch ms, got ${String(value)}`, field);
+    throw invalid(`queryJobs ${field} must be a finite epoch ms, got ${JSON.stringify(value)}`, field);
   return value;
 }
 
