@@ -94,6 +94,8 @@ interface Route {
   readonly pattern: string;
   readonly method: "GET" | "POST";
   readonly mutating: boolean;
+  /** The page shell (no data): served without the token, so a person can sign in. */
+  readonly shell?: boolean;
   readonly run: (ctx: RequestContext) => Promise<void>;
 }
 
@@ -195,6 +197,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         method: "GET",
         mutating: false,
         // The page shell holds no data: it is served without the token, and asks for it.
+        shell: true,
         run: async ({ res }) => {
           const file = staticFile(path)!;
           sendFile(res, file.type, file.body);
@@ -371,7 +374,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           throw found;
         }
         routeName = found.route.pattern;
-        const credential = authorize(req, policy, found.route.mutating);
+        let credential: Credential;
+        if (found.route.shell === true) checkHost(req, policy);
+        else credential = authorize(req, policy, found.route.mutating);
         if (found.route.mutating) mutationsAllowed();
         await found.route.run({ req, res, url, id: found.id, credential });
       } catch (e) {

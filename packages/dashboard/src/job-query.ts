@@ -1,8 +1,9 @@
 // Runs the jobs list's query on any store: through `queryJobs` when the store declares it, else
 // through `listJobs` (which filters by status only) with the other filters applied here. The
-// fallback reads bounded pages, each no larger than the matches still wanted, so a page never
-// holds more than `limit` jobs and its cursor is always the store's own; when the read budget
-// runs out first, the page is `partial`: fewer jobs, and a cursor to read on from.
+// fallback reads bounded pages; when one holds more matches than still fit, it reads that stretch
+// again up to the last match that fits, so a page never holds more than `limit` jobs and its
+// cursor is always the store's own. When the read budget runs out first, the page is `partial`:
+// fewer jobs, and a cursor to read on from.
 import { isPyrexisError, type Job } from "@pyrexis/models";
 import { hasQueryJobs, type JobStore, type QueryJobsQuery } from "@pyrexis/storage";
 import { matchesJobsQuery, normalizeJobsQuery } from "@pyrexis/storage/kit";
@@ -10,8 +11,10 @@ import { HttpError } from "./errors.js";
 
 /** Most jobs the fallback reads from the store for one page. */
 export const FALLBACK_SCAN_BUDGET = 5000;
-/** Most `listJobs` calls the fallback makes for one page. */
+/** Most `listJobs` calls the fallback makes for one page (besides one exact re-read at its end). */
 export const FALLBACK_MAX_CALLS = 20;
+/** Jobs the fallback reads per `listJobs` call. */
+const FALLBACK_CHUNK = 500;
 
 /** One page of the jobs list. */
 export interface JobsPage {
@@ -50,10 +53,23 @@ async function fallback(store: JobStore, query: QueryJobsQuery): Promise<JobsPag
   let cursor = query.cursor;
   let read = 0;
   for (let calls = 0; calls < FALLBACK_MAX_CALLS && read < FALLBACK_SCAN_BUDGET; calls++) {
-    const want = Math.min(limit - jobs.length, FALLBACK_SCAN_BUDGET - read);
-    const page = await store.listJobs({ status: query.status, order, limit: want, cursor });
+    const chunk = Math.min(FALLBACK_CHUNK, FALLBACK_SCAN_BUDGET - read);
+    const page = await store.listJobs({ status: query.status, order, limit: chunk, cursor });
     read += page.jobs.length;
-    for (const job of page.jobs) if (matchesJobsQuery(job, normalized)) jobs.push(job);
+    const matches: number[] = [];
+    page.jobs.forEach((job, i) => {
+      if (matchesJobsQuery(job, normalized)) matches.push(i);
+    });
+    const wanted = limit - jobs.length;
+    if (matches.length > wanted) {
+      // More matches than the page has room for: read the same stretch again, up to the last
+      // match that fits, so the store's own cursor points right after it.
+      const upTo = matches[wanted - 1]! + 1;
+      const exact = await store.listJobs({ status: query.status, order, limit: upTo, cursor });
+      for (const job of exact.jobs) if (matchesJobsQuery(job, normalized) && jobs.length < limit) jobs.push(job);
+      return { jobs, cursor: exact.cursor, via: "listJobs" };
+    }
+    for (const i of matches) jobs.push(page.jobs[i]!);
     cursor = page.cursor;
     if (cursor === undefined) return { jobs, via: "listJobs" };
     if (jobs.length >= limit) return { jobs, cursor, via: "listJobs" };
