@@ -112,37 +112,49 @@ function toLocalInput(ms: string | null): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** The filter form: its own state (the list re-renders on every poll and must not reset what is being typed). */
 function Filters({ query }: { query: URLSearchParams }) {
-  const statuses = new Set((query.get("status") ?? "").split(",").filter(Boolean));
+  const [statuses, setStatuses] = useState(() => new Set((query.get("status") ?? "").split(",").filter(Boolean)));
+  const [fields, setFields] = useState<Record<string, string>>(() => ({
+    handler: query.get("handler") ?? "",
+    mode: query.get("mode") ?? "",
+    minPriority: query.get("minPriority") ?? "",
+    maxPriority: query.get("maxPriority") ?? "",
+    createdFrom: toLocalInput(query.get("createdFrom")),
+    createdTo: toLocalInput(query.get("createdTo")),
+  }));
+  const set = (name: string) => (e: Event) => setFields({ ...fields, [name]: (e.target as HTMLInputElement).value });
+  const toggle = (s: string) => {
+    const next = new Set(statuses);
+    if (next.has(s)) next.delete(s);
+    else next.add(s);
+    setStatuses(next);
+  };
   const submit = (e: Event) => {
     e.preventDefault();
-    const form = new FormData(e.target as HTMLFormElement);
     const next = new URLSearchParams();
-    const picked = STATUSES.filter((s) => form.get(`status-${s}`) === "on");
+    const picked = STATUSES.filter((s) => statuses.has(s));
     if (picked.length > 0) next.set("status", picked.join(","));
     for (const f of ["handler", "mode", "minPriority", "maxPriority"]) {
-      const v = String(form.get(f) ?? "").trim();
+      const v = (fields[f] ?? "").trim();
       if (v) next.set(f, v);
     }
     for (const f of ["createdFrom", "createdTo"]) {
-      const v = String(form.get(f) ?? "");
+      const v = fields[f] ?? "";
       if (v) next.set(f, String(new Date(v).getTime()));
     }
     location.hash = `#/jobs?${next.toString()}`;
   };
+  const input = (label: string, name: string, type = "text", extra: Record<string, string> = {}) =>
+    html`<label>${label} <input name=${name} type=${type} value=${fields[name]} onInput=${set(name)} ...${extra} /></label>`;
   return html`<form class="filters" onSubmit=${submit} aria-label="Filters">
     <fieldset class="statuses">
       <legend>Status</legend>
-      ${STATUSES.map(
-        (s) => html`<label><input type="checkbox" name=${`status-${s}`} checked=${statuses.has(s)} />${s}</label>`,
-      )}
+      ${STATUSES.map((s) => html`<label><input type="checkbox" checked=${statuses.has(s)} onChange=${() => toggle(s)} />${s}</label>`)}
     </fieldset>
-    <label>Handler <input name="handler" value=${query.get("handler") ?? ""} placeholder="any" /></label>
-    <label>Mode <input name="mode" value=${query.get("mode") ?? ""} placeholder="any" /></label>
-    <label>Priority ≥ <input name="minPriority" type="number" min="0" max="10" value=${query.get("minPriority") ?? ""} /></label>
-    <label>Priority ≤ <input name="maxPriority" type="number" min="0" max="10" value=${query.get("maxPriority") ?? ""} /></label>
-    <label>Created from <input name="createdFrom" type="datetime-local" value=${toLocalInput(query.get("createdFrom"))} /></label>
-    <label>Created before <input name="createdTo" type="datetime-local" value=${toLocalInput(query.get("createdTo"))} /></label>
+    ${input("Handler", "handler", "text", { placeholder: "any" })} ${input("Mode", "mode", "text", { placeholder: "any" })}
+    ${input("Priority ≥", "minPriority", "number", { min: "0", max: "10" })} ${input("Priority ≤", "maxPriority", "number", { min: "0", max: "10" })}
+    ${input("Created from", "createdFrom", "datetime-local")} ${input("Created before", "createdTo", "datetime-local")}
     <button type="submit">Apply</button>
     <a class="button secondary" href="#/jobs">Clear</a>
   </form>`;
@@ -209,7 +221,7 @@ function JobsView({ query, overview, refresh }: { query: URLSearchParams; overvi
   return html`<section>
     <${Counts} counts=${overview.counts} />
     <${Chart} pollMs=${Math.max(overview.sampleIntervalMs, overview.pollIntervalMs)} />
-    <${Filters} query=${query} />
+    <${Filters} key=${filterText} query=${query} />
     <${Bulk} filter=${filterText} overview=${overview} onDone=${() => void load().then(refresh)} />
     ${error && html`<p class="error-text" role="alert">${error}</p>`}
     ${!overview.store.queryJobs &&
