@@ -113,13 +113,13 @@ async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Pr
 }
 
 export const api = {
-  overview: () => call<Overview>("GET", "/api/overview"),
-  jobs: (query: string) => call<JobsPage>("GET", `/api/jobs${query ? `?${query}` : ""}`),
-  job: (id: string) => call<JobDetail>("GET", `/api/jobs/${encodeURIComponent(id)}`),
-  series: () => call<{ intervalMs: number; samples: Sample[] }>("GET", "/api/series"),
-  cancel: (id: string) => call<{ job: Job }>("POST", `/api/jobs/${encodeURIComponent(id)}/cancel`),
-  retry: (id: string) => call<{ job: Job }>("POST", `/api/jobs/${encodeURIComponent(id)}/retry`),
-  bulk: (action: string, filter: string, dryRun: boolean) => call<BulkReport>("POST", "/api/bulk", { action, filter, dryRun }),
-  login: (token: string) => call<{ signedIn: boolean }>("POST", "/api/login", { token }),
-  logout: () => call<{ signedIn: boolean }>("POST", "/api/logout"),
+  overview: () => call<Overview>("GET", "api/overview"),
+  jobs: (query: string) => call<JobsPage>("GET", `api/jobs${query ? `?${query}` : ""}`),
+  job: (id: string) => call<JobDetail>("GET", `api/jobs/${encodeURIComponent(id)}`),
+  series: () => call<{ intervalMs: number; samples: Sample[] }>("GET", "api/series"),
+  cancel: (id: string) => call<{ job: Job }>("POST", `api/jobs/${encodeURIComponent(id)}/cancel`),
+  retry: (id: string) => call<{ job: Job }>("POST", `api/jobs/${encodeURIComponent(id)}/retry`),
+  bulk: (action: string, filter: string, dryRun: boolean) => call<BulkReport>("POST", "api/bulk", { action, filter, dryRun }),
+  login: (token: string) => call<{ signedIn: boolean }>("POST", "api/login", { token }),
+  logout: () => call<{ signedIn: boolean }>("POST", "api/logout"),
 };
