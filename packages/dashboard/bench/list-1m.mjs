@@ -17,7 +17,7 @@ const DAY = 86_400_000;
 const START = Date.UTC(2026, 0, 1);
 const SPAN = 30 * DAY;
 
-/** A seeded generator (mulberry32), so every run seeds the same store. */
+/** A seeded generator (mulberry32), so every run seeds the same store. @param {number} seed */
 function rng(seed) {
   let a = seed >>> 0;
   return () => {
@@ -29,20 +29,28 @@ function rng(seed) {
   };
 }
 
-/** @param {() => number} r @param {[string, number][]} weighted */
+/**
+ * @template {string} T
+ * @param {() => number} r
+ * @param {readonly (readonly [T, number])[]} weighted
+ * @returns {T}
+ */
 function pick(r, weighted) {
   let x = r();
   for (const [v, w] of weighted) if ((x -= w) < 0) return v;
-  return weighted[weighted.length - 1][0];
+  return /** @type {readonly [T, number]} */ (weighted[weighted.length - 1])[0];
 }
 
 // 20 handlers with a skew (the first takes a third), plus one rare one (0.1 %).
-const HANDLERS = [...Array.from({ length: 20 }, (_, i) => [`h${i}`, i === 0 ? 0.33 : 0.666 / 19]), ["rare", 0.001]];
+/** @type {(readonly [string, number])[]} */
+const HANDLERS = [...Array.from({ length: 20 }, (_, i) => /** @type {const} */ ([`h${i}`, i === 0 ? 0.33 : 0.666 / 19])), ["rare", 0.001]];
+/** @type {(readonly [string, number])[]} */
 const MODES = [
   ["async", 0.7],
   ["thread", 0.2],
   ["process", 0.1],
 ];
+/** @type {(readonly [import("@pyrexis/models").JobStatus, number])[]} */
 const STATUSES = [
   ["completed", 0.85],
   ["failed", 0.05],
@@ -52,10 +60,12 @@ const STATUSES = [
   ["running", 0.01],
 ];
 
+/** @param {SqliteJobStore} store */
 async function seed(store) {
   const r = rng(42);
   const started = performance.now();
   for (let done = 0; done < JOBS; done += BATCH) {
+    /** @type {import("@pyrexis/models").Job[]} */
     const insert = [];
     for (let i = done; i < Math.min(JOBS, done + BATCH); i++) {
       const createdAt = START + Math.floor((i / JOBS) * SPAN);
@@ -77,7 +87,7 @@ async function seed(store) {
   return performance.now() - started;
 }
 
-const day = (n) => START + n * DAY;
+const day = (/** @type {number} */ n) => START + n * DAY;
 const QUERIES = [
   ["no filter", ""],
   ["no filter, 40 pages deep", "DEEP"],
@@ -93,14 +103,16 @@ const QUERIES = [
   ["failed, process, priority 10 (sparse)", "status=failed&mode=process&minPriority=10"],
 ];
 
+/** @param {number[]} sorted @param {number} p @returns {number} */
 function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
 }
 
+/** @param {string} url @returns {Promise<{ jobs: unknown[], cursor?: string }>} */
 async function get(url) {
   const res = await fetch(url);
   if (res.status !== 200) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return res.json();
+  return /** @type {Promise<{ jobs: unknown[], cursor?: string }>} */ (res.json());
 }
 
 const dir = mkdtempSync(join(tmpdir(), "pyrexis-dashboard-bench-"));
@@ -112,14 +124,17 @@ try {
   const dashboard = createDashboard({ store, port: 0, sampleIntervalMs: 60_000 });
   const base = await dashboard.listen();
   // A cursor 40 pages into the unfiltered listing, for the deep-page row.
+  /** @type {string | undefined} */
   let deep;
   for (let i = 0; i < 40; i++) deep = (await get(`${base}api/jobs?limit=50${deep ? `&cursor=${encodeURIComponent(deep)}` : ""}`)).cursor;
+  /** @type {{ query: string, jobs: number, p50: number, p95: number, max: number }[]} */
   const rows = [];
   for (const [name, query] of QUERIES) {
-    const q = query === "DEEP" ? `cursor=${encodeURIComponent(deep)}` : query;
+    const q = query === "DEEP" ? `cursor=${encodeURIComponent(deep ?? "")}` : query;
     const url = `${base}api/jobs?limit=50${q ? `&${q}` : ""}`;
     let jobs = 0;
     for (let i = 0; i < 3; i++) jobs = (await get(url)).jobs.length;
+    /** @type {number[]} */
     const times = [];
     for (let i = 0; i < RUNS; i++) {
       const t = performance.now();
@@ -127,8 +142,9 @@ try {
       times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
-    rows.push({ query: name, jobs, p50: percentile(times, 50), p95: percentile(times, 95), max: times[times.length - 1] });
+    rows.push({ query: String(name), jobs, p50: percentile(times, 50), p95: percentile(times, 95), max: percentile(times, 100) });
   }
+  /** @type {number[]} */
   const countTimes = [];
   for (let i = 0; i < 10; i++) {
     const t = performance.now();
@@ -139,12 +155,12 @@ try {
   await dashboard.close();
   await store.close();
 
-  const f = (ms) => ms.toFixed(1);
+  const f = (/** @type {number} */ ms) => ms.toFixed(1);
   console.log(`\nGET /api/jobs?limit=50 (newest first) on ${JOBS.toLocaleString("en")} SQLite jobs, ${RUNS} requests each\n`);
   console.log("| query | jobs on the page | p50 ms | p95 ms | max ms |");
   console.log("| --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(`| ${r.query} | ${r.jobs} | ${f(r.p50)} | ${f(r.p95)} | ${f(r.max)} |`);
-  console.log(`\nGET /api/overview (countByStatus): p50 ${f(percentile(countTimes, 50))} ms, max ${f(countTimes[countTimes.length - 1])} ms`);
+  console.log(`\nGET /api/overview (countByStatus): p50 ${f(percentile(countTimes, 50))} ms, max ${f(percentile(countTimes, 100))} ms`);
   const out = new URL("../bench-results/", import.meta.url);
   mkdirSync(out, { recursive: true });
   writeFileSync(

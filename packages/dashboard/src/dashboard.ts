@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { hasClaims, hasQueryJobs, type JobStore } from "@pyrexis/storage";
 import { cancelJob, canCancel, canRetry, retriedFrom, retryIdOf, retryJob } from "./actions.js";
-import { bulkAction, DEFAULT_BULK, MAX_BULK, type BulkAction } from "./bulk.js";
+import { bulkAction, DEFAULT_BULK, MAX_BULK } from "./bulk.js";
 import { HttpError } from "./errors.js";
 import { readJsonBody, sendError, sendFile, sendJson, sendText } from "./http.js";
 import { queryJobsPage } from "./job-query.js";
@@ -282,7 +282,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       run: async ({ req, res }) => {
         const body = await readJsonBody(req);
         const { action, filter, max, dryRun } = bodyQuery(body, { defaultMax: DEFAULT_BULK, maxMax: MAX_BULK });
-        const report = await bulkAction(store, action as BulkAction, filter, { max, dryRun, now });
+        const report = await bulkAction(store, action, filter, { max, dryRun, now });
         if (!dryRun) for (let i = 0; i < report.done; i++) metrics.action(action, "done");
         sendJson(res, 200, report);
       },

@@ -125,7 +125,7 @@ describe("in Chromium", () => {
     await p.getByLabel("Priority ≥").fill("5");
     await p.getByRole("checkbox", { name: "completed" }).check();
     await p.getByRole("button", { name: "Apply" }).click();
-    await expect.poll(() => p.evaluate(() => location.hash)).toContain("minPriority=5");
+    await expect.poll(() => p.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash)).toContain("minPriority=5");
     await expect.poll(() => p.locator("table.jobs tbody tr").count()).toBe(4);
     const shown = await p.locator("table.jobs tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-job-id")));
     expect(new Set(shown)).toEqual(new Set(emails.map((j) => j.id)));
@@ -143,7 +143,7 @@ describe("in Chromium", () => {
     await p.getByTestId("result").waitFor();
     await expect.poll(() => p.getByTestId("payload").textContent()).toContain(hostile.replace(/"/g, '\\"'));
     expect(await p.locator("main img").count()).toBe(0);
-    expect(await p.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await p.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await p.getByTestId("live-status").textContent()).toBe("completed");
     await shot(p, "job-detail");
     await p.close();
