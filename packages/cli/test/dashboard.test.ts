@@ -23,13 +23,19 @@ describe("pyrexis dashboard", () => {
     const done = finish(child);
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    const [, url, tokenFile] = await waitFor("the URL and the token file", () => /on (http:\/\/127\.0\.0\.1:\d+\/)[^\n]*\naccess token: in (\S+)/.exec(out));
+    const [, url, tokenFile] = await waitFor("the URL and the token file", () =>
+      /on (http:\/\/127\.0\.0\.1:\d+\/)[^\n]*\naccess token: in (\S+)/.exec(out),
+    );
     const token = readFileSync(tokenFile!, "utf8").trim();
     expect(out).not.toContain(token);
     const list = await json(`${url}api/jobs`);
     expect(list.body.jobs.map((j: { id: string }) => j.id)).toEqual([job.id]);
     const origin = url!.slice(0, -1);
-    const refused = await json(`${url}api/jobs/${job.id}/cancel`, { method: "POST", headers: { origin, "content-type": "application/json" }, body: "{}" });
+    const refused = await json(`${url}api/jobs/${job.id}/cancel`, {
+      method: "POST",
+      headers: { origin, "content-type": "application/json" },
+      body: "{}",
+    });
     expect(refused.status).toBe(401);
     const cancelled = await json(`${url}api/jobs/${job.id}/cancel`, {
       method: "POST",
@@ -37,7 +43,7 @@ describe("pyrexis dashboard", () => {
       body: "{}",
     });
     expect([cancelled.status, cancelled.body.job.status]).toEqual([200, "cancelled"]);
-    expect((await fetch(`${url}metrics`).then((r) => r.text()))).toContain('pyrexis_jobs{status="cancelled"} 1');
+    expect(await fetch(`${url}metrics`).then((r) => r.text())).toContain('pyrexis_jobs{status="cancelled"} 1');
     child.kill("SIGTERM");
     const result = await done;
     expect(result.code).toBe(0);

@@ -78,7 +78,8 @@ export async function cancelJob(store: JobStore, id: string, now: () => number):
   for (let tries = 0; tries < MAX_CANCEL_TRIES; tries++) {
     const job = await store.getJob(id);
     if (job === undefined) throw new HttpError("not_found", `no job ${id}`);
-    if (!canCancel(job)) throw new HttpError("conflict", `job ${id} already finished (${job.status}); there is nothing to cancel`, { status: job.status });
+    if (!canCancel(job))
+      throw new HttpError("conflict", `job ${id} already finished (${job.status}); there is nothing to cancel`, { status: job.status });
     const at = now();
     const cancelled = transition(job, "cancelled", at);
     const result = createResult({
@@ -120,9 +121,11 @@ export function retrySpec(job: Job): JobSpec {
 export async function retryJob(store: JobStore, id: string, now: () => number): Promise<Job> {
   const job = await store.getJob(id);
   if (job === undefined) throw new HttpError("not_found", `no job ${id}`);
-  if (!canRetry(job)) throw new HttpError("conflict", `job ${id} is ${job.status}; only failed or cancelled jobs can be retried`, { status: job.status });
+  if (!canRetry(job))
+    throw new HttpError("conflict", `job ${id} is ${job.status}; only failed or cancelled jobs can be retried`, { status: job.status });
   const spec = retrySpec(job);
-  if (spec.id!.length > MAX_ID_LENGTH) throw new HttpError("conflict", `job ${id}: the retry id would be longer than ${MAX_ID_LENGTH} characters`);
+  if (spec.id!.length > MAX_ID_LENGTH)
+    throw new HttpError("conflict", `job ${id}: the retry id would be longer than ${MAX_ID_LENGTH} characters`);
   const fresh = createJob(spec, now());
   try {
     await store.commit({ insert: [fresh] });

@@ -22,14 +22,16 @@ export function bodyQuery(body: unknown, limits: { readonly defaultMax: number; 
   const b = body as Record<string, unknown>;
   for (const key of Object.keys(b)) if (!["action", "filter", "max", "dryRun"].includes(key)) throw bad(key, "unknown field");
   if (b.action !== "cancel" && b.action !== "retry") throw bad("action", 'must be "cancel" or "retry"');
-  if (typeof b.filter !== "string" || b.filter.length > 8192) throw bad("filter", "must be the jobs list's query string (e.g. \"status=failed&handler=email\")");
+  if (typeof b.filter !== "string" || b.filter.length > 8192)
+    throw bad("filter", 'must be the jobs list\'s query string (e.g. "status=failed&handler=email")');
   const params = new URLSearchParams(b.filter.startsWith("?") ? b.filter.slice(1) : b.filter);
   params.delete("cursor");
   params.delete("limit");
   params.delete("order");
   const filter = parseJobsParams(params);
   const max = b.max ?? limits.defaultMax;
-  if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > limits.maxMax) throw bad("max", `must be an integer 1–${limits.maxMax}`);
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > limits.maxMax)
+    throw bad("max", `must be an integer 1–${limits.maxMax}`);
   if (b.dryRun !== undefined && typeof b.dryRun !== "boolean") throw bad("dryRun", "must be a boolean");
   return { action: b.action, filter, max, dryRun: b.dryRun === true };
 }

@@ -12,7 +12,17 @@ import { queryJobsPage } from "./job-query.js";
 import { DashboardMetrics } from "./metrics.js";
 import { parseJobsParams } from "./params.js";
 import { CountSampler } from "./sampler.js";
-import { AccessError, authorize, checkHost, checkSameOrigin, sameSecret, SESSION_COOKIE, sessionValue, type AccessPolicy, type Credential } from "./security.js";
+import {
+  AccessError,
+  authorize,
+  checkHost,
+  checkSameOrigin,
+  sameSecret,
+  SESSION_COOKIE,
+  sessionValue,
+  type AccessPolicy,
+  type Credential,
+} from "./security.js";
 import { defaultUiDir, loadStaticFiles, type StaticFile } from "./static-files.js";
 import { bodyQuery } from "./body-query.js";
 
@@ -94,8 +104,8 @@ interface Route {
   readonly pattern: string;
   readonly method: "GET" | "POST";
   readonly mutating: boolean;
-  /** The page shell (no data): served without the token, so a person can sign in. */
-  readonly shell?: boolean;
+  /** Served without the token (the page shell, which holds no data, and sign-in/out), Host still checked. */
+  readonly public?: boolean;
   readonly run: (ctx: RequestContext) => Promise<void>;
 }
 
@@ -191,19 +201,17 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   };
 
   const routes: Route[] = [
-    ...["/", "/app.js", "/app.css"].map(
-      (path): Route => ({
-        pattern: path,
-        method: "GET",
-        mutating: false,
-        // The page shell holds no data: it is served without the token, and asks for it.
-        shell: true,
-        run: async ({ res }) => {
-          const file = staticFile(path)!;
-          sendFile(res, file.type, file.body);
-        },
-      }),
-    ),
+    ...["/", "/app.js", "/app.css"].map((path): Route => ({
+      pattern: path,
+      method: "GET",
+      mutating: false,
+      // The page shell holds no data: it is served without the token, and asks for it.
+      public: true,
+      run: async ({ res }) => {
+        const file = staticFile(path)!;
+        sendFile(res, file.type, file.body);
+      },
+    })),
     {
       pattern: "/api/overview",
       method: "GET",
@@ -291,6 +299,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       pattern: "/api/login",
       method: "POST",
       mutating: false,
+      // Checks the token itself (and the origin): it is how a browser gets its session.
+      public: true,
       run: async ({ req, res }) => {
         checkSameOrigin(req, undefined);
         const body = await readJsonBody(req);
@@ -309,6 +319,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       pattern: "/api/logout",
       method: "POST",
       mutating: false,
+      public: true,
       run: async ({ req, res }) => {
         checkSameOrigin(req, undefined);
         res.setHeader("set-cookie", `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
@@ -375,7 +386,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         }
         routeName = found.route.pattern;
         let credential: Credential;
-        if (found.route.shell === true) checkHost(req, policy);
+        if (found.route.public === true) checkHost(req, policy);
         else credential = authorize(req, policy, found.route.mutating);
         if (found.route.mutating) mutationsAllowed();
         await found.route.run({ req, res, url, id: found.id, credential });

@@ -67,11 +67,13 @@ function time(params: URLSearchParams, name: string): number | undefined {
 export function parseJobsParams(params: URLSearchParams): QueryJobsQuery {
   for (const key of params.keys()) if (!KNOWN.has(key)) throw bad(key, `unknown parameter (known: ${PARAMS.join(", ")})`);
   const status = list(params, "status");
-  for (const s of status ?? []) if (!STATUSES.has(s)) throw bad("status", `unknown status ${JSON.stringify(s)} (known: ${JOB_STATUSES.join(", ")})`);
+  for (const s of status ?? [])
+    if (!STATUSES.has(s)) throw bad("status", `unknown status ${JSON.stringify(s)} (known: ${JOB_STATUSES.join(", ")})`);
   const order = single(params, "order") ?? "desc";
   if (order !== "asc" && order !== "desc") throw bad("order", `must be "asc" or "desc", got ${JSON.stringify(order)}`);
   const cursor = single(params, "cursor");
-  if (cursor !== undefined && (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH)) throw bad("cursor", "is not a cursor this API returned");
+  if (cursor !== undefined && (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH))
+    throw bad("cursor", "is not a cursor this API returned");
   const minPriority = integer(params, "minPriority", MIN_PRIORITY, MAX_PRIORITY);
   const maxPriority = integer(params, "maxPriority", MIN_PRIORITY, MAX_PRIORITY);
   if (minPriority !== undefined && maxPriority !== undefined && minPriority > maxPriority) throw bad("minPriority", "is above maxPriority");

@@ -82,7 +82,8 @@ export function credentialOf(req: IncomingMessage, policy: AccessPolicy): { cred
 export function checkHost(req: IncomingMessage, policy: AccessPolicy): void {
   if (policy.allowedHosts === undefined) return;
   const host = (req.headers.host ?? "").toLowerCase();
-  if (!policy.allowedHosts.has(host)) throw new AccessError("bad_host", "forbidden", "the Host header names a host this dashboard does not serve");
+  if (!policy.allowedHosts.has(host))
+    throw new AccessError("bad_host", "forbidden", "the Host header names a host this dashboard does not serve");
 }
 
 /** Refuses a mutation from another origin, or a cookie-authenticated one without the CSRF header. */

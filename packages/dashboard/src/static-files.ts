@@ -33,7 +33,10 @@ export function loadStaticFiles(dir: string): ReadonlyMap<string, StaticFile> {
   const out = new Map<string, StaticFile>();
   for (const [path, { file, type }] of Object.entries(FILES)) {
     const full = `${dir.endsWith("/") ? dir : `${dir}/`}${file}`;
-    if (!existsSync(full)) throw new TypeError(`@pyrexis/dashboard: the built UI is missing ${file} (build the package: pnpm --filter @pyrexis/dashboard build)`);
+    if (!existsSync(full))
+      throw new TypeError(
+        `@pyrexis/dashboard: the built UI is missing ${file} (build the package: pnpm --filter @pyrexis/dashboard build)`,
+      );
     out.set(path, { type, body: readFileSync(full) });
   }
   return out;

@@ -115,7 +115,11 @@ describe("actions", () => {
       const path = `/api/jobs/${job.id}/cancel`;
       const badJson = await request(url, path, { method: "POST", headers: bearer(origin), body: "{nope" });
       expect([badJson.status, badJson.json.error.code]).toEqual([400, "bad_json"]);
-      const badType = await request(url, path, { method: "POST", headers: { ...bearer(origin), "content-type": "text/plain" }, body: "hi" });
+      const badType = await request(url, path, {
+        method: "POST",
+        headers: { ...bearer(origin), "content-type": "text/plain" },
+        body: "hi",
+      });
       expect([badType.status, badType.json.error.code]).toEqual([415, "unsupported_media_type"]);
       const big = await request(url, path, { method: "POST", headers: bearer(origin), body: JSON.stringify({ x: "y".repeat(70_000) }) });
       expect([big.status, big.json?.error.code]).toEqual([413, "body_too_large"]);
@@ -146,7 +150,11 @@ describe("actions", () => {
         if (!raced) {
           raced = true;
           const current = (await store.getJob(job.id))!;
-          await store.commit({ update: [{ job: { ...current, status: "running", attempts: 1, version: current.version + 1 }, expectedVersion: current.version }] });
+          await store.commit({
+            update: [
+              { job: { ...current, status: "running", attempts: 1, version: current.version + 1 }, expectedVersion: current.version },
+            ],
+          });
           const stale = batch.update![0]!;
           throw new StaleVersionError(stale.job.id, stale.expectedVersion, current.version + 1);
         }
@@ -168,7 +176,16 @@ describe("actions", () => {
       const first = await request(url, `/api/jobs/${job!.id}/retry`, { method: "POST", headers: bearer(origin), body: {} });
       expect(first.status).toBe(201);
       const retry = first.json.job as Job;
-      expect(retry).toMatchObject({ id: `${job!.id}.retry-1`, status: "pending", attempts: 0, handler: "email", payload: { to: "a@b" }, priority: 8, mode: "thread", maxAttempts: 4 });
+      expect(retry).toMatchObject({
+        id: `${job!.id}.retry-1`,
+        status: "pending",
+        attempts: 0,
+        handler: "email",
+        payload: { to: "a@b" },
+        priority: 8,
+        mode: "thread",
+        maxAttempts: 4,
+      });
       const twice = await request(url, `/api/jobs/${job!.id}/retry`, { method: "POST", headers: bearer(origin), body: {} });
       expect([twice.status, twice.json.error.details.retriedAs]).toEqual([409, retry.id]);
       expect((await request(url, `/api/jobs/${retry.id}/retry`, { method: "POST", headers: bearer(origin), body: {} })).status).toBe(409);
@@ -189,15 +206,34 @@ describe("actions", () => {
       const failed = await insertFailed(store, 4, { handler: "email" });
       await insertFailed(store, 2, { handler: "resize" });
       const { url, origin } = await start({ store, token: TOKEN });
-      const dry = await request(url, "/api/bulk", { method: "POST", headers: bearer(origin), body: { action: "retry", filter: "handler=email", dryRun: true } });
+      const dry = await request(url, "/api/bulk", {
+        method: "POST",
+        headers: bearer(origin),
+        body: { action: "retry", filter: "handler=email", dryRun: true },
+      });
       expect(dry.json).toMatchObject({ eligible: 4, done: 0, dryRun: true });
       expect((await store.countByStatus()).pending).toBe(0);
-      const run = await request(url, "/api/bulk", { method: "POST", headers: bearer(origin), body: { action: "retry", filter: "?handler=email&limit=1", max: 3 } });
+      const run = await request(url, "/api/bulk", {
+        method: "POST",
+        headers: bearer(origin),
+        body: { action: "retry", filter: "?handler=email&limit=1", max: 3 },
+      });
       expect(run.json).toMatchObject({ eligible: 3, done: 3, failed: 0, truncated: true });
       expect((await store.getJob(`${failed[0]!.id}.retry-1`))?.status).toBe("pending");
-      const cancel = await request(url, "/api/bulk", { method: "POST", headers: bearer(origin), body: { action: "cancel", filter: "status=pending" } });
+      const cancel = await request(url, "/api/bulk", {
+        method: "POST",
+        headers: bearer(origin),
+        body: { action: "cancel", filter: "status=pending" },
+      });
       expect(cancel.json).toMatchObject({ eligible: 3, done: 3, skipped: 0 });
-      for (const body of [{ action: "delete", filter: "" }, { action: "cancel" }, { action: "cancel", filter: "status=nope" }, { action: "cancel", filter: "", max: 0 }, [1], { action: "cancel", filter: "", extra: 1 }]) {
+      for (const body of [
+        { action: "delete", filter: "" },
+        { action: "cancel" },
+        { action: "cancel", filter: "status=nope" },
+        { action: "cancel", filter: "", max: 0 },
+        [1],
+        { action: "cancel", filter: "", extra: 1 },
+      ]) {
         const r = await request(url, "/api/bulk", { method: "POST", headers: bearer(origin), body });
         expect([r.status, r.json.error.code], JSON.stringify(body)).toEqual([400, "bad_request"]);
       }

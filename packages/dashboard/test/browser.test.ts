@@ -41,7 +41,8 @@ let url: string;
 let readOnlyUrl: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium is not at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium)`);
   mkdirSync(SHOTS, { recursive: true });
   tmp = tempDir("pyrexis-dashboard-browser-");
   const path = tmp.file("jobs.db");
@@ -52,7 +53,10 @@ beforeAll(async () => {
       quick: async (payload: unknown) => ({ echoed: payload }),
       // Waits for the test; a cancelled attempt (aborted) ends at once.
       gated: async (payload: { gate: string }, ctx) => {
-        const how = await Promise.race([gate(`${payload.gate}:${ctx.attempt}`), new Promise<"fail">((r) => ctx.signal.addEventListener("abort", () => r("fail")))]);
+        const how = await Promise.race([
+          gate(`${payload.gate}:${ctx.attempt}`),
+          new Promise<"fail">((r) => ctx.signal.addEventListener("abort", () => r("fail"))),
+        ]);
         ended.add(`${payload.gate}:${ctx.attempt}`);
         if (how === "fail") throw new Error(`attempt ${ctx.attempt} failed at gate ${payload.gate}`);
         return { attempt: ctx.attempt };
@@ -72,7 +76,14 @@ beforeAll(async () => {
   readOnlyUrl = await readOnly.listen();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+    ],
   });
 });
 
@@ -114,18 +125,26 @@ async function finished(id: string, status: string): Promise<void> {
 
 describe("in Chromium", () => {
   it("lists jobs with their counts and chart, and filters them by handler and status", async () => {
-    const emails = await engine.submitJobs(Array.from({ length: 4 }, (_, i) => ({ handler: "quick", payload: { kind: "email", i }, priority: 7 })));
-    await engine.submitJobs(Array.from({ length: 3 }, (_, i) => ({ handler: "quick", payload: { kind: "resize", i }, mode: "async", priority: 2 })));
+    const emails = await engine.submitJobs(
+      Array.from({ length: 4 }, (_, i) => ({ handler: "quick", payload: { kind: "email", i }, priority: 7 })),
+    );
+    await engine.submitJobs(
+      Array.from({ length: 3 }, (_, i) => ({ handler: "quick", payload: { kind: "resize", i }, mode: "async", priority: 2 })),
+    );
     for (const j of emails) await finished(j.id, "completed");
     const p = await page();
     await p.locator(`tr[data-job-id="${emails[0]!.id}"]`).waitFor();
-    await expect.poll(async () => Number(await p.getByTestId("count-completed").locator(".count-n").textContent())).toBeGreaterThanOrEqual(7);
+    await expect
+      .poll(async () => Number(await p.getByTestId("count-completed").locator(".count-n").textContent()))
+      .toBeGreaterThanOrEqual(7);
     await p.getByTestId("chart").locator("canvas").waitFor();
     await shot(p, "jobs-list");
     await p.getByLabel("Priority ≥").fill("5");
     await p.getByRole("checkbox", { name: "completed" }).check();
     await p.getByRole("button", { name: "Apply" }).click();
-    await expect.poll(() => p.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash)).toContain("minPriority=5");
+    await expect
+      .poll(() => p.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash))
+      .toContain("minPriority=5");
     await expect.poll(() => p.locator("table.jobs tbody tr").count()).toBe(4);
     const shown = await p.locator("table.jobs tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-job-id")));
     expect(new Set(shown)).toEqual(new Set(emails.map((j) => j.id)));
@@ -150,7 +169,12 @@ describe("in Chromium", () => {
   });
 
   it("watches a job change live: running, retrying after a failed attempt, running again, completed", async () => {
-    const job = await engine.submitJob({ handler: "gated", payload: { gate: "watch" }, maxAttempts: 3, backoff: { baseMs: 50, maxMs: 100, jitter: 0 } });
+    const job = await engine.submitJob({
+      handler: "gated",
+      payload: { gate: "watch" },
+      maxAttempts: 3,
+      backoff: { baseMs: 50, maxMs: 100, jitter: 0 },
+    });
     const p = await page(`${url}#/job/${encodeURIComponent(job.id)}`);
     await p.getByTestId("live-status").getByText("running").waitFor();
     expect(await p.getByTestId("live-attempts").textContent()).toBe("1");
@@ -159,10 +183,18 @@ describe("in Chromium", () => {
     openGate("watch:1", "fail");
     await waitFor("attempt 2 to wait at its gate", () => gates.has("watch:2"));
     await p.getByTestId("live-attempts").getByText("2").waitFor();
-    await p.getByTestId("changes").getByText(/→ running, attempt 2\/3/).waitFor();
+    await p
+      .getByTestId("changes")
+      .getByText(/→ running, attempt 2\/3/)
+      .waitFor();
     openGate("watch:2", "pass");
     await p.getByTestId("live-status").getByText("completed").waitFor();
-    await p.getByTestId("error-block").first().getByText(/attempt 1 failed at gate watch/).first().waitFor();
+    await p
+      .getByTestId("error-block")
+      .first()
+      .getByText(/attempt 1 failed at gate watch/)
+      .first()
+      .waitFor();
     await shot(p, "job-live-completed");
     await p.close();
   });
@@ -178,7 +210,11 @@ describe("in Chromium", () => {
     await shot(p, "job-cancel-confirm");
     await p.getByTestId("confirm-yes").click();
     await p.getByTestId("live-status").getByText("cancelled").waitFor();
-    await p.getByTestId("result").getByText(/cancelled from the dashboard/).first().waitFor();
+    await p
+      .getByTestId("result")
+      .getByText(/cancelled from the dashboard/)
+      .first()
+      .waitFor();
     expect((await store.getJob(job.id))?.status).toBe("cancelled");
     expect((await store.getResult(job.id))?.status).toBe("cancelled");
     await shot(p, "job-cancelled");
@@ -194,7 +230,12 @@ describe("in Chromium", () => {
     await finished(job.id, "failed");
     const p = await page(`${url}#/job/${encodeURIComponent(job.id)}`);
     await signIn(p);
-    await p.getByTestId("error-block").first().getByText(/always fails/).first().waitFor();
+    await p
+      .getByTestId("error-block")
+      .first()
+      .getByText(/always fails/)
+      .first()
+      .waitFor();
     await p.getByRole("button", { name: "Retry as a new job…" }).click();
     await p.getByTestId("confirm-yes").click();
     await p.getByTestId("retried-as").waitFor();
@@ -223,7 +264,7 @@ describe("in Chromium", () => {
       return { status: res.status, body: (await res.json()) as { error: { code: string } } };
     }, TOKEN);
     expect([answer.status, answer.body.error.code]).toEqual([403, "read_only"]);
-    expect((await store.getJob(`${job.id}.retry-1`))).toBeUndefined();
+    expect(await store.getJob(`${job.id}.retry-1`)).toBeUndefined();
     await shot(p, "read-only");
     await p.close();
   });

@@ -23,7 +23,8 @@ describe("the listJobs fallback", () => {
   it("lists exactly what queryJobs lists, page by page, never more than the limit", async () => {
     const inner = new MemoryJobStore();
     const jobs: Job[] = [];
-    for (let i = 0; i < 300; i++) jobs.push(pending({ handler: ["a", "b", "c"][i % 3]!, priority: i % 11, mode: i % 4 === 0 ? "thread" : "async" }));
+    for (let i = 0; i < 300; i++)
+      jobs.push(pending({ handler: ["a", "b", "c"][i % 3]!, priority: i % 11, mode: i % 4 === 0 ? "thread" : "async" }));
     await inner.commit({ insert: jobs });
     const plain = contractOnly(inner);
     for (const query of [{ handler: "b" }, { handler: ["a", "c"], minPriority: 6 }, { mode: "thread", status: "pending" as const }, {}]) {
@@ -50,7 +51,8 @@ describe("the listJobs fallback", () => {
   it("a sparse filter stops at the read budget with a partial page and a cursor to read on", async () => {
     const inner = new MemoryJobStore();
     const jobs: Job[] = [];
-    for (let i = 0; i < FALLBACK_SCAN_BUDGET + 50; i++) jobs.push(pending({ handler: i === FALLBACK_SCAN_BUDGET + 10 ? "rare" : "common" }));
+    for (let i = 0; i < FALLBACK_SCAN_BUDGET + 50; i++)
+      jobs.push(pending({ handler: i === FALLBACK_SCAN_BUDGET + 10 ? "rare" : "common" }));
     await inner.commit({ insert: jobs });
     const first = await queryJobsPage(contractOnly(inner), { handler: "rare", order: "asc", limit: 10 });
     expect(first).toMatchObject({ jobs: [], partial: true });

@@ -2,7 +2,16 @@
 // Host, Origin and Cookie are exactly what the test sets), and jobs to put in a store.
 import { request as httpRequest } from "node:http";
 import { afterEach } from "vitest";
-import { createJob, createResult, parseJobSpec, serializeError, startAttempt, transition, type Job, type JobSpecInput } from "@pyrexis/models";
+import {
+  createJob,
+  createResult,
+  parseJobSpec,
+  serializeError,
+  startAttempt,
+  transition,
+  type Job,
+  type JobSpecInput,
+} from "@pyrexis/models";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
 import { createDashboard, type Dashboard, type DashboardOptions } from "../src/index.js";
 
@@ -15,7 +24,9 @@ afterEach(async () => {
 });
 
 /** A listening dashboard (closed after the test) and its base URL. */
-export async function start(options: Partial<DashboardOptions> & { store?: JobStore } = {}): Promise<{ dashboard: Dashboard; url: string; store: JobStore; origin: string; host: string }> {
+export async function start(
+  options: Partial<DashboardOptions> & { store?: JobStore } = {},
+): Promise<{ dashboard: Dashboard; url: string; store: JobStore; origin: string; host: string }> {
   const store = options.store ?? new MemoryJobStore();
   const dashboard = createDashboard({ port: 0, ...options, store });
   running.push(dashboard);
@@ -82,7 +93,14 @@ export function failed(spec: Partial<JobSpecInput> = {}): { job: Job; insert: Jo
   const base = pending(spec);
   const error = serializeError(new Error("the handler broke"));
   const job = transition(startAttempt(base, base.createdAt + 1), "failed", base.createdAt + 5, { lastError: error });
-  const result = createResult({ jobId: base.id, status: "failed", error, startedAt: base.createdAt + 1, endedAt: base.createdAt + 5, attempts: 1 });
+  const result = createResult({
+    jobId: base.id,
+    status: "failed",
+    error,
+    startedAt: base.createdAt + 1,
+    endedAt: base.createdAt + 5,
+    attempts: 1,
+  });
   return { job, insert: job, results: [result] };
 }
 

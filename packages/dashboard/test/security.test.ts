@@ -59,11 +59,24 @@ describe("the token", () => {
     expect(shell.text).not.toContain(TOKEN);
   });
 
+  it("with protected reads, sign-in still works and its cookie then opens the reads", async () => {
+    const { url, origin } = await withJob({ readAccess: "token" });
+    const login = await request(url, "/api/login", { method: "POST", headers: { origin }, body: { token: TOKEN } });
+    expect(login.status).toBe(200);
+    const cookie = String(login.headers["set-cookie"]).split(";")[0]!;
+    expect((await request(url, "/api/jobs", { headers: { cookie } })).status).toBe(200);
+    expect((await request(url, "/api/jobs", { headers: { cookie: "pyrexis_dashboard_session=forged" } })).status).toBe(401);
+  });
+
   it("without a configured token the dashboard cannot change anything", async () => {
     const s = await start();
     const job = pending();
     await s.store.commit({ insert: [job] });
-    const r = await request(s.url, `/api/jobs/${job.id}/cancel`, { method: "POST", headers: { origin: s.origin, authorization: `Bearer ${TOKEN}` }, body: {} });
+    const r = await request(s.url, `/api/jobs/${job.id}/cancel`, {
+      method: "POST",
+      headers: { origin: s.origin, authorization: `Bearer ${TOKEN}` },
+      body: {},
+    });
     expect(r.status).toBe(401);
     expect((await request(s.url, "/api/overview")).json.readOnly).toBe(true);
   });
@@ -94,7 +107,11 @@ describe("sign-in and the session cookie", () => {
       body: {},
     });
     expect(crossSite.status).toBe(403);
-    const fetchSite = await request(url, cancelPath, { method: "POST", headers: { cookie, "x-pyrexis-csrf": "1", "sec-fetch-site": "cross-site" }, body: {} });
+    const fetchSite = await request(url, cancelPath, {
+      method: "POST",
+      headers: { cookie, "x-pyrexis-csrf": "1", "sec-fetch-site": "cross-site" },
+      body: {},
+    });
     expect(fetchSite.status).toBe(403);
     expect((await store.getJob(job.id))?.status).toBe("pending");
     const ok = await request(url, cancelPath, { method: "POST", headers: { origin, cookie, "x-pyrexis-csrf": "1" }, body: {} });
@@ -115,7 +132,11 @@ describe("sign-in and the session cookie", () => {
     const port = new URL(url).port;
     const read = await request(url, "/api/jobs", { headers: { host: `evil.example:${port}` } });
     expect([read.status, read.json.error.code]).toEqual([403, "forbidden"]);
-    const write = await request(url, cancelPath, { method: "POST", headers: { ...bearer(`http://evil.example:${port}`), host: `evil.example:${port}` }, body: {} });
+    const write = await request(url, cancelPath, {
+      method: "POST",
+      headers: { ...bearer(`http://evil.example:${port}`), host: `evil.example:${port}` },
+      body: {},
+    });
     expect(write.status).toBe(403);
     expect((await request(url, "/api/jobs", { headers: { host: `localhost:${port}` } })).status).toBe(200);
   });
@@ -148,7 +169,8 @@ describe("what leaves the server", () => {
     await request(url, cancelPath, { method: "POST", headers: bearer(origin, "a-wrong-token-for-the-log"), body: {} });
     expect(lines.length).toBeGreaterThanOrEqual(4);
     const all = lines.join("\n");
-    for (const secret of [TOKEN, cookie.split("=")[1]!, "secret-handler", job.id, "a-wrong-token-for-the-log"]) expect(all).not.toContain(secret);
+    for (const secret of [TOKEN, cookie.split("=")[1]!, "secret-handler", job.id, "a-wrong-token-for-the-log"])
+      expect(all).not.toContain(secret);
     expect(all).toContain("POST /api/jobs/:id/cancel 200");
   });
 

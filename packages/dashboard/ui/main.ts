@@ -73,7 +73,9 @@ function SignIn({ overview, onChange }: { overview: Overview; onChange: () => vo
   const [token, setToken] = useState("");
   const [error, setError] = useState("");
   if (overview.signedIn) {
-    return html`<span class="signed-in">Signed in <button class="link" onClick=${() => void api.logout().then(onChange)}>sign out</button></span>`;
+    return html`<span class="signed-in"
+      >Signed in <button class="link" onClick=${() => void api.logout().then(onChange)}>sign out</button></span
+    >`;
   }
   if (overview.readOnly && overview.readAccess === "open") return null;
   const submit = async (e: Event) => {
@@ -88,7 +90,13 @@ function SignIn({ overview, onChange }: { overview: Overview; onChange: () => vo
     }
   };
   return html`<form class="sign-in" onSubmit=${submit}>
-    <input type="password" aria-label="Access token" placeholder="access token" value=${token} onInput=${(e: Event) => setToken((e.target as HTMLInputElement).value)} />
+    <input
+      type="password"
+      aria-label="Access token"
+      placeholder="access token"
+      value=${token}
+      onInput=${(e: Event) => setToken((e.target as HTMLInputElement).value)}
+    />
     <button type="submit">Sign in</button>
     ${error && html`<span class="error-text">${error}</span>`}
   </form>`;
@@ -153,8 +161,9 @@ function Filters({ query }: { query: URLSearchParams }) {
       ${STATUSES.map((s) => html`<label><input type="checkbox" checked=${statuses.has(s)} onChange=${() => toggle(s)} />${s}</label>`)}
     </fieldset>
     ${input("Handler", "handler", "text", { placeholder: "any" })} ${input("Mode", "mode", "text", { placeholder: "any" })}
-    ${input("Priority ≥", "minPriority", "number", { min: "0", max: "10" })} ${input("Priority ≤", "maxPriority", "number", { min: "0", max: "10" })}
-    ${input("Created from", "createdFrom", "datetime-local")} ${input("Created before", "createdTo", "datetime-local")}
+    ${input("Priority ≥", "minPriority", "number", { min: "0", max: "10" })}
+    ${input("Priority ≤", "maxPriority", "number", { min: "0", max: "10" })} ${input("Created from", "createdFrom", "datetime-local")}
+    ${input("Created before", "createdTo", "datetime-local")}
     <button type="submit">Apply</button>
     <a class="button secondary" href="#/jobs">Clear</a>
   </form>`;
@@ -188,11 +197,13 @@ function Bulk({ filter, overview, onDone }: { filter: string; overview: Overview
     <button class="secondary" onClick=${() => void start("cancel")}>Cancel all matching…</button>
     <button class="secondary" onClick=${() => void start("retry")}>Retry all matching…</button>
     ${note && html`<span class="note" data-testid="bulk-note">${note}</span>`}
-    ${asking &&
-    html`<${Confirm}
-      text=${`${asking.action === "cancel" ? "Cancel" : "Retry"} ${asking.report.eligible}${asking.report.truncated ? "+" : ""} matching job(s)? ${asking.report.skipped} matching job(s) are not eligible and stay as they are.`}
-      onAnswer=${(yes: boolean) => void answer(yes)}
-    />`}
+    ${
+      asking &&
+      html`<${Confirm}
+        text=${`${asking.action === "cancel" ? "Cancel" : "Retry"} ${asking.report.eligible}${asking.report.truncated ? "+" : ""} matching job(s)? ${asking.report.skipped} matching job(s) are not eligible and stay as they are.`}
+        onAnswer=${(yes: boolean) => void answer(yes)}
+      />`
+    }
   </div>`;
 }
 
@@ -224,24 +235,38 @@ function JobsView({ query, overview, refresh }: { query: URLSearchParams; overvi
     <${Filters} key=${filterText} query=${query} />
     <${Bulk} filter=${filterText} overview=${overview} onDone=${() => void load().then(refresh)} />
     ${error && html`<p class="error-text" role="alert">${error}</p>`}
-    ${!overview.store.queryJobs &&
-    html`<p class="note">This store has no queryJobs capability: filters other than status are applied by the dashboard over bounded pages.</p>`}
+    ${
+      !overview.store.queryJobs &&
+      html`<p class="note">
+        This store has no queryJobs capability: filters other than status are applied by the dashboard over bounded pages.
+      </p>`
+    }
     <table class="jobs" aria-label="Jobs">
       <thead>
-        <tr><th>Id</th><th>Handler</th><th>Mode</th><th>Priority</th><th>Status</th><th>Attempts</th><th>Created</th><th>Updated</th></tr>
+        <tr>
+          <th>Id</th>
+          <th>Handler</th>
+          <th>Mode</th>
+          <th>Priority</th>
+          <th>Status</th>
+          <th>Attempts</th>
+          <th>Created</th>
+          <th>Updated</th>
+        </tr>
       </thead>
       <tbody>
         ${(page?.jobs ?? []).map(
-          (j: Job) => html`<tr data-job-id=${j.id}>
-            <td class="id"><a href=${`#/job/${encodeURIComponent(j.id)}`}>${j.id}</a></td>
-            <td>${j.handler}</td>
-            <td>${j.mode}</td>
-            <td>${j.priority}</td>
-            <td><${Badge} status=${j.status} /></td>
-            <td>${j.attempts}/${j.maxAttempts}</td>
-            <td>${time(j.createdAt)}</td>
-            <td>${time(j.updatedAt)}</td>
-          </tr>`,
+          (j: Job) =>
+            html`<tr data-job-id=${j.id}>
+              <td class="id"><a href=${`#/job/${encodeURIComponent(j.id)}`}>${j.id}</a></td>
+              <td>${j.handler}</td>
+              <td>${j.mode}</td>
+              <td>${j.priority}</td>
+              <td><${Badge} status=${j.status} /></td>
+              <td>${j.attempts}/${j.maxAttempts}</td>
+              <td>${time(j.createdAt)}</td>
+              <td>${time(j.updatedAt)}</td>
+            </tr>`,
         )}
       </tbody>
     </table>
@@ -259,8 +284,7 @@ function ErrorBlock({ title, error }: { title: string; error: SerializedError })
   return html`<div class="error-block" data-testid="error-block">
     <h3>${title}</h3>
     <p><strong>${name}</strong>${code ? html` <code>${code}</code>` : null}: ${text}</p>
-    ${stack && html`<pre class="stack">${stack}</pre>`}
-    ${Object.keys(rest).length > 0 && html`<pre>${JSON.stringify(rest, null, 2)}</pre>`}
+    ${stack && html`<pre class="stack">${stack}</pre>`} ${Object.keys(rest).length > 0 && html`<pre>${JSON.stringify(rest, null, 2)}</pre>`}
     ${cause && html`<${ErrorBlock} title="Caused by" error=${cause} />`}
   </div>`;
 }
@@ -320,15 +344,21 @@ function JobView({ id, overview, refresh }: { id: string; overview: Overview; re
     <h2><span class="job-id">${job.id}</span> <${Badge} status=${job.status} /></h2>
     <div class="live" data-testid="live">
       <span>${terminal ? "Finished" : "Live"}: </span>
-      <span data-testid="live-status">${job.status}</span>, attempt <span data-testid="live-attempts">${job.attempts}</span>/${job.maxAttempts}, updated
+      <span data-testid="live-status">${job.status}</span>, attempt
+      <span data-testid="live-attempts">${job.attempts}</span>/${job.maxAttempts}, updated
       <span data-testid="live-updated">${time(job.updatedAt)}</span>, version ${job.version}
       ${!terminal && html`<span class="pulse" aria-hidden="true"></span>`}
     </div>
-    ${changes.current.length > 0 &&
-    html`<ul class="changes" data-testid="changes">
-      ${changes.current.map((c) => html`<li>${time(c.at)}: ${c.text}</li>`)}
-    </ul>`}
-    <p class="note">The store keeps the job's status, attempt count and update time, not progress reports or a per-attempt history: shown is what it holds.</p>
+    ${
+      changes.current.length > 0 &&
+      html`<ul class="changes" data-testid="changes">
+        ${changes.current.map((c) => html`<li>${time(c.at)}: ${c.text}</li>`)}
+      </ul>`
+    }
+    <p class="note">
+      The store keeps the job's status, attempt count and update time, not progress reports or a per-attempt history: shown is what it
+      holds.
+    </p>
     ${detail.retryOf && html`<p>Retry of <a href=${`#/job/${encodeURIComponent(detail.retryOf)}`}>${detail.retryOf}</a></p>`}
     ${detail.retriedAs && html`<p>Retried as <a data-testid="retried-as" href=${`#/job/${encodeURIComponent(detail.retriedAs)}`}>${detail.retriedAs}</a></p>`}
     <div class="actions">
@@ -338,26 +368,39 @@ function JobView({ id, overview, refresh }: { id: string; overview: Overview; re
       ${!overview.readOnly && !overview.signedIn && (detail.canCancel || detail.canRetry) && html`<span class="note">Sign in to act on this job.</span>`}
       ${note && html`<span class="note" data-testid="action-note">${note}</span>`}
     </div>
-    ${asking &&
-    html`<${Confirm}
-      text=${asking === "cancel" ? `Cancel job ${job.id}? A running attempt is stopped by its engine.` : `Submit a new job with the spec of ${job.id}?`}
-      onAnswer=${(yes: boolean) => void act(yes)}
-    />`}
+    ${
+      asking &&
+      html`<${Confirm}
+        text=${asking === "cancel" ? `Cancel job ${job.id}? A running attempt is stopped by its engine.` : `Submit a new job with the spec of ${job.id}?`}
+        onAnswer=${(yes: boolean) => void act(yes)}
+      />`
+    }
     <h3>Spec</h3>
     <table class="spec">
-      ${Object.entries(spec).map(([k, v]) => html`<tr><th>${k}</th><td>${k.endsWith("At") ? time(v as number) : typeof v === "object" ? JSON.stringify(v) : String(v)}</td></tr>`)}
+      ${Object.entries(spec).map(
+        ([k, v]) =>
+          html`<tr>
+            <th>${k}</th>
+            <td>${k.endsWith("At") ? time(v as number) : typeof v === "object" ? JSON.stringify(v) : String(v)}</td>
+          </tr>`,
+      )}
     </table>
     <h3>Payload</h3>
     <pre class="payload" data-testid="payload">${JSON.stringify(payload, null, 2)}</pre>
     ${lastError && html`<${ErrorBlock} title="Last error (the job record)" error=${lastError} />`}
     <h3>Result</h3>
-    ${result === null
-      ? html`<p class="empty">No result yet.</p>`
-      : html`<div data-testid="result">
-          <p><${Badge} status=${result.status} /> after ${result.attempts} attempt(s), ${result.durationMs} ms (${time(result.startedAt)} → ${time(result.endedAt)})</p>
-          ${result.output !== undefined && html`<pre class="output">${JSON.stringify(result.output, null, 2)}</pre>`}
-          ${result.error && html`<${ErrorBlock} title="Result error" error=${result.error} />`}
-        </div>`}
+    ${
+      result === null
+        ? html`<p class="empty">No result yet.</p>`
+        : html`<div data-testid="result">
+            <p>
+              <${Badge} status=${result.status} /> after ${result.attempts} attempt(s), ${result.durationMs} ms (${time(result.startedAt)} →
+              ${time(result.endedAt)})
+            </p>
+            ${result.output !== undefined && html`<pre class="output">${JSON.stringify(result.output, null, 2)}</pre>`}
+            ${result.error && html`<${ErrorBlock} title="Result error" error=${result.error} />`}
+          </div>`
+    }
   </section>`;
 }
 
@@ -383,16 +426,20 @@ function App() {
       <h1><a href="#/jobs">Pyrexis</a></h1>
       ${overview?.readOnly && html`<span class="badge read-only">read-only</span>`}
       <span class="spacer"></span>
-      ${overview
-        ? html`<${SignIn} overview=${overview} onChange=${refresh} />`
-        : html`<${SignIn} overview=${{ signedIn: false, readOnly: false, readAccess: "token" } as Overview} onChange=${refresh} />`}
+      ${
+        overview
+          ? html`<${SignIn} overview=${overview} onChange=${refresh} />`
+          : html`<${SignIn} overview=${{ signedIn: false, readOnly: false, readAccess: "token" } as Overview} onChange=${refresh} />`
+      }
     </header>
     <main>
       ${error && !overview && html`<p class="error-text" role="alert">${error}</p>`}
-      ${overview &&
-      (jobMatch
-        ? html`<${JobView} key=${jobMatch[1]} id=${decodeURIComponent(jobMatch[1]!)} overview=${overview} refresh=${refresh} />`
-        : html`<${JobsView} query=${route.query} overview=${overview} refresh=${refresh} />`)}
+      ${
+        overview &&
+        (jobMatch
+          ? html`<${JobView} key=${jobMatch[1]} id=${decodeURIComponent(jobMatch[1]!)} overview=${overview} refresh=${refresh} />`
+          : html`<${JobsView} query=${route.query} overview=${overview} refresh=${refresh} />`)
+      }
     </main>
   </div>`;
 }

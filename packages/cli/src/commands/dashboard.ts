@@ -28,7 +28,9 @@ async function tokenOf(options: DashboardCommandOptions, io: CliIo): Promise<{ t
     }
     const token = text.trim();
     if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
-      throw new UsageError(`--token-file ${options.tokenFile}: the token must be one line of at least ${MIN_TOKEN_LENGTH} characters without spaces`);
+      throw new UsageError(
+        `--token-file ${options.tokenFile}: the token must be one line of at least ${MIN_TOKEN_LENGTH} characters without spaces`,
+      );
     }
     return { token, file, generated: false };
   }
