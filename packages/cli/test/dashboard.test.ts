@@ -8,6 +8,7 @@ import { cleanEnv, finish, killAll, pyrexis, start } from "./helpers.js";
 
 afterAll(killAll);
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON answer, asserted on field by field
 async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
   const res = await fetch(url, init);
   return { status: res.status, body: await res.json() };
