@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { StaleVersionError, type Job } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
-import type { CommitBatch, JobStore } from "@pyrexis/storage";
+import { MemoryJobStore, type CommitBatch, type JobStore } from "@pyrexis/storage";
 import { tempDir } from "@pyrexis/test-utils";
 import { bearer, insertFailed, pending, request, start, TOKEN } from "./helpers.js";
 
@@ -167,6 +167,28 @@ describe("actions", () => {
     expect(r.json.from).toBe("running");
     expect(await store.getJob(job.id)).toMatchObject({ status: "cancelled", version: 2 });
     await store.close();
+  });
+
+  it("cancel of a claimed running job: the holder's next lease renewal reports it cancelled, and its result is refused", async () => {
+    // The helpers' jobs are created in 2027: the store's clock must be past their runAt.
+    const store = new MemoryJobStore({ clock: { now: () => 1_900_000_000_000 } });
+    const job = pending();
+    await store.commit({ insert: [job] });
+    const [claimed] = await store.claim({ owner: "engine-a", limit: 1, leaseMs: 60_000 });
+    expect(claimed?.job.status).toBe("running");
+    const { url, origin } = await start({ store, token: TOKEN });
+    const r = await request(url, `/api/jobs/${job.id}/cancel`, { method: "POST", headers: bearer(origin), body: {} });
+    expect([r.status, r.json.from]).toEqual([200, "running"]);
+    const report = await store.renewLeases({
+      owner: "engine-a",
+      leaseMs: 60_000,
+      leases: [{ jobId: job.id, version: claimed!.lease.version }],
+    });
+    expect(report).toMatchObject({ renewed: [], lost: [], cancelled: [job.id] });
+    const late = { ...claimed!.job, status: "completed" as const, version: claimed!.job.version + 1 };
+    await expect(store.commit({ update: [{ job: late, expectedVersion: claimed!.job.version }] })).rejects.toMatchObject({
+      code: "STALE_VERSION",
+    });
   });
 
   it("retry: a failed job gets a new pending job <id>.retry-1 with the same spec; twice → 409 naming it; its own retry is .retry-2", () =>
