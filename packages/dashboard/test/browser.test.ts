@@ -268,4 +268,30 @@ describe("in Chromium", () => {
     await shot(p, "read-only");
     await p.close();
   });
+  it("retries every failed job a filter matches, after a confirmation that counts them", async () => {
+    const jobs = await engine.submitJobs(
+      Array.from({ length: 3 }, (_, i) => ({ handler: "firstFails", payload: { bulk: i }, maxAttempts: 1 })),
+    );
+    for (const j of jobs) await finished(j.id, "failed");
+    const failedNow = (await store.queryJobs({ status: "failed", handler: "firstFails", limit: 100 })).jobs.filter(
+      (j) => !j.id.includes(".retry-"),
+    );
+    const unretried = [];
+    for (const j of failedNow) if ((await store.getJob(`${j.id}.retry-1`)) === undefined) unretried.push(j.id);
+    const p = await page(`${url}#/jobs?status=failed&handler=firstFails`);
+    await signIn(p);
+    await p.locator(`tr[data-job-id="${jobs[0]!.id}"]`).waitFor();
+    await p.getByRole("button", { name: "Retry all matching…" }).click();
+    await p.getByRole("dialog").getByText(`Retry ${failedNow.length} matching job(s)?`).waitFor();
+    await shot(p, "bulk-confirm");
+    await p.getByTestId("confirm-yes").click();
+    // Jobs retried before (by the earlier test) conflict; the others are retried now.
+    await p
+      .getByTestId("bulk-note")
+      .getByText(`retry: ${unretried.length} done, ${failedNow.length - unretried.length} failed`)
+      .waitFor();
+    for (const j of jobs) await finished(`${j.id}.retry-1`, "completed");
+    await shot(p, "bulk-done");
+    await p.close();
+  });
 });
