@@ -14,6 +14,8 @@ import { createDashboard, type Dashboard } from "../src/index.js";
 import { TOKEN } from "./helpers.js";
 
 const CHROMIUM = process.env.PYREXIS_CHROMIUM ?? "/usr/bin/chromium";
+/** expect.poll's bound on a hang (its default of 1 s would make it a timed assertion). */
+const POLL = { timeout: 20_000, interval: 50 };
 const SHOTS = fileURLToPath(new URL("../screenshots/", import.meta.url));
 
 /** Gates the test opens: a handler waiting on `name` returns (or throws) when the test says. */
@@ -135,7 +137,7 @@ describe("in Chromium", () => {
     const p = await page();
     await p.locator(`tr[data-job-id="${emails[0]!.id}"]`).waitFor();
     await expect
-      .poll(async () => Number(await p.getByTestId("count-completed").locator(".count-n").textContent()))
+      .poll(async () => Number(await p.getByTestId("count-completed").locator(".count-n").textContent()), POLL)
       .toBeGreaterThanOrEqual(7);
     await p.getByTestId("chart").locator("canvas").waitFor();
     await shot(p, "jobs-list");
@@ -143,9 +145,9 @@ describe("in Chromium", () => {
     await p.getByRole("checkbox", { name: "completed" }).check();
     await p.getByRole("button", { name: "Apply" }).click();
     await expect
-      .poll(() => p.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash))
+      .poll(() => p.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash), POLL)
       .toContain("minPriority=5");
-    await expect.poll(() => p.locator("table.jobs tbody tr").count()).toBe(4);
+    await expect.poll(() => p.locator("table.jobs tbody tr").count(), POLL).toBe(4);
     const shown = await p.locator("table.jobs tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-job-id")));
     expect(new Set(shown)).toEqual(new Set(emails.map((j) => j.id)));
     await shot(p, "jobs-filtered");
@@ -160,7 +162,7 @@ describe("in Chromium", () => {
     const p = await page();
     await p.locator(`tr[data-job-id="${job.id}"] a`).click();
     await p.getByTestId("result").waitFor();
-    await expect.poll(() => p.getByTestId("payload").textContent()).toContain(hostile.replace(/"/g, '\\"'));
+    await expect.poll(() => p.getByTestId("payload").textContent(), POLL).toContain(hostile.replace(/"/g, '\\"'));
     expect(await p.locator("main img").count()).toBe(0);
     expect(await p.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await p.getByTestId("live-status").textContent()).toBe("completed");
