@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 export {
+  COUNTS_MAX_AGE_MS,
   createDashboard,
   DEFAULT_PORT,
   MIN_TOKEN_LENGTH,

@@ -262,6 +262,43 @@ describe("actions", () => {
     }));
 });
 
+describe("GET /api/overview", () => {
+  it("requests close together share one countByStatus; a failed read is not kept", async () => {
+    const inner = new MemoryJobStore();
+    let reads = 0;
+    let fail = false;
+    const counting: JobStore = {
+      capabilities: inner.capabilities,
+      commit: (b) => inner.commit(b),
+      getJob: (id) => inner.getJob(id),
+      getResult: (id) => inner.getResult(id),
+      listJobs: (q) => inner.listJobs(q),
+      countByStatus: async () => {
+        reads++;
+        if (fail) throw new Error("the disk is gone");
+        return inner.countByStatus();
+      },
+      close: () => inner.close(),
+    };
+    // A sample interval far away: only the overview reads counts during the test.
+    let clock = 1_000_000;
+    const { url } = await start({ store: counting, sampleIntervalMs: 3_600_000, now: () => clock });
+    await request(url, "/api/series");
+    const before = reads;
+    const answers = await Promise.all([1, 2, 3, 4].map(() => request(url, "/api/overview")));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(reads - before).toBeLessThanOrEqual(1);
+    expect((await request(url, "/api/overview")).status).toBe(200);
+    expect(reads - before).toBeLessThanOrEqual(1);
+    fail = true;
+    clock += 501;
+    const failed = await request(url, "/api/overview");
+    expect([failed.status, failed.json.error.code]).toEqual([500, "store_failed"]);
+    fail = false;
+    expect((await request(url, "/api/overview")).status).toBe(200);
+  });
+});
+
 describe("GET /api/series", () => {
   it("samples the counts on an interval", async () => {
     const { url, store } = await start({ sampleIntervalMs: 100 });
