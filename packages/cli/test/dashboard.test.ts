@@ -69,7 +69,10 @@ describe("pyrexis dashboard", () => {
     const done = finish(child);
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    const [, url] = await waitFor("the URL", () => /on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out));
+    // Both lines: they are two writes, and the second may arrive after the first is read.
+    const [, url] = await waitFor("the URL and the token line", () =>
+      /on (http:\/\/127\.0\.0\.1:\d+\/)[^\n]*\naccess token: [^\n]*\n/.exec(out),
+    );
     expect(out).toContain("read-only");
     expect(out).toContain(`access token: in ${tmp.file("token")}\n`);
     expect((await json(`${url}api/overview`)).body.readOnly).toBe(true);
