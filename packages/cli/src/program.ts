@@ -160,6 +160,16 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--once", "print one frame and exit (for scripts and non-TTY output)")
     .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/monitor.js")).monitorCommand(opts, io)));
 
+  program
+    .command("dashboard")
+    .description("Serve the web dashboard (jobs, details, charts, retry and cancel) and /metrics over the store until Ctrl-C.")
+    .addOption(storeOption())
+    .option("--port <n>", "port (default 7300; 0: any free one)", int(0, 65_535))
+    .option("--host <address>", "address to bind (default 127.0.0.1; any other protects reads with the token too)")
+    .option("--read-only", "refuse every action")
+    .option("--token-file <path>", "file holding the access token (default: one is generated into a new file, whose path is printed)")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/dashboard.js")).dashboardCommand(opts, io)));
+
   return program;
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
-import { describeJobStore } from "@pyrexis/storage/conformance";
+import { describeJobStore, describeQueryJobs } from "@pyrexis/storage/conformance";
 import { SqliteJobStore } from "../src/index.js";
 import { tempDir } from "@pyrexis/test-utils";
 
@@ -14,4 +14,9 @@ describeJobStore(
     reopen: (previous, options) => SqliteJobStore.open({ path: (previous as SqliteJobStore).location }, { clock: options?.clock }),
     openSecond: (store, options) => SqliteJobStore.open({ path: (store as SqliteJobStore).location }, { clock: options?.clock }),
   },
+);
+
+describeQueryJobs(
+  { describe, it, beforeEach, afterEach },
+  { name: "SqliteJobStore (file)", create: () => SqliteJobStore.open({ path: tempDir("pyrexis-sqlite-").file("store.db") }) },
 );

@@ -33,6 +33,7 @@ import { claims } from "./claims.js";
 import { checkSuiteArgs, resolveSeed, type JobStoreFactory, type TestApi } from "./harness.js";
 import { listing } from "./listing.js";
 import { persistence } from "./persistence.js";
+import { queryJobs } from "./query.js";
 import { roundTrips } from "./round-trips.js";
 import { shared } from "./shared.js";
 
@@ -92,6 +93,13 @@ export const describeClaims: ConformanceGroup = group("describeClaims", claims);
  * handles, and with claims, exclusive claims and leases across handles.
  */
 export const describeShared: ConformanceGroup = group("describeShared", shared);
+
+/**
+ * The `queryJobs` capability (filters by handler, mode, priority and creation time). Not part of
+ * {@link describeJobStore}: call it for a store that declares `capabilities.queryJobs`; its
+ * first check fails for one that does not.
+ */
+export const describeQueryJobs: ConformanceGroup = group("describeQueryJobs", queryJobs);
 
 /**
  * The whole suite: every group above inside one `describe("JobStore conformance: <name>")`.
