@@ -119,7 +119,8 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .command("worker")
     .description(
       "Run the jobs in the store until SIGINT/SIGTERM (graceful: running jobs get --grace-ms to finish; a second signal forces). " +
-        "Runs the jobs in the store and picks up jobs submitted later by other processes.",
+        "Runs the jobs in the store and picks up jobs submitted later by other processes. Run as many workers on one store as you like: " +
+        "each job runs on one of them (claims with leases; a worker that dies gives its jobs back when its lease expires, at once on this machine).",
     )
     .addOption(storeOption())
     .addOption(handlersOption("required"))
