@@ -15,9 +15,6 @@ const FILES: Readonly<Record<string, { file: string; type: string }>> = {
   "/app.css": { file: "app.css", type: "text/css; charset=utf-8" },
 };
 
-/** The request paths the UI is served under. */
-export const STATIC_PATHS: readonly string[] = Object.keys(FILES);
-
 /**
  * Where the built UI is: `ui/` beside this module in the published package (dist/), or
  * `../dist/ui/` when this module runs from src/ (the package's own tests).

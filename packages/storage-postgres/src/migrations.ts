@@ -130,11 +130,3 @@ async function refuseForeign(db: Kysely<unknown>, schema: string): Promise<void>
     );
   }
 }
-
-/** Migration names applied to `schema` (for tests and diagnostics). */
-export async function appliedMigrations(db: Kysely<unknown>, schema: string): Promise<string[]> {
-  const r = await db.executeQuery<{ name: string }>(
-    sql`SELECT name FROM ${sql.table(`${schema}.${MIGRATION_TABLE}`)} ORDER BY name`.compile(db),
-  );
-  return r.rows.map((row) => row.name);
-}
