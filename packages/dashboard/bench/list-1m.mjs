@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createJob, parseJobSpec, transition } from "@pyrexis/models";
+import { createJob, parseJobSpec, seededRandom, transition } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import { createDashboard } from "../dist/index.js";
 
@@ -17,17 +17,8 @@ const DAY = 86_400_000;
 const START = Date.UTC(2026, 0, 1);
 const SPAN = 30 * DAY;
 
-/** A seeded generator (mulberry32), so every run seeds the same store. @param {number} seed */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The models' seeded generator, so every run seeds the same store. */
+const rng = seededRandom;
 
 /**
  * @template {string} T
