@@ -6,7 +6,20 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import type { Job, Result } from "@pyrexis/models";
+import type { JobStore } from "@pyrexis/storage";
+import { PostgresJobStore } from "@pyrexis/storage-postgres";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
+
+/** A store the scenarios audit: either kind reports the rows it could not read. */
+export type AuditedStore = JobStore & { readonly corruptRecords: readonly unknown[] };
+
+/** Opens the store at `target`: a `postgres://…?schema=` URL, or a SQLite file path. */
+export async function openStoreAt(target: string): Promise<AuditedStore> {
+  if (target.startsWith("postgres://") || target.startsWith("postgresql://")) {
+    return PostgresJobStore.open({ connectionString: target }, { listen: false });
+  }
+  return SqliteJobStore.open({ path: target });
+}
 
 /** True in `pnpm test:chaos` (long, on-demand runs). */
 export const CHAOS: boolean = process.env.PYREXIS_CHAOS === "1";
@@ -151,7 +164,7 @@ export async function auditFinishedStore(
     if (list) list.push(e);
     else starts.set(e.jobId, [e]);
   }
-  const store = await SqliteJobStore.open({ path: dbPath });
+  const store = await openStoreAt(dbPath);
   try {
     const counts = await store.countByStatus();
     expect(counts.pending + counts.running + counts.retrying + counts.created, "no job left unfinished").toBe(0);
