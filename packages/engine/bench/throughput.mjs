@@ -60,7 +60,7 @@ const baseOf = (name) => (name.includes(SEP) ? name.slice(0, name.indexOf(SEP)) 
 
 /**
  * What one contender's child reports.
- * @typedef {{ name: string, n: number, usesClaims: boolean, jobsPerSecond: number, latencyP50: number, latencyP99: number, peakRssMb: number }} Sample
+ * @typedef {{ name: string, n: number, usesClaims: boolean, jobsPerSecond: number, latencyP50: number, latencyP99: number, cpuUsPerJob: number, peakRssMb: number }} Sample
  */
 
 /**
@@ -86,8 +86,13 @@ async function runContender(fullName) {
     let t0;
     let drained;
     let usesClaims = false;
+    /** @type {NodeJS.CpuUsage | undefined} */
+    let cpu0;
+    /** CPU of the process (all its threads: GC, SQLite) from the first submission to the last completion. */
+    let cpu = { user: 0, system: 0 };
     if (name === "p-queue") {
       t0 = performance.now();
+      cpu0 = process.cpuUsage();
       const queue = new PQueue({ concurrency: CONCURRENCY });
       for (let i = 0; i < n; i++) {
         const enq = performance.now();
@@ -98,6 +103,7 @@ async function runContender(fullName) {
       }
       await queue.onIdle();
       drained = performance.now();
+      cpu = process.cpuUsage(cpu0);
     } else {
       const enqueuedAt = new Float64Array(n);
       const opened = name.startsWith("pyrexis-memory") ? new MemoryJobStore() : await SqliteJobStore.open({ path: join(dir, "bench.db") });
@@ -128,6 +134,7 @@ async function runContender(fullName) {
       });
       const loop = engine.runLoop();
       t0 = performance.now();
+      cpu0 = process.cpuUsage();
       for (let start = 0; start < n; start += SUBMIT_BATCH) {
         const specs = [];
         const now = performance.now();
@@ -139,6 +146,7 @@ async function runContender(fullName) {
       }
       await finished;
       drained = performance.now();
+      cpu = process.cpuUsage(cpu0);
       await engine.shutdown();
       await loop;
     }
@@ -152,6 +160,7 @@ async function runContender(fullName) {
       jobsPerSecond: n / seconds,
       latencyP50: at(0.5),
       latencyP99: at(0.99),
+      cpuUsPerJob: (cpu.user + cpu.system) / n,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
@@ -231,6 +240,7 @@ const rows = CONTENDERS.map((name) => {
     max: Math.max(...s.map((x) => x.jobsPerSecond)),
     latencyP50: median(s.map((x) => x.latencyP50)),
     latencyP99: median(s.map((x) => x.latencyP99)),
+    cpuUsPerJob: median(s.map((x) => x.cpuUsPerJob)),
     peakRssMb: median(s.map((x) => x.peakRssMb)),
     ratio: median(ratios),
     ratioMin: Math.min(...ratios),
@@ -239,13 +249,13 @@ const rows = CONTENDERS.map((name) => {
 });
 const fmt = (/** @type {number} */ x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const lines = [
-  `N = ${N} no-op async jobs, concurrency ${CONCURRENCY}, submitted in batches of ${SUBMIT_BATCH}; prefetch ${args.prefetch ?? "the engine's default"}; median of ${RUNS} (min–max); ratios: median of the per-run ratios (min–max); Node ${process.version}, ${process.platform}/${process.arch}`,
+  `N = ${N} no-op async jobs, concurrency ${CONCURRENCY}, submitted in batches of ${SUBMIT_BATCH}; prefetch ${args.prefetch ?? "the engine's default"}; median of ${RUNS} (min–max); ratios: median of the per-run ratios (min–max); CPU/job: the process's CPU time (user + system, all threads) over the drain, per job; Node ${process.version}, ${process.platform}/${process.arch}`,
   "",
-  "| contender | claims | jobs | jobs/s (min–max) | ratio to p-queue | enqueue→start p50 | p99 | peak RSS |",
-  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  "| contender | claims | jobs | jobs/s (min–max) | ratio to p-queue | enqueue→start p50 | p99 | CPU/job | peak RSS |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${r.name === "p-queue" ? "–" : r.usesClaims ? "yes" : "no"} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.ratio, 2)}× (${fmt(r.ratioMin, 2)}–${fmt(r.ratioMax, 2)}) | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.peakRssMb)} MB |`,
+      `| ${r.name} | ${r.name === "p-queue" ? "–" : r.usesClaims ? "yes" : "no"} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.ratio, 2)}× (${fmt(r.ratioMin, 2)}–${fmt(r.ratioMax, 2)}) | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.cpuUsPerJob, 1)} µs | ${fmt(r.peakRssMb)} MB |`,
   ),
 ];
 /** "label: a/b per-run ratio median (min–max)" when both ran. @param {string} label @param {string} a @param {string} b */
