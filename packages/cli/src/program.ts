@@ -118,7 +118,7 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .command("worker")
     .description(
       "Run the jobs in the store until SIGINT/SIGTERM (graceful: running jobs get --grace-ms to finish; a second signal forces). " +
-        "Runs the jobs present when it starts and picks up jobs submitted later by other processes (every --rescan-ms).",
+        "Runs the jobs in the store and picks up jobs submitted later by other processes.",
     )
     .addOption(storeOption())
     .addOption(handlersOption("required"))
@@ -127,7 +127,15 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--thread <n>", "thread concurrency (wins over --concurrency)", int(1))
     .option("--process <n>", "process concurrency (wins over --concurrency)", int(1))
     .option("--grace-ms <ms>", "how long running jobs may finish on shutdown (default 10000)", int(0))
-    .option("--rescan-ms <ms>", "look for jobs submitted by other processes this often (default 1000; 0: never)", int(0))
+    .option("--poll-ms <ms>", "how often an idle worker checks the store for new work (default 10)", int(1, 60_000))
+    .option(
+      "--lease-ms <ms>",
+      "lease of a claimed job: another worker takes it over this long after this one stops renewing (default 30000)",
+      int(30, 86_400_000),
+    )
+    .option("--prefetch <n>", "jobs claimed ahead of free slots (default 0)", int(0, 10_000))
+    .option("--metrics-port <port>", "serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)", int(0, 65_535))
+    .addOption(new Option("--rescan-ms <ms>", "old name of --poll-ms").argParser(int(0)).hideHelp())
     .option("--exit-when-drained", "shut down once no job is queued or running")
     .option("-q, --quiet", "print only the start line and the summary, not a line per job")
     .option("-v, --verbose", "also print started and progress events, and engine logs")

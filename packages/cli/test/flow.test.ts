@@ -201,6 +201,22 @@ describe("a running worker and another terminal", () => {
     return JSON.parse(r.stdout);
   }
 
+  it("a worker serves its metrics on --metrics-port", async () => {
+    const own = ["--store", join(dir, "metrics-port.db")];
+    expect((await pyrexis(["submit", "echo", "{}", "--id", "m-1", ...own], dir)).code).toBe(0);
+    const worker = start(["worker", ...own, "--handlers", HANDLERS, "--metrics-port", "0", "--grace-ms", "2000"], dir);
+    const done = finish(worker);
+    let out = "";
+    worker.stdout!.on("data", (d: string) => (out += d));
+    await waitFor("the job to complete", async () => out.includes("completed m-1"), POLL);
+    const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(out)?.[1];
+    expect(url, out).toBeDefined();
+    const text = await (await fetch(url!)).text();
+    expect(text).toMatch(/^pyrexis_job_completed_total 1$/m);
+    worker.kill("SIGTERM");
+    expect((await done).code).toBe(0);
+  });
+
   it("a running worker picks up jobs submitted from another terminal (rescan)", async () => {
     const own = ["--store", join(dir, "rescan.db")];
     expect((await pyrexis(["submit", "echo", "{}", "--id", "early-1", ...own], dir)).code).toBe(0);

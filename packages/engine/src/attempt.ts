@@ -1,6 +1,7 @@
 import type { ClockTimer, Job, Result } from "@pyrexis/models";
 import { RunControl } from "@pyrexis/executors";
 import type { AbortKind } from "./attempt-decision.js";
+import type { AttemptSpan } from "./tracing-hooks.js";
 import type { EngineEventMap } from "./events.js";
 import type { TypedEmitter } from "./events.js";
 
@@ -82,6 +83,8 @@ export class Running extends RunControl {
   cancelRequested = false;
   /** The attempt's timeout timer, if the job has a timeout. */
   timer: ClockTimer | undefined = undefined;
+  /** The attempt's trace span, when the engine traces. */
+  span: AttemptSpan | undefined = undefined;
   /** Settles when the attempt is over: with the result when the job reached a terminal status and it is durable. */
   readonly outcome: Outcome<Result | undefined> = new Outcome<Result | undefined>();
   /** Handler start, `performance.now()` (for the execution timing). */

@@ -140,8 +140,12 @@ export class ClaimSource {
     return h !== undefined && h.version === version && h.deadline > this.#clock.now();
   }
 
-  /** Asks for a claim round soon (coalesced: one round at a time, after the current tick). */
-  request(): void {
+  /**
+   * Asks for a claim round soon (coalesced: one round at a time, after the current tick). With
+   * `force` false (a slot came free), a store known to be dry is not asked again until a wake-up.
+   */
+  request(force = true): void {
+    if (!force && this.#dry) return;
     this.#dry = false;
     if (!this.#running) return;
     if (this.#claiming) {
@@ -184,11 +188,10 @@ export class ClaimSource {
   async #claimRound(): Promise<void> {
     this.#lastClaimAt = this.#clock.now();
     let short = false;
-    let any = false;
+    let full = false;
     for (const mode of this.#host.modes()) {
       const want = Math.min(MAX_CLAIM_LIMIT, this.#host.want(mode));
       if (want <= 0) continue;
-      any = true;
       let claims: ClaimedJob[];
       try {
         claims = await this.#store.claim({ owner: this.#settings.owner, limit: want, leaseMs: this.#settings.leaseMs, modes: [mode] });
@@ -198,19 +201,17 @@ export class ClaimSource {
         continue;
       }
       if (claims.length < want) short = true;
+      else full = true;
       if (claims.length === 0) continue;
       for (const c of claims) this.hold(c);
       this.#armExpiry();
-      if (!this.#running) {
-        // Shutdown began while claiming: the engine releases what it cannot start.
-        this.#host.claimed(claims);
-        continue;
-      }
+      // During shutdown the engine hands these back at once.
       this.#host.claimed(claims);
     }
-    // Rounds repeat while every mode got all it asked for (a backlog); a short round waits for a wake-up.
-    if (short || !any) this.#dry = true;
-    else this.#claimAgain = true;
+    // A short round means the store had nothing more: wait for a wake-up (a submission, a change
+    // mark that moved, a retry coming due). Full rounds repeat while there is room (a backlog).
+    if (short) this.#dry = true;
+    else if (full) this.#claimAgain = true;
   }
 
   // --- renewal and the expiry guard ---

@@ -22,6 +22,7 @@ import {
   ValidationError,
   ErrorCode,
   type Clock,
+  type ClockTimer,
   type Job,
   type JobSpecInput,
   type JobStatus,
@@ -50,6 +51,7 @@ import {
 import { recoverFromListing } from "./recovery.js";
 import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
+import type { EngineTracing } from "./tracing-hooks.js";
 
 /** `idle` (not looping), `running` (in `runLoop`), `stopping` or `stopped`. */
 export type EngineState = "idle" | "running" | "stopping" | "stopped";
@@ -205,6 +207,7 @@ export class Engine {
   readonly #concurrency: number | Readonly<Record<string, number>> | undefined;
   readonly #graceMs: number;
   readonly #claimSettings: ClaimSettings;
+  readonly #tracing: EngineTracing | undefined;
   /** Without claims: the in-memory queue of every unfinished job. */
   readonly #queue: LocalQueue;
   /** With claims: where jobs come from. */
@@ -235,8 +238,16 @@ export class Engine {
   #keepAlive: NodeJS.Timeout | undefined;
   #shutdownPromise: Promise<void> | undefined;
   #drainedEmitted = false;
+  /** A drained check is reading the store's counts (claims only). */
+  #checkingDrained = false;
   /** Remote result checks: when the last one ran and how long it took (they are spaced by it). */
-  #remoteCheck: { at: number; tookMs: number; running: boolean } = { at: Number.NEGATIVE_INFINITY, tookMs: 0, running: false };
+  #remoteCheck: { at: number; tookMs: number; running: boolean; again: boolean; timer: ClockTimer | undefined } = {
+    at: Number.NEGATIVE_INFINITY,
+    tookMs: 0,
+    running: false,
+    again: false,
+    timer: undefined,
+  };
 
   constructor(options: EngineOptions) {
     const resolved = resolveOptions(options);
@@ -250,6 +261,7 @@ export class Engine {
     this.#concurrency = options.concurrency;
     this.#graceMs = resolved.graceMs;
     this.#claimSettings = resolved.claims;
+    this.#tracing = options.tracing;
     this.#rescanIntervalMs = options.rescanIntervalMs;
     this.#events = new TypedEmitter<EngineEventMap>((error, event) => {
       this.#logger.error({ err: error, event }, "event listener threw");
@@ -455,7 +467,20 @@ export class Engine {
       jobs[i] = job;
     }
     this.#assertAccepting();
-    await this.#committer.insert(jobs);
+    const spans = this.#tracing?.submit(jobs);
+    if (spans) {
+      for (let i = 0; i < jobs.length; i++) {
+        const traceContext = spans.contexts[i];
+        if (traceContext) (jobs[i] as Job).traceContext = traceContext;
+      }
+      try {
+        await this.#committer.insert(jobs);
+      } catch (error) {
+        spans.end(error);
+        throw error;
+      }
+      spans.end();
+    } else await this.#committer.insert(jobs);
     if (now > this.#seenUntil) this.#seenUntil = now;
     const local = this.#source === undefined;
     for (const job of jobs) {
@@ -631,9 +656,24 @@ export class Engine {
    */
   #checkRemoteResults(force = false): void {
     const check = this.#remoteCheck;
-    if (this.#waiters.size === 0 || check.running) return;
+    if (this.#waiters.size === 0) return;
+    if (check.running) {
+      check.again = true; // a change seen while checking: check once more after this one
+      return;
+    }
     const now = this.#clock.now();
-    if (!force && now - check.at < Math.max(10, 4 * check.tookMs)) return;
+    const wait = Math.max(10, 4 * check.tookMs) - (now - check.at);
+    if (!force && wait > 0) {
+      // Too soon after the last check: check once the spacing has passed, not never.
+      if (check.timer === undefined) {
+        check.timer = this.#clock.setTimeout(() => {
+          check.timer = undefined;
+          this.#checkRemoteResults(true);
+        }, wait);
+        check.timer.unref();
+      }
+      return;
+    }
     const ids = this.#waiters.ids().filter((id) => !this.#active.has(id));
     if (ids.length === 0) return;
     check.running = true;
@@ -652,6 +692,10 @@ export class Engine {
       check.running = false;
       check.tookMs = performance.now() - t0;
       if (this.#waiters.size === 0) this.#source?.setKeepAlive(false);
+      else if (check.again) {
+        check.again = false;
+        this.#checkRemoteResults();
+      }
     });
   }
 
@@ -771,7 +815,8 @@ export class Engine {
         }
       }
       for (const mode of this.#executors.modes) if (this.#claimHost.want(mode) > 0) wantMore = true;
-      if (wantMore) this.#source.request();
+      // A freed slot asks for more only while the store is not known to be dry.
+      if (wantMore) this.#source.request(false);
       return;
     }
     const modes = this.#queue.modes;
@@ -799,11 +844,42 @@ export class Engine {
   };
 
   #checkDrained(): void {
-    if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return;
-    if (this.#active.size > 0) return;
-    if (this.#source ? this.#source.busy || !this.#source.dry : this.#queue.size > 0) return;
+    if (!this.#idleNow()) return;
+    if (this.#source) {
+      this.#checkStoreDrained();
+      return;
+    }
     this.#drainedEmitted = true;
     this.#events.emit("engine:drained", {});
+  }
+
+  /** Nothing queued, claimed or running in this engine (and drained not yet emitted). */
+  #idleNow(): boolean {
+    if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return false;
+    if (this.#active.size > 0) return false;
+    return this.#source ? !this.#source.busy && this.#source.dry : this.#queue.size === 0;
+  }
+
+  /**
+   * With claims, a delayed job (retrying after its backoff, or pending with a later `runAt`)
+   * waits in the store, not in this engine: drained only once the store holds no such job.
+   * Otherwise the idle claim poll takes it when due, and its run checks again.
+   */
+  #checkStoreDrained(): void {
+    if (this.#checkingDrained) return;
+    this.#checkingDrained = true;
+    this.#store.countByStatus().then(
+      (counts) => {
+        this.#checkingDrained = false;
+        if (counts.pending + counts.retrying > 0 || !this.#idleNow()) return;
+        this.#drainedEmitted = true;
+        this.#events.emit("engine:drained", {});
+      },
+      (error: unknown) => {
+        this.#checkingDrained = false;
+        this.#reportError(error, "counting jobs in the store failed");
+      },
+    );
   }
 
   /** Runs one attempt of a popped entry and waits for it (see {@link #start}). */
@@ -870,6 +946,7 @@ export class Engine {
   /** Calls the executor of an attempt whose `running` record is durable. */
   #execute(running: Running): void {
     const job = running.job;
+    if (this.#tracing) running.span = this.#tracing.attempt(job);
     if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
     if (job.timeoutMs !== undefined) {
       const timeoutMs = job.timeoutMs;
@@ -935,6 +1012,7 @@ export class Engine {
       random: this.#random,
     });
     const startedAt = running.startedAt;
+    running.span?.end(decision.kind, "error" in decision ? decision.error : undefined);
     const active = this.#active.get(job.id);
     const mine = active !== undefined && active.running === running;
     switch (decision.kind) {
@@ -1364,6 +1442,7 @@ export class Engine {
     this.#committer.abandon(flushFailed ? flushError : new ShuttingDownError("engine has shut down"));
     await this.#source?.stopRenewing().catch(() => {});
     this.#source?.setKeepAlive(false);
+    this.#clock.clearTimeout(this.#remoteCheck.timer);
     // Results of jobs that did not finish will come from a later run, not from this engine.
     this.#waiters.rejectAll((id) => new ShuttingDownError(`engine shut down before job ${id} finished`));
     const report = await this.#shutdown.run();

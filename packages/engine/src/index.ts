@@ -4,7 +4,9 @@ export { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineLis
 export { ShutdownCoordinator, type ShutdownCallback, type ShutdownReport, type SignalHandlerOptions } from "./shutdown.js";
 export { silentLogger, type Logger } from "@pyrexis/executors";
 export { createEngine, type CreateEngineOptions } from "./create-engine.js";
+export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
 export type { PeekableScheduler, QueueEntry, SchedulerFactory } from "./local-queue.js";
+export type { AttemptSpan, EngineTracing, SubmitSpans } from "./tracing-hooks.js";
 export { decideAttempt, type AbortKind, type AttemptDecision, type AttemptEnd } from "./attempt-decision.js";
 
 // What most applications need, so `@pyrexis/engine` alone is enough to write handlers and

@@ -4,6 +4,7 @@ import { silentLogger, type Executor, type Logger } from "@pyrexis/executors";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { MAX_LEASE_MS, MIN_LEASE_MS, type JobStore } from "@pyrexis/storage";
 import type { SchedulerFactory } from "./local-queue.js";
+import type { EngineTracing } from "./tracing-hooks.js";
 import type { ShutdownCoordinator } from "./shutdown.js";
 
 /** The executors an engine routes to, by mode. `ExecutorRouter` from @pyrexis/executors fits. */
@@ -49,6 +50,8 @@ export interface EngineOptions {
   /** Randomness of backoff jitter. */
   random?: RandomSource | undefined;
   logger?: Logger | undefined;
+  /** Tracing hooks, e.g. `openTelemetryTracing()` from `@pyrexis/engine/tracing`; none by default (no tracing work at all). */
+  tracing?: EngineTracing | undefined;
   shutdownCoordinator?: ShutdownCoordinator | undefined;
   /** Default grace period of {@link Engine.shutdown} (ms, default 10000). */
   shutdownGraceMs?: number | undefined;

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { IncompatibleStoreError, ManualClock, StoreFailureError, ValidationError, type Job } from "@pyrexis/models";
 import { MemoryJobStore } from "@pyrexis/storage";
@@ -79,6 +80,29 @@ describe("many engines on one store with claims", () => {
     await until(async () => (await store.getJob(job.id))?.status === "completed", "completed");
     expect(ran).toEqual([2]);
     expect(await store.getJob(job.id)).toMatchObject({ attempts: 2, lastError: { code: "INTERRUPTED" } });
+    await engine.shutdown();
+    await loop;
+  });
+
+  it("does not emit drained while a reclaimed job waits in the store for its backoff; does once it has run", async () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryJobStore({ clock, random: () => 1 });
+    const job = pendingAt(clock, { maxAttempts: 3, backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } });
+    await store.commit({ insert: [job] });
+    // An engine of this machine that claimed it and died (no such pid): the engine's start
+    // reclaims it to `retrying`, due a minute later, in the store and in no engine's queue.
+    await store.claim({ owner: `${hostname()}/2147483646/dead`, limit: 1, leaseMs: 3000 });
+    const engine = engineWith({ work: () => "ok" }, { store, clock, ...LEASE });
+    let drained = 0;
+    engine.on("engine:drained", () => drained++);
+    const loop = engine.runLoop();
+    await until(async () => (await store.getJob(job.id))?.status === "retrying", "reclaimed");
+    await settle();
+    expect(drained).toBe(0);
+    const { runAt } = (await store.getJob(job.id))!;
+    clock.set(runAt + 1000); // past the backoff and the idle claim interval
+    await until(async () => (await store.getJob(job.id))?.status === "completed", "completed");
+    await until(() => drained > 0, "drained");
     await engine.shutdown();
     await loop;
   });

@@ -50,21 +50,22 @@ describe("a job changed by another writer (e.g. `pyrexis cancel` from another pr
     await loop;
   });
 
-  it("picks up jobs another process submitted, by rescan (on demand and on its interval)", async () => {
+  it("picks up jobs another process submitted, without a rescan: the SQLite store has claims", async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     const path = join(dir, "shared.db");
-    const worker = engineWith({ echo: (p) => p }, { store: await SqliteJobStore.open({ path }), rescanIntervalMs: 20 });
+    // No rescanIntervalMs: the engine claims from the file and polls its change mark.
+    const worker = engineWith({ echo: (p) => p }, { store: await SqliteJobStore.open({ path }) });
     await worker.start();
+    expect(worker.store.capabilities.claims).toBe(true);
     // Another process (e.g. `pyrexis submit`) writes pending jobs straight into the store.
     const submitter = await SqliteJobStore.open({ path });
     const external = (id: string) => createJob(parseJobSpec({ id, handler: "echo", payload: id }), Date.now());
     await submitter.commit({ insert: [external("ext-1"), external("ext-2")] });
-    expect(await worker.rescan()).toBe(2);
-    expect(await worker.rescan()).toBe(0); // already queued: not twice
+    expect(await worker.rescan()).toBe(0); // claims see every job: nothing to rescan
     const loop = worker.runLoop();
     expect((await worker.waitForResult("ext-1")).output).toBe("ext-1");
-    // Submitted while the loop runs: found by the interval rescan, without calling rescan().
+    // Submitted while the loop runs: noticed through the change mark, claimed.
     await submitter.commit({ insert: [external("ext-3")] });
     expect((await worker.waitForResult("ext-3", { signal: AbortSignal.timeout(10_000) })).output).toBe("ext-3");
     expect(await worker.countByStatus()).toMatchObject({ completed: 3, pending: 0 });

@@ -8,4 +8,5 @@ export * from "./error-serialization.js";
 export * from "./retry.js";
 export * from "./factories.js";
 export * from "./clock.js";
+export * from "./trace-context.js";
 export * from "./random.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { findJsonProblem, type JsonValue } from "./json.js";
+import { TraceContextSchema, type TraceContext } from "./trace-context.js";
 
 /** Every status a job can be in. */
 export const JOB_STATUSES = ["created", "pending", "running", "retrying", "completed", "failed", "cancelled"] as const;
@@ -187,6 +188,8 @@ export interface Job {
   runAt: number;
   /** Increases with every update; stores compare-and-set on it. */
   version: number;
+  /** The trace the job was submitted in (W3C), when tracing was on at submit. */
+  traceContext?: TraceContext | undefined;
 }
 
 /** Zod schema of a {@link Job} record. Unknown keys are rejected. */
@@ -207,6 +210,7 @@ export const JobSchema: z.ZodType<Job> = z
     updatedAt: epochMs,
     runAt: epochMs,
     version: z.number().int().min(0),
+    traceContext: TraceContextSchema.optional(),
   })
   .strict();
 

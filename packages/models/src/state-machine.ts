@@ -55,6 +55,7 @@ export function transition(job: Job, to: JobStatus, now: number, patch?: Partial
   // Optional fields stay absent when absent (stores round-trip records exactly).
   if (job.timeoutMs !== undefined) next.timeoutMs = job.timeoutMs;
   if (job.lastError !== undefined) next.lastError = job.lastError;
+  if (job.traceContext !== undefined) next.traceContext = job.traceContext;
   if (patch) {
     const target = next as unknown as Record<string, unknown>;
     for (const key of Object.keys(patch) as (keyof typeof patch)[]) {

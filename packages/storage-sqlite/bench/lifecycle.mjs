@@ -92,10 +92,12 @@ async function runRaw(path, lifecycles, batch) {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   const insert = db.prepare(
-    "INSERT INTO jobs (id, created_at, status, priority, run_at, version, aging_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    "INSERT INTO jobs (id, created_at, status, priority, run_at, version, aging_key, data, mode, handler) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
   );
   const update = db.prepare(
-    "UPDATE jobs SET status = ?, priority = ?, run_at = ?, version = ?, aging_key = ?, data = ? WHERE id = ? AND version = ? AND created_at = ?",
+    "UPDATE jobs SET status = ?, priority = ?, run_at = ?, version = ?, aging_key = ?, data = ?, mode = ?, handler = ?," +
+      " lease_owner = CASE WHEN ? THEN lease_owner END, lease_expires_at = CASE WHEN ? THEN lease_expires_at END" +
+      " WHERE id = ? AND version = ? AND created_at = ?",
   );
   const insertResult = db.prepare(
     "INSERT INTO results (job_id, data) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?) ON CONFLICT (job_id) DO NOTHING",
@@ -106,13 +108,30 @@ async function runRaw(path, lifecycles, batch) {
   };
   const ins = db.transaction((/** @type {Job[]} */ jobs) => {
     for (const j of jobs)
-      if (insert.run(j.id, j.createdAt, j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j)).changes === 0) fail("dup");
+      if (
+        insert.run(j.id, j.createdAt, j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j), j.mode, j.handler).changes === 0
+      )
+        fail("dup");
   });
   const upd = db.transaction(
     (/** @type {{ job: Job, expectedVersion: number }[]} */ updates, /** @type {Lifecycle["result"][]} */ results) => {
       for (const { job: j, expectedVersion } of updates) {
         if (
-          update.run(j.status, j.priority, j.runAt, j.version, key(j), JSON.stringify(j), j.id, expectedVersion, j.createdAt).changes === 0
+          update.run(
+            j.status,
+            j.priority,
+            j.runAt,
+            j.version,
+            key(j),
+            JSON.stringify(j),
+            j.mode,
+            j.handler,
+            j.status === "running" ? 1 : 0,
+            j.status === "running" ? 1 : 0,
+            j.id,
+            expectedVersion,
+            j.createdAt,
+          ).changes === 0
         )
           fail("stale");
       }

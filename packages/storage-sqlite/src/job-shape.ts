@@ -17,6 +17,7 @@ const KEYS: ReadonlySet<string> = new Set([
   "updatedAt",
   "runAt",
   "version",
+  "traceContext",
 ]);
 
 const isInt = (v: unknown, min: number): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
@@ -32,7 +33,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export function looksLikeJob(value: unknown): boolean {
   if (!isObject(value)) return false;
   for (const key in value) if (!KEYS.has(key)) return false;
-  const { backoff, lastError } = value;
+  const { backoff, lastError, traceContext } = value;
   return (
     isText(value.id) &&
     isText(value.handler) &&
@@ -53,6 +54,7 @@ export function looksLikeJob(value: unknown): boolean {
     typeof backoff.baseMs === "number" &&
     typeof backoff.maxMs === "number" &&
     typeof backoff.jitter === "number" &&
-    (lastError === undefined || (isObject(lastError) && typeof lastError.name === "string" && typeof lastError.message === "string"))
+    (lastError === undefined || (isObject(lastError) && typeof lastError.name === "string" && typeof lastError.message === "string")) &&
+    (traceContext === undefined || (isObject(traceContext) && typeof traceContext.traceparent === "string"))
   );
 }

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 
 /** Row of the `jobs` table. Indexed fields are columns; the record itself is JSON. */
 export interface JobsTable {
@@ -11,6 +11,14 @@ export interface JobsTable {
   /** `priority − agingRate · run_at / 1000`: the scheduler's fixed heap key, as an index. */
   aging_key: number;
   data: string;
+  /** The job's `mode` (migration 0003): the claim index's first column. */
+  mode: string;
+  /** The job's `handler` (migration 0003): a claim's `handlers` filter. */
+  handler: string;
+  /** Who holds the claim of this `running` job; `NULL` when unclaimed (migration 0003). */
+  lease_owner: string | null;
+  /** When that lease expires, epoch ms by the store's clock; `NULL` when unclaimed (migration 0003). */
+  lease_expires_at: number | null;
 }
 
 /** Row of the `results` table. */
@@ -63,6 +71,26 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0002_drop_unused_aging_index": {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema.dropIndex("jobs_status_aging_id").ifExists().execute();
+    },
+  },
+  // The claims capability (many engines on one file): the mode and handler a claim filters by,
+  // the lease of a claimed `running` job, and the two indexes of the hot queries. Both indexes
+  // are partial, so a job pays for them only while it is claimable or running.
+  "0003_claims": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE jobs ADD COLUMN mode TEXT NOT NULL DEFAULT ''`.execute(db);
+      await sql`ALTER TABLE jobs ADD COLUMN handler TEXT NOT NULL DEFAULT ''`.execute(db);
+      await sql`ALTER TABLE jobs ADD COLUMN lease_owner TEXT`.execute(db);
+      await sql`ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER`.execute(db);
+      // Existing rows: copy mode and handler out of the record. A row whose data is not JSON
+      // keeps '' (json_extract would throw on it); reading it reports it corrupt as before.
+      // Existing `running` rows get no lease: reclaimable at once (a single-process engine wrote them).
+      await sql`UPDATE jobs SET mode = coalesce(json_extract(data, '$.mode'), ''), handler = coalesce(json_extract(data, '$.handler'), '')
+        WHERE typeof(data) = 'text' AND json_valid(data)`.execute(db);
+      // claim: due jobs of one mode in claim order (aging key descending, then id).
+      await sql`CREATE INDEX jobs_claim ON jobs (mode, aging_key DESC, id) WHERE status IN ('pending', 'retrying')`.execute(db);
+      // reclaimExpired (expired first) and leaseOwners: running jobs by lease expiry.
+      await sql`CREATE INDEX jobs_lease ON jobs (lease_expires_at, lease_owner) WHERE status = 'running'`.execute(db);
     },
   },
 });

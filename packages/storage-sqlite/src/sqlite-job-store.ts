@@ -13,19 +13,30 @@ import {
   isPyrexisError,
   parseJob,
   parseResult,
+  systemClock,
+  type Clock,
   type Job,
   type JobStatus,
+  type RandomSource,
   type Result,
 } from "@pyrexis/models";
 import {
+  type ClaimedJob,
+  type ClaimMethods,
+  type ClaimRequest,
   type CommitBatch,
   type JobStore,
   type JobUpdate,
   type ListJobsPage,
   type ListJobsQuery,
+  type ReclaimReport,
+  type ReclaimRequest,
+  type RenewReport,
+  type RenewRequest,
   type StoreCapabilities,
 } from "@pyrexis/storage";
 import { assertJobId, checkCommitShape, emptyStatusCounts, encodeListCursor, normalizeListQuery } from "@pyrexis/storage/kit";
+import { SqliteClaims } from "./claims.js";
 import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
 import { looksLikeJob } from "./job-shape.js";
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";
@@ -71,6 +82,14 @@ export interface SqliteJobStoreOptions {
    * the `CorruptRecordError` names the exact field.
    */
   readonly readValidation?: "full" | "shape" | undefined;
+  /**
+   * The store's clock: what "due" (a claim hands out jobs with `runAt <= now`) and lease expiry
+   * are judged by. Default `systemClock`. Every process sharing a file should use the same
+   * time source (the system clock of one machine).
+   */
+  readonly clock?: Pick<Clock, "now"> | undefined;
+  /** Randomness of the backoff jitter of reclaimed jobs. Default `Math.random`. */
+  readonly random?: RandomSource | undefined;
 }
 
 /** Corrupt records kept by {@link SqliteJobStore.corruptRecords} at most (newest kept). */
@@ -127,9 +146,23 @@ function preparePositional(db: SqliteDatabaseLike, query: { compile(): { sql: st
 }
 
 /** Argument order of `insertJob`. */
-const INSERT_JOB_ORDER = ["id", "created_at", "status", "priority", "run_at", "version", "aging_key", "data"] as const;
+const INSERT_JOB_ORDER = ["id", "created_at", "status", "priority", "run_at", "version", "aging_key", "data", "mode", "handler"] as const;
 /** Argument order of `updateJob`. */
-const UPDATE_JOB_ORDER = ["status", "priority", "run_at", "version", "aging_key", "data", "id", "expected", "created_at"] as const;
+const UPDATE_JOB_ORDER = [
+  "status",
+  "priority",
+  "run_at",
+  "version",
+  "aging_key",
+  "data",
+  "mode",
+  "handler",
+  "keep_lease",
+  "keep_lease",
+  "id",
+  "expected",
+  "created_at",
+] as const;
 
 /** Compiles the hot-path queries with kysely once and prepares them once. */
 function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Statements {
@@ -141,6 +174,8 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
     version: param<number>("version"),
     aging_key: param<number>("aging_key"),
     data: param<string>("data"),
+    mode: param<string>("mode"),
+    handler: param<string>("handler"),
   };
   return {
     insertJob: preparePositional(
@@ -156,7 +191,12 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
       db,
       k
         .updateTable("jobs")
-        .set(jobColumns)
+        .set({
+          ...jobColumns,
+          // A job that leaves `running` leaves its claim: the lease ends with the committed move.
+          lease_owner: sql<string | null>`CASE WHEN @keep_lease THEN lease_owner END`,
+          lease_expires_at: sql<number | null>`CASE WHEN @keep_lease THEN lease_expires_at END`,
+        })
         .where("id", "=", param<string>("id"))
         .where("version", "=", param<number>("expected"))
         .where("created_at", "=", param<number>("created_at")),
@@ -213,8 +253,8 @@ function checkPositiveInt(value: unknown, name: string, min: number, max: number
  * await store.close();
  * ```
  */
-export class SqliteJobStore implements JobStore {
-  /** Persistent for files, shared safely by several instances or processes on one file. */
+export class SqliteJobStore implements JobStore, ClaimMethods {
+  /** Persistent for files, shared safely by several instances or processes on one file; claims always. */
   readonly capabilities: StoreCapabilities;
   /** Where the data lives (the file path, or `":memory:"`), for messages. */
   readonly location: string;
@@ -228,6 +268,7 @@ export class SqliteJobStore implements JobStore {
   readonly #onCorruptRecord: ((error: CorruptRecordError) => void) | undefined;
   readonly #shapeOnly: boolean;
   readonly #corrupt = new Map<string, CorruptRecordError>();
+  readonly #claims: SqliteClaims;
   #batch: CommitBatch | undefined;
 
   private constructor(
@@ -242,10 +283,19 @@ export class SqliteJobStore implements JobStore {
     this.#kysely = kysely;
     this.#statements = statements;
     this.location = location;
-    this.capabilities = Object.freeze({ persistent, shared: persistent });
+    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true });
     this.#agingRate = options.agingRate ?? 0.1;
     this.#onCorruptRecord = options.onCorruptRecord;
     this.#shapeOnly = options.readValidation === "shape";
+    this.#claims = new SqliteClaims({
+      db,
+      location,
+      clock: options.clock ?? systemClock,
+      random: options.random ?? Math.random,
+      agingKey: (job) => this.#agingKey(job),
+      readJob: (row) => this.#readJob(row),
+      reportCorrupt: (error) => this.#reportCorrupt(error),
+    });
     // Prepared once; the batch travels through a field so no closure is made per commit.
     this.#commitTx = db.transaction(() => this.#applyBatch());
   }
@@ -274,6 +324,15 @@ export class SqliteJobStore implements JobStore {
     }
     if (options.onCorruptRecord !== undefined && typeof options.onCorruptRecord !== "function") {
       throw invalid("invalid SqliteJobStore option: onCorruptRecord must be a function", ["onCorruptRecord"]);
+    }
+    if (
+      options.clock !== undefined &&
+      (typeof options.clock !== "object" || options.clock === null || typeof options.clock.now !== "function")
+    ) {
+      throw invalid("invalid SqliteJobStore option: clock must be an object with a now() method", ["clock"]);
+    }
+    if (options.random !== undefined && typeof options.random !== "function") {
+      throw invalid("invalid SqliteJobStore option: random must be a function returning [0, 1)", ["random"]);
     }
     const opts: SqliteJobStoreOptions = Object.freeze({ ...options });
 
@@ -324,8 +383,16 @@ export class SqliteJobStore implements JobStore {
         migrationTableName: MIGRATION_TABLE,
         migrationLockTableName: MIGRATION_LOCK_TABLE,
       });
+      // kysely runs SQLite migrations outside a transaction and without a cross-process lock:
+      // the write lock, taken here, makes processes opening one file at once migrate one after
+      // another (the later ones find nothing to do), and a crash mid-migration leaves no half.
+      db.exec("BEGIN IMMEDIATE");
       const { error } = await migrator.migrateToLatest();
-      if (error !== undefined) throw new StoreFailureError(`cannot migrate ${location}: ${describe(error)}`, { cause: error });
+      if (error !== undefined) {
+        db.exec("ROLLBACK");
+        throw new StoreFailureError(`cannot migrate ${location}: ${describe(error)}`, { cause: error });
+      }
+      db.exec("COMMIT");
       return new SqliteJobStore(db, kysely, prepareStatements(db, kysely), location, file !== "", opts);
     } catch (e) {
       try {
@@ -402,6 +469,8 @@ export class SqliteJobStore implements JobStore {
           job.version,
           this.#agingKey(job),
           JSON.stringify(job),
+          job.mode,
+          job.handler,
         ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
@@ -417,6 +486,10 @@ export class SqliteJobStore implements JobStore {
           job.version,
           this.#agingKey(job),
           JSON.stringify(job),
+          job.mode,
+          job.handler,
+          job.status === "running" ? 1 : 0,
+          job.status === "running" ? 1 : 0,
           job.id,
           expectedVersion,
           job.createdAt,
@@ -453,6 +526,41 @@ export class SqliteJobStore implements JobStore {
     } finally {
       this.#batch = undefined;
     }
+    this.#claims.noteWrite();
+    if (batch.update !== undefined) this.#claims.rewritten(batch.update.map((u) => u.job.id));
+  }
+
+  /** Claims up to `limit` due jobs in one immediate transaction (see `ClaimMethods` for the rules). */
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    this.#open();
+    return this.#claims.claim(request);
+  }
+
+  /** Extends the caller's leases in one immediate transaction; reports lost and cancelled jobs. */
+  async renewLeases(request: RenewRequest): Promise<RenewReport> {
+    this.#open();
+    return this.#claims.renewLeases(request);
+  }
+
+  /** Takes back running jobs whose lease expired (or that have none, or whose owner is dead), in one immediate transaction. */
+  async reclaimExpired(request: ReclaimRequest): Promise<ReclaimReport> {
+    this.#open();
+    return this.#claims.reclaimExpired(request);
+  }
+
+  /** Distinct owners holding a lease now (expired or not). */
+  async leaseOwners(): Promise<string[]> {
+    this.#open();
+    return this.#claims.leaseOwners();
+  }
+
+  /**
+   * Changes whenever this file may have changed: `PRAGMA data_version` (which SQLite bumps when
+   * another connection, in any process, commits) and this instance's own writes. No transaction.
+   */
+  async changeMark(): Promise<string> {
+    this.#open();
+    return this.#claims.changeMark();
   }
 
   #readJob(row: JobRow): Job {

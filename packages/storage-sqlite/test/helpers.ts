@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import Database from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
 import { createJob, createResult, parseJobSpec, transition, type Job, type Result } from "@pyrexis/models";
+import { migrationProvider, MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from "../src/schema.js";
 
 /** A pending job with a fixed id and creation time. */
 export function job(id: string, createdAt = 1_000, extra: { priority?: number; payload?: unknown } = {}): Job {
@@ -33,4 +36,30 @@ export async function rejection(p: Promise<unknown>): Promise<Error & { code?: s
     return e as Error & { code?: string; jobId?: string };
   }
   throw new Error("expected a rejection, but the promise fulfilled");
+}
+
+/**
+ * Writes a store file as an older version of this package left it: the migrations up to `upTo`
+ * only, with `jobs` inserted through the columns that version had (aging rate 0.1).
+ */
+export async function legacyStore(path: string, upTo: string, jobs: readonly Job[]): Promise<void> {
+  const db = new Database(path);
+  const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) });
+  try {
+    const migrator = new Migrator({
+      db: kysely,
+      provider: migrationProvider,
+      migrationTableName: MIGRATION_TABLE,
+      migrationLockTableName: MIGRATION_LOCK_TABLE,
+    });
+    const { error } = await migrator.migrateTo(upTo);
+    if (error !== undefined) throw error instanceof Error ? error : new Error(`migrating to ${upTo} failed`, { cause: error });
+    const insert = db.prepare(
+      "INSERT INTO jobs (id, status, priority, run_at, created_at, version, aging_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    for (const j of jobs)
+      insert.run(j.id, j.status, j.priority, j.runAt, j.createdAt, j.version, j.priority - (0.1 * j.runAt) / 1000, JSON.stringify(j));
+  } finally {
+    await kysely.destroy();
+  }
 }

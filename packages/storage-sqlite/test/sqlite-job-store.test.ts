@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CorruptRecordError, type Job } from "@pyrexis/models";
 import { SqliteJobStore, type SqliteDatabaseLike } from "../src/index.js";
 import { tempDir, type TempDir } from "@pyrexis/test-utils";
-import { hashFile, job, rejection, result, running } from "./helpers.js";
+import { hashFile, job, legacyStore, rejection, result, running } from "./helpers.js";
 
 let tmp: TempDir;
 const open: SqliteJobStore[] = [];
@@ -57,9 +57,9 @@ describe("open", () => {
   it("accepts a lazy database factory and declares capabilities by where the data lives", async () => {
     const lazy = await SqliteJobStore.open({ database: (): SqliteDatabaseLike => new Database(tmp.file("lazy.db")) });
     open.push(lazy);
-    expect(lazy.capabilities).toEqual({ persistent: true, shared: true });
+    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true });
     const memory = await openStore(":memory:");
-    expect(memory.capabilities).toEqual({ persistent: false, shared: false });
+    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true });
   });
 
   it("reports a path it cannot open as StoreFailureError", async () => {
@@ -361,16 +361,9 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
 
   it("a store made by the first schema version is migrated on open: the unused aging index goes, the data stays", async () => {
     const path = tmp.file("v1.db");
-    const first = await SqliteJobStore.open({ path });
-    await first.commit({ insert: [job("kept")] });
-    await first.close();
-    // Roll the file back to what version 0001 left: the index, and no record of 0002.
-    const raw = new Database(path);
-    raw.exec("CREATE INDEX jobs_status_aging_id ON jobs (status, aging_key, id)");
-    raw.prepare("DELETE FROM pyrexis_migration WHERE name = ?").run("0002_drop_unused_aging_index");
-    raw.close();
+    await legacyStore(path, "0001_jobs_and_results", [job("kept")]);
     const store = await openStore(path);
-    expect((await store.getJob("kept"))?.id).toBe("kept");
+    expect(await store.getJob("kept")).toEqual(job("kept"));
     const check = new Database(path, { readonly: true });
     const indexes = (
       check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%'").all() as {
@@ -381,8 +374,8 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       .sort();
     const migrations = check.prepare("SELECT name FROM pyrexis_migration ORDER BY name").all();
     check.close();
-    expect(indexes).toEqual(["jobs_created_id", "jobs_status_created_id"]);
-    expect(migrations).toEqual([{ name: "0001_jobs_and_results" }, { name: "0002_drop_unused_aging_index" }]);
+    expect(indexes).toEqual(["jobs_claim", "jobs_created_id", "jobs_lease", "jobs_status_created_id"]);
+    expect(migrations).toEqual([{ name: "0001_jobs_and_results" }, { name: "0002_drop_unused_aging_index" }, { name: "0003_claims" }]);
   });
 
   it("a store written by a newer schema version", async () => {

@@ -1,4 +1,4 @@
-import { createEngine, type Engine, type Logger } from "@pyrexis/engine";
+import { createEngine, serveMetrics, type Engine, type Logger } from "@pyrexis/engine";
 import { UsageError } from "../errors.js";
 import { formatDuration } from "../format.js";
 import type { CliIo } from "../io.js";
@@ -14,15 +14,20 @@ export interface WorkerOptions {
   thread?: number | undefined;
   process?: number | undefined;
   graceMs?: number | undefined;
-  /** How often to look for jobs submitted by other processes (ms, default 1000; 0 turns it off). */
+  /** How often an idle worker checks the store for work other processes wrote (ms; the engine's default when absent). */
+  pollMs?: number | undefined;
+  /** The old name of `pollMs` (0 meant "never": now the default is kept). */
   rescanMs?: number | undefined;
+  /** Lease length of claimed jobs (ms). */
+  leaseMs?: number | undefined;
+  /** Jobs claimed ahead of free slots. */
+  prefetch?: number | undefined;
+  /** Serve Prometheus metrics on this port (`/metrics`, bound to 127.0.0.1; 0: any free port). */
+  metricsPort?: number | undefined;
   exitWhenDrained?: boolean | undefined;
   quiet?: boolean | undefined;
   verbose?: boolean | undefined;
 }
-
-/** How often a worker looks for jobs other processes submitted, by default (ms). */
-export const DEFAULT_RESCAN_MS = 1000;
 
 /** Default concurrency per mode (the brief's `async=64,thread=2,process=2`). */
 export const DEFAULT_CONCURRENCY: Readonly<Record<string, number>> = Object.freeze({ async: 64, thread: 2, process: 2 });
@@ -65,6 +70,27 @@ export function parseConcurrency(
   return out;
 }
 
+/** The engine's claim settings from the worker's flags (`--rescan-ms` is the old name of `--poll-ms`). */
+function claimOptions(options: WorkerOptions): {
+  pollIntervalMs?: number;
+  leaseMs?: number;
+  renewIntervalMs?: number;
+  prefetch?: number;
+  rescanIntervalMs: number;
+} {
+  const poll = options.pollMs ?? (options.rescanMs !== undefined && options.rescanMs > 0 ? options.rescanMs : undefined);
+  // A store without claims (none the CLI opens today) finds other processes' jobs by rescanning.
+  const out: ReturnType<typeof claimOptions> = { rescanIntervalMs: poll ?? 1000 };
+  if (poll !== undefined) out.pollIntervalMs = poll;
+  if (options.leaseMs !== undefined) {
+    if (options.leaseMs < 30) throw new UsageError(`--lease-ms must be at least 30, got ${options.leaseMs}`);
+    out.leaseMs = options.leaseMs;
+    out.renewIntervalMs = Math.floor(options.leaseMs / 3);
+  }
+  if (options.prefetch !== undefined) out.prefetch = options.prefetch;
+  return out;
+}
+
 function stderrLogger(io: CliIo): Logger {
   const line =
     (level: string) =>
@@ -78,8 +104,9 @@ function stderrLogger(io: CliIo): Logger {
 /**
  * `pyrexis worker`: runs an engine on the store until SIGINT/SIGTERM (graceful, up to
  * `--grace-ms`; a second signal forces), until the reader of its stdout goes away (also graceful)
- * or, with `--exit-when-drained`, until no job is left. It runs the jobs the store holds when it
- * starts (recovery) and those other processes submit later (a rescan every `--rescan-ms`).
+ * or, with `--exit-when-drained`, until it finds no job left. Any number of workers may share one
+ * store file: each claims jobs under a lease (see the engine's claims), so each job runs on one of
+ * them, and jobs other processes submit start on whichever worker has room.
  */
 export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<number> {
   const storePath = resolveStorePath(options.store, io);
@@ -92,8 +119,7 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
     handlers,
     concurrency,
     ...(options.graceMs !== undefined ? { shutdownGraceMs: options.graceMs } : {}),
-    // `pyrexis submit` from another terminal writes to the store: look for such jobs.
-    ...((options.rescanMs ?? DEFAULT_RESCAN_MS) > 0 ? { rescanIntervalMs: options.rescanMs ?? DEFAULT_RESCAN_MS } : {}),
+    ...claimOptions(options),
     ...(options.verbose ? { logger: stderrLogger(io) } : {}),
   });
   const graceMs = options.graceMs ?? 10_000;
@@ -130,7 +156,19 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
       void engine.shutdown({ graceMs }).catch(() => {});
     });
   }
-  const queued = engine.queuedCount;
+  if (options.metricsPort !== undefined) {
+    try {
+      const server = await serveMetrics(engine, { port: options.metricsPort });
+      say(`metrics on ${server.url}/metrics`);
+    } catch (error) {
+      await engine.shutdown({ graceMs: 0 }).catch(() => {});
+      throw new UsageError(`--metrics-port ${options.metricsPort}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  // A store with claims (the SQLite store) queues nothing in the engine up front: every due job
+  // in the store is this worker's to claim, shared with the other workers on the file.
+  const counts = engine.store.capabilities.claims === true ? await engine.countByStatus() : undefined;
+  const queued = counts === undefined ? engine.queuedCount : counts.pending + counts.retrying;
   say(
     `worker started: store ${storePath}, ${queued} job(s) queued, concurrency ${CLI_MODES.map((m) => `${m}=${concurrency[m]}`).join(",")}`,
   );

@@ -1,0 +1,140 @@
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { MemoryJobStore } from "@pyrexis/storage";
+import { createEngine } from "../src/index.js";
+import { openTelemetryTracing } from "../src/tracing.js";
+import { engineWith } from "./helpers.js";
+
+const handlersModule = fileURLToPath(new URL("./fixtures/handlers.mjs", import.meta.url));
+
+function tracer(): { exporter: InMemorySpanExporter; tracing: ReturnType<typeof openTelemetryTracing>; provider: BasicTracerProvider } {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { exporter, provider, tracing: openTelemetryTracing({ tracer: provider.getTracer("test") }) };
+}
+
+const providers: BasicTracerProvider[] = [];
+afterEach(async () => {
+  for (const p of providers.splice(0)) await p.shutdown();
+});
+
+function byName(spans: readonly ReadableSpan[], name: string): ReadableSpan[] {
+  return spans.filter((s) => s.name === name);
+}
+
+describe("OpenTelemetry tracing", () => {
+  it("a send span per submitted job (PRODUCER) and a process span per attempt (CONSUMER), child of and linked to it", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    let calls = 0;
+    const engine = engineWith(
+      {
+        flaky: () => {
+          if (++calls === 1) throw Object.assign(new Error("first try fails"), { code: "FLAKY" });
+          return "ok";
+        },
+      },
+      { tracing },
+    );
+    const job = await engine.submitJob({ handler: "flaky", priority: 7, backoff: { baseMs: 0, maxMs: 0 } });
+    expect(job.traceContext?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(await engine.runNext()).toMatchObject({ status: "completed", attempts: 2 });
+    await engine.shutdown();
+    const spans = exporter.getFinishedSpans();
+    const [send] = byName(spans, "send flaky");
+    const process = byName(spans, "process flaky");
+    expect(send?.kind).toBe(SpanKind.PRODUCER);
+    expect(send?.attributes).toMatchObject({
+      "messaging.system": "pyrexis",
+      "messaging.operation.name": "send",
+      "messaging.operation.type": "send",
+      "messaging.message.id": job.id,
+      "pyrexis.job.priority": 7,
+      "pyrexis.job.mode": "async",
+    });
+    expect(process).toHaveLength(2);
+    for (const [i, span] of process.entries()) {
+      expect(span.kind).toBe(SpanKind.CONSUMER);
+      expect(span.spanContext().traceId).toBe(send!.spanContext().traceId);
+      expect(span.parentSpanContext?.spanId).toBe(send!.spanContext().spanId);
+      expect(span.links[0]?.context.spanId).toBe(send!.spanContext().spanId);
+      expect(span.attributes).toMatchObject({
+        "messaging.operation.name": "process",
+        "messaging.message.id": job.id,
+        "pyrexis.job.attempt": i + 1,
+      });
+    }
+    expect(process[0]?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(process[0]?.attributes["error.type"]).toBe("FLAKY");
+    expect(process[0]?.events.some((e) => e.name === "exception")).toBe(true);
+    expect(process[1]?.status.code).not.toBe(SpanStatusCode.ERROR);
+  });
+
+  it("continues the submitter's active trace", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const engine = engineWith({ echo: (p) => p }, { tracing });
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    try {
+      const outer = provider.getTracer("app").startSpan("request");
+      await context.with(trace.setSpan(context.active(), outer), () => engine.submitJob({ handler: "echo" }));
+      outer.end();
+      await engine.runNext();
+      await engine.shutdown();
+      const [send] = byName(exporter.getFinishedSpans(), "send echo");
+      expect(send?.spanContext().traceId).toBe(outer.spanContext().traceId);
+      expect(send?.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+    } finally {
+      context.disable();
+    }
+  });
+
+  it("the trace continues in a second engine that runs the job (shared store)", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const store = new MemoryJobStore();
+    const submitter = engineWith({ echo: (p) => p }, { store, tracing, closeStore: false });
+    const worker = engineWith({ echo: (p) => p }, { store, tracing, closeStore: false });
+    const job = await submitter.submitJob({ handler: "echo", payload: 1 });
+    expect(await worker.runNext()).toMatchObject({ jobId: job.id, status: "completed" });
+    await submitter.shutdown();
+    await worker.shutdown();
+    const spans = exporter.getFinishedSpans();
+    const [send] = byName(spans, "send echo");
+    const [proc] = byName(spans, "process echo");
+    expect(proc?.parentSpanContext?.spanId).toBe(send?.spanContext().spanId);
+    expect(proc?.parentSpanContext?.isRemote).toBe(true);
+  });
+
+  it("traces thread and process mode attempts (the span is the engine's; the job crosses the worker boundary)", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const engine = await createEngine({ handlers: handlersModule, tracing, thread: { maxWorkers: 1 }, process: { maxWorkers: 1 } });
+    const jobs = await engine.submitJobs([
+      { handler: "where", payload: { spin: 10 }, mode: "thread" },
+      { handler: "where", payload: { spin: 10 }, mode: "process" },
+    ]);
+    const loop = engine.runLoop();
+    for (const j of jobs) expect((await engine.waitForResult(j.id)).status).toBe("completed");
+    await engine.shutdown();
+    await loop;
+    const spans = exporter.getFinishedSpans();
+    for (const j of jobs) {
+      const send = spans.find((s) => s.name === "send where" && s.attributes["messaging.message.id"] === j.id);
+      const proc = spans.find((s) => s.name === "process where" && s.attributes["messaging.message.id"] === j.id);
+      expect(proc?.attributes["pyrexis.job.mode"]).toBe(j.mode);
+      expect(proc?.parentSpanContext?.spanId).toBe(send?.spanContext().spanId);
+    }
+  }, 30_000);
+
+  it("without tracing hooks no trace context is stored", async () => {
+    const engine = engineWith({ echo: (p) => p });
+    const job = await engine.submitJob({ handler: "echo" });
+    expect(job.traceContext).toBeUndefined();
+    await engine.shutdown();
+  });
+});
