@@ -143,13 +143,22 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   const multi = summary["pyrexis-sqlite-4proc"]?.["drain-c50"];
   if (multi) {
     const problem = problemOf(multi);
-    const workers = multi.ok.flatMap((r) => r.notes ?? []).filter((n) => n.startsWith("worker peak RSS"));
+    // "worker peak RSS MB: a, b, c, d" per run → the range over every worker of every run.
+    const workerRss = multi.ok
+      .flatMap((r) => r.notes ?? [])
+      .filter((n) => n.startsWith("worker peak RSS MB:"))
+      .flatMap((n) =>
+        n
+          .slice(n.indexOf(":") + 1)
+          .split(",")
+          .map(Number),
+      );
     parts.push(
       problem
         ? `\n4 processes on one SQLite file: ${problem}.`
         : `\n4 processes on one SQLite file (drain c=50 each, aggregate): ${fmtNum(median(pick(multi, "drainRate")))} jobs/s against ` +
             `${fmtNum(base)} for one process, ${ratio(median(pick(multi, "drainRate")), base)} (medians; the peak RSS column is the ` +
-            `submitting process's; ${workers.length > 0 ? workers.join("; ") : "worker RSS not reported"}).`,
+            `submitting process's; ${workerRss.length > 0 ? `each worker's peak RSS ${fmtNum(Math.min(...workerRss))}–${fmtNum(Math.max(...workerRss))} MB` : "worker RSS not reported"}).`,
     );
   }
 

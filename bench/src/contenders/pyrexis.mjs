@@ -34,10 +34,10 @@ async function makeExecutors(mode) {
 }
 
 /**
- * @param {{ store: "memory" | "sqlite", groupCommit?: boolean, mode?: "async" | "thread" }} options
+ * @param {{ store: "memory" | "sqlite", groupCommit?: boolean, mode?: "async" | "thread", prefetch?: number }} options
  * @returns {import("./common.mjs").Variant["create"]}
  */
-function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
+function makeCreate({ store: storeKind, groupCommit = true, mode = "async", prefetch }) {
   return function create(ctx) {
     /** @type {string | undefined} */
     let dir;
@@ -72,6 +72,7 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
           groupCommit,
           // A store without claims sees jobs another process added only by rescanning (ignored with claims).
           ...(ctx.crossProcess ? { rescanIntervalMs: RESCAN_MS } : {}),
+          ...(prefetch === undefined ? {} : { prefetch }),
           // Thread mode: one job per core is all the parallelism there is.
           concurrency: { [mode]: mode === "thread" ? Math.min(ctx.concurrency, availableParallelism()) : ctx.concurrency },
           ...(agingRate === undefined ? {} : { agingRate }),
@@ -261,6 +262,15 @@ export const variants = [
     notes: "WAL, synchronous=NORMAL",
     create: makeCreate({ store: "sqlite", groupCommit: true }),
     submitter: sqliteSubmitter,
+  },
+  {
+    id: "pyrexis-sqlite-prefetch",
+    label: "Pyrexis (SQLite, prefetch 500)",
+    pkg: "@pyrexis/engine",
+    priority: "aging",
+    scenarios: ["drain-c1", "drain-c50", "latency"],
+    notes: "claims 500 jobs ahead of free slots (graphile's localQueue.size 500)",
+    create: makeCreate({ store: "sqlite", groupCommit: true, prefetch: 500 }),
   },
   {
     id: "pyrexis-sqlite-4proc",

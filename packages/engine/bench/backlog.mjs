@@ -4,7 +4,11 @@
 // process's RSS (sampled every 50 ms from outside, plus the kernel's peak). With claims the engine
 // holds a bounded window of claimed jobs; without them `start()` loads every pending job.
 //
-//   node bench/backlog.mjs [--sizes 10000,100000,1000000] [--runs 1] [--concurrency 64] [--prefetch n]
+//   node bench/backlog.mjs [--sizes 10000,100000,1000000] [--runs 1] [--concurrency 64] [--prefetch n] [--claims both|on|off]
+//
+// --claims off (and the second row of each size with the default `both`) opens the same file
+// with the store's claims capability hidden, so the engine takes its path for stores without
+// claims (recovery queues every pending job): the before-and-after of claims in one run.
 //
 // Each size's file is built once per invocation (inserts through `SqliteJobStore.commit` in
 // batches of 10,000, outside the measurement) and copied fresh for every run; temp files are
@@ -27,7 +31,7 @@ const args = Object.fromEntries(
 
 /**
  * What the child is asked to do.
- * @typedef {{ path: string, n: number, concurrency: number, prefetch: number | undefined }} ChildConfig
+ * @typedef {{ path: string, n: number, concurrency: number, prefetch: number | undefined, hideClaims: boolean }} ChildConfig
  */
 /**
  * What the child reports (times in ms; `FromProcessStart` ones are `performance.now()`, i.e. since
@@ -52,11 +56,11 @@ if (process.argv[2] === "--child") {
  * @param {ChildConfig} config
  * @returns {Promise<ChildReport>}
  */
-async function runChild({ path, n, concurrency, prefetch }) {
+async function runChild({ path, n, concurrency, prefetch, hideClaims }) {
   const tImport = performance.now();
   const { createEngine } = await import("@pyrexis/engine");
   // The store module createEngine loads for a path, loaded here so that "open" is the store's own time.
-  await import("@pyrexis/storage-sqlite");
+  const { SqliteJobStore } = await import("@pyrexis/storage-sqlite");
   const tCreate = performance.now();
   /** @type {number | undefined} */
   let firstCall;
@@ -65,7 +69,7 @@ async function runChild({ path, n, concurrency, prefetch }) {
     return null;
   };
   const engine = await createEngine({
-    store: path,
+    store: hideClaims ? withoutClaims(await SqliteJobStore.open({ path })) : path,
     handlers: { noop },
     start: false,
     concurrency: { async: concurrency },
@@ -110,12 +114,31 @@ async function runChild({ path, n, concurrency, prefetch }) {
   };
 }
 
+/**
+ * The store with its claims capability hidden: the engine takes its path for stores without claims.
+ * @param {import("@pyrexis/storage").JobStore} store
+ * @returns {import("@pyrexis/storage").JobStore}
+ */
+function withoutClaims(store) {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === "capabilities") return { ...target.capabilities, claims: false };
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 // --- the parent: build the files, run the children, report ---
 
 const SIZES = (args.sizes ?? "10000,100000,1000000").split(",").map(Number);
 const RUNS = Number(args.runs ?? 1);
 const CONCURRENCY = Number(args.concurrency ?? 64);
 const PREFETCH = args.prefetch === undefined ? undefined : Number(args.prefetch);
+const CLAIMS = args.claims ?? "both";
+if (!["both", "on", "off"].includes(CLAIMS)) throw new TypeError(`--claims: both, on or off, not ${CLAIMS}`);
+/** Whether each row hides the store's claims (in the order they run within a size). */
+const MODES = CLAIMS === "both" ? [false, true] : [CLAIMS === "off"];
 const INSERT_BATCH = 10_000;
 for (const n of SIZES) if (!Number.isInteger(n) || n < 1) throw new TypeError(`--sizes: not a positive integer: ${n}`);
 
@@ -178,7 +201,7 @@ function inChild(config) {
 
 const median = (/** @type {number[]} */ xs) => /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 const dir = mkdtempSync(join(tmpdir(), "pyrexis-backlog-"));
-/** @type {{ n: number, dbMb: number, buildS: number, samples: (ChildReport & { sampledPeakRssMb: number })[] }[]} */
+/** @type {{ n: number, dbMb: number, buildS: number, hideClaims: boolean, samples: (ChildReport & { sampledPeakRssMb: number })[] }[]} */
 const results = [];
 try {
   for (const n of SIZES) {
@@ -188,20 +211,26 @@ try {
     const buildS = (performance.now() - tBuild) / 1000;
     const dbMb = fileMb(template);
     process.stderr.write(`built ${n.toLocaleString("en-US")} pending jobs in ${buildS.toFixed(1)} s (${dbMb.toFixed(0)} MB)\n`);
-    const samples = [];
+    /** @type {(ChildReport & { sampledPeakRssMb: number })[][]} */
+    const samples = MODES.map(() => []);
     for (let run = 0; run < RUNS; run++) {
-      const path = join(dir, `run-${n}.db`);
-      copyFileSync(template, path);
-      const s = await inChild({ path, n, concurrency: CONCURRENCY, prefetch: PREFETCH });
-      if (s.completed !== n || s.stillPending !== 0)
-        throw new Error(`n = ${n}: ${s.completed} completed, ${s.stillPending} left unfinished`);
-      samples.push(s);
-      for (const p of [path, `${path}-wal`, `${path}-shm`]) rmSync(p, { force: true });
-      process.stderr.write(
-        `  n = ${n}: start ${s.startMs.toFixed(0)} ms, first call ${s.firstCallFromCreateMs.toFixed(0)} ms after createEngine, ${s.jobsPerSecond.toFixed(0)} jobs/s, peak ${Math.max(s.maxRssMb, s.sampledPeakRssMb).toFixed(0)} MB\n`,
-      );
+      // Alternate which setting goes first.
+      const order = MODES.map((_, i) => (i + run) % MODES.length);
+      for (const i of order) {
+        const hideClaims = /** @type {boolean} */ (MODES[i]);
+        const path = join(dir, `run-${n}.db`);
+        copyFileSync(template, path);
+        const s = await inChild({ path, n, concurrency: CONCURRENCY, prefetch: PREFETCH, hideClaims });
+        if (s.completed !== n || s.stillPending !== 0)
+          throw new Error(`n = ${n}: ${s.completed} completed, ${s.stillPending} left unfinished`);
+        samples[i]?.push(s);
+        for (const p of [path, `${path}-wal`, `${path}-shm`]) rmSync(p, { force: true });
+        process.stderr.write(
+          `  n = ${n}${hideClaims ? " (claims hidden)" : ""}: start ${s.startMs.toFixed(0)} ms, first call ${s.firstCallFromCreateMs.toFixed(0)} ms after createEngine, ${s.jobsPerSecond.toFixed(0)} jobs/s, peak ${Math.max(s.maxRssMb, s.sampledPeakRssMb).toFixed(0)} MB\n`,
+        );
+      }
     }
-    results.push({ n, dbMb, buildS, samples });
+    MODES.forEach((hideClaims, i) => results.push({ n, dbMb, buildS, hideClaims, samples: samples[i] ?? [] }));
     rmSync(template, { force: true });
   }
 } finally {
@@ -209,11 +238,12 @@ try {
 }
 
 const fmt = (/** @type {number} */ x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
-const rows = results.map(({ n, dbMb, samples }) => {
+const rows = results.map(({ n, dbMb, hideClaims, samples }) => {
   const m = (/** @type {(s: ChildReport & { sampledPeakRssMb: number }) => number} */ f) => median(samples.map(f));
   return {
     n,
     dbMb,
+    hideClaims,
     usesClaims: samples.every((s) => s.usesClaims),
     importMs: m((s) => s.importMs),
     openMs: m((s) => s.openMs),
@@ -225,15 +255,14 @@ const rows = results.map(({ n, dbMb, samples }) => {
     peakRssMb: m((s) => Math.max(s.maxRssMb, s.sampledPeakRssMb)),
   };
 });
-const claims = rows.every((r) => r.usesClaims) ? "with claims" : rows.some((r) => r.usesClaims) ? "claims on some sizes" : "without claims";
 const lines = [
-  `Backlog of N pending no-op jobs in one SQLite file; a fresh process opens it with createEngine({ store: path }) and drains it; engine ${claims}, concurrency ${CONCURRENCY}, prefetch ${PREFETCH ?? "default"}; median of ${RUNS}; Node ${process.version}, ${process.platform}/${process.arch}`,
+  `Backlog of N pending no-op jobs in one SQLite file; a fresh process opens it with createEngine({ store: path }) and drains it (claims "no": the store's claims hidden, the engine's path for stores without them); concurrency ${CONCURRENCY}, prefetch ${PREFETCH ?? "default"}; median of ${RUNS}; Node ${process.version}, ${process.platform}/${process.arch}`,
   "",
-  "| backlog | DB file | modules | open | start() | first handler call: from createEngine | from process start | drain jobs/s | RSS after start | peak RSS |",
-  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  "| backlog | claims | DB file | modules | open | start() | first handler call: from createEngine | from process start | drain jobs/s | RSS after start | peak RSS |",
+  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map(
     (r) =>
-      `| ${fmt(r.n)} | ${fmt(r.dbMb)} MB | ${fmt(r.importMs)} ms | ${fmt(r.openMs)} ms | ${fmt(r.startMs)} ms | ${fmt(r.firstCallFromCreateMs)} ms | ${fmt(r.firstCallFromProcessStartMs)} ms | ${fmt(r.jobsPerSecond)} | ${fmt(r.rssAfterStartMb)} MB | ${fmt(r.peakRssMb)} MB |`,
+      `| ${fmt(r.n)} | ${r.usesClaims ? "yes" : r.hideClaims ? "no (hidden)" : "no (store has none)"} | ${fmt(r.dbMb)} MB | ${fmt(r.importMs)} ms | ${fmt(r.openMs)} ms | ${fmt(r.startMs)} ms | ${fmt(r.firstCallFromCreateMs)} ms | ${fmt(r.firstCallFromProcessStartMs)} ms | ${fmt(r.jobsPerSecond)} | ${fmt(r.rssAfterStartMb)} MB | ${fmt(r.peakRssMb)} MB |`,
   ),
 ];
 console.log(lines.join("\n"));
@@ -241,7 +270,16 @@ mkdirSync("bench-results", { recursive: true });
 writeFileSync(
   "bench-results/backlog.json",
   JSON.stringify(
-    { sizes: SIZES, runs: RUNS, concurrency: CONCURRENCY, prefetch: PREFETCH ?? null, node: process.version, rows, results },
+    {
+      sizes: SIZES,
+      runs: RUNS,
+      claims: CLAIMS,
+      concurrency: CONCURRENCY,
+      prefetch: PREFETCH ?? null,
+      node: process.version,
+      rows,
+      results,
+    },
     null,
     2,
   ),
