@@ -42,6 +42,8 @@ export interface RunEntry {
   at: number;
   pid: number;
   threadId: number;
+  /** The parent of `pid` (a process-mode run's engine). */
+  ppid: number;
 }
 
 /** Reads the run log (absent file: no runs). */
@@ -50,8 +52,16 @@ export function readRunLog(path: string): RunEntry[] {
   const out: RunEntry[] = [];
   for (const line of readFileSync(path, "utf8").split("\n")) {
     if (!line) continue;
-    const [kind, jobId, attempt, at, pid, threadId] = line.split(" ");
-    out.push({ kind: kind!, jobId: jobId!, attempt: Number(attempt), at: Number(at), pid: Number(pid), threadId: Number(threadId) });
+    const [kind, jobId, attempt, at, pid, threadId, ppid] = line.split(" ");
+    out.push({
+      kind: kind!,
+      jobId: jobId!,
+      attempt: Number(attempt),
+      at: Number(at),
+      pid: Number(pid),
+      threadId: Number(threadId),
+      ppid: Number(ppid ?? 0),
+    });
   }
   return out;
 }

@@ -54,3 +54,22 @@ if (!existsSync(source)) fail(`the stack points at ${source}, which is not in th
 console.log(
   `packed smoke: async, thread and process jobs completed on SQLite; a library stack points at ${source.slice(source.indexOf("node_modules"))}`,
 );
+
+// The dashboard from its tarball: the built UI must be inside it (nothing is built at run time).
+const { createDashboard } = await import("@pyrexis/dashboard");
+const { SqliteJobStore } = await import("@pyrexis/storage-sqlite");
+const store = await SqliteJobStore.open({ path: "./smoke.db" });
+const dashboard = createDashboard({ store, port: 0 });
+try {
+  const base = await dashboard.listen();
+  const page = await (await fetch(base)).text();
+  if (!page.includes('<div id="app">')) fail(`the dashboard's page is not the shipped UI: ${page.slice(0, 200)}`);
+  const script = await fetch(`${base}app.js`);
+  if (script.status !== 200 || (await script.text()).length < 1000) fail(`the dashboard's app.js is missing (${script.status})`);
+  const listed = /** @type {{ jobs: unknown[] }} */ (await (await fetch(`${base}api/jobs`)).json());
+  if (listed.jobs.length < 3) fail(`the dashboard lists ${listed.jobs.length} jobs, not the smoke's 3`);
+} finally {
+  await dashboard.close();
+  await store.close();
+}
+console.log("packed smoke: the dashboard served its shipped UI and listed the jobs");

@@ -45,8 +45,3 @@ export function formatDuration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${(ms / 60_000).toFixed(1)} min`;
 }
-
-/** A JSON value on one line, clipped to `max` characters. */
-export function formatJsonCell(value: unknown, max = 60): string {
-  return clip(JSON.stringify(value) ?? "null", max);
-}

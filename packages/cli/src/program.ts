@@ -29,7 +29,8 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => num
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-const storeOption = (): Option => new Option("--store <path>", "SQLite database file (env PYREXIS_STORE; default ./pyrexis.db)");
+const storeOption = (): Option =>
+  new Option("--store <path>", "SQLite database file, or a postgres:// URL (env PYREXIS_STORE; default ./pyrexis.db)");
 const handlersOption = (what: string): Option => new Option("--handlers <module>", `handlers module (env PYREXIS_HANDLERS); ${what}`);
 
 /**
@@ -118,7 +119,8 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .command("worker")
     .description(
       "Run the jobs in the store until SIGINT/SIGTERM (graceful: running jobs get --grace-ms to finish; a second signal forces). " +
-        "Runs the jobs in the store and picks up jobs submitted later by other processes.",
+        "Runs the jobs in the store and picks up jobs submitted later by other processes. Run as many workers on one store as you like: " +
+        "each job runs on one of them (claims with leases; a worker that dies gives its jobs back when its lease expires, at once on this machine).",
     )
     .addOption(storeOption())
     .addOption(handlersOption("required"))
@@ -158,6 +160,16 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--rows <n>", "rows of running jobs and failures (default 10)", int(1, 1000))
     .option("--once", "print one frame and exit (for scripts and non-TTY output)")
     .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/monitor.js")).monitorCommand(opts, io)));
+
+  program
+    .command("dashboard")
+    .description("Serve the web dashboard (jobs, details, charts, retry and cancel) and /metrics over the store until Ctrl-C.")
+    .addOption(storeOption())
+    .option("--port <n>", "port (default 7300; 0: any free one)", int(0, 65_535))
+    .option("--host <address>", "address to bind (default 127.0.0.1; any other protects reads with the token too)")
+    .option("--read-only", "refuse every action")
+    .option("--token-file <path>", "file holding the access token (default: one is generated into a new file, whose path is printed)")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/dashboard.js")).dashboardCommand(opts, io)));
 
   return program;
 }

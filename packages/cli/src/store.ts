@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { IncompatibleStoreError, StoreFailureError } from "@pyrexis/models";
+import type { JobStore } from "@pyrexis/storage";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import { StoreMissingError, UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
@@ -8,13 +9,24 @@ import type { CliIo } from "./io.js";
 /** The store path when neither `--store` nor `PYREXIS_STORE` is given. */
 export const DEFAULT_STORE = "./pyrexis.db";
 
-/** Resolves the store location: the flag wins over `PYREXIS_STORE`, then {@link DEFAULT_STORE}. */
+/** True for a `postgres://` or `postgresql://` URL: the store is then a PostgreSQL database. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(?:ql)?:\/\//.test(location);
+}
+
+/**
+ * Resolves the store location: the flag wins over `PYREXIS_STORE`, then {@link DEFAULT_STORE}.
+ * A `postgres://` URL is kept as it is; a file path is made absolute.
+ */
 export function resolveStorePath(flag: string | undefined, io: CliIo): string {
   const given = flag ?? io.env.PYREXIS_STORE ?? DEFAULT_STORE;
   if (given === "") throw new UsageError("--store must not be empty");
+  if (isPostgresUrl(given)) return given;
   if (given === "memory" || given === ":memory:") {
     // Every command is its own process: an in-memory store would be gone when it exits.
-    throw new UsageError(`--store ${given}: an in-memory store does not outlive this command; give a database file path`);
+    throw new UsageError(
+      `--store ${given}: an in-memory store does not outlive this command; give a database file path or a postgres:// URL`,
+    );
   }
   return isAbsolute(given) ? given : resolve(io.cwd, given);
 }
@@ -57,6 +69,8 @@ async function inspectStorePath(path: string): Promise<StorePathState> {
  * read command refuses both alike rather than open (and so initialize) an empty file.
  */
 export async function assertStoreFile(path: string): Promise<void> {
+  // A database server is checked by opening it (an unreachable one is a StoreFailureError).
+  if (isPostgresUrl(path)) return;
   const state = await inspectStorePath(path);
   if (state === "missing") throw new StoreMissingError(path);
   if (state === "empty") throw new StoreMissingError(path, "empty file");
@@ -67,7 +81,8 @@ export async function assertStoreFile(path: string): Promise<void> {
  * worker. A missing file is refused before SQLite is touched; a foreign, garbage or newer
  * database is refused by `SqliteJobStore.open` with `IncompatibleStoreError`, unmodified.
  */
-export async function openExistingStore(path: string): Promise<SqliteJobStore> {
+export async function openExistingStore(path: string): Promise<JobStore> {
+  if (isPostgresUrl(path)) return openPostgres(path);
   await assertStoreFile(path);
   return SqliteJobStore.open({ path });
 }
@@ -76,7 +91,8 @@ export async function openExistingStore(path: string): Promise<SqliteJobStore> {
  * Opens the store for `submit`, creating the database when the file is missing or empty. Its
  * directory must exist: a typo in a path should not leave a tree of new directories behind.
  */
-export async function openOrCreateStore(path: string): Promise<SqliteJobStore> {
+export async function openOrCreateStore(path: string): Promise<JobStore> {
+  if (isPostgresUrl(path)) return openPostgres(path);
   if ((await inspectStorePath(path)) === "missing") {
     const parent = dirname(path);
     const info = await stat(parent).catch(() => undefined);
@@ -85,8 +101,17 @@ export async function openOrCreateStore(path: string): Promise<SqliteJobStore> {
   return SqliteJobStore.open({ path });
 }
 
+/**
+ * Opens a PostgreSQL store (its schema from the URL's `schema` parameter, else `pyrexis`; created
+ * when missing). Loaded on demand, so the SQLite commands never load `pg`.
+ */
+async function openPostgres(url: string): Promise<JobStore> {
+  const { PostgresJobStore } = await import("@pyrexis/storage-postgres");
+  return PostgresJobStore.open({ connectionString: url });
+}
+
 /** Runs `fn` with an open store and always closes it. */
-export async function withStore<T>(open: Promise<SqliteJobStore>, fn: (store: SqliteJobStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(open: Promise<JobStore>, fn: (store: JobStore) => Promise<T>): Promise<T> {
   const store = await open;
   try {
     return await fn(store);

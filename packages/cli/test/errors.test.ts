@@ -131,7 +131,7 @@ describe.concurrent("--help", () => {
     ["list", /Usage: pyrexis list \[options\][\s\S]*--status <status>[\s\S]*--limit <n>/],
     [
       "worker",
-      /Usage: pyrexis worker \[options\][\s\S]*picks up jobs submitted later by other processes[\s\S]*--concurrency <spec>[\s\S]*--grace-ms <ms>[\s\S]*--poll-ms <ms>[\s\S]*--metrics-port <port>/,
+      /Usage: pyrexis worker \[options\][\s\S]*picks up jobs submitted later by other processes[\s\S]*as many workers on one store[\s\S]*--concurrency <spec>[\s\S]*--grace-ms <ms>[\s\S]*--poll-ms <ms>[\s\S]*--metrics-port <port>/,
     ],
     ["metrics", /Usage: pyrexis metrics \[options\][\s\S]*--prometheus/],
     ["monitor", /Usage: pyrexis monitor \[options\][\s\S]*--once/],

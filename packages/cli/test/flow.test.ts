@@ -217,19 +217,36 @@ describe("a running worker and another terminal", () => {
     expect((await done).code).toBe(0);
   });
 
-  it("a running worker picks up jobs submitted from another terminal (rescan)", async () => {
-    const own = ["--store", join(dir, "rescan.db")];
+  it("two workers on one file, jobs submitted from another terminal: each job runs exactly once", async () => {
+    const own = ["--store", join(dir, "two-workers.db")];
     expect((await pyrexis(["submit", "echo", "{}", "--id", "early-1", ...own], dir)).code).toBe(0);
-    const worker = start(["worker", ...own, "--handlers", HANDLERS, "--rescan-ms", "50", "--grace-ms", "2000"], dir);
-    const done = finish(worker);
-    let out = "";
-    worker.stdout!.on("data", (d: string) => (out += d));
-    await waitFor("worker to start", async () => out.includes("worker started"), POLL);
-    const sub = await pyrexis(["submit", "echo", '{"late":true}', "--id", "late-1", ...own], dir);
+    const workers = [0, 1].map(() => start(["worker", ...own, "--handlers", HANDLERS, "--poll-ms", "5", "--grace-ms", "2000"], dir));
+    const outputs = workers.map(() => ({ text: "" }));
+    const done = workers.map((w, i) => {
+      const result = finish(w);
+      w.stdout!.on("data", (d: string) => (outputs[i]!.text += d));
+      return result;
+    });
+    await waitFor("both workers to start", async () => outputs.every((o) => o.text.includes("worker started")), POLL);
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ handler: "echo", id: `late-${i}`, payload: { i } })).join("\n");
+    const sub = await pyrexis(["submit", "--file", "-", ...own], dir, { input: lines + "\n" });
     expect(sub.code, sub.stderr).toBe(0);
-    await waitFor("late-1 to complete", async () => (await statusIn(own, "late-1")).job.status === "completed", POLL);
-    worker.kill("SIGTERM");
-    expect((await done).code).toBe(0);
-    expect((await statusIn(own, "late-1")).result).toMatchObject({ status: "completed", output: { echoed: { late: true } } });
+    await waitFor(
+      "every job to complete",
+      async () => {
+        const all = outputs.map((o) => o.text).join("");
+        return (
+          Array.from({ length: 40 }, (_, i) => `completed late-${i} `).every((l) => all.includes(l)) && all.includes("completed early-1 ")
+        );
+      },
+      POLL,
+    );
+    for (const w of workers) w.kill("SIGTERM");
+    for (const d of done) expect((await d).code).toBe(0);
+    const all = outputs.map((o) => o.text).join("");
+    for (let i = 0; i < 40; i++) {
+      expect(all.split(`completed late-${i} `).length - 1, `late-${i} ran once`).toBe(1);
+      expect((await statusIn(own, `late-${i}`)).job).toMatchObject({ status: "completed", attempts: 1 });
+    }
   });
 });

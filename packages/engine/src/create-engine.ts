@@ -1,18 +1,25 @@
 import { createExecutors, loadHandlersModule, type HandlerMap, type PoolExecutorOptions } from "@pyrexis/executors";
 import { IncompatibleStoreError, type Clock } from "@pyrexis/models";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
+import type * as PostgresModuleNs from "@pyrexis/storage-postgres";
 import type * as SqliteModuleNs from "@pyrexis/storage-sqlite";
 import { Engine } from "./engine.js";
 import type { EngineOptions, ExecutorSource } from "./options.js";
 
-// Only a type: the SQLite store is an optional peer, loaded when a path is given.
+// Only types: the SQLite and PostgreSQL stores are optional peers, loaded when a path or a
+// postgres:// URL is given.
 type SqliteModule = typeof SqliteModuleNs;
+type PostgresModule = typeof PostgresModuleNs;
+
+/** A `postgres://` or `postgresql://` connection string. */
+const POSTGRES_URL = /^postgres(?:ql)?:\/\//;
 
 /** Options of {@link createEngine}: the engine's options with sensible defaults for the parts. */
 export interface CreateEngineOptions extends Omit<EngineOptions, "store" | "executors" | "handlerNames"> {
   /**
-   * A store, or a SQLite file path (needs `@pyrexis/storage-sqlite` installed; `":memory:"` for
-   * an in-memory SQLite database). Default: a `MemoryJobStore` (no durability).
+   * A store, a SQLite file path (needs `@pyrexis/storage-sqlite` installed; `":memory:"` for
+   * an in-memory SQLite database), or a `postgres://` URL (needs `@pyrexis/storage-postgres`;
+   * the store's default schema). Default: a `MemoryJobStore` (no durability).
    */
   store?: JobStore | string | undefined;
   /**
@@ -86,6 +93,7 @@ async function openStore(store: JobStore | string | undefined, agingRate: number
     return new MemoryJobStore({ ...(agingRate === undefined ? {} : { agingRate }), ...(clock === undefined ? {} : { clock }) });
   }
   if (typeof store !== "string") return store;
+  if (POSTGRES_URL.test(store)) return openPostgres(store, agingRate);
   let sqlite: SqliteModule;
   try {
     sqlite = await import("@pyrexis/storage-sqlite");
@@ -96,4 +104,17 @@ async function openStore(store: JobStore | string | undefined, agingRate: number
     );
   }
   return sqlite.SqliteJobStore.open({ path: store }, agingRate === undefined ? {} : { agingRate });
+}
+
+async function openPostgres(url: string, agingRate: number | undefined): Promise<JobStore> {
+  let postgres: PostgresModule;
+  try {
+    postgres = await import("@pyrexis/storage-postgres");
+  } catch (error) {
+    throw new IncompatibleStoreError(
+      "store is a postgres:// URL, but @pyrexis/storage-postgres is not installed (install it beside @pyrexis/engine)",
+      { cause: error },
+    );
+  }
+  return postgres.PostgresJobStore.open({ connectionString: url }, agingRate === undefined ? {} : { agingRate });
 }

@@ -8,9 +8,9 @@ import { MemoryJobStore } from "@pyrexis/storage";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import { engineWith, tempDir } from "./helpers.js";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
 });
 
 function jobIn(status: "pending" | "retrying" | "running", id: string, overrides: Partial<Job> = {}): Job {
@@ -138,6 +138,28 @@ describe("createEngine", () => {
     const job = await first.submitJob({ handler: "echo", payload: "kept" });
     await first.shutdown();
     const second = await createEngine({ store: path, handlers: { echo: (p: unknown) => p } });
+    expect(await second.runNext()).toMatchObject({ jobId: job.id, status: "completed", output: "kept" });
+    await second.shutdown();
+  });
+
+  it("opens a PostgreSQL store from a postgres:// URL and keeps jobs across engines", async () => {
+    const { createEngine } = await import("../src/index.js");
+    const pg = (await import("pg")).default;
+    const base = process.env.PYREXIS_PG_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const schema = `pyx_engine_${Math.random().toString(36).slice(2, 10)}`;
+    const url = new URL(base);
+    url.searchParams.set("schema", schema);
+    cleanups.push(async () => {
+      const client = new pg.Client({ connectionString: base });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    });
+    const first = await createEngine({ store: url.toString(), handlers: { echo: (p: unknown) => p } });
+    expect(first.store.capabilities).toMatchObject({ persistent: true, claims: true });
+    const job = await first.submitJob({ handler: "echo", payload: "kept" });
+    await first.shutdown();
+    const second = await createEngine({ store: url.toString(), handlers: { echo: (p: unknown) => p } });
     expect(await second.runNext()).toMatchObject({ jobId: job.id, status: "completed", output: "kept" });
     await second.shutdown();
   });

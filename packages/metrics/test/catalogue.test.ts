@@ -4,15 +4,15 @@ import { describe, expect, it } from "vitest";
 import { MetricsRegistry } from "../src/index.js";
 import { catalogueProblems, missingRows, readCatalogue } from "./metric-catalogue.js";
 
-const UNIT_OF_TYPE = { counter: ["jobs", "attempts"], gauge: ["jobs"], summary: ["seconds"] } as const;
+const UNIT_OF_TYPE = { counter: ["jobs", "attempts", "requests"], gauge: ["jobs"], summary: ["seconds"] } as const;
 
 describe("the README's metric catalogue", () => {
   const catalogue = readCatalogue();
 
-  it("lists the engine's, the CLI's and the pipeline's metrics, each once, with a meaning", () => {
+  it("lists the engine's, the CLI's, the pipeline's and the dashboard's metrics, each once, with a meaning", () => {
     expect(catalogue.length).toBeGreaterThanOrEqual(15);
     expect(new Set(catalogue.map((e) => e.name)).size).toBe(catalogue.length);
-    for (const emitter of ["engine", "CLI", "pipeline"])
+    for (const emitter of ["engine", "CLI", "pipeline", "dashboard"])
       expect(
         catalogue.some((e) => e.emittedBy.includes(emitter)),
         emitter,
@@ -20,7 +20,7 @@ describe("the README's metric catalogue", () => {
     for (const e of catalogue) {
       expect(e.meaning.length, e.name).toBeGreaterThan(20);
       expect(UNIT_OF_TYPE[e.type] as readonly string[], `${e.name}: unit ${e.unit} for a ${e.type}`).toContain(e.unit);
-      for (const by of e.emittedBy) expect(["engine", "CLI", "pipeline"], e.name).toContain(by);
+      for (const by of e.emittedBy) expect(["engine", "CLI", "pipeline", "dashboard"], e.name).toContain(by);
     }
   });
 

@@ -15,7 +15,7 @@ export interface CatalogueEntry {
   /** Label names of its series (`quantile` of summaries not included). */
   labels: string[];
   unit: string;
-  /** Who emits it: `engine`, `CLI`, `pipeline`. */
+  /** Who emits it: `engine`, `CLI`, `pipeline`, `dashboard`. */
   emittedBy: string[];
   meaning: string;
 }

@@ -93,6 +93,15 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await sql`CREATE INDEX jobs_lease ON jobs (lease_expires_at, lease_owner) WHERE status = 'running'`.execute(db);
     },
   },
+  // queryJobs (src/query.ts) filters by handler (and mode), the columns 0003 added: two indexes
+  // give each (status?, handler) pair a range scan in listing order. Mode has few values, so it
+  // stays a residual filter and costs no index on writes.
+  "0004_query_indexes": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.createIndex("jobs_handler_created_id").on("jobs").columns(["handler", "created_at", "id"]).execute();
+      await db.schema.createIndex("jobs_status_handler_created_id").on("jobs").columns(["status", "handler", "created_at", "id"]).execute();
+    },
+  },
 });
 
 /** Every migration name this version of the store knows, oldest first. */

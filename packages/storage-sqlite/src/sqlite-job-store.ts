@@ -29,16 +29,25 @@ import {
   type JobUpdate,
   type ListJobsPage,
   type ListJobsQuery,
+  type QueryJobsQuery,
   type ReclaimReport,
   type ReclaimRequest,
   type RenewReport,
   type RenewRequest,
   type StoreCapabilities,
 } from "@pyrexis/storage";
-import { assertJobId, checkCommitShape, emptyStatusCounts, encodeListCursor, normalizeListQuery } from "@pyrexis/storage/kit";
+import {
+  assertJobId,
+  checkCommitShape,
+  emptyStatusCounts,
+  encodeListCursor,
+  normalizeJobsQuery,
+  normalizeListQuery,
+} from "@pyrexis/storage/kit";
 import { SqliteClaims } from "./claims.js";
 import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
 import { looksLikeJob } from "./job-shape.js";
+import { runJobsQuery } from "./query.js";
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
@@ -283,7 +292,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
     this.#kysely = kysely;
     this.#statements = statements;
     this.location = location;
-    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true });
+    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true, queryJobs: true });
     this.#agingRate = options.agingRate ?? 0.1;
     this.#onCorruptRecord = options.onCorruptRecord;
     this.#shapeOnly = options.readValidation === "shape";
@@ -657,6 +666,23 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
         ? { jobs, cursor: encodeListCursor({ createdAt: last.created_at, id: last.id }, order) }
         : { jobs };
     });
+  }
+
+  /** The `queryJobs` capability (see `./query.ts`); corrupt rows are skipped and reported as in {@link listJobs}. */
+  async queryJobs(query?: QueryJobsQuery): Promise<ListJobsPage> {
+    const db = this.#open();
+    const q = normalizeJobsQuery(query);
+    return this.#guard("queryJobs", () =>
+      runJobsQuery(db, q, (row) => {
+        try {
+          return this.#readJob(row);
+        } catch (e) {
+          if (!(e instanceof CorruptRecordError)) throw e;
+          this.#reportCorrupt(e);
+          return undefined;
+        }
+      }),
+    );
   }
 
   #reportCorrupt(error: CorruptRecordError): void {

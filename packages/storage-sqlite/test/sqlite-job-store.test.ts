@@ -57,9 +57,9 @@ describe("open", () => {
   it("accepts a lazy database factory and declares capabilities by where the data lives", async () => {
     const lazy = await SqliteJobStore.open({ database: (): SqliteDatabaseLike => new Database(tmp.file("lazy.db")) });
     open.push(lazy);
-    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true });
+    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true, queryJobs: true });
     const memory = await openStore(":memory:");
-    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true });
+    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true, queryJobs: true });
   });
 
   it("reports a path it cannot open as StoreFailureError", async () => {
@@ -374,8 +374,20 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       .sort();
     const migrations = check.prepare("SELECT name FROM pyrexis_migration ORDER BY name").all();
     check.close();
-    expect(indexes).toEqual(["jobs_claim", "jobs_created_id", "jobs_lease", "jobs_status_created_id"]);
-    expect(migrations).toEqual([{ name: "0001_jobs_and_results" }, { name: "0002_drop_unused_aging_index" }, { name: "0003_claims" }]);
+    expect(indexes).toEqual([
+      "jobs_claim",
+      "jobs_created_id",
+      "jobs_handler_created_id",
+      "jobs_lease",
+      "jobs_status_created_id",
+      "jobs_status_handler_created_id",
+    ]);
+    expect(migrations).toEqual([
+      { name: "0001_jobs_and_results" },
+      { name: "0002_drop_unused_aging_index" },
+      { name: "0003_claims" },
+      { name: "0004_query_indexes" },
+    ]);
   });
 
   it("a store written by a newer schema version", async () => {

@@ -131,8 +131,9 @@ export interface ClaimMethods {
   leaseOwners(): Promise<string[]>;
   /**
    * Optional: a value that changes whenever the store's data may have changed (a commit, a
-   * claim, a reclaim), through this instance or any other connection or process. Cheap (no
-   * transaction), false alarms allowed: engines poll it to notice work and results written
+   * claim, a reclaim), through this instance or any other connection or process — at once for
+   * this instance's own writes, and soon (e.g. when a notification arrives) for others'. Cheap
+   * (no transaction), false alarms allowed: engines poll it to notice work and results written
    * elsewhere without claiming on every poll.
    */
   changeMark?(): Promise<string | number>;

@@ -16,5 +16,6 @@ export {
   type RenewReport,
   type RenewRequest,
 } from "./claims.js";
+export { hasQueryJobs, MAX_QUERY_VALUES, type QueryJobsMethods, type QueryJobsQuery, type QueryJobStore } from "./query.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";

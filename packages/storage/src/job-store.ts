@@ -65,6 +65,8 @@ export interface StoreCapabilities {
    * run one per store.
    */
   readonly claims?: boolean;
+  /** The store filters listings by handler, mode, priority and creation time: it implements `QueryJobsMethods` (`./query.ts`). */
+  readonly queryJobs?: boolean;
 }
 
 /**

@@ -37,3 +37,4 @@ export {
   releasedRecord,
   type Reclaimed,
 } from "./claims-kit.js";
+export { matchesJobsQuery, normalizeJobsQuery, type NormalizedJobsQuery } from "./query.js";

@@ -65,8 +65,8 @@ class Heap<T> {
   }
 }
 
-/** The ready and delayed entries of one mode. */
-class ModeQueue<R extends IndexedRecord> {
+/** The ready and delayed entries of one (mode, handler). */
+class ClaimQueue<R extends IndexedRecord> {
   /** Due entries, claim order: key descending, then id ascending. */
   readonly ready = new Heap<Entry<R>>((a, b) => a.key > b.key || (a.key === b.key && a.id < b.id));
   /** Not yet due, earliest `runAt` first. */
@@ -79,14 +79,20 @@ class ModeQueue<R extends IndexedRecord> {
       this.ready.push(e);
     }
   }
+
+  get empty(): boolean {
+    return this.ready.size === 0 && this.delayed.size === 0;
+  }
 }
 
 /**
- * The claim order of a {@link MemoryJobStore}'s claimable jobs, per mode: a claim pops the best
- * due entries in O(log n) each instead of scanning every job.
+ * The claim order of a {@link MemoryJobStore}'s claimable jobs, one queue per (mode, handler): a
+ * claim merges the heads of the queues its `modes` and `handlers` select and pops the best due
+ * entries in O(log n) each, so a filtered claim never walks past jobs it may not take.
  */
 export class MemoryClaimIndex<R extends IndexedRecord> {
-  readonly #modes = new Map<string, ModeQueue<R>>();
+  /** mode → handler → queue. */
+  readonly #queues = new Map<string, Map<string, ClaimQueue<R>>>();
   readonly #agingRate: number;
 
   constructor(agingRate: number) {
@@ -96,50 +102,72 @@ export class MemoryClaimIndex<R extends IndexedRecord> {
   /** Queues `record` as it is now; call after every write that leaves it `pending` or `retrying`. */
   track(record: R, now: number): void {
     const job = record.job;
-    let q = this.#modes.get(job.mode);
+    let byHandler = this.#queues.get(job.mode);
+    if (byHandler === undefined) {
+      byHandler = new Map();
+      this.#queues.set(job.mode, byHandler);
+    }
+    let q = byHandler.get(job.handler);
     if (q === undefined) {
-      q = new ModeQueue<R>();
-      this.#modes.set(job.mode, q);
+      q = new ClaimQueue<R>();
+      byHandler.set(job.handler, q);
     }
     const entry: Entry<R> = { record, version: job.version, key: claimKey(job, this.#agingRate), runAt: job.runAt, id: job.id };
     if (job.runAt <= now) q.ready.push(entry);
     else q.delayed.push(entry);
   }
 
-  /**
-   * Takes up to `limit` due records in claim order across `modes` (all when undefined) for which
-   * `accept` is true; records `accept` refuses stay queued.
-   */
-  take(now: number, limit: number, modes: readonly string[] | undefined, accept: (job: Job) => boolean): R[] {
-    const queues: ModeQueue<R>[] = [];
-    for (const [mode, q] of this.#modes) {
-      if (modes !== undefined && !modes.includes(mode)) continue;
-      q.promote(now);
-      queues.push(q);
-    }
+  /** Takes up to `limit` due records in claim order across `modes` and `handlers` (all when undefined). */
+  take(now: number, limit: number, modes: readonly string[] | undefined, handlers: readonly string[] | undefined): R[] {
+    const queues = this.#select(modes, handlers);
+    for (const q of queues) q.promote(now);
     const taken: R[] = [];
-    const refused: Entry<R>[][] = queues.map(() => []);
     while (taken.length < limit) {
-      let best = -1;
+      let best: ClaimQueue<R> | undefined;
       let bestEntry: Entry<R> | undefined;
-      for (let i = 0; i < queues.length; i++) {
-        const e = this.#validHead(queues[i] as ModeQueue<R>);
+      for (const q of queues) {
+        const e = this.#validHead(q);
         if (e !== undefined && (bestEntry === undefined || e.key > bestEntry.key || (e.key === bestEntry.key && e.id < bestEntry.id))) {
-          best = i;
+          best = q;
           bestEntry = e;
         }
       }
-      if (bestEntry === undefined) break;
-      (queues[best] as ModeQueue<R>).ready.pop();
-      if (accept(bestEntry.record.job)) taken.push(bestEntry.record);
-      else (refused[best] as Entry<R>[]).push(bestEntry);
+      if (best === undefined || bestEntry === undefined) break;
+      best.ready.pop();
+      taken.push(bestEntry.record);
     }
-    for (let i = 0; i < queues.length; i++) for (const e of refused[i] as Entry<R>[]) (queues[i] as ModeQueue<R>).ready.push(e);
+    this.#dropEmpty(modes);
     return taken;
   }
 
+  /** The queues of the asked modes and handlers. */
+  #select(modes: readonly string[] | undefined, handlers: readonly string[] | undefined): ClaimQueue<R>[] {
+    const out: ClaimQueue<R>[] = [];
+    const byMode = modes === undefined ? this.#queues.values() : modes.map((m) => this.#queues.get(m));
+    for (const byHandler of new Set(byMode)) {
+      if (byHandler === undefined) continue;
+      if (handlers === undefined) for (const q of byHandler.values()) out.push(q);
+      else
+        for (const h of new Set(handlers)) {
+          const q = byHandler.get(h);
+          if (q !== undefined) out.push(q);
+        }
+    }
+    return out;
+  }
+
+  /** Forgets the drained queues of `modes` (all when undefined), so handlers that come and go leave nothing behind. */
+  #dropEmpty(modes: readonly string[] | undefined): void {
+    for (const mode of modes ?? [...this.#queues.keys()]) {
+      const byHandler = this.#queues.get(mode);
+      if (byHandler === undefined) continue;
+      for (const [handler, q] of byHandler) if (q.empty) byHandler.delete(handler);
+      if (byHandler.size === 0) this.#queues.delete(mode);
+    }
+  }
+
   /** The head of `q.ready` after dropping stale entries (the record changed since it was queued). */
-  #validHead(q: ModeQueue<R>): Entry<R> | undefined {
+  #validHead(q: ClaimQueue<R>): Entry<R> | undefined {
     for (let e = q.ready.peek(); e !== undefined; e = q.ready.peek()) {
       const job = e.record.job;
       if (job.version === e.version && (job.status === "pending" || job.status === "retrying")) return e;
@@ -150,6 +178,6 @@ export class MemoryClaimIndex<R extends IndexedRecord> {
 
   /** Drops everything. */
   clear(): void {
-    this.#modes.clear();
+    this.#queues.clear();
   }
 }

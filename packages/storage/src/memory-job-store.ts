@@ -12,6 +12,7 @@ import {
 } from "./claims-kit.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
 import { MemoryClaimIndex } from "./memory-claim-index.js";
+import { matchesJobsQuery, normalizeJobsQuery, type QueryJobsMethods, type QueryJobsQuery } from "./query.js";
 import {
   assertJobId,
   checkCommit,
@@ -22,6 +23,7 @@ import {
   normalizeListQuery,
   type CommitView,
   type ListPosition,
+  type NormalizedListQuery,
 } from "./store-kit.js";
 
 /** Options of {@link MemoryJobStore}. */
@@ -48,7 +50,7 @@ export interface MemoryJobStoreOptions {
 }
 
 /** Not persistent; shared by the engines of one process, which claim from one instance. */
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true });
+const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true, queryJobs: true });
 
 /**
  * A job and its result, kept together: one hash lookup finds both, an update or a result is a
@@ -83,8 +85,8 @@ class StoredRecord {
  * {@link MemoryJobStoreOptions.ownership} for what happens to objects passed to `commit`.
  *
  * It has the `claims` capability: several engines of one process may share one instance, each
- * claiming jobs (a heap of claimable jobs per mode, O(log n) per claimed job) under leases
- * judged by the store's clock.
+ * claiming jobs (a heap of claimable jobs per mode and handler, O(log n) per claimed job) under
+ * leases judged by the store's clock.
  *
  * @example
  * ```ts
@@ -94,7 +96,7 @@ class StoredRecord {
  * await store.close();
  * ```
  */
-export class MemoryJobStore implements JobStore, ClaimMethods {
+export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods {
   /** Not persistent; shared (one instance, many engines of one process) through claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   readonly #clone: boolean;
@@ -199,7 +201,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
     const now = this.#clock.now();
     const accept = (job: Job): boolean =>
       (handlers === undefined || handlers.includes(job.handler)) && (modes === undefined || modes.includes(job.mode));
-    const records = ids === undefined ? this.#claimable.take(now, limit, modes, accept) : this.#claimableById(ids, now, limit, accept);
+    const records = ids === undefined ? this.#claimable.take(now, limit, modes, handlers) : this.#claimableById(ids, now, limit, accept);
     if (records.length === 0) return [];
     this.#changes++;
     const expiresAt = now + leaseMs;
@@ -307,7 +309,18 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
 
   async listJobs(query?: ListJobsQuery): Promise<ListJobsPage> {
     this.#assertOpen();
-    const { statuses, limit, order, after } = normalizeListQuery(query);
+    const q = normalizeListQuery(query);
+    return this.#scan(q, q.statuses === undefined ? undefined : (job) => q.statuses!.has(job.status));
+  }
+
+  /** The `queryJobs` capability: the listing scan with every filter of {@link QueryJobsQuery}. */
+  async queryJobs(query?: QueryJobsQuery): Promise<ListJobsPage> {
+    this.#assertOpen();
+    const q = normalizeJobsQuery(query);
+    return this.#scan(q, (job) => matchesJobsQuery(job, q));
+  }
+
+  #scan({ limit, order, after }: NormalizedListQuery, keep: ((job: Job) => boolean) | undefined): ListJobsPage {
     if (!this.#sorted) {
       this.#order.sort(compareListPosition);
       this.#sorted = true;
@@ -326,7 +339,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods {
     let more = false;
     for (; i >= 0 && i < records.length; i += step) {
       const job = (records[i] as StoredRecord).job;
-      if (statuses !== undefined && !statuses.has(job.status)) continue;
+      if (keep !== undefined && !keep(job)) continue;
       if (jobs.length === limit) {
         more = true;
         break;

@@ -2,10 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { Job, JobStatus, Result } from "@pyrexis/models";
 import {
   describeCloseSemantics,
+  describeClaims,
   describeCommitRules,
   describeJobStore,
   describeListing,
   describeRoundTrips,
+  describeShared,
   type ConformanceGroup,
   type JobStoreFactory,
   type TestApi,
@@ -143,10 +145,15 @@ describe("suite arguments", () => {
     [api, { name: "x" }, /factory\.create/],
     [api, { ...factory, reopen: "no" }, /factory\.reopen/],
     [api, { ...factory, seed: 1.5 }, /factory\.seed/],
+    [api, { ...factory, openSecond: "no" }, /factory\.openSecond must be a function/],
+    [api, { ...factory, agingRate: -1 }, /factory\.agingRate must be a finite number/],
+    [api, { ...factory, agingRate: Number.NaN }, /factory\.agingRate/],
   ])("throws a TypeError naming what is missing (%#)", (a, f, message) => {
     expect(() => describeJobStore(a as TestApi, f as JobStoreFactory)).toThrow(TypeError);
     expect(() => describeJobStore(a as TestApi, f as JobStoreFactory)).toThrow(message);
     expect(() => describeListing(a as TestApi, f as JobStoreFactory)).toThrow(TypeError);
+    expect(() => describeClaims(a as TestApi, f as JobStoreFactory)).toThrow(message);
+    expect(() => describeShared(a as TestApi, f as JobStoreFactory)).toThrow(message);
   });
 
   it("a factory whose create() does not return a store fails the test with a TypeError", async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock, StaleVersionError, type Job } from "@pyrexis/models";
 import { makeJob } from "../src/conformance/index.js";
 import { hasClaims, MemoryJobStore } from "../src/index.js";
+import { MemoryClaimIndex } from "../src/memory-claim-index.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -63,5 +64,28 @@ describe("MemoryJobStore claims by id", () => {
     expect(got.map((g) => g.job.id)).toEqual([a.id]);
     // The heap entry of `a` is stale now: a general claim skips it.
     expect((await store.claim({ owner: "x", limit: 10, leaseMs: 1000 })).map((g) => g.job.id)).toEqual([b.id]);
+  });
+});
+
+describe("MemoryClaimIndex", () => {
+  it("a claim filtered by handler or mode never looks at the jobs of the others", () => {
+    const index = new MemoryClaimIndex<{ readonly job: Job }>(0.1);
+    let reads = 0;
+    const watched = (job: Job): { readonly job: Job } => ({
+      get job() {
+        reads++;
+        return job;
+      },
+    });
+    const others = Array.from({ length: 1000 }, (_, i) => makeJob({ handler: "a", mode: i % 2 ? "async" : "thread", runAt: T0 - i }));
+    const wanted = [makeJob({ handler: "b", runAt: T0 }), makeJob({ handler: "b", runAt: T0 - 5 })];
+    for (const job of others) index.track(watched(job), T0);
+    for (const job of wanted) index.track({ job }, T0);
+    reads = 0;
+    const taken = index.take(T0, 10, undefined, ["b"]);
+    expect(taken.map((r) => r.job.id)).toEqual([wanted[1]!.id, wanted[0]!.id]);
+    expect(index.take(T0, 10, ["no-such-mode"], undefined)).toEqual([]);
+    expect(reads).toBe(0);
+    expect(index.take(T0, 2000, ["thread"], ["a"]).map((r) => r.job.mode)).toEqual(Array.from({ length: 500 }, () => "thread"));
   });
 });

@@ -2,10 +2,18 @@ import { describe, it, beforeEach, afterEach, expect } from "vitest";
 import { bump, describeJobStore, makeJob, makeResult } from "../src/conformance/index.js";
 import { MemoryJobStore } from "../src/index.js";
 
-describeJobStore({ describe, it, beforeEach, afterEach }, { name: "MemoryJobStore", create: async () => new MemoryJobStore() });
+// The engines of one process share one instance, so a "second handle" is the instance itself.
 describeJobStore(
   { describe, it, beforeEach, afterEach },
-  { name: "MemoryJobStore (clone)", create: async () => new MemoryJobStore({ ownership: "clone" }) },
+  { name: "MemoryJobStore", create: async (options) => new MemoryJobStore(options), openSecond: async (store) => store },
+);
+describeJobStore(
+  { describe, it, beforeEach, afterEach },
+  {
+    name: "MemoryJobStore (clone)",
+    create: async (options) => new MemoryJobStore({ ...options, ownership: "clone" }),
+    openSecond: async (store) => store,
+  },
 );
 
 describe("MemoryJobStore specifics", () => {

@@ -1,9 +1,22 @@
 import assert from "node:assert/strict";
-import { JOB_STATUSES, type Job, type JobStatus, type Result } from "@pyrexis/models";
+import { JOB_STATUSES, ManualClock, type Clock, type Job, type JobStatus, type Result } from "@pyrexis/models";
+import { DEFAULT_CLAIM_AGING_RATE } from "../claims-kit.js";
+import { hasClaims, type ClaimsJobStore } from "../claims.js";
 import type { JobStore } from "../job-store.js";
+import { BASE_TIME } from "./data.js";
 
 /** A test body; may return a promise. */
 export type TestFn = () => unknown;
+
+/**
+ * The slice of a running test's context the suite uses: vitest and node:test pass one to the
+ * test function. A case that does not apply to the store (e.g. a claims case for a store without
+ * `capabilities.claims`) calls `skip()` when it is there, so it is reported as skipped; where it
+ * is not (jest), the case returns early.
+ */
+export interface TestContext {
+  skip?: ((note?: string) => void) | undefined;
+}
 
 /**
  * The slice of a test framework the suite uses. Pass vitest's (or node:test's, or jest's)
@@ -11,11 +24,23 @@ export type TestFn = () => unknown;
  */
 export interface TestApi {
   describe(name: string, fn: () => void): unknown;
-  it(name: string, fn: () => Promise<void>): unknown;
+  it(name: string, fn: (context?: TestContext) => Promise<void>): unknown;
   /** Accepted for symmetry with test frameworks; the suite sets up and tears down inside each test. */
   beforeEach?: ((fn: () => unknown) => unknown) | undefined;
   /** When given, also used to close stores a timed-out test left open. */
   afterEach?: ((fn: () => unknown) => unknown) | undefined;
+}
+
+/**
+ * What the suite may pass to {@link JobStoreFactory.create}, `reopen` and `openSecond`. A store
+ * that declares `capabilities.claims` must honour every option given; other stores may ignore them.
+ */
+export interface StoreOpenOptions {
+  /**
+   * The store's clock: what "due" and lease expiry are judged by. The claims cases pass a
+   * `ManualClock` and move time with it, never with sleeps.
+   */
+  readonly clock?: Pick<Clock, "now"> | undefined;
 }
 
 /** How the suite gets stores to test. */
@@ -23,12 +48,26 @@ export interface JobStoreFactory {
   /** Shown in test names. */
   readonly name: string;
   /** A new, empty store. Called at least once per test. */
-  create(): Promise<JobStore>;
+  create(options?: StoreOpenOptions): Promise<JobStore>;
   /**
    * Opens the data of `previous` again, after the suite has called `previous.close()`. Give it
    * exactly when the store declares `capabilities.persistent`; the persistence tests need it.
+   * `options` are those `previous` was created with.
    */
-  reopen?: ((previous: JobStore) => Promise<JobStore>) | undefined;
+  reopen?: ((previous: JobStore, options?: StoreOpenOptions) => Promise<JobStore>) | undefined;
+  /**
+   * A second handle on the data of `store`, open at the same time as it: what another engine
+   * (another connection, another process) would see. Give it exactly when the store declares
+   * `capabilities.shared`; the `shared` cases need it. A store shared by the engines of one
+   * process (like `MemoryJobStore`) may return `store` itself. The suite closes the handle after
+   * the test. `options` are those `store` was created with.
+   */
+  openSecond?: ((store: JobStore, options?: StoreOpenOptions) => Promise<JobStore>) | undefined;
+  /**
+   * Aging rate of the store's claim order, priority points per second waited. Default 0.1, the
+   * default of every store with claims; give it when your factory configures another rate.
+   */
+  readonly agingRate?: number | undefined;
   /** Called after each test, once its stores are closed (e.g. to delete temp files). */
   cleanup?: (() => Promise<void>) | undefined;
   /**
@@ -44,9 +83,34 @@ export interface Harness {
   readonly store: JobStore;
   /** Closes `store` (the current one) and opens its data again with `factory.reopen`. */
   reopen(store: JobStore): Promise<JobStore>;
+  /** A second handle on the data of `store`, from `factory.openSecond`. */
+  openSecond(store: JobStore): Promise<JobStore>;
   /** A seeded random source for this test. */
   readonly rng: Rng;
+  /** The test's fake clock, handed to the factory; only in tests on fake time ({@link StoreTestOptions.claims}). */
+  readonly clock: ManualClock | undefined;
 }
+
+/** A {@link Harness} of a claims case: the store has the claims methods and runs on fake time. */
+export interface ClaimsHarness extends Harness {
+  readonly store: ClaimsJobStore;
+  readonly clock: ManualClock;
+  /** Aging rate of the store's claim order (`factory.agingRate`, default 0.1). */
+  readonly agingRate: number;
+}
+
+/** How {@link storeTest} sets a test up. */
+export interface StoreTestOptions {
+  /**
+   * A claims case: the store is created (and reopened, and opened a second time) with a fresh
+   * `ManualClock`; the case is skipped unless the store declares `capabilities.claims`, and fails
+   * when it declares it without the claims methods.
+   */
+  readonly claims?: boolean | undefined;
+}
+
+/** Where the fake clock of claims cases starts: a day after {@link BASE_TIME}, later than any `makeJob` time. */
+export const CLAIMS_START: number = BASE_TIME + 86_400_000;
 
 const DEFAULT_SEED = 0x5eed_2025;
 
@@ -69,18 +133,33 @@ export function checkSuiteArgs(api: unknown, factory: unknown, fnName: string): 
   for (const k of ["beforeEach", "afterEach"]) {
     if (a[k] !== undefined && typeof a[k] !== "function") missing(`api.${k} must be a function when given`);
   }
-  if (typeof factory !== "object" || factory === null) missing("factory must be an object { name, create, reopen?, cleanup? }");
+  if (typeof factory !== "object" || factory === null) {
+    missing("factory must be an object { name, create, reopen?, openSecond?, cleanup?, seed?, agingRate? }");
+  }
   const f = factory as Record<string, unknown>;
   if (typeof f.name !== "string" || f.name.length === 0) missing("factory.name must be a non-empty string");
-  if (typeof f.create !== "function") missing("factory.create must be a function returning Promise<JobStore>");
-  for (const k of ["reopen", "cleanup"]) {
+  if (typeof f.create !== "function") missing("factory.create must be a function (options?) returning Promise<JobStore>");
+  for (const k of ["reopen", "openSecond", "cleanup"]) {
     if (f[k] !== undefined && typeof f[k] !== "function") missing(`factory.${k} must be a function when given`);
   }
   if (f.seed !== undefined && !Number.isSafeInteger(f.seed)) missing("factory.seed must be an integer when given");
+  if (f.agingRate !== undefined && (typeof f.agingRate !== "number" || !Number.isFinite(f.agingRate) || f.agingRate < 0)) {
+    missing("factory.agingRate must be a finite number >= 0 when given");
+  }
 }
 
-/** Registers one test that gets a fresh store and cleans up after itself. */
-export function storeTest(api: TestApi, factory: JobStoreFactory, seed: number, title: string, body: (h: Harness) => Promise<void>): void {
+/**
+ * Registers one test that gets a fresh store and cleans up after itself: every store it opened
+ * (reopened ones and second handles included) is closed, then `factory.cleanup` runs.
+ */
+export function storeTest(
+  api: TestApi,
+  factory: JobStoreFactory,
+  seed: number,
+  title: string,
+  body: (h: Harness) => Promise<void>,
+  options: StoreTestOptions = {},
+): void {
   const open: JobStore[] = [];
   let cleaned = true;
   const teardown = async (): Promise<void> => {
@@ -97,29 +176,64 @@ export function storeTest(api: TestApi, factory: JobStoreFactory, seed: number, 
     await factory.cleanup?.();
   };
   api.afterEach?.(teardown);
-  api.it(title, async () => {
+  // Rest parameters keep the test function's length 0: jest takes a declared parameter for a
+  // `done` callback. vitest and node:test pass their test context as the first argument.
+  api.it(title, async (...args: unknown[]) => {
+    const context = args[0] as TestContext | undefined;
     cleaned = false;
     try {
-      const store = await factory.create();
+      const clock = options.claims === true ? new ManualClock(CLAIMS_START) : undefined;
+      const openOptions: StoreOpenOptions | undefined = clock === undefined ? undefined : { clock };
+      // The factory's methods get options only when there are some, as before options existed.
+      const store = openOptions === undefined ? await factory.create() : await factory.create(openOptions);
       assertIsStore(store, "factory.create()");
       open.push(store);
+      if (options.claims === true && store.capabilities.claims !== true) {
+        if (typeof context?.skip === "function") context.skip(`${factory.name} does not declare capabilities.claims`);
+        return;
+      }
+      if (options.claims === true && !hasClaims(store)) {
+        throw new TypeError(
+          `${factory.name}: the store declares capabilities.claims but lacks claim/renewLeases/reclaimExpired/leaseOwners`,
+        );
+      }
       const harness: Harness = {
         store,
         rng: new Rng(seed ^ hashString(title)),
+        clock,
         reopen: async (previous) => {
           if (!factory.reopen) throw new TypeError(`${factory.name}: this test needs factory.reopen`);
           await previous.close();
-          const next = await factory.reopen(previous);
+          const next = openOptions === undefined ? await factory.reopen(previous) : await factory.reopen(previous, openOptions);
           assertIsStore(next, "factory.reopen()");
           open.push(next);
           return next;
         },
+        openSecond: async (first) => {
+          if (!factory.openSecond) throw new TypeError(`${factory.name}: this test needs factory.openSecond`);
+          const second = openOptions === undefined ? await factory.openSecond(first) : await factory.openSecond(first, openOptions);
+          assertIsStore(second, "factory.openSecond()");
+          open.push(second);
+          return second;
+        },
       };
-      await body(harness);
+      if (clock === undefined) await body(harness);
+      else await body({ ...harness, clock, agingRate: factory.agingRate ?? DEFAULT_CLAIM_AGING_RATE } as ClaimsHarness);
     } finally {
       await teardown();
     }
   });
+}
+
+/** Registers a claims case: see {@link StoreTestOptions.claims}. */
+export function claimsTest(
+  api: TestApi,
+  factory: JobStoreFactory,
+  seed: number,
+  title: string,
+  body: (h: ClaimsHarness) => Promise<void>,
+): void {
+  storeTest(api, factory, seed, title, (h) => body(h as ClaimsHarness), { claims: true });
 }
 
 function assertIsStore(store: unknown, from: string): asserts store is JobStore {

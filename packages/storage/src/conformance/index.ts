@@ -10,6 +10,16 @@
  * import { MyStore } from "../src/index.js";
  *
  * describeJobStore({ describe, it, beforeEach, afterEach }, { name: "MyStore", create: async () => MyStore.open() });
+ *
+ * // A store with claims judges time by the suite's clock; a shared one gets a second handle:
+ * describeJobStore(
+ *   { describe, it, beforeEach, afterEach },
+ *   {
+ *     name: "MyStore",
+ *     create: async (options) => MyStore.open({ clock: options?.clock }),
+ *     openSecond: async (store, options) => MyStore.open({ path: (store as MyStore).path, clock: options?.clock }),
+ *   },
+ * );
  * ```
  *
  * @packageDocumentation
@@ -19,13 +29,26 @@ import { closeSemantics } from "./close.js";
 import { commitRules } from "./commit-rules.js";
 import { concurrency } from "./concurrency.js";
 import { counts } from "./counts.js";
+import { claims } from "./claims.js";
 import { checkSuiteArgs, resolveSeed, type JobStoreFactory, type TestApi } from "./harness.js";
 import { listing } from "./listing.js";
 import { persistence } from "./persistence.js";
+import { queryJobs } from "./query.js";
 import { roundTrips } from "./round-trips.js";
+import { shared } from "./shared.js";
 
 export { BASE_TIME, bump, makeJob, makeResult } from "./data.js";
-export { Rng, type Harness, type JobStoreFactory, type TestApi, type TestFn } from "./harness.js";
+export {
+  CLAIMS_START,
+  Rng,
+  type ClaimsHarness,
+  type Harness,
+  type JobStoreFactory,
+  type StoreOpenOptions,
+  type TestApi,
+  type TestContext,
+  type TestFn,
+} from "./harness.js";
 
 /**
  * One group of conformance tests: registers a `describe` block of tests on `api` for the stores
@@ -56,6 +79,27 @@ export const describePersistence: ConformanceGroup = group("describePersistence"
 export const describeConcurrency: ConformanceGroup = group("describeConcurrency", concurrency);
 /** `ValidationError` for non-string ids and a missing batch. */
 export const describeArgumentChecks: ConformanceGroup = group("describeArgumentChecks", argumentChecks);
+/**
+ * The claims capability on fake time (`factory.create({ clock })`): request validation, claim
+ * order against the kit's `compareClaimOrder`, due-ness and filters, the claimed record and lease,
+ * exclusive concurrent claims (seeded rounds), renewal, reclaim, fencing, release, lease owners,
+ * change marks, close, leases across reopen. Each case is skipped unless the store declares
+ * `capabilities.claims`; one case checks that the declaration and the methods agree.
+ */
+export const describeClaims: ConformanceGroup = group("describeClaims", claims);
+/**
+ * Two handles on one store's data (`factory.openSecond`, given exactly when the store declares
+ * `capabilities.shared`): commits seen through the other handle, one winner per conflict across
+ * handles, and with claims, exclusive claims and leases across handles.
+ */
+export const describeShared: ConformanceGroup = group("describeShared", shared);
+
+/**
+ * The `queryJobs` capability (filters by handler, mode, priority and creation time). Not part of
+ * {@link describeJobStore}: call it for a store that declares `capabilities.queryJobs`; its
+ * first check fails for one that does not.
+ */
+export const describeQueryJobs: ConformanceGroup = group("describeQueryJobs", queryJobs);
 
 /**
  * The whole suite: every group above inside one `describe("JobStore conformance: <name>")`.
@@ -74,5 +118,7 @@ export function describeJobStore(api: TestApi, factory: JobStoreFactory): void {
     persistence(api, factory, seed);
     concurrency(api, factory, seed);
     argumentChecks(api, factory, seed);
+    claims(api, factory, seed);
+    shared(api, factory, seed);
   });
 }

@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, it } from "vitest";
 import { compileExamples, type CompiledExamples } from "./compile.js";
-import { extractExamples, type ReadmeExample } from "./extract.js";
+import { extractExamples } from "./extract.js";
 import { runExample, type ExampleOutput } from "./run.js";
 
 /** Options of {@link describeReadmeExamples}. */
@@ -150,5 +150,3 @@ export function containsLines(source: string, excerpt: string): boolean {
   }
   return false;
 }
-
-export type { ReadmeExample };

@@ -1,0 +1,132 @@
+import { CompiledQuery, Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { IncompatibleStoreError, StoreFailureError } from "@pyrexis/models";
+import { migrationLockKey } from "./identifiers.js";
+
+// The store's schema and how it gets there. Migrations run through kysely's Migrator, on one
+// connection that holds a session advisory lock keyed by the schema, so many nodes starting at
+// once migrate once: the first takes the lock and migrates, the others wait, then find nothing
+// to do. (kysely's own lock is taken inside the Migrator, after it has already created its
+// bookkeeping tables; two nodes creating them at the same moment collide on the catalog.)
+
+/** Name of the kysely Migrator's bookkeeping table; its presence marks a Pyrexis schema. */
+export const MIGRATION_TABLE = "pyrexis_migration";
+/** Name of the kysely Migrator's lock table. */
+export const MIGRATION_LOCK_TABLE = "pyrexis_migration_lock";
+
+/** Quotes an identifier (already checked by `checkSchemaName`, so this is belt and braces). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+// Migrations are append-only: never edit one that shipped, add the next name instead.
+function migrations(schema: string): Record<string, Migration> {
+  const s = quoteIdent(schema);
+  const run = async (db: Kysely<unknown>, text: string): Promise<void> => {
+    await db.executeQuery(CompiledQuery.raw(text, []));
+  };
+  return {
+    "0001_jobs_results_leases": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Indexed fields are columns; the record is JSON text beside them (text, not jsonb:
+        // jsonb refuses \u0000 and lone surrogates, which a payload may hold, and reorders keys).
+        // `status`, `attempts`, `updated_at` and `version` are authoritative over the JSON: a
+        // claim writes only columns, and a read lays them over the record.
+        // ids use the "C" collation: byte order, which keyset paging and claim order rely on.
+        await run(
+          db,
+          `CREATE TABLE ${s}.jobs (
+            id text COLLATE "C" PRIMARY KEY,
+            status text NOT NULL,
+            mode text NOT NULL,
+            handler text NOT NULL,
+            priority integer NOT NULL,
+            run_at bigint NOT NULL,
+            created_at bigint NOT NULL,
+            updated_at bigint NOT NULL,
+            attempts integer NOT NULL,
+            version bigint NOT NULL,
+            aging_key double precision NOT NULL,
+            lease_owner text,
+            lease_expires_at bigint,
+            data text NOT NULL
+          ) WITH (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)`,
+        );
+        // listJobs unfiltered, and by status.
+        await run(db, `CREATE INDEX jobs_created_id ON ${s}.jobs (created_at, id)`);
+        await run(db, `CREATE INDEX jobs_status_created_id ON ${s}.jobs (status, created_at, id)`);
+        // claim: due jobs in scheduler order; only the claimable rows are in it.
+        await run(db, `CREATE INDEX jobs_claim ON ${s}.jobs (aging_key DESC, id) WHERE status IN ('pending', 'retrying')`);
+        // reclaimExpired and leaseOwners: only running rows (as many as the engines run at once).
+        // lease_expires_at is in no index, so a renewal (which writes only it) is a HOT update
+        // that touches no index; fillfactor 90 leaves the page room HOT needs. A queue table
+        // turns over fast: vacuum it early (dead index entries slow the claim scan).
+        await run(db, `CREATE INDEX jobs_running ON ${s}.jobs (lease_owner) WHERE status = 'running'`);
+        await run(db, `CREATE TABLE ${s}.results (job_id text COLLATE "C" PRIMARY KEY, data text NOT NULL)`);
+        // Bumped (and sent as the NOTIFY payload) by every write; changeMark reads it when the
+        // store has no listener.
+        await run(db, `CREATE SEQUENCE ${s}.changes`);
+      },
+    },
+  };
+}
+
+/** Every migration name this version of the store knows, oldest first. */
+export const KNOWN_MIGRATIONS: readonly string[] = Object.freeze(Object.keys(migrations("x")).sort());
+
+function provider(schema: string): MigrationProvider {
+  return { getMigrations: async () => migrations(schema) };
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Creates or migrates `schema` to the latest version, serialized across every process by a
+ * session advisory lock. Refuses (with `IncompatibleStoreError`, touching nothing) a schema
+ * migrated by a newer version of this package, and a schema holding tables that are not a
+ * Pyrexis store.
+ */
+export async function migrate(db: Kysely<unknown>, schema: string): Promise<void> {
+  await db.connection().execute(async (conn) => {
+    await conn.executeQuery(CompiledQuery.raw("SELECT pg_advisory_lock(hashtext($1))", [migrationLockKey(schema)]));
+    try {
+      await refuseForeign(conn, schema);
+      const migrator = new Migrator({
+        db: conn,
+        provider: provider(schema),
+        migrationTableSchema: schema,
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      const { error } = await migrator.migrateToLatest();
+      if (error !== undefined) throw new StoreFailureError(`cannot migrate schema ${schema}: ${describe(error)}`, { cause: error });
+    } finally {
+      await conn.executeQuery(CompiledQuery.raw("SELECT pg_advisory_unlock(hashtext($1))", [migrationLockKey(schema)]));
+    }
+  });
+}
+
+/** Throws `IncompatibleStoreError` for a schema this version must not touch. */
+async function refuseForeign(db: Kysely<unknown>, schema: string): Promise<void> {
+  const tables = await db.executeQuery<{ name: string }>(
+    CompiledQuery.raw("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1", [schema]),
+  );
+  const names = new Set(tables.rows.map((r) => r.name));
+  if (names.size === 0) return;
+  if (!names.has(MIGRATION_TABLE)) {
+    throw new IncompatibleStoreError(
+      `schema ${schema} holds tables (${[...names].sort().join(", ")}) but is not a Pyrexis store; choose another schema`,
+    );
+  }
+  const applied = await db.executeQuery<{ name: string }>(
+    sql`SELECT name FROM ${sql.table(`${schema}.${MIGRATION_TABLE}`)} ORDER BY name`.compile(db),
+  );
+  const known = new Set(KNOWN_MIGRATIONS);
+  const unknown = applied.rows.map((r) => r.name).filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new IncompatibleStoreError(
+      `schema ${schema} was migrated by a newer version of @pyrexis/storage-postgres (unknown migrations: ${unknown.join(", ")}); upgrade this package`,
+    );
+  }
+}

@@ -1,0 +1,233 @@
+// Scenario — many engines on one store. Four engine processes claim from one SQLite file while
+// they are SIGKILLed and SIGSTOPped (longer than their lease, then SIGCONT: the paused engine's
+// late writes must be refused), a poison job kills whichever engine runs it, and a fifth process
+// cancels jobs. Then the store and the run log are audited.
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createJob, parseJobSpec, type Job } from "@pyrexis/models";
+import { SqliteJobStore } from "@pyrexis/storage-sqlite";
+import { seededRandom, tempDir, waitFor } from "@pyrexis/test-utils";
+import {
+  auditFinishedStore,
+  CHAOS,
+  killLiveChildren,
+  readRunLog,
+  recordFigures,
+  seedFor,
+  startFixtureProc,
+  type EngineProc,
+  type RunEntry,
+} from "./helpers.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  killLiveChildren();
+  for (const c of cleanups.splice(0)) c();
+});
+
+const ROUNDS = Number(process.env.PYREXIS_CHAOS_ROUNDS ?? (CHAOS ? 200 : 8));
+const ENGINES = 4;
+const LEASE_MS = 900;
+const RENEW_MS = 250;
+const POISON = "poison";
+
+/** The jobs of the scenario: a pure function of the seed. */
+function scenarioJobs(seed: number, count: number, now: number): Job[] {
+  const r = seededRandom(seed * 31 + 7);
+  const jobs: Job[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = r();
+    const mode = m < 0.8 ? "async" : m < 0.9 ? "thread" : "process";
+    const f = r();
+    const failUntil = f < 0.75 ? 0 : f < 0.92 ? 1 : 99;
+    const spec = parseJobSpec({
+      id: `m-${String(i).padStart(5, "0")}`,
+      handler: "work",
+      mode,
+      priority: Math.floor(r() * 11),
+      maxAttempts: 1 + Math.floor(r() * 4),
+      backoff: { baseMs: 5, maxMs: 40, jitter: 0.5 },
+      payload:
+        mode === "async"
+          ? { i, ms: Math.floor(r() * 40), failUntil, honourAbort: true }
+          : { i, ms: Math.floor(r() * 3), cpu: true, failUntil },
+    });
+    jobs.push(createJob(spec, now));
+  }
+  // A poison job: its handler kills the engine process that runs it, every time.
+  jobs.push(createJob(parseJobSpec({ id: POISON, handler: "exit", mode: "async", maxAttempts: 3, priority: 10 }), now));
+  return jobs;
+}
+
+interface Pause {
+  pid: number;
+  from: number;
+  to: number;
+}
+
+describe("many engines on one SQLite file: kills, pauses longer than the lease, a poison job, cancels from another process", () => {
+  it(`every job terminal with exactly one result; no double claim; overlaps only after an expired lease (${ROUNDS} rounds)`, async () => {
+    const seed = seedFor("multi-engine", 0x4e61);
+    const random = seededRandom(seed);
+    const { dir, remove } = tempDir("pyrexis-multi-");
+    cleanups.push(remove);
+    const db = join(dir, "shared.db");
+    const log = join(dir, "runs.log");
+    const count = CHAOS ? 4000 : 1200;
+    const jobs = scenarioJobs(seed, count, Date.now());
+    {
+      const store = await SqliteJobStore.open({ path: db });
+      for (let i = 0; i < jobs.length; i += 500) await store.commit({ insert: jobs.slice(i, i + 500) });
+      await store.close();
+    }
+    const cfg = { db, log, leaseMs: LEASE_MS, renewIntervalMs: RENEW_MS, asyncConcurrency: 8 };
+    const engines: (EngineProc | undefined)[] = new Array<EngineProc | undefined>(ENGINES).fill(undefined);
+    // Every end of an engine process: our SIGKILLs, and deaths by the poison job.
+    const kills: { pid: number; at: number }[] = [];
+    const everyProc: EngineProc[] = [];
+    const start = (k: number, exit: "never" | "drain" = "never"): EngineProc => {
+      const proc = startFixtureProc("multi-engine-proc.mjs", { ...cfg, owner: undefined, exit });
+      engines[k] = proc;
+      everyProc.push(proc);
+      void proc.exited.then(() => kills.push({ pid: proc.child.pid ?? -1, at: Date.now() }));
+      return proc;
+    };
+    const pauses: Pause[] = [];
+    const refusedLateWrites: string[] = [];
+    for (let k = 0; k < ENGINES; k++) start(k);
+
+    // The fifth process: cancels 40 seeded jobs while the engines run.
+    const cancelIds = [...new Set(Array.from({ length: 40 }, () => `m-${String(Math.floor(random() * count)).padStart(5, "0")}`))];
+    let canceller: EngineProc | undefined;
+
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < ENGINES; k++) if (engines[k]?.child.exitCode !== null || engines[k]?.child.signalCode) start(k);
+      await new Promise((r) => setTimeout(r, 100 + Math.floor(random() * 400)));
+      if (round === 1) canceller = startFixtureProc("cancel-proc.mjs", { db, ids: cancelIds });
+      const k = Math.floor(random() * ENGINES);
+      const proc = engines[k];
+      const pid = proc?.child.pid;
+      if (!proc || pid === undefined || proc.child.exitCode !== null) continue;
+      const action = random();
+      if (action < 0.45) {
+        proc.child.kill("SIGKILL");
+        await proc.exited;
+      } else if (action < 0.8) {
+        const from = Date.now();
+        proc.child.kill("SIGSTOP");
+        await new Promise((r) => setTimeout(r, LEASE_MS * 2 + Math.floor(random() * 500)));
+        proc.child.kill("SIGCONT");
+        pauses.push({ pid, from, to: Date.now() });
+      }
+    }
+    // Let the survivors finish everything (a poison job may take one more engine down on the way).
+    await waitFor(
+      "the engines to finish every job",
+      async () => {
+        for (let k = 0; k < ENGINES; k++) if (engines[k]?.child.exitCode !== null || engines[k]?.child.signalCode) start(k);
+        const store = await SqliteJobStore.open({ path: db });
+        try {
+          const c = await store.countByStatus();
+          return c.pending + c.retrying + c.running === 0;
+        } finally {
+          await store.close();
+        }
+      },
+      { timeoutMs: 180_000, intervalMs: 250 },
+    );
+    if (canceller) {
+      const { code } = await canceller.exited;
+      expect(code, `canceller: ${canceller.stderr.join("")}`).toBe(0);
+    }
+    for (const proc of engines) {
+      if (!proc || proc.child.exitCode !== null) continue;
+      proc.child.kill("SIGKILL");
+      await proc.exited;
+    }
+    // Writes of paused or lost holders that the store refused (fenced), as their engines reported them.
+    for (const proc of everyProc) {
+      for (const line of proc.stderr.join("").split("\n")) if (/store rejected the change/i.test(line)) refusedLateWrites.push(line);
+    }
+
+    const runs = readRunLog(log);
+    const expectedIds = new Set(jobs.map((j) => j.id));
+    const summary = await auditFinishedStore(db, expectedIds, runs, { allowCancelled: true });
+
+    // No double claim: one start per (job, attempt).
+    const startsOf = new Map<string, RunEntry[]>();
+    const endOf = new Map<string, RunEntry>();
+    for (const e of runs) {
+      const key = `${e.jobId}#${e.attempt}`;
+      if (e.kind === "start" || e.kind === "crash") {
+        expect(startsOf.has(key), `attempt ${e.attempt} of ${e.jobId} started once`).toBe(false);
+        startsOf.set(key, [e]);
+      } else if (e.kind === "end") endOf.set(key, e);
+    }
+    // Two runs of one job overlap only when the earlier one's engine was paused or ended (its lease
+    // could expire). A process-mode run's engine is its parent.
+    const interrupted = (run: RunEntry, to: number): boolean =>
+      [run.pid, run.ppid].some(
+        (pid) => pauses.some((p) => p.pid === pid && p.from <= to && p.to >= run.at) || kills.some((k) => k.pid === pid && k.at >= run.at),
+      );
+    const byJob = new Map<string, { start: RunEntry; end: number }[]>();
+    for (const [key, [s]] of startsOf) {
+      const end = endOf.get(key)?.at ?? Number.POSITIVE_INFINITY;
+      const list = byJob.get(s!.jobId) ?? [];
+      list.push({ start: s!, end });
+      byJob.set(s!.jobId, list);
+    }
+    let overlaps = 0;
+    for (const [jobId, list] of byJob) {
+      list.sort((a, b) => a.start.attempt - b.start.attempt);
+      for (let i = 1; i < list.length; i++) {
+        const earlier = list[i - 1]!;
+        const later = list[i]!;
+        if (later.start.at >= earlier.end) continue;
+        overlaps++;
+        expect(
+          interrupted(earlier.start, later.start.at),
+          `${jobId}: attempt ${later.start.attempt} started while attempt ${earlier.start.attempt} ran in a live, unpaused engine`,
+        ).toBe(true);
+      }
+    }
+
+    // The poison job failed after maxAttempts crashes, by interruption.
+    const store = await SqliteJobStore.open({ path: db });
+    let cancelled = 0;
+    try {
+      const poison = await store.getJob(POISON);
+      expect(poison).toMatchObject({ status: "failed", attempts: 3 });
+      expect((await store.getResult(POISON))?.error?.code).toBe("INTERRUPTED");
+      // Cancelled jobs stopped: no attempt started after the cancel was durable.
+      const cancelLines = canceller?.lines.filter((l) => l.startsWith("cancelled ")) ?? [];
+      for (const line of cancelLines) {
+        const [, id, at] = line.split(" ");
+        expect((await store.getJob(id!))?.status, `${id} cancelled`).toBe("cancelled");
+        cancelled++;
+        for (const run of byJob.get(id!) ?? []) expect(run.start.at, `${id} not started after its cancel`).toBeLessThanOrEqual(Number(at));
+      }
+    } finally {
+      await store.close();
+    }
+
+    recordFigures("multi-engine", {
+      seed,
+      rounds: ROUNDS,
+      engines: ENGINES,
+      leaseMs: LEASE_MS,
+      jobs: summary.jobs,
+      completed: summary.completed,
+      failed: summary.failed,
+      cancelled: summary.cancelled,
+      cancelsLanded: cancelled,
+      engineEnds: kills.length,
+      pausesLongerThanLease: pauses.length,
+      handlerRuns: summary.runs,
+      overlapsAfterExpiredLease: overlaps,
+      lateWritesRefused: refusedLateWrites.length,
+      lost: expectedIds.size - summary.jobs,
+      lateRuns: summary.lateRuns,
+    });
+    expect(pauses.length + kills.length).toBeGreaterThan(0);
+  });
+});
