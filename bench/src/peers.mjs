@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pnpm --filter @pyrexis/bench bench:peers [--n 20000] [--runs 3] [--only a,b] [--json path] [--quick]
+// pnpm --filter @pyrexis/bench bench:peers [--n 20000] [--runs 3] [--only a,b] [--scenarios a,b] [--json path] [--quick]
 //
 // Runs the same workloads against Pyrexis and its peers on this machine, one measurement per
 // fresh child process, contenders alternated round-robin across runs; prints markdown tables
@@ -18,11 +18,13 @@ import { calibrateCpu } from "./work.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, "..");
 
+const ALL_SCENARIOS = ["drain-c1", "drain-c50", "latency", "latency-xproc", "cpu", "fairness"];
 const { values: args } = parseArgs({
   options: {
     n: { type: "string" },
     runs: { type: "string" },
     only: { type: "string" },
+    scenarios: { type: "string" },
     json: { type: "string" },
     timeout: { type: "string" },
     quick: { type: "boolean", default: false },
@@ -31,9 +33,10 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    "usage: node src/peers.mjs [--n 20000] [--runs 3] [--only id,id] [--json bench-results/peers.json] [--timeout 30 (s per drain)] [--quick]",
+    "usage: node src/peers.mjs [--n 20000] [--runs 3] [--only id,id] [--scenarios s,s] [--json bench-results/peers.json] [--timeout 30 (s per drain)] [--quick]",
   );
   console.log(`contenders: ${allVariants.map((v) => v.id).join(", ")}`);
+  console.log(`scenarios: ${ALL_SCENARIOS.join(", ")}`);
   process.exit(0);
 }
 
@@ -77,7 +80,16 @@ if (args.only) {
   // "pyrexis" or "graphile-worker" selects every variant of that family.
   variants = allVariants.filter((v) => wanted.some((id) => v.id === id || v.id.startsWith(`${id}-`) || v.pkg === id));
 }
-const SCENARIOS = ["drain-c1", "drain-c50", "latency", "cpu", "fairness"];
+const wantedScenarios = args.scenarios
+  ?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+const unknownScenarios = (wantedScenarios ?? []).filter((s) => !ALL_SCENARIOS.includes(s));
+if (unknownScenarios.length > 0) {
+  console.error(`unknown scenario(s): ${unknownScenarios.join(", ")}; known: ${ALL_SCENARIOS.join(", ")}`);
+  process.exit(2);
+}
+const SCENARIOS = wantedScenarios ? ALL_SCENARIOS.filter((s) => wantedScenarios.includes(s)) : ALL_SCENARIOS;
 const jsonPath = resolve(benchDir, args.json ?? "bench-results/peers.json");
 const versions = Object.fromEntries([...new Set(variants.map((v) => v.pkg))].map((pkg) => [pkg, versionOf(pkg)]));
 
@@ -85,7 +97,7 @@ const versions = Object.fromEntries([...new Set(variants.map((v) => v.pkg))].map
 function budgetMs(scenario) {
   const slack = 45_000;
   if (scenario.startsWith("drain") || scenario === "cpu") return 2 * params.drainTimeoutMs + slack;
-  if (scenario === "latency") return params.latency.seconds * 1000 + params.latency.graceMs + slack;
+  if (scenario.startsWith("latency")) return params.latency.seconds * 1000 + params.latency.graceMs + slack;
   if (scenario === "fairness") return params.fairness.seconds * 1000 + slack;
   return slack;
 }

@@ -114,6 +114,7 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   );
 
   const base = median(pick(summary["pyrexis-sqlite"]?.["drain-c50"], "drainRate"));
+  const tMark = parts.length;
   parts.push(`\n### Throughput: ${params.n.toLocaleString("en-US")} no-op jobs (jobs/s)\n`);
   parts.push(
     "Bulk add = one bulk call for all jobs, until it resolves. Drain = from starting the consumers until every completion is recorded. Ratio = drain c=50 against Pyrexis (SQLite, group commit).\n",
@@ -138,7 +139,30 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     ]);
   }
   parts.push(table(["Contender", "bulk add", "drain c=1", "drain c=50", "ratio", "peak RSS MB", "notes"], tRows));
+  if (tRows.length === 0) parts.length = tMark;
+  const multi = summary["pyrexis-sqlite-4proc"]?.["drain-c50"];
+  if (multi) {
+    const problem = problemOf(multi);
+    // "worker peak RSS MB: a, b, c, d" per run → the range over every worker of every run.
+    const workerRss = multi.ok
+      .flatMap((r) => r.notes ?? [])
+      .filter((n) => n.startsWith("worker peak RSS MB:"))
+      .flatMap((n) =>
+        n
+          .slice(n.indexOf(":") + 1)
+          .split(",")
+          .map(Number),
+      );
+    parts.push(
+      problem
+        ? `\n4 processes on one SQLite file: ${problem}.`
+        : `\n4 processes on one SQLite file (drain c=50 each, aggregate): ${fmtNum(median(pick(multi, "drainRate")))} jobs/s against ` +
+            `${fmtNum(base)} for one process, ${ratio(median(pick(multi, "drainRate")), base)} (medians; the peak RSS column is the ` +
+            `submitting process's; ${workerRss.length > 0 ? `each worker's peak RSS ${fmtNum(Math.min(...workerRss))}–${fmtNum(Math.max(...workerRss))} MB` : "worker RSS not reported"}).`,
+    );
+  }
 
+  const lMark = parts.length;
   parts.push(
     `\n### Enqueue → start latency: ${params.latency.rate} jobs/s for ${params.latency.seconds} s, one add() per job, concurrency 50 (ms)\n`,
   );
@@ -158,8 +182,35 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     ]);
   }
   parts.push(table(["Contender", "p50", "p99", "max", "started/added", "peak RSS MB"], lRows));
+  if (lRows.length === 0) parts.length = lMark;
+
+  if (variants.some((v) => cellsOf(v)["latency-xproc"])) {
+    parts.push(
+      `\n### Cross-process enqueue → start latency: another process adds ${params.latency.rate} jobs/s for ${params.latency.seconds} s, one add() per job, concurrency 50 (ms)\n`,
+    );
+    parts.push(
+      "From `Date.now()` at the add() call in the submitting process to `Date.now()` when the handler starts in the consuming process (one machine, 1 ms resolution). " +
+        "Pyrexis on a store without claims sees such jobs only by rescanning (`rescanIntervalMs` 1000 here).\n",
+    );
+    const xRows = [];
+    for (const v of variants) {
+      const s = cellsOf(v)["latency-xproc"];
+      if (!s) continue;
+      const p = problemOf(s);
+      xRows.push([
+        label(v),
+        p ?? cell(pick(s, "p50"), 2),
+        p ? "–" : cell(pick(s, "p99"), 2),
+        p ? "–" : cell(pick(s, "max"), 2),
+        p ? "–" : s.ok.map((r) => `${r.started}/${r.added}`).join(", "),
+        rss(s),
+      ]);
+    }
+    parts.push(table(["Contender", "p50", "p99", "max", "started/added", "peak RSS MB"], xRows));
+  }
 
   const cpuBase = median(pick(summary["pyrexis-thread"]?.cpu, "drainRate"));
+  const cMark = parts.length;
   parts.push(
     `\n### CPU-bound mix: ${params.cpu.n.toLocaleString("en-US")} jobs × ~${params.cpu.targetMs} ms of CPU (${params.cpu.iterations.toLocaleString("en-US")} hash rounds each), concurrency 50 (jobs/s)\n`,
   );
@@ -177,9 +228,11 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     ]);
   }
   parts.push(table(["Contender", "jobs/s", "ratio", "peak RSS MB"], cRows));
+  if (cRows.length === 0) parts.length = cMark;
 
   const f = params.fairness;
   const bound = (10 - 0) / f.agingRate;
+  const fMark = parts.length;
   parts.push(
     `\n### Starvation: ~${f.backlog} priority-10 jobs kept waiting (each sleeps ${f.sleepMs} ms, concurrency ${f.concurrency}) plus one priority-0 job per second, for ${f.seconds} s\n`,
   );
@@ -212,6 +265,7 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     ]);
   }
   parts.push(table(["Contender", "p0 max wait (s)", "p0 started/added", "priority model", "p10 jobs/s", "peak RSS MB"], fRows));
+  if (!variants.some((v) => cellsOf(v).fairness)) parts.length = fMark;
   return parts.join("\n");
 }
 

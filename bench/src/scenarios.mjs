@@ -1,6 +1,8 @@
 // The scenarios, written once against the driver shape in contenders/common.mjs, so every
 // contender runs exactly the same workload and is timed the same way.
+import { fork } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { makePayload, now } from "./work.mjs";
 
 /** @typedef {import("./contenders/common.mjs").Driver} Driver */
@@ -124,6 +126,65 @@ async function latency(driver, { rate, seconds, concurrency, graceMs }) {
 }
 
 /**
+ * The same trickle from another process: consumers run here, a submitter process
+ * (src/submitter.mjs) adds `rate` jobs/s for `seconds`, one add() per job, each stamped with
+ * `Date.now()` there; latency is `Date.now()` here when the handler starts minus that stamp
+ * (one machine, one clock; 1 ms resolution).
+ *
+ * @param {Driver} driver
+ * @param {import("./contenders/common.mjs").Variant} variant
+ * @param {Ctx} ctx
+ * @param {Params["latency"]} options
+ */
+async function latencyCrossProcess(driver, variant, ctx, { rate, seconds, graceMs }) {
+  if (!driver.share || !variant.submitter) throw new TypeError(`${variant.id} cannot be fed from another process`);
+  /** @type {number[]} */
+  const waits = [];
+  await driver.start({
+    concurrency: ctx.concurrency,
+    task: "noop",
+    onStart(payload) {
+      if (payload.wall !== undefined) waits.push(Date.now() - payload.wall);
+    },
+    onComplete() {},
+  });
+  const { concurrency, task, agingRate, crossProcess } = ctx;
+  const child = fork(
+    fileURLToPath(new URL("./submitter.mjs", import.meta.url)),
+    [JSON.stringify({ contender: variant.id, shared: driver.share(), ctx: { concurrency, task, agingRate, crossProcess }, rate, seconds })],
+    { stdio: ["ignore", "inherit", "inherit", "ipc"] },
+  );
+  try {
+    const done = /** @type {Promise<{ added: number, failed: number, producedRate: number }>} */ (
+      new Promise((resolve, reject) => {
+        child.on("message", (/** @type {import("./submitter.mjs").SubmitterMessage} */ m) => {
+          if (m.type === "ready") child.send({ type: "go" });
+          else if (m.type === "done") resolve(m);
+          else reject(new Error(`submitter: ${m.message}`));
+        });
+        child.once("exit", (code) => reject(new Error(`the submitter process exited (${code}) before it was done`)));
+      })
+    );
+    const { added, failed, producedRate } = await done;
+    const deadline = now() + graceMs;
+    while (waits.length < added && now() < deadline) await sleep(10);
+    const sorted = [...waits].sort((a, b) => a - b);
+    return {
+      added,
+      started: waits.length,
+      failed,
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      max: sorted.at(-1),
+      producedRate,
+    };
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await driver.stop();
+  }
+}
+
+/**
  * Starvation: producers keep ~`backlog` priority-10 jobs waiting (each sleeps `sleepMs`, at
  * `concurrency`), while one priority-0 job is added every second, for `seconds`. Reports the
  * longest wait of a priority-0 job; one that never started counts its wait up to the end (censored).
@@ -200,6 +261,7 @@ export async function runScenario(variant, scenario, p) {
     concurrency: scenario.startsWith("drain-c1") ? 1 : scenario === "fairness" ? p.fairness.concurrency : 50,
     task: scenario === "cpu" ? "cpu" : scenario === "fairness" ? "sleep" : "noop",
     agingRate: scenario === "fairness" ? p.fairness.agingRate : undefined,
+    crossProcess: scenario === "latency-xproc",
     notes: [],
     note(text) {
       ctx.notes.push(text);
@@ -208,15 +270,15 @@ export async function runScenario(variant, scenario, p) {
   const driver = variant.create(ctx);
   try {
     await driver.setup();
-    const result = await runOn(driver, scenario, ctx, p);
+    const result = await runOn(driver, variant, scenario, ctx, p);
     return ctx.notes.length > 0 ? { ...result, notes: ctx.notes } : result;
   } finally {
     await driver.cleanup();
   }
 }
 
-/** @param {Driver} driver @param {string} scenario @param {Ctx} ctx @param {Params} p */
-async function runOn(driver, scenario, ctx, p) {
+/** @param {Driver} driver @param {import("./contenders/common.mjs").Variant} variant @param {string} scenario @param {Ctx} ctx @param {Params} p */
+async function runOn(driver, variant, scenario, ctx, p) {
   switch (scenario) {
     case "drain-c1":
     case "drain-c50":
@@ -231,6 +293,8 @@ async function runOn(driver, scenario, ctx, p) {
       });
     case "latency":
       return await latency(driver, { ...p.latency, concurrency: ctx.concurrency });
+    case "latency-xproc":
+      return await latencyCrossProcess(driver, variant, ctx, p.latency);
     case "fairness":
       return await fairness(driver, p.fairness);
     case "cleanup":

@@ -12,14 +12,15 @@ export function now() {
  */
 /**
  * The payload every job carries: its sequence number, when it was made, some text, and what
- * its task needs (`ms` to sleep, `iterations` to hash; `low`: the fairness scenario's index).
- * @typedef {{ seq: number, t: number, text: string, ms?: number, iterations?: number, low?: number }} Payload
+ * its task needs (`ms` to sleep, `iterations` to hash; `low`: the fairness scenario's index;
+ * `wall`: `Date.now()` when another process added it, in the cross-process scenario).
+ * @typedef {{ seq: number, t: number, text: string, ms?: number, iterations?: number, low?: number, wall?: number }} Payload
  */
 
 /**
  * The payload every job carries (same shape for all contenders).
  * @param {number} seq
- * @param {{ ms?: number, iterations?: number, low?: number }} [extra]
+ * @param {{ ms?: number, iterations?: number, low?: number, wall?: number }} [extra]
  * @returns {Payload}
  */
 export function makePayload(seq, extra = {}) {

@@ -9,6 +9,8 @@
 //                                 start consumers; onStart(payload) just before the task runs,
 //                                 onComplete(payload) once the contender has recorded the completion
 //   settle?()                     optional: resolves when the contender's own bookkeeping is done
+//   share?()                      optional: what another process needs to add jobs to this driver's queue
+//                                 (JSON); with the variant's `submitter(shared)` it runs the cross-process scenario
 //   stop()                        stop consumers
 //   cleanup()                     remove our keys / schema / files and close connections
 import { readFileSync } from "node:fs";
@@ -29,18 +31,26 @@ const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
  *   add(jobs: Job[]): Promise<void>,
  *   start(options: StartOptions): Promise<void>,
  *   settle?(): Promise<void>,
+ *   share?(): unknown,
  *   stop(): Promise<void>,
  *   cleanup(): Promise<void>,
  * }} Driver
  */
 /**
  * What a scenario tells a contender before it starts: the concurrency and task it will run, the
- * aging rate of the fairness scenario, and `note(text)` for a remark in the report.
- * @typedef {{ concurrency: number, task: Task, agingRate: number | undefined, notes: string[], note(text: string): void }} Ctx
+ * aging rate of the fairness scenario, whether jobs will be added from another process, and
+ * `note(text)` for a remark in the report.
+ * @typedef {{ concurrency: number, task: Task, agingRate: number | undefined, crossProcess: boolean, notes: string[], note(text: string): void }} Ctx
+ */
+/**
+ * Adds jobs from another process to the queue a driver shares (its `share()`): `open()`, then
+ * `add(jobs)` as the driver's, then `close()`.
+ * @typedef {{ open(): Promise<void>, add(jobs: Job[]): Promise<void>, close(): Promise<void> }} Submitter
  */
 /**
  * One contender as the tables list it.
- * @typedef {{ id: string, label: string, pkg: string, priority: "aging" | "strict" | "none", scenarios: string[], notes?: string, create(ctx: Ctx): Driver }} Variant
+ * @typedef {{ id: string, label: string, pkg: string, priority: "aging" | "strict" | "none", scenarios: string[], notes?: string,
+ *   create(ctx: Ctx): Driver, submitter?(shared: unknown, ctx: Ctx): Submitter }} Variant
  */
 
 /** Version of an installed package, from its package.json. */

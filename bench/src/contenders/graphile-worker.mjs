@@ -72,6 +72,9 @@ function makeCreate(fast) {
           },
         });
       },
+      share() {
+        return {};
+      },
       async settle() {
         // Completed jobs are deleted; with batched completion that happens a moment later.
         for (;;) {
@@ -101,6 +104,28 @@ function makeCreate(fast) {
   };
 }
 
+/**
+ * Adds jobs from another process: its own WorkerUtils on the same schema, addJobs as add() does.
+ * @returns {import("./common.mjs").Submitter}
+ */
+function submitter() {
+  const target = pgTarget();
+  /** @type {import("graphile-worker").WorkerUtils | undefined} */
+  let utils;
+  return {
+    async open() {
+      utils = await makeWorkerUtils({ connectionString: target.connectionString, schema: SCHEMA, logger: quiet });
+    },
+    async add(jobs) {
+      if (!utils) throw new Error("submitter used before open()");
+      await utils.addJobs(jobs.map((job) => ({ identifier: "noop", payload: job.payload })));
+    },
+    async close() {
+      await utils?.release();
+    },
+  };
+}
+
 /** @type {import("./common.mjs").Variant[]} */
 export const variants = [
   {
@@ -108,17 +133,19 @@ export const variants = [
     label: "graphile-worker (PostgreSQL, defaults)",
     pkg: "graphile-worker",
     priority: "strict",
-    scenarios: ["drain-c1", "drain-c50", "latency", "cpu", "fairness"],
+    scenarios: ["drain-c1", "drain-c50", "latency", "cpu", "fairness", "latency-xproc"],
     notes: "addJobs; concurrency = c",
     create: makeCreate(false),
+    submitter,
   },
   {
     id: "graphile-worker-fast",
     label: "graphile-worker (PostgreSQL, batching)",
     pkg: "graphile-worker",
     priority: "strict",
-    scenarios: ["drain-c1", "drain-c50", "latency", "cpu", "fairness"],
+    scenarios: ["drain-c1", "drain-c50", "latency", "cpu", "fairness", "latency-xproc"],
     notes: "localQueue.size 500, completeJobBatchDelay 0, failJobBatchDelay 0",
     create: makeCreate(true),
+    submitter,
   },
 ];

@@ -1,6 +1,7 @@
-// Pyrexis: the engine with the memory store, the SQLite store (group commit on and off), and
-// thread mode for CPU-bound work. Imported lazily so a half-built workspace reports
-// "unavailable: <reason>" instead of failing the whole run.
+// Pyrexis: the engine with the memory store, the SQLite store (group commit on and off), thread
+// mode for CPU-bound work, and several worker processes on one SQLite file (claims). Imported
+// lazily so a half-built workspace reports "unavailable: <reason>" instead of failing the whole run.
+import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,10 +34,10 @@ async function makeExecutors(mode) {
 }
 
 /**
- * @param {{ store: "memory" | "sqlite", groupCommit?: boolean, mode?: "async" | "thread" }} options
+ * @param {{ store: "memory" | "sqlite", groupCommit?: boolean, mode?: "async" | "thread", prefetch?: number }} options
  * @returns {import("./common.mjs").Variant["create"]}
  */
-function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
+function makeCreate({ store: storeKind, groupCommit = true, mode = "async", prefetch }) {
   return function create(ctx) {
     /** @type {string | undefined} */
     let dir;
@@ -69,6 +70,9 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
           executors,
           handlerNames: HANDLER_NAMES,
           groupCommit,
+          // A store without claims sees jobs another process added only by rescanning (ignored with claims).
+          ...(ctx.crossProcess ? { rescanIntervalMs: RESCAN_MS } : {}),
+          ...(prefetch === undefined ? {} : { prefetch }),
           // Thread mode: one job per core is all the parallelism there is.
           concurrency: { [mode]: mode === "thread" ? Math.min(ctx.concurrency, availableParallelism()) : ctx.concurrency },
           ...(agingRate === undefined ? {} : { agingRate }),
@@ -99,6 +103,10 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
       async settle() {
         await running().flush();
       },
+      share() {
+        if (!dir) throw new Error("only the SQLite driver can be shared with another process");
+        return { path: join(dir, "jobs.db") };
+      },
       async stop() {
         await running().shutdown({ graceMs: 1000 });
         await loop;
@@ -109,6 +117,123 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async" }) {
           await engine.shutdown({ graceMs: 0 }).catch(() => {});
           await loop?.catch(() => {});
         }
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
+
+/** Rescan interval of a store without claims in the cross-process scenario (the engine's only way to see those jobs). */
+const RESCAN_MS = 1000;
+
+/**
+ * Adds jobs from another process to the SQLite file a driver shares: an engine that submits and
+ * never runs its loop (so it claims nothing).
+ * @param {unknown} shared
+ * @param {import("./common.mjs").Ctx} ctx
+ * @returns {import("./common.mjs").Submitter}
+ */
+function sqliteSubmitter(shared, ctx) {
+  const { path } = /** @type {{ path: string }} */ (shared);
+  /** @type {import("@pyrexis/engine").Engine | undefined} */
+  let engine;
+  return {
+    async open() {
+      const { createEngine } = await import("@pyrexis/engine");
+      engine = await createEngine({ store: path, handlers: Object.fromEntries(HANDLER_NAMES.map((h) => [h, () => null])) });
+    },
+    async add(jobs) {
+      if (!engine) throw new Error("submitter used before open()");
+      await engine.submitJobs(jobs.map((job) => ({ handler: ctx.task, payload: job.payload })));
+    },
+    async close() {
+      await engine?.shutdown({ graceMs: 0 });
+    },
+  };
+}
+
+/**
+ * `procs` worker processes (src/pyrexis-worker.mjs), each an engine on one SQLite file, draining
+ * the jobs this process adds through an engine that never runs its loop. Workers start in
+ * setup() (outside the timing) and begin claiming on start().
+ * @param {number} procs
+ * @returns {import("./common.mjs").Variant["create"]}
+ */
+function makeMultiProcess(procs) {
+  return function create(ctx) {
+    /** @type {string | undefined} */
+    let dir;
+    /** @type {import("@pyrexis/engine").Engine | undefined} */
+    let submitter;
+    /** @type {import("node:child_process").ChildProcess[]} */
+    let workers = [];
+    /** @type {number[]} */
+    const workerRss = [];
+    /** @type {((count: number) => void) | undefined} */
+    let completed;
+    const WORKER = fileURLToPath(new URL("../pyrexis-worker.mjs", import.meta.url));
+    return {
+      async setup() {
+        const { createEngine } = await import("@pyrexis/engine");
+        dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
+        const path = join(dir, "jobs.db");
+        submitter = await createEngine({ store: path, handlers: Object.fromEntries(HANDLER_NAMES.map((h) => [h, () => null])) });
+        if (!submitter.usesClaims) {
+          throw Object.assign(new Error("this build's SQLite store has no claims: one engine per file only"), {
+            code: "BENCH_UNAVAILABLE",
+          });
+        }
+        const config = JSON.stringify({
+          path,
+          concurrency: ctx.concurrency,
+          ...(ctx.agingRate === undefined ? {} : { agingRate: ctx.agingRate }),
+        });
+        workers = Array.from({ length: procs }, () => fork(WORKER, [config], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+        await Promise.all(
+          workers.map(
+            (w) =>
+              /** @type {Promise<void>} */ (
+                new Promise((resolve, reject) => {
+                  w.on("message", (/** @type {import("../pyrexis-worker.mjs").WorkerMessage} */ m) => {
+                    if (m.type === "ready") resolve();
+                    else if (m.type === "completed") completed?.(m.count);
+                    else if (m.type === "stopped") workerRss.push(m.maxRssMB);
+                    else if (m.type === "error") reject(Object.assign(new Error(m.message), { code: m.code }));
+                  });
+                  w.once("exit", (code) => reject(new Error(`a Pyrexis worker process exited (${code}) before it was ready`)));
+                })
+              ),
+          ),
+        );
+      },
+      async add(jobs) {
+        if (!submitter) throw new Error("the Pyrexis driver was used before setup()");
+        await submitter.submitJobs(jobs.map((job) => ({ handler: ctx.task, payload: job.payload })));
+      },
+      async start({ onComplete }) {
+        // Workers report counts, not payloads: the drain scenarios only count completions.
+        const payload = work.makePayload(-1);
+        completed = (count) => {
+          for (let i = 0; i < count; i++) onComplete(payload);
+        };
+        for (const w of workers) w.send({ type: "go" });
+      },
+      async stop() {
+        await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise((resolve) => {
+                if (w.exitCode !== null) return resolve(undefined);
+                w.once("exit", resolve);
+                w.send({ type: "stop" });
+              }),
+          ),
+        );
+        if (workerRss.length > 0) ctx.note(`worker peak RSS MB: ${workerRss.map((x) => Math.round(x)).join(", ")}`);
+      },
+      async cleanup() {
+        for (const w of workers) if (w.exitCode === null) w.kill("SIGKILL");
+        await submitter?.shutdown({ graceMs: 0 }).catch(() => {});
         if (dir) rmSync(dir, { recursive: true, force: true });
       },
     };
@@ -133,9 +258,28 @@ export const variants = [
     label: "Pyrexis (SQLite, group commit)",
     pkg: "@pyrexis/engine",
     priority: "aging",
-    scenarios: ALL,
+    scenarios: [...ALL, "latency-xproc"],
     notes: "WAL, synchronous=NORMAL",
     create: makeCreate({ store: "sqlite", groupCommit: true }),
+    submitter: sqliteSubmitter,
+  },
+  {
+    id: "pyrexis-sqlite-prefetch",
+    label: "Pyrexis (SQLite, prefetch 500)",
+    pkg: "@pyrexis/engine",
+    priority: "aging",
+    scenarios: ["drain-c1", "drain-c50", "latency"],
+    notes: "claims 500 jobs ahead of free slots (graphile's localQueue.size 500)",
+    create: makeCreate({ store: "sqlite", groupCommit: true, prefetch: 500 }),
+  },
+  {
+    id: "pyrexis-sqlite-4proc",
+    label: "Pyrexis (SQLite, 4 processes)",
+    pkg: "@pyrexis/engine",
+    priority: "aging",
+    scenarios: ["drain-c50"],
+    notes: "4 worker processes on one file (claims), concurrency c each",
+    create: makeMultiProcess(4),
   },
   {
     id: "pyrexis-sqlite-nogc",

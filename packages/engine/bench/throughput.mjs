@@ -2,7 +2,13 @@
 // commit setting, beside p-queue running the same no-op functions. Each contender runs in a
 // fresh child process (so peak RSS is its own); contenders alternate; median of --runs.
 //
-//   node bench/throughput.mjs [--n 100000] [--runs 3] [--concurrency 64] [--only p-queue,pyrexis-memory]
+//   node bench/throughput.mjs [--n 100000] [--runs 3] [--concurrency 64] [--only p-queue,pyrexis-memory] [--prefetch 0,64]
+//
+// --prefetch n passes `prefetch: n` to every engine (default: the engine's default); a list
+// (--prefetch 0,64) runs every Pyrexis contender once per value, in the same run, and reports
+// the per-run speed-up of each value over the first. The -noclaims contenders run the engine on
+// the same store with its claims capability hidden (the engine's path for stores without
+// claims), so the cost of dispatching through claims is measured within one run.
 import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,22 +30,47 @@ const RUNS = Number(args.runs ?? 3);
 const CONCURRENCY = Number(args.concurrency ?? process.env.BENCH_CONCURRENCY ?? 64);
 const SUBMIT_BATCH = 1000;
 
-const ALL_CONTENDERS = ["p-queue", "pyrexis-memory", "pyrexis-sqlite-group", "pyrexis-sqlite-nogroup"];
+const ALL_CONTENDERS = [
+  "p-queue",
+  "pyrexis-memory",
+  "pyrexis-memory-noclaims",
+  "pyrexis-sqlite-group",
+  "pyrexis-sqlite-noclaims",
+  "pyrexis-sqlite-nogroup",
+];
 // p-queue is the baseline of every ratio, so it always runs.
 const only = args.only?.split(",");
-const CONTENDERS = only ? ALL_CONTENDERS.filter((c) => c === "p-queue" || only.includes(c)) : ALL_CONTENDERS;
+const BASE_CONTENDERS = only ? ALL_CONTENDERS.filter((c) => c === "p-queue" || only.includes(c)) : ALL_CONTENDERS;
+/** Prefetch values to run (`undefined`: the engine's default). */
+const PREFETCHES = args.prefetch === undefined ? [undefined] : args.prefetch.split(",").map(Number);
+for (const p of PREFETCHES)
+  if (p !== undefined && (!Number.isInteger(p) || p < 0)) throw new TypeError(`--prefetch: not an integer >= 0: ${p}`);
+const SEP = "/prefetch=";
+/** Contenders that prefetch applies to (it is a claims setting; the slow no-group-commit row runs once). */
+const prefetching = (/** @type {string} */ c) => c === "pyrexis-memory" || c === "pyrexis-sqlite-group";
+// With several prefetch values those contenders run once per value, named `<contender>/prefetch=<n>`.
+const CONTENDERS = BASE_CONTENDERS.flatMap((c) =>
+  !prefetching(c) || PREFETCHES.length === 1 ? [c] : PREFETCHES.map((p) => `${c}${SEP}${p}`),
+);
+/** The prefetch of contender `name` (its suffix, else the single --prefetch, else undefined). @param {string} name */
+const prefetchOf = (name) =>
+  name.includes(SEP) ? Number(name.slice(name.indexOf(SEP) + SEP.length)) : prefetching(name) ? PREFETCHES[0] : undefined;
+/** The contender without its prefetch suffix. @param {string} name */
+const baseOf = (name) => (name.includes(SEP) ? name.slice(0, name.indexOf(SEP)) : name);
 
 /**
  * What one contender's child reports.
- * @typedef {{ name: string, n: number, jobsPerSecond: number, latencyP50: number, latencyP99: number, peakRssMb: number }} Sample
+ * @typedef {{ name: string, n: number, usesClaims: boolean, jobsPerSecond: number, latencyP50: number, latencyP99: number, cpuUsPerJob: number, peakRssMb: number }} Sample
  */
 
 /**
  * Runs one contender in this process.
- * @param {string} name
+ * @param {string} fullName
  * @returns {Promise<Sample>}
  */
-async function runContender(name) {
+async function runContender(fullName) {
+  const name = baseOf(fullName);
+  const prefetch = prefetchOf(fullName);
   const dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
   const n = name === "pyrexis-sqlite-nogroup" ? Math.min(N, 20_000) : N;
   try {
@@ -54,8 +85,14 @@ async function runContender(name) {
     const { AsyncExecutor, ExecutorRouter } = await import("@pyrexis/executors");
     let t0;
     let drained;
+    let usesClaims = false;
+    /** @type {NodeJS.CpuUsage | undefined} */
+    let cpu0;
+    /** CPU of the process (all its threads: GC, SQLite) from the first submission to the last completion. */
+    let cpu = { user: 0, system: 0 };
     if (name === "p-queue") {
       t0 = performance.now();
+      cpu0 = process.cpuUsage();
       const queue = new PQueue({ concurrency: CONCURRENCY });
       for (let i = 0; i < n; i++) {
         const enq = performance.now();
@@ -66,16 +103,22 @@ async function runContender(name) {
       }
       await queue.onIdle();
       drained = performance.now();
+      cpu = process.cpuUsage(cpu0);
     } else {
       const enqueuedAt = new Float64Array(n);
-      const store = name === "pyrexis-memory" ? new MemoryJobStore() : await SqliteJobStore.open({ path: join(dir, "bench.db") });
+      const opened = name.startsWith("pyrexis-memory") ? new MemoryJobStore() : await SqliteJobStore.open({ path: join(dir, "bench.db") });
+      const store = name.endsWith("-noclaims") ? withoutClaims(opened) : opened;
       const engine = new Engine({
         store,
         executors: new ExecutorRouter({ async: new AsyncExecutor({ handlers: { noop } }) }),
         handlerNames: ["noop"],
         concurrency: { async: CONCURRENCY },
         groupCommit: name !== "pyrexis-sqlite-nogroup",
+        ...(prefetch === undefined ? {} : { prefetch }),
       });
+      if (engine.usesClaims && name.endsWith("-noclaims"))
+        throw new Error(`${fullName}: the engine ${engine.usesClaims ? "uses" : "does not use"} claims`);
+      usesClaims = engine.usesClaims;
       await engine.start();
       let done = 0;
       const finished = /** @type {Promise<void>} */ (
@@ -91,6 +134,7 @@ async function runContender(name) {
       });
       const loop = engine.runLoop();
       t0 = performance.now();
+      cpu0 = process.cpuUsage();
       for (let start = 0; start < n; start += SUBMIT_BATCH) {
         const specs = [];
         const now = performance.now();
@@ -102,6 +146,7 @@ async function runContender(name) {
       }
       await finished;
       drained = performance.now();
+      cpu = process.cpuUsage(cpu0);
       await engine.shutdown();
       await loop;
     }
@@ -109,16 +154,34 @@ async function runContender(name) {
     const sorted = Array.from(latencies).sort((a, b) => a - b);
     const at = (/** @type {number} */ q) => /** @type {number} */ (sorted[Math.floor(n * q)]);
     return {
-      name,
+      name: fullName,
       n,
+      usesClaims,
       jobsPerSecond: n / seconds,
       latencyP50: at(0.5),
       latencyP99: at(0.99),
+      cpuUsPerJob: (cpu.user + cpu.system) / n,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The store with its claims capability hidden: the engine takes its path for stores without claims.
+ * @template {import("@pyrexis/storage").JobStore} S
+ * @param {S} store
+ * @returns {import("@pyrexis/storage").JobStore}
+ */
+function withoutClaims(store) {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === "capabilities") return { ...target.capabilities, claims: false };
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 if (process.argv[2] === "--child") {
@@ -170,12 +233,14 @@ const rows = CONTENDERS.map((name) => {
   const ratios = ratiosTo(name, "p-queue");
   return {
     name,
+    usesClaims: /** @type {Sample} */ (s[0]).usesClaims,
     n: /** @type {Sample} */ (s[0]).n,
     jobsPerSecond: median(s.map((x) => x.jobsPerSecond)),
     min: Math.min(...s.map((x) => x.jobsPerSecond)),
     max: Math.max(...s.map((x) => x.jobsPerSecond)),
     latencyP50: median(s.map((x) => x.latencyP50)),
     latencyP99: median(s.map((x) => x.latencyP99)),
+    cpuUsPerJob: median(s.map((x) => x.cpuUsPerJob)),
     peakRssMb: median(s.map((x) => x.peakRssMb)),
     ratio: median(ratios),
     ratioMin: Math.min(...ratios),
@@ -184,25 +249,39 @@ const rows = CONTENDERS.map((name) => {
 });
 const fmt = (/** @type {number} */ x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const lines = [
-  `N = ${N} no-op async jobs, concurrency ${CONCURRENCY}, submitted in batches of ${SUBMIT_BATCH}; median of ${RUNS} (min–max); ratios: median of the per-run ratios (min–max); Node ${process.version}, ${process.platform}/${process.arch}`,
+  `N = ${N} no-op async jobs, concurrency ${CONCURRENCY}, submitted in batches of ${SUBMIT_BATCH}; prefetch ${args.prefetch ?? "the engine's default"}; median of ${RUNS} (min–max); ratios: median of the per-run ratios (min–max); CPU/job: the process's CPU time (user + system, all threads) over the drain, per job; Node ${process.version}, ${process.platform}/${process.arch}`,
   "",
-  "| contender | jobs | jobs/s (min–max) | ratio to p-queue | enqueue→start p50 | p99 | peak RSS |",
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  "| contender | claims | jobs | jobs/s (min–max) | ratio to p-queue | enqueue→start p50 | p99 | CPU/job | peak RSS |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.ratio, 2)}× (${fmt(r.ratioMin, 2)}–${fmt(r.ratioMax, 2)}) | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.peakRssMb)} MB |`,
+      `| ${r.name} | ${r.name === "p-queue" ? "–" : r.usesClaims ? "yes" : "no"} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.ratio, 2)}× (${fmt(r.ratioMin, 2)}–${fmt(r.ratioMax, 2)}) | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.cpuUsPerJob, 1)} µs | ${fmt(r.peakRssMb)} MB |`,
   ),
 ];
-if (CONTENDERS.includes("pyrexis-sqlite-group") && CONTENDERS.includes("pyrexis-sqlite-nogroup")) {
-  const speedups = ratiosTo("pyrexis-sqlite-group", "pyrexis-sqlite-nogroup");
-  lines.push(
-    "",
-    `group commit speed-up (SQLite): ${fmt(median(speedups), 1)}× (${fmt(Math.min(...speedups), 1)}–${fmt(Math.max(...speedups), 1)}, per run)`,
-  );
+/** "label: a/b per-run ratio median (min–max)" when both ran. @param {string} label @param {string} a @param {string} b */
+const compare = (label, a, b) => {
+  if (!CONTENDERS.includes(a) || !CONTENDERS.includes(b)) return;
+  const r = ratiosTo(a, b);
+  lines.push(`${label}: ${fmt(median(r), 2)}× (${fmt(Math.min(...r), 2)}–${fmt(Math.max(...r), 2)}, per run)`);
+};
+lines.push("");
+/** The name a contender runs under for the first prefetch value. @param {string} c */
+const first = (c) => (prefetching(c) && PREFETCHES.length > 1 ? `${c}${SEP}${PREFETCHES[0]}` : c);
+compare("group commit speed-up (SQLite)", first("pyrexis-sqlite-group"), "pyrexis-sqlite-nogroup");
+for (const p of PREFETCHES.length > 1 ? PREFETCHES : [PREFETCHES[0]]) {
+  const at = (/** @type {string} */ c) => (PREFETCHES.length > 1 ? `${c}${SEP}${p}` : c);
+  const what = p === undefined ? "" : ` (prefetch ${p})`;
+  compare(`claims against no claims, memory store${what}`, at("pyrexis-memory"), "pyrexis-memory-noclaims");
+  compare(`claims against no claims, SQLite${what}`, at("pyrexis-sqlite-group"), "pyrexis-sqlite-noclaims");
+}
+for (const p of PREFETCHES.slice(1)) {
+  for (const c of ["pyrexis-memory", "pyrexis-sqlite-group"]) {
+    compare(`prefetch ${p} against ${PREFETCHES[0]}, ${c}`, `${c}${SEP}${p}`, `${c}${SEP}${PREFETCHES[0]}`);
+  }
 }
 console.log(lines.join("\n"));
 mkdirSync("bench-results", { recursive: true });
 writeFileSync(
   "bench-results/throughput.json",
-  JSON.stringify({ n: N, runs: RUNS, concurrency: CONCURRENCY, node: process.version, rows, samples }, null, 2),
+  JSON.stringify({ n: N, runs: RUNS, concurrency: CONCURRENCY, prefetch: PREFETCHES, node: process.version, rows, samples }, null, 2),
 );
