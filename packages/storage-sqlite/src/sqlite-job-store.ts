@@ -302,7 +302,9 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
       clock: options.clock ?? systemClock,
       random: options.random ?? Math.random,
       agingKey: (job) => this.#agingKey(job),
-      readJob: (row) => this.#readJob(row),
+      // Claims read back rows engines wrote and hand them straight to a handler: the cheap shape
+      // check first (zod only for a row that fails it, so the error still names the field).
+      readJob: (row) => this.#readJob(row, true),
       reportCorrupt: (error) => this.#reportCorrupt(error),
     });
     // Prepared once; the batch travels through a field so no closure is made per commit.
@@ -572,7 +574,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
     return this.#claims.changeMark();
   }
 
-  #readJob(row: JobRow): Job {
+  #readJob(row: JobRow, shapeFirst: boolean = this.#shapeOnly): Job {
     if (typeof row.data !== "string") throw new CorruptRecordError(row.id, "data column is not text");
     let value: unknown;
     try {
@@ -581,7 +583,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
       throw new CorruptRecordError(row.id, `data is not JSON: ${describe(e)}`, { cause: e });
     }
     let job: Job;
-    if (this.#shapeOnly && looksLikeJob(value)) {
+    if (shapeFirst && looksLikeJob(value)) {
       job = value as Job;
     } else {
       try {
