@@ -37,6 +37,8 @@ const ALL_CONTENDERS = [
   "pyrexis-sqlite-group",
   "pyrexis-sqlite-noclaims",
   "pyrexis-sqlite-nogroup",
+  "pyrexis-memory-traced",
+  "pyrexis-sqlite-traced",
 ];
 // p-queue is the baseline of every ratio, so it always runs.
 const only = args.only?.split(",");
@@ -63,6 +65,18 @@ const baseOf = (name) => (name.includes(SEP) ? name.slice(0, name.indexOf(SEP)) 
  * @typedef {{ name: string, n: number, usesClaims: boolean, jobsPerSecond: number, latencyP50: number, latencyP99: number, cpuUsPerJob: number, peakRssMb: number }} Sample
  */
 
+/** Engine tracing on the OpenTelemetry SDK, spans batched and dropped. */
+async function benchTracing() {
+  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { openTelemetryTracing } = await import("@pyrexis/engine/tracing");
+  /** @type {import("@opentelemetry/sdk-trace-base").SpanExporter} */
+  const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+  const provider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 4096 })],
+  });
+  return openTelemetryTracing({ tracer: provider.getTracer("bench") });
+}
+
 /**
  * Runs one contender in this process.
  * @param {string} fullName
@@ -83,6 +97,9 @@ async function runContender(fullName) {
     const { MemoryJobStore } = await import("@pyrexis/storage");
     const { SqliteJobStore } = await import("@pyrexis/storage-sqlite");
     const { AsyncExecutor, ExecutorRouter } = await import("@pyrexis/executors");
+    // The -traced contenders: OpenTelemetry with a real SDK and a batch processor whose exporter
+    // drops the spans (what a production set-up costs the engine's thread, without the network).
+    const tracing = name.endsWith("-traced") ? await benchTracing() : undefined;
     let t0;
     let drained;
     let usesClaims = false;
@@ -115,6 +132,7 @@ async function runContender(fullName) {
         concurrency: { async: CONCURRENCY },
         groupCommit: name !== "pyrexis-sqlite-nogroup",
         ...(prefetch === undefined ? {} : { prefetch }),
+        ...(tracing === undefined ? {} : { tracing }),
       });
       if (engine.usesClaims && name.endsWith("-noclaims"))
         throw new Error(`${fullName}: the engine ${engine.usesClaims ? "uses" : "does not use"} claims`);
@@ -274,6 +292,8 @@ for (const p of PREFETCHES.length > 1 ? PREFETCHES : [PREFETCHES[0]]) {
   compare(`claims against no claims, memory store${what}`, at("pyrexis-memory"), "pyrexis-memory-noclaims");
   compare(`claims against no claims, SQLite${what}`, at("pyrexis-sqlite-group"), "pyrexis-sqlite-noclaims");
 }
+compare("tracing on against off, memory store", "pyrexis-memory-traced", first("pyrexis-memory"));
+compare("tracing on against off, SQLite", "pyrexis-sqlite-traced", first("pyrexis-sqlite-group"));
 for (const p of PREFETCHES.slice(1)) {
   for (const c of ["pyrexis-memory", "pyrexis-sqlite-group"]) {
     compare(`prefetch ${p} against ${PREFETCHES[0]}, ${c}`, `${c}${SEP}${p}`, `${c}${SEP}${PREFETCHES[0]}`);
