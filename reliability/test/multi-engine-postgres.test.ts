@@ -1,5 +1,5 @@
 // Scenario — many engines on one PostgreSQL database (see multi-engine-scenario.ts), plus a fault
-// of its own: every round, the database connections of the engines are terminated
+// of its own: in some rounds, the database connections of the engines are terminated
 // (`pg_terminate_backend`), so pools, claims in flight and LISTEN connections must recover.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -44,11 +44,13 @@ describe("many engines on one PostgreSQL database: kills, pauses longer than the
       seed,
       store: url.toString(),
       log: join(dir, "runs.log"),
-      // Terminate the other sessions of this database (every engine's pool and listener), now and then.
+      // Terminate the engines' sessions (their pools and listeners: every statement they send
+      // names the scenario's schema), now and then. Nobody else's connections are touched.
       extraFault: async (random) => {
         if (random() >= 0.4) return undefined;
         const rows = await admin<{ n: string }>(
-          "SELECT count(pg_terminate_backend(pid))::text AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name NOT LIKE 'psql%'",
+          "SELECT count(pg_terminate_backend(pid))::text AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND position($1 in query) > 0",
+          [schema],
         );
         return `terminated ${rows[0]?.n ?? 0}`;
       },

@@ -124,9 +124,13 @@ export class ClaimSource {
     this.#keepAlive = on;
   }
 
-  /** Records a lease this engine holds (from a claim). */
-  hold(claim: ClaimedJob): void {
-    this.#holdings.set(claim.job.id, { version: claim.lease.version, deadline: this.#clock.now() + this.#settings.leaseMs });
+  /**
+   * Records a lease this engine holds (from a claim sent at `sentAt`). Its deadline counts from
+   * the send, not the answer: the store started the lease no earlier than that, so the engine
+   * never believes in a lease the store already let expire (a slow answer would stretch it).
+   */
+  hold(claim: ClaimedJob, sentAt: number): void {
+    this.#holdings.set(claim.job.id, { version: claim.lease.version, deadline: sentAt + this.#settings.leaseMs });
   }
 
   /** The job left this engine (its lease ended by a write, or it was lost): stop renewing it. */
@@ -162,6 +166,7 @@ export class ClaimSource {
 
   /** Claims once, outside the loop (`runNext`): up to `limit` due jobs, optionally only `ids`. */
   async claimNow(limit: number, ids?: readonly string[]): Promise<readonly ClaimedJob[]> {
+    const sentAt = this.#clock.now();
     const claims = await this.#store.claim({
       owner: this.#settings.owner,
       limit,
@@ -169,7 +174,7 @@ export class ClaimSource {
       modes: this.#host.modes(),
       ...(ids === undefined ? {} : { ids }),
     });
-    for (const c of claims) this.hold(c);
+    for (const c of claims) this.hold(c, sentAt);
     if (claims.length > 0) this.#armExpiry();
     return claims;
   }
@@ -193,6 +198,7 @@ export class ClaimSource {
       const want = Math.min(MAX_CLAIM_LIMIT, this.#host.want(mode));
       if (want <= 0) continue;
       let claims: ClaimedJob[];
+      const sentAt = this.#clock.now();
       try {
         claims = await this.#store.claim({ owner: this.#settings.owner, limit: want, leaseMs: this.#settings.leaseMs, modes: [mode] });
       } catch (error) {
@@ -203,7 +209,7 @@ export class ClaimSource {
       if (claims.length < want) short = true;
       else full = true;
       if (claims.length === 0) continue;
-      for (const c of claims) this.hold(c);
+      for (const c of claims) this.hold(c, sentAt);
       this.#armExpiry();
       // During shutdown the engine hands these back at once.
       this.#host.claimed(claims);
