@@ -171,9 +171,17 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
   }
   // Two runs of one job overlap only when the earlier one's engine was paused or ended (its lease
   // could expire). A process-mode run's engine is its parent.
+  // The engines' own word that they lost a job (see fixtures/multi-engine-proc.mjs): pid → job ids.
+  const lostBy = new Map<number, Set<string>>();
+  for (const e of runs) if (e.kind === "lost") lostBy.set(e.pid, (lostBy.get(e.pid) ?? new Set()).add(e.jobId));
+  // The earlier run's lease could have expired: its engine was paused or ended, or it reported the
+  // job lost (its lease lapsed while it was alive but starved, e.g. blocked on the file's write lock).
   const interrupted = (run: RunEntry, to: number): boolean =>
     [run.pid, run.ppid].some(
-      (pid) => pauses.some((p) => p.pid === pid && p.from <= to && p.to >= run.at) || kills.some((k) => k.pid === pid && k.at >= run.at),
+      (pid) =>
+        pauses.some((p) => p.pid === pid && p.from <= to && p.to >= run.at) ||
+        kills.some((k) => k.pid === pid && k.at >= run.at) ||
+        lostBy.get(pid)?.has(run.jobId) === true,
     );
   const byJob = new Map<string, { start: RunEntry; end: number }[]>();
   for (const [key, [s]] of startsOf) {
@@ -230,6 +238,7 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
     pausesLongerThanLease: pauses.length,
     handlerRuns: summary.runs,
     overlapsAfterExpiredLease: overlaps,
+    lostReported: [...lostBy.values()].reduce((n, ids) => n + ids.size, 0),
     lateWritesRefused: refusedLateWrites.length,
     lost: expectedIds.size - summary.jobs,
     lateRuns: summary.lateRuns,
