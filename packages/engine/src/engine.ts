@@ -814,7 +814,8 @@ export class Engine {
           this.#start(active, true);
         }
       }
-      for (const mode of this.#executors.modes) if (this.#claimHost.want(mode) > 0) wantMore = true;
+      const modes = this.#executors.modes; // a getter that may copy: once per pump
+      for (let m = 0; m < modes.length && !wantMore; m++) if (this.#claimHost.want(modes[m] as string) > 0) wantMore = true;
       // A freed slot asks for more only while the store is not known to be dry.
       if (wantMore) this.#source.request(false);
       return;

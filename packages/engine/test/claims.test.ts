@@ -235,11 +235,15 @@ describe("many engines on one store with claims", () => {
 
   it("refuses a second engine on a store without claims in this process", async () => {
     const store = new FlakyStore(new MemoryJobStore());
+    store.keepOpen = true;
     const first = engineWith({ work: () => null }, { store });
     expect(() => engineWith({ work: () => null }, { store })).toThrow(IncompatibleStoreError);
     await first.shutdown();
     // After shutdown another engine may take the store (e.g. a restart in the same process).
-    store.keepOpen = true;
+    const second = engineWith({ work: () => "again" }, { store });
+    await second.submitJob({ handler: "work" });
+    expect(await second.runNext()).toMatchObject({ status: "completed", output: "again" });
+    await second.shutdown();
   });
 
   it("validates lease options: renewal well inside the lease", () => {
