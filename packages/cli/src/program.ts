@@ -77,6 +77,14 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--id <id>", "job id (default: a generated time-ordered id)")
     .option("--timeout <ms>", "per-attempt time limit in ms", int(1))
     .option("--file <path>", 'JSON Lines file of job specs ({"handler":…,"payload":…,"priority":…} per line), - for stdin')
+    .addOption(
+      new Option(
+        "--if-exists <what>",
+        "when a given id already exists: error (exit 1, nothing written) or return (print the existing job; safe to retry)",
+      )
+        .choices(["error", "return"])
+        .default("error"),
+    )
     .option("--json", "print the created job record(s) as JSON")
     .action((handler: string | undefined, payload: string | undefined, opts: Record<string, unknown>) =>
       run(async () => (await import("./commands/submit.js")).submitCommand(handler, payload, opts, io)),

@@ -131,6 +131,31 @@ describe("input validation (in-process)", () => {
   });
 });
 
+describe("submit --if-exists return (safe to retry)", () => {
+  it("prints the stored job for a known id and inserts only the new lines; retrying changes nothing", async () => {
+    const db = tmp.file("if-exists.db");
+    expect((await cli(["submit", "echo", "1", "--id", "known", "--store", db])).code).toBe(0);
+    const jobIds = async (): Promise<string[]> =>
+      (JSON.parse((await cli(["list", "--json", "--store", db])).stdout) as { jobs: { id: string }[] }).jobs.map((j) => j.id);
+    const input = '{"handler":"echo","id":"known","payload":1}\n{"handler":"echo","id":"retry-1"}\n';
+    for (let round = 0; round < 2; round++) {
+      const r = await cli(["submit", "--file", "-", "--if-exists", "return", "--json", "--store", db], { input });
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { id: string; status: string }[]).map((j) => [j.id, j.status])).toEqual([
+        ["known", "pending"],
+        ["retry-1", "pending"],
+      ]);
+    }
+    expect((await jobIds()).sort()).toEqual(["known", "retry-1"]);
+    // Without the flag, the known id still refuses the whole file.
+    const plain = await cli(["submit", "--file", "-", "--store", db], {
+      input: '{"handler":"echo","id":"retry-2"}\n{"handler":"echo","id":"known"}\n',
+    });
+    expect(plain.code).toBe(1);
+    expect(await jobIds()).not.toContain("retry-2");
+  });
+});
+
 describe("environment variables", () => {
   it("PYREXIS_STORE selects the store; --store wins over it; relative paths resolve against cwd", async () => {
     const r = await cli(["status", "known", "--json"], { env: { PYREXIS_STORE: "jobs.db" } });

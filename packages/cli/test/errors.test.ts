@@ -64,6 +64,18 @@ const BAD_INPUTS: [string, string[], number, RegExp, string?][] = [
     /line 2: job known already exists/,
     '{"handler":"echo","id":"fresh"}\n{"handler":"echo","id":"known"}\n',
   ],
+  [
+    "an existing id for other work, with --if-exists return",
+    ["submit", "echo", "2", "--id", "known", "--if-exists", "return"],
+    1,
+    /job known already exists with a different payload/,
+  ],
+  [
+    "--if-exists with an unknown value",
+    ["submit", "echo", "--if-exists", "replace"],
+    2,
+    /'replace' is invalid\. Allowed choices are error, return/,
+  ],
   ["unknown job id (status)", ["status", "nope"], 1, /job nope not found/],
   ["unknown job id (cancel)", ["cancel", "nope"], 1, /job nope not found/],
 ];

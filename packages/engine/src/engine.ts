@@ -32,7 +32,7 @@ import {
 import type { Logger } from "@pyrexis/executors";
 import type { MetricsRegistry } from "@pyrexis/metrics";
 import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
-import { hasClaims, type ClaimedJob, type JobStore, type ListJobsPage, type ListJobsQuery } from "@pyrexis/storage";
+import { hasClaims, splitExisting, type ClaimedJob, type JobStore, type ListJobsPage, type ListJobsQuery } from "@pyrexis/storage";
 import { availableParallelism } from "node:os";
 import { decideAttempt } from "./attempt-decision.js";
 import { Running, TerminalCommit, type TerminalCommitHandlers } from "./attempt.js";
@@ -51,7 +51,11 @@ import {
 import { recoverFromListing } from "./recovery.js";
 import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
+import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
 import type { EngineTracing } from "./tracing-hooks.js";
+
+/** Look-ups of an idempotent submission before a concurrent insert of the same ids is reported. */
+const MAX_IF_EXISTS_TRIES = 3;
 
 /** `idle` (not looping), `running` (in `runLoop`), `stopping` or `stopped`. */
 export type EngineState = "idle" | "running" | "stopping" | "stopped";
@@ -434,22 +438,28 @@ export class Engine {
    * Validates a spec, persists the job as `pending` and queues it. Resolves with the job once it
    * is durable. Throws `ValidationError` (naming the field), `DuplicateJobError`,
    * `HandlerNotFoundError`, `UnknownModeError` or `ShuttingDownError`; nothing is written then.
+   * With `{ ifExists: "return" }` a known id resolves with the stored job instead (see
+   * {@link SubmitOptions}), so a producer can retry a submit safely.
    */
-  async submitJob(spec: JobSpecInput): Promise<Job> {
-    const [job] = await this.submitJobs([spec]);
+  async submitJob(spec: JobSpecInput, options?: SubmitOptions): Promise<Job> {
+    const [job] = await this.submitJobs([spec], options);
     return job as Job;
   }
 
   /**
    * Submits many specs in one durable commit: all of them or none. A bad spec is reported with
-   * its index and field (`invalid job spec #3: priority: …`).
+   * its index and field (`invalid job spec #3: priority: …`). With `{ ifExists: "return" }`,
+   * specs whose ids the store already holds resolve with the stored jobs and the others are
+   * written together.
    */
-  async submitJobs(specs: readonly JobSpecInput[]): Promise<Job[]> {
+  async submitJobs(specs: readonly JobSpecInput[], options?: SubmitOptions): Promise<Job[]> {
     if (!Array.isArray(specs)) throw new ValidationError("submitJobs expects an array of job specs");
+    const ifExists = parseSubmitOptions(options);
     this.#assertAccepting();
     await this.start();
     const now = this.#clock.now();
     const jobs: Job[] = new Array<Job>(specs.length);
+    const given: boolean[] = new Array<boolean>(specs.length);
     const ids = new Set<string>();
     const modes = this.#executors.modes; // a getter that may copy: read it once per batch
     for (let i = 0; i < specs.length; i++) {
@@ -460,12 +470,32 @@ export class Engine {
       if (!modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, modes);
       const job = createJob(spec, now);
       // A generated id (UUIDv7, strictly increasing here) cannot repeat: only given ids are checked.
-      if (spec.id !== undefined) {
+      given[i] = spec.id !== undefined;
+      if (spec.id !== undefined && ifExists === "error") {
         if (ids.has(job.id) || this.#active.has(job.id)) throw new DuplicateJobError(job.id);
         ids.add(job.id);
       }
       jobs[i] = job;
     }
+    if (ifExists === "error") {
+      await this.#insertSubmitted(jobs, now);
+      return jobs;
+    }
+    // Look up the given ids, write the rest; another producer may insert one of them between the
+    // look-up and the write (the write is then refused whole): look again.
+    for (let tries = 1; ; tries++) {
+      const { fresh, answer } = await splitExisting(this.#store, jobs, given);
+      try {
+        if (fresh.length > 0) await this.#insertSubmitted(fresh, now);
+        return answer;
+      } catch (error) {
+        if (!isPyrexisError(error, ErrorCode.DUPLICATE_JOB) || tries === MAX_IF_EXISTS_TRIES) throw error;
+      }
+    }
+  }
+
+  /** Writes validated new jobs in one commit (traced when tracing is on), then queues or announces them. */
+  async #insertSubmitted(jobs: Job[], now: number): Promise<void> {
     this.#assertAccepting();
     const spans = this.#tracing?.submit(jobs);
     if (spans) {
@@ -490,7 +520,6 @@ export class Engine {
     }
     if (local) this.#pump();
     else this.#wakeClaims(jobs);
-    return jobs;
   }
 
   /** Claims: new work is in the store; a delayed job wakes the claimer when it comes due. */

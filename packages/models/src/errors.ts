@@ -17,6 +17,8 @@ export const ErrorCode = {
   // Jobs and results in a store.
   ILLEGAL_TRANSITION: "ILLEGAL_TRANSITION",
   DUPLICATE_JOB: "DUPLICATE_JOB",
+  JOB_CONFLICT: "JOB_CONFLICT",
+  NOT_REDRIVABLE: "NOT_REDRIVABLE",
   JOB_NOT_FOUND: "JOB_NOT_FOUND",
   RESULT_EXISTS: "RESULT_EXISTS",
   STALE_VERSION: "STALE_VERSION",
@@ -114,6 +116,34 @@ export class DuplicateJobError extends PyrexisError {
     super(ErrorCode.DUPLICATE_JOB, `job ${jobId} already exists`);
     this.name = "DuplicateJobError";
     this.jobId = jobId;
+  }
+}
+
+/**
+ * An idempotent submission (`ifExists: "return"`) named the id of an existing job whose handler,
+ * mode or payload differ from the spec: the id was reused for other work, so returning the
+ * existing job would be wrong. Nothing was written. `fields` lists what differs.
+ */
+export class JobConflictError extends PyrexisError {
+  readonly jobId: string;
+  readonly fields: readonly string[];
+  constructor(jobId: string, fields: readonly string[]) {
+    super(ErrorCode.JOB_CONFLICT, `job ${jobId} already exists with a different ${fields.join(", ")}`);
+    this.name = "JobConflictError";
+    this.jobId = jobId;
+    this.fields = fields;
+  }
+}
+
+/** A redrive named a job that is not `failed` or `cancelled` (only finished, unsuccessful work can be redriven). */
+export class NotRedrivableError extends PyrexisError {
+  readonly jobId: string;
+  readonly status: string;
+  constructor(jobId: string, status: string, reason?: string) {
+    super(ErrorCode.NOT_REDRIVABLE, `job ${jobId} cannot be redriven: ${reason ?? `it is ${status}; only failed or cancelled jobs can be`}`);
+    this.name = "NotRedrivableError";
+    this.jobId = jobId;
+    this.status = status;
   }
 }
 

@@ -19,3 +19,4 @@ export {
 export { hasQueryJobs, MAX_QUERY_VALUES, type QueryJobsMethods, type QueryJobsQuery, type QueryJobStore } from "./query.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";
+export { assertSameWork, splitExisting, type ExistingSplit } from "./existing-jobs.js";

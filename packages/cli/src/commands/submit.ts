@@ -6,6 +6,7 @@ import {
   DuplicateJobError,
   HandlerNotFoundError,
   isPyrexisError,
+  JobConflictError,
   parseJobSpec,
   UnknownModeError,
   ValidationError,
@@ -13,6 +14,7 @@ import {
   type JobSpec,
   type JobSpecInput,
 } from "@pyrexis/models";
+import { splitExisting } from "@pyrexis/storage";
 import { UsageError } from "../errors.js";
 import { CLI_MODES } from "../modes.js";
 import type { CliIo } from "../io.js";
@@ -29,6 +31,7 @@ export interface SubmitOptions {
   id?: string | undefined;
   timeout?: number | undefined;
   file?: string | undefined;
+  ifExists?: "error" | "return" | undefined;
   json?: boolean | undefined;
 }
 
@@ -53,6 +56,8 @@ interface Sourced {
 /**
  * `pyrexis submit`: validates every spec (JSON, schema, mode, handler when a handlers module is
  * known) BEFORE opening the store, then inserts them all in one atomic commit. Prints the ids.
+ * With `--if-exists return`, specs whose ids the store holds print the stored job instead (the
+ * same work, else `JobConflictError`), and only the others are inserted.
  */
 export async function submitCommand(
   handler: string | undefined,
@@ -70,6 +75,7 @@ export async function submitCommand(
 
   const now = Date.now();
   const jobs: Job[] = [];
+  const given: boolean[] = [];
   const whereById = new Map<string, string>();
   for (const { where, input } of sources) {
     const spec = parseSpec(input, where, sources.length === 1 && options.file === undefined);
@@ -80,13 +86,30 @@ export async function submitCommand(
     if (seen !== undefined) throw new UsageError(`${where}: id: duplicate id "${job.id}" (also ${seen})`);
     whereById.set(job.id, where);
     jobs.push(job);
+    given.push(spec.id !== undefined);
   }
 
-  await withStore(openOrCreateStore(storePath), async (store) => {
+  const printed = await withStore(openOrCreateStore(storePath), async (store) => {
     try {
-      await store.commit({ insert: jobs });
+      if (options.ifExists !== "return") {
+        await store.commit({ insert: jobs });
+        return jobs;
+      }
+      // Another producer may insert one of the ids between the look-up and the insert: look again.
+      for (let tries = 1; ; tries++) {
+        const { fresh, answer } = await splitExisting(store, jobs, given);
+        try {
+          if (fresh.length > 0) await store.commit({ insert: fresh });
+          return answer;
+        } catch (e) {
+          if (!isPyrexisError(e, "DUPLICATE_JOB") || tries === 3) throw e;
+        }
+      }
     } catch (e) {
-      if (isPyrexisError(e, "DUPLICATE_JOB") && e instanceof DuplicateJobError) {
+      if (
+        (isPyrexisError(e, "DUPLICATE_JOB") && e instanceof DuplicateJobError) ||
+        (isPyrexisError(e, "JOB_CONFLICT") && e instanceof JobConflictError)
+      ) {
         const where = whereById.get(e.jobId);
         throw where !== undefined && sources.length > 1 ? prefixed(where, e) : e;
       }
@@ -94,8 +117,8 @@ export async function submitCommand(
     }
   });
 
-  if (options.json) io.stdout.write(`${JSON.stringify(jobs.length === 1 && options.file === undefined ? jobs[0] : jobs)}\n`);
-  else io.stdout.write(jobs.map((j) => `${j.id}\n`).join(""));
+  if (options.json) io.stdout.write(`${JSON.stringify(printed.length === 1 && options.file === undefined ? printed[0] : printed)}\n`);
+  else io.stdout.write(printed.map((j) => `${j.id}\n`).join(""));
   return 0;
 }
 
