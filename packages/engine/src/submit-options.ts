@@ -24,7 +24,8 @@ export function parseSubmitOptions(options: unknown): IfExists {
     throw new ValidationError("submit options must be an object", [{ path: ["options"], message: "must be an object" }]);
   }
   for (const key of Object.keys(options)) {
-    if (key !== "ifExists") throw new ValidationError(`submit options: unknown option "${key}"`, [{ path: [key], message: "unknown option" }]);
+    if (key !== "ifExists")
+      throw new ValidationError(`submit options: unknown option "${key}"`, [{ path: [key], message: "unknown option" }]);
   }
   const ifExists = (options as SubmitOptions).ifExists;
   if (ifExists === undefined || ifExists === "error" || ifExists === "return") return ifExists ?? "error";
@@ -32,4 +33,3 @@ export function parseSubmitOptions(options: unknown): IfExists {
     { path: ["ifExists"], message: 'must be "error" or "return"' },
   ]);
 }
-

@@ -140,7 +140,10 @@ export class NotRedrivableError extends PyrexisError {
   readonly jobId: string;
   readonly status: string;
   constructor(jobId: string, status: string, reason?: string) {
-    super(ErrorCode.NOT_REDRIVABLE, `job ${jobId} cannot be redriven: ${reason ?? `it is ${status}; only failed or cancelled jobs can be`}`);
+    super(
+      ErrorCode.NOT_REDRIVABLE,
+      `job ${jobId} cannot be redriven: ${reason ?? `it is ${status}; only failed or cancelled jobs can be`}`,
+    );
     this.name = "NotRedrivableError";
     this.jobId = jobId;
     this.status = status;
