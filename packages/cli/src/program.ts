@@ -103,14 +103,48 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
   program
     .command("cancel")
     .description(
-      "Cancel a pending, retrying or running job. A job running in another process's worker is only marked cancelled: " +
-        "that worker finishes it, but its result is rejected.",
+      "Cancel a pending, retrying or running job. A job running in another process's worker is marked cancelled, " +
+        "and that worker stops it at its next lease renewal.",
     )
     .argument("<id>", "job id")
     .addOption(storeOption())
     .option("--json", "print the cancelled job as JSON")
     .action((id: string, opts: Record<string, unknown>) =>
       run(async () => (await import("./commands/cancel.js")).cancelCommand(id, opts, io)),
+    );
+
+  program
+    .command("dead-letters")
+    .description("List failed jobs, oldest first, with their last error (filter by handler and error code).")
+    .addOption(storeOption())
+    .option("--handler <name>", "only jobs of these handlers (repeatable, or a comma list)", collect)
+    .option(
+      "--error-code <code>",
+      "only jobs whose last error has this code, or this name when it has none (repeatable, or a comma list)",
+      collect,
+    )
+    .option("--limit <n>", "at most this many jobs (default 20)", int(1, 10_000))
+    .option("--cursor <cursor>", "continue after a previous page")
+    .option("--json", "print { jobs, cursor } as JSON")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/dead-letters.js")).deadLettersCommand(opts, io)));
+
+  program
+    .command("redrive")
+    .description(
+      "Give failed jobs a new pending job each (id <id>.retry-<n>; the failed job and its result stay): one by <id>, " +
+        "or every failed job the filters match. Safe to repeat: a job redriven before is skipped.",
+    )
+    .argument("[id]", "the failed or cancelled job to redrive")
+    .addOption(storeOption())
+    .option("--handler <name>", "only jobs of these handlers (repeatable, or a comma list)", collect)
+    .option("--error-code <code>", "only jobs whose last error has this code (or name)", collect)
+    .option("--status <status>", "failed (default) and/or cancelled", collect)
+    .option("--all", "every failed job (when no other filter is given)")
+    .option("--max <n>", "at most this many new jobs (default 1000)", int(1, 10_000))
+    .option("--dry-run", "only count what would be redriven")
+    .option("--json", "print the new job, or the report, as JSON")
+    .action((id: string | undefined, opts: Record<string, unknown>) =>
+      run(async () => (await import("./commands/redrive.js")).redriveCommand(id, opts, io)),
     );
 
   program

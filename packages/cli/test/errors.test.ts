@@ -139,7 +139,9 @@ describe.concurrent("--help", () => {
       /Usage: pyrexis submit \[options\] \[handler\] \[payload\][\s\S]*without it any name is accepted[\s\S]*--priority <n>[\s\S]*--file <path>/,
     ],
     ["status", /Usage: pyrexis status \[options\] <id>[\s\S]*--json/],
-    ["cancel", /Usage: pyrexis cancel \[options\] <id>[\s\S]*result is rejected/],
+    ["cancel", /Usage: pyrexis cancel \[options\] <id>[\s\S]*stops it at its next lease renewal/],
+    ["dead-letters", /Usage: pyrexis dead-letters \[options\][\s\S]*--handler <name>[\s\S]*--error-code <code>/],
+    ["redrive", /Usage: pyrexis redrive \[options\] \[id\][\s\S]*Safe to repeat[\s\S]*--dry-run/],
     ["list", /Usage: pyrexis list \[options\][\s\S]*--status <status>[\s\S]*--limit <n>/],
     [
       "worker",

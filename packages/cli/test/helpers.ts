@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+import { runCli, type CliIo } from "../src/index.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -57,4 +59,36 @@ export function pyrexis(
   options: { input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return finish(start(args, cwd, options.env), options.input);
+}
+
+/** What an in-process run printed and returned. */
+export interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@link runInProcess}. */
+export interface InProcessOptions {
+  input?: string;
+  env?: Record<string, string>;
+  cwd: string;
+}
+
+/**
+ * Runs `runCli` (the code the bin runs) in this process, capturing its output: for the many
+ * input cases, where spawning a process per case would make the suites slow on 2 cores.
+ */
+export async function runInProcess(argv: string[], options: InProcessOptions): Promise<Captured> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    stdout: { write: (s: string) => (stdout += s), isTTY: false },
+    stderr: { write: (s: string) => (stderr += s) },
+    stdin: Readable.from(options.input === undefined ? [] : [options.input]),
+    env: options.env ?? {},
+    cwd: options.cwd,
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
 }

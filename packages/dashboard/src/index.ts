@@ -20,9 +20,7 @@ export {
   type DashboardOptions,
 } from "./dashboard.js";
 export { DashboardErrorCode, HttpError } from "./errors.js";
-export { retryChain, retryIdOf, retriedFrom, MAX_CANCEL_TRIES } from "./actions.js";
 export type { BulkAction, BulkReport } from "./bulk.js";
-export type { JobsPage } from "./job-query.js";
 export type { CountSample } from "./sampler.js";
 export { DashboardMetrics, DASHBOARD_METRICS } from "./metrics.js";
 export { CSRF_HEADER, SESSION_COOKIE } from "./security.js";

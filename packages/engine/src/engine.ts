@@ -13,7 +13,6 @@ import {
   parseJobSpec,
   serializeError,
   ShuttingDownError,
-  StaleVersionError,
   startAttempt,
   StoreFailureError,
   TimeoutError,
@@ -32,7 +31,24 @@ import {
 import type { Logger } from "@pyrexis/executors";
 import type { MetricsRegistry } from "@pyrexis/metrics";
 import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
-import { hasClaims, splitExisting, type ClaimedJob, type JobStore, type ListJobsPage, type ListJobsQuery } from "@pyrexis/storage";
+import {
+  cancelStoredJob,
+  deadLetters,
+  hasClaims,
+  redriveMatching,
+  redriveOne,
+  splitExisting,
+  type CancelOutcome,
+  type ClaimedJob,
+  type DeadLetterQuery,
+  type JobsPage,
+  type RedriveFilter,
+  type RedriveHost,
+  type RedriveReport,
+  type JobStore,
+  type ListJobsPage,
+  type ListJobsQuery,
+} from "@pyrexis/storage";
 import { availableParallelism } from "node:os";
 import { decideAttempt } from "./attempt-decision.js";
 import { Running, TerminalCommit, type TerminalCommitHandlers } from "./attempt.js";
@@ -53,6 +69,13 @@ import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
 import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
 import type { EngineTracing } from "./tracing-hooks.js";
+
+/** What `#submit` did: the jobs in spec order and which of them it wrote. */
+interface Submitted {
+  readonly jobs: Job[];
+  /** `created[i]`: jobs[i] was written by this call, not an existing one returned; `undefined`: all were. */
+  readonly created: readonly boolean[] | undefined;
+}
 
 /** Look-ups of an idempotent submission before a concurrent insert of the same ids is reported. */
 const MAX_IF_EXISTS_TRIES = 3;
@@ -178,8 +201,6 @@ const LIST_PAGE = 1000;
 const RESCAN_SLACK_MS = 5000;
 /** How long shutdown keeps retrying a failing store before giving up on unflushed changes. */
 const MIN_FINAL_FLUSH_MS = 5000;
-/** How often `cancelJob` re-reads and retries when another writer keeps changing the job. */
-const MAX_CANCEL_RACES = 5;
 
 /**
  * The Pyrexis engine: validates and persists submissions, schedules them with aging, runs them
@@ -453,6 +474,11 @@ export class Engine {
    * written together.
    */
   async submitJobs(specs: readonly JobSpecInput[], options?: SubmitOptions): Promise<Job[]> {
+    return (await this.#submit(specs, options)).jobs;
+  }
+
+  /** {@link submitJobs}, also telling which positions were written now (`created[i]`). */
+  async #submit(specs: readonly JobSpecInput[], options?: SubmitOptions): Promise<Submitted> {
     if (!Array.isArray(specs)) throw new ValidationError("submitJobs expects an array of job specs");
     const ifExists = parseSubmitOptions(options);
     this.#assertAccepting();
@@ -479,7 +505,7 @@ export class Engine {
     }
     if (ifExists === "error") {
       await this.#insertSubmitted(jobs, now);
-      return jobs;
+      return { jobs, created: undefined };
     }
     // Look up the given ids, write the rest; another producer may insert one of them between the
     // look-up and the write (the write is then refused whole): look again.
@@ -487,7 +513,7 @@ export class Engine {
       const { fresh, answer } = await splitExisting(this.#store, jobs, given);
       try {
         if (fresh.length > 0) await this.#insertSubmitted(fresh, now);
-        return answer;
+        return { jobs: answer, created: answer.map((job, i) => job === jobs[i]) };
       } catch (error) {
         if (!isPyrexisError(error, ErrorCode.DUPLICATE_JOB) || tries === MAX_IF_EXISTS_TRIES) throw error;
       }
@@ -1254,38 +1280,60 @@ export class Engine {
   }
 
   /**
-   * Cancels a job this engine does not hold, by compare-and-set on the store's record. Another
-   * writer may change it in between (a claim, a completion): read again and retry, a few times.
+   * Cancels a job this engine does not hold, by compare-and-set on the store's record
+   * (`cancelStoredJob`: another writer may change it in between, so it reads again and retries).
+   * A job already cancelled is returned as it is.
    */
   async #cancelInStore(id: string): Promise<Job> {
-    for (let race = 0; ; race++) {
-      const stored = await this.#store.getJob(id);
-      if (!stored) throw new JobNotFoundError(id);
-      if (isTerminal(stored.status)) {
-        if (stored.status === "cancelled") return stored;
-        throw new IllegalTransitionError(id, stored.status, "cancelled");
-      }
-      const now = this.#clock.now();
-      const cancelled = transition(stored, "cancelled", now);
-      const result = this.#resultOf(cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now);
-      try {
-        await this.#store.commit({ update: [{ job: cancelled, expectedVersion: stored.version }], results: [result] });
-      } catch (error) {
-        if (error instanceof StaleVersionError && race < MAX_CANCEL_RACES) continue;
-        throw error;
-      }
-      this.#waiters.settle(id, result, undefined);
-      this.#backoffWaits.get(id)?.();
-      this.#metrics.increment(COUNTER_OF.cancelled);
-      if (this.#events.has("job:cancelled")) this.#events.emit("job:cancelled", { job: cancelled, result });
-      // A job queued locally that the store had not shown to this engine yet: drop it.
-      const active = this.#active.get(id);
-      if (active?.queued) {
-        this.#queue.remove(active);
-        this.#release(id);
-      }
-      return cancelled;
+    let outcome: CancelOutcome;
+    try {
+      outcome = await cancelStoredJob(this.#store, id, { now: () => this.#clock.now() });
+    } catch (error) {
+      if (error instanceof IllegalTransitionError && error.from === "cancelled")
+        return (await this.#store.getJob(id)) ?? Promise.reject(error);
+      throw error;
     }
+    const { job: cancelled, result } = outcome;
+    this.#waiters.settle(id, result, undefined);
+    this.#backoffWaits.get(id)?.();
+    this.#metrics.increment(COUNTER_OF.cancelled);
+    if (this.#events.has("job:cancelled")) this.#events.emit("job:cancelled", { job: cancelled, result });
+    // A job queued locally that the store had not shown to this engine yet: drop it.
+    const active = this.#active.get(id);
+    if (active?.queued) {
+      this.#queue.remove(active);
+      this.#release(id);
+    }
+    return cancelled;
+  }
+
+  /**
+   * The dead-letter view: one page of `failed` jobs, filtered by handler, error code
+   * (`errorCode`: the last error's code, or its name) and creation time, oldest first by
+   * default; paged with `cursor` as `listJobs` is. Works on every store (filtered in the store
+   * when it declares `queryJobs`, else over `listJobs` pages within a read budget: `partial`).
+   */
+  deadLetters(query?: DeadLetterQuery): Promise<JobsPage> {
+    return deadLetters(this.#store, query);
+  }
+
+  /**
+   * Redrives a failed or cancelled job: a NEW `pending` job with its spec, id
+   * `<first id>.retry-<n>` (the job and its result stay as they are). Redriving it again returns
+   * the same new job, so a redrive is safe to repeat. `JobNotFoundError`, or `NotRedrivableError`
+   * for a job that is not failed or cancelled. With a filter (`{ handler, errorCode, createdFrom,
+   * createdTo, status, max, dryRun }`), redrives every matching failed (or cancelled) job,
+   * oldest first, and reports what it did.
+   */
+  redrive(id: string): Promise<Job>;
+  redrive(filter: RedriveFilter): Promise<RedriveReport>;
+  async redrive(target: string | RedriveFilter): Promise<Job | RedriveReport> {
+    const host: RedriveHost = {
+      store: this.#store,
+      submitIfAbsent: (specs) => this.#submit(specs, { ifExists: "return" }),
+    };
+    const now = (): number => this.#clock.now();
+    return typeof target === "string" ? redriveOne(host, target, now) : redriveMatching(host, target, now);
   }
 
   /** The job as the engine knows it now (in memory if active, else from the store). */

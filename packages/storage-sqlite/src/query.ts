@@ -1,9 +1,10 @@
 // The queryJobs capability on SQLite. Each (status, handler) pair of the filter is one range scan
 // of an index in listing order — (status, handler, created_at, id), (handler, created_at, id),
 // (status, created_at, id) or (created_at, id), from migration 0004 and 0001 — with the creation
-// window and the cursor as bounds of that range and mode/priority checked on the rows it walks;
-// the pages of the scans are merged here. Each scan stops after `limit + 1` rows, so a page costs
-// O(pairs · limit) rows plus the rows the residual filters skip, however large the table is.
+// window and the cursor as bounds of that range and mode, priority and the last error's code (in
+// the record's JSON) checked on the rows it walks; the pages of the scans are merged here. Each
+// scan stops after `limit + 1` rows, so a page costs O(pairs · limit) rows plus the rows the
+// residual filters skip, however large the table is.
 import type { Job } from "@pyrexis/models";
 import type { ListJobsPage } from "@pyrexis/storage";
 import { compareListPosition, encodeListCursor, type NormalizedJobsQuery } from "@pyrexis/storage/kit";
@@ -62,6 +63,11 @@ function scanOf(query: NormalizedJobsQuery, statuses: readonly string[] | undefi
   if (query.createdTo !== undefined) {
     where.push("created_at < ?");
     values.push(query.createdTo);
+  }
+  if (query.errorCodes !== undefined) {
+    // The last error lives in the record's JSON (no column): checked on the rows the scan walks.
+    const code = "coalesce(json_extract(data, '$.lastError.code'), json_extract(data, '$.lastError.name'))";
+    inList(code, query.errorCodes);
   }
   const dir = query.order === "asc" ? "ASC" : "DESC";
   if (query.after !== undefined) {

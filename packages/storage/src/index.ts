@@ -16,7 +16,44 @@ export {
   type RenewReport,
   type RenewRequest,
 } from "./claims.js";
-export { hasQueryJobs, MAX_QUERY_VALUES, type QueryJobsMethods, type QueryJobsQuery, type QueryJobStore } from "./query.js";
+export {
+  errorCodeOf as errorCodeOfJob,
+  hasQueryJobs,
+  MAX_QUERY_VALUES,
+  type QueryJobsMethods,
+  type QueryJobsQuery,
+  type QueryJobStore,
+} from "./query.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";
 export { assertSameWork, splitExisting, type ExistingSplit } from "./existing-jobs.js";
+export { FALLBACK_MAX_CALLS, FALLBACK_SCAN_BUDGET, queryJobsPage, type JobsPage } from "./query-any-store.js";
+export {
+  MAX_CANCEL_TRIES,
+  canCancel,
+  canRedrive,
+  cancelStoredJob,
+  checkedRedriveSpec,
+  redriveChain,
+  redriveIdOf,
+  redrivenFrom,
+  redriveSpec,
+  redriveStoredJob,
+  type CancelOutcome,
+  type CancelStoredOptions,
+  type RedriveOutcome,
+} from "./job-actions.js";
+export {
+  DEFAULT_REDRIVE,
+  deadLetters,
+  insertIfAbsent,
+  insertJobsIfAbsent,
+  MAX_REDRIVE,
+  redriveMatching,
+  redriveOne,
+  type DeadLetterQuery,
+  type RedriveFilter,
+  type RedriveHost,
+  type RedriveReport,
+  type SubmitIfAbsent,
+} from "./redrive.js";

@@ -31,6 +31,12 @@ export interface QueryJobsQuery {
   readonly createdFrom?: number | undefined;
   /** Only jobs created before this epoch ms (exclusive). */
   readonly createdTo?: number | undefined;
+  /**
+   * Only jobs whose last error has this code (or one of these; as for `handler`); an error
+   * without a code matches by its `name` (`"TypeError"`). With `status: "failed"` this is the
+   * dead-letter view by cause (`TIMEOUT`, `WORKER_CRASHED`, a handler's own code).
+   */
+  readonly errorCode?: string | readonly string[] | undefined;
   /** Page size, an integer 1–10000. Default 100. */
   readonly limit?: number | undefined;
   /** Opaque cursor from the previous page of the same query. */
@@ -75,6 +81,7 @@ export interface NormalizedJobsQuery extends NormalizedListQuery {
   readonly maxPriority: number | undefined;
   readonly createdFrom: number | undefined;
   readonly createdTo: number | undefined;
+  readonly errorCodes: readonly string[] | undefined;
 }
 
 function invalid(message: string, field: string): ValidationError {
@@ -115,6 +122,7 @@ const QUERY_KEYS: ReadonlySet<string> = new Set([
   "maxPriority",
   "createdFrom",
   "createdTo",
+  "errorCode",
   "limit",
   "cursor",
   "order",
@@ -145,7 +153,13 @@ export function normalizeJobsQuery(query: unknown): NormalizedJobsQuery {
     maxPriority,
     createdFrom: timeBound(q.createdFrom, "createdFrom"),
     createdTo: timeBound(q.createdTo, "createdTo"),
+    errorCodes: stringList(q.errorCode, "errorCode"),
   };
+}
+
+/** The code a job's last error is filtered by: its `code`, else its `name`; `undefined` without an error. */
+export function errorCodeOf(job: Job): string | undefined {
+  return job.lastError === undefined ? undefined : (job.lastError.code ?? job.lastError.name);
 }
 
 /** True when `job` matches every filter of `query` (the definition every store's `queryJobs` follows). */
@@ -157,5 +171,6 @@ export function matchesJobsQuery(job: Job, query: NormalizedJobsQuery): boolean 
   if (query.maxPriority !== undefined && job.priority > query.maxPriority) return false;
   if (query.createdFrom !== undefined && job.createdAt < query.createdFrom) return false;
   if (query.createdTo !== undefined && job.createdAt >= query.createdTo) return false;
+  if (query.errorCodes !== undefined && !query.errorCodes.includes(errorCodeOf(job) ?? "")) return false;
   return true;
 }

@@ -1,12 +1,4 @@
-import {
-  CancelledError,
-  createResult,
-  IllegalTransitionError,
-  isTerminal,
-  JobNotFoundError,
-  serializeError,
-  transition,
-} from "@pyrexis/models";
+import { cancelStoredJob } from "@pyrexis/storage";
 import type { CliIo } from "../io.js";
 import { openExistingStore, resolveStorePath, withStore } from "../store.js";
 
@@ -19,33 +11,17 @@ export interface CancelOptions {
 /**
  * `pyrexis cancel <id>`: marks a pending, retrying or running job `cancelled` and writes its
  * result, in one compare-and-set commit. It does not go through an engine: an engine would run
- * recovery, which would treat jobs a worker in another process is running as crashed. So a job
- * running in another process is only marked; that worker's later commit is rejected as stale.
+ * recovery and claims of its own. A job running in another process is only marked: the worker
+ * holding it under a claim stops it at its next lease renewal (a worker on a store without
+ * claims finds out when its next commit is rejected as stale).
  */
 export async function cancelCommand(id: string, options: CancelOptions, io: CliIo): Promise<number> {
   const path = resolveStorePath(options.store, io);
-  const { cancelled, wasRunning } = await withStore(openExistingStore(path), async (store) => {
-    const job = await store.getJob(id);
-    if (!job) throw new JobNotFoundError(id);
-    if (isTerminal(job.status)) {
-      const e = new IllegalTransitionError(id, job.status, "cancelled");
-      e.message = `job ${id} already finished (${job.status}); there is nothing to cancel`;
-      throw e;
-    }
-    const now = Date.now();
-    const cancelled = transition(job, "cancelled", now);
-    const result = createResult({
-      jobId: id,
-      status: "cancelled",
-      error: serializeError(new CancelledError(id, "cancelled with pyrexis cancel")),
-      startedAt: now,
-      endedAt: now,
-      attempts: cancelled.attempts,
-    });
-    // A stale version (a worker changed it meanwhile) rejects this whole commit: nothing written.
-    await store.commit({ update: [{ job: cancelled, expectedVersion: job.version }], results: [result] });
-    return { cancelled, wasRunning: job.status === "running" };
-  });
+  const { job: cancelled, from } = await withStore(openExistingStore(path), (store) =>
+    // One compare-and-set commit, read again and retried while a worker keeps changing the job.
+    cancelStoredJob(store, id, { now: () => Date.now(), reason: "cancelled with pyrexis cancel" }),
+  );
+  const wasRunning = from === "running";
   if (options.json) io.stdout.write(`${JSON.stringify(cancelled)}\n`);
   else io.stdout.write(`cancelled ${id}\n`);
   if (wasRunning) {

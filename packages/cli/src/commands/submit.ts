@@ -14,7 +14,7 @@ import {
   type JobSpec,
   type JobSpecInput,
 } from "@pyrexis/models";
-import { splitExisting } from "@pyrexis/storage";
+import { insertJobsIfAbsent } from "@pyrexis/storage";
 import { UsageError } from "../errors.js";
 import { CLI_MODES } from "../modes.js";
 import type { CliIo } from "../io.js";
@@ -95,16 +95,8 @@ export async function submitCommand(
         await store.commit({ insert: jobs });
         return jobs;
       }
-      // Another producer may insert one of the ids between the look-up and the insert: look again.
-      for (let tries = 1; ; tries++) {
-        const { fresh, answer } = await splitExisting(store, jobs, given);
-        try {
-          if (fresh.length > 0) await store.commit({ insert: fresh });
-          return answer;
-        } catch (e) {
-          if (!isPyrexisError(e, "DUPLICATE_JOB") || tries === 3) throw e;
-        }
-      }
+      // Another producer may insert one of the ids between the look-up and the insert: it looks again.
+      return (await insertJobsIfAbsent(store, jobs, given)).jobs;
     } catch (e) {
       if (
         (isPyrexisError(e, "DUPLICATE_JOB") && e instanceof DuplicateJobError) ||

@@ -29,12 +29,21 @@ function queryable(store: unknown): QueryJobStore {
   return s;
 }
 
+/** Last errors of the mix: with a code, without one (matched by name), none. */
+const ERRORS: (Job["lastError"] | undefined)[] = [
+  { name: "TimeoutError", message: "too slow", code: "TIMEOUT" },
+  { name: "PyrexisError", message: "rate limited", code: "E_RATE" },
+  { name: "TypeError", message: "x is undefined" },
+  undefined,
+];
+
 /** A seeded mix of jobs over every filtered field. */
 function mixedJobs(rng: { int(n: number): number }, count: number): Job[] {
   const handlers = ["email", "resize", "report"];
   const modes = ["async", "thread", "process"];
   const jobs: Job[] = [];
   for (let i = 0; i < count; i++) {
+    const lastError = ERRORS[rng.int(ERRORS.length)];
     jobs.push(
       makeJob({
         handler: handlers[rng.int(handlers.length)]!,
@@ -42,6 +51,7 @@ function mixedJobs(rng: { int(n: number): number }, count: number): Job[] {
         priority: rng.int(11),
         status: JOB_STATUSES[rng.int(JOB_STATUSES.length)]!,
         createdAt: BASE_TIME + rng.int(50),
+        ...(lastError === undefined ? {} : { lastError }),
       }),
     );
   }
@@ -78,6 +88,9 @@ export function queryJobs(api: TestApi, factory: JobStoreFactory, seed: number):
         { status: ["failed", "cancelled"], handler: "resize", order: "desc" },
         { status: "pending", mode: ["async", "process"], minPriority: 4, createdFrom: BASE_TIME + 5, limit: 3 },
         { handler: "nobody" },
+        { errorCode: "TIMEOUT" },
+        { status: "failed", errorCode: ["E_RATE", "TypeError"], handler: ["email", "report"], order: "desc" },
+        { errorCode: "TimeoutError" },
       ];
       for (const query of queries) {
         const normalized = normalizeJobsQuery(query);
@@ -112,6 +125,8 @@ export function queryJobs(api: TestApi, factory: JobStoreFactory, seed: number):
         { minPriority: 5, maxPriority: 4 },
         { createdFrom: Number.NaN },
         { createdTo: "yesterday" },
+        { errorCode: "" },
+        { errorCode: [] },
         { status: "sleeping" },
         { limit: 0 },
         { cursor: "nope" },

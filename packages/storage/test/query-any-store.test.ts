@@ -1,10 +1,13 @@
-// A store without queryJobs: the dashboard filters listJobs pages itself, pages never exceed the
+// A store without queryJobs: queryJobsPage filters listJobs pages itself, pages never exceed the
 // limit, cursors are the store's own, and a sparse filter stops at the read budget (partial).
 import { describe, expect, it } from "vitest";
-import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
-import type { Job } from "@pyrexis/models";
-import { FALLBACK_SCAN_BUDGET, queryJobsPage } from "../src/job-query.js";
-import { pending } from "./helpers.js";
+import { createJob, parseJobSpec, type Job, type JobSpecInput } from "@pyrexis/models";
+import { FALLBACK_SCAN_BUDGET, MemoryJobStore, queryJobsPage, type JobStore } from "../src/index.js";
+
+let clock = 1_000;
+function pending(spec: Partial<JobSpecInput> = {}): Job {
+  return createJob(parseJobSpec({ handler: "work", payload: { n: clock }, ...spec }), clock++);
+}
 
 /** Only the JobStore contract: no queryJobs, no claims. */
 function contractOnly(inner: MemoryJobStore): JobStore {
