@@ -11,7 +11,19 @@ export const DEFAULT_PAGE_SIZE = 50;
 /** Longest cursor accepted. */
 export const MAX_CURSOR_LENGTH = 4096;
 
-const PARAMS = ["status", "handler", "mode", "minPriority", "maxPriority", "createdFrom", "createdTo", "limit", "cursor", "order"] as const;
+const PARAMS = [
+  "status",
+  "handler",
+  "mode",
+  "errorCode",
+  "minPriority",
+  "maxPriority",
+  "createdFrom",
+  "createdTo",
+  "limit",
+  "cursor",
+  "order",
+] as const;
 const KNOWN: ReadonlySet<string> = new Set(PARAMS);
 const STATUSES: ReadonlySet<string> = new Set(JOB_STATUSES);
 
@@ -59,8 +71,8 @@ function time(params: URLSearchParams, name: string): number | undefined {
 }
 
 /**
- * Parses `GET /api/jobs`'s parameters: `status`, `handler`, `mode` (comma-separated or
- * repeated), `minPriority`, `maxPriority`, `createdFrom`, `createdTo` (epoch ms or ISO-8601),
+ * Parses `GET /api/jobs`'s parameters: `status`, `handler`, `mode`, `errorCode` (the last
+ * error's code, or its name; comma-separated or repeated), `minPriority`, `maxPriority`, `createdFrom`, `createdTo` (epoch ms or ISO-8601),
  * `limit` (1–{@link MAX_PAGE_SIZE}), `cursor`, `order` (`desc`, the default, or `asc`).
  * Throws {@link HttpError} `bad_request` naming the parameter.
  */
@@ -88,6 +100,8 @@ export function parseJobsParams(params: URLSearchParams): QueryJobsQuery {
   if (handler !== undefined) query.handler = handler;
   const mode = list(params, "mode");
   if (mode !== undefined) query.mode = mode;
+  const errorCode = list(params, "errorCode");
+  if (errorCode !== undefined) query.errorCode = errorCode;
   if (minPriority !== undefined) query.minPriority = minPriority;
   if (maxPriority !== undefined) query.maxPriority = maxPriority;
   if (createdFrom !== undefined) query.createdFrom = createdFrom;

@@ -55,6 +55,9 @@ describe("GET /api/jobs", () => {
       const failed = await request(url, "/api/jobs?status=failed,cancelled");
       expect(failed.json.jobs).toHaveLength(5);
       expect(failed.json.via).toBe("queryJobs");
+      // The dead-letter view by cause: a plain Error has no code and matches by its name.
+      expect((await request(url, "/api/jobs?status=failed&errorCode=Error")).json.jobs).toHaveLength(5);
+      expect((await request(url, "/api/jobs?status=failed&errorCode=TIMEOUT,E_RATE")).json.jobs).toHaveLength(0);
       const overview = await request(url, "/api/overview");
       expect(overview.json.counts).toMatchObject({ pending: 60, failed: 5, running: 0 });
     }));

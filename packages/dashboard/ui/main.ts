@@ -8,7 +8,7 @@ import { api, ApiError, type BulkReport, type Job, type JobDetail, type JobsPage
 import { Chart } from "./chart.js";
 
 const STATUSES = ["created", "pending", "running", "retrying", "completed", "failed", "cancelled"];
-const FILTER_FIELDS = ["status", "handler", "mode", "minPriority", "maxPriority", "createdFrom", "createdTo"] as const;
+const FILTER_FIELDS = ["status", "handler", "mode", "errorCode", "minPriority", "maxPriority", "createdFrom", "createdTo"] as const;
 
 function time(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
@@ -126,6 +126,7 @@ function Filters({ query }: { query: URLSearchParams }) {
   const [fields, setFields] = useState<Record<string, string>>(() => ({
     handler: query.get("handler") ?? "",
     mode: query.get("mode") ?? "",
+    errorCode: query.get("errorCode") ?? "",
     minPriority: query.get("minPriority") ?? "",
     maxPriority: query.get("maxPriority") ?? "",
     createdFrom: toLocalInput(query.get("createdFrom")),
@@ -143,7 +144,7 @@ function Filters({ query }: { query: URLSearchParams }) {
     const next = new URLSearchParams();
     const picked = STATUSES.filter((s) => statuses.has(s));
     if (picked.length > 0) next.set("status", picked.join(","));
-    for (const f of ["handler", "mode", "minPriority", "maxPriority"]) {
+    for (const f of ["handler", "mode", "errorCode", "minPriority", "maxPriority"]) {
       const v = (fields[f] ?? "").trim();
       if (v) next.set(f, v);
     }
@@ -161,6 +162,7 @@ function Filters({ query }: { query: URLSearchParams }) {
       ${STATUSES.map((s) => html`<label><input type="checkbox" checked=${statuses.has(s)} onChange=${() => toggle(s)} />${s}</label>`)}
     </fieldset>
     ${input("Handler", "handler", "text", { placeholder: "any" })} ${input("Mode", "mode", "text", { placeholder: "any" })}
+    ${input("Error code", "errorCode", "text", { placeholder: "any" })}
     ${input("Priority ≥", "minPriority", "number", { min: "0", max: "10" })}
     ${input("Priority ≤", "maxPriority", "number", { min: "0", max: "10" })} ${input("Created from", "createdFrom", "datetime-local")}
     ${input("Created before", "createdTo", "datetime-local")}
