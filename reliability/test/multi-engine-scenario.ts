@@ -16,10 +16,12 @@ import {
   type RunEntry,
 } from "./helpers.js";
 
+/** The lease of the scenario's engines (ms). */
+export const LEASE_MS = 900;
+
 /** Rounds of the scenario: `PYREXIS_CHAOS_ROUNDS`, else 200 in chaos runs and 8 in CI. */
 export const ROUNDS: number = Number(process.env.PYREXIS_CHAOS_ROUNDS ?? (CHAOS ? 200 : 8));
 const ENGINES = 4;
-const LEASE_MS = 900;
 const RENEW_MS = 250;
 const POISON = "poison";
 
@@ -66,8 +68,19 @@ export interface MultiEngineScenario {
   readonly store: string;
   /** The run log file. */
   readonly log: string;
-  /** An extra fault of this store kind, run once per round (e.g. terminating database connections). */
-  readonly extraFault?: ((random: () => number) => Promise<string | undefined>) | undefined;
+  /** Jobs (besides the poison job). Default 4000 in chaos runs, 1200 in CI. */
+  readonly jobs?: number | undefined;
+  /** Where the engines open the store, when not at `store` (e.g. through a proxy); the audit reads `store`. */
+  readonly engineStore?: string | undefined;
+  /** More settings of every engine process (see fixtures/multi-engine-proc.mjs). */
+  readonly engineConfig?: Record<string, unknown> | undefined;
+  /**
+   * An extra fault of this store kind, run once per round with the engine processes running now
+   * (e.g. terminating database connections). Returns a word for the figures, or nothing.
+   */
+  readonly extraFault?: ((random: () => number, engines: readonly EngineProc[]) => Promise<string | undefined>) | undefined;
+  /** Figures of the extra faults, added to the scenario's; given every engine process of the run. */
+  readonly extraFigures?: ((procs: readonly EngineProc[]) => Record<string, unknown>) | undefined;
 }
 
 /** Runs the scenario and audits it (vitest `expect`s); returns its figures. */
@@ -77,14 +90,21 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
   const random = seededRandom(seed);
   const extraFaults: string[] = [];
 
-  const count = CHAOS ? 4000 : 1200;
+  const count = scenario.jobs ?? (CHAOS ? 4000 : 1200);
   const jobs = scenarioJobs(seed, count, Date.now());
   {
     const store = await openStoreAt(db);
     for (let i = 0; i < jobs.length; i += 500) await store.commit({ insert: jobs.slice(i, i + 500) });
     await store.close();
   }
-  const cfg = { db, log, leaseMs: LEASE_MS, renewIntervalMs: RENEW_MS, asyncConcurrency: 8 };
+  const cfg = {
+    db: scenario.engineStore ?? db,
+    log,
+    leaseMs: LEASE_MS,
+    renewIntervalMs: RENEW_MS,
+    asyncConcurrency: 8,
+    ...scenario.engineConfig,
+  };
   const engines: (EngineProc | undefined)[] = new Array<EngineProc | undefined>(ENGINES).fill(undefined);
   // Every end of an engine process: our SIGKILLs, and deaths by the poison job.
   const kills: { pid: number; at: number }[] = [];
@@ -123,7 +143,8 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
       proc.child.kill("SIGCONT");
       pauses.push({ pid, from, to: Date.now() });
     }
-    const extra = await scenario.extraFault?.(random);
+    const live = engines.filter((e): e is EngineProc => e !== undefined && e.child.exitCode === null && e.child.signalCode === null);
+    const extra = await scenario.extraFault?.(random, live);
     if (extra !== undefined) extraFaults.push(extra);
   }
   // Let the survivors finish everything (a poison job may take one more engine down on the way).
@@ -139,7 +160,7 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
         await store.close();
       }
     },
-    { timeoutMs: 180_000, intervalMs: 250 },
+    { timeoutMs: CHAOS ? 600_000 : 180_000, intervalMs: 250 },
   );
   if (canceller) {
     const { code } = await canceller.exited;
@@ -252,6 +273,7 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
     lost: expectedIds.size - summary.jobs,
     lateRuns: summary.lateRuns,
     extraFaults: extraFaults.length,
+    ...scenario.extraFigures?.(everyProc),
   };
   recordFigures(scenario.name, figures);
   expect(pauses.length + kills.length).toBeGreaterThan(0);
