@@ -59,6 +59,39 @@ interface Pause {
   to: number;
 }
 
+/**
+ * Prints what the run log and the fault record say about each job with a handler start logged
+ * after its result's `endedAt` (a late run), to tell a real one from a start that was already on
+ * its way when the lease lapsed.
+ */
+async function printLateRuns(
+  db: string,
+  runs: readonly RunEntry[],
+  pauses: readonly Pause[],
+  kills: readonly { pid: number; at: number }[],
+): Promise<void> {
+  const byJob = new Map<string, RunEntry[]>();
+  for (const e of runs) byJob.set(e.jobId, [...(byJob.get(e.jobId) ?? []), e]);
+  const store = await openStoreAt(db);
+  try {
+    for (const [id, entries] of byJob) {
+      const result = await store.getResult(id);
+      if (!result || !entries.some((e) => (e.kind === "start" || e.kind === "crash") && e.at > result.endedAt)) continue;
+      const pids = new Set(entries.flatMap((e) => [e.pid, e.ppid]));
+      console.log(
+        `[reliability] late run of ${id}: ${JSON.stringify({
+          result: { status: result.status, attempts: result.attempts, startedAt: result.startedAt, endedAt: result.endedAt },
+          runs: entries,
+          pauses: pauses.filter((p) => pids.has(p.pid)),
+          ends: kills.filter((k) => pids.has(k.pid)),
+        })}`,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 /** How one run of the scenario is set up. */
 export interface MultiEngineScenario {
   /** Figures name (`multi-engine`, `multi-engine-postgres`). */
@@ -179,6 +212,7 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
   const runs = readRunLog(log);
   const expectedIds = new Set(jobs.map((j) => j.id));
   const summary = await auditFinishedStore(db, expectedIds, runs, { allowCancelled: true });
+  if (summary.lateRuns > 0) await printLateRuns(db, runs, pauses, kills);
 
   // No double claim: one start per (job, attempt).
   const startsOf = new Map<string, RunEntry[]>();
