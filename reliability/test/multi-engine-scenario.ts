@@ -16,10 +16,12 @@ import {
   type RunEntry,
 } from "./helpers.js";
 
+/** The lease of the scenario's engines (ms). */
+export const LEASE_MS = 900;
+
 /** Rounds of the scenario: `PYREXIS_CHAOS_ROUNDS`, else 200 in chaos runs and 8 in CI. */
 export const ROUNDS: number = Number(process.env.PYREXIS_CHAOS_ROUNDS ?? (CHAOS ? 200 : 8));
 const ENGINES = 4;
-const LEASE_MS = 900;
 const RENEW_MS = 250;
 const POISON = "poison";
 
@@ -57,6 +59,39 @@ interface Pause {
   to: number;
 }
 
+/**
+ * Prints what the run log and the fault record say about each job with a handler start logged
+ * after its result's `endedAt` (a late run), to tell a real one from a start that was already on
+ * its way when the lease lapsed.
+ */
+async function printLateRuns(
+  db: string,
+  runs: readonly RunEntry[],
+  pauses: readonly Pause[],
+  kills: readonly { pid: number; at: number }[],
+): Promise<void> {
+  const byJob = new Map<string, RunEntry[]>();
+  for (const e of runs) byJob.set(e.jobId, [...(byJob.get(e.jobId) ?? []), e]);
+  const store = await openStoreAt(db);
+  try {
+    for (const [id, entries] of byJob) {
+      const result = await store.getResult(id);
+      if (!result || !entries.some((e) => (e.kind === "start" || e.kind === "crash") && e.at > result.endedAt)) continue;
+      const pids = new Set(entries.flatMap((e) => [e.pid, e.ppid]));
+      console.log(
+        `[reliability] late run of ${id}: ${JSON.stringify({
+          result: { status: result.status, attempts: result.attempts, startedAt: result.startedAt, endedAt: result.endedAt },
+          runs: entries,
+          pauses: pauses.filter((p) => pids.has(p.pid)),
+          ends: kills.filter((k) => pids.has(k.pid)),
+        })}`,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 /** How one run of the scenario is set up. */
 export interface MultiEngineScenario {
   /** Figures name (`multi-engine`, `multi-engine-postgres`). */
@@ -66,8 +101,19 @@ export interface MultiEngineScenario {
   readonly store: string;
   /** The run log file. */
   readonly log: string;
-  /** An extra fault of this store kind, run once per round (e.g. terminating database connections). */
-  readonly extraFault?: ((random: () => number) => Promise<string | undefined>) | undefined;
+  /** Jobs (besides the poison job). Default 4000 in chaos runs, 1200 in CI. */
+  readonly jobs?: number | undefined;
+  /** Where the engines open the store, when not at `store` (e.g. through a proxy); the audit reads `store`. */
+  readonly engineStore?: string | undefined;
+  /** More settings of every engine process (see fixtures/multi-engine-proc.mjs). */
+  readonly engineConfig?: Record<string, unknown> | undefined;
+  /**
+   * An extra fault of this store kind, run once per round with the engine processes running now
+   * (e.g. terminating database connections). Returns a word for the figures, or nothing.
+   */
+  readonly extraFault?: ((random: () => number, engines: readonly EngineProc[]) => Promise<string | undefined>) | undefined;
+  /** Figures of the extra faults, added to the scenario's; given every engine process of the run. */
+  readonly extraFigures?: ((procs: readonly EngineProc[]) => Record<string, unknown>) | undefined;
 }
 
 /** Runs the scenario and audits it (vitest `expect`s); returns its figures. */
@@ -77,14 +123,21 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
   const random = seededRandom(seed);
   const extraFaults: string[] = [];
 
-  const count = CHAOS ? 4000 : 1200;
+  const count = scenario.jobs ?? (CHAOS ? 4000 : 1200);
   const jobs = scenarioJobs(seed, count, Date.now());
   {
     const store = await openStoreAt(db);
     for (let i = 0; i < jobs.length; i += 500) await store.commit({ insert: jobs.slice(i, i + 500) });
     await store.close();
   }
-  const cfg = { db, log, leaseMs: LEASE_MS, renewIntervalMs: RENEW_MS, asyncConcurrency: 8 };
+  const cfg = {
+    db: scenario.engineStore ?? db,
+    log,
+    leaseMs: LEASE_MS,
+    renewIntervalMs: RENEW_MS,
+    asyncConcurrency: 8,
+    ...scenario.engineConfig,
+  };
   const engines: (EngineProc | undefined)[] = new Array<EngineProc | undefined>(ENGINES).fill(undefined);
   // Every end of an engine process: our SIGKILLs, and deaths by the poison job.
   const kills: { pid: number; at: number }[] = [];
@@ -123,7 +176,8 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
       proc.child.kill("SIGCONT");
       pauses.push({ pid, from, to: Date.now() });
     }
-    const extra = await scenario.extraFault?.(random);
+    const live = engines.filter((e): e is EngineProc => e !== undefined && e.child.exitCode === null && e.child.signalCode === null);
+    const extra = await scenario.extraFault?.(random, live);
     if (extra !== undefined) extraFaults.push(extra);
   }
   // Let the survivors finish everything (a poison job may take one more engine down on the way).
@@ -139,7 +193,7 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
         await store.close();
       }
     },
-    { timeoutMs: 180_000, intervalMs: 250 },
+    { timeoutMs: CHAOS ? 600_000 : 180_000, intervalMs: 250 },
   );
   if (canceller) {
     const { code } = await canceller.exited;
@@ -158,6 +212,7 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
   const runs = readRunLog(log);
   const expectedIds = new Set(jobs.map((j) => j.id));
   const summary = await auditFinishedStore(db, expectedIds, runs, { allowCancelled: true });
+  if (summary.lateRuns > 0) await printLateRuns(db, runs, pauses, kills);
 
   // No double claim: one start per (job, attempt).
   const startsOf = new Map<string, RunEntry[]>();
@@ -252,6 +307,7 @@ export async function runMultiEngineScenario(scenario: MultiEngineScenario): Pro
     lost: expectedIds.size - summary.jobs,
     lateRuns: summary.lateRuns,
     extraFaults: extraFaults.length,
+    ...scenario.extraFigures?.(everyProc),
   };
   recordFigures(scenario.name, figures);
   expect(pauses.length + kills.length).toBeGreaterThan(0);

@@ -49,6 +49,7 @@ import { migrate } from "./migrations.js";
 import type { PostgresPoolLike } from "./postgres-like.js";
 import { jobColumns, readJob, readResult, type JobRow } from "./records.js";
 import { buildStatements, type Statements } from "./statements.js";
+import { timedPool } from "./timed-pool.js";
 
 /** Where the store's data lives: a connection string, a pool you made, or a kysely instance. */
 export type PostgresJobStoreSource =
@@ -100,6 +101,13 @@ export interface PostgresJobStoreOptions {
   readonly heartbeatMs?: number | undefined;
   /** How long a heartbeat may take before the listener's connection is replaced. Default 5000 ms. */
   readonly heartbeatTimeoutMs?: number | undefined;
+  /**
+   * How long a statement may wait for PostgreSQL's answer before it rejects with
+   * `StoreFailureError` and its connection is destroyed (a half-open connection never answers).
+   * Default 30000 ms. Applies to the `connectionString` and `pool` sources; a `kysely` source
+   * brings its own driver.
+   */
+  readonly queryTimeoutMs?: number | undefined;
   /** Called for each corrupt row `listJobs`, `claim` or `reclaimExpired` skips. When absent, kept in {@link PostgresJobStore.corruptRecords}. */
   readonly onCorruptRecord?: ((error: CorruptRecordError) => void) | undefined;
   /** Called with errors of idle connections and of the listener (which the store survives). */
@@ -145,6 +153,7 @@ function checkOptions(options: unknown): PostgresJobStoreOptions {
     throw invalid("invalid PostgresJobStore option: listen must be a boolean", ["listen"]);
   checkInt(o.heartbeatMs, "heartbeatMs", 10, 2_147_483_647);
   checkInt(o.heartbeatTimeoutMs, "heartbeatTimeoutMs", 10, 2_147_483_647);
+  checkInt(o.queryTimeoutMs, "queryTimeoutMs", 10, 2_147_483_647);
   checkFunction(o.random, "random");
   checkFunction(o.onCorruptRecord, "onCorruptRecord");
   checkFunction(o.onConnectionError, "onConnectionError");
@@ -179,7 +188,10 @@ interface Connection {
   readonly release: () => Promise<void>;
 }
 
-function connect(source: PostgresJobStoreSource, schema: string, onError: (e: Error) => void): Connection {
+/** Default of {@link PostgresJobStoreOptions.queryTimeoutMs}. */
+const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+
+function connect(source: PostgresJobStoreSource, schema: string, queryTimeoutMs: number, onError: (e: Error) => void): Connection {
   if (typeof source !== "object" || source === null)
     throw invalid("PostgresJobStore.open needs { connectionString }, { pool } or { kysely }", []);
   if ("connectionString" in source) {
@@ -200,7 +212,7 @@ function connect(source: PostgresJobStoreSource, schema: string, onError: (e: Er
     // replaced on the next query; without a handler its error would crash the process.
     pool.on("error", onError);
     watchClients(pool, onError);
-    const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: timedPool(pool, queryTimeoutMs, true) as never }) });
     return { kysely, pool: pool, release: () => kysely.destroy() };
   }
   if ("pool" in source && !("kysely" in source)) {
@@ -210,8 +222,7 @@ function connect(source: PostgresJobStoreSource, schema: string, onError: (e: Er
     }
     watchClients(pool, onError);
     // kysely ends its pool when destroyed; the caller's pool is theirs to end.
-    const borrowed = { connect: () => pool.connect(), end: async () => undefined };
-    const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: borrowed as never }) });
+    const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: timedPool(pool, queryTimeoutMs, false) as never }) });
     return { kysely, pool, release: () => kysely.destroy() };
   }
   if ("kysely" in source) {
@@ -321,7 +332,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods {
     }
     const schema = opts.schema ?? DEFAULT_SCHEMA;
     const onConnectionError = opts.onConnectionError ?? (() => undefined);
-    const connection = connect(source, schema, onConnectionError);
+    const connection = connect(source, schema, opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, onConnectionError);
     const store = new PostgresJobStore(connection, schema, opts);
     try {
       await migrate(connection.kysely, schema);

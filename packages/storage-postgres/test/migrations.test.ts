@@ -107,6 +107,9 @@ describe("open and migrations", () => {
     expect(await rejection(PostgresJobStore.open({} as never))).toBeInstanceOf(ValidationError);
     expect(await rejection(openStore(freshSchema(), { agingRate: -1 }))).toBeInstanceOf(ValidationError);
     expect(await rejection(openStore(freshSchema(), { heartbeatMs: 0 }))).toBeInstanceOf(ValidationError);
+    for (const queryTimeoutMs of [0, 9, 1.5, "1000"]) {
+      expect(await rejection(openStore(freshSchema(), { queryTimeoutMs } as never))).toBeInstanceOf(ValidationError);
+    }
     // Port 1 on loopback: nothing listens there.
     const e = await rejection(
       PostgresJobStore.open({ connectionString: "postgres://postgres@127.0.0.1:1/test", connectionTimeoutMs: 2_000 }),
