@@ -35,6 +35,7 @@ import {
   cancelStoredJob,
   deadLetters,
   hasClaims,
+  insertJobsIfAbsent,
   redriveMatching,
   redriveOne,
   splitExisting,
@@ -67,6 +68,7 @@ import {
 import { recoverFromListing } from "./recovery.js";
 import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
+import { deadLetterJobOf, type DeadLetterRoute } from "./dead-letter-route.js";
 import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
 import type { EngineTracing } from "./tracing-hooks.js";
 
@@ -233,6 +235,7 @@ export class Engine {
   readonly #graceMs: number;
   readonly #claimSettings: ClaimSettings;
   readonly #tracing: EngineTracing | undefined;
+  readonly #deadLetter: DeadLetterRoute | undefined;
   /** Without claims: the in-memory queue of every unfinished job. */
   readonly #queue: LocalQueue;
   /** With claims: where jobs come from. */
@@ -287,6 +290,10 @@ export class Engine {
     this.#graceMs = resolved.graceMs;
     this.#claimSettings = resolved.claims;
     this.#tracing = options.tracing;
+    this.#deadLetter = resolved.deadLetter;
+    if (this.#deadLetter && this.#handlerNames && !this.#handlerNames.has(this.#deadLetter.handler)) {
+      throw new HandlerNotFoundError(this.#deadLetter.handler, [...this.#handlerNames]);
+    }
     this.#rescanIntervalMs = options.rescanIntervalMs;
     this.#events = new TypedEmitter<EngineEventMap>((error, event) => {
       this.#logger.error({ err: error, event }, "event listener threw");
@@ -629,6 +636,7 @@ export class Engine {
       for (let i = 0; i < report.failed.length; i++) this.#metrics.increment(COUNTER_OF.failed);
       for (const job of report.retried) if (job.runAt > this.#clock.now()) this.#wakeAt(job.runAt);
       if (report.failed.length > 0) this.#checkRemoteResults(true);
+      this.#routeStoreFailures(report.failed);
     },
     error: (error: unknown, context: string): void => this.#reportError(error, context),
     idle: (): void => this.#checkDrained(),
@@ -1155,7 +1163,7 @@ export class Engine {
       active.queued = false;
       active.settling = commit;
     }
-    this.#committer.updateWith(job, previous.version, commit.result, commit);
+    this.#committer.updateWith(job, previous.version, commit.result, commit, this.#followUpsOf(job, now));
     return commit;
   }
 
@@ -1218,11 +1226,38 @@ export class Engine {
     now: number,
   ): Promise<void> {
     const result = this.#resultOf(job, fields, now);
-    return this.#committer.update(job, previous.version, result).then(() => {
+    return this.#committer.update(job, previous.version, result, this.#followUpsOf(job, now)).then(() => {
       this.#waiters.settle(job.id, result, undefined);
       this.#release(job.id);
       this.#metrics.increment(COUNTER_OF[job.status as TerminalStatus]);
     });
+  }
+
+  /** The jobs written with a terminal record: a failed job's dead-letter job when routing is on. */
+  #followUpsOf(job: Job, now: number): Job[] | undefined {
+    if (this.#deadLetter === undefined || job.status !== "failed") return undefined;
+    const routed = deadLetterJobOf(this.#deadLetter, job, now);
+    return routed === undefined ? undefined : [routed];
+  }
+
+  /**
+   * Routes failures the store decided (a reclaim of a lease that expired on the last attempt):
+   * their dead-letter jobs are inserted when absent, right after the reclaim. Not atomic with
+   * it: a crash in between leaves those failures unrouted (see the engine README).
+   */
+  #routeStoreFailures(failed: readonly Job[]): void {
+    if (this.#deadLetter === undefined || failed.length === 0) return;
+    const now = this.#clock.now();
+    const routed = failed.map((job) => deadLetterJobOf(this.#deadLetter!, job, now)).filter((j): j is Job => j !== undefined);
+    if (routed.length === 0) return;
+    insertJobsIfAbsent(
+      this.#store,
+      routed,
+      routed.map(() => true),
+    ).then(
+      ({ jobs, created }) => this.#wakeClaims(jobs.filter((_, i) => created[i])),
+      (error: unknown) => this.#reportError(error, "routing reclaimed failures to the dead-letter handler failed"),
+    );
   }
 
   /** The frozen result of a job that reached its terminal status. */

@@ -24,6 +24,12 @@ interface Unit {
   /** The version the first coalesced update expected. */
   expectedVersion?: number;
   result?: Result;
+  /**
+   * New jobs written in the same commit as this update (a dead-letter job with a failure). If
+   * one of them exists already the update is written again without them: they never cost the
+   * update its durability.
+   */
+  followUps?: Job[];
   /** Who waits for this unit: none, one (the usual case, no array), or several (coalesced). */
   waiters: Waiter | Waiter[] | undefined;
   /** Its callers were already answered (a submission that failed fast): never write it after. */
@@ -122,18 +128,18 @@ export class GroupCommitter {
    * Returns a promise of durability; callers that do not need it may ignore it (failures are
    * reported through `onError`/`onRejected`).
    */
-  update(job: Job, previousVersion: number, result?: Result): Promise<void> {
+  update(job: Job, previousVersion: number, result?: Result, followUps?: Job[]): Promise<void> {
     if (this.#abandoned) return Promise.reject(this.#abandoned.error);
-    return new Promise((resolve, reject) => this.#stage(job, previousVersion, result, { resolve, reject }));
+    return new Promise((resolve, reject) => this.#stage(job, previousVersion, result, { resolve, reject }, followUps));
   }
 
   /**
    * Like {@link update}, but tells `waiter` instead of returning a promise (no promise and no
    * closures per change on the engine's per-job path).
    */
-  updateWith(job: Job, previousVersion: number, result: Result | undefined, waiter: Waiter): void {
+  updateWith(job: Job, previousVersion: number, result: Result | undefined, waiter: Waiter, followUps?: Job[]): void {
     if (this.#abandoned) waiter.reject(this.#abandoned.error);
-    else this.#stage(job, previousVersion, result, waiter);
+    else this.#stage(job, previousVersion, result, waiter, followUps);
   }
 
   /**
@@ -144,7 +150,7 @@ export class GroupCommitter {
     this.#stage(job, previousVersion, undefined, undefined);
   }
 
-  #stage(job: Job, previousVersion: number, result: Result | undefined, waiter: Waiter | undefined): void {
+  #stage(job: Job, previousVersion: number, result: Result | undefined, waiter: Waiter | undefined, followUps?: Job[]): void {
     if (this.#abandoned) {
       const { error } = this.#abandoned;
       if (waiter) waiter.reject(error);
@@ -153,7 +159,7 @@ export class GroupCommitter {
     }
     if (!this.#options.group) {
       // No grouping, no coalescing: every transition is its own commit, in order.
-      this.#serialUnits.push(newUnit(job, previousVersion, result, waiter));
+      this.#serialUnits.push(newUnit(job, previousVersion, result, waiter, followUps));
     } else {
       const pending = this.#updateUnits.get(job.id);
       if (pending?.job && (pending.result !== undefined || pending.job.version >= job.version)) {
@@ -168,9 +174,10 @@ export class GroupCommitter {
         // The first expected version stays; the record is the latest.
         pending.job = job;
         if (result) pending.result = result;
+        if (followUps) pending.followUps = followUps;
         if (waiter) pending.waiters = addWaiter(pending.waiters, waiter);
       } else {
-        this.#updateUnits.set(job.id, newUnit(job, previousVersion, result, waiter));
+        this.#updateUnits.set(job.id, newUnit(job, previousVersion, result, waiter, followUps));
       }
     }
     this.#schedule();
@@ -275,6 +282,13 @@ export class GroupCommitter {
       if (isContractError(error)) {
         if (units.length > 1) return false;
         const unit = units[0] as Unit;
+        if (unit.followUps !== undefined && isPyrexisError(error, ErrorCode.DUPLICATE_JOB)) {
+          // A follow-up exists already (routed before): the update alone, never lost for it.
+          this.#options.onError(error, `job ${unit.job?.id}: its follow-up job exists already; written without it`);
+          unit.followUps = undefined;
+          batch = toBatch(units);
+          continue;
+        }
         this.#answer(unit, false, error);
         const jobId = unit.job?.id;
         this.#options.onRejected?.(jobId === undefined ? { error } : { jobId, expectedVersion: unit.expectedVersion, error });
@@ -324,9 +338,10 @@ export class GroupCommitter {
   }
 }
 
-function newUnit(job: Job, expectedVersion: number, result: Result | undefined, waiter: Waiter | undefined): Unit {
+function newUnit(job: Job, expectedVersion: number, result: Result | undefined, waiter: Waiter | undefined, followUps?: Job[]): Unit {
   const unit: Unit = { job, expectedVersion, waiters: waiter };
   if (result) unit.result = result;
+  if (followUps) unit.followUps = followUps;
   return unit;
 }
 
@@ -336,6 +351,7 @@ function toBatch(units: readonly Unit[]): CommitBatch {
   const results: Result[] = [];
   for (const u of units) {
     if (u.inserts) for (const j of u.inserts) insert.push(j);
+    if (u.followUps) for (const j of u.followUps) insert.push(j);
     if (u.job) update.push({ job: u.job, expectedVersion: u.expectedVersion as number });
     if (u.result) results.push(u.result);
   }

@@ -4,6 +4,7 @@ import { silentLogger, type Executor, type Logger } from "@pyrexis/executors";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { MAX_LEASE_MS, MIN_LEASE_MS, type JobStore } from "@pyrexis/storage";
 import type { SchedulerFactory } from "./local-queue.js";
+import { checkDeadLetterRoute, type DeadLetterRoute } from "./dead-letter-route.js";
 import type { EngineTracing } from "./tracing-hooks.js";
 import type { ShutdownCoordinator } from "./shutdown.js";
 
@@ -52,6 +53,12 @@ export interface EngineOptions {
   logger?: Logger | undefined;
   /** Tracing hooks, e.g. `openTelemetryTracing()` from `@pyrexis/engine/tracing`; none by default (no tracing work at all). */
   tracing?: EngineTracing | undefined;
+  /**
+   * Route every job that ends `failed` to this handler: a job `<id>.dead-letter` whose payload
+   * names the failed job, its input and its error, written in the same commit as the failure.
+   * None by default.
+   */
+  deadLetter?: DeadLetterRoute | undefined;
   shutdownCoordinator?: ShutdownCoordinator | undefined;
   /** Default grace period of {@link Engine.shutdown} (ms, default 10000). */
   shutdownGraceMs?: number | undefined;
@@ -112,6 +119,7 @@ export interface ResolvedOptions {
   readonly metrics: MetricsRegistry;
   readonly graceMs: number;
   readonly claims: ClaimSettings;
+  readonly deadLetter: DeadLetterRoute | undefined;
 }
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -152,6 +160,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     logger: options.logger ?? silentLogger,
     metrics: options.metrics ?? new MetricsRegistry(),
     graceMs,
+    deadLetter: checkDeadLetterRoute(options.deadLetter),
     claims: {
       owner,
       leaseMs,
