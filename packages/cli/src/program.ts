@@ -178,6 +178,7 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
       int(30, 86_400_000),
     )
     .option("--prefetch <n>", "jobs claimed ahead of free slots (default 0)", int(0, 10_000))
+    .option("--dead-letter <handler>", "route every job that ends failed to this handler (a job <id>.dead-letter with its input and error)")
     .option("--metrics-port <port>", "serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)", int(0, 65_535))
     .addOption(new Option("--rescan-ms <ms>", "old name of --poll-ms").argParser(int(0)).hideHelp())
     .option("--exit-when-drained", "shut down once no job is queued or running")

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJob, createResult, parseJobSpec, serializeError, startAttempt, transition } from "@pyrexis/models";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import { tempDir } from "@pyrexis/test-utils";
-import { runInProcess } from "./helpers.js";
+import { HANDLERS, pyrexis, runInProcess } from "./helpers.js";
 
 const tmp = tempDir("pyrexis-cli-redrive-");
 const db = tmp.file("jobs.db");
@@ -84,5 +84,30 @@ describe("pyrexis redrive", () => {
     expect(rest.stdout).toBe("redriven 2 of 4 matching jobs; 2 redriven before (skipped)\nb.retry-1\nd.retry-1\n");
     const list = JSON.parse((await cli(["list", "--json", "--status", "pending", "--limit", "100"])).stdout) as { jobs: { id: string }[] };
     expect(list.jobs.map((j) => j.id).sort()).toEqual(["a.retry-1", "b.retry-1", "c.retry-1", "d.retry-1", "live"]);
+  });
+});
+
+describe("pyrexis worker --dead-letter", () => {
+  it("routes a job that ends failed to the named handler, which runs it; an unknown handler is refused", async () => {
+    const store = tmp.file("routed.db");
+    const submit = await pyrexis(["submit", "fail", "{}", "--id", "f-1", "--max-attempts", "1", "--store", store], tmp.dir);
+    expect(submit.code, submit.stderr).toBe(0);
+    const worker = await pyrexis(
+      ["worker", "--handlers", HANDLERS, "--dead-letter", "echo", "--exit-when-drained", "-q", "--store", store],
+      tmp.dir,
+    );
+    expect(worker.code, worker.stderr).toBe(0);
+    const routed = JSON.parse((await pyrexis(["status", "f-1.dead-letter", "--json", "--store", store], tmp.dir)).stdout) as {
+      job: { status: string };
+      result: { output: { echoed: { failedJob: { id: string }; error: { message: string } } } };
+    };
+    expect(routed.job.status).toBe("completed");
+    expect(routed.result.output.echoed).toMatchObject({ failedJob: { id: "f-1" }, error: { message: "boom: this handler always fails" } });
+    const unknown = await pyrexis(
+      ["worker", "--handlers", HANDLERS, "--dead-letter", "nobody", "--exit-when-drained", "--store", store],
+      tmp.dir,
+    );
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/nobody/);
   });
 });

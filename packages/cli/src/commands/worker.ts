@@ -22,6 +22,8 @@ export interface WorkerOptions {
   leaseMs?: number | undefined;
   /** Jobs claimed ahead of free slots. */
   prefetch?: number | undefined;
+  /** Route failed jobs to this handler (the engine's `deadLetter`). */
+  deadLetter?: string | undefined;
   /** Serve Prometheus metrics on this port (`/metrics`, bound to 127.0.0.1; 0: any free port). */
   metricsPort?: number | undefined;
   exitWhenDrained?: boolean | undefined;
@@ -120,6 +122,7 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
     concurrency,
     ...(options.graceMs !== undefined ? { shutdownGraceMs: options.graceMs } : {}),
     ...claimOptions(options),
+    ...(options.deadLetter !== undefined ? { deadLetter: { handler: options.deadLetter } } : {}),
     ...(options.verbose ? { logger: stderrLogger(io) } : {}),
   });
   const graceMs = options.graceMs ?? 10_000;
