@@ -71,8 +71,21 @@ function onAbort(msg: WireAbort): void {
   else if (isChild) preAborted.add(msg.k);
 }
 
+/** The process that started this child: when it dies, this child is orphaned (`process.ppid` changes). */
+const parentPid = isChild ? process.ppid : 0;
+
+/**
+ * A child whose parent (the engine) died must not run anything more: no one can hear its result,
+ * and the job is reclaimed and run elsewhere once its lease expires. Tasks still in the IPC pipe
+ * are delivered before `disconnect`, so each task also checks that the parent is still the same.
+ */
+function exitIfOrphaned(): void {
+  if (isChild && (!process.connected || process.ppid !== parentPid)) process.exit(1);
+}
+
 let emit: (event: WireEvent) => void;
 if (isChild) {
+  process.on("disconnect", () => process.exit(1));
   const send = process.send!.bind(process);
   emit = (event) => {
     (event as WireEvent & { [TAG]?: 1 })[TAG] = 1;
@@ -231,6 +244,7 @@ function abortedBeforeStart(task: WireTask, cells: Int32Array | undefined, base:
  * Returns the result itself when the handler finished synchronously.
  */
 export default function runTask(task: WireTask): WireAnswer | Promise<WireAnswer> {
+  exitIfOrphaned();
   if (retiring) return { t: "retry", id: workerId, rt: inflight === 0 };
   const cell = task[5];
   const cells = typeof cell === "number" ? slots : cell !== undefined ? new Int32Array(cell) : undefined;

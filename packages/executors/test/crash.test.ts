@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { TimeoutError, isPyrexisError } from "@pyrexis/models";
 import type { ProcessExecutor, ThreadExecutor } from "../dist/index.js";
@@ -111,6 +113,24 @@ describe("process executor: isolation and cleanup", () => {
     expect(pids.size).toBeGreaterThanOrEqual(2);
     await executor.close();
     for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it("a child whose parent was killed exits at once instead of running its task on (nobody can hear it)", async () => {
+    const parent = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/orphaning-parent.mjs", import.meta.url))], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      let out = "";
+      parent.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      await expect.poll(() => /child (\d+)\n/.exec(out), { timeout: 20_000 }).not.toBeNull();
+      const child = Number(/child (\d+)\n/.exec(out)![1]);
+      expect(isAlive(child)).toBe(true);
+      parent.kill("SIGKILL");
+      // Its task sleeps a minute: only the orphan check ends it this soon.
+      await expect.poll(() => isAlive(child), { timeout: 15_000, interval: 50 }).toBe(false);
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 
   it("leaves no child process behind after terminate() with a blocked task in flight", async () => {
