@@ -14,10 +14,9 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { tempDir, waitFor } from "@pyrexis/test-utils";
+import { tempDir, waitFor, FaultProxy } from "@pyrexis/test-utils";
 import { CHAOS, killLiveChildren, openStoreAt, seedFor, type EngineProc } from "./helpers.js";
 import { LEASE_MS, ROUNDS, runMultiEngineScenario } from "./multi-engine-scenario.js";
-import { FaultProxy } from "./tcp-proxy.js";
 
 /** The database: `PYREXIS_PG_URL`, else `DATABASE_URL`, else the local server (unreachable: the test fails). */
 const PG_URL = process.env.PYREXIS_PG_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";

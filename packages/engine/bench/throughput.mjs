@@ -39,6 +39,8 @@ const ALL_CONTENDERS = [
   "pyrexis-sqlite-nogroup",
   "pyrexis-memory-traced",
   "pyrexis-sqlite-traced",
+  "pyrexis-memory-traced-sampled",
+  "pyrexis-sqlite-traced-sampled",
 ];
 // p-queue is the baseline of every ratio, so it always runs.
 const only = args.only?.split(",");
@@ -65,14 +67,23 @@ const baseOf = (name) => (name.includes(SEP) ? name.slice(0, name.indexOf(SEP)) 
  * @typedef {{ name: string, n: number, usesClaims: boolean, jobsPerSecond: number, latencyP50: number, latencyP99: number, cpuUsPerJob: number, peakRssMb: number }} Sample
  */
 
-/** Engine tracing on the OpenTelemetry SDK, spans batched and dropped. */
-async function benchTracing() {
-  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+/** Share of traces the `-sampled` contenders record (a parent-based ratio sampler, as high-volume services run). */
+const SAMPLED_RATIO = 0.1;
+
+/**
+ * Engine tracing on the OpenTelemetry SDK, spans batched and dropped; with `ratio`, a
+ * `ParentBased(TraceIdRatioBased(ratio))` sampler (unsampled jobs still carry their context).
+ * @param {number | undefined} ratio
+ */
+async function benchTracing(ratio) {
+  const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } =
+    await import("@opentelemetry/sdk-trace-base");
   const { openTelemetryTracing } = await import("@pyrexis/engine/tracing");
   /** @type {import("@opentelemetry/sdk-trace-base").SpanExporter} */
   const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
   const provider = new BasicTracerProvider({
     spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 4096 })],
+    ...(ratio === undefined ? {} : { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }) }),
   });
   return openTelemetryTracing({ tracer: provider.getTracer("bench") });
 }
@@ -99,7 +110,11 @@ async function runContender(fullName) {
     const { AsyncExecutor, ExecutorRouter } = await import("@pyrexis/executors");
     // The -traced contenders: OpenTelemetry with a real SDK and a batch processor whose exporter
     // drops the spans (what a production set-up costs the engine's thread, without the network).
-    const tracing = name.endsWith("-traced") ? await benchTracing() : undefined;
+    const tracing = name.endsWith("-traced")
+      ? await benchTracing(undefined)
+      : name.endsWith("-traced-sampled")
+        ? await benchTracing(SAMPLED_RATIO)
+        : undefined;
     let t0;
     let drained;
     let usesClaims = false;
@@ -294,6 +309,16 @@ for (const p of PREFETCHES.length > 1 ? PREFETCHES : [PREFETCHES[0]]) {
 }
 compare("tracing on against off, memory store", "pyrexis-memory-traced", first("pyrexis-memory"));
 compare("tracing on against off, SQLite", "pyrexis-sqlite-traced", first("pyrexis-sqlite-group"));
+compare(
+  `tracing on, ${SAMPLED_RATIO * 100}% of traces sampled, against off, memory store`,
+  "pyrexis-memory-traced-sampled",
+  first("pyrexis-memory"),
+);
+compare(
+  `tracing on, ${SAMPLED_RATIO * 100}% of traces sampled, against off, SQLite`,
+  "pyrexis-sqlite-traced-sampled",
+  first("pyrexis-sqlite-group"),
+);
 for (const p of PREFETCHES.slice(1)) {
   for (const c of ["pyrexis-memory", "pyrexis-sqlite-group"]) {
     compare(`prefetch ${p} against ${PREFETCHES[0]}, ${c}`, `${c}${SEP}${p}`, `${c}${SEP}${PREFETCHES[0]}`);

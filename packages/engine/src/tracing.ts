@@ -58,17 +58,29 @@ function jobAttributes(job: Job, operation: "send" | "process"): Attributes {
   };
 }
 
-/** The W3C `traceparent` of a span context. */
-function traceparentOf(sc: SpanContext): string {
-  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & TraceFlags.SAMPLED ? 1 : 0).toString(16).padStart(2, "0")}`;
+/** The trace context to store for a valid span context (built here, so no re-validation). */
+function traceContextOf(sc: SpanContext): TraceContext {
+  const traceparent = `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & TraceFlags.SAMPLED ? "01" : "00"}`;
+  const tracestate = sc.traceState?.serialize();
+  // A tracestate too long to store is dropped, as `fitTraceContext` does (the trace goes on).
+  return tracestate ? (fitTraceContext({ traceparent, tracestate }) ?? { traceparent }) : { traceparent };
 }
 
-/** The stored context as a remote span context, or `undefined` when it is missing or malformed. */
+/** Length of a version-00 `traceparent`: `00-<32 hex>-<16 hex>-<2 hex>`. */
+const TRACEPARENT_LENGTH = 55;
+
+/**
+ * The stored context as a remote span context, or `undefined` when it is missing or malformed.
+ * Read at fixed offsets (the stored form is version 00, fixed length); the ids are checked by
+ * `isSpanContextValid`, the flags here.
+ */
 function spanContextOf(stored: TraceContext | undefined): SpanContext | undefined {
   if (!stored) return undefined;
-  const [version, traceId, spanId, flags] = stored.traceparent.split("-");
-  if (version === undefined || traceId === undefined || spanId === undefined || flags === undefined) return undefined;
-  const sc: SpanContext = { traceId, spanId, traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED, isRemote: true };
+  const tp = stored.traceparent;
+  if (tp.length !== TRACEPARENT_LENGTH || tp[2] !== "-" || tp[35] !== "-" || tp[52] !== "-") return undefined;
+  const flags = Number.parseInt(tp.slice(53), 16);
+  if (Number.isNaN(flags)) return undefined;
+  const sc: SpanContext = { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), traceFlags: flags & TraceFlags.SAMPLED, isRemote: true };
   if (stored.tracestate) sc.traceState = createTraceState(stored.tracestate);
   return trace.isSpanContextValid(sc) ? sc : undefined;
 }
@@ -123,9 +135,7 @@ export function openTelemetryTracing(options: OpenTelemetryTracingOptions = {}):
         const span = tracer.startSpan(`send ${job.handler}`, { kind: SpanKind.PRODUCER, attributes: jobAttributes(job, "send") }, parent);
         spans[i] = span;
         const sc = span.spanContext();
-        contexts[i] = trace.isSpanContextValid(sc)
-          ? fitTraceContext({ traceparent: traceparentOf(sc), tracestate: sc.traceState?.serialize() })
-          : undefined;
+        contexts[i] = trace.isSpanContextValid(sc) ? traceContextOf(sc) : undefined;
       }
       return new OtelSubmitSpans(spans, contexts);
     },

@@ -73,6 +73,38 @@ describe("OpenTelemetry tracing", () => {
     expect(process[1]?.status.code).not.toBe(SpanStatusCode.ERROR);
   });
 
+  it("a job stored by another process with a foreign or malformed trace context: continued when valid, a root span when not", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const store = new MemoryJobStore();
+    const engine = engineWith({ echo: (p) => p }, { store, tracing });
+    const trace1 = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const cases: [string, { traceparent: string; tracestate?: string }][] = [
+      ["foreign", { traceparent: `00-${trace1}-00f067aa0ba902b7-01`, tracestate: "vendor=abc" }],
+      ["zero-ids", { traceparent: `00-${"0".repeat(32)}-${"0".repeat(16)}-01` }],
+      ["not-hex", { traceparent: `00-${"x".repeat(32)}-00f067aa0ba902b7-01` }],
+      ["bad-dashes", { traceparent: `00_${trace1}_00f067aa0ba902b7_01` }],
+      ["bad-flags", { traceparent: `00-${trace1}-00f067aa0ba902b7-zz` }],
+      ["short", { traceparent: `00-${trace1}-01` }],
+    ];
+    for (const [id, traceContext] of cases) {
+      const [job] = await engine.submitJobs([{ id, handler: "echo" }]);
+      // As another process's engine would have written it.
+      await store.commit({ update: [{ job: { ...job!, traceContext, version: job!.version + 1 }, expectedVersion: job!.version }] });
+    }
+    while ((await engine.runNext()) !== undefined);
+    await engine.shutdown();
+    const process = byName(exporter.getFinishedSpans(), "process echo");
+    const of = (id: string) => process.find((s) => s.attributes["messaging.message.id"] === id)!;
+    expect(of("foreign").spanContext().traceId).toBe(trace1);
+    expect(of("foreign").parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
+    expect(of("foreign").links[0]?.context.traceState?.get("vendor")).toBe("abc");
+    for (const id of ["zero-ids", "not-hex", "bad-dashes", "bad-flags", "short"]) {
+      expect(of(id).parentSpanContext, id).toBeUndefined();
+      expect(of(id).links, id).toEqual([]);
+    }
+  });
+
   it("continues the submitter's active trace", async () => {
     const { exporter, tracing, provider } = tracer();
     providers.push(provider);

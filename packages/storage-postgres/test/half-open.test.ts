@@ -1,9 +1,9 @@
+import { FaultProxy } from "@pyrexis/test-utils";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import pg from "pg";
 import { StoreFailureError } from "@pyrexis/models";
 import { PostgresJobStore } from "../src/index.js";
 import { dropSchemas, freshSchema, job, PG_URL, rejection } from "./helpers.js";
-import { TcpProxy } from "./tcp-proxy.js";
 
 // A connection that goes half-open (silent both ways, never closed) must not hang the store: a
 // statement on it rejects after `queryTimeoutMs`, and the connection is destroyed rather than
@@ -16,9 +16,9 @@ afterEach(async () => {
 });
 
 /** A proxy in front of the test database, and the database URL through it. */
-async function proxied(): Promise<{ proxy: TcpProxy; url: string }> {
+async function proxied(): Promise<{ proxy: FaultProxy; url: string }> {
   const url = new URL(PG_URL);
-  const proxy = await TcpProxy.start(url.hostname, Number(url.port || 5432));
+  const proxy = await FaultProxy.start(url.hostname, Number(url.port || 5432));
   toClose.push(proxy);
   url.port = String(proxy.port);
   return { proxy, url: url.toString() };

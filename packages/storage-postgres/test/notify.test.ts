@@ -1,11 +1,10 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import pg from "pg";
 import { DuplicateJobError } from "@pyrexis/models";
-import { waitFor } from "@pyrexis/test-utils";
+import { waitFor, FaultProxy } from "@pyrexis/test-utils";
 import { channelOf } from "../src/identifiers.js";
 import { PostgresJobStore } from "../src/index.js";
 import { admin, dropSchemas, freshSchema, job, openStore, PG_URL, rejection } from "./helpers.js";
-import { TcpProxy } from "./tcp-proxy.js";
 
 // Wake-ups: one NOTIFY per write transaction on the schema's channel, and changeMark() fed by a
 // LISTEN connection that is replaced when it dies or goes silent.
@@ -109,7 +108,7 @@ describe("changeMark", () => {
   it("a half-open listener (silent, not closed) fails its heartbeat, is replaced, and notifications resume", async () => {
     const schema = freshSchema("half");
     const url = new URL(PG_URL);
-    const proxy = await TcpProxy.start(url.hostname, Number(url.port || 5432));
+    const proxy = await FaultProxy.start(url.hostname, Number(url.port || 5432));
     toClose.push(proxy);
     url.port = String(proxy.port);
     const a = await PostgresJobStore.open(

@@ -1,6 +1,7 @@
-// A TCP proxy on 127.0.0.1 that the scenario puts between the engines and PostgreSQL, to make
-// their connections half-open: bytes swallowed both ways, no socket closed (what a partition or a
-// NAT that forgot the mapping looks like to both ends). Then it resumes them, or destroys them.
+// A TCP proxy on 127.0.0.1 that a test puts between its clients and a server (PostgreSQL), to
+// make their connections half-open: bytes swallowed both ways, no socket closed (what a partition
+// or a NAT that forgot the mapping looks like to both ends). Then it resumes them, or destroys
+// them. Used by the PostgreSQL store's half-open tests and the multi-engine fault scenario.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
 interface Pair {
