@@ -17,5 +17,15 @@ export {
   type RenewRequest,
 } from "./claims.js";
 export { hasQueryJobs, MAX_QUERY_VALUES, type QueryJobsMethods, type QueryJobsQuery, type QueryJobStore } from "./query.js";
+export {
+  hasPrune,
+  MAX_PRUNE_KEEP,
+  MAX_PRUNE_LIMIT,
+  type FinishedStatus,
+  type PruneJobStore,
+  type PruneMethods,
+  type PruneReport,
+  type PruneRequest,
+} from "./prune.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";
