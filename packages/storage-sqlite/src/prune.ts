@@ -49,8 +49,13 @@ export const PRUNE_DELETE_RESULT_SQL = "DELETE FROM results WHERE job_id = ?";
 /** Deletes one finished job (never an unfinished one). Parameter: job id. */
 export const PRUNE_DELETE_JOB_SQL = `DELETE FROM jobs WHERE id = ? AND ${FINISHED}`;
 
-/** Free pages above this share of the file are given back to the file system after a prune. */
-const MAX_FREE_SHARE = 0.25;
+/**
+ * Free pages above this share of the file are given back to the file system after a prune,
+ * down to half the share. The gap is hysteresis: steady churn (each round frees less than half
+ * the file, and the next round's inserts fill it again) never vacuums, so the file neither
+ * shrinks nor regrows; a large prune (a backlog, a tightened rule) gives its space back.
+ */
+const MAX_FREE_SHARE = 0.5;
 
 /** What the prune needs from its store. */
 export interface SqlitePruneContext {
@@ -66,7 +71,7 @@ function describe(e: unknown): string {
 /**
  * Prunes finished work from one SQLite connection: each call one `BEGIN IMMEDIATE` transaction
  * (select, delete results, delete jobs), then, on a file in incremental auto-vacuum mode with
- * more than a quarter of its pages free, an `incremental_vacuum` outside the transaction.
+ * more than half of its pages free, an `incremental_vacuum` outside the transaction.
  */
 export class SqlitePrune {
   readonly #ctx: SqlitePruneContext;
@@ -149,8 +154,8 @@ export class SqlitePrune {
   /**
    * Gives free pages back when the file was created in incremental auto-vacuum mode (every new
    * store file is) and more than {@link MAX_FREE_SHARE} of it is free. Below that share, free
-   * pages stay for the next inserts to reuse: under steady churn the file neither grows nor
-   * shrinks. A busy file (another connection writing) is left for the next prune.
+   * pages stay for the next inserts to reuse. A failure (e.g. another connection holds the
+   * write lock past the busy timeout) is left for the next prune: the delete has committed.
    */
   #reclaimSpace(): void {
     const db = this.#ctx.db;

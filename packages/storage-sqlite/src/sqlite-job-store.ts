@@ -404,9 +404,12 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods {
       inspectDatabase(db, location);
       db.exec(`PRAGMA busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
       // A new file gives pages back after prunes (src/prune.ts): the mode can only be chosen
-      // before the first table exists, so it is set here, before the migrations; on an existing
-      // file the pragma is a no-op (see `vacuum()` for converting one).
-      db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      // before the first table exists, so it is set here, before the migrations. Only on an
+      // empty database: on an existing one the pragma would rewrite the header (a read command
+      // must leave the file byte-for-byte unchanged); see `vacuum()` for converting one.
+      if ((db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n === 0) {
+        db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      }
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${opts.synchronous ?? "NORMAL"}`);
       const file =
@@ -604,8 +607,8 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods {
   /**
    * The `prune` capability (see `PruneMethods`): one immediate transaction deletes up to `limit`
    * finished jobs and their results, found by a range scan of the `jobs_finished` index. On a
-   * file in incremental auto-vacuum mode (every file this version creates), free pages above a
-   * quarter of the file are then given back; see {@link SqliteJobStore.vacuum} for older files.
+   * file in incremental auto-vacuum mode (every file this version creates), free pages above half
+   * of the file are then given back; see {@link SqliteJobStore.vacuum} for older files.
    */
   async pruneFinished(request: PruneRequest): Promise<PruneReport> {
     this.#open();
