@@ -1,34 +1,16 @@
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "@pyrexis/test-utils";
 import { parseStatuses } from "../src/commands/list.js";
 import { parseConcurrency } from "../src/commands/worker.js";
 import { formatTable } from "../src/format.js";
-import { runCli, type CliIo } from "../src/index.js";
-import { HANDLERS } from "./helpers.js";
+import { HANDLERS, inProcess, type Captured } from "./helpers.js";
 
 // In-process runs of `runCli` (the same code the bin runs) for the many input-validation cases:
 // spawning a process per case would make the suite slow on a 2-core machine.
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(argv: string[], options: { input?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<Captured> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: { write: (s: string) => (stdout += s), isTTY: false },
-    stderr: { write: (s: string) => (stderr += s) },
-    stdin: Readable.from(options.input === undefined ? [] : [options.input]),
-    env: options.env ?? {},
-    cwd: options.cwd ?? dir,
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
+function cli(argv: string[], options: { input?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<Captured> {
+  return inProcess(argv, { ...options, cwd: options.cwd ?? dir });
 }
 
 const tmp = tempDir("pyrexis-cli-inproc-");

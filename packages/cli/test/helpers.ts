@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { runCli, type CliIo } from "../src/index.js";
 
 /** The built bin the tests run, as a user would (`node dist/bin.js`). */
 export const BIN: string = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
@@ -57,4 +59,32 @@ export function pyrexis(
   options: { input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return finish(start(args, cwd, options.env), options.input);
+}
+
+/** What an in-process run printed and returned. */
+export interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `runCli` in this process (the same code the bin runs) with captured output: for the many
+ * input-validation cases, where spawning a process per case would make the suite slow.
+ */
+export async function inProcess(
+  argv: string[],
+  options: { cwd: string; input?: string | undefined; env?: Record<string, string> | undefined },
+): Promise<Captured> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    stdout: { write: (s: string) => (stdout += s), isTTY: false },
+    stderr: { write: (s: string) => (stderr += s) },
+    stdin: Readable.from(options.input === undefined ? [] : [options.input]),
+    env: options.env ?? {},
+    cwd: options.cwd,
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
 }
