@@ -45,9 +45,9 @@ export const PRUNE_SCAN_ALL_SQL: string =
   ` AND finished_at IS NOT NULL ORDER BY finished_at, id LIMIT @limit`;
 
 /** Deletes one job's result. Parameter: job id. */
-export const PRUNE_DELETE_RESULT_SQL = "DELETE FROM results WHERE job_id = ?";
+export const PRUNE_DELETE_RESULT_SQL: string = "DELETE FROM results WHERE job_id = ?";
 /** Deletes one finished job (never an unfinished one). Parameter: job id. */
-export const PRUNE_DELETE_JOB_SQL = `DELETE FROM jobs WHERE id = ? AND ${FINISHED}`;
+export const PRUNE_DELETE_JOB_SQL: string = `DELETE FROM jobs WHERE id = ? AND ${FINISHED}`;
 
 /**
  * Free pages above this share of the file are given back to the file system after a prune,
