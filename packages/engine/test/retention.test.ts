@@ -4,7 +4,8 @@ import { MemoryJobStore, type JobStore, type PruneReport, type PruneRequest } fr
 import { makeJob, makeResult } from "@pyrexis/storage/conformance";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import { tempDir as makeTempDir } from "@pyrexis/test-utils";
-import { resolveRetention, type RetentionOptions } from "../src/index.js";
+import { existsSync } from "node:fs";
+import { createEngine, resolveRetention, type RetentionOptions } from "../src/index.js";
 import { deferred, engineWith, FlakyStore, until } from "./helpers.js";
 
 const T0 = 1_700_000_000_000;
@@ -72,6 +73,17 @@ describe("the retention option is checked: bad settings are a ValidationError an
     );
     expect(resolveRetention.bind(null, retention)).toThrow(/invalid engine option: retention/);
     expect(store.size).toBe(3);
+  });
+
+  it("createEngine on a SQLite path closes the store it opened when the option is refused", async () => {
+    const dir = makeTempDir("pyrexis-engine-retention-");
+    const path = dir.file("refused.db");
+    await expect(
+      createEngine({ store: path, handlers: { work: () => "ok" }, retention: { running: { maxAgeMs: 1 } } as RetentionOptions }),
+    ).rejects.toMatchObject({ name: "ValidationError", message: expect.stringMatching(/retention\.running is not a finished status/) });
+    // The last connection to close removes the WAL: an open (leaked) store would keep it.
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
   it("names the unfinished status it refuses", () => {
