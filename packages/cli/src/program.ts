@@ -180,11 +180,32 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--prefetch <n>", "jobs claimed ahead of free slots (default 0)", int(0, 10_000))
     .option("--dead-letter <handler>", "route every job that ends failed to this handler (a job <id>.dead-letter with its input and error)")
     .option("--metrics-port <port>", "serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)", int(0, 65_535))
+    .option("--keep-completed <duration>", "retention: delete completed jobs (and results) older than this, e.g. 7d, 36h")
+    .option("--keep-failed <duration>", "retention: delete failed jobs older than this, e.g. 30d")
+    .option("--keep-cancelled <duration>", "retention: delete cancelled jobs older than this")
+    .option("--keep-count <n>", "retention: keep at most the newest n jobs of each finished status", int(1, 2_147_483_647))
+    .option("--prune-interval <duration>", "retention: time between pruning rounds (default 1m)")
     .addOption(new Option("--rescan-ms <ms>", "old name of --poll-ms").argParser(int(0)).hideHelp())
     .option("--exit-when-drained", "shut down once no job is queued or running")
     .option("-q, --quiet", "print only the start line and the summary, not a line per job")
     .option("-v, --verbose", "also print started and progress events, and engine logs")
     .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/worker.js")).workerCommand(opts, io)));
+
+  program
+    .command("prune")
+    .description(
+      "Delete finished jobs and their results once: those older than --older-than and/or beyond the newest --keep-count " +
+        "of each status. Only completed, failed and cancelled jobs are ever deleted; safe while workers run.",
+    )
+    .addOption(storeOption())
+    .option("--older-than <duration>", "delete jobs that finished longer ago than this, e.g. 7d, 36h, 90m")
+    .option("--keep-count <n>", "keep only the newest n jobs of each status", int(0, 2_147_483_647))
+    .option("--status <status>", "only these finished statuses (repeatable, or a comma list; default all three)", collect)
+    .option("--batch <n>", "jobs deleted per store transaction (default 500)", int(1, 10_000))
+    .option("--dry-run", "count what would be deleted; delete nothing")
+    .option("--vacuum", "SQLite: then rewrite the file compactly and switch it to incremental auto-vacuum (run when workers are idle)")
+    .option("--json", "print { dryRun, deleted, total } as JSON")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/prune.js")).pruneCommand(opts, io)));
 
   program
     .command("metrics")

@@ -1,7 +1,7 @@
-import { Readable } from "node:stream";
-import { runCli, type CliIo } from "../src/index.js";
 import { spawn, type ChildProcess } from "node:child_process";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { runCli, type CliIo } from "../src/index.js";
 
 /** The built bin the tests run, as a user would (`node dist/bin.js`). */
 export const BIN: string = fileURLToPath(new URL("../dist/bin.js", import.meta.url));

@@ -75,7 +75,15 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
     await store.close().catch(() => {});
     throw error;
   }
-  const engine = new Engine({ ...engineOptions, store, executors, handlerNames });
+  let engine: Engine;
+  try {
+    engine = new Engine({ ...engineOptions, store, executors, handlerNames });
+  } catch (error) {
+    // A refused option (e.g. `retention`): release what was made here, keep what was given.
+    if (given === undefined) await executors.close().catch(() => {});
+    if (typeof storeOption !== "object") await store.close().catch(() => {});
+    throw error;
+  }
   if (start !== false) {
     try {
       await engine.start();

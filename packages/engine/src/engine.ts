@@ -66,6 +66,7 @@ import {
   type WaitOptions,
 } from "./options.js";
 import { recoverFromListing } from "./recovery.js";
+import { prunableStore, RetentionPruner } from "./retention.js";
 import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
 import { deadLetterJobOf, type DeadLetterRoute } from "./dead-letter-route.js";
@@ -244,6 +245,7 @@ export class Engine {
   readonly #claimedWaiting = new Map<string, Active[]>();
   #claimedWaitingCount = 0;
   readonly #rescanIntervalMs: number | undefined;
+  readonly #pruner: RetentionPruner | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #rescanning: Promise<number> | undefined;
   /** Newest `createdAt` seen by recovery or a rescan: a rescan looks at jobs from there on. */
@@ -300,6 +302,14 @@ export class Engine {
       if (event !== "engine:error") this.#events.emit("engine:error", { error, context: `listener of ${String(event)}` });
     });
     const store = this.#store;
+    // Checked before the store is taken below: a refused option leaves nothing registered.
+    this.#pruner =
+      resolved.retention === undefined
+        ? undefined
+        : new RetentionPruner(prunableStore(store), resolved.retention, this.#clock, {
+            pruned: (status, jobIds) => this.#events.emit("jobs:pruned", { status, jobIds }),
+            error: (error, context) => this.#reportError(error, context),
+          });
     if (hasClaims(store)) {
       this.#source = new ClaimSource(store, this.#claimHost, this.#clock, this.#claimSettings);
     } else {
@@ -848,6 +858,7 @@ export class Engine {
     }
     const done = new Promise<void>((resolve) => (this.#loopDone = resolve));
     this.#source?.start();
+    this.#pruner?.start();
     this.#pump();
     this.#checkDrained();
     await done;
@@ -1518,6 +1529,8 @@ export class Engine {
     this.#queue.stop();
     if (this.#rescanTimer) clearInterval(this.#rescanTimer);
     await this.#rescanning?.catch(() => 0);
+    // No batch may run into the closed store; one in flight is bounded by batchSize.
+    await this.#pruner?.stop();
     if (this.#source) {
       await this.#source.stopClaiming().catch(() => {});
       // Claimed jobs that never started go back to the store at once, for another engine to take.

@@ -1,4 +1,5 @@
 import type { Job, Result, SerializedError } from "@pyrexis/models";
+import type { FinishedStatus } from "@pyrexis/storage";
 
 /** Payloads of the engine's events, by event name. */
 export interface EngineEventMap {
@@ -16,6 +17,8 @@ export interface EngineEventMap {
   "job:failed": { job: Job; result: Result };
   /** The job was cancelled; its result is durable. */
   "job:cancelled": { job: Job; result: Result };
+  /** Retention deleted these finished jobs (and their results) of `status`: one event per store batch. */
+  "jobs:pruned": { status: FinishedStatus; jobIds: readonly string[] };
   /** Nothing is queued, delayed or running. */
   "engine:drained": Record<string, never>;
   /** Something went wrong outside a job (a store commit failed, a listener threw…). */

@@ -5,6 +5,7 @@ import { MetricsRegistry } from "@pyrexis/metrics";
 import { MAX_LEASE_MS, MIN_LEASE_MS, type JobStore } from "@pyrexis/storage";
 import type { SchedulerFactory } from "./local-queue.js";
 import { checkDeadLetterRoute, type DeadLetterRoute } from "./dead-letter-route.js";
+import { resolveRetention, type RetentionOptions, type RetentionPolicy } from "./retention.js";
 import type { EngineTracing } from "./tracing-hooks.js";
 import type { ShutdownCoordinator } from "./shutdown.js";
 
@@ -88,6 +89,12 @@ export interface EngineOptions {
   pollIntervalMs?: number | undefined;
   /** Claims: an idle engine claims at least this often even when nothing changed (delayed jobs coming due), in ms (default 1000). */
   idleClaimIntervalMs?: number | undefined;
+  /**
+   * Delete finished jobs and their results by age and/or count per status, in bounded batches on
+   * the engine's clock while `runLoop` runs (see {@link RetentionOptions}). Needs a store with the
+   * prune capability. Off by default: nothing is ever deleted.
+   */
+  retention?: RetentionOptions | undefined;
 }
 
 /** Options of {@link Engine.shutdown}. */
@@ -120,6 +127,8 @@ export interface ResolvedOptions {
   readonly graceMs: number;
   readonly claims: ClaimSettings;
   readonly deadLetter: DeadLetterRoute | undefined;
+  /** The checked `retention` option, or `undefined` when retention is off. */
+  readonly retention: RetentionPolicy | undefined;
 }
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -154,7 +163,9 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     throw invalid("owner", "must be a non-empty string of at most 256 characters");
   }
   const graceMs = checkInt(options.shutdownGraceMs, "shutdownGraceMs", 0, 2_147_483_647) ?? 10_000;
+  const retention = resolveRetention(options.retention);
   return {
+    retention,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     logger: options.logger ?? silentLogger,

@@ -11,5 +11,9 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
       expect(stdout.trimEnd().split("\n").at(-1)).toBe("[ 0.215, 0.101, 0.108, 0.108 ]");
       expect(stderr).toBe("");
     },
+    "retention-deleting-finished-jobs.ts": ({ stdout }) => {
+      expect(stdout).toMatch(/^pruned \d completed\n/);
+      expect(stdout.trimEnd().split("\n").at(-1)).toBe("kept 2 completed");
+    },
   },
 });

@@ -67,6 +67,18 @@ function migrations(schema: string): Record<string, Migration> {
         await run(db, `CREATE SEQUENCE ${s}.changes`);
       },
     },
+    // The prune capability: finished jobs in finish order (a terminal job's updated_at is when
+    // it finished, and it is never written again), so a prune batch is one bounded index range.
+    // Only terminal rows are in it; they pay for it once, when they finish. IF NOT EXISTS: an
+    // operator may build it CONCURRENTLY by hand before upgrading a large table.
+    "0002_prune": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await run(
+          db,
+          `CREATE INDEX IF NOT EXISTS jobs_finished ON ${s}.jobs (updated_at, id) WHERE status IN ('completed', 'failed', 'cancelled')`,
+        );
+      },
+    },
   };
 }
 

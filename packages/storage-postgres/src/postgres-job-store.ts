@@ -25,6 +25,9 @@ import type {
   Lease,
   ListJobsPage,
   ListJobsQuery,
+  PruneMethods,
+  PruneReport,
+  PruneRequest,
   ReclaimReport,
   ReclaimRequest,
   RenewReport,
@@ -41,6 +44,7 @@ import {
   emptyStatusCounts,
   encodeListCursor,
   normalizeListQuery,
+  normalizePruneRequest,
   reclaimedRecord,
 } from "@pyrexis/storage/kit";
 import { channelOf, checkSchemaName, DEFAULT_SCHEMA } from "./identifiers.js";
@@ -117,7 +121,7 @@ export interface PostgresJobStoreOptions {
 /** Corrupt records kept by {@link PostgresJobStore.corruptRecords} at most (newest kept). */
 export const MAX_KEPT_CORRUPT_RECORDS = 1000;
 
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: true, shared: true, claims: true });
+const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: true, shared: true, claims: true, prune: true });
 const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts()));
 
 function describe(e: unknown): string {
@@ -282,7 +286,7 @@ interface ExpiredRow extends JobRow {
  * await store.close();
  * ```
  */
-export class PostgresJobStore implements JobStore, ClaimMethods {
+export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods {
   /** Persistent, shared by any number of instances and processes, with claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   /** The schema holding this store's tables. */
@@ -671,6 +675,30 @@ export class PostgresJobStore implements JobStore, ClaimMethods {
     );
     if (report.retried.length + report.failed.length > 0) this.#mark++;
     return report;
+  }
+
+  /**
+   * The `prune` capability (see `PruneMethods`): one statement deletes up to `limit` finished
+   * jobs and their results (a bounded range of the partial index `jobs_finished`, rows taken
+   * `FOR UPDATE SKIP LOCKED`, so engines pruning at once never wait on or fail because of each
+   * other). The space of the deleted rows is reused once autovacuum has passed; nothing else to run.
+   */
+  async pruneFinished(request: PruneRequest): Promise<PruneReport> {
+    this.#assertOpen();
+    const q = normalizePruneRequest(request);
+    const rows = await this.#guard("pruneFinished", () =>
+      run<{ id: string; found: number }>(this.#connection.kysely, this.#statements.prune, [
+        q.statuses,
+        // updated_at is an integer: `< t` is `< ceil(t)`; clamped into bigint's range.
+        q.finishedBefore === undefined
+          ? null
+          : Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(q.finishedBefore))),
+        q.keepLatest ?? null,
+        q.limit,
+      ]),
+    );
+    if (rows.length > 0) this.#mark++;
+    return { deleted: rows.map((r) => r.id), more: (rows[0]?.found ?? 0) > q.limit };
   }
 
   /** Distinct owners holding a lease now (expired or not). */

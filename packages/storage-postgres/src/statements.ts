@@ -41,6 +41,12 @@ export interface Statements {
   readonly reclaimResults: string;
   readonly leaseOwners: string;
   /**
+   * $1 statuses (terminal, array), $2 finished before or NULL, $3 keepLatest or NULL, $4 limit.
+   * Deletes up to $4 finished jobs and their results; one row per deleted job (oldest finish
+   * first) with `found`, how many candidates the bounded scan saw (up to $4 + 1).
+   */
+  readonly prune: string;
+  /**
    * listJobs, by (order, status filter, has cursor): $1 limit, then $2 the status (`"one"`) or
    * statuses (`"many"`, an array), then the cursor's created_at and id.
    */
@@ -132,6 +138,36 @@ export function buildStatements(schema: string): Statements {
       WHERE j.id = u.id AND j.version = u.expected AND j.status = 'running'
       RETURNING j.id`,
     reclaimResults: `INSERT INTO ${results} (job_id, data) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (job_id) DO NOTHING`,
+    // One statement, so the jobs and their results go in one transaction. The candidate scan is
+    // one range of the partial index jobs_finished (updated_at, id), in delete order, bounded by
+    // LIMIT $4 + 1 (the extra row tells whether more remain). `keep` is the newest row
+    // keepLatest spares last (none when fewer exist: then nothing is deleted). FOR UPDATE SKIP
+    // LOCKED lets engines prune at once: each deletes rows the others did not take, and a row
+    // another pruner deleted meanwhile is re-checked away, so no id is reported twice. The
+    // terminal status literals let the planner use the partial index; the DELETE repeats them,
+    // so an unfinished row is never deleted. Dead tuples are left to autovacuum (the table's
+    // scale factor is 0.02, set by migration 0001).
+    prune: `WITH keep AS (
+        SELECT updated_at, id FROM ${jobs}
+        WHERE status IN ('completed', 'failed', 'cancelled') AND status = ANY($1::text[]) AND $3::int > 0
+        ORDER BY updated_at DESC, id DESC OFFSET greatest($3::int - 1, 0) LIMIT 1
+      ),
+      c AS (
+        SELECT j.id, j.updated_at FROM ${jobs} j
+        WHERE j.status IN ('completed', 'failed', 'cancelled') AND j.status = ANY($1::text[])
+          AND ($2::bigint IS NULL OR j.updated_at < $2::bigint)
+          AND (coalesce($3::int, 0) = 0 OR (j.updated_at, j.id) < (SELECT k.updated_at, k.id FROM keep k))
+        ORDER BY j.updated_at, j.id
+        LIMIT $4::int + 1
+        FOR UPDATE OF j SKIP LOCKED
+      ),
+      chosen AS (SELECT id FROM c ORDER BY updated_at, id LIMIT $4::int),
+      r AS (DELETE FROM ${results} x USING chosen WHERE x.job_id = chosen.id),
+      d AS (
+        DELETE FROM ${jobs} j USING chosen WHERE j.id = chosen.id AND j.status IN ('completed', 'failed', 'cancelled')
+        RETURNING j.id, j.updated_at
+      )
+      SELECT d.id, (SELECT count(*) FROM c)::int AS found FROM d ORDER BY d.updated_at, d.id`,
     leaseOwners: `SELECT DISTINCT lease_owner FROM ${jobs} WHERE status = 'running' AND lease_owner IS NOT NULL`,
     list(order, statuses, cursor) {
       const key = `${order}:${statuses}:${cursor}`;

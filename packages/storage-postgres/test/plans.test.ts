@@ -117,4 +117,20 @@ describe("plans of the hot statements (EXPLAIN)", () => {
       expect(many.seqScans).toEqual([]);
     }
   });
+
+  it("a prune batch is a bounded range of the partial index jobs_finished, by age, by count or both", async () => {
+    const statuses = ["completed", "failed", "cancelled"];
+    for (const params of [
+      [statuses, 5_000, null, 100],
+      [["completed"], null, 1_000, 100],
+      [statuses, 15_000, 500, 100],
+      [statuses, null, 0, 100],
+    ]) {
+      const p = await plan(s.prune, params);
+      expect(p.indexes, JSON.stringify(params)).toContain("jobs_finished");
+      expect(p.seqScans, JSON.stringify(params)).toEqual([]);
+    }
+    // Statuses the table holds none of: the planner may prefer the status index; never a table scan.
+    expect((await plan(s.prune, [["failed", "cancelled"], 15_000, 500, 100])).seqScans).toEqual([]);
+  });
 });

@@ -70,9 +70,12 @@ export const RECLAIM_SCAN_SQL: string =
   " AND (lease_expires_at IS NULL OR lease_expires_at <= ? OR lease_owner IN (SELECT value FROM json_each(?)))" +
   " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY lease_expires_at LIMIT ?";
 
-/** Writes a reclaimed record (`retrying` or `failed`), ending the lease. Parameters: status, run at, version, aging key, data, id, expected version. */
+/**
+ * Writes a reclaimed record (`retrying` or `failed`), ending the lease. Parameters: status, run
+ * at, version, aging key, data, finished at (`NULL` unless failed), id, expected version.
+ */
 export const RECLAIM_WRITE_SQL: string =
-  "UPDATE jobs SET status = ?, run_at = ?, version = ?, aging_key = ?, data = ?, lease_owner = NULL, lease_expires_at = NULL" +
+  "UPDATE jobs SET status = ?, run_at = ?, version = ?, aging_key = ?, data = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL" +
   " WHERE id = ? AND version = ?";
 
 /** Owners holding a lease now (expired or not). Uses index `jobs_lease`. */
@@ -396,6 +399,7 @@ export class SqliteClaims {
           next.version,
           this.#ctx.agingKey(next),
           JSON.stringify(next),
+          next.status === "failed" ? next.updatedAt : null,
           next.id,
           job.version,
         ).changes;

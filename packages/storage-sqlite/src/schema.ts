@@ -19,6 +19,8 @@ export interface JobsTable {
   lease_owner: string | null;
   /** When that lease expires, epoch ms by the store's clock; `NULL` when unclaimed (migration 0003). */
   lease_expires_at: number | null;
+  /** The finish time (`updatedAt`) of a `completed`, `failed` or `cancelled` job; `NULL` otherwise (migration 0005). */
+  finished_at: number | null;
 }
 
 /** Row of the `results` table. */
@@ -100,6 +102,17 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema.createIndex("jobs_handler_created_id").on("jobs").columns(["handler", "created_at", "id"]).execute();
       await db.schema.createIndex("jobs_status_handler_created_id").on("jobs").columns(["status", "handler", "created_at", "id"]).execute();
+    },
+  },
+  // The prune capability (src/prune.ts): the finish time of terminal jobs as a column, and a
+  // partial index in finish order that only terminal rows pay for. Existing terminal rows get
+  // their record's updatedAt (a row whose data is not JSON keeps NULL: it is never pruned).
+  "0005_prune": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE jobs ADD COLUMN finished_at INTEGER`.execute(db);
+      await sql`UPDATE jobs SET finished_at = json_extract(data, '$.updatedAt')
+        WHERE status IN ('completed', 'failed', 'cancelled') AND typeof(data) = 'text' AND json_valid(data)`.execute(db);
+      await sql`CREATE INDEX jobs_finished ON jobs (finished_at, id) WHERE status IN ('completed', 'failed', 'cancelled')`.execute(db);
     },
   },
 });

@@ -29,6 +29,9 @@ import {
   type JobUpdate,
   type ListJobsPage,
   type ListJobsQuery,
+  type PruneMethods,
+  type PruneReport,
+  type PruneRequest,
   type QueryJobsQuery,
   type ReclaimReport,
   type ReclaimRequest,
@@ -43,10 +46,12 @@ import {
   encodeListCursor,
   normalizeJobsQuery,
   normalizeListQuery,
+  normalizePruneRequest,
 } from "@pyrexis/storage/kit";
 import { SqliteClaims } from "./claims.js";
 import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
 import { looksLikeJob } from "./job-shape.js";
+import { finishedAt, SqlitePrune } from "./prune.js";
 import { runJobsQuery } from "./query.js";
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
@@ -155,7 +160,19 @@ function preparePositional(db: SqliteDatabaseLike, query: { compile(): { sql: st
 }
 
 /** Argument order of `insertJob`. */
-const INSERT_JOB_ORDER = ["id", "created_at", "status", "priority", "run_at", "version", "aging_key", "data", "mode", "handler"] as const;
+const INSERT_JOB_ORDER = [
+  "id",
+  "created_at",
+  "status",
+  "priority",
+  "run_at",
+  "version",
+  "aging_key",
+  "data",
+  "mode",
+  "handler",
+  "finished_at",
+] as const;
 /** Argument order of `updateJob`. */
 const UPDATE_JOB_ORDER = [
   "status",
@@ -166,6 +183,7 @@ const UPDATE_JOB_ORDER = [
   "data",
   "mode",
   "handler",
+  "finished_at",
   "keep_lease",
   "keep_lease",
   "id",
@@ -185,6 +203,7 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
     data: param<string>("data"),
     mode: param<string>("mode"),
     handler: param<string>("handler"),
+    finished_at: param<number | null>("finished_at"),
   };
   return {
     insertJob: preparePositional(
@@ -262,7 +281,7 @@ function checkPositiveInt(value: unknown, name: string, min: number, max: number
  * await store.close();
  * ```
  */
-export class SqliteJobStore implements JobStore, ClaimMethods {
+export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods {
   /** Persistent for files, shared safely by several instances or processes on one file; claims always. */
   readonly capabilities: StoreCapabilities;
   /** Where the data lives (the file path, or `":memory:"`), for messages. */
@@ -278,6 +297,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
   readonly #shapeOnly: boolean;
   readonly #corrupt = new Map<string, CorruptRecordError>();
   readonly #claims: SqliteClaims;
+  readonly #prune: SqlitePrune;
   #batch: CommitBatch | undefined;
 
   private constructor(
@@ -292,7 +312,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
     this.#kysely = kysely;
     this.#statements = statements;
     this.location = location;
-    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true, queryJobs: true });
+    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true, queryJobs: true, prune: true });
     this.#agingRate = options.agingRate ?? 0.1;
     this.#onCorruptRecord = options.onCorruptRecord;
     this.#shapeOnly = options.readValidation === "shape";
@@ -307,6 +327,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
       readJob: (row) => this.#readJob(row, true),
       reportCorrupt: (error) => this.#reportCorrupt(error),
     });
+    this.#prune = new SqlitePrune({ db, location });
     // Prepared once; the batch travels through a field so no closure is made per commit.
     this.#commitTx = db.transaction(() => this.#applyBatch());
   }
@@ -382,6 +403,13 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
       // Reads only, before any pragma that writes (journal_mode=WAL rewrites the header).
       inspectDatabase(db, location);
       db.exec(`PRAGMA busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+      // A new file gives pages back after prunes (src/prune.ts): the mode can only be chosen
+      // before the first table exists, so it is set here, before the migrations. Only on an
+      // empty database: on an existing one the pragma would rewrite the header (a read command
+      // must leave the file byte-for-byte unchanged); see `vacuum()` for converting one.
+      if ((db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n === 0) {
+        db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      }
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${opts.synchronous ?? "NORMAL"}`);
       const file =
@@ -482,6 +510,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
           JSON.stringify(job),
           job.mode,
           job.handler,
+          finishedAt(job),
         ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
@@ -499,6 +528,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
           JSON.stringify(job),
           job.mode,
           job.handler,
+          finishedAt(job),
           job.status === "running" ? 1 : 0,
           job.status === "running" ? 1 : 0,
           job.id,
@@ -572,6 +602,38 @@ export class SqliteJobStore implements JobStore, ClaimMethods {
   async changeMark(): Promise<string> {
     this.#open();
     return this.#claims.changeMark();
+  }
+
+  /**
+   * The `prune` capability (see `PruneMethods`): one immediate transaction deletes up to `limit`
+   * finished jobs and their results, found by a range scan of the `jobs_finished` index. On a
+   * file in incremental auto-vacuum mode (every file this version creates), free pages above half
+   * of the file are then given back; see {@link SqliteJobStore.vacuum} for older files.
+   */
+  async pruneFinished(request: PruneRequest): Promise<PruneReport> {
+    this.#open();
+    const report = this.#prune.prune(normalizePruneRequest(request));
+    if (report.deleted.length > 0) this.#claims.noteWrite();
+    return report;
+  }
+
+  /**
+   * Rewrites the whole file compactly (`VACUUM`) and switches it to incremental auto-vacuum, so
+   * later prunes give space back. For files created before this version (auto-vacuum off):
+   * their freed pages are reused by new jobs but the file never shrinks. Takes the write lock
+   * for as long as the copy takes and needs free disk for a second copy: run it when no engine
+   * is busy (e.g. `pyrexis prune --vacuum`). Resolves with the file's page counts before and after.
+   */
+  async vacuum(): Promise<{ readonly pagesBefore: number; readonly pagesAfter: number }> {
+    const db = this.#open();
+    return this.#guard("vacuum", () => {
+      const pages = (): number => Number((db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count);
+      const pagesBefore = pages();
+      db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      db.exec("VACUUM");
+      this.#claims.noteWrite();
+      return { pagesBefore, pagesAfter: pages() };
+    });
   }
 
   #readJob(row: JobRow, shapeFirst: boolean = this.#shapeOnly): Job {

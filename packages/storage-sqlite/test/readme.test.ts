@@ -9,5 +9,6 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
       expect(stdout).toContain("running: 1");
       expect(stdout).toContain("pending: 0");
     },
+    "pruning-finished-work-and-reclaiming-space.ts": ({ stdout }) => expect(stdout).toBe("deleted 2; still pending: 1\n"),
   },
 });

@@ -24,6 +24,16 @@ export {
   type QueryJobsQuery,
   type QueryJobStore,
 } from "./query.js";
+export {
+  hasPrune,
+  MAX_PRUNE_KEEP,
+  MAX_PRUNE_LIMIT,
+  type FinishedStatus,
+  type PruneJobStore,
+  type PruneMethods,
+  type PruneReport,
+  type PruneRequest,
+} from "./prune.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";
 export { assertSameWork, splitExisting, type ExistingSplit } from "./existing-jobs.js";

@@ -67,6 +67,8 @@ export interface StoreCapabilities {
   readonly claims?: boolean;
   /** The store filters listings by handler, mode, priority and creation time: it implements `QueryJobsMethods` (`./query.ts`). */
   readonly queryJobs?: boolean;
+  /** The store deletes finished jobs and their results in bounded batches: it implements `PruneMethods` (`./prune.ts`, see its rules). */
+  readonly prune?: boolean;
 }
 
 /**

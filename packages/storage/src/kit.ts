@@ -38,3 +38,4 @@ export {
   type Reclaimed,
 } from "./claims-kit.js";
 export { matchesJobsQuery, normalizeJobsQuery, type NormalizedJobsQuery } from "./query.js";
+export { compareFinishOrder, isFinishedStatus, normalizePruneRequest, selectPrunable, type NormalizedPruneRequest } from "./prune.js";

@@ -12,6 +12,7 @@ import {
 } from "./claims-kit.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
 import { MemoryClaimIndex } from "./memory-claim-index.js";
+import { normalizePruneRequest, selectPrunable, type PruneMethods, type PruneReport, type PruneRequest } from "./prune.js";
 import { matchesJobsQuery, normalizeJobsQuery, type QueryJobsMethods, type QueryJobsQuery } from "./query.js";
 import {
   assertJobId,
@@ -50,7 +51,7 @@ export interface MemoryJobStoreOptions {
 }
 
 /** Not persistent; shared by the engines of one process, which claim from one instance. */
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true, queryJobs: true });
+const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true, queryJobs: true, prune: true });
 
 /**
  * A job and its result, kept together: one hash lookup finds both, an update or a result is a
@@ -96,7 +97,7 @@ class StoredRecord {
  * await store.close();
  * ```
  */
-export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods {
+export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods, PruneMethods {
   /** Not persistent; shared (one instance, many engines of one process) through claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   readonly #clone: boolean;
@@ -318,6 +319,37 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods 
     this.#assertOpen();
     const q = normalizeJobsQuery(query);
     return this.#scan(q, (job) => matchesJobsQuery(job, q));
+  }
+
+  /**
+   * The `prune` capability: deletes up to `limit` finished jobs (and their results) chosen by
+   * `selectPrunable`. O(n log n) in the finished jobs per call (a scan and a sort): fine for the
+   * reference store, whose engines prune a batch per interval.
+   */
+  async pruneFinished(request: PruneRequest): Promise<PruneReport> {
+    this.#assertOpen();
+    const q = normalizePruneRequest(request);
+    const candidates = selectPrunable(
+      (function* (records: Iterable<StoredRecord>) {
+        for (const r of records) yield r.job;
+      })(this.#records.values()),
+      q,
+    );
+    const chosen = candidates.length > q.limit ? candidates.slice(0, q.limit) : candidates;
+    if (chosen.length === 0) return { deleted: [], more: false };
+    this.#changes++;
+    const gone = new Set<StoredRecord>();
+    for (const job of chosen) {
+      const record = this.#records.get(job.id)!;
+      gone.add(record);
+      this.#records.delete(job.id);
+      this.#counts[job.status]--;
+    }
+    // One compaction pass keeps the listing order (and so every cursor) intact for the survivors.
+    let w = 0;
+    for (const record of this.#order) if (!gone.has(record)) this.#order[w++] = record;
+    this.#order.length = w;
+    return { deleted: chosen.map((j) => j.id), more: candidates.length > q.limit };
   }
 
   #scan({ limit, order, after }: NormalizedListQuery, keep: ((job: Job) => boolean) | undefined): ListJobsPage {

@@ -6,13 +6,22 @@ import {
   describeCommitRules,
   describeJobStore,
   describeListing,
+  describePrune,
   describeRoundTrips,
   describeShared,
   type ConformanceGroup,
   type JobStoreFactory,
   type TestApi,
 } from "../src/conformance/index.js";
-import { MemoryJobStore, type CommitBatch, type JobStore, type ListJobsPage, type ListJobsQuery } from "../src/index.js";
+import {
+  MemoryJobStore,
+  type CommitBatch,
+  type PruneReport,
+  type PruneRequest,
+  type JobStore,
+  type ListJobsPage,
+  type ListJobsQuery,
+} from "../src/index.js";
 import { emptyStatusCounts } from "../src/kit.js";
 
 /** A fake test framework that collects the suite's tests so we can run them and see which fail. */
@@ -129,6 +138,84 @@ describe("the conformance suite catches broken stores", () => {
     }
     const failed = await failing(describeCloseSemantics, () => new NeverCloses());
     expect(failed.some((n) => n.includes("every method rejects with StoreClosedError"))).toBe(true);
+  });
+});
+
+describe("the prune cases catch broken prune stores", () => {
+  /** Prunes through the reference store; subclasses break one rule each. */
+  class Pruning extends Wrapper {
+    override readonly capabilities = { prune: true };
+    pruneFinished(request: PruneRequest): Promise<PruneReport> {
+      return this.inner.pruneFinished(request);
+    }
+  }
+
+  it("passes the reference store", async () => {
+    expect(await failing(describePrune, () => new Pruning())).toEqual([]);
+  });
+
+  it("catches a store that also deletes old running jobs", async () => {
+    class DeletesRunning extends Pruning {
+      override async pruneFinished(request: PruneRequest): Promise<PruneReport> {
+        const report = await this.inner.pruneFinished(request);
+        const running = await this.inner.listJobs({ status: "running", limit: 10_000 });
+        // A store that forgets the status filter: rewrites the running jobs as finished, then prunes them.
+        for (const job of running.jobs) {
+          await this.inner.commit({
+            update: [{ job: { ...job, status: "cancelled", version: job.version + 1 }, expectedVersion: job.version }],
+          });
+        }
+        const more = await this.inner.pruneFinished({ keepLatest: 0, limit: 10_000, status: "cancelled" });
+        return { deleted: [...report.deleted, ...more.deleted.filter((id) => running.jobs.some((j) => j.id === id))], more: report.more };
+      }
+    }
+    const failed = await failing(describePrune, () => new DeletesRunning());
+    expect(failed.some((n) => n.includes("claimed running job with old timestamps"))).toBe(true);
+    expect(failed.some((n) => n.includes("unfinished jobs of any age stay"))).toBe(true);
+  });
+
+  it("catches an unbounded prune and one that leaves results behind", async () => {
+    class Unbounded extends Pruning {
+      override pruneFinished(request: PruneRequest): Promise<PruneReport> {
+        return this.inner.pruneFinished({ ...request, limit: 10_000 });
+      }
+    }
+    expect((await failing(describePrune, () => new Unbounded())).some((n) => n.includes("limit bounds every call"))).toBe(true);
+    class KeepsResults extends Pruning {
+      // Remembers every result it was given and serves it even after its job was pruned.
+      readonly #orphans = new Map<string, Result>();
+      override async commit(batch: CommitBatch): Promise<void> {
+        await this.inner.commit(batch);
+        for (const r of batch.results ?? []) this.#orphans.set(r.jobId, r);
+      }
+      override async getResult(jobId: string): Promise<Result | undefined> {
+        return (await this.inner.getResult(jobId)) ?? this.#orphans.get(jobId);
+      }
+    }
+    expect((await failing(describePrune, () => new KeepsResults())).some((n) => n.includes("with their results"))).toBe(true);
+  });
+
+  it("catches a store that accepts a request naming an unfinished status", async () => {
+    class Lenient extends Pruning {
+      override async pruneFinished(request: PruneRequest): Promise<PruneReport> {
+        const statuses = [request.status ?? []].flat().filter((s) => s === "completed" || s === "failed" || s === "cancelled");
+        if (request.status !== undefined && statuses.length === 0) return { deleted: [], more: false };
+        return this.inner.pruneFinished({ ...request, status: statuses.length === 0 ? undefined : statuses });
+      }
+    }
+    expect((await failing(describePrune, () => new Lenient())).some((n) => n.includes("malformed request"))).toBe(true);
+  });
+
+  it("skips the cases for a store that does not declare the capability", async () => {
+    const skipped: string[] = [];
+    const tests: { name: string; fn: (c: { skip: (note?: string) => void }) => Promise<void> }[] = [];
+    describePrune(
+      { describe: (_n, fn) => fn(), it: (name, fn) => tests.push({ name, fn }) },
+      { name: "plain", create: async () => new Wrapper() },
+    );
+    for (const t of tests) await t.fn({ skip: () => skipped.push(t.name) });
+    expect(skipped.length).toBe(tests.length);
+    expect(tests.length).toBeGreaterThan(5);
   });
 });
 

@@ -1,4 +1,5 @@
-import { createEngine, serveMetrics, type Engine, type Logger } from "@pyrexis/engine";
+import { createEngine, serveMetrics, type Engine, type Logger, type RetentionOptions, type RetentionRule } from "@pyrexis/engine";
+import { parseDuration } from "../duration.js";
 import { UsageError } from "../errors.js";
 import { formatDuration } from "../format.js";
 import type { CliIo } from "../io.js";
@@ -26,6 +27,16 @@ export interface WorkerOptions {
   deadLetter?: string | undefined;
   /** Serve Prometheus metrics on this port (`/metrics`, bound to 127.0.0.1; 0: any free port). */
   metricsPort?: number | undefined;
+  /** Retention: delete completed jobs older than this duration (`7d`). */
+  keepCompleted?: string | undefined;
+  /** Retention: delete failed jobs older than this duration. */
+  keepFailed?: string | undefined;
+  /** Retention: delete cancelled jobs older than this duration. */
+  keepCancelled?: string | undefined;
+  /** Retention: keep at most this many of the newest jobs of each finished status. */
+  keepCount?: number | undefined;
+  /** Retention: time between pruning rounds (a duration, default 1m). */
+  pruneInterval?: string | undefined;
   exitWhenDrained?: boolean | undefined;
   quiet?: boolean | undefined;
   verbose?: boolean | undefined;
@@ -93,6 +104,34 @@ function claimOptions(options: WorkerOptions): {
   return out;
 }
 
+/**
+ * The engine's `retention` option from the worker's flags, or `undefined` when none is given:
+ * `--keep-completed/--keep-failed/--keep-cancelled <duration>` set each status's age limit,
+ * `--keep-count <n>` a count limit for every finished status (a job goes once it exceeds either),
+ * `--prune-interval <duration>` the time between rounds. Bad values are usage errors.
+ */
+export function retentionOf(options: WorkerOptions): RetentionOptions | undefined {
+  const ages = {
+    completed: options.keepCompleted === undefined ? undefined : parseDuration(options.keepCompleted, "--keep-completed"),
+    failed: options.keepFailed === undefined ? undefined : parseDuration(options.keepFailed, "--keep-failed"),
+    cancelled: options.keepCancelled === undefined ? undefined : parseDuration(options.keepCancelled, "--keep-cancelled"),
+  };
+  const count = options.keepCount;
+  const intervalMs = options.pruneInterval === undefined ? undefined : parseDuration(options.pruneInterval, "--prune-interval");
+  const rules: Record<string, RetentionRule> = {};
+  for (const status of ["completed", "failed", "cancelled"] as const) {
+    const maxAgeMs = ages[status];
+    if (maxAgeMs === undefined && count === undefined) continue;
+    rules[status] = { ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(count !== undefined ? { maxCount: count } : {}) };
+  }
+  if (Object.keys(rules).length === 0) {
+    if (intervalMs !== undefined)
+      throw new UsageError("--prune-interval needs --keep-completed, --keep-failed, --keep-cancelled or --keep-count");
+    return undefined;
+  }
+  return { ...rules, ...(intervalMs !== undefined ? { intervalMs: Math.min(intervalMs, 2_147_483_647) } : {}) };
+}
+
 function stderrLogger(io: CliIo): Logger {
   const line =
     (level: string) =>
@@ -115,6 +154,7 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
   const handlers = resolveHandlersPath(options.handlers, io);
   if (handlers === undefined) throw new UsageError("worker needs a handlers module: --handlers <module> or PYREXIS_HANDLERS");
   const concurrency = parseConcurrency(options.concurrency, { async: options.async, thread: options.thread, process: options.process });
+  const retention = retentionOf(options);
   await assertStoreFile(storePath);
   const engine = await createEngine({
     store: storePath,
@@ -123,6 +163,7 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
     ...(options.graceMs !== undefined ? { shutdownGraceMs: options.graceMs } : {}),
     ...claimOptions(options),
     ...(options.deadLetter !== undefined ? { deadLetter: { handler: options.deadLetter } } : {}),
+    ...(retention !== undefined ? { retention } : {}),
     ...(options.verbose ? { logger: stderrLogger(io) } : {}),
   });
   const graceMs = options.graceMs ?? 10_000;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { JOB_STATUSES, ManualClock, type Clock, type Job, type JobStatus, type Result } from "@pyrexis/models";
 import { DEFAULT_CLAIM_AGING_RATE } from "../claims-kit.js";
 import { hasClaims, type ClaimsJobStore } from "../claims.js";
-import type { JobStore } from "../job-store.js";
+import type { JobStore, StoreCapabilities } from "../job-store.js";
 import { BASE_TIME } from "./data.js";
 
 /** A test body; may return a promise. */
@@ -107,6 +107,11 @@ export interface StoreTestOptions {
    * when it declares it without the claims methods.
    */
   readonly claims?: boolean | undefined;
+  /**
+   * An optional capability the case is about: skipped unless the store declares
+   * `capabilities[name]`, and failed when it declares it without the methods (`present` false).
+   */
+  readonly capability?: { readonly name: keyof StoreCapabilities; readonly present: (store: JobStore) => boolean } | undefined;
 }
 
 /** Where the fake clock of claims cases starts: a day after {@link BASE_TIME}, later than any `makeJob` time. */
@@ -196,6 +201,14 @@ export function storeTest(
         throw new TypeError(
           `${factory.name}: the store declares capabilities.claims but lacks claim/renewLeases/reclaimExpired/leaseOwners`,
         );
+      }
+      const capability = options.capability;
+      if (capability !== undefined && store.capabilities[capability.name] !== true) {
+        if (typeof context?.skip === "function") context.skip(`${factory.name} does not declare capabilities.${capability.name}`);
+        return;
+      }
+      if (capability !== undefined && !capability.present(store)) {
+        throw new TypeError(`${factory.name}: the store declares capabilities.${capability.name} but lacks its methods`);
       }
       const harness: Harness = {
         store,

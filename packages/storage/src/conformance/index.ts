@@ -33,6 +33,7 @@ import { claims } from "./claims.js";
 import { checkSuiteArgs, resolveSeed, type JobStoreFactory, type TestApi } from "./harness.js";
 import { listing } from "./listing.js";
 import { persistence } from "./persistence.js";
+import { prune } from "./prune.js";
 import { queryJobs } from "./query.js";
 import { roundTrips } from "./round-trips.js";
 import { shared } from "./shared.js";
@@ -102,6 +103,14 @@ export const describeShared: ConformanceGroup = group("describeShared", shared);
 export const describeQueryJobs: ConformanceGroup = group("describeQueryJobs", queryJobs);
 
 /**
+ * The `prune` capability (deleting finished jobs and their results in bounded batches): only
+ * terminal jobs go, results with them, paging stays consistent, concurrent prunes are safe, bad
+ * requests delete nothing. Part of {@link describeJobStore}; each case is skipped unless the
+ * store declares `capabilities.prune`.
+ */
+export const describePrune: ConformanceGroup = group("describePrune", prune);
+
+/**
  * The whole suite: every group above inside one `describe("JobStore conformance: <name>")`.
  * Prints the seed of the randomized tests; replay a failure with `PYREXIS_CONFORMANCE_SEED=<seed>`
  * or `factory.seed`.
@@ -120,5 +129,6 @@ export function describeJobStore(api: TestApi, factory: JobStoreFactory): void {
     argumentChecks(api, factory, seed);
     claims(api, factory, seed);
     shared(api, factory, seed);
+    prune(api, factory, seed);
   });
 }
