@@ -13,6 +13,7 @@
 //                                 (JSON); with the variant's `submitter(shared)` it runs the cross-process scenario
 //   stop()                        stop consumers
 //   cleanup()                     remove our keys / schema / files and close connections
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
@@ -138,4 +139,29 @@ export async function waitUntil(check, { everyMs = 20, timeoutMs = 30_000 } = {}
     await new Promise((r) => setTimeout(r, everyMs));
   }
   return true;
+}
+
+/**
+ * A fresh schema name for one run of a PostgreSQL contender (`<prefix>_<8 hex>`), so a run never
+ * meets another run's leftovers, and the connection string that opens a Pyrexis store on it
+ * (`…?schema=<name>`, the store's own query parameter).
+ * @param {string} prefix
+ */
+export function pgRunSchema(prefix) {
+  const schema = `${prefix}_${randomBytes(4).toString("hex")}`;
+  const url = new URL(pgTarget().connectionString);
+  url.searchParams.set("schema", schema);
+  return { schema, storeUrl: url.toString() };
+}
+
+/** Drops `schema` (and everything in it) on the DATABASE_URL server. @param {string} schema */
+export async function dropPgSchema(schema) {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: pgTarget().connectionString });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
 }
