@@ -16,6 +16,7 @@ const { store, concurrency, agingRate } = /** @type {{ store: string, concurrenc
 /** @param {WorkerMessage} m */
 const send = (m) => process.send?.(m);
 
+/** The engine, or its opening error reported to the driver (which names it in its crash reason). */
 const engine = await createEngine({
   store,
   handlers: {
@@ -25,6 +26,15 @@ const engine = await createEngine({
   },
   concurrency: { async: concurrency },
   ...(agingRate === undefined ? {} : { agingRate }),
+}).catch(async (/** @type {unknown} */ error) => {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? ` (cause: ${error.cause.message})` : "";
+  await new Promise((resolve) =>
+    process.send
+      ? process.send({ type: "error", message: `worker could not open its engine: ${message}${cause}` }, resolve)
+      : resolve(undefined),
+  );
+  process.exit(1);
 });
 if (!engine.usesClaims) {
   // Engines in several processes on a store without claims would run the same jobs twice.

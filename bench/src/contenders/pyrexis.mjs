@@ -337,6 +337,15 @@ export const variants = [
     submitter: storeSubmitter,
   },
   {
+    id: "pyrexis-postgres-prefetch",
+    label: "Pyrexis (PostgreSQL, prefetch 500)",
+    pkg: "@pyrexis/engine",
+    priority: "aging",
+    scenarios: ["drain-c1", "drain-c50", "latency"],
+    notes: "claims 500 jobs ahead of free slots (graphile's localQueue.size 500)",
+    create: makeCreate({ store: "postgres", groupCommit: true, prefetch: 500 }),
+  },
+  {
     id: "pyrexis-postgres-4proc",
     label: "Pyrexis (PostgreSQL, 4 processes)",
     pkg: "@pyrexis/engine",
