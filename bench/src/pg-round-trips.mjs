@@ -46,6 +46,8 @@ function kindOf(text) {
   if (t.includes("WITH ORDINALITY AS r(id, version, ord)")) return "renew leases";
   if (t.includes("lease_expires_at NULLS FIRST")) return "expired leases (reclaim)";
   if (t.startsWith("SELECT DISTINCT lease_owner")) return "lease owners";
+  if (t.startsWith("WITH ins AS (INSERT")) return "insert jobs + notify";
+  if (t.startsWith("WITH upd AS (UPDATE")) return "update jobs + insert results + notify";
   if (/^INSERT INTO \S+\.jobs/.test(t)) return "insert jobs";
   if (/^UPDATE \S+\.jobs AS j SET status = u\.status, mode/.test(t)) return "update jobs (fenced)";
   if (/^UPDATE \S+\.jobs AS j SET status = u\.status, attempts/.test(t)) return "reclaim jobs";
