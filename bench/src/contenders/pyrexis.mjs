@@ -2,14 +2,14 @@
 // mode for CPU-bound work, the PostgreSQL store, and several worker processes on one SQLite file
 // or one PostgreSQL schema (claims). Imported lazily so a half-built workspace reports
 // "unavailable: <reason>" instead of failing the whole run. A PostgreSQL run gets a schema of its
-// own (`pyrexis_bench_<hex>`), dropped in cleanup.
+// own (`pyrexis_bench_<run pid>_<hex>`), dropped in cleanup; a later one of the same run sweeps any a killed child left.
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as work from "../work.mjs";
-import { dropPgSchema, pgRunSchema, pgTarget, probeTcp } from "./common.mjs";
+import { dropPgSchema, dropPgSchemasLike, pgRunPrefix, pgRunSchema, pgTarget, probeTcp } from "./common.mjs";
 
 const HANDLERS_MODULE = fileURLToPath(new URL("../handlers.mjs", import.meta.url));
 const HANDLER_NAMES = ["noop", "cpu", "sleep"];
@@ -36,8 +36,8 @@ async function makeExecutors(mode) {
   );
 }
 
-/** Schema prefix of the PostgreSQL runs; `pyrexis_bench_<hex>` per run. */
-const PG_SCHEMA_PREFIX = "pyrexis_bench";
+/** Schema prefix of this benchmark run's PostgreSQL measurements: `pyrexis_bench_<run pid>_<hex>` each. */
+const PG_SCHEMA_PREFIX = pgRunPrefix("pyrexis_bench");
 
 /**
  * @param {{ store: "memory" | "sqlite" | "postgres", groupCommit?: boolean, mode?: "async" | "thread", prefetch?: number }} options
@@ -73,6 +73,8 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async", pref
           const target = pgTarget();
           await probeTcp(target.host, target.port);
           const { PostgresJobStore } = await import("@pyrexis/storage-postgres");
+          // What an earlier, killed child of this run left (see pgRunPrefix).
+          await dropPgSchemasLike(PG_SCHEMA_PREFIX);
           pgRun = pgRunSchema(PG_SCHEMA_PREFIX);
           store = await PostgresJobStore.open(
             { connectionString: target.connectionString },
@@ -202,6 +204,8 @@ function makeMultiProcess(procs, storeKind) {
         if (storeKind === "postgres") {
           const target = pgTarget();
           await probeTcp(target.host, target.port);
+          // What an earlier, killed child of this run left (see pgRunPrefix).
+          await dropPgSchemasLike(PG_SCHEMA_PREFIX);
           pgRun = pgRunSchema(PG_SCHEMA_PREFIX);
           store = pgRun.storeUrl;
         } else {
