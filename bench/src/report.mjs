@@ -140,8 +140,13 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
   }
   parts.push(table(["Contender", "bulk add", "drain c=1", "drain c=50", "ratio", "peak RSS MB", "notes"], tRows));
   if (tRows.length === 0) parts.length = tMark;
-  const multi = summary["pyrexis-sqlite-4proc"]?.["drain-c50"];
-  if (multi) {
+  for (const [id, one, where] of /** @type {const} */ ([
+    ["pyrexis-sqlite-4proc", "pyrexis-sqlite", "one SQLite file"],
+    ["pyrexis-postgres-4proc", "pyrexis-postgres", "one PostgreSQL schema"],
+  ])) {
+    const multi = summary[id]?.["drain-c50"];
+    if (!multi) continue;
+    const oneRate = median(pick(summary[one]?.["drain-c50"], "drainRate"));
     const problem = problemOf(multi);
     // "worker peak RSS MB: a, b, c, d" per run → the range over every worker of every run.
     const workerRss = multi.ok
@@ -155,10 +160,24 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
       );
     parts.push(
       problem
-        ? `\n4 processes on one SQLite file: ${problem}.`
-        : `\n4 processes on one SQLite file (drain c=50 each, aggregate): ${fmtNum(median(pick(multi, "drainRate")))} jobs/s against ` +
-            `${fmtNum(base)} for one process, ${ratio(median(pick(multi, "drainRate")), base)} (medians; the peak RSS column is the ` +
+        ? `\n4 processes on ${where}: ${problem}.`
+        : `\n4 processes on ${where} (drain c=50 each, aggregate): ${fmtNum(median(pick(multi, "drainRate")))} jobs/s against ` +
+            `${fmtNum(oneRate)} for one process, ${ratio(median(pick(multi, "drainRate")), oneRate)} (medians; the peak RSS column is the ` +
             `submitting process's; ${workerRss.length > 0 ? `each worker's peak RSS ${fmtNum(Math.min(...workerRss))}–${fmtNum(Math.max(...workerRss))} MB` : "worker RSS not reported"}).`,
+    );
+  }
+  const pgOne = summary["pyrexis-postgres"]?.["drain-c50"];
+  if (pgOne && !problemOf(pgOne)) {
+    const pgRate = median(pick(pgOne, "drainRate"));
+    const graphile = median(pick(summary["graphile-worker-fast"]?.["drain-c50"], "drainRate"));
+    // pg-boss's best: the faster of its variants at this scenario.
+    const boss = ["pg-boss-defaults", "pg-boss-fast"]
+      .map((id) => median(pick(summary[id]?.["drain-c50"], "drainRate")))
+      .filter((x) => x !== undefined);
+    const bossBest = boss.length > 0 ? Math.max(...boss) : undefined;
+    parts.push(
+      `\nPyrexis on PostgreSQL, one process (drain c=50, medians): ${fmtNum(pgRate)} jobs/s; ${ratio(pgRate, graphile)} graphile-worker with batching ` +
+        `(${fmtNum(graphile)}), ${ratio(pgRate, bossBest)} pg-boss's best (${fmtNum(bossBest)}).`,
     );
   }
 

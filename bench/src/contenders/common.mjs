@@ -13,6 +13,7 @@
 //                                 (JSON); with the variant's `submitter(shared)` it runs the cross-process scenario
 //   stop()                        stop consumers
 //   cleanup()                     remove our keys / schema / files and close connections
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
@@ -138,4 +139,59 @@ export async function waitUntil(check, { everyMs = 20, timeoutMs = 30_000 } = {}
     await new Promise((r) => setTimeout(r, everyMs));
   }
   return true;
+}
+
+/**
+ * A fresh schema name for one measurement of a PostgreSQL contender (`<prefix>_<8 hex>`), so a
+ * measurement never meets another's leftovers, and the connection string that opens a Pyrexis
+ * store on it (`…?schema=<name>`, the store's own query parameter). Give `prefix` the run's
+ * {@link pgRunPrefix} so {@link dropPgSchemas} can sweep what a killed child left.
+ * @param {string} prefix
+ */
+export function pgRunSchema(prefix) {
+  const schema = `${prefix}_${randomBytes(4).toString("hex")}`;
+  const url = new URL(pgTarget().connectionString);
+  url.searchParams.set("schema", schema);
+  return { schema, storeUrl: url.toString() };
+}
+
+/**
+ * `<base>_<pid of peers.mjs>`: the schema prefix of one benchmark run. The measurements of a run
+ * are children of one peers.mjs process and run one at a time, so a schema under this prefix that
+ * exists when a measurement starts was left by an earlier child of the same run (one killed past
+ * its budget) and can go; other runs on the same server (other checkouts) have other prefixes.
+ * @param {string} base
+ */
+export function pgRunPrefix(base) {
+  return `${base}_${process.ppid}`;
+}
+
+/** Drops `schema` (and everything in it) on the DATABASE_URL server. @param {string} schema */
+export async function dropPgSchema(schema) {
+  await dropPgSchemas([schema]);
+}
+
+/**
+ * Drops every schema whose name starts with `prefix_` on the DATABASE_URL server.
+ * @param {string} prefix
+ */
+export async function dropPgSchemasLike(prefix) {
+  await dropPgSchemas(undefined, prefix);
+}
+
+/** @param {string[] | undefined} names @param {string} [prefix] */
+async function dropPgSchemas(names, prefix) {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: pgTarget().connectionString });
+  await client.connect();
+  try {
+    const list =
+      names ??
+      (await client.query("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", [`${prefix}_`])).rows.map(
+        (/** @type {{ nspname: string }} */ r) => r.nspname,
+      );
+    for (const name of list) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  } finally {
+    await client.end();
+  }
 }

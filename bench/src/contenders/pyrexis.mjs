@@ -1,12 +1,15 @@
 // Pyrexis: the engine with the memory store, the SQLite store (group commit on and off), thread
-// mode for CPU-bound work, and several worker processes on one SQLite file (claims). Imported
-// lazily so a half-built workspace reports "unavailable: <reason>" instead of failing the whole run.
+// mode for CPU-bound work, the PostgreSQL store, and several worker processes on one SQLite file
+// or one PostgreSQL schema (claims). Imported lazily so a half-built workspace reports
+// "unavailable: <reason>" instead of failing the whole run. A PostgreSQL run gets a schema of its
+// own (`pyrexis_bench_<run pid>_<hex>`), dropped in cleanup; a later one of the same run sweeps any a killed child left.
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as work from "../work.mjs";
+import { dropPgSchema, dropPgSchemasLike, pgRunPrefix, pgRunSchema, pgTarget, probeTcp } from "./common.mjs";
 
 const HANDLERS_MODULE = fileURLToPath(new URL("../handlers.mjs", import.meta.url));
 const HANDLER_NAMES = ["noop", "cpu", "sleep"];
@@ -33,14 +36,19 @@ async function makeExecutors(mode) {
   );
 }
 
+/** Schema prefix of this benchmark run's PostgreSQL measurements: `pyrexis_bench_<run pid>_<hex>` each. */
+const PG_SCHEMA_PREFIX = pgRunPrefix("pyrexis_bench");
+
 /**
- * @param {{ store: "memory" | "sqlite", groupCommit?: boolean, mode?: "async" | "thread", prefetch?: number }} options
+ * @param {{ store: "memory" | "sqlite" | "postgres", groupCommit?: boolean, mode?: "async" | "thread", prefetch?: number }} options
  * @returns {import("./common.mjs").Variant["create"]}
  */
 function makeCreate({ store: storeKind, groupCommit = true, mode = "async", prefetch }) {
   return function create(ctx) {
     /** @type {string | undefined} */
     let dir;
+    /** @type {{ schema: string, storeUrl: string } | undefined} the PostgreSQL run's schema, set by setup() */
+    let pgRun;
     /** @type {import("@pyrexis/engine").Engine | undefined} set by setup(), cleared by stop() */
     let engine;
     /** @type {Promise<void> | undefined} */
@@ -61,6 +69,17 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async", pref
           const { SqliteJobStore } = await import("@pyrexis/storage-sqlite");
           dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
           store = await SqliteJobStore.open({ path: join(dir, "jobs.db") }, agingRate === undefined ? {} : { agingRate });
+        } else if (storeKind === "postgres") {
+          const target = pgTarget();
+          await probeTcp(target.host, target.port);
+          const { PostgresJobStore } = await import("@pyrexis/storage-postgres");
+          // What an earlier, killed child of this run left (see pgRunPrefix).
+          await dropPgSchemasLike(PG_SCHEMA_PREFIX);
+          pgRun = pgRunSchema(PG_SCHEMA_PREFIX);
+          store = await PostgresJobStore.open(
+            { connectionString: target.connectionString },
+            { schema: pgRun.schema, ...(agingRate === undefined ? {} : { agingRate }) },
+          );
         } else {
           const { MemoryJobStore } = await import("@pyrexis/storage");
           store = new MemoryJobStore();
@@ -104,8 +123,9 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async", pref
         await running().flush();
       },
       share() {
-        if (!dir) throw new Error("only the SQLite driver can be shared with another process");
-        return { path: join(dir, "jobs.db") };
+        if (pgRun) return { store: pgRun.storeUrl };
+        if (!dir) throw new Error("only the SQLite and PostgreSQL drivers can be shared with another process");
+        return { store: join(dir, "jobs.db") };
       },
       async stop() {
         await running().shutdown({ graceMs: 1000 });
@@ -118,6 +138,7 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async", pref
           await loop?.catch(() => {});
         }
         if (dir) rmSync(dir, { recursive: true, force: true });
+        if (pgRun) await dropPgSchema(pgRun.schema);
       },
     };
   };
@@ -127,20 +148,20 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async", pref
 const RESCAN_MS = 1000;
 
 /**
- * Adds jobs from another process to the SQLite file a driver shares: an engine that submits and
- * never runs its loop (so it claims nothing).
+ * Adds jobs from another process to the store a driver shares (a SQLite file or a PostgreSQL
+ * URL with its schema): an engine that submits and never runs its loop (so it claims nothing).
  * @param {unknown} shared
  * @param {import("./common.mjs").Ctx} ctx
  * @returns {import("./common.mjs").Submitter}
  */
-function sqliteSubmitter(shared, ctx) {
-  const { path } = /** @type {{ path: string }} */ (shared);
+function storeSubmitter(shared, ctx) {
+  const { store } = /** @type {{ store: string }} */ (shared);
   /** @type {import("@pyrexis/engine").Engine | undefined} */
   let engine;
   return {
     async open() {
       const { createEngine } = await import("@pyrexis/engine");
-      engine = await createEngine({ store: path, handlers: Object.fromEntries(HANDLER_NAMES.map((h) => [h, () => null])) });
+      engine = await createEngine({ store, handlers: Object.fromEntries(HANDLER_NAMES.map((h) => [h, () => null])) });
     },
     async add(jobs) {
       if (!engine) throw new Error("submitter used before open()");
@@ -153,16 +174,19 @@ function sqliteSubmitter(shared, ctx) {
 }
 
 /**
- * `procs` worker processes (src/pyrexis-worker.mjs), each an engine on one SQLite file, draining
- * the jobs this process adds through an engine that never runs its loop. Workers start in
- * setup() (outside the timing) and begin claiming on start().
+ * `procs` worker processes (src/pyrexis-worker.mjs), each an engine on one SQLite file or one
+ * PostgreSQL schema, draining the jobs this process adds through an engine that never runs its
+ * loop. Workers start in setup() (outside the timing) and begin claiming on start().
  * @param {number} procs
+ * @param {"sqlite" | "postgres"} storeKind
  * @returns {import("./common.mjs").Variant["create"]}
  */
-function makeMultiProcess(procs) {
+function makeMultiProcess(procs, storeKind) {
   return function create(ctx) {
     /** @type {string | undefined} */
     let dir;
+    /** @type {{ schema: string, storeUrl: string } | undefined} */
+    let pgRun;
     /** @type {import("@pyrexis/engine").Engine | undefined} */
     let submitter;
     /** @type {import("node:child_process").ChildProcess[]} */
@@ -175,16 +199,28 @@ function makeMultiProcess(procs) {
     return {
       async setup() {
         const { createEngine } = await import("@pyrexis/engine");
-        dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
-        const path = join(dir, "jobs.db");
-        submitter = await createEngine({ store: path, handlers: Object.fromEntries(HANDLER_NAMES.map((h) => [h, () => null])) });
+        /** @type {string} a SQLite path or a postgres:// URL with its schema, as createEngine takes it */
+        let store;
+        if (storeKind === "postgres") {
+          const target = pgTarget();
+          await probeTcp(target.host, target.port);
+          // What an earlier, killed child of this run left (see pgRunPrefix).
+          await dropPgSchemasLike(PG_SCHEMA_PREFIX);
+          pgRun = pgRunSchema(PG_SCHEMA_PREFIX);
+          store = pgRun.storeUrl;
+        } else {
+          dir = mkdtempSync(join(tmpdir(), "pyrexis-bench-"));
+          store = join(dir, "jobs.db");
+        }
+        // Opened (and the schema migrated) before any worker starts, so the workers only wait on the lock.
+        submitter = await createEngine({ store, handlers: Object.fromEntries(HANDLER_NAMES.map((h) => [h, () => null])) });
         if (!submitter.usesClaims) {
-          throw Object.assign(new Error("this build's SQLite store has no claims: one engine per file only"), {
+          throw Object.assign(new Error(`this build's ${storeKind} store has no claims: one engine per store only`), {
             code: "BENCH_UNAVAILABLE",
           });
         }
         const config = JSON.stringify({
-          path,
+          store,
           concurrency: ctx.concurrency,
           ...(ctx.agingRate === undefined ? {} : { agingRate: ctx.agingRate }),
         });
@@ -233,8 +269,12 @@ function makeMultiProcess(procs) {
       },
       async cleanup() {
         for (const w of workers) if (w.exitCode === null) w.kill("SIGKILL");
+        // Gone before the schema is dropped, so none of their connections holds a lock on it.
+        const alive = workers.filter((w) => w.exitCode === null && w.signalCode === null);
+        await Promise.all(alive.map((w) => new Promise((r) => w.once("exit", r))));
         await submitter?.shutdown({ graceMs: 0 }).catch(() => {});
         if (dir) rmSync(dir, { recursive: true, force: true });
+        if (pgRun) await dropPgSchema(pgRun.schema);
       },
     };
   };
@@ -261,7 +301,7 @@ export const variants = [
     scenarios: [...ALL, "latency-xproc"],
     notes: "WAL, synchronous=NORMAL",
     create: makeCreate({ store: "sqlite", groupCommit: true }),
-    submitter: sqliteSubmitter,
+    submitter: storeSubmitter,
   },
   {
     id: "pyrexis-sqlite-prefetch",
@@ -279,7 +319,7 @@ export const variants = [
     priority: "aging",
     scenarios: ["drain-c50"],
     notes: "4 worker processes on one file (claims), concurrency c each",
-    create: makeMultiProcess(4),
+    create: makeMultiProcess(4, "sqlite"),
   },
   {
     id: "pyrexis-sqlite-nogc",
@@ -289,6 +329,34 @@ export const variants = [
     scenarios: ["drain-c1", "drain-c50", "latency"],
     notes: "one store commit per transition",
     create: makeCreate({ store: "sqlite", groupCommit: false }),
+  },
+  {
+    id: "pyrexis-postgres",
+    label: "Pyrexis (PostgreSQL, group commit)",
+    pkg: "@pyrexis/engine",
+    priority: "aging",
+    scenarios: ["drain-c1", "drain-c50", "latency", "latency-xproc"],
+    notes: "claims, a schema per run; default pool (10)",
+    create: makeCreate({ store: "postgres", groupCommit: true }),
+    submitter: storeSubmitter,
+  },
+  {
+    id: "pyrexis-postgres-prefetch",
+    label: "Pyrexis (PostgreSQL, prefetch 500)",
+    pkg: "@pyrexis/engine",
+    priority: "aging",
+    scenarios: ["drain-c1", "drain-c50", "latency"],
+    notes: "claims 500 jobs ahead of free slots (graphile's localQueue.size 500)",
+    create: makeCreate({ store: "postgres", groupCommit: true, prefetch: 500 }),
+  },
+  {
+    id: "pyrexis-postgres-4proc",
+    label: "Pyrexis (PostgreSQL, 4 processes)",
+    pkg: "@pyrexis/engine",
+    priority: "aging",
+    scenarios: ["drain-c50"],
+    notes: "4 worker processes on one schema (claims), concurrency c each",
+    create: makeMultiProcess(4, "postgres"),
   },
   {
     id: "pyrexis-thread",

@@ -7,6 +7,12 @@ import { migrationLockKey } from "./identifiers.js";
 // once migrate once: the first takes the lock and migrates, the others wait, then find nothing
 // to do. (kysely's own lock is taken inside the Migrator, after it has already created its
 // bookkeeping tables; two nodes creating them at the same moment collide on the catalog.)
+//
+// A schema already at the latest version is left to itself without the Migrator: the Migrator's
+// introspection lists the tables of every schema of the database and calls
+// `has_schema_privilege` by name on each, which fails (3F000) when another client drops some
+// other schema at that moment. On a fresh schema, where the Migrator must run, that failure is
+// retried a few times.
 
 /** Name of the kysely Migrator's bookkeeping table; its presence marks a Pyrexis schema. */
 export const MIGRATION_TABLE = "pyrexis_migration";
@@ -103,7 +109,8 @@ export async function migrate(db: Kysely<unknown>, schema: string): Promise<void
   await db.connection().execute(async (conn) => {
     await conn.executeQuery(CompiledQuery.raw("SELECT pg_advisory_lock(hashtext($1))", [migrationLockKey(schema)]));
     try {
-      await refuseForeign(conn, schema);
+      const applied = await refuseForeign(conn, schema);
+      if (KNOWN_MIGRATIONS.every((name) => applied.has(name))) return;
       const migrator = new Migrator({
         db: conn,
         provider: provider(schema),
@@ -111,21 +118,36 @@ export async function migrate(db: Kysely<unknown>, schema: string): Promise<void
         migrationTableName: MIGRATION_TABLE,
         migrationLockTableName: MIGRATION_LOCK_TABLE,
       });
-      const { error } = await migrator.migrateToLatest();
-      if (error !== undefined) throw new StoreFailureError(`cannot migrate schema ${schema}: ${describe(error)}`, { cause: error });
+      for (let attempt = 1; ; attempt++) {
+        const { error } = await migrator.migrateToLatest();
+        if (error === undefined) break;
+        if (attempt < SCHEMA_VANISHED_RETRIES && otherSchemaVanished(error)) continue;
+        throw new StoreFailureError(`cannot migrate schema ${schema}: ${describe(error)}`, { cause: error });
+      }
     } finally {
       await conn.executeQuery(CompiledQuery.raw("SELECT pg_advisory_unlock(hashtext($1))", [migrationLockKey(schema)]));
     }
   });
 }
 
-/** Throws `IncompatibleStoreError` for a schema this version must not touch. */
-async function refuseForeign(db: Kysely<unknown>, schema: string): Promise<void> {
+/** How many times the Migrator runs when another schema vanished under its introspection. */
+const SCHEMA_VANISHED_RETRIES = 5;
+
+/** True for `invalid_schema_name` (3F000): a schema named in the catalog was dropped meanwhile. */
+function otherSchemaVanished(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "3F000";
+}
+
+/**
+ * Throws `IncompatibleStoreError` for a schema this version must not touch; otherwise the names of
+ * the migrations applied to it (none for a new or empty schema).
+ */
+async function refuseForeign(db: Kysely<unknown>, schema: string): Promise<ReadonlySet<string>> {
   const tables = await db.executeQuery<{ name: string }>(
     CompiledQuery.raw("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1", [schema]),
   );
   const names = new Set(tables.rows.map((r) => r.name));
-  if (names.size === 0) return;
+  if (names.size === 0) return new Set();
   if (!names.has(MIGRATION_TABLE)) {
     throw new IncompatibleStoreError(
       `schema ${schema} holds tables (${[...names].sort().join(", ")}) but is not a Pyrexis store; choose another schema`,
@@ -141,4 +163,5 @@ async function refuseForeign(db: Kysely<unknown>, schema: string): Promise<void>
       `schema ${schema} was migrated by a newer version of @pyrexis/storage-postgres (unknown migrations: ${unknown.join(", ")}); upgrade this package`,
     );
   }
+  return new Set(applied.rows.map((r) => r.name));
 }

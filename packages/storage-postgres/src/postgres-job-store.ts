@@ -51,7 +51,7 @@ import { channelOf, checkSchemaName, DEFAULT_SCHEMA } from "./identifiers.js";
 import { ChangeListener } from "./listener.js";
 import { migrate } from "./migrations.js";
 import type { PostgresPoolLike } from "./postgres-like.js";
-import { jobColumns, readJob, readResult, type JobRow } from "./records.js";
+import { jobColumns, readJob, readResult, type JobColumns, type JobRow } from "./records.js";
 import { buildStatements, type Statements } from "./statements.js";
 import { timedPool } from "./timed-pool.js";
 
@@ -271,9 +271,10 @@ interface ExpiredRow extends JobRow {
  * A {@link JobStore} on PostgreSQL with the `claims` capability: many engines, on many
  * machines, share one database without running a job twice.
  *
- * Records are JSON text beside indexed columns; a `commit` is one transaction of at most three
- * set-based statements (inserts, compare-and-set updates, results: `unnest` of arrays, so a
- * batch of a thousand completions is still three statements) and one `pg_notify`. A claim is
+ * Records are JSON text beside indexed columns; a `commit` is one transaction of set-based
+ * statements (inserts, compare-and-set updates, results: `unnest` of arrays, so a batch of a
+ * thousand completions costs what a batch of one does) and one `pg_notify`: a batch of inserts
+ * alone, or of updates and results alone, is a single statement. A claim is
  * one statement (`SELECT … FOR UPDATE SKIP LOCKED` feeding an `UPDATE … RETURNING`); lease
  * expiry is judged by the database's `now()`. One `LISTEN` connection per instance feeds
  * {@link changeMark}.
@@ -418,45 +419,75 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods {
         : undefined;
     const resultIds = results.map((r) => r.jobId);
     const resultData = results.map((r) => JSON.stringify(r));
+    const columnParams = (c: JobColumns): unknown[] => [
+      c.id,
+      c.status,
+      c.mode,
+      c.handler,
+      c.priority,
+      c.runAt,
+      c.createdAt,
+      c.updatedAt,
+      c.attempts,
+      c.version,
+      c.agingKey,
+      c.data,
+    ];
+    const expected = updates.map((u) => u.expectedVersion);
+    const updateParams = (c: JobColumns): unknown[] => [...columnParams(c), expected];
+    /** Throws the contract's error when fewer jobs than asked were inserted. */
+    const checkInserted = (c: JobColumns, ids: readonly string[]): void => {
+      if (ids.length === inserts.length) return;
+      const written = new Set(ids);
+      throw new DuplicateJobError(c.id.find((id) => !written.has(id))!);
+    };
     await this.#guard("commit", () =>
       this.#connection.kysely.transaction().execute(async (trx) => {
-        if (ins !== undefined) {
-          const rows = await run<{ id: string }>(trx, s.insertJobs, [
-            ins.id,
-            ins.status,
-            ins.mode,
-            ins.handler,
-            ins.priority,
-            ins.runAt,
-            ins.createdAt,
-            ins.updatedAt,
-            ins.attempts,
-            ins.version,
-            ins.agingKey,
-            ins.data,
-          ]);
-          if (rows.length !== inserts.length) {
-            const written = new Set(rows.map((r) => r.id));
-            throw new DuplicateJobError(ins.id.find((id) => !written.has(id))!);
-          }
+        // A batch of one kind is one statement with its notification (three round trips with
+        // BEGIN and COMMIT): inserts alone (submissions), or updates and results (a group commit
+        // of completions). A mixed batch runs them in turn, so an update or result sees the jobs
+        // inserted before it.
+        if (ins !== undefined && upd === undefined && results.length === 0) {
+          const [row] = await run<{ inserted: string[] }>(trx, s.insertJobsNotify, [...columnParams(ins), this.#channel]);
+          checkInserted(ins, row?.inserted ?? []);
+          return;
         }
-        if (upd !== undefined) {
-          const expected = updates.map((u) => u.expectedVersion);
-          const rows = await run<{ id: string }>(trx, s.updateJobs, [
-            upd.id,
-            upd.status,
-            upd.mode,
-            upd.handler,
-            upd.priority,
-            upd.runAt,
-            upd.createdAt,
-            upd.updatedAt,
-            upd.attempts,
-            upd.version,
-            upd.agingKey,
-            upd.data,
+        if (ins === undefined) {
+          // Results alone: the update's twelve column arrays are empty.
+          const columns = upd === undefined ? Array.from({ length: 12 }, (): unknown[] => []) : columnParams(upd);
+          const [row] = await run<{ updated: string[]; results: string[] }>(trx, s.updateJobsResultsNotify, [
+            ...columns,
             expected,
+            resultIds,
+            resultData,
+            this.#channel,
           ]);
+          const updated = row?.updated ?? [];
+          if (upd !== undefined && updated.length !== updates.length) {
+            await this.#updateFailure(
+              trx,
+              upd.id,
+              expected,
+              upd.createdAt,
+              updated.map((id) => ({ id })),
+            );
+          }
+          const written = row?.results ?? [];
+          if (written.length !== results.length)
+            await this.#resultFailure(
+              trx,
+              resultIds,
+              written.map((job_id) => ({ job_id })),
+            );
+          return;
+        }
+        const inserted = await run<{ id: string }>(trx, s.insertJobs, columnParams(ins));
+        checkInserted(
+          ins,
+          inserted.map((r) => r.id),
+        );
+        if (upd !== undefined) {
+          const rows = await run<{ id: string }>(trx, s.updateJobs, updateParams(upd));
           if (rows.length !== updates.length) await this.#updateFailure(trx, upd.id, expected, upd.createdAt, rows);
         }
         if (results.length > 0) {

@@ -20,6 +20,19 @@ export interface Statements {
   readonly insertResults: string;
   /** $1 job ids. Which of them exist as jobs, and which have results. */
   readonly resultState: string;
+  /**
+   * insertJobs and the batch's notification in one statement (a batch of inserts only): $1..$12
+   * as insertJobs, $13 channel. One row: `inserted`, the ids it inserted.
+   */
+  readonly insertJobsNotify: string;
+  /**
+   * updateJobs, insertResults and the batch's notification in one statement (a batch without
+   * inserts, such as a group commit of completions): $1..$13 as updateJobs, $14 result job ids,
+   * $15 result data, $16 channel. One row: `updated` (job ids) and `results` (result job ids).
+   * Its parts share one snapshot, so a result sees the jobs as they were before the statement:
+   * they exist either way, which is all insertResults asks.
+   */
+  readonly updateJobsResultsNotify: string;
   /** $1 channel. Bumps the change sequence and notifies its value. */
   readonly notify: string;
   /** Current value of the change sequence. */
@@ -60,25 +73,34 @@ export function buildStatements(schema: string): Statements {
   const results = `${s}.results`;
   const seq = `'${s}.changes'::regclass`;
   const listCache = new Map<string, string>();
-  return {
-    insertJobs: `INSERT INTO ${jobs} (id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data)
+  const insertJobs = `INSERT INTO ${jobs} (id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[])
-      ON CONFLICT (id) DO NOTHING RETURNING id`,
-    // createdAt is immutable (the listing order depends on it): a changed one matches no row.
-    // Moving out of `running` ends the lease (the claims contract's fencing rule).
-    updateJobs: `UPDATE ${jobs} AS j SET status = u.status, mode = u.mode, handler = u.handler, priority = u.priority,
+      ON CONFLICT (id) DO NOTHING RETURNING id`;
+  // createdAt is immutable (the listing order depends on it): a changed one matches no row.
+  // Moving out of `running` ends the lease (the claims contract's fencing rule).
+  const updateJobs = `UPDATE ${jobs} AS j SET status = u.status, mode = u.mode, handler = u.handler, priority = u.priority,
         run_at = u.run_at, updated_at = u.updated_at, attempts = u.attempts, version = u.version, aging_key = u.aging_key, data = u.data,
         lease_owner = CASE WHEN u.status = 'running' THEN j.lease_owner END,
         lease_expires_at = CASE WHEN u.status = 'running' THEN j.lease_expires_at END
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[], $13::bigint[])
         AS u(id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data, expected)
       WHERE j.id = u.id AND j.version = u.expected AND j.created_at = u.created_at
-      RETURNING j.id`,
-    versionsOf: `SELECT id, version::float8 AS version, created_at::float8 AS created_at FROM ${jobs} WHERE id = ANY($1::text[])`,
-    insertResults: `INSERT INTO ${results} (job_id, data)
-      SELECT r.job_id, r.data FROM unnest($1::text[], $2::text[]) AS r(job_id, data)
+      RETURNING j.id`;
+  const insertResults = (ids: string, data: string): string => `INSERT INTO ${results} (job_id, data)
+      SELECT r.job_id, r.data FROM unnest(${ids}::text[], ${data}::text[]) AS r(job_id, data)
       WHERE EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r.job_id)
-      ON CONFLICT (job_id) DO NOTHING RETURNING job_id`,
+      ON CONFLICT (job_id) DO NOTHING RETURNING job_id`;
+  // A SELECT in a WITH runs only when read, so the final SELECT reads `n` to send the notification.
+  const notifyCte = (channel: string): string => `n AS (SELECT pg_notify(${channel}, nextval(${seq})::text) AS sent)`;
+  return {
+    insertJobs,
+    updateJobs,
+    versionsOf: `SELECT id, version::float8 AS version, created_at::float8 AS created_at FROM ${jobs} WHERE id = ANY($1::text[])`,
+    insertResults: insertResults("$1", "$2"),
+    insertJobsNotify: `WITH ins AS (${insertJobs}), ${notifyCte("$13")}
+      SELECT ARRAY(SELECT id FROM ins) AS inserted, (SELECT count(*) FROM n)::int AS notified`,
+    updateJobsResultsNotify: `WITH upd AS (${updateJobs}), res AS (${insertResults("$14", "$15")}), ${notifyCte("$16")}
+      SELECT ARRAY(SELECT id FROM upd) AS updated, ARRAY(SELECT job_id FROM res) AS results, (SELECT count(*) FROM n)::int AS notified`,
     resultState: `SELECT r.id, EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r.id) AS job,
         EXISTS (SELECT 1 FROM ${results} x WHERE x.job_id = r.id) AS result
       FROM unnest($1::text[]) AS r(id)`,

@@ -4,7 +4,7 @@ import pg from "pg";
 import { waitFor } from "@pyrexis/test-utils";
 import { migrationLockKey } from "../src/identifiers.js";
 import { PostgresJobStore } from "../src/index.js";
-import { KNOWN_MIGRATIONS, MIGRATION_TABLE } from "../src/migrations.js";
+import { KNOWN_MIGRATIONS, MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from "../src/migrations.js";
 import { admin, PG_URL, urlWithSchema, dropSchemas, freshSchema, job, openStore, rejection } from "./helpers.js";
 
 // Opening: many nodes at once migrate once; what this version must not touch is refused.
@@ -84,6 +84,25 @@ describe("open and migrations", () => {
       expect(await second.leaseOwners()).toEqual(["w"]);
     } finally {
       await second.close();
+    }
+  });
+
+  it("reopening a schema at the latest version reads only that schema: the Migrator, which lists every schema, does not run", async () => {
+    // The Migrator's introspection calls has_schema_privilege on every schema of the database and
+    // fails when another client drops one at that moment; an up-to-date schema must not need it.
+    // Without its lock table the Migrator would create it again: its absence shows it did not run.
+    const schema = freshSchema("current");
+    await (await openStore(schema)).close();
+    await admin(`DROP TABLE "${schema}".${MIGRATION_LOCK_TABLE}`);
+    const store = await openStore(schema);
+    try {
+      await store.commit({ insert: [job("after-reopen")] });
+      expect((await store.countByStatus()).pending).toBe(1);
+      expect(
+        await admin("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2", [schema, MIGRATION_LOCK_TABLE]),
+      ).toEqual([]);
+    } finally {
+      await store.close();
     }
   });
 

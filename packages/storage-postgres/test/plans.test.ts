@@ -81,7 +81,7 @@ describe("plans of the hot statements (EXPLAIN)", () => {
     expect(renew.indexes).toContain("jobs_pkey");
     expect(renew.seqScans).toEqual([]);
     const arrays = (v: unknown): unknown[] => ids.map(() => v);
-    const update = await plan(s.updateJobs, [
+    const columns = [
       ids,
       arrays("completed"),
       arrays("async"),
@@ -95,12 +95,19 @@ describe("plans of the hot statements (EXPLAIN)", () => {
       arrays(1),
       arrays("{}"),
       arrays(1),
-    ]);
+    ];
+    const update = await plan(s.updateJobs, columns);
     // The compare-and-set matches (id, created_at): either unique path is a lookup.
     expect(update.indexes.some((i) => i === "jobs_pkey" || i === "jobs_created_id")).toBe(true);
     expect(update.seqScans).toEqual([]);
     const results = await plan(s.insertResults, [ids, arrays("{}")]);
     expect(results.indexes).toContain("jobs_pkey");
+    // A group commit of completions: the same update and result insert in one statement.
+    const completions = await plan(s.updateJobsResultsNotify, [...columns, ids, arrays("{}"), "chan"]);
+    expect(completions.indexes.filter((i) => i === "jobs_pkey" || i === "jobs_created_id").length).toBeGreaterThanOrEqual(2);
+    expect(completions.seqScans).toEqual([]);
+    const submissions = await plan(s.insertJobsNotify, [...columns.slice(0, 12), "chan"]);
+    expect(submissions.seqScans).toEqual([]);
     expect((await plan(s.getJob, ["j1"])).indexes).toEqual(["jobs_pkey"]);
   });
 
