@@ -17,5 +17,15 @@ export {
   type RenewRequest,
 } from "./claims.js";
 export { hasQueryJobs, MAX_QUERY_VALUES, type QueryJobsMethods, type QueryJobsQuery, type QueryJobStore } from "./query.js";
+export {
+  hasSchedules,
+  MAX_SCHEDULE_NAME_LENGTH,
+  type PutScheduleOutcome,
+  type ScheduledJobSpec,
+  type ScheduleDefinition,
+  type ScheduleMethods,
+  type ScheduleRecord,
+  type SchedulesJobStore,
+} from "./schedules.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";

@@ -67,6 +67,8 @@ export interface StoreCapabilities {
   readonly claims?: boolean;
   /** The store filters listings by handler, mode, priority and creation time: it implements `QueryJobsMethods` (`./query.ts`). */
   readonly queryJobs?: boolean;
+  /** The store keeps cron schedules and their last tick: it implements `ScheduleMethods` (`./schedules.ts`). */
+  readonly schedules?: boolean;
 }
 
 /**

@@ -38,3 +38,4 @@ export {
   type Reclaimed,
 } from "./claims-kit.js";
 export { matchesJobsQuery, normalizeJobsQuery, type NormalizedJobsQuery } from "./query.js";
+export { assertSameSchedule, assertScheduleName, assertTickTime, checkScheduleRecord, scheduleConflicts } from "./schedules.js";

@@ -12,6 +12,8 @@ import {
 } from "./claims-kit.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
 import { MemoryClaimIndex } from "./memory-claim-index.js";
+import { MemorySchedules } from "./memory-schedules.js";
+import type { PutScheduleOutcome, ScheduleMethods, ScheduleRecord } from "./schedules.js";
 import { matchesJobsQuery, normalizeJobsQuery, type QueryJobsMethods, type QueryJobsQuery } from "./query.js";
 import {
   assertJobId,
@@ -50,7 +52,7 @@ export interface MemoryJobStoreOptions {
 }
 
 /** Not persistent; shared by the engines of one process, which claim from one instance. */
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true, queryJobs: true });
+const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true, queryJobs: true, schedules: true });
 
 /**
  * A job and its result, kept together: one hash lookup finds both, an update or a result is a
@@ -96,7 +98,7 @@ class StoredRecord {
  * await store.close();
  * ```
  */
-export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods {
+export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods, ScheduleMethods {
   /** Not persistent; shared (one instance, many engines of one process) through claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   readonly #clone: boolean;
@@ -114,6 +116,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods 
   readonly #order: StoredRecord[] = [];
   #sorted = true;
   #closed = false;
+  readonly #schedules = new MemorySchedules();
   readonly #view: CommitView<StoredRecord> = {
     job: (id) => this.#records.get(id),
     hasResult: (jobId) => this.#records.get(jobId)?.result !== undefined,
@@ -373,6 +376,31 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods 
       return values;
     }
     return values.map((value) => deepFreeze(structuredClone(value)));
+  }
+
+  async putSchedule(record: ScheduleRecord): Promise<PutScheduleOutcome> {
+    this.#assertOpen();
+    return this.#schedules.put(record);
+  }
+
+  async getSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    this.#assertOpen();
+    return this.#schedules.get(name);
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    this.#assertOpen();
+    return this.#schedules.list();
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#schedules.delete(name);
+  }
+
+  async recordScheduleTick(name: string, tickAt: number): Promise<boolean> {
+    this.#assertOpen();
+    return this.#schedules.recordTick(name, tickAt);
   }
 
   #assertOpen(): void {
