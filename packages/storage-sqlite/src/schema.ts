@@ -27,10 +27,21 @@ export interface ResultsTable {
   data: string;
 }
 
+/** Row of the `schedules` table (migration 0005): a cron schedule and its last tick. */
+export interface SchedulesTable {
+  name: string;
+  /** The definition as JSON: `{ cron, timezone, spec, catchUp, catchUpLimit }`. */
+  definition: string;
+  created_at: number;
+  /** The latest tick submitted, epoch ms; `NULL` until the first. */
+  last_tick_at: number | null;
+}
+
 /** The kysely database type of the store. */
 export interface StoreSchema {
   jobs: JobsTable;
   results: ResultsTable;
+  schedules: SchedulesTable;
 }
 
 /** Name of the kysely Migrator's bookkeeping table; its presence marks a Pyrexis database. */
@@ -100,6 +111,19 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema.createIndex("jobs_handler_created_id").on("jobs").columns(["handler", "created_at", "id"]).execute();
       await db.schema.createIndex("jobs_status_handler_created_id").on("jobs").columns(["status", "handler", "created_at", "id"]).execute();
+    },
+  },
+  // The schedules capability (src/schedules.ts): one row per cron schedule, its definition as
+  // JSON (the store compares it, never parses the cron expression) and its last tick.
+  "0005_schedules": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable("schedules")
+        .addColumn("name", "text", (c) => c.primaryKey().notNull())
+        .addColumn("definition", "text", (c) => c.notNull())
+        .addColumn("created_at", "integer", (c) => c.notNull())
+        .addColumn("last_tick_at", "integer")
+        .execute();
     },
   },
 });

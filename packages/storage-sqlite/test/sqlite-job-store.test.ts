@@ -57,9 +57,9 @@ describe("open", () => {
   it("accepts a lazy database factory and declares capabilities by where the data lives", async () => {
     const lazy = await SqliteJobStore.open({ database: (): SqliteDatabaseLike => new Database(tmp.file("lazy.db")) });
     open.push(lazy);
-    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true, queryJobs: true });
+    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true, queryJobs: true, schedules: true });
     const memory = await openStore(":memory:");
-    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true, queryJobs: true });
+    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true, queryJobs: true, schedules: true });
   });
 
   it("reports a path it cannot open as StoreFailureError", async () => {
@@ -387,6 +387,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0002_drop_unused_aging_index" },
       { name: "0003_claims" },
       { name: "0004_query_indexes" },
+      { name: "0005_schedules" },
     ]);
   });
 
