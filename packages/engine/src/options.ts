@@ -6,6 +6,7 @@ import { MAX_LEASE_MS, MIN_LEASE_MS, type JobStore } from "@pyrexis/storage";
 import type { SchedulerFactory } from "./local-queue.js";
 import type { EngineTracing } from "./tracing-hooks.js";
 import type { ShutdownCoordinator } from "./shutdown.js";
+import { DEFAULT_SCHEDULE_REFRESH_MS } from "./schedules.js";
 
 /** The executors an engine routes to, by mode. `ExecutorRouter` from @pyrexis/executors fits. */
 export interface ExecutorSource {
@@ -81,6 +82,11 @@ export interface EngineOptions {
   pollIntervalMs?: number | undefined;
   /** Claims: an idle engine claims at least this often even when nothing changed (delayed jobs coming due), in ms (default 1000). */
   idleClaimIntervalMs?: number | undefined;
+  /**
+   * Schedules: while `runLoop` runs, how often the engine re-reads the store's schedules to see
+   * ones defined or removed elsewhere, in ms (default 10000). Each tick re-reads them anyway.
+   */
+  scheduleRefreshMs?: number | undefined;
 }
 
 /** Options of {@link Engine.shutdown}. */
@@ -112,6 +118,7 @@ export interface ResolvedOptions {
   readonly metrics: MetricsRegistry;
   readonly graceMs: number;
   readonly claims: ClaimSettings;
+  readonly scheduleRefreshMs: number;
 }
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -152,6 +159,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     logger: options.logger ?? silentLogger,
     metrics: options.metrics ?? new MetricsRegistry(),
     graceMs,
+    scheduleRefreshMs: checkInt(options.scheduleRefreshMs, "scheduleRefreshMs", 10, 86_400_000) ?? DEFAULT_SCHEDULE_REFRESH_MS,
     claims: {
       owner,
       leaseMs,
