@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { createJob, ManualClock, parseJobSpec } from "@pyrexis/models";
 import { PostgresJobStore } from "@pyrexis/storage-postgres";
-import { createEngine } from "../src/index.js";
+import { createEngine, tickJobId, type Engine } from "../src/index.js";
 import { until } from "./helpers.js";
 
 // Two engines on one PostgreSQL schema, as on two machines: they share the work through claims,
@@ -59,13 +59,15 @@ describe("cron schedules on one PostgreSQL store", () => {
     const ran: string[] = [];
     const submitted: number[] = [];
     const errors: unknown[] = [];
-    const engines = [];
+    const engines: Engine[] = [];
     for (let i = 0; i < 5; i++) {
       // The store's clock judges "due": the engines' fake one.
       const store = await PostgresJobStore.open({ connectionString: url.toString() }, { clock });
+      // A lease far longer than the minutes the test moves the clock by: none expires under a running tick job.
       const engine = await createEngine({
         store,
         clock,
+        leaseMs: 3_600_000,
         handlers: { work: (_p: unknown, ctx: { jobId: string }) => void ran.push(ctx.jobId) },
       });
       engine.on("schedule:tick", ({ submitted: s, tickAt }) => s && submitted.push(tickAt));
@@ -76,7 +78,12 @@ describe("cron schedules on one PostgreSQL store", () => {
     await engines[3]!.schedule("pg-race", { cron: "* * * * *", spec: { handler: "work" } });
     for (let minute = 0; minute < 3; minute++) {
       clock.advance(60_000);
-      await until(() => submitted.length === minute + 1 && ran.length === minute + 1, `tick ${minute + 1} submitted and run`);
+      // Completed, not only run: the next minute must not pass while a tick job's end is being written.
+      await until(
+        async () =>
+          submitted.length === minute + 1 && (await engines[0]!.getJob(tickJobId("pg-race", clock.now())))?.status === "completed",
+        `tick ${minute + 1} submitted and completed`,
+      );
     }
     const page = await engines[0]!.listJobs({ limit: 100 });
     const ticks = page.jobs.filter((j) => j.id.startsWith("schedule:pg-race:")).map((j) => j.id);

@@ -53,10 +53,14 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** An engine on `store` whose `work` handler records the job ids it ran; its loop runs until the test ends. */
+/**
+ * An engine on `store` whose `work` handler records the job ids it ran; its loop runs until the
+ * test ends. Its lease (an hour) is longer than any clock step, so no lease expires under a tick
+ * job whose end is still being written when the clock moves on.
+ */
 function start(store: JobStore, clock: ManualClock, options: { loop?: boolean } = {}): Running {
   const ran: string[] = [];
-  const engine = engineWith({ work: (_p, ctx) => void ran.push(ctx.jobId) }, { store, clock, closeStore: false, leaseMs: 30_000 });
+  const engine = engineWith({ work: (_p, ctx) => void ran.push(ctx.jobId) }, { store, clock, closeStore: false, leaseMs: 3_600_000 });
   const errors: unknown[] = [];
   const ticks: Running["ticks"] = [];
   engine.on("engine:error", ({ error }) => errors.push(error));
