@@ -187,6 +187,8 @@ export class EngineSchedules {
   #again = false;
   /** Schedules whose stored expression no longer parses: reported once each. */
   readonly #broken = new Set<string>();
+  /** Schedules whose handler or mode this engine lacks: reported once each. */
+  readonly #unrunnable = new Set<string>();
 
   constructor(host: ScheduleHost, refreshMs: number) {
     this.#host = host;
@@ -270,9 +272,31 @@ export class EngineSchedules {
       this.#track(record);
     }
     for (const name of [...this.#tracked.keys()]) if (!seen.has(name)) this.#tracked.delete(name);
+    let failed: unknown;
     for (const tracked of [...this.#tracked.values()]) {
       if (!this.#running) return;
-      await this.#submitDue(store, tracked);
+      // An engine submits only the schedules it can run (engines with different handlers may
+      // share a store): another engine takes the others' ticks.
+      if (!this.#canRun(tracked.record)) continue;
+      // One schedule's failure must not hold up the others' ticks.
+      await this.#submitDue(store, tracked).catch((error: unknown) => (failed ??= error));
+    }
+    if (failed !== undefined)
+      throw failed instanceof Error ? failed : new TypeError(`a schedule's ticks failed with a non-Error (${typeof failed})`);
+  }
+
+  /** False (reported once) for a schedule whose handler or mode this engine does not have. */
+  #canRun(record: ScheduleRecord): boolean {
+    try {
+      this.#host.checkSpec(record.spec);
+      this.#unrunnable.delete(record.name);
+      return true;
+    } catch (error) {
+      if (!this.#unrunnable.has(record.name)) {
+        this.#unrunnable.add(record.name);
+        this.#host.reportError(error, `schedule "${record.name}": this engine cannot run its job; its ticks are left to engines that can`);
+      }
+      return false;
     }
   }
 

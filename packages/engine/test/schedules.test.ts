@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock, isPyrexisError, type Job } from "@pyrexis/models";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
-import { tickJobId, type Engine } from "../src/index.js";
+import { buildScheduleRecord, tickJobId, type Engine } from "../src/index.js";
 import { engineWith, FlakyStore, tempDir, until } from "./helpers.js";
 
 const T0 = Date.parse("2026-01-05T10:01:00.000Z");
@@ -268,6 +268,24 @@ describe("engine.schedule", () => {
     await stepTo(clock, at("2026-01-05T10:06:00.000Z"), 5_000);
     await until(() => w.ran.length === 1, "the first tick ran");
     expect(iso(await tickJobs(store, "late"))).toEqual(["2026-01-05T10:05:00.000Z"]);
+  });
+});
+
+describe("a stored schedule this engine cannot run", () => {
+  it("is skipped with one engine:error (e.g. a handler typo from `pyrexis schedule add` without --handlers); the other schedules still tick", async () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryJobStore({ clock });
+    // Written as the CLI writes it: checked for shape, not against any engine's handlers.
+    const typo = buildScheduleRecord("typo", { cron: "*/5 * * * *", spec: { handler: "wrok" } }, { now: T0, modes: ["async"] });
+    await store.putSchedule(typo);
+    const w = start(store, clock);
+    await w.engine.schedule("reindex", { cron: "*/5 * * * *", spec: { handler: "work" } });
+    await stepTo(clock, at("2026-01-05T10:11:00.000Z"), MIN);
+    await until(() => w.ran.length === 2, "reindex ticked twice");
+    expect(iso(await tickJobs(store, "reindex"))).toEqual(["2026-01-05T10:05:00.000Z", "2026-01-05T10:10:00.000Z"]);
+    expect(await tickJobs(store, "typo")).toEqual([]);
+    expect(w.errors).toHaveLength(1);
+    expect(String(w.errors[0])).toMatch(/no handler named "wrok"/);
   });
 });
 
