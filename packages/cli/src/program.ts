@@ -191,6 +191,50 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("-v, --verbose", "also print started and progress events, and engine logs")
     .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/worker.js")).workerCommand(opts, io)));
 
+  const schedule = program
+    .command("schedule")
+    .description(
+      "Cron schedules kept in the store: every worker on the store submits their ticks, exactly one job per tick across workers.",
+    );
+  schedule
+    .command("add")
+    .description(
+      "Add a schedule: <name> <cron> (five fields, or @hourly/@daily…) <handler> [payload JSON]. " +
+        "The same definition again changes nothing; another one under the name is refused (remove it first).",
+    )
+    .argument("<name>", "schedule name: letters, digits and _ . : - (part of each tick's job id)")
+    .argument("<cron>", 'cron expression, e.g. "*/5 * * * *" (quote it)')
+    .argument("<handler>", "handler name")
+    .argument("[payload]", "JSON payload (default null)")
+    .addOption(storeOption())
+    .addOption(handlersOption("when given, the handler name is checked against it"))
+    .option("--timezone <zone>", "IANA timezone the expression is read in (default UTC)")
+    .option("--catch-up", "after a time with no worker running, submit the missed ticks (the latest --catch-up-limit)")
+    .option("--catch-up-limit <n>", "most missed ticks one catch-up submits (default 10)", int(1, 1000))
+    .option("--priority <n>", `priority ${MIN_PRIORITY}-${MAX_PRIORITY} of each tick's job (default 5)`, int(MIN_PRIORITY, MAX_PRIORITY))
+    .addOption(new Option("--mode <mode>", "execution mode (default async)").choices(CLI_MODES))
+    .option("--max-attempts <n>", "total runs including the first (default 3)", int(1, 1000))
+    .option("--timeout <ms>", "per-attempt time limit in ms", int(1))
+    .option("--json", "print { created, schedule } as JSON")
+    .action((name: string, cron: string, handler: string, payload: string | undefined, opts: Record<string, unknown>) =>
+      run(async () => (await import("./commands/schedule.js")).scheduleAddCommand(name, cron, handler, payload, opts, io)),
+    );
+  schedule
+    .command("list")
+    .description("List the schedules with their last and next tick.")
+    .addOption(storeOption())
+    .option("--json", "print the schedules as JSON")
+    .action((opts: Record<string, unknown>) => run(async () => (await import("./commands/schedule.js")).scheduleListCommand(opts, io)));
+  schedule
+    .command("remove")
+    .description("Remove a schedule: no later tick submits a job (jobs already submitted stay).")
+    .argument("<name>", "schedule name")
+    .addOption(storeOption())
+    .option("--json", "print { removed } as JSON")
+    .action((name: string, opts: Record<string, unknown>) =>
+      run(async () => (await import("./commands/schedule.js")).scheduleRemoveCommand(name, opts, io)),
+    );
+
   program
     .command("prune")
     .description(

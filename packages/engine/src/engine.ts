@@ -71,6 +71,7 @@ import { ResultWaiters } from "./result-waiters.js";
 import { ShutdownCoordinator } from "./shutdown.js";
 import { deadLetterJobOf, type DeadLetterRoute } from "./dead-letter-route.js";
 import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
+import { EngineSchedules, type ScheduleInfo, type ScheduleOptions } from "./schedules.js";
 import type { EngineTracing } from "./tracing-hooks.js";
 
 /** What `#submit` did: the jobs in spec order and which of them it wrote. */
@@ -237,6 +238,7 @@ export class Engine {
   readonly #claimSettings: ClaimSettings;
   readonly #tracing: EngineTracing | undefined;
   readonly #deadLetter: DeadLetterRoute | undefined;
+  readonly #schedules: EngineSchedules;
   /** Without claims: the in-memory queue of every unfinished job. */
   readonly #queue: LocalQueue;
   /** With claims: where jobs come from. */
@@ -327,6 +329,9 @@ export class Engine {
       clock: this.#clock,
       onError: (error, context) => this.#reportError(error, context),
       onRejected: ({ jobId, expectedVersion, error }) => {
+        // A refused insert is answered to its submitter (a tick another engine submitted first
+        // is one): reporting it again as an engine error would only be noise.
+        if (jobId === undefined && isPyrexisError(error, ErrorCode.DUPLICATE_JOB)) return;
         this.#reportError(error, `store rejected the change of job ${jobId ?? "(insert)"}`);
         if (jobId !== undefined) this.#forget(jobId, error, expectedVersion);
       },
@@ -336,6 +341,17 @@ export class Engine {
     const createScheduler: SchedulerFactory =
       options.createScheduler ?? (() => new PriorityScheduler<QueueEntry>(agingRate === undefined ? { clock } : { clock, agingRate }));
     this.#queue = new LocalQueue(createScheduler, this.#clock, agingRate ?? DEFAULT_AGING_RATE, () => this.#pump());
+    this.#schedules = new EngineSchedules(
+      {
+        store,
+        clock,
+        submit: async (spec) => (await this.submitJobs([spec]))[0] as Job,
+        checkSpec: (spec) => this.#checkHandlerAndMode(spec, this.#executors.modes),
+        ticked: (event) => this.#events.emit("schedule:tick", event),
+        reportError: (error, context) => this.#reportError(error, context),
+      },
+      resolved.scheduleRefreshMs,
+    );
     this.#shutdown = options.shutdownCoordinator ?? new ShutdownCoordinator();
     // Released in reverse: executors close first, then the store.
     if (options.closeStore !== false) this.#shutdown.register("store", () => this.#store.close());
@@ -507,10 +523,7 @@ export class Engine {
     const modes = this.#executors.modes; // a getter that may copy: read it once per batch
     for (let i = 0; i < specs.length; i++) {
       const spec = parseSpecAt(specs, i);
-      if (this.#handlerNames && !this.#handlerNames.has(spec.handler)) {
-        throw new HandlerNotFoundError(spec.handler, [...this.#handlerNames]);
-      }
-      if (!modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, modes);
+      this.#checkHandlerAndMode(spec, modes);
       const job = createJob(spec, now);
       // A generated id (UUIDv7, strictly increasing here) cannot repeat: only given ids are checked.
       given[i] = spec.id !== undefined;
@@ -563,6 +576,43 @@ export class Engine {
     }
     if (local) this.#pump();
     else this.#wakeClaims(jobs);
+  }
+
+  /** `HandlerNotFoundError` or `UnknownModeError` for a spec this engine cannot run. */
+  #checkHandlerAndMode(spec: { readonly handler: string; readonly mode: string }, modes: readonly string[]): void {
+    if (this.#handlerNames && !this.#handlerNames.has(spec.handler)) {
+      throw new HandlerNotFoundError(spec.handler, [...this.#handlerNames]);
+    }
+    if (!modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, modes);
+  }
+
+  /**
+   * Defines a cron schedule in the store: from then on, while the loop of any engine on the
+   * store runs, each tick of `options.cron` (read in `options.timezone`, default UTC) submits
+   * one job of `options.spec` with the id `schedule:<name>:<tick ISO-8601>`, exactly once across
+   * all engines. Calling it again with the same definition is a no-op that returns the stored
+   * schedule. Throws `InvalidScheduleError` for a bad cron expression or timezone,
+   * `ScheduleConflictError` when the name is taken by another definition, `ValidationError`,
+   * `HandlerNotFoundError` or `UnknownModeError` for a bad spec, and `IncompatibleStoreError` for
+   * a store without the schedules capability; nothing is written then.
+   *
+   * @example
+   * ```ts
+   * await engine.schedule("nightly-reindex", { cron: "30 2 * * *", timezone: "America/New_York", spec: { handler: "reindex" } });
+   * ```
+   */
+  schedule(name: string, options: ScheduleOptions): Promise<ScheduleInfo> {
+    return this.#schedules.define(name, options);
+  }
+
+  /** The store's schedules, in name order, each with its next tick. */
+  schedules(): Promise<ScheduleInfo[]> {
+    return this.#schedules.list();
+  }
+
+  /** Removes a schedule: no tick after this submits a job (jobs already submitted stay). True when there was one. */
+  unschedule(name: string): Promise<boolean> {
+    return this.#schedules.remove(name);
   }
 
   /** Claims: new work is in the store; a delayed job wakes the claimer when it comes due. */
@@ -859,6 +909,7 @@ export class Engine {
     const done = new Promise<void>((resolve) => (this.#loopDone = resolve));
     this.#source?.start();
     this.#pruner?.start();
+    this.#schedules.start();
     this.#pump();
     this.#checkDrained();
     await done;
@@ -1531,6 +1582,7 @@ export class Engine {
     await this.#rescanning?.catch(() => 0);
     // No batch may run into the closed store; one in flight is bounded by batchSize.
     await this.#pruner?.stop();
+    await this.#schedules.stop();
     if (this.#source) {
       await this.#source.stopClaiming().catch(() => {});
       // Claimed jobs that never started go back to the store at once, for another engine to take.

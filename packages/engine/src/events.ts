@@ -23,6 +23,8 @@ export interface EngineEventMap {
   "engine:drained": Record<string, never>;
   /** Something went wrong outside a job (a store commit failed, a listener threw…). */
   "engine:error": { error: unknown; context: string };
+  /** A schedule's tick was handled: `submitted` is false when another engine had already submitted its job. */
+  "schedule:tick": { name: string; tickAt: number; jobId: string; submitted: boolean };
 }
 
 /** An engine event name. */

@@ -10,6 +10,16 @@ export { createEngine, type CreateEngineOptions } from "./create-engine.js";
 export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
 export type { PeekableScheduler, QueueEntry, SchedulerFactory } from "./local-queue.js";
 export type { AttemptSpan, EngineTracing, SubmitSpans } from "./tracing-hooks.js";
+export {
+  buildScheduleRecord,
+  DEFAULT_CATCH_UP_LIMIT,
+  MAX_CATCH_UP_LIMIT,
+  nextScheduleTick,
+  tickJobId,
+  type ScheduleInfo,
+  type ScheduleOptions,
+  type ScheduleSpecInput,
+} from "./schedules.js";
 export { decideAttempt, type AbortKind, type AttemptDecision, type AttemptEnd } from "./attempt-decision.js";
 
 // What most applications need, so `@pyrexis/engine` alone is enough to write handlers and

@@ -8,6 +8,7 @@ import { checkDeadLetterRoute, type DeadLetterRoute } from "./dead-letter-route.
 import { resolveRetention, type RetentionOptions, type RetentionPolicy } from "./retention.js";
 import type { EngineTracing } from "./tracing-hooks.js";
 import type { ShutdownCoordinator } from "./shutdown.js";
+import { DEFAULT_SCHEDULE_REFRESH_MS } from "./schedules.js";
 
 /** The executors an engine routes to, by mode. `ExecutorRouter` from @pyrexis/executors fits. */
 export interface ExecutorSource {
@@ -95,6 +96,11 @@ export interface EngineOptions {
    * prune capability. Off by default: nothing is ever deleted.
    */
   retention?: RetentionOptions | undefined;
+  /**
+   * Schedules: while `runLoop` runs, how often the engine re-reads the store's schedules to see
+   * ones defined or removed elsewhere, in ms (default 10000). Each tick re-reads them anyway.
+   */
+  scheduleRefreshMs?: number | undefined;
 }
 
 /** Options of {@link Engine.shutdown}. */
@@ -129,6 +135,7 @@ export interface ResolvedOptions {
   readonly deadLetter: DeadLetterRoute | undefined;
   /** The checked `retention` option, or `undefined` when retention is off. */
   readonly retention: RetentionPolicy | undefined;
+  readonly scheduleRefreshMs: number;
 }
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -172,6 +179,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     metrics: options.metrics ?? new MetricsRegistry(),
     graceMs,
     deadLetter: checkDeadLetterRoute(options.deadLetter),
+    scheduleRefreshMs: checkInt(options.scheduleRefreshMs, "scheduleRefreshMs", 10, 86_400_000) ?? DEFAULT_SCHEDULE_REFRESH_MS,
     claims: {
       owner,
       leaseMs,

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { createJob, parseJobSpec } from "@pyrexis/models";
+import { createJob, ManualClock, parseJobSpec } from "@pyrexis/models";
 import { PostgresJobStore } from "@pyrexis/storage-postgres";
-import { createEngine } from "../src/index.js";
+import { createEngine, tickJobId, type Engine } from "../src/index.js";
 import { until } from "./helpers.js";
 
 // Two engines on one PostgreSQL schema, as on two machines: they share the work through claims,
@@ -49,6 +49,53 @@ describe("engines on one PostgreSQL store", () => {
     expect(ids).toEqual(jobs.map((_, i) => `p${i}`).sort());
     expect(await a.countByStatus()).toMatchObject({ completed: 60, running: 0, pending: 0 });
     await Promise.all([a.shutdown(), b.shutdown()]);
+    await Promise.all(loops);
+  });
+});
+
+describe("cron schedules on one PostgreSQL store", () => {
+  it("5 engines (5 pools, as on 5 machines) race for each tick on fake time: exactly one job per tick, run once", async () => {
+    const clock = new ManualClock(Date.parse("2026-01-05T10:01:00.000Z"));
+    const ran: string[] = [];
+    const submitted: number[] = [];
+    const errors: unknown[] = [];
+    const engines: Engine[] = [];
+    for (let i = 0; i < 5; i++) {
+      // The store's clock judges "due": the engines' fake one.
+      const store = await PostgresJobStore.open({ connectionString: url.toString() }, { clock });
+      // A lease far longer than the minutes the test moves the clock by: none expires under a running tick job.
+      const engine = await createEngine({
+        store,
+        clock,
+        leaseMs: 3_600_000,
+        handlers: { work: (_p: unknown, ctx: { jobId: string }) => void ran.push(ctx.jobId) },
+      });
+      engine.on("schedule:tick", ({ submitted: s, tickAt }) => s && submitted.push(tickAt));
+      engine.on("engine:error", ({ error }) => errors.push(error));
+      engines.push(engine);
+    }
+    const loops = engines.map((e) => e.runLoop());
+    await engines[3]!.schedule("pg-race", { cron: "* * * * *", spec: { handler: "work" } });
+    for (let minute = 0; minute < 3; minute++) {
+      clock.advance(60_000);
+      // Completed, not only run: the next minute must not pass while a tick job's end is being written.
+      await until(
+        async () =>
+          submitted.length === minute + 1 && (await engines[0]!.getJob(tickJobId("pg-race", clock.now())))?.status === "completed",
+        `tick ${minute + 1} submitted and completed`,
+      );
+    }
+    const page = await engines[0]!.listJobs({ limit: 100 });
+    const ticks = page.jobs.filter((j) => j.id.startsWith("schedule:pg-race:")).map((j) => j.id);
+    expect(ticks.sort()).toEqual([
+      "schedule:pg-race:2026-01-05T10:02:00.000Z",
+      "schedule:pg-race:2026-01-05T10:03:00.000Z",
+      "schedule:pg-race:2026-01-05T10:04:00.000Z",
+    ]);
+    expect(ran.sort()).toEqual(ticks);
+    expect(errors).toEqual([]);
+    expect(await engines[0]!.unschedule("pg-race")).toBe(true);
+    await Promise.all(engines.map((e) => e.shutdown()));
     await Promise.all(loops);
   });
 });

@@ -5,6 +5,10 @@ import { describeReadmeExamples } from "@pyrexis/test-utils/readme";
 
 describeReadmeExamples(new URL("../README.md", import.meta.url), {
   expectOutput: {
+    "cron-schedules.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe("[ 'nightly-reindex next 2026-03-08T07:00:00.000Z' ]\nreindexed docs\n");
+      expect(stderr).toBe("");
+    },
     "main.ts": ({ stdout, stderr }) => {
       expect(stdout).toContain("status: 'completed'");
       expect(stdout).toContain("output: { summary: 'Pyrexis runs jobs in three modes and ret…' }");

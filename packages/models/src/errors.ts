@@ -40,6 +40,9 @@ export const ErrorCode = {
   HANDLERS_LOAD_FAILED: "HANDLERS_LOAD_FAILED",
   EXECUTOR_CLOSED: "EXECUTOR_CLOSED",
   UNKNOWN_MODE: "UNKNOWN_MODE",
+  // Cron schedules.
+  INVALID_SCHEDULE: "INVALID_SCHEDULE",
+  SCHEDULE_CONFLICT: "SCHEDULE_CONFLICT",
 } as const;
 
 /** One of the stable {@link ErrorCode} values. */
@@ -327,6 +330,38 @@ export class UnknownModeError extends PyrexisError {
     super(ErrorCode.UNKNOWN_MODE, `no executor for mode "${mode}"; known modes: ${known.join(", ")}`);
     this.name = "UnknownModeError";
     this.mode = mode;
+  }
+}
+
+/**
+ * A schedule's cron expression or timezone is not valid. A {@link ValidationError} (with code
+ * `INVALID_SCHEDULE`) whose `field` is `"cron"` or `"timezone"` and whose `value` is what was given.
+ */
+export class InvalidScheduleError extends ValidationError {
+  override readonly code: ErrorCode = ErrorCode.INVALID_SCHEDULE;
+  readonly field: "cron" | "timezone";
+  readonly value: string;
+  constructor(field: "cron" | "timezone", value: string, reason: string, options?: PyrexisErrorOptions) {
+    super(`invalid schedule ${field} ${JSON.stringify(value)}: ${reason}`, [{ path: [field], message: reason }], options);
+    this.name = "InvalidScheduleError";
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/** A schedule of this name exists with another definition; nothing was written. */
+export class ScheduleConflictError extends PyrexisError {
+  readonly scheduleName: string;
+  /** The fields whose values differ from the stored schedule's. */
+  readonly fields: readonly string[];
+  constructor(scheduleName: string, fields: readonly string[]) {
+    super(
+      ErrorCode.SCHEDULE_CONFLICT,
+      `schedule "${scheduleName}" exists with a different ${fields.join(", ")}; remove it first to redefine it`,
+    );
+    this.name = "ScheduleConflictError";
+    this.scheduleName = scheduleName;
+    this.fields = fields;
   }
 }
 

@@ -27,6 +27,8 @@ import {
   StaleVersionError,
   StoreClosedError,
   StoreFailureError,
+  InvalidScheduleError,
+  ScheduleConflictError,
   TimeoutError,
   UnknownModeError,
   ValidationError,
@@ -55,6 +57,8 @@ const EXAMPLES: [string, PyrexisError, ErrorCode][] = [
   ["ExecutorClosedError", new ExecutorClosedError(), "EXECUTOR_CLOSED"],
   ["UnknownModeError", new UnknownModeError("gpu", ["async"]), "UNKNOWN_MODE"],
   ["StoreFailureError", new StoreFailureError("disk full"), "STORE_FAILURE"],
+  ["InvalidScheduleError", new InvalidScheduleError("cron", "61 * * * *", "minute out of range"), "INVALID_SCHEDULE"],
+  ["ScheduleConflictError", new ScheduleConflictError("nightly", ["cron"]), "SCHEDULE_CONFLICT"],
 ];
 
 /** Codes of error classes defined in other packages (which depend on this one, so it cannot import them). */

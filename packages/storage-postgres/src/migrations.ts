@@ -85,6 +85,21 @@ function migrations(schema: string): Record<string, Migration> {
         );
       },
     },
+    // The schedules capability (src/schedules.ts): one row per cron schedule, its definition as
+    // JSON text (compared by the store, never parsed as cron here) and its last tick.
+    "0003_schedules": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await run(
+          db,
+          `CREATE TABLE ${s}.schedules (
+            name text COLLATE "C" PRIMARY KEY,
+            definition text NOT NULL,
+            created_at bigint NOT NULL,
+            last_tick_at bigint
+          )`,
+        );
+      },
+    },
   };
 }
 

@@ -28,10 +28,13 @@ import type {
   PruneMethods,
   PruneReport,
   PruneRequest,
+  PutScheduleOutcome,
   ReclaimReport,
   ReclaimRequest,
   RenewReport,
   RenewRequest,
+  ScheduleMethods,
+  ScheduleRecord,
   StoreCapabilities,
 } from "@pyrexis/storage";
 import {
@@ -52,6 +55,7 @@ import { ChangeListener } from "./listener.js";
 import { migrate } from "./migrations.js";
 import type { PostgresPoolLike } from "./postgres-like.js";
 import { jobColumns, readJob, readResult, type JobColumns, type JobRow } from "./records.js";
+import { PostgresSchedules } from "./schedules.js";
 import { buildStatements, type Statements } from "./statements.js";
 import { timedPool } from "./timed-pool.js";
 
@@ -121,7 +125,7 @@ export interface PostgresJobStoreOptions {
 /** Corrupt records kept by {@link PostgresJobStore.corruptRecords} at most (newest kept). */
 export const MAX_KEPT_CORRUPT_RECORDS = 1000;
 
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: true, shared: true, claims: true, prune: true });
+const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: true, shared: true, claims: true, prune: true, schedules: true });
 const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts()));
 
 function describe(e: unknown): string {
@@ -287,7 +291,7 @@ interface ExpiredRow extends JobRow {
  * await store.close();
  * ```
  */
-export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods {
+export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, ScheduleMethods {
   /** Persistent, shared by any number of instances and processes, with claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   /** The schema holding this store's tables. */
@@ -295,6 +299,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods {
 
   readonly #connection: Connection;
   readonly #statements: Statements;
+  readonly #schedules: PostgresSchedules;
   readonly #channel: string;
   readonly #clock: Pick<Clock, "now"> | undefined;
   readonly #agingRate: number;
@@ -310,6 +315,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods {
     this.#connection = connection;
     this.schema = schema;
     this.#statements = buildStatements(schema);
+    this.#schedules = new PostgresSchedules(connection.kysely, schema);
     this.#channel = channelOf(schema);
     this.#clock = options.clock;
     this.#agingRate = options.agingRate ?? DEFAULT_CLAIM_AGING_RATE;
@@ -755,6 +761,36 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods {
     );
     const row = rows[0];
     return row === undefined || !row.is_called ? 0 : row.value;
+  }
+
+  /** The schedules capability (see `./schedules.ts`): creates a schedule or returns the identical stored one. */
+  async putSchedule(record: ScheduleRecord): Promise<PutScheduleOutcome> {
+    this.#assertOpen();
+    return this.#guard("putSchedule", () => this.#schedules.put(record));
+  }
+
+  /** The schedule of this name, or `undefined`. */
+  async getSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    this.#assertOpen();
+    return this.#guard("getSchedule", () => this.#schedules.get(name));
+  }
+
+  /** Every schedule, in name order. */
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    this.#assertOpen();
+    return this.#guard("listSchedules", () => this.#schedules.list());
+  }
+
+  /** Removes a schedule; `true` when there was one. */
+  async deleteSchedule(name: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#guard("deleteSchedule", () => this.#schedules.delete(name));
+  }
+
+  /** Raises the schedule's last tick to `tickAt` (never lowers it); `false` when there is no such schedule. */
+  async recordScheduleTick(name: string, tickAt: number): Promise<boolean> {
+    this.#assertOpen();
+    return this.#guard("recordScheduleTick", () => this.#schedules.recordTick(name, tickAt));
   }
 
   /** Stops the listener and frees the connections the store made. Idempotent; later calls reject `StoreClosedError`. */

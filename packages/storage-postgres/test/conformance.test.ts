@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe, it } from "vitest";
-import { describeJobStore } from "@pyrexis/storage/conformance";
+import { describeJobStore, describeSchedules } from "@pyrexis/storage/conformance";
 import type { PostgresJobStore } from "../src/index.js";
 import { dropSchemas, freshSchema, openStore } from "./helpers.js";
 
@@ -16,6 +16,16 @@ describeJobStore(
     create: (options) => openStore(freshSchema("conf"), withClock(options)),
     reopen: (previous, options) => openStore((previous as PostgresJobStore).schema, withClock(options)),
     openSecond: (store, options) => openStore((store as PostgresJobStore).schema, withClock(options)),
+  },
+);
+
+describeSchedules(
+  { describe, it, beforeEach, afterEach },
+  {
+    name: "PostgresJobStore",
+    create: () => openStore(freshSchema("sched")),
+    reopen: (previous) => openStore((previous as PostgresJobStore).schema),
+    openSecond: (store) => openStore((store as PostgresJobStore).schema),
   },
 );
 

@@ -29,10 +29,21 @@ export interface ResultsTable {
   data: string;
 }
 
+/** Row of the `schedules` table (migration 0005): a cron schedule and its last tick. */
+export interface SchedulesTable {
+  name: string;
+  /** The definition as JSON: `{ cron, timezone, spec, catchUp, catchUpLimit }`. */
+  definition: string;
+  created_at: number;
+  /** The latest tick submitted, epoch ms; `NULL` until the first. */
+  last_tick_at: number | null;
+}
+
 /** The kysely database type of the store. */
 export interface StoreSchema {
   jobs: JobsTable;
   results: ResultsTable;
+  schedules: SchedulesTable;
 }
 
 /** Name of the kysely Migrator's bookkeeping table; its presence marks a Pyrexis database. */
@@ -113,6 +124,19 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await sql`UPDATE jobs SET finished_at = json_extract(data, '$.updatedAt')
         WHERE status IN ('completed', 'failed', 'cancelled') AND typeof(data) = 'text' AND json_valid(data)`.execute(db);
       await sql`CREATE INDEX jobs_finished ON jobs (finished_at, id) WHERE status IN ('completed', 'failed', 'cancelled')`.execute(db);
+    },
+  },
+  // The schedules capability (src/schedules.ts): one row per cron schedule, its definition as
+  // JSON (the store compares it, never parses the cron expression) and its last tick.
+  "0006_schedules": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable("schedules")
+        .addColumn("name", "text", (c) => c.primaryKey().notNull())
+        .addColumn("definition", "text", (c) => c.notNull())
+        .addColumn("created_at", "integer", (c) => c.notNull())
+        .addColumn("last_tick_at", "integer")
+        .execute();
     },
   },
 });

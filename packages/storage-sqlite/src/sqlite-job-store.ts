@@ -32,11 +32,14 @@ import {
   type PruneMethods,
   type PruneReport,
   type PruneRequest,
+  type PutScheduleOutcome,
   type QueryJobsQuery,
   type ReclaimReport,
   type ReclaimRequest,
   type RenewReport,
   type RenewRequest,
+  type ScheduleMethods,
+  type ScheduleRecord,
   type StoreCapabilities,
 } from "@pyrexis/storage";
 import {
@@ -53,6 +56,7 @@ import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
 import { looksLikeJob } from "./job-shape.js";
 import { finishedAt, SqlitePrune } from "./prune.js";
 import { runJobsQuery } from "./query.js";
+import { SqliteSchedules } from "./schedules.js";
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
@@ -281,7 +285,7 @@ function checkPositiveInt(value: unknown, name: string, min: number, max: number
  * await store.close();
  * ```
  */
-export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods {
+export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, ScheduleMethods {
   /** Persistent for files, shared safely by several instances or processes on one file; claims always. */
   readonly capabilities: StoreCapabilities;
   /** Where the data lives (the file path, or `":memory:"`), for messages. */
@@ -298,6 +302,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods {
   readonly #corrupt = new Map<string, CorruptRecordError>();
   readonly #claims: SqliteClaims;
   readonly #prune: SqlitePrune;
+  readonly #schedules: SqliteSchedules;
   #batch: CommitBatch | undefined;
 
   private constructor(
@@ -312,7 +317,8 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods {
     this.#kysely = kysely;
     this.#statements = statements;
     this.location = location;
-    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true, queryJobs: true, prune: true });
+    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true, queryJobs: true, prune: true, schedules: true });
+    this.#schedules = new SqliteSchedules(db);
     this.#agingRate = options.agingRate ?? 0.1;
     this.#onCorruptRecord = options.onCorruptRecord;
     this.#shapeOnly = options.readValidation === "shape";
@@ -772,6 +778,36 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods {
       }
       return counts;
     });
+  }
+
+  /** The schedules capability (see `./schedules.ts`): creates a schedule or returns the identical stored one. */
+  async putSchedule(record: ScheduleRecord): Promise<PutScheduleOutcome> {
+    this.#open();
+    return this.#guard("putSchedule", () => this.#schedules.put(record));
+  }
+
+  /** The schedule of this name, or `undefined`. */
+  async getSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    this.#open();
+    return this.#guard("getSchedule", () => this.#schedules.get(name));
+  }
+
+  /** Every schedule, in name order. */
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    this.#open();
+    return this.#guard("listSchedules", () => this.#schedules.list());
+  }
+
+  /** Removes a schedule; `true` when there was one. */
+  async deleteSchedule(name: string): Promise<boolean> {
+    this.#open();
+    return this.#guard("deleteSchedule", () => this.#schedules.delete(name));
+  }
+
+  /** Raises the schedule's last tick to `tickAt` (never lowers it); `false` when there is no such schedule. */
+  async recordScheduleTick(name: string, tickAt: number): Promise<boolean> {
+    this.#open();
+    return this.#guard("recordScheduleTick", () => this.#schedules.recordTick(name, tickAt));
   }
 
   /** Closes the connection (checkpointing the WAL). Idempotent; later calls reject `StoreClosedError`. */

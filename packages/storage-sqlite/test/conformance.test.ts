@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, it } from "vitest";
-import { describeJobStore, describeQueryJobs } from "@pyrexis/storage/conformance";
+import { describeJobStore, describeQueryJobs, describeSchedules } from "@pyrexis/storage/conformance";
 import { SqliteJobStore } from "../src/index.js";
 import { tempDir } from "@pyrexis/test-utils";
 
@@ -19,4 +19,14 @@ describeJobStore(
 describeQueryJobs(
   { describe, it, beforeEach, afterEach },
   { name: "SqliteJobStore (file)", create: () => SqliteJobStore.open({ path: tempDir("pyrexis-sqlite-").file("store.db") }) },
+);
+
+describeSchedules(
+  { describe, it, beforeEach, afterEach },
+  {
+    name: "SqliteJobStore (file)",
+    create: () => SqliteJobStore.open({ path: tempDir("pyrexis-sqlite-").file("store.db") }),
+    reopen: (previous) => SqliteJobStore.open({ path: (previous as SqliteJobStore).location }),
+    openSecond: (store) => SqliteJobStore.open({ path: (store as SqliteJobStore).location }),
+  },
 );

@@ -57,9 +57,9 @@ describe("open", () => {
   it("accepts a lazy database factory and declares capabilities by where the data lives", async () => {
     const lazy = await SqliteJobStore.open({ database: (): SqliteDatabaseLike => new Database(tmp.file("lazy.db")) });
     open.push(lazy);
-    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true, queryJobs: true, prune: true });
+    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true, queryJobs: true, prune: true, schedules: true });
     const memory = await openStore(":memory:");
-    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true, queryJobs: true, prune: true });
+    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true, queryJobs: true, prune: true, schedules: true });
   });
 
   it("reports a path it cannot open as StoreFailureError", async () => {
@@ -389,6 +389,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0003_claims" },
       { name: "0004_query_indexes" },
       { name: "0005_prune" },
+      { name: "0006_schedules" },
     ]);
   });
 

@@ -34,6 +34,16 @@ export {
   type PruneReport,
   type PruneRequest,
 } from "./prune.js";
+export {
+  hasSchedules,
+  MAX_SCHEDULE_NAME_LENGTH,
+  type PutScheduleOutcome,
+  type ScheduledJobSpec,
+  type ScheduleDefinition,
+  type ScheduleMethods,
+  type ScheduleRecord,
+  type SchedulesJobStore,
+} from "./schedules.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 export * from "./errors.js";
 export { assertSameWork, splitExisting, type ExistingSplit } from "./existing-jobs.js";

@@ -69,6 +69,8 @@ export interface StoreCapabilities {
   readonly queryJobs?: boolean;
   /** The store deletes finished jobs and their results in bounded batches: it implements `PruneMethods` (`./prune.ts`, see its rules). */
   readonly prune?: boolean;
+  /** The store keeps cron schedules and their last tick: it implements `ScheduleMethods` (`./schedules.ts`). */
+  readonly schedules?: boolean;
 }
 
 /**

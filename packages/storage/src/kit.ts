@@ -39,3 +39,4 @@ export {
 } from "./claims-kit.js";
 export { matchesJobsQuery, normalizeJobsQuery, type NormalizedJobsQuery } from "./query.js";
 export { compareFinishOrder, isFinishedStatus, normalizePruneRequest, selectPrunable, type NormalizedPruneRequest } from "./prune.js";
+export { assertSameSchedule, assertScheduleName, assertTickTime, checkScheduleRecord, scheduleConflicts } from "./schedules.js";

@@ -13,6 +13,8 @@ import {
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
 import { MemoryClaimIndex } from "./memory-claim-index.js";
 import { normalizePruneRequest, selectPrunable, type PruneMethods, type PruneReport, type PruneRequest } from "./prune.js";
+import { MemorySchedules } from "./memory-schedules.js";
+import type { PutScheduleOutcome, ScheduleMethods, ScheduleRecord } from "./schedules.js";
 import { matchesJobsQuery, normalizeJobsQuery, type QueryJobsMethods, type QueryJobsQuery } from "./query.js";
 import {
   assertJobId,
@@ -51,7 +53,14 @@ export interface MemoryJobStoreOptions {
 }
 
 /** Not persistent; shared by the engines of one process, which claim from one instance. */
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: false, shared: true, claims: true, queryJobs: true, prune: true });
+const CAPABILITIES: StoreCapabilities = Object.freeze({
+  persistent: false,
+  shared: true,
+  claims: true,
+  queryJobs: true,
+  prune: true,
+  schedules: true,
+});
 
 /**
  * A job and its result, kept together: one hash lookup finds both, an update or a result is a
@@ -97,7 +106,7 @@ class StoredRecord {
  * await store.close();
  * ```
  */
-export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods, PruneMethods {
+export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods, PruneMethods, ScheduleMethods {
   /** Not persistent; shared (one instance, many engines of one process) through claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   readonly #clone: boolean;
@@ -115,6 +124,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
   readonly #order: StoredRecord[] = [];
   #sorted = true;
   #closed = false;
+  readonly #schedules = new MemorySchedules();
   readonly #view: CommitView<StoredRecord> = {
     job: (id) => this.#records.get(id),
     hasResult: (jobId) => this.#records.get(jobId)?.result !== undefined,
@@ -405,6 +415,31 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
       return values;
     }
     return values.map((value) => deepFreeze(structuredClone(value)));
+  }
+
+  async putSchedule(record: ScheduleRecord): Promise<PutScheduleOutcome> {
+    this.#assertOpen();
+    return this.#schedules.put(record);
+  }
+
+  async getSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    this.#assertOpen();
+    return this.#schedules.get(name);
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    this.#assertOpen();
+    return this.#schedules.list();
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#schedules.delete(name);
+  }
+
+  async recordScheduleTick(name: string, tickAt: number): Promise<boolean> {
+    this.#assertOpen();
+    return this.#schedules.recordTick(name, tickAt);
   }
 
   #assertOpen(): void {

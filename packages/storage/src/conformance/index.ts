@@ -36,6 +36,7 @@ import { persistence } from "./persistence.js";
 import { prune } from "./prune.js";
 import { queryJobs } from "./query.js";
 import { roundTrips } from "./round-trips.js";
+import { schedules } from "./schedules.js";
 import { shared } from "./shared.js";
 
 export { BASE_TIME, bump, makeJob, makeResult } from "./data.js";
@@ -109,6 +110,14 @@ export const describeQueryJobs: ConformanceGroup = group("describeQueryJobs", qu
  * store declares `capabilities.prune`.
  */
 export const describePrune: ConformanceGroup = group("describePrune", prune);
+
+/**
+ * The `schedules` capability (cron schedules and their last tick). Not part of
+ * {@link describeJobStore}: call it for a store that declares `capabilities.schedules`; its
+ * first check fails for one that does not. Uses `factory.reopen` and `factory.openSecond` when
+ * the store declares `persistent` and `shared`.
+ */
+export const describeSchedules: ConformanceGroup = group("describeSchedules", schedules);
 
 /**
  * The whole suite: every group above inside one `describe("JobStore conformance: <name>")`.
