@@ -5,18 +5,17 @@
 // compare; a tick is one `UPDATE … GREATEST`, so concurrent ticks leave the largest.
 import { CompiledQuery, type Kysely } from "kysely";
 import { CorruptRecordError } from "@pyrexis/models";
-import type { PutScheduleOutcome, ScheduleDefinition, ScheduleRecord } from "@pyrexis/storage";
-import { assertSameSchedule, assertScheduleName, assertTickTime, checkScheduleRecord } from "@pyrexis/storage/kit";
+import type { PutScheduleOutcome, ScheduleRecord } from "@pyrexis/storage";
+import {
+  assertSameSchedule,
+  assertScheduleName,
+  assertTickTime,
+  checkScheduleRecord,
+  readScheduleRow,
+  scheduleDefinitionJson,
+  type ScheduleRow,
+} from "@pyrexis/storage/kit";
 import { quoteIdent } from "./migrations.js";
-
-interface ScheduleRow {
-  name: string;
-  definition: unknown;
-  created_at: number;
-  last_tick_at: number | null;
-}
-
-type StoredDefinition = Omit<ScheduleDefinition, "name">;
 
 /** The schedule statements of one store's schema. */
 export class PostgresSchedules {
@@ -44,21 +43,19 @@ export class PostgresSchedules {
 
   async put(record: ScheduleRecord): Promise<PutScheduleOutcome> {
     checkScheduleRecord(record);
-    const definition: StoredDefinition = {
-      cron: record.cron,
-      timezone: record.timezone,
-      spec: record.spec,
-      catchUp: record.catchUp,
-      catchUpLimit: record.catchUpLimit,
-    };
-    const text = JSON.stringify(definition);
+    const text = scheduleDefinitionJson(record);
     // A schedule deleted between the insert that lost and the read: try again (bounded).
     for (let round = 0; round < 3; round++) {
       const inserted = await this.#run(this.#sql.insert, [record.name, text, record.createdAt, record.lastTickAt ?? null]);
       if (inserted.rows.length > 0) {
         return {
           created: true,
-          schedule: toRecord(record.name, JSON.parse(text) as StoredDefinition, record.createdAt, record.lastTickAt ?? null),
+          schedule: readScheduleRow({
+            name: record.name,
+            definition: text,
+            created_at: record.createdAt,
+            last_tick_at: record.lastTickAt ?? null,
+          }),
         };
       }
       const stored = await this.get(record.name);
@@ -74,12 +71,12 @@ export class PostgresSchedules {
     assertScheduleName(name);
     const { rows } = await this.#run<ScheduleRow>(this.#sql.get, [name]);
     const row = rows[0];
-    return row === undefined ? undefined : readRow(row);
+    return row === undefined ? undefined : readScheduleRow(row);
   }
 
   async list(): Promise<ScheduleRecord[]> {
     const { rows } = await this.#run<ScheduleRow>(this.#sql.list, []);
-    return rows.map(readRow);
+    return rows.map(readScheduleRow);
   }
 
   async delete(name: string): Promise<boolean> {
@@ -92,31 +89,4 @@ export class PostgresSchedules {
     assertTickTime(tickAt);
     return (await this.#run(this.#sql.tick, [name, tickAt])).count > 0;
   }
-}
-
-function readRow(row: ScheduleRow): ScheduleRecord {
-  let definition: StoredDefinition;
-  try {
-    if (typeof row.definition !== "string") throw new TypeError("definition column is not text");
-    definition = JSON.parse(row.definition) as StoredDefinition;
-    if (typeof definition !== "object" || definition === null || typeof definition.cron !== "string") {
-      throw new TypeError("definition is not a schedule");
-    }
-  } catch (e) {
-    throw new CorruptRecordError(`schedule ${row.name}`, e instanceof Error ? e.message : String(e), { cause: e });
-  }
-  return toRecord(row.name, definition, row.created_at, row.last_tick_at);
-}
-
-function toRecord(name: string, d: StoredDefinition, createdAt: number, lastTickAt: number | null): ScheduleRecord {
-  return {
-    name,
-    cron: d.cron,
-    timezone: d.timezone,
-    spec: d.spec,
-    catchUp: d.catchUp,
-    catchUpLimit: d.catchUpLimit,
-    createdAt,
-    ...(lastTickAt === null ? {} : { lastTickAt }),
-  };
 }

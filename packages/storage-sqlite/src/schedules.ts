@@ -2,19 +2,17 @@
 // 0005). The definition is stored as JSON and compared with `scheduleConflicts` from the kit, so
 // SQLite and the other stores agree on what "the same schedule" is. A put reads and inserts in
 // one immediate transaction, so concurrent puts from many connections have one creator.
-import { CorruptRecordError } from "@pyrexis/models";
-import type { PutScheduleOutcome, ScheduleDefinition, ScheduleRecord } from "@pyrexis/storage";
-import { assertSameSchedule, assertScheduleName, assertTickTime, checkScheduleRecord } from "@pyrexis/storage/kit";
+import type { PutScheduleOutcome, ScheduleRecord } from "@pyrexis/storage";
+import {
+  assertSameSchedule,
+  assertScheduleName,
+  assertTickTime,
+  checkScheduleRecord,
+  readScheduleRow,
+  scheduleDefinitionJson,
+  type ScheduleRow,
+} from "@pyrexis/storage/kit";
 import type { SqliteDatabaseLike, SqliteStatementLike } from "./sqlite-database-like.js";
-
-interface ScheduleRow {
-  name: string;
-  definition: unknown;
-  created_at: number;
-  last_tick_at: number | null;
-}
-
-type StoredDefinition = Omit<ScheduleDefinition, "name">;
 
 /** The schedule statements of one connection, prepared on first use. */
 export class SqliteSchedules {
@@ -33,14 +31,7 @@ export class SqliteSchedules {
 
   put(record: ScheduleRecord): PutScheduleOutcome {
     checkScheduleRecord(record);
-    const definition: StoredDefinition = {
-      cron: record.cron,
-      timezone: record.timezone,
-      spec: record.spec,
-      catchUp: record.catchUp,
-      catchUpLimit: record.catchUpLimit,
-    };
-    const text = JSON.stringify(definition);
+    const text = scheduleDefinitionJson(record);
     let outcome: PutScheduleOutcome | undefined;
     this.#db
       .transaction(() => {
@@ -58,7 +49,12 @@ export class SqliteSchedules {
         );
         outcome = {
           created: true,
-          schedule: toRecord(record.name, JSON.parse(text) as StoredDefinition, record.createdAt, record.lastTickAt ?? null),
+          schedule: readScheduleRow({
+            name: record.name,
+            definition: text,
+            created_at: record.createdAt,
+            last_tick_at: record.lastTickAt ?? null,
+          }),
         };
       })
       .immediate();
@@ -72,7 +68,7 @@ export class SqliteSchedules {
 
   list(): ScheduleRecord[] {
     const rows = this.#prepared("SELECT name, definition, created_at, last_tick_at FROM schedules ORDER BY name").all() as ScheduleRow[];
-    return rows.map((row) => readRow(row));
+    return rows.map(readScheduleRow);
   }
 
   delete(name: string): boolean {
@@ -94,33 +90,6 @@ export class SqliteSchedules {
   #read(name: string): ScheduleRecord | undefined {
     const row = this.#prepared("SELECT name, definition, created_at, last_tick_at FROM schedules WHERE name = ?").get(name) as
       ScheduleRow | undefined;
-    return row === undefined ? undefined : readRow(row);
+    return row === undefined ? undefined : readScheduleRow(row);
   }
-}
-
-function readRow(row: ScheduleRow): ScheduleRecord {
-  let definition: StoredDefinition;
-  try {
-    if (typeof row.definition !== "string") throw new TypeError("definition column is not text");
-    definition = JSON.parse(row.definition) as StoredDefinition;
-    if (typeof definition !== "object" || definition === null || typeof definition.cron !== "string")
-      throw new TypeError("definition is not a schedule");
-  } catch (e) {
-    throw new CorruptRecordError(`schedule ${row.name}`, e instanceof Error ? e.message : String(e), { cause: e });
-  }
-  return toRecord(row.name, definition, row.created_at, row.last_tick_at);
-}
-
-function toRecord(name: string, d: StoredDefinition, createdAt: number, lastTickAt: number | null): ScheduleRecord {
-  const record: ScheduleRecord = {
-    name,
-    cron: d.cron,
-    timezone: d.timezone,
-    spec: d.spec,
-    catchUp: d.catchUp,
-    catchUpLimit: d.catchUpLimit,
-    createdAt,
-    ...(lastTickAt === null ? {} : { lastTickAt }),
-  };
-  return record;
 }

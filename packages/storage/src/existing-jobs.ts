@@ -3,20 +3,9 @@
 // `DuplicateJobError`, when it is the same work (handler, mode and payload); an id reused for
 // other work is a `JobConflictError`. The engine's `submitJobs(specs, { ifExists: "return" })`
 // and `pyrexis submit --if-exists return` are built on these two functions.
-import { JobConflictError, type Job, type JsonValue } from "@pyrexis/models";
+import { JobConflictError, type Job } from "@pyrexis/models";
 import type { JobStore } from "./job-store.js";
-
-function sameJson(a: JsonValue, b: JsonValue): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((v, i) => sameJson(v, b[i] as JsonValue));
-  }
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k] as JsonValue, b[k] as JsonValue));
-}
+import { sameJson } from "./json-equal.js";
 
 /**
  * Throws `JobConflictError` (listing the fields that differ) when `stored` is not the work

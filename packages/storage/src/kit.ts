@@ -39,4 +39,13 @@ export {
 } from "./claims-kit.js";
 export { matchesJobsQuery, normalizeJobsQuery, type NormalizedJobsQuery } from "./query.js";
 export { compareFinishOrder, isFinishedStatus, normalizePruneRequest, selectPrunable, type NormalizedPruneRequest } from "./prune.js";
-export { assertSameSchedule, assertScheduleName, assertTickTime, checkScheduleRecord, scheduleConflicts } from "./schedules.js";
+export {
+  assertSameSchedule,
+  assertScheduleName,
+  assertTickTime,
+  checkScheduleRecord,
+  readScheduleRow,
+  scheduleConflicts,
+  scheduleDefinitionJson,
+  type ScheduleRow,
+} from "./schedules.js";

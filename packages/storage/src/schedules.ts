@@ -1,5 +1,6 @@
-import { ScheduleConflictError, ValidationError, type JobSpec } from "@pyrexis/models";
+import { CorruptRecordError, ScheduleConflictError, ValidationError, type JobSpec } from "@pyrexis/models";
 import type { JobStore } from "./job-store.js";
+import { sameJson } from "./json-equal.js";
 
 // The schedules capability: cron schedules that survive restarts and are shared by every engine
 // on a store. A store keeps each schedule's definition and the latest tick fired (what catch-up
@@ -149,25 +150,12 @@ export function checkScheduleRecord(record: unknown): asserts record is Schedule
   }
 }
 
-/** JSON with object keys sorted, so two equal values give one string whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.keys(value)
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** The definition fields in which `a` and `b` differ (empty when they define the same schedule). */
 export function scheduleConflicts(a: ScheduleDefinition, b: ScheduleDefinition): string[] {
   const fields: string[] = [];
   if (a.cron !== b.cron) fields.push("cron");
   if (a.timezone !== b.timezone) fields.push("timezone");
-  if (canonicalJson(a.spec) !== canonicalJson(b.spec)) fields.push("spec");
+  if (!sameJson(a.spec, b.spec)) fields.push("spec");
   if (a.catchUp !== b.catchUp) fields.push("catchUp");
   if (a.catchUpLimit !== b.catchUpLimit) fields.push("catchUpLimit");
   return fields;
@@ -177,4 +165,48 @@ export function scheduleConflicts(a: ScheduleDefinition, b: ScheduleDefinition):
 export function assertSameSchedule(stored: ScheduleDefinition, given: ScheduleDefinition): void {
   const fields = scheduleConflicts(stored, given);
   if (fields.length > 0) throw new ScheduleConflictError(given.name, fields);
+}
+
+/** A schedule row as the SQL stores keep it: the definition as JSON text beside its columns. */
+export interface ScheduleRow {
+  readonly name: string;
+  readonly definition: unknown;
+  readonly created_at: number;
+  readonly last_tick_at: number | null;
+}
+
+type StoredDefinition = Omit<ScheduleDefinition, "name">;
+
+/** The JSON text a store keeps for `record`'s definition (read back by {@link readScheduleRow}). */
+export function scheduleDefinitionJson(record: ScheduleDefinition): string {
+  const definition: StoredDefinition = {
+    cron: record.cron,
+    timezone: record.timezone,
+    spec: record.spec,
+    catchUp: record.catchUp,
+    catchUpLimit: record.catchUpLimit,
+  };
+  return JSON.stringify(definition);
+}
+
+/** The record of a stored row; `CorruptRecordError` naming the schedule when its definition is not one. */
+export function readScheduleRow(row: ScheduleRow): ScheduleRecord {
+  let d: StoredDefinition;
+  try {
+    if (typeof row.definition !== "string") throw new TypeError("definition column is not text");
+    d = JSON.parse(row.definition) as StoredDefinition;
+    if (typeof d !== "object" || d === null || typeof d.cron !== "string") throw new TypeError("definition is not a schedule");
+  } catch (e) {
+    throw new CorruptRecordError(`schedule ${row.name}`, e instanceof Error ? e.message : String(e), { cause: e });
+  }
+  return {
+    name: row.name,
+    cron: d.cron,
+    timezone: d.timezone,
+    spec: d.spec,
+    catchUp: d.catchUp,
+    catchUpLimit: d.catchUpLimit,
+    createdAt: row.created_at,
+    ...(row.last_tick_at === null ? {} : { lastTickAt: row.last_tick_at }),
+  };
 }

@@ -80,5 +80,19 @@ describe("describeSchedules", () => {
       "timezone",
       "spec",
     ]);
+    // Specs compare as JSON: key order and keys holding `undefined` (a stored spec read back
+    // from JSON has none) do not make a conflict; a missing or different field does.
+    const reordered = {
+      backoff: base.spec.backoff,
+      maxAttempts: 3,
+      mode: "async",
+      priority: 5,
+      payload: null,
+      handler: "h",
+      timeoutMs: undefined,
+    };
+    expect(scheduleConflicts(base, { ...base, spec: reordered })).toEqual([]);
+    expect(scheduleConflicts(base, { ...base, spec: { ...base.spec, timeoutMs: 100 } })).toEqual(["spec"]);
+    expect(scheduleConflicts(base, { ...base, spec: { ...base.spec, backoff: { baseMs: 1, maxMs: 2 } } as never })).toEqual(["spec"]);
   });
 });
