@@ -518,7 +518,8 @@ export class Engine {
     await this.start();
     const now = this.#clock.now();
     const jobs: Job[] = new Array<Job>(specs.length);
-    const given: boolean[] = new Array<boolean>(specs.length);
+    // Which specs named their id: only an idempotent submission needs to know.
+    const given: boolean[] | undefined = ifExists === "return" ? new Array<boolean>(specs.length) : undefined;
     const ids = new Set<string>();
     const modes = this.#executors.modes; // a getter that may copy: read it once per batch
     for (let i = 0; i < specs.length; i++) {
@@ -526,14 +527,14 @@ export class Engine {
       this.#checkHandlerAndMode(spec, modes);
       const job = createJob(spec, now);
       // A generated id (UUIDv7, strictly increasing here) cannot repeat: only given ids are checked.
-      given[i] = spec.id !== undefined;
-      if (spec.id !== undefined && ifExists === "error") {
+      if (given !== undefined) given[i] = spec.id !== undefined;
+      else if (spec.id !== undefined) {
         if (ids.has(job.id) || this.#active.has(job.id)) throw new DuplicateJobError(job.id);
         ids.add(job.id);
       }
       jobs[i] = job;
     }
-    if (ifExists === "error") {
+    if (given === undefined) {
       await this.#insertSubmitted(jobs, now);
       return { jobs, created: undefined };
     }
