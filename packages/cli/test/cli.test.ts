@@ -193,6 +193,6 @@ describe("monitor --once in-process", () => {
     const r = await cli(["monitor", "--once", "--store", db]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain("\x1b");
-    expect(r.stdout).toMatch(/^queue depth by status:\ncreated 0 {2}pending 3 /m);
+    expect(r.stdout).toMatch(/^queue depth by status:\ncreated 0 {2}waiting 0 {2}pending 3 /m);
   });
 });

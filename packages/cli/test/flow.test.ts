@@ -144,7 +144,7 @@ describe("submit → status → list → worker → metrics → cancel", () => {
     const r = await pyrexis(["monitor", "--once", ...S()], dir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain("\x1b");
-    expect(r.stdout).toContain("created 0  pending 0  running 0  retrying 0  completed 2  failed 1  cancelled 1");
+    expect(r.stdout).toContain("created 0  waiting 0  pending 0  running 0  retrying 0  completed 2  failed 1  cancelled 1");
     expect(r.stdout).toContain("running (0, newest first):\n  (none)");
     expect(r.stdout).toMatch(/^ {2}fail-1\s+fail\s+boom: this handler always fails$/m);
   });

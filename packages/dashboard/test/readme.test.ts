@@ -9,7 +9,7 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
     },
     "mount.ts": ({ stdout }) => {
       expect(stdout.split("\n")[0]).toBe("401");
-      expect(stdout).toMatch(/counts: \{\s+created: 0,\s+pending: 0,/);
+      expect(stdout).toMatch(/counts: \{\s+created: 0,\s+waiting: 0,\s+pending: 0,/);
       expect(stdout).toContain("readOnly: false");
     },
   },

@@ -44,6 +44,8 @@ const CONTRACT_CODES: ReadonlySet<string> = new Set([
   ErrorCode.JOB_NOT_FOUND,
   ErrorCode.VALIDATION,
   ErrorCode.CORRUPT_RECORD,
+  ErrorCode.UNKNOWN_DEPENDENCY,
+  ErrorCode.DEPENDENCY_CYCLE,
 ]);
 
 function isContractError(e: unknown): boolean {

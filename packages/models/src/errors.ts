@@ -43,6 +43,10 @@ export const ErrorCode = {
   // Cron schedules.
   INVALID_SCHEDULE: "INVALID_SCHEDULE",
   SCHEDULE_CONFLICT: "SCHEDULE_CONFLICT",
+  // Dependencies between jobs.
+  UNKNOWN_DEPENDENCY: "UNKNOWN_DEPENDENCY",
+  DEPENDENCY_CYCLE: "DEPENDENCY_CYCLE",
+  DEPENDENCY_FAILED: "DEPENDENCY_FAILED",
 } as const;
 
 /** One of the stable {@link ErrorCode} values. */
@@ -362,6 +366,68 @@ export class ScheduleConflictError extends PyrexisError {
     this.name = "ScheduleConflictError";
     this.scheduleName = scheduleName;
     this.fields = fields;
+  }
+}
+
+/**
+ * A submitted job depends on a job that is neither in the store nor in the same submission.
+ * A {@link ValidationError} with code `UNKNOWN_DEPENDENCY`; nothing of the submission was written.
+ */
+export class UnknownDependencyError extends ValidationError {
+  override readonly code: ErrorCode = ErrorCode.UNKNOWN_DEPENDENCY;
+  /** The job that names the missing parent. */
+  readonly jobId: string;
+  /** The id it names that no job has. */
+  readonly parentId: string;
+  constructor(jobId: string, parentId: string) {
+    super(`job ${jobId} depends on job ${parentId}, which does not exist (submit a parent before, or together with, its dependents)`, [
+      { path: ["dependsOn"], message: `unknown job ${parentId}` },
+    ]);
+    this.name = "UnknownDependencyError";
+    this.jobId = jobId;
+    this.parentId = parentId;
+  }
+}
+
+/**
+ * The jobs of one submission depend on each other in a cycle, so none of them could ever run.
+ * A {@link ValidationError} with code `DEPENDENCY_CYCLE`; nothing of the submission was written.
+ */
+export class DependencyCycleError extends ValidationError {
+  override readonly code: ErrorCode = ErrorCode.DEPENDENCY_CYCLE;
+  /** The ids around the cycle, each depending on the next; the last depends on the first. */
+  readonly cycle: readonly string[];
+  constructor(cycle: readonly string[]) {
+    super(`jobs depend on each other in a cycle: ${[...cycle, cycle[0]].join(" → ")}`, [
+      { path: ["dependsOn"], message: "dependency cycle" },
+    ]);
+    this.name = "DependencyCycleError";
+    this.cycle = cycle;
+  }
+}
+
+/**
+ * Why a job that never ran ended: a job it depends on ended `failed` (this one is then `failed`)
+ * or `cancelled` (this one is then `cancelled`). Recorded as the job's `lastError` and its
+ * result's `error` (code `DEPENDENCY_FAILED`); `parentId` is the direct parent, `originId` the
+ * job whose own end started the chain (the same job when the parent itself failed or was cancelled).
+ */
+export class DependencyFailedError extends PyrexisError {
+  readonly jobId: string;
+  readonly parentId: string;
+  readonly parentStatus: "failed" | "cancelled";
+  readonly originId: string;
+  constructor(jobId: string, parentId: string, parentStatus: "failed" | "cancelled", originId: string = parentId) {
+    super(
+      ErrorCode.DEPENDENCY_FAILED,
+      `job ${jobId} did not run: its dependency ${parentId} ${parentStatus === "failed" ? "failed" : "was cancelled"}` +
+        (originId === parentId ? "" : ` (the chain started at job ${originId})`),
+    );
+    this.name = "DependencyFailedError";
+    this.jobId = jobId;
+    this.parentId = parentId;
+    this.parentStatus = parentStatus;
+    this.originId = originId;
   }
 }
 

@@ -2,8 +2,8 @@ import { generateJobId } from "./ids.js";
 import type { Job, JobSpec, Result } from "./schemas.js";
 
 /**
- * Builds the `pending` record of a validated spec: id generated when absent, `runAt` from
- * `runAt`/`delayMs` (or `now`), `attempts` 0, `version` 0.
+ * Builds the record of a validated spec: `pending`, or `waiting` when it names jobs it depends
+ * on; id generated when absent, `runAt` from `runAt`/`delayMs` (or `now`), `attempts` 0, `version` 0.
  */
 export function createJob(spec: JobSpec, now: number): Job {
   const job: Job = {
@@ -14,7 +14,7 @@ export function createJob(spec: JobSpec, now: number): Job {
     mode: spec.mode,
     maxAttempts: spec.maxAttempts,
     backoff: spec.backoff,
-    status: "pending",
+    status: spec.dependsOn === undefined ? "pending" : "waiting",
     attempts: 0,
     createdAt: now,
     updatedAt: now,
@@ -22,6 +22,7 @@ export function createJob(spec: JobSpec, now: number): Job {
     version: 0,
   };
   if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
+  if (spec.dependsOn !== undefined) job.dependsOn = spec.dependsOn;
   return job;
 }
 

@@ -3,7 +3,7 @@ import { findJsonProblem, type JsonValue } from "./json.js";
 import { TraceContextSchema, type TraceContext } from "./trace-context.js";
 
 /** Every status a job can be in. */
-export const JOB_STATUSES = ["created", "pending", "running", "retrying", "completed", "failed", "cancelled"] as const;
+export const JOB_STATUSES = ["created", "waiting", "pending", "running", "retrying", "completed", "failed", "cancelled"] as const;
 
 /** The lifecycle status of a job. */
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -27,6 +27,8 @@ export const MAX_PRIORITY = 10;
 export const DEFAULT_PRIORITY = 5;
 /** Attempt limit of a spec that gives none (the first run plus two retries). */
 export const DEFAULT_MAX_ATTEMPTS = 3;
+/** Most parents one job may depend on ({@link JobSpecInput.dependsOn}): a fan-in of ten thousand. */
+export const MAX_DEPENDENCIES = 10_000;
 
 /** A JSON value, checked by walking it (cycles, BigInt, functions, `undefined`… are rejected). */
 export const JsonValueSchema: z.ZodType<JsonValue, JsonValue> = (z.custom<JsonValue>() as z.ZodType<JsonValue, JsonValue>).superRefine(
@@ -93,6 +95,15 @@ export interface JobSpecInput {
   runAt?: number | Date | string | undefined;
   /** Earliest start as a delay from submission. Not with `runAt`. */
   delayMs?: number | undefined;
+  /**
+   * Ids of jobs that must complete before this one runs (at most {@link MAX_DEPENDENCIES},
+   * no repeats, not the job's own id). Each must exist in the store or be submitted in the same
+   * batch; the job waits in status `waiting` until every one is `completed`. A parent that ends
+   * `failed` fails this job, one that ends `cancelled` cancels it (with a `DependencyFailedError`
+   * naming the parent), and so on down the graph. Needs a store with the `dependencies`
+   * capability. An empty array means none.
+   */
+  dependsOn?: readonly string[] | undefined;
 }
 
 /** A validated spec with defaults filled in (`runAt` normalized to epoch ms). */
@@ -107,6 +118,8 @@ export interface JobSpec {
   timeoutMs?: number | undefined;
   runAt?: number | undefined;
   delayMs?: number | undefined;
+  /** Present only when non-empty. */
+  dependsOn?: string[] | undefined;
 }
 
 /** Zod schema that turns a {@link JobSpecInput} into a {@link JobSpec}. Unknown keys are rejected. */
@@ -142,11 +155,29 @@ export const JobSpecSchema: z.ZodType<JobSpec, JobSpecInput> = z
       .optional()
       .transform((r) => (r === undefined ? undefined : typeof r === "number" ? r : new Date(r).getTime())),
     delayMs: z.number().int().min(0).max(2_147_483_647).optional(),
+    dependsOn: z
+      .array(jobIdSchema)
+      .max(MAX_DEPENDENCIES, `must name at most ${MAX_DEPENDENCIES} jobs`)
+      .optional()
+      .superRefine((ids, ctx) => {
+        if (ids === undefined) return;
+        const seen = new Set<string>();
+        for (let i = 0; i < ids.length; i++) {
+          const id = ids[i] as string;
+          if (seen.has(id)) ctx.addIssue({ code: "custom", message: `names job ${JSON.stringify(id)} twice`, path: [i] });
+          seen.add(id);
+        }
+      })
+      .transform((ids) => (ids === undefined || ids.length === 0 ? undefined : ids)),
   })
   .strict()
   .refine((s) => s.runAt === undefined || s.delayMs === undefined, {
     message: "give runAt or delayMs, not both",
     path: ["delayMs"],
+  })
+  .refine((s) => s.id === undefined || s.dependsOn === undefined || !s.dependsOn.includes(s.id), {
+    message: "a job cannot depend on itself",
+    path: ["dependsOn"],
   });
 
 /** An error as data: survives JSON, threads and processes. */
@@ -190,6 +221,8 @@ export interface Job {
   version: number;
   /** The trace the job was submitted in (W3C), when tracing was on at submit. */
   traceContext?: TraceContext | undefined;
+  /** The jobs this one waits for (see {@link JobSpecInput.dependsOn}); absent when none. */
+  dependsOn?: readonly string[] | undefined;
 }
 
 /** Zod schema of a {@link Job} record. Unknown keys are rejected. */
@@ -211,6 +244,7 @@ export const JobSchema: z.ZodType<Job> = z
     runAt: epochMs,
     version: z.number().int().min(0),
     traceContext: TraceContextSchema.optional(),
+    dependsOn: z.array(jobIdSchema).min(1).max(MAX_DEPENDENCIES).optional(),
   })
   .strict();
 

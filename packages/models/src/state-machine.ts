@@ -5,7 +5,8 @@ import type { Job, JobStatus } from "./schemas.js";
  * The job state machine: for each status, the statuses it may move to.
  *
  * ```
- * created  → pending | cancelled
+ * created  → waiting | pending | cancelled
+ * waiting  → pending | failed | cancelled   (its parents completed, or one failed or was cancelled)
  * pending  → running | cancelled
  * running  → completed | failed | retrying | cancelled
  * retrying → running | failed | cancelled
@@ -13,7 +14,8 @@ import type { Job, JobStatus } from "./schemas.js";
  * ```
  */
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = Object.freeze({
-  created: Object.freeze(["pending", "cancelled"] as const),
+  created: Object.freeze(["waiting", "pending", "cancelled"] as const),
+  waiting: Object.freeze(["pending", "failed", "cancelled"] as const),
   pending: Object.freeze(["running", "cancelled"] as const),
   running: Object.freeze(["completed", "failed", "retrying", "cancelled"] as const),
   retrying: Object.freeze(["running", "failed", "cancelled"] as const),
@@ -56,6 +58,7 @@ export function transition(job: Job, to: JobStatus, now: number, patch?: Partial
   if (job.timeoutMs !== undefined) next.timeoutMs = job.timeoutMs;
   if (job.lastError !== undefined) next.lastError = job.lastError;
   if (job.traceContext !== undefined) next.traceContext = job.traceContext;
+  if (job.dependsOn !== undefined) next.dependsOn = job.dependsOn;
   if (patch) {
     const target = next as unknown as Record<string, unknown>;
     for (const key of Object.keys(patch) as (keyof typeof patch)[]) {

@@ -29,6 +29,9 @@ import {
   StoreFailureError,
   InvalidScheduleError,
   ScheduleConflictError,
+  UnknownDependencyError,
+  DependencyCycleError,
+  DependencyFailedError,
   TimeoutError,
   UnknownModeError,
   ValidationError,
@@ -59,6 +62,9 @@ const EXAMPLES: [string, PyrexisError, ErrorCode][] = [
   ["StoreFailureError", new StoreFailureError("disk full"), "STORE_FAILURE"],
   ["InvalidScheduleError", new InvalidScheduleError("cron", "61 * * * *", "minute out of range"), "INVALID_SCHEDULE"],
   ["ScheduleConflictError", new ScheduleConflictError("nightly", ["cron"]), "SCHEDULE_CONFLICT"],
+  ["UnknownDependencyError", new UnknownDependencyError("child", "parent"), "UNKNOWN_DEPENDENCY"],
+  ["DependencyCycleError", new DependencyCycleError(["a", "b"]), "DEPENDENCY_CYCLE"],
+  ["DependencyFailedError", new DependencyFailedError("child", "parent", "failed"), "DEPENDENCY_FAILED"],
 ];
 
 /** Codes of error classes defined in other packages (which depend on this one, so it cannot import them). */

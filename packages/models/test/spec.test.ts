@@ -223,3 +223,24 @@ describe("createJob / parseJob / parseResult", () => {
     expect(() => parseResult({ ...r, output: { f: () => 1 } })).toThrow(/output\.f: a function/);
   });
 });
+
+describe("dependsOn", () => {
+  it("a spec with parents makes a waiting job that lists them; an empty list means none", () => {
+    const spec = parseJobSpec({ id: "c", handler: "h", dependsOn: ["a", "b"] });
+    expect(spec.dependsOn).toEqual(["a", "b"]);
+    const job = createJob(spec, 1000);
+    expect(job).toMatchObject({ status: "waiting", dependsOn: ["a", "b"], attempts: 0, version: 0 });
+    expect(parseJob(job)).toEqual(job);
+    const none = parseJobSpec({ handler: "h", dependsOn: [] });
+    expect("dependsOn" in none && none.dependsOn !== undefined).toBe(false);
+    expect(createJob(none, 1000).status).toBe("pending");
+  });
+
+  it("rejects a repeated parent, the job's own id, bad ids and more than MAX_DEPENDENCIES, naming the field", () => {
+    expect(invalid({ handler: "h", dependsOn: ["a", "a"] }).message).toMatch(/dependsOn.*twice/);
+    expect(invalid({ id: "me", handler: "h", dependsOn: ["me"] }).message).toMatch(/dependsOn.*itself/);
+    expect(invalid({ handler: "h", dependsOn: [""] }).message).toMatch(/dependsOn/);
+    expect(invalid({ handler: "h", dependsOn: "a" }).message).toMatch(/dependsOn/);
+    expect(invalid({ handler: "h", dependsOn: Array.from({ length: 10_001 }, (_, i) => `p${i}`) }).message).toMatch(/dependsOn.*at most/);
+  });
+});

@@ -100,6 +100,23 @@ function migrations(schema: string): Record<string, Migration> {
         );
       },
     },
+    // The dependencies capability (src/dependencies.ts): an edge from each parent that has not
+    // finished to each `waiting` job that depends on it (edges go as their parents end), and a
+    // flag on a parent row that its ending update returns, so only such updates look for edges.
+    "0004_dependencies": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await run(db, `ALTER TABLE ${s}.jobs ADD COLUMN has_dependents boolean NOT NULL DEFAULT false`);
+        await run(
+          db,
+          `CREATE TABLE ${s}.job_dependencies (
+            parent_id text COLLATE "C" NOT NULL,
+            child_id text COLLATE "C" NOT NULL,
+            PRIMARY KEY (parent_id, child_id)
+          )`,
+        );
+        await run(db, `CREATE INDEX job_dependencies_child ON ${s}.job_dependencies (child_id)`);
+      },
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import {
   StaleVersionError,
   StoreClosedError,
   StoreFailureError,
+  UnknownDependencyError,
   ValidationError,
   isPyrexisError,
   type Clock,
@@ -21,6 +22,7 @@ import type {
   ClaimMethods,
   ClaimRequest,
   CommitBatch,
+  JobUpdate,
   JobStore,
   Lease,
   ListJobsPage,
@@ -46,10 +48,13 @@ import {
   DEFAULT_CLAIM_AGING_RATE,
   emptyStatusCounts,
   encodeListCursor,
+  endedParentsOf,
   normalizeListQuery,
   normalizePruneRequest,
+  orderDependentInserts,
   reclaimedRecord,
 } from "@pyrexis/storage/kit";
+import { PostgresDependencies } from "./dependencies.js";
 import { channelOf, checkSchemaName, DEFAULT_SCHEMA } from "./identifiers.js";
 import { ChangeListener } from "./listener.js";
 import { migrate } from "./migrations.js";
@@ -125,8 +130,17 @@ export interface PostgresJobStoreOptions {
 /** Corrupt records kept by {@link PostgresJobStore.corruptRecords} at most (newest kept). */
 export const MAX_KEPT_CORRUPT_RECORDS = 1000;
 
-const CAPABILITIES: StoreCapabilities = Object.freeze({ persistent: true, shared: true, claims: true, prune: true, schedules: true });
+const CAPABILITIES: StoreCapabilities = Object.freeze({
+  persistent: true,
+  shared: true,
+  claims: true,
+  prune: true,
+  schedules: true,
+  dependencies: true,
+});
 const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts()));
+
+const NO_JOBS: Job[] = [];
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -299,6 +313,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
 
   readonly #connection: Connection;
   readonly #statements: Statements;
+  readonly #dependencies: PostgresDependencies;
   readonly #schedules: PostgresSchedules;
   readonly #channel: string;
   readonly #clock: Pick<Clock, "now"> | undefined;
@@ -319,6 +334,11 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
     this.#channel = channelOf(schema);
     this.#clock = options.clock;
     this.#agingRate = options.agingRate ?? DEFAULT_CLAIM_AGING_RATE;
+    this.#dependencies = new PostgresDependencies(schema, {
+      updateJobs: this.#statements.updateJobs,
+      insertResults: this.#statements.insertResults,
+      agingRate: this.#agingRate,
+    });
     this.#random = options.random ?? Math.random;
     this.#onCorruptRecord = options.onCorruptRecord;
   }
@@ -414,6 +434,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
     const updates = b.update ?? [];
     const results = b.results ?? [];
     if (inserts.length === 0 && updates.length === 0 && results.length === 0) return;
+    const dependents = inserts.length > 0 ? orderDependentInserts(inserts) : NO_JOBS;
     const s = this.#statements;
     const ins = inserts.length > 0 ? jobColumns(inserts, this.#agingRate) : undefined;
     const upd =
@@ -453,7 +474,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
         // BEGIN and COMMIT): inserts alone (submissions), or updates and results (a group commit
         // of completions). A mixed batch runs them in turn, so an update or result sees the jobs
         // inserted before it.
-        if (ins !== undefined && upd === undefined && results.length === 0) {
+        if (ins !== undefined && upd === undefined && results.length === 0 && dependents.length === 0) {
           const [row] = await run<{ inserted: string[] }>(trx, s.insertJobsNotify, [...columnParams(ins), this.#channel]);
           checkInserted(ins, row?.inserted ?? []);
           return;
@@ -461,7 +482,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
         if (ins === undefined) {
           // Results alone: the update's twelve column arrays are empty.
           const columns = upd === undefined ? Array.from({ length: 12 }, (): unknown[] => []) : columnParams(upd);
-          const [row] = await run<{ updated: string[]; results: string[] }>(trx, s.updateJobsResultsNotify, [
+          const [row] = await run<{ updated: string[]; parents: string[]; results: string[] }>(trx, s.updateJobsResultsNotify, [
             ...columns,
             expected,
             resultIds,
@@ -485,6 +506,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
               resultIds,
               written.map((job_id) => ({ job_id })),
             );
+          if (row !== undefined && row.parents.length > 0) await this.#settleUpdated(trx, updates, row.parents);
           return;
         }
         const inserted = await run<{ id: string }>(trx, s.insertJobs, columnParams(ins));
@@ -492,18 +514,37 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
           ins,
           inserted.map((r) => r.id),
         );
+        if (dependents.length > 0) {
+          const unknown = await this.#dependencies.linkInserted(trx, dependents, this.#nowMs());
+          if (unknown !== undefined) throw new UnknownDependencyError(unknown.jobId, unknown.parentId);
+        }
+        let parents: string[] = [];
         if (upd !== undefined) {
-          const rows = await run<{ id: string }>(trx, s.updateJobs, updateParams(upd));
+          const rows = await run<{ id: string; has_dependents: boolean }>(trx, s.updateJobs, updateParams(upd));
           if (rows.length !== updates.length) await this.#updateFailure(trx, upd.id, expected, upd.createdAt, rows);
+          parents = rows.filter((r) => r.has_dependents).map((r) => r.id);
         }
         if (results.length > 0) {
           const rows = await run<{ job_id: string }>(trx, s.insertResults, [resultIds, resultData]);
           if (rows.length !== results.length) await this.#resultFailure(trx, resultIds, rows);
         }
+        if (parents.length > 0) await this.#settleUpdated(trx, updates, parents);
         await run(trx, s.notify, [this.#channel]);
       }),
     );
     this.#mark++;
+  }
+
+  /** Carries the batch's updates that ended a job with dependents (`parents`) to those dependents, in `trx`. */
+  async #settleUpdated(trx: Transaction<unknown>, updates: readonly JobUpdate[], parents: readonly string[]): Promise<void> {
+    const withDependents = new Set(parents);
+    const ended = endedParentsOf(updates.filter((u) => withDependents.has(u.job.id)).map((u) => u.job));
+    if (ended.length > 0) await this.#dependencies.settle(trx, ended, this.#nowMs());
+  }
+
+  /** The store's clock in epoch ms for records built here (the database's `now()` judges due-ness and leases). */
+  #nowMs(): number {
+    return this.#clock === undefined ? Date.now() : this.#clock.now();
   }
 
   /** Throws the error of the first update (in batch order) the compare-and-set refused. */
@@ -706,6 +747,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
         // The rows are locked by this transaction, so the version check cannot miss; it is a guard.
         await run(trx, s.reclaimJobs, [c.id, c.status, c.attempts, c.updatedAt, c.runAt, c.agingKey, c.data, c.version, expected]);
         if (resultIds.length > 0) await run(trx, s.reclaimResults, [resultIds, resultData]);
+        if (failed.length > 0) await this.#dependencies.settle(trx, endedParentsOf(failed), rows[0]!.now);
         await run(trx, s.notify, [this.#channel]);
         return { retried, failed };
       }),

@@ -12,7 +12,7 @@ const NOW = (param: string): string => `COALESCE(${param}::bigint, floor(extract
 export interface Statements {
   /** $1..$12 the columns of the jobs (arrays). Returns the ids it inserted. */
   readonly insertJobs: string;
-  /** $1..$11 the new columns (arrays), $12 expected versions. Returns the ids it updated. */
+  /** $1..$12 the new columns (arrays), $13 expected versions. Returns the ids it updated and whether each has dependents. */
   readonly updateJobs: string;
   /** $1 ids. The stored version and creation time of each id that exists. */
   readonly versionsOf: string;
@@ -28,7 +28,7 @@ export interface Statements {
   /**
    * updateJobs, insertResults and the batch's notification in one statement (a batch without
    * inserts, such as a group commit of completions): $1..$13 as updateJobs, $14 result job ids,
-   * $15 result data, $16 channel. One row: `updated` (job ids) and `results` (result job ids).
+   * $15 result data, $16 channel. One row: `updated` (job ids), `parents` (those of them with dependents) and `results` (result job ids).
    * Its parts share one snapshot, so a result sees the jobs as they were before the statement:
    * they exist either way, which is all insertResults asks.
    */
@@ -85,7 +85,7 @@ export function buildStatements(schema: string): Statements {
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[], $13::bigint[])
         AS u(id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data, expected)
       WHERE j.id = u.id AND j.version = u.expected AND j.created_at = u.created_at
-      RETURNING j.id`;
+      RETURNING j.id, j.has_dependents`;
   const insertResults = (ids: string, data: string): string => `INSERT INTO ${results} (job_id, data)
       SELECT r.job_id, r.data FROM unnest(${ids}::text[], ${data}::text[]) AS r(job_id, data)
       WHERE EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r.job_id)
@@ -100,7 +100,8 @@ export function buildStatements(schema: string): Statements {
     insertJobsNotify: `WITH ins AS (${insertJobs}), ${notifyCte("$13")}
       SELECT ARRAY(SELECT id FROM ins) AS inserted, (SELECT count(*) FROM n)::int AS notified`,
     updateJobsResultsNotify: `WITH upd AS (${updateJobs}), res AS (${insertResults("$14", "$15")}), ${notifyCte("$16")}
-      SELECT ARRAY(SELECT id FROM upd) AS updated, ARRAY(SELECT job_id FROM res) AS results, (SELECT count(*) FROM n)::int AS notified`,
+      SELECT ARRAY(SELECT id FROM upd) AS updated, ARRAY(SELECT id FROM upd WHERE has_dependents) AS parents,
+        ARRAY(SELECT job_id FROM res) AS results, (SELECT count(*) FROM n)::int AS notified`,
     resultState: `SELECT r.id, EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r.id) AS job,
         EXISTS (SELECT 1 FROM ${results} x WHERE x.job_id = r.id) AS result
       FROM unnest($1::text[]) AS r(id)`,

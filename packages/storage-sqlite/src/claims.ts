@@ -110,6 +110,8 @@ export interface SqliteClaimsContext {
   readonly readJob: (row: { id: string; status: string; version: number; created_at: number; data: unknown }) => Job;
   /** Reports a corrupt row (as `listJobs` does). */
   readonly reportCorrupt: (error: CorruptRecordError) => void;
+  /** Carries jobs a reclaim failed to their dependents, inside the reclaim's transaction. */
+  readonly settleFailed: (failed: readonly Job[], now: number) => void;
 }
 
 /** Ids of corrupt rows kept out of claims and reclaims, at most (oldest forgotten first, then found again). */
@@ -414,6 +416,7 @@ export class SqliteClaims {
       }
       break;
     }
+    if (failed.length > 0) this.#ctx.settleFailed(failed, now);
     if (retried.length + failed.length > 0) this.#writes++;
     return { retried, failed };
   }

@@ -18,6 +18,7 @@ const KEYS: ReadonlySet<string> = new Set([
   "runAt",
   "version",
   "traceContext",
+  "dependsOn",
 ]);
 
 const isInt = (v: unknown, min: number): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
@@ -55,6 +56,7 @@ export function looksLikeJob(value: unknown): boolean {
     typeof backoff.maxMs === "number" &&
     typeof backoff.jitter === "number" &&
     (lastError === undefined || (isObject(lastError) && typeof lastError.name === "string" && typeof lastError.message === "string")) &&
-    (traceContext === undefined || (isObject(traceContext) && typeof traceContext.traceparent === "string"))
+    (traceContext === undefined || (isObject(traceContext) && typeof traceContext.traceparent === "string")) &&
+    (value.dependsOn === undefined || (Array.isArray(value.dependsOn) && value.dependsOn.every(isText)))
   );
 }

@@ -139,6 +139,20 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
     },
   },
+  // The dependencies capability (src/dependencies.ts): an edge from each parent that has not
+  // finished to each `waiting` job that depends on it. Edges go as their parents end, so the
+  // table holds only graphs in flight; by parent (the primary key) when one ends, by child when
+  // a dependent is released or ends.
+  "0007_dependencies": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE job_dependencies (
+        parent_id TEXT NOT NULL,
+        child_id TEXT NOT NULL,
+        PRIMARY KEY (parent_id, child_id)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE INDEX job_dependencies_child ON job_dependencies (child_id)`.execute(db);
+    },
+  },
 });
 
 /** Every migration name this version of the store knows, oldest first. */

@@ -44,7 +44,9 @@ import {
 } from "@pyrexis/storage";
 import {
   assertJobId,
+  assertKnownParents,
   checkCommitShape,
+  orderDependentInserts,
   emptyStatusCounts,
   encodeListCursor,
   normalizeJobsQuery,
@@ -58,6 +60,7 @@ import { finishedAt, SqlitePrune } from "./prune.js";
 import { runJobsQuery } from "./query.js";
 import { SqliteSchedules } from "./schedules.js";
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from "./schema.js";
+import { SqliteDependencies } from "./dependencies.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 /** Where the store keeps its data: a file path (or `":memory:"`), or a connection you made. */
@@ -114,6 +117,8 @@ export interface SqliteJobStoreOptions {
 export const MAX_KEPT_CORRUPT_RECORDS = 1000;
 
 const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts()));
+
+const NO_JOBS: Job[] = [];
 
 interface JobRow {
   id: string;
@@ -303,7 +308,11 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
   readonly #claims: SqliteClaims;
   readonly #prune: SqlitePrune;
   readonly #schedules: SqliteSchedules;
+  readonly #dependencies: SqliteDependencies;
+  readonly #clock: Pick<Clock, "now">;
   #batch: CommitBatch | undefined;
+  /** The batch's inserts that have dependencies, parents first (from `orderDependentInserts`). */
+  #dependents: Job[] = [];
 
   private constructor(
     db: SqliteDatabaseLike,
@@ -317,7 +326,24 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
     this.#kysely = kysely;
     this.#statements = statements;
     this.location = location;
-    this.capabilities = Object.freeze({ persistent, shared: persistent, claims: true, queryJobs: true, prune: true, schedules: true });
+    this.capabilities = Object.freeze({
+      persistent,
+      shared: persistent,
+      claims: true,
+      queryJobs: true,
+      prune: true,
+      schedules: true,
+      dependencies: true,
+    });
+    this.#clock = options.clock ?? systemClock;
+    this.#dependencies = new SqliteDependencies(db, {
+      job: (id) => {
+        const row = statements.getJob.get({ id }) as JobRow | undefined;
+        return row === undefined ? undefined : this.#readJob(row, true);
+      },
+      write: (job) => this.#writeUpdate(job, job.version - 1),
+      writeResult: (result) => this.#writeResult(result),
+    });
     this.#schedules = new SqliteSchedules(db);
     this.#agingRate = options.agingRate ?? 0.1;
     this.#onCorruptRecord = options.onCorruptRecord;
@@ -332,6 +358,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
       // check first (zod only for a row that fails it, so the error still names the field).
       readJob: (row) => this.#readJob(row, true),
       reportCorrupt: (error) => this.#reportCorrupt(error),
+      settleFailed: (failed, now) => this.#dependencies.settleWritten(failed, now),
     });
     this.#prune = new SqlitePrune({ db, location });
     // Prepared once; the batch travels through a field so no closure is made per commit.
@@ -521,50 +548,66 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
     }
-    if (update) {
-      for (let i = 0; i < update.length; i++) {
-        const { job, expectedVersion } = update[i] as JobUpdate;
-        // UPDATE_JOB_ORDER
-        const changes = s.updateJob.run(
-          job.status,
-          job.priority,
-          job.runAt,
-          job.version,
-          this.#agingKey(job),
-          JSON.stringify(job),
-          job.mode,
-          job.handler,
-          finishedAt(job),
-          job.status === "running" ? 1 : 0,
-          job.status === "running" ? 1 : 0,
-          job.id,
-          expectedVersion,
-          job.createdAt,
-        ).changes;
-        if (changes === 0) {
-          const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
-          if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
-          throw new ValidationError(`job ${job.id}: createdAt is immutable (stored ${row.created_at}, update has ${job.createdAt})`, [
-            { path: ["update"], message: "createdAt changed" },
-          ]);
-        }
-      }
+    const dependents = this.#dependents;
+    if (dependents.length > 0) assertKnownParents(dependents, (id) => s.versionOf.get({ id }) !== undefined);
+    if (update)
+      for (let i = 0; i < update.length; i++) this.#writeUpdate((update[i] as JobUpdate).job, (update[i] as JobUpdate).expectedVersion);
+    if (results) for (let i = 0; i < results.length; i++) this.#writeResult(results[i] as Result);
+    if (dependents.length > 0 || update !== undefined) {
+      const now = this.#clock.now();
+      if (dependents.length > 0) this.#dependencies.linkInserted(dependents, now);
+      if (update !== undefined && update.length > 0)
+        this.#dependencies.settleWritten(
+          update.map((u) => u.job),
+          now,
+        );
     }
-    if (results) {
-      for (let i = 0; i < results.length; i++) {
-        const result = results[i] as Result;
-        if (s.insertResult.run(result.jobId, JSON.stringify(result), result.jobId).changes === 0) {
-          if (s.resultExists.get({ job_id: result.jobId }) !== undefined) throw new ResultExistsError(result.jobId);
-          throw new JobNotFoundError(result.jobId);
-        }
-      }
+  }
+
+  /** One compare-and-set update inside the write transaction; the contract's error when it misses. */
+  #writeUpdate(job: Job, expectedVersion: number): void {
+    const s = this.#statements;
+    // UPDATE_JOB_ORDER
+    const changes = s.updateJob.run(
+      job.status,
+      job.priority,
+      job.runAt,
+      job.version,
+      this.#agingKey(job),
+      JSON.stringify(job),
+      job.mode,
+      job.handler,
+      finishedAt(job),
+      job.status === "running" ? 1 : 0,
+      job.status === "running" ? 1 : 0,
+      job.id,
+      expectedVersion,
+      job.createdAt,
+    ).changes;
+    if (changes === 0) {
+      const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
+      if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
+      throw new ValidationError(`job ${job.id}: createdAt is immutable (stored ${row.created_at}, update has ${job.createdAt})`, [
+        { path: ["update"], message: "createdAt changed" },
+      ]);
+    }
+  }
+
+  /** One write-once result inside the write transaction; the contract's error when it cannot be written. */
+  #writeResult(result: Result): void {
+    const s = this.#statements;
+    if (s.insertResult.run(result.jobId, JSON.stringify(result), result.jobId).changes === 0) {
+      if (s.resultExists.get({ job_id: result.jobId }) !== undefined) throw new ResultExistsError(result.jobId);
+      throw new JobNotFoundError(result.jobId);
     }
   }
 
   /** Writes the batch in one `BEGIN IMMEDIATE` transaction: all of it, or nothing and a typed error. */
   async commit(batch: CommitBatch): Promise<void> {
     this.#open();
-    this.#batch = checkCommitShape(batch);
+    const checked = checkCommitShape(batch);
+    this.#dependents = checked.insert === undefined ? NO_JOBS : orderDependentInserts(checked.insert);
+    this.#batch = checked;
     try {
       this.#commitTx.immediate();
     } catch (e) {
@@ -572,6 +615,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
       throw new StoreFailureError(`commit to ${this.location} failed: ${describe(e)}`, { cause: e });
     } finally {
       this.#batch = undefined;
+      this.#dependents = NO_JOBS;
     }
     this.#claims.noteWrite();
     if (batch.update !== undefined) this.#claims.rewritten(batch.update.map((u) => u.job.id));

@@ -57,9 +57,25 @@ describe("open", () => {
   it("accepts a lazy database factory and declares capabilities by where the data lives", async () => {
     const lazy = await SqliteJobStore.open({ database: (): SqliteDatabaseLike => new Database(tmp.file("lazy.db")) });
     open.push(lazy);
-    expect(lazy.capabilities).toEqual({ persistent: true, shared: true, claims: true, queryJobs: true, prune: true, schedules: true });
+    expect(lazy.capabilities).toEqual({
+      persistent: true,
+      shared: true,
+      claims: true,
+      queryJobs: true,
+      prune: true,
+      schedules: true,
+      dependencies: true,
+    });
     const memory = await openStore(":memory:");
-    expect(memory.capabilities).toEqual({ persistent: false, shared: false, claims: true, queryJobs: true, prune: true, schedules: true });
+    expect(memory.capabilities).toEqual({
+      persistent: false,
+      shared: false,
+      claims: true,
+      queryJobs: true,
+      prune: true,
+      schedules: true,
+      dependencies: true,
+    });
   });
 
   it("reports a path it cannot open as StoreFailureError", async () => {
@@ -183,6 +199,7 @@ describe("listJobs and countByStatus", () => {
     expect((await store.listJobs({ status: ["completed"] })).jobs).toEqual([]);
     expect(await store.countByStatus()).toEqual({
       created: 0,
+      waiting: 0,
       pending: 16,
       running: 9,
       retrying: 0,
@@ -390,6 +407,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0004_query_indexes" },
       { name: "0005_prune" },
       { name: "0006_schedules" },
+      { name: "0007_dependencies" },
     ]);
   });
 

@@ -45,6 +45,7 @@ export {
   type SchedulesJobStore,
 } from "./schedules.js";
 export { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
+export { hasDependencies } from "./dependencies.js";
 export * from "./errors.js";
 export { assertSameWork, splitExisting, type ExistingSplit } from "./existing-jobs.js";
 export { FALLBACK_MAX_CALLS, FALLBACK_SCAN_BUDGET, queryJobsPage, type JobsPage } from "./query-any-store.js";

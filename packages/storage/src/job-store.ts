@@ -71,6 +71,30 @@ export interface StoreCapabilities {
   readonly prune?: boolean;
   /** The store keeps cron schedules and their last tick: it implements `ScheduleMethods` (`./schedules.ts`). */
   readonly schedules?: boolean;
+  /**
+   * The store runs jobs after the jobs they depend on (`Job.dependsOn`). It adds no methods: `commit` (and `reclaimExpired`, for a store with claims) do the work.
+   * The conformance suite checks each rule.
+   *
+   * - **Insert**: a job whose `dependsOn` is non-empty must be inserted `waiting` (else
+   *   `ValidationError`); `dependsOn` is an array of at most `MAX_DEPENDENCIES` distinct
+   *   non-empty ids, not the job's own. Every parent must be stored already or inserted in the same
+   *   batch (else `UnknownDependencyError`, nothing written); the batch's jobs must not depend on
+   *   each other in a cycle (else `DependencyCycleError`, checked with the batch's shape). In the
+   *   same commit the new job is resolved against its parents as they stand after the batch:
+   *   every parent `completed` → the job is written `pending` at once; a parent `failed` or
+   *   `cancelled` → the job ends (below); otherwise it stays `waiting`.
+   * - **Release**: in the commit (or reclaim) that ends a parent `completed`, each of its
+   *   `waiting` dependents whose parents have now all completed is written `pending`
+   *   (`releasedDependent` in `./dependencies.ts`: `runAt` moved up to now, so its place in the claim order counts
+   *   from when it could first run).
+   * - **Failure policy**: in the write that ends a parent `failed` (or `cancelled`), each of its
+   *   `waiting` dependents is written `failed` (or `cancelled`) with a result whose error is a
+   *   `DependencyFailedError` naming the parent (`endedDependent`), and its own dependents
+   *   follow in the same write, transitively. A `failed` parent wins over a `cancelled` one.
+   * - Only `waiting` dependents are touched: one that another writer moved on (cancelled, say) is
+   *   left as it is.
+   */
+  readonly dependencies?: boolean;
 }
 
 /**

@@ -49,3 +49,16 @@ export {
   scheduleDefinitionJson,
   type ScheduleRow,
 } from "./schedules.js";
+export {
+  assertKnownParents,
+  endedDependent,
+  endedParentsOf,
+  insertedStanding,
+  linkInserted,
+  orderDependentInserts,
+  releasedDependent,
+  settleEnded,
+  type EndedParent,
+  type InsertedStanding,
+  type SyncDependencyGraph,
+} from "./dependencies.js";

@@ -10,6 +10,14 @@ import {
   isClaimable,
   reclaimedRecord,
 } from "./claims-kit.js";
+import {
+  assertKnownParents,
+  endedParentsOf,
+  linkInserted,
+  orderDependentInserts,
+  settleEnded,
+  type SyncDependencyGraph,
+} from "./dependencies.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
 import { MemoryClaimIndex } from "./memory-claim-index.js";
 import { normalizePruneRequest, selectPrunable, type PruneMethods, type PruneReport, type PruneRequest } from "./prune.js";
@@ -60,6 +68,7 @@ const CAPABILITIES: StoreCapabilities = Object.freeze({
   queryJobs: true,
   prune: true,
   schedules: true,
+  dependencies: true,
 });
 
 /**
@@ -125,6 +134,44 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
   #sorted = true;
   #closed = false;
   readonly #schedules = new MemorySchedules();
+  /** Dependencies: parent → the dependents it has not released yet. */
+  readonly #children = new Map<string, string[]>();
+  /** Dependencies: a `waiting` job → how many of its parents have not finished. */
+  readonly #parentsLeft = new Map<string, number>();
+  #graphNow = 0;
+  readonly #graph: SyncDependencyGraph = {
+    job: (id) => this.#records.get(id)?.job,
+    addEdge: (parentId, childId) => {
+      const list = this.#children.get(parentId);
+      if (list === undefined) this.#children.set(parentId, [childId]);
+      else list.push(childId);
+      this.#parentsLeft.set(childId, (this.#parentsLeft.get(childId) ?? 0) + 1);
+    },
+    takeChildren: (parentId) => {
+      const list = this.#children.get(parentId);
+      if (list === undefined) return [];
+      this.#children.delete(parentId);
+      for (const child of list) {
+        const left = this.#parentsLeft.get(child);
+        if (left !== undefined) this.#parentsLeft.set(child, left - 1);
+      }
+      return list;
+    },
+    hasParents: (childId) => (this.#parentsLeft.get(childId) ?? 0) > 0,
+    dropParents: (childId) => void this.#parentsLeft.delete(childId),
+    write: (job) => {
+      const record = this.#records.get(job.id)!;
+      this.#counts[record.job.status]--;
+      this.#counts[job.status]++;
+      record.job = deepFreeze(job);
+      if (job.status !== "waiting") this.#parentsLeft.delete(job.id);
+      this.#placed(record, this.#graphNow);
+    },
+    writeResult: (result) => {
+      this.#records.get(result.jobId)!.result = deepFreeze(result);
+    },
+    isEmpty: () => this.#children.size === 0,
+  };
   readonly #view: CommitView<StoredRecord> = {
     job: (id) => this.#records.get(id),
     hasResult: (jobId) => this.#records.get(jobId)?.result !== undefined,
@@ -156,6 +203,11 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
     this.#assertOpen();
     // Everything is checked before anything is written: that is what makes the batch atomic.
     const { batch: b, stored: updated, resultJobs } = checkCommit(batch, this.#view);
+    const dependents = b.insert === undefined ? [] : orderDependentInserts(b.insert);
+    if (dependents.length > 0) {
+      const inserted = new Set(b.insert!.map((j) => j.id));
+      assertKnownParents(dependents, (id) => inserted.has(id) || this.#records.has(id));
+    }
     // Take ownership (freeze or clone) of every record first: structuredClone may throw on a
     // non-JSON value, and that must happen before the first write.
     const inserts = this.#ownAll(b.insert);
@@ -190,6 +242,9 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
       const record = resultJobs[i] ?? this.#records.get(result.jobId)!;
       record.result = result;
     }
+    this.#graphNow = now;
+    if (dependents.length > 0) linkInserted(this.#graph, dependents, now);
+    if (updates.length > 0 && !this.#graph.isEmpty()) settleEnded(this.#graph, endedParentsOf(updates), now);
   }
 
   /** Files a record by its new status: claimable, running (its lease ends when it leaves), or neither. */
@@ -291,6 +346,8 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
       this.#placed(record, now);
       (result === undefined ? retried : failed).push(job);
     }
+    this.#graphNow = now;
+    if (failed.length > 0) settleEnded(this.#graph, endedParentsOf(failed), now);
     return { retried, failed };
   }
 
@@ -405,6 +462,8 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
     this.#order.length = 0;
     this.#running.clear();
     this.#claimable.clear();
+    this.#children.clear();
+    this.#parentsLeft.clear();
   }
 
   /** Takes ownership (freeze, or clone then freeze) of every record; the first non-JSON value throws. */

@@ -29,6 +29,7 @@ import { closeSemantics } from "./close.js";
 import { commitRules } from "./commit-rules.js";
 import { concurrency } from "./concurrency.js";
 import { counts } from "./counts.js";
+import { dependencies } from "./dependencies.js";
 import { claims } from "./claims.js";
 import { checkSuiteArgs, resolveSeed, type JobStoreFactory, type TestApi } from "./harness.js";
 import { listing } from "./listing.js";
@@ -112,6 +113,15 @@ export const describeQueryJobs: ConformanceGroup = group("describeQueryJobs", qu
 export const describePrune: ConformanceGroup = group("describePrune", prune);
 
 /**
+ * The `dependencies` capability (jobs that wait for other jobs): waiting dependents, unknown
+ * parents and cycles refused whole, release by the last completed parent, the failure policy
+ * transitively, no claim of a waiting job, reclaims, reopening, and races across two handles.
+ * Part of {@link describeJobStore}; each case is skipped unless the store declares
+ * `capabilities.dependencies`.
+ */
+export const describeDependencies: ConformanceGroup = group("describeDependencies", dependencies);
+
+/**
  * The `schedules` capability (cron schedules and their last tick). Not part of
  * {@link describeJobStore}: call it for a store that declares `capabilities.schedules`; its
  * first check fails for one that does not. Uses `factory.reopen` and `factory.openSecond` when
@@ -139,5 +149,6 @@ export function describeJobStore(api: TestApi, factory: JobStoreFactory): void {
     claims(api, factory, seed);
     shared(api, factory, seed);
     prune(api, factory, seed);
+    dependencies(api, factory, seed);
   });
 }
