@@ -35,6 +35,7 @@ import {
   cancelStoredJob,
   deadLetters,
   hasClaims,
+  hasDependencies,
   insertJobsIfAbsent,
   redriveMatching,
   redriveOne,
@@ -329,9 +330,10 @@ export class Engine {
       clock: this.#clock,
       onError: (error, context) => this.#reportError(error, context),
       onRejected: ({ jobId, expectedVersion, error }) => {
-        // A refused insert is answered to its submitter (a tick another engine submitted first
-        // is one): reporting it again as an engine error would only be noise.
-        if (jobId === undefined && isPyrexisError(error, ErrorCode.DUPLICATE_JOB)) return;
+        // A refused insert is answered to its submitter (a tick another engine submitted first,
+        // an unknown parent, a dependency cycle): reporting it again as an engine error would
+        // only be noise.
+        if (jobId === undefined) return;
         this.#reportError(error, `store rejected the change of job ${jobId ?? "(insert)"}`);
         if (jobId !== undefined) this.#forget(jobId, error, expectedVersion);
       },
@@ -525,6 +527,7 @@ export class Engine {
     for (let i = 0; i < specs.length; i++) {
       const spec = parseSpecAt(specs, i);
       this.#checkHandlerAndMode(spec, modes);
+      if (spec.dependsOn !== undefined) this.#assertDependencies();
       const job = createJob(spec, now);
       // A generated id (UUIDv7, strictly increasing here) cannot repeat: only given ids are checked.
       if (given !== undefined) given[i] = spec.id !== undefined;
@@ -577,6 +580,17 @@ export class Engine {
     }
     if (local) this.#pump();
     else this.#wakeClaims(jobs);
+  }
+
+  /**
+   * `IncompatibleStoreError` unless the store resolves dependencies and this engine dispatches
+   * through claims (a single-process engine queues what it submits, waiting or not).
+   */
+  #assertDependencies(): void {
+    if (hasDependencies(this.#store) && this.#source !== undefined) return;
+    throw new IncompatibleStoreError(
+      "dependsOn needs a store with the claims and dependencies capabilities (MemoryJobStore, SQLite, PostgreSQL); this one has not",
+    );
   }
 
   /** `HandlerNotFoundError` or `UnknownModeError` for a spec this engine cannot run. */

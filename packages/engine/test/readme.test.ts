@@ -9,6 +9,12 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
       expect(stdout).toBe("[ 'nightly-reindex next 2026-03-08T07:00:00.000Z' ]\nreindexed docs\n");
       expect(stderr).toBe("");
     },
+    "fan-out-fan-in.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe(
+        "split doc-7, embed 0, embed 1, embed 2, index\njob index-empty did not run: its dependency split-empty failed\n",
+      );
+      expect(stderr).toBe("");
+    },
     "main.ts": ({ stdout, stderr }) => {
       expect(stdout).toContain("status: 'completed'");
       expect(stdout).toContain("output: { summary: 'Pyrexis runs jobs in three modes and ret…' }");
