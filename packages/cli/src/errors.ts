@@ -34,7 +34,15 @@ export class StoreMissingError extends StoreFailureError {
 }
 
 // Bad input, not a failure of the world: the user should fix the command line.
-const USAGE_CODES: ReadonlySet<string> = new Set(["VALIDATION", "USAGE", "HANDLER_NOT_FOUND", "UNKNOWN_MODE", "INVALID_SCHEDULE"]);
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  "VALIDATION",
+  "USAGE",
+  "HANDLER_NOT_FOUND",
+  "UNKNOWN_MODE",
+  "INVALID_SCHEDULE",
+  "UNKNOWN_DEPENDENCY",
+  "DEPENDENCY_CYCLE",
+]);
 
 /** Maps an error to the CLI's exit code (see the README's table). */
 export function exitCodeOf(error: unknown): number {

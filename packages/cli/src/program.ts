@@ -14,6 +14,13 @@ function version(): string {
 }
 
 /** A commander parser for an integer flag in `[min, max]`; anything else is a usage error. */
+/** A comma-separated list of ids (`a,b`), each trimmed and non-empty. */
+function idList(value: string): string[] {
+  const ids = value.split(",").map((v) => v.trim());
+  if (ids.some((v) => v === "")) throw new InvalidArgumentError("give comma-separated job ids, none empty");
+  return ids;
+}
+
 function int(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
     const n = Number(value);
@@ -76,7 +83,12 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--delay <ms>", "run no earlier than this many ms from now", int(0))
     .option("--id <id>", "job id (default: a generated time-ordered id)")
     .option("--timeout <ms>", "per-attempt time limit in ms", int(1))
-    .option("--file <path>", 'JSON Lines file of job specs ({"handler":…,"payload":…,"priority":…} per line), - for stdin')
+    .option(
+      "--depends-on <ids>",
+      "comma-separated ids of jobs that must complete first (a failed or cancelled one fails or cancels this job); in a --file, give dependsOn per line",
+      idList,
+    )
+    .option("--file <path>", 'JSON Lines file of job specs ({"handler":…,"payload":…,"dependsOn":[…]} per line), - for stdin')
     .addOption(
       new Option(
         "--if-exists <what>",

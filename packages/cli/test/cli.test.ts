@@ -138,6 +138,28 @@ describe("submit --if-exists return (safe to retry)", () => {
   });
 });
 
+describe("submit --depends-on / dependsOn", () => {
+  it("a dependent waits for its parent; unknown parents and cycles write nothing and exit 2 with the error", async () => {
+    const db = tmp.file("deps.db");
+    expect((await cli(["submit", "echo", "--id", "parent", "--store", db])).code).toBe(0);
+    const child = await cli(["submit", "echo", "--id", "child", "--depends-on", "parent", "--json", "--store", db]);
+    expect(child.code, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toMatchObject({ id: "child", status: "waiting", dependsOn: ["parent"] });
+    const unknown = await cli(["submit", "echo", "--id", "orphan", "--depends-on", "parent,ghost", "--store", db]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/job orphan depends on job ghost, which does not exist/);
+    const cycle = await cli(["submit", "--file", "-", "--store", db], {
+      input: '{"handler":"echo","id":"x","dependsOn":["y"]}\n{"handler":"echo","id":"y","dependsOn":["x"]}\n',
+    });
+    expect(cycle.code).toBe(2);
+    expect(cycle.stderr).toMatch(/cycle: (x → y → x|y → x → y)/);
+    const empty = await cli(["submit", "echo", "--depends-on", "parent,", "--store", db]);
+    expect(empty.code).toBe(2);
+    const ids = (JSON.parse((await cli(["list", "--json", "--store", db])).stdout) as { jobs: { id: string }[] }).jobs.map((j) => j.id);
+    expect(ids.sort()).toEqual(["child", "parent"]);
+  });
+});
+
 describe("environment variables", () => {
   it("PYREXIS_STORE selects the store; --store wins over it; relative paths resolve against cwd", async () => {
     const r = await cli(["status", "known", "--json"], { env: { PYREXIS_STORE: "jobs.db" } });

@@ -30,6 +30,7 @@ export interface SubmitOptions {
   delay?: number | undefined;
   id?: string | undefined;
   timeout?: number | undefined;
+  dependsOn?: string[] | undefined;
   file?: string | undefined;
   ifExists?: "error" | "return" | undefined;
   json?: boolean | undefined;
@@ -43,6 +44,7 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   delayMs: "--delay",
   id: "--id",
   timeoutMs: "--timeout",
+  dependsOn: "--depends-on",
   handler: "<handler>",
   payload: "[payload]",
 };
@@ -151,6 +153,7 @@ function specFromFlags(handler: string | undefined, payload: string | undefined,
   if (o.delay !== undefined) input.delayMs = o.delay;
   if (o.id !== undefined) input.id = o.id;
   if (o.timeout !== undefined) input.timeoutMs = o.timeout;
+  if (o.dependsOn !== undefined) input.dependsOn = o.dependsOn;
   return { where: "", input };
 }
 
