@@ -8,9 +8,10 @@
 // harness itself failed), never because a number is slow.
 import { fork } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { writeCharts } from "./charts/index.mjs";
 import { variants as allVariants } from "./contenders/index.mjs";
 import { versionOf } from "./contenders/common.mjs";
 import { renderMarkdown, summarize, writeJson } from "./report.mjs";
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     scenarios: { type: "string" },
     json: { type: "string" },
+    charts: { type: "string" },
     timeout: { type: "string" },
     quick: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -35,7 +37,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    "usage: node src/peers.mjs [--n 20000] [--runs 3] [--only id,id] [--scenarios s,s] [--json bench-results/peers.json] [--timeout s (per drain; default 30 per 20,000 jobs)] [--quick]",
+    "usage: node src/peers.mjs [--n 20000] [--runs 3] [--only id,id] [--scenarios s,s] [--json bench-results/peers.json] [--charts dir (default: the JSON's)] [--timeout s (per drain; default 30 per 20,000 jobs)] [--quick]",
   );
   console.log(`contenders: ${allVariants.map((v) => v.id).join(", ")}`);
   console.log(`scenarios: ${ALL_SCENARIOS.join(", ")}`);
@@ -96,6 +98,7 @@ if (unknownScenarios.length > 0) {
 }
 const SCENARIOS = wantedScenarios ? ALL_SCENARIOS.filter((s) => wantedScenarios.includes(s)) : ALL_SCENARIOS;
 const jsonPath = resolve(benchDir, args.json ?? "bench-results/peers.json");
+const chartsDir = args.charts === undefined ? dirname(jsonPath) : resolve(benchDir, args.charts);
 const versions = Object.fromEntries([...new Set(variants.map((v) => v.pkg))].map((pkg) => [pkg, versionOf(pkg)]));
 
 /**
@@ -239,7 +242,7 @@ if (quick) {
   console.log(`## Pyrexis and peers (${command})\n`);
 }
 console.log(markdown);
-writeJson(jsonPath, {
+const results = {
   kind: "peers",
   date: new Date().toISOString(),
   command: commandLine,
@@ -250,10 +253,24 @@ writeJson(jsonPath, {
   params,
   warmUp: WARMED_UP.filter((s) => SCENARIOS.includes(s)),
   versions,
+  // So the JSON names its contenders by itself: charts.mjs draws from it alone.
+  contenders: variants.map(({ id, label, pkg }) => ({ id, label, pkg })),
   measurements,
   elapsedS: (Date.now() - started) / 1000,
-});
+};
+writeJson(jsonPath, results);
+// The pictures come from what was just written, as `pnpm --filter @pyrexis/bench charts` would draw them.
+/** @type {string[]} */
+let charts = [];
+let chartsFailed = false;
+try {
+  charts = await writeCharts(results, { dir: chartsDir, prefix: basename(jsonPath, ".json") });
+} catch (error) {
+  // A harness failure, so the exit code says so; the JSON is written and charts.mjs can redraw from it.
+  console.error(`charts: ${error instanceof Error ? error.stack : String(error)}`);
+  chartsFailed = true;
+}
 console.error(
-  `\nwrote ${relative(process.cwd(), jsonPath)} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${crashed} crash(es)${quick ? "; a smoke run, not results" : ""}`,
+  `\nwrote ${[jsonPath, ...charts].map((p) => relative(process.cwd(), p)).join(", ")} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${crashed} crash(es)${quick ? "; a smoke run, not results" : ""}`,
 );
-process.exitCode = crashed > 0 ? 1 : 0;
+process.exitCode = crashed > 0 || chartsFailed ? 1 : 0;
