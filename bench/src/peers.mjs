@@ -22,7 +22,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, "..");
 
 const ALL_SCENARIOS = ["drain-c1", "drain-c50", "latency", "latency-xproc", "cpu", "fairness"];
+// pnpm 10 passes the "--" of `pnpm --filter @pyrexis/bench bench:peers -- --n 5000` on to the script.
+const argv = process.argv[2] === "--" ? process.argv.slice(3) : process.argv.slice(2);
 const { values: args } = parseArgs({
+  args: argv,
   options: {
     n: { type: "string" },
     runs: { type: "string" },
@@ -227,7 +230,7 @@ const load = { start: loadStart, end: loadEnd, max: Math.max(loadMax, loadEnd) }
 const summary = summarize(measurements, variants);
 const markdown = renderMarkdown({ summary, variants, versions, params, machine, load });
 // Relative to bench/, as the README's commands are: no machine path lands in a saved JSON or a doc.
-const commandLine = `node src/peers.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
+const commandLine = `node src/peers.mjs${argv.length ? ` ${argv.join(" ")}` : ""}`;
 const command = `\`${commandLine}\``;
 if (quick) {
   // A quick run only proves every contender still runs; its tables must not read as results.
