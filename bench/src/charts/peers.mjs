@@ -48,7 +48,7 @@ const CONFIG = {
   background: "white",
   view: { stroke: null },
   axis: { labelFontSize: 11, titleFontSize: 11, gridColor: "#e5e5e5" },
-  legend: { labelFontSize: 11, titleFontSize: 11, orient: "bottom", direction: "horizontal" },
+  legend: { labelFontSize: 11, titleFontSize: 11, orient: "bottom", direction: "horizontal", labelLimit: 0 },
   title: { fontSize: 14, subtitleFontSize: 11, subtitleColor: "#555", anchor: "start" },
 };
 
@@ -229,7 +229,10 @@ export function throughputChart(json, labels = []) {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       title: {
         text: `Drain throughput, ${json.params.n.toLocaleString("en-US")} no-op jobs (jobs/s)`,
-        subtitle: provenance(json),
+        subtitle: [
+          ...provenance(json),
+          `"(capped)": a run hit the ${json.params.drainTimeoutMs / 1000} s cap on a drain; its rate is over the capped window`,
+        ],
       },
       config: CONFIG,
       width: 520,
