@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 // run-wide option, so it is repeated here: console output is shown for failing tests only.
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*", "examples/*", "reliability", "tools/*"],
+    projects: ["packages/*", "apps/*", "examples/*", "reliability", "tools/*", "bench"],
     silent: "passed-only",
   },
 });

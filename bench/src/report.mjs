@@ -9,12 +9,18 @@ import { dirname } from "node:path";
  *   notes?: string[] }} ScenarioResult
  */
 /**
- * A child's report of one scenario; a measurement is one with the run it belongs to.
+ * A child's report of one scenario: the measured run's `result` and, for a scenario with a
+ * warm-up, the warm-up's own figures as `cold` (the first workload of a fresh process). A
+ * measurement is a report with the run it belongs to and the 1-minute load average when it ended.
  * @typedef {{ contender: string, scenario: string, status: "ok" | "unreachable" | "unavailable" | "crashed",
- *   result?: ScenarioResult, reason?: string, stack?: string, maxRssMB?: number }} Message
- * @typedef {Message & { run: number }} Measurement
+ *   result?: ScenarioResult, cold?: ScenarioResult, reason?: string, stack?: string, maxRssMB?: number }} Message
+ * @typedef {Message & { run: number, load1?: number }} Measurement
  */
-/** The results and problems of one contender in one scenario. @typedef {{ ok: ScenarioResult[], problems: string[], maxRssMB: number }} Cell */
+/**
+ * The results and problems of one contender in one scenario: `ok` the measured runs, `cold` the
+ * warm-ups of those runs.
+ * @typedef {{ ok: ScenarioResult[], cold: ScenarioResult[], problems: string[], maxRssMB: number }} Cell
+ */
 /** Cells by contender id, then scenario. @typedef {Record<string, Record<string, Cell>>} Summary */
 /** The scenarios' parameters. @typedef {import("./scenarios.mjs").Params} Params */
 /** @typedef {import("./contenders/common.mjs").Variant} Variant */
@@ -54,9 +60,10 @@ export function summarize(measurements, variants) {
     const byScenario = {};
     out[v.id] = byScenario;
     for (const m of measurements.filter((x) => x.contender === v.id)) {
-      const s = (byScenario[m.scenario] ??= { ok: [], problems: [], maxRssMB: 0 });
+      const s = (byScenario[m.scenario] ??= { ok: [], cold: [], problems: [], maxRssMB: 0 });
       if (m.status === "ok" && m.result) s.ok.push(m.result);
       else s.problems.push(`${m.status}: ${m.reason}`);
+      if (m.cold) s.cold.push(m.cold);
       s.maxRssMB = Math.max(s.maxRssMB, m.maxRssMB ?? 0);
     }
   }
@@ -74,8 +81,11 @@ function problemOf(s) {
   return undefined;
 }
 
-/** The values of a numeric field over a cell's results. @param {Cell | undefined} s @param {"addRate" | "drainRate" | "p50" | "p99" | "max" | "lowMaxWaitS" | "highRate"} key */
+/** @typedef {"addRate" | "drainRate" | "p50" | "p99" | "max" | "lowMaxWaitS" | "highRate"} Field */
+/** The values of a numeric field over a cell's measured runs. @param {Cell | undefined} s @param {Field} key */
 const pick = (s, key) => (s ? s.ok.map((r) => r[key]).filter((x) => x !== undefined) : []);
+/** The values of a numeric field over a cell's warm-ups (cold starts). @param {Cell | undefined} s @param {Field} key */
+const pickCold = (s, key) => (s ? s.cold.map((r) => r[key]).filter((x) => x !== undefined) : []);
 
 /** @param {string[]} headers @param {string[][]} rows */
 function table(headers, rows) {
@@ -92,9 +102,10 @@ function ratio(value, base) {
 /**
  * The markdown report.
  * @param {{ summary: Summary, variants: Variant[], versions: Record<string, string>, params: Params,
- *   machine: { cpus: number, cpuModel: string, memGB: number, node: string, platform: string } }} report
+ *   machine: { cpus: number, cpuModel: string, memGB: number, node: string, platform: string },
+ *   load?: { start: number, end: number, max: number } }} report
  */
-export function renderMarkdown({ summary, variants, versions, params, machine }) {
+export function renderMarkdown({ summary, variants, versions, params, machine, load }) {
   /** @type {string[]} */
   const parts = [];
   const label = (/** @type {Variant} */ v) => `${v.label} ${versions[v.pkg] ?? ""}`.trim();
@@ -102,22 +113,28 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     const m = Math.max(0, ...ss.map((s) => s?.maxRssMB ?? 0));
     return m > 0 ? fmtNum(m) : "–";
   };
-  /** @param {Cell | undefined} s */
-  const timedOutNote = (s) =>
-    s && s.ok.some((r) => r.timedOut)
-      ? ` ⏱ ${s.ok.filter((r) => r.timedOut).length} run(s) hit the ${params.drainTimeoutMs / 1000} s cap`
+  /** @param {ScenarioResult[] | undefined} results */
+  const timedOutNote = (results = []) =>
+    results.some((r) => r.timedOut)
+      ? ` ⏱ ${results.filter((r) => r.timedOut).length} run(s) hit the ${params.drainTimeoutMs / 1000} s cap`
       : "";
 
   parts.push(
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.platform}. ` +
-      `Runs: ${params.runs} (median, min–max in brackets), contenders alternated round-robin, each measurement in a fresh child process.`,
+      `Runs: ${params.runs} (median, min–max in brackets), contenders alternated round-robin, each measurement in a fresh child process` +
+      `${load ? `; load average (1 min) ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end, ${load.max.toFixed(1)} at most between measurements` : ""}.`,
+  );
+  parts.push(
+    "\nEvery drain and latency figure is the second run of its workload in its process, after an untimed warm-up of the same workload " +
+      "(a driver of its own, so the queue starts empty both times); the warm-up, the first workload of a fresh process, is the cold column.",
   );
 
   const base = median(pick(summary["pyrexis-sqlite"]?.["drain-c50"], "drainRate"));
   const tMark = parts.length;
   parts.push(`\n### Throughput: ${params.n.toLocaleString("en-US")} no-op jobs (jobs/s)\n`);
   parts.push(
-    "Bulk add = one bulk call for all jobs, until it resolves. Drain = from starting the consumers until every completion is recorded. Ratio = drain c=50 against Pyrexis (SQLite, group commit).\n",
+    "Bulk add = one bulk call for all jobs, until it resolves. Drain = from starting the consumers until every completion is recorded. " +
+      "Cold = the same drain as the first workload of a fresh process (the warm-up). Ratio = drain c=50 against Pyrexis (SQLite, group commit).\n",
   );
   /** The cells of `v`. @param {Variant} v */
   const cellsOf = (v) => summary[v.id] ?? {};
@@ -131,14 +148,15 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     tRows.push([
       label(v),
       p50 ?? cell(pick(s50, "addRate")),
-      (p1 ?? cell(pick(s1, "drainRate"))) + timedOutNote(s1),
-      (p50 ?? cell(pick(s50, "drainRate"))) + timedOutNote(s50),
+      (p1 ?? cell(pick(s1, "drainRate"))) + timedOutNote(s1?.ok),
+      (p50 ?? cell(pick(s50, "drainRate"))) + timedOutNote(s50?.ok),
+      s50 && s50.cold.length > 0 ? cell(pickCold(s50, "drainRate")) + timedOutNote(s50.cold) : (p50 ?? "–"),
       p50 ? "–" : ratio(median(pick(s50, "drainRate")), base),
       rss(s1, s50),
       v.notes ?? "",
     ]);
   }
-  parts.push(table(["Contender", "bulk add", "drain c=1", "drain c=50", "ratio", "peak RSS MB", "notes"], tRows));
+  parts.push(table(["Contender", "bulk add", "drain c=1", "drain c=50", "drain c=50 cold", "ratio", "peak RSS MB", "notes"], tRows));
   if (tRows.length === 0) parts.length = tMark;
   for (const [id, one, where] of /** @type {const} */ ([
     ["pyrexis-sqlite-4proc", "pyrexis-sqlite", "one SQLite file"],
@@ -196,11 +214,12 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
       p ?? cell(pick(s, "p50"), 2),
       p ? "–" : cell(pick(s, "p99"), 2),
       p ? "–" : cell(pick(s, "max"), 2),
+      s.cold.length > 0 ? cell(pickCold(s, "p99"), 2) : "–",
       p ? "–" : started.join(", "),
       rss(s),
     ]);
   }
-  parts.push(table(["Contender", "p50", "p99", "max", "started/added", "peak RSS MB"], lRows));
+  parts.push(table(["Contender", "p50", "p99", "max", "p99 cold", "started/added", "peak RSS MB"], lRows));
   if (lRows.length === 0) parts.length = lMark;
 
   if (variants.some((v) => cellsOf(v)["latency-xproc"])) {
@@ -221,11 +240,12 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
         p ?? cell(pick(s, "p50"), 2),
         p ? "–" : cell(pick(s, "p99"), 2),
         p ? "–" : cell(pick(s, "max"), 2),
+        s.cold.length > 0 ? cell(pickCold(s, "p99"), 2) : "–",
         p ? "–" : s.ok.map((r) => `${r.started}/${r.added}`).join(", "),
         rss(s),
       ]);
     }
-    parts.push(table(["Contender", "p50", "p99", "max", "started/added", "peak RSS MB"], xRows));
+    parts.push(table(["Contender", "p50", "p99", "max", "p99 cold", "started/added", "peak RSS MB"], xRows));
   }
 
   const cpuBase = median(pick(summary["pyrexis-thread"]?.cpu, "drainRate"));
@@ -241,12 +261,13 @@ export function renderMarkdown({ summary, variants, versions, params, machine })
     const p = problemOf(s);
     cRows.push([
       label(v),
-      (p ?? cell(pick(s, "drainRate"))) + timedOutNote(s),
+      (p ?? cell(pick(s, "drainRate"))) + timedOutNote(s.ok),
+      s.cold.length > 0 ? cell(pickCold(s, "drainRate")) + timedOutNote(s.cold) : "–",
       p ? "–" : ratio(median(pick(s, "drainRate")), cpuBase),
       rss(s),
     ]);
   }
-  parts.push(table(["Contender", "jobs/s", "ratio", "peak RSS MB"], cRows));
+  parts.push(table(["Contender", "jobs/s", "jobs/s cold", "ratio", "peak RSS MB"], cRows));
   if (cRows.length === 0) parts.length = cMark;
 
   const f = params.fairness;

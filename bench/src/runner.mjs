@@ -1,8 +1,13 @@
 // Child process: runs the scenarios named in argv[2] (JSON) against one contender and reports
 // each result, with this process's own peak RSS, to the parent over IPC. A fresh process per
 // measurement keeps one contender's leftovers (heap, sockets, timers) out of the next one.
+//
+// A scenario in WARMED_UP runs twice here: first the warm-up, the first workload of this process
+// (JIT, lazy imports, first connections), reported apart as `cold` since users meet it too; then
+// the measured run. Each run gets a driver of its own (setup → run → cleanup), so the measured run
+// starts from an empty queue like the warm-up did and differs from it only in a warm process.
 import { findVariant } from "./contenders/index.mjs";
-import { runScenario } from "./scenarios.mjs";
+import { runScenario, WARMED_UP } from "./scenarios.mjs";
 
 /** @typedef {import("./report.mjs").Message} Message */
 
@@ -40,11 +45,22 @@ const variant = findVariant(contender);
 for (const scenario of scenarios) {
   /** @type {Message} */
   let msg;
+  /** @type {Message["cold"]} */
+  let cold;
+  const warmsUp = WARMED_UP.includes(scenario);
   try {
+    if (warmsUp) {
+      cold = await runScenario(variant, scenario, params);
+      // The warm-up's garbage is collected now, not inside the measured run (peers.mjs forks with --expose-gc).
+      globalThis.gc?.();
+    }
     const result = await runScenario(variant, scenario, params);
-    msg = { contender, scenario, status: "ok", result };
+    msg = { contender, scenario, status: "ok", result, ...(cold ? { cold } : {}) };
   } catch (error) {
-    msg = { contender, scenario, ...classify(error) };
+    const failed = classify(error);
+    // A crash in the warm-up leaves no measured run: say which of the two it was.
+    const inWarmUp = warmsUp && cold === undefined && failed.status === "crashed";
+    msg = { contender, scenario, ...failed, ...(inWarmUp ? { reason: `warm-up: ${failed.reason}` } : {}), ...(cold ? { cold } : {}) };
   }
   msg.maxRssMB = process.resourceUsage().maxRSS / 1024;
   await send(msg);

@@ -250,6 +250,14 @@ async function fairness(driver, { seconds, concurrency, backlog, sleepMs }) {
 }
 
 /**
+ * The scenarios whose first run in a process is a warm-up: the drains and the latency trickles,
+ * whose figures are per job and so carry the process's JIT warm-up, lazy imports and first
+ * connections. Not the starvation scenario: it measures seconds of waiting, which a warm-up of
+ * milliseconds does not move, and its 15 s window would double.
+ */
+export const WARMED_UP = /** @type {readonly string[]} */ (["drain-c1", "drain-c50", "cpu", "latency", "latency-xproc"]);
+
+/**
  * Runs one scenario against a fresh driver (setup before, cleanup after, even on failure).
  * @param {import("./contenders/common.mjs").Variant} variant
  * @param {string} scenario

@@ -1,0 +1,3 @@
+import { testConfig } from "@pyrexis/test-utils/vitest";
+
+export default testConfig({ name: "bench", testTimeout: 30_000 });
