@@ -7,7 +7,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, type BulkReport, type Job, type JobDetail, type JobsPage, type Overview, type SerializedError } from "./api.js";
 import { Chart } from "./chart.js";
 
-const STATUSES = ["created", "pending", "running", "retrying", "completed", "failed", "cancelled"];
+const STATUSES = ["created", "waiting", "pending", "running", "retrying", "completed", "failed", "cancelled"];
 const FILTER_FIELDS = ["status", "handler", "mode", "errorCode", "minPriority", "maxPriority", "createdFrom", "createdTo"] as const;
 
 function time(ms: number): string {

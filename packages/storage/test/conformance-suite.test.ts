@@ -4,6 +4,7 @@ import {
   describeCloseSemantics,
   describeClaims,
   describeCommitRules,
+  describeDependencies,
   describeJobStore,
   describeListing,
   describePrune,
@@ -246,5 +247,42 @@ describe("suite arguments", () => {
   it("a factory whose create() does not return a store fails the test with a TypeError", async () => {
     const tests = collect(describeCloseSemantics, { name: "bad", create: async () => ({}) as JobStore });
     await expect(tests[0]!.fn()).rejects.toThrow(/without commit\(\)/);
+  });
+});
+
+describe("the dependencies cases catch broken dependency stores", () => {
+  /** Declares the capability over the reference store; subclasses break one rule each. */
+  class Resolving extends Wrapper {
+    override readonly capabilities = { dependencies: true };
+  }
+
+  it("passes the reference store", async () => {
+    expect(await failing(describeDependencies, () => new Resolving())).toEqual([]);
+  });
+
+  it("catches a store that runs dependents at once (inserts them pending) and one that checks no parents", async () => {
+    class Eager extends Resolving {
+      override commit(batch: CommitBatch): Promise<void> {
+        const insert = batch.insert?.map((j) => (j.status === "waiting" ? { ...j, status: "pending" as const, dependsOn: undefined } : j));
+        return this.inner.commit({ ...batch, insert });
+      }
+    }
+    const failed = await failing(describeDependencies, () => new Eager());
+    expect(failed.some((n) => n.includes("unfinished parent waits"))).toBe(true);
+    expect(failed.some((n) => n.includes("unknown parent rejects the whole batch"))).toBe(true);
+    expect(failed.some((n) => n.includes("cycle"))).toBe(true);
+  });
+
+  it("catches a store that keeps dependents waiting but never resolves them", async () => {
+    class Inert extends Resolving {
+      // Stores the waiting record but not its edges (dependsOn dropped): nothing ever releases or ends it.
+      override commit(batch: CommitBatch): Promise<void> {
+        const insert = batch.insert?.map((j) => (j.dependsOn === undefined ? j : { ...j, dependsOn: undefined }));
+        return this.inner.commit({ ...batch, insert });
+      }
+    }
+    const failed = await failing(describeDependencies, () => new Inert());
+    expect(failed.some((n) => n.includes("the last parent to complete releases the dependent"))).toBe(true);
+    expect(failed.some((n) => n.includes("fails its dependents transitively"))).toBe(true);
   });
 });
