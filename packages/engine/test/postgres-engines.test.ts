@@ -53,6 +53,66 @@ describe("engines on one PostgreSQL store", () => {
   });
 });
 
+describe("dependencies on one PostgreSQL store", () => {
+  it(
+    "two engines run a 2,000-node graph: every node once, after each of its parents completed; a failed root fails its subtree",
+    { timeout: 120_000 },
+    async () => {
+      const N = 2000;
+      let seed = 0xd6;
+      const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+      const parents: string[][] = [];
+      const specs = Array.from({ length: N }, (_, i) => {
+        const p = new Set<string>();
+        const k = i === 0 ? 0 : Math.floor(random() * 4);
+        for (let j = 0; j < k; j++) p.add(`g${Math.max(0, i - 1 - Math.floor(random() * 100))}`);
+        parents.push([...p]);
+        return { id: `g${i}`, handler: "node", ...(p.size > 0 ? { dependsOn: [...p] } : {}) };
+      });
+      let tick = 0;
+      const started = new Map<string, number>();
+      const ended = new Map<string, number>();
+      const runs = new Map<string, number>();
+      const handlers = {
+        node: async (_p: unknown, ctx: { jobId: string }) => {
+          started.set(ctx.jobId, ++tick);
+          runs.set(ctx.jobId, (runs.get(ctx.jobId) ?? 0) + 1);
+          await new Promise((r) => setImmediate(r));
+          ended.set(ctx.jobId, ++tick);
+        },
+        boom: () => Promise.reject(new Error("root failed")),
+      };
+      const a = await createEngine({ store: url.toString(), handlers, concurrency: { async: 16 } });
+      const b = await createEngine({ store: url.toString(), handlers, concurrency: { async: 16 } });
+      const loops = [a.runLoop(), b.runLoop()];
+      for (let i = 0; i < N; i += 500) await (i % 1000 === 0 ? a : b).submitJobs(specs.slice(i, i + 500));
+      await b.submitJobs([
+        { id: "bad-root", handler: "boom", maxAttempts: 1 },
+        { id: "bad-child", handler: "node", dependsOn: ["bad-root", "g0"] },
+        { id: "bad-grandchild", handler: "node", dependsOn: ["bad-child"] },
+      ]);
+      await until(
+        async () => {
+          const c = await a.countByStatus();
+          return c.completed === N && c.waiting + c.pending + c.running + c.retrying === 0;
+        },
+        "the graph to finish",
+        100_000,
+      );
+      expect((await a.store.getResult("bad-grandchild"))?.error?.message).toContain(
+        "dependency bad-child failed (the chain started at job bad-root)",
+      );
+      expect(runs.size).toBe(N);
+      expect([...runs.values()].every((n) => n === 1)).toBe(true);
+      const early: string[] = [];
+      for (let i = 0; i < N; i++) for (const p of parents[i]!) if (started.get(`g${i}`)! < ended.get(p)!) early.push(`g${i} before ${p}`);
+      expect(early).toEqual([]);
+      await Promise.all([a.shutdown(), b.shutdown()]);
+      await Promise.all(loops);
+    },
+  );
+});
+
 describe("cron schedules on one PostgreSQL store", () => {
   it("5 engines (5 pools, as on 5 machines) race for each tick on fake time: exactly one job per tick, run once", async () => {
     const clock = new ManualClock(Date.parse("2026-01-05T10:01:00.000Z"));

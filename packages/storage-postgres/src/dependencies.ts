@@ -44,7 +44,10 @@ export class PostgresDependencies {
     const s = quoteIdent(schema);
     const deps = `${s}.job_dependencies`;
     this.#writes = writes;
-    this.#markParents = `UPDATE ${s}.jobs SET has_dependents = true WHERE id = ANY($1::text[]) RETURNING id, status`;
+    // Locked in id order, so submissions marking shared parents never deadlock with each other
+    // (a deadlock with a batch completing them is retried by the store).
+    this.#markParents = `UPDATE ${s}.jobs SET has_dependents = true
+      WHERE id IN (SELECT id FROM ${s}.jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) RETURNING id, status`;
     this.#addEdges = `INSERT INTO ${deps} (parent_id, child_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`;
     this.#takeEdges = `DELETE FROM ${deps} WHERE parent_id = ANY($1::text[]) RETURNING parent_id, child_id`;
     this.#lockJobs = `SELECT ${JOB_COLUMNS} FROM ${s}.jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`;

@@ -142,6 +142,15 @@ const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts())
 
 const NO_JOBS: Job[] = [];
 
+/** Tries of one store operation that PostgreSQL aborts for a deadlock or a serialization failure. */
+const MAX_TRANSIENT_TRIES = 8;
+
+/** True for `deadlock_detected` (40P01) and `serialization_failure` (40001): the transaction was rolled back, trying again is safe. */
+function isTransient(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "40P01" || code === "40001";
+}
+
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -412,12 +421,22 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
   }
 
   async #guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (isPyrexisError(e)) throw e;
-      if (this.#closed) throw new StoreClosedError(`PostgreSQL store (schema ${this.schema}) closed during ${what}`);
-      throw new StoreFailureError(`${what} on PostgreSQL (schema ${this.schema}) failed: ${describe(e)}`, { cause: e });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (isPyrexisError(e)) throw e;
+        if (this.#closed) throw new StoreClosedError(`PostgreSQL store (schema ${this.schema}) closed during ${what}`);
+        // PostgreSQL aborted this transaction to break a deadlock with another one (row locks
+        // taken in different orders, e.g. a dependent's insert marking its parents while a
+        // batch completes them): nothing of it was written, and the other one goes on, so the
+        // whole operation is tried again.
+        if (isTransient(e) && attempt < MAX_TRANSIENT_TRIES) {
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        throw new StoreFailureError(`${what} on PostgreSQL (schema ${this.schema}) failed: ${describe(e)}`, { cause: e });
+      }
     }
   }
 

@@ -98,3 +98,43 @@ describe("connection failures", () => {
     }
   });
 });
+
+describe("deadlocks", () => {
+  it(
+    "a commit PostgreSQL aborts to break a deadlock is tried again and lands; the other transaction goes on",
+    { timeout: 30_000 },
+    async () => {
+      const schema = freshSchema("deadlock");
+      const store = await PostgresJobStore.open({ connectionString: PG_URL }, { schema });
+      await store.commit({ insert: [job("a"), job("b")] });
+      const other = new pg.Client({ connectionString: PG_URL });
+      await other.connect();
+      try {
+        // The other session waits longer before it checks for deadlocks, so the store's
+        // transaction is the one PostgreSQL aborts.
+        await other.query("SET deadlock_timeout = '10s'");
+        await other.query("BEGIN");
+        await other.query(`SELECT id FROM "${schema}".jobs WHERE id = 'b' FOR UPDATE`);
+        // Marking its parents, the insert locks a, then waits for b.
+        const child = { ...job("child"), status: "waiting" as const, dependsOn: ["a", "b"] };
+        const committed = store.commit({ insert: [child] });
+        await waitFor("the store's transaction to wait for b", async () => {
+          const rows = await admin<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'",
+          );
+          return (rows[0]?.n ?? 0) > 0;
+        });
+        // Now the other session wants a: a cycle. The store's side is aborted and retried, which
+        // waits until this transaction ends.
+        const otherWants = other.query(`SELECT id FROM "${schema}".jobs WHERE id = 'a' FOR UPDATE`);
+        await otherWants;
+        await other.query("COMMIT");
+        await committed;
+        expect(await store.getJob("child")).toMatchObject({ status: "waiting", dependsOn: ["a", "b"] });
+      } finally {
+        await other.end();
+        await store.close();
+      }
+    },
+  );
+});
