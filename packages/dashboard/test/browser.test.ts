@@ -201,6 +201,37 @@ describe("in Chromium", () => {
     await p.close();
   });
 
+  it("shows every failed attempt's error with its stack, oldest first", async () => {
+    const job = await engine.submitJob({
+      handler: "gated",
+      payload: { gate: "history" },
+      maxAttempts: 3,
+      backoff: { baseMs: 20, maxMs: 40, jitter: 0 },
+    });
+    for (const attempt of [1, 2]) {
+      await waitFor(`attempt ${attempt} to wait at its gate`, () => gates.has(`history:${attempt}`));
+      openGate(`history:${attempt}`, "fail");
+    }
+    await waitFor("attempt 3 to wait at its gate", () => gates.has("history:3"));
+    openGate("history:3", "pass");
+    await finished(job.id, "completed");
+    const p = await page(`${url}#/job/${encodeURIComponent(job.id)}`);
+    await p.getByTestId("result").waitFor();
+    const attempts = p.getByTestId("attempt-error");
+    await expect.poll(() => attempts.count(), POLL).toBe(2);
+    for (const [i, n] of [
+      [0, 1],
+      [1, 2],
+    ] as const) {
+      const block = attempts.nth(i);
+      expect(await block.locator("h3").first().textContent()).toMatch(new RegExp(`^Attempt ${n}, `));
+      expect(await block.textContent()).toContain(`attempt ${n} failed at gate history`);
+      expect(await block.locator("pre.stack").first().textContent()).toMatch(/at /);
+    }
+    await shot(p, "job-attempt-errors");
+    await p.close();
+  });
+
   it("cancels a running job after confirmation, and it ends cancelled", async () => {
     const job = await engine.submitJob({ handler: "gated", payload: { gate: "cancel" }, maxAttempts: 1 });
     await waitFor("the job to run", () => gates.has("cancel:1"));

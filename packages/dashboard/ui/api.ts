@@ -18,6 +18,9 @@ export interface Job {
   updatedAt: number;
   runAt: number;
   version: number;
+  dependsOn?: string[];
+  /** The errors of the last failed attempts, oldest first. */
+  attemptErrors?: { attempt: number; at: number; error: SerializedError }[];
 }
 
 /** An error as the store keeps it. */

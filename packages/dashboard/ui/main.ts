@@ -339,7 +339,7 @@ function JobView({ id, overview, refresh }: { id: string; overview: Overview; re
   if (error && !detail) return html`<p class="error-text" role="alert">${error}</p>`;
   if (!detail) return html`<p>Loading…</p>`;
   const { job, result } = detail;
-  const { payload, lastError, ...spec } = job;
+  const { payload, lastError, attemptErrors, dependsOn, ...spec } = job;
   const mayAct = !overview.readOnly && overview.signedIn;
   return html`<section class="job">
     <p><a href="#/jobs">← Jobs</a></p>
@@ -358,8 +358,8 @@ function JobView({ id, overview, refresh }: { id: string; overview: Overview; re
       </ul>`
     }
     <p class="note">
-      The store keeps the job's status, attempt count and update time, not progress reports or a per-attempt history: shown is what it
-      holds.
+      The store keeps the job's status, attempt count, update time and the errors of its last failed attempts, not progress reports: shown
+      is what it holds.
     </p>
     ${detail.retryOf && html`<p>Retry of <a href=${`#/job/${encodeURIComponent(detail.retryOf)}`}>${detail.retryOf}</a></p>`}
     ${detail.retriedAs && html`<p>Retried as <a data-testid="retried-as" href=${`#/job/${encodeURIComponent(detail.retriedAs)}`}>${detail.retriedAs}</a></p>`}
@@ -387,9 +387,28 @@ function JobView({ id, overview, refresh }: { id: string; overview: Overview; re
           </tr>`,
       )}
     </table>
+    ${
+      dependsOn &&
+      html`<h3>Depends on</h3>
+        <ul class="depends-on" data-testid="depends-on">
+          ${dependsOn.map((p) => html`<li><a href=${`#/job/${encodeURIComponent(p)}`}>${p}</a></li>`)}
+        </ul>`
+    }
     <h3>Payload</h3>
     <pre class="payload" data-testid="payload">${JSON.stringify(payload, null, 2)}</pre>
-    ${lastError && html`<${ErrorBlock} title="Last error (the job record)" error=${lastError} />`}
+    ${
+      attemptErrors && attemptErrors.length > 0
+        ? html`<div data-testid="attempt-errors">
+            <h3>Failed attempts</h3>
+            ${attemptErrors.map(
+              (a) =>
+                html`<div data-testid="attempt-error">
+                  <${ErrorBlock} title=${`Attempt ${a.attempt}, ${time(a.at)}`} error=${a.error} />
+                </div>`,
+            )}
+          </div>`
+        : lastError && html`<${ErrorBlock} title="Last error (the job record)" error=${lastError} />`
+    }
     <h3>Result</h3>
     ${
       result === null

@@ -1,6 +1,6 @@
 import { nonRetryableCode } from "./errors.js";
 import { serializeError } from "./error-serialization.js";
-import type { Backoff, Job, SerializedError } from "./schemas.js";
+import { MAX_ATTEMPT_ERRORS, type AttemptError, type Backoff, type Job, type SerializedError } from "./schemas.js";
 import { transition } from "./state-machine.js";
 
 /** A source of uniform random numbers in [0, 1); injected so jitter is testable. */
@@ -44,14 +44,23 @@ export function recordFailure(job: Job, error: unknown, now: number, random: Ran
   // it is when it crosses a worker boundary.
   const stopCode = nonRetryableCode(error);
   if (stopCode !== undefined) serialized.code = stopCode;
+  const attemptErrors = withAttemptError(job.attemptErrors, { attempt: Math.max(1, job.attempts), at: now, error: serialized });
   if (stopCode === undefined && job.attempts < job.maxAttempts) {
     const delayMs = backoffDelay(job.backoff, job.attempts, random);
     return {
-      job: transition(job, "retrying", now, { lastError: serialized, runAt: now + delayMs }),
+      job: transition(job, "retrying", now, { lastError: serialized, runAt: now + delayMs, attemptErrors }),
       willRetry: true,
       delayMs,
       error: serialized,
     };
   }
-  return { job: transition(job, "failed", now, { lastError: serialized }), willRetry: false, delayMs: 0, error: serialized };
+  return { job: transition(job, "failed", now, { lastError: serialized, attemptErrors }), willRetry: false, delayMs: 0, error: serialized };
+}
+
+/** `history` with `entry` appended, keeping the last {@link MAX_ATTEMPT_ERRORS} (a new array: records are immutable). */
+function withAttemptError(history: readonly AttemptError[] | undefined, entry: AttemptError): AttemptError[] {
+  if (history === undefined) return [entry];
+  const kept = history.length >= MAX_ATTEMPT_ERRORS ? history.slice(history.length - MAX_ATTEMPT_ERRORS + 1) : history.slice();
+  kept.push(entry);
+  return kept;
 }

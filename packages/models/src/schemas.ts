@@ -196,6 +196,18 @@ export const SerializedErrorSchema: z.ZodType<SerializedError> = z.object({
   stack: z.string().optional(),
 });
 
+/** The error of one failed attempt, as a job's history ({@link Job.attemptErrors}) keeps it. */
+export interface AttemptError {
+  /** Which attempt failed (1 for the first). */
+  attempt: number;
+  /** Epoch ms it failed. */
+  at: number;
+  error: SerializedError;
+}
+
+/** How many failed attempts a job's history keeps: the most recent ones (a 1,000-attempt job's record stays small). */
+export const MAX_ATTEMPT_ERRORS = 10;
+
 /** A job as a store holds it. */
 export interface Job {
   id: string;
@@ -223,6 +235,11 @@ export interface Job {
   traceContext?: TraceContext | undefined;
   /** The jobs this one waits for (see {@link JobSpecInput.dependsOn}); absent when none. */
   dependsOn?: readonly string[] | undefined;
+  /**
+   * The errors of its failed attempts, oldest first: the last {@link MAX_ATTEMPT_ERRORS} of
+   * them (the last one is also `lastError`). Absent until an attempt fails.
+   */
+  attemptErrors?: readonly AttemptError[] | undefined;
 }
 
 /** Zod schema of a {@link Job} record. Unknown keys are rejected. */
@@ -245,6 +262,11 @@ export const JobSchema: z.ZodType<Job> = z
     version: z.number().int().min(0),
     traceContext: TraceContextSchema.optional(),
     dependsOn: z.array(jobIdSchema).min(1).max(MAX_DEPENDENCIES).optional(),
+    attemptErrors: z
+      .array(z.object({ attempt: z.number().int().min(1), at: epochMs, error: SerializedErrorSchema }).strict())
+      .min(1)
+      .max(MAX_ATTEMPT_ERRORS)
+      .optional(),
   })
   .strict();
 

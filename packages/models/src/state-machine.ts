@@ -59,6 +59,7 @@ export function transition(job: Job, to: JobStatus, now: number, patch?: Partial
   if (job.lastError !== undefined) next.lastError = job.lastError;
   if (job.traceContext !== undefined) next.traceContext = job.traceContext;
   if (job.dependsOn !== undefined) next.dependsOn = job.dependsOn;
+  if (job.attemptErrors !== undefined) next.attemptErrors = job.attemptErrors;
   if (patch) {
     const target = next as unknown as Record<string, unknown>;
     for (const key of Object.keys(patch) as (keyof typeof patch)[]) {

@@ -5,6 +5,9 @@ import {
   DEFAULT_BACKOFF,
   findJsonProblem,
   isJsonValue,
+  MAX_ATTEMPT_ERRORS,
+  recordFailure,
+  transition,
   JsonValueSchema,
   parseJob,
   parseJobSpec,
@@ -242,5 +245,31 @@ describe("dependsOn", () => {
     expect(invalid({ handler: "h", dependsOn: [""] }).message).toMatch(/dependsOn/);
     expect(invalid({ handler: "h", dependsOn: "a" }).message).toMatch(/dependsOn/);
     expect(invalid({ handler: "h", dependsOn: Array.from({ length: 10_001 }, (_, i) => `p${i}`) }).message).toMatch(/dependsOn.*at most/);
+  });
+});
+
+describe("attemptErrors: the history of failed attempts", () => {
+  it("each failed attempt appends its error (attempt, time); the last one is also lastError; at most MAX_ATTEMPT_ERRORS kept", () => {
+    let job = {
+      ...createJob(parseJobSpec({ handler: "h", maxAttempts: 30, backoff: { baseMs: 1 } }), 1000),
+      status: "running" as const,
+      attempts: 1,
+    };
+    const seen: number[] = [];
+    for (let attempt = 1; attempt <= 14; attempt++) {
+      const outcome = recordFailure({ ...job, attempts: attempt, status: "running" }, new Error(`failure ${attempt}`), 1000 + attempt);
+      job = { ...outcome.job, status: "running", attempts: attempt };
+      seen.push(attempt);
+      const history = outcome.job.attemptErrors!;
+      expect(history.length).toBe(Math.min(attempt, MAX_ATTEMPT_ERRORS));
+      expect(history.at(-1)).toEqual({ attempt, at: 1000 + attempt, error: outcome.job.lastError });
+      expect(history.map((e) => e.attempt)).toEqual(seen.slice(-MAX_ATTEMPT_ERRORS));
+      expect(parseJob(outcome.job)).toEqual(outcome.job);
+    }
+  });
+
+  it("a later transition keeps the history", () => {
+    const failed = recordFailure({ ...makeJob(), status: "running", attempts: 1 }, new Error("x"), 5).job;
+    expect(transition(failed, "running", 6).attemptErrors).toEqual(failed.attemptErrors);
   });
 });

@@ -19,11 +19,23 @@ const KEYS: ReadonlySet<string> = new Set([
   "version",
   "traceContext",
   "dependsOn",
+  "attemptErrors",
 ]);
 
 const isInt = (v: unknown, min: number): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
 const isText = (v: unknown): boolean => typeof v === "string" && v.length > 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function isAttemptError(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    isInt(v.attempt, 1) &&
+    isInt(v.at, 0) &&
+    isObject(v.error) &&
+    typeof v.error.name === "string" &&
+    typeof v.error.message === "string"
+  );
+}
 
 /**
  * A cheap structural check of a value that came out of `JSON.parse`: true when it has the shape
@@ -57,6 +69,7 @@ export function looksLikeJob(value: unknown): boolean {
     typeof backoff.jitter === "number" &&
     (lastError === undefined || (isObject(lastError) && typeof lastError.name === "string" && typeof lastError.message === "string")) &&
     (traceContext === undefined || (isObject(traceContext) && typeof traceContext.traceparent === "string")) &&
-    (value.dependsOn === undefined || (Array.isArray(value.dependsOn) && value.dependsOn.every(isText)))
+    (value.dependsOn === undefined || (Array.isArray(value.dependsOn) && value.dependsOn.every(isText))) &&
+    (value.attemptErrors === undefined || (Array.isArray(value.attemptErrors) && value.attemptErrors.every(isAttemptError)))
   );
 }

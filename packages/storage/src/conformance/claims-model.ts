@@ -4,6 +4,7 @@ import type { LeaseRef } from "../claims.js";
 import { claimedRecord, compareClaimOrder, releasedRecord } from "../claims-kit.js";
 import { bump, makeJob, makeResult } from "./data.js";
 import { plain, rejectsWith, type ClaimsHarness } from "./harness.js";
+import { assertHistory } from "./leases.js";
 
 // A seeded random run of claims, renewals, reclaims, holders' writes, other writers' writes and
 // clock moves, checked step by step against a model built from the contract's rules and the
@@ -135,10 +136,12 @@ export async function runClaimsModel(h: ClaimsHarness, steps: number): Promise<v
       const before = model.get(job.id)!.job;
       const retries = before.attempts < before.maxAttempts;
       assert.equal(retried.includes(job), retries, `${at()}: ${job.id} in ${retries ? "retried" : "failed"}`);
-      const { lastError, ...rest } = plain(job);
+      const { lastError, attemptErrors, ...rest } = plain(job);
       assert.equal(lastError?.code, "INTERRUPTED", `${at()}: lastError of ${job.id}`);
+      assertHistory(attemptErrors, before, now, lastError, `${at()}: the reclaim of ${job.id}`);
       const next: Partial<Job> = { ...plain(before), status: retries ? "retrying" : "failed", updatedAt: now, version: before.version + 1 };
       delete next.lastError;
+      delete next.attemptErrors;
       if (retries) next.runAt = now + backoffDelay(before.backoff, before.attempts);
       assert.deepStrictEqual(rest, next, `${at()}: the reclaimed record of ${job.id}`);
       model.set(job.id, { job: plain(job), hasResult: !retries });

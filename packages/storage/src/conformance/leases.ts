@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffDelay, type Job } from "@pyrexis/models";
+import { backoffDelay, MAX_ATTEMPT_ERRORS, type Job } from "@pyrexis/models";
 import {
   hasClaims,
   MAX_CLAIM_LIMIT,
@@ -65,14 +65,29 @@ async function reopenClaims(h: ClaimsHarness, store: JobStore): Promise<ClaimsJo
   return next;
 }
 
+/**
+ * A failed attempt's history entry: the job's earlier history (at most `MAX_ATTEMPT_ERRORS − 1`
+ * of it) and then `{ attempt, at: now, error: lastError }` for the attempt that just failed.
+ */
+export function assertHistory(history: Job["attemptErrors"], before: Job, now: number, lastError: Job["lastError"], what: string): void {
+  const earlier = before.attemptErrors ?? [];
+  const expected = [
+    ...earlier.slice(Math.max(0, earlier.length - MAX_ATTEMPT_ERRORS + 1)),
+    { attempt: before.attempts, at: now, error: lastError },
+  ];
+  assert.deepStrictEqual(plain(history), plain(expected), `${what} appends the failed attempt to attemptErrors`);
+}
+
 /** The record a reclaim must write, by the rules of `recordFailure` with an `InterruptedError` (no jitter). */
 function assertInterrupted(actual: Job | undefined, claimed: Job, now: number, willRetry: boolean): void {
   assert.ok(actual !== undefined, `job ${claimed.id} is gone`);
-  const { lastError, ...rest } = plain(actual);
+  const { lastError, attemptErrors, ...rest } = plain(actual);
   assert.equal(lastError?.code, "INTERRUPTED", "a reclaim records the attempt as interrupted (lastError.code INTERRUPTED)");
   assert.equal(typeof lastError.message, "string");
+  assertHistory(attemptErrors, claimed, now, lastError, "a reclaim");
   const expected: Partial<Job> = plain(claimed);
   delete expected.lastError;
+  delete expected.attemptErrors;
   const next = willRetry
     ? { ...expected, status: "retrying", runAt: now + backoffDelay(claimed.backoff, claimed.attempts) }
     : { ...expected, status: "failed" };

@@ -61,6 +61,10 @@ export function roundTrips(api: TestApi, factory: JobStoreFactory, seed: number)
           code: "TIMEOUT",
           stack: "TimeoutError: …\n    at x (y.js:1:2)",
         },
+        attemptErrors: [
+          { attempt: 1, at: 1_749_999_000_000, error: { name: "Error", message: "429 Too Many Requests", code: "E_RATE" } },
+          { attempt: 2, at: 1_750_000_000_000, error: { name: "TimeoutError", message: "timed out after 30000 ms", code: "TIMEOUT" } },
+        ],
         runAt: 1_800_000_000_000,
         updatedAt: 1_750_000_000_000,
         version: 3,
