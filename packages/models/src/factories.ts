@@ -22,6 +22,8 @@ export function createJob(spec: JobSpec, now: number): Job {
     version: 0,
   };
   if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
+  if (spec.limits !== undefined) job.limits = spec.limits;
+  if (spec.group !== undefined) job.group = spec.group;
   return job;
 }
 

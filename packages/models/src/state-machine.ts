@@ -56,6 +56,8 @@ export function transition(job: Job, to: JobStatus, now: number, patch?: Partial
   if (job.timeoutMs !== undefined) next.timeoutMs = job.timeoutMs;
   if (job.lastError !== undefined) next.lastError = job.lastError;
   if (job.traceContext !== undefined) next.traceContext = job.traceContext;
+  if (job.limits !== undefined) next.limits = job.limits;
+  if (job.group !== undefined) next.group = job.group;
   if (patch) {
     const target = next as unknown as Record<string, unknown>;
     for (const key of Object.keys(patch) as (keyof typeof patch)[]) {

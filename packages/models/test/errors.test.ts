@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import * as models from "../src/index.js";
 import {
   CancelledError,
+  LimitCapacityError,
+  UnknownLimitError,
   CorruptRecordError,
   createResult,
   deserializeError,
@@ -59,6 +61,8 @@ const EXAMPLES: [string, PyrexisError, ErrorCode][] = [
   ["StoreFailureError", new StoreFailureError("disk full"), "STORE_FAILURE"],
   ["InvalidScheduleError", new InvalidScheduleError("cron", "61 * * * *", "minute out of range"), "INVALID_SCHEDULE"],
   ["ScheduleConflictError", new ScheduleConflictError("nightly", ["cron"]), "SCHEDULE_CONFLICT"],
+  ["UnknownLimitError", new UnknownLimitError("openia", ["openai"]), "UNKNOWN_LIMIT"],
+  ["LimitCapacityError", new LimitCapacityError("openai", 100_000, 90_000), "LIMIT_CAPACITY"],
 ];
 
 /** Codes of error classes defined in other packages (which depend on this one, so it cannot import them). */

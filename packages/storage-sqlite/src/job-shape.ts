@@ -18,11 +18,15 @@ const KEYS: ReadonlySet<string> = new Set([
   "runAt",
   "version",
   "traceContext",
+  "limits",
+  "group",
 ]);
 
 const isInt = (v: unknown, min: number): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
 const isText = (v: unknown): boolean => typeof v === "string" && v.length > 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isLimits = (v: unknown): boolean =>
+  Array.isArray(v) && v.length > 0 && v.every((l) => isObject(l) && isText(l.key) && isInt(l.units, 1));
 
 /**
  * A cheap structural check of a value that came out of `JSON.parse`: true when it has the shape
@@ -33,7 +37,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export function looksLikeJob(value: unknown): boolean {
   if (!isObject(value)) return false;
   for (const key in value) if (!KEYS.has(key)) return false;
-  const { backoff, lastError, traceContext } = value;
+  const { backoff, lastError, traceContext, limits, group } = value;
   return (
     isText(value.id) &&
     isText(value.handler) &&
@@ -55,6 +59,8 @@ export function looksLikeJob(value: unknown): boolean {
     typeof backoff.maxMs === "number" &&
     typeof backoff.jitter === "number" &&
     (lastError === undefined || (isObject(lastError) && typeof lastError.name === "string" && typeof lastError.message === "string")) &&
-    (traceContext === undefined || (isObject(traceContext) && typeof traceContext.traceparent === "string"))
+    (traceContext === undefined || (isObject(traceContext) && typeof traceContext.traceparent === "string")) &&
+    (limits === undefined || isLimits(limits)) &&
+    (group === undefined || isText(group))
   );
 }
