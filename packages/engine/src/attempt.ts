@@ -2,6 +2,7 @@ import type { ClockTimer, Job, Result } from "@pyrexis/models";
 import { RunControl } from "@pyrexis/executors";
 import type { AbortKind } from "./attempt-decision.js";
 import type { AttemptSpan } from "./tracing-hooks.js";
+import type { Permit } from "./flow-control/flow-gate.js";
 import type { EngineEventMap } from "./events.js";
 import type { TypedEmitter } from "./events.js";
 
@@ -85,6 +86,8 @@ export class Running extends RunControl {
   timer: ClockTimer | undefined = undefined;
   /** The attempt's trace span, when the engine traces. */
   span: AttemptSpan | undefined = undefined;
+  /** The limits' slots and units the attempt holds (jobs that use limits). */
+  permit: Permit | undefined = undefined;
   /** Settles when the attempt is over: with the result when the job reached a terminal status and it is durable. */
   readonly outcome: Outcome<Result | undefined> = new Outcome<Result | undefined>();
   /** Handler start, `performance.now()` (for the execution timing). */

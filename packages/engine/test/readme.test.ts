@@ -9,6 +9,10 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
       expect(stdout).toBe("[ 'nightly-reindex next 2026-03-08T07:00:00.000Z' ]\nreindexed docs\n");
       expect(stderr).toBe("");
     },
+    "llm-api-with-a-tokens-per-minute-budget.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe("{ answer: 'HELLO' }\n{ answer: 'SUMMARIZE THIS' }\n{ answer: 'TRANSLATE THAT' }\n");
+      expect(stderr).toBe("");
+    },
     "main.ts": ({ stdout, stderr }) => {
       expect(stdout).toContain("status: 'completed'");
       expect(stdout).toContain("output: { summary: 'Pyrexis runs jobs in three modes and ret…' }");
