@@ -13,6 +13,10 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
       expect(stdout).toBe("{ answer: 'HELLO' }\n{ answer: 'SUMMARIZE THIS' }\n{ answer: 'TRANSLATE THAT' }\n");
       expect(stderr).toBe("");
     },
+    "charging-the-real-usage.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe("{ answer: 'b', billed: 180 }\n");
+      expect(stderr).toBe("");
+    },
     "main.ts": ({ stdout, stderr }) => {
       expect(stdout).toContain("status: 'completed'");
       expect(stdout).toContain("output: { summary: 'Pyrexis runs jobs in three modes and ret…' }");
