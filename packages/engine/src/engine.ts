@@ -73,7 +73,7 @@ import { deadLetterJobOf, type DeadLetterRoute } from "./dead-letter-route.js";
 import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
 import { EngineSchedules, type ScheduleInfo, type ScheduleOptions } from "./schedules.js";
 import type { EngineTracing } from "./tracing-hooks.js";
-import { FlowGate, type Permit } from "./flow-control/flow-gate.js";
+import { FlowGate, laneOf, type Permit } from "./flow-control/flow-gate.js";
 import { checkJobLimits, type LimitSettings } from "./flow-control/limits.js";
 
 /** What `#submit` did: the jobs in spec order and which of them it wrote. */
@@ -117,6 +117,16 @@ class Active implements QueueEntry {
   settling: TerminalCommit | undefined = undefined;
   /** Claims: the version of this engine's lease on the job (its writes are fenced by it). */
   leaseVersion: number | undefined = undefined;
+
+  /** Its fair-sharing group (read by the flow gate's scheduler). */
+  get group(): string | undefined {
+    return this.job.group;
+  }
+
+  /** Its lane in the flow gate: the keys of the limits it uses. */
+  get lane(): string {
+    return laneOf(this.job.limits);
+  }
 
   constructor(job: Job) {
     this.id = job.id;

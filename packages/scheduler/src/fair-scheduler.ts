@@ -41,6 +41,7 @@ export interface FairSchedulerOptions {
 /** One lane of a group. */
 interface Lane<T extends SchedulerEntry> {
   readonly name: string;
+  readonly group: Group<T>;
   readonly queue: PriorityScheduler<T>;
   /** Creation order inside the group: breaks ties between lane heads with equal keys. */
   readonly order: number;
@@ -56,6 +57,8 @@ interface Group<T extends SchedulerEntry> {
   stamp: number;
   readonly lanes: Lane<T>[];
   size: number;
+  /** The `popWhere` call that last visited it (a group is visited once per call). */
+  visited: number;
 }
 
 function checkWeight(value: unknown, path: (string | number)[]): number {
@@ -104,12 +107,13 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
   readonly #groups = new Map<string, Group<T>>();
   /** Groups that hold entries (unordered). */
   readonly #active: Group<T>[] = [];
-  /** Id → the lane and group holding it. */
-  readonly #where = new Map<string, { group: Group<T>; lane: Lane<T> }>();
+  /** Id → the lane holding it. */
+  readonly #where = new Map<string, Lane<T>>();
   /** Start tag of the last dispatch. */
   #virtual = 0;
   #stamp = 0;
   #size = 0;
+  #calls = 0;
 
   constructor(options: FairSchedulerOptions = {}) {
     const agingRate = options.agingRate ?? DEFAULT_AGING_RATE;
@@ -134,7 +138,7 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     const groupName = entry.group ?? "";
     let group = this.#groups.get(groupName);
     if (group === undefined) {
-      group = { name: groupName, cost: 1 / this.weightOf(groupName), finish: 0, stamp: ++this.#stamp, lanes: [], size: 0 };
+      group = { name: groupName, cost: 1 / this.weightOf(groupName), finish: 0, stamp: ++this.#stamp, lanes: [], size: 0, visited: 0 };
       this.#groups.set(groupName, group);
     }
     const laneName = entry.lane ?? "";
@@ -143,13 +147,14 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     if (lane === undefined) {
       lane = {
         name: laneName,
+        group,
         queue: new PriorityScheduler<T>({ agingRate: this.agingRate, clock: this.#clock }),
         order: group.lanes.length,
       };
       group.lanes.push(lane);
     }
     lane.queue.push(entry);
-    this.#where.set(id, { group, lane });
+    this.#where.set(id, lane);
     if (group.size === 0) this.#active.push(group);
     group.size++;
     this.#size++;
@@ -170,9 +175,24 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     const active = this.#active;
     if (active.length === 0) return undefined;
     if (active.length === 1) return this.#popGroup(active[0] as Group<T>, accept);
-    const order = active.slice().sort((a, b) => this.#start(a) - this.#start(b) || a.stamp - b.stamp);
-    for (const group of order) {
-      const entry = this.#popGroup(group, accept);
+    // Groups in start-tag order, picked one at a time: the first is almost always taken, so a
+    // sort per pop would be wasted; a refusal costs one more scan.
+    const call = ++this.#calls;
+    for (let tried = 0; tried < active.length; tried++) {
+      let best: Group<T> | undefined;
+      let bestStart = 0;
+      for (let i = 0; i < active.length; i++) {
+        const g = active[i] as Group<T>;
+        if (g.visited === call) continue;
+        const start = g.finish > this.#virtual ? g.finish : this.#virtual;
+        if (best === undefined || start < bestStart || (start === bestStart && g.stamp < best.stamp)) {
+          best = g;
+          bestStart = start;
+        }
+      }
+      if (best === undefined) return undefined;
+      best.visited = call;
+      const entry = this.#popGroup(best, accept);
       if (entry !== undefined) return entry;
     }
     return undefined;
@@ -240,9 +260,9 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
 
   /** Removes an entry by id; true when it was queued. */
   remove(id: string): boolean {
-    const at = this.#where.get(id);
-    if (at === undefined || !at.lane.queue.remove(id)) return false;
-    this.#left(id, at.group);
+    const lane = this.#where.get(id);
+    if (lane === undefined || !lane.queue.remove(id)) return false;
+    this.#left(id, lane.group);
     return true;
   }
 

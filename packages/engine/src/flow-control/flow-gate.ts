@@ -13,21 +13,18 @@ import { FairScheduler, type FairEntry } from "@pyrexis/scheduler";
 import type { LimitSettings } from "./limits.js";
 import { SlidingWindowLog, type WindowEntry } from "./sliding-window.js";
 
-/** What the gate holds of a job: the engine's queue entry (its job, priority and age). */
-export interface GateSubject {
+/**
+ * What the gate holds of a job: the engine's queue entry (its job, priority and age), which is
+ * the fair scheduler's entry itself (no object per job): its `group` is the job's, its `lane`
+ * the job's limit keys (see {@link laneOf}).
+ */
+export interface GateSubject extends FairEntry {
   readonly id: string;
   readonly job: Job;
   readonly priority: number;
   readonly enqueuedAt: number;
   readonly runAt: number | undefined;
   readonly mode: string;
-}
-
-/** The gate's scheduler entry of one waiting job. */
-interface GateEntry<S extends GateSubject> extends FairEntry {
-  readonly subject: S;
-  /** When it entered the gate (clock ms), for the limit-wait metric. */
-  readonly since: number;
 }
 
 /** The live state of one limit in this engine. */
@@ -54,25 +51,48 @@ export interface GateHost {
   badCharge(jobId: string, message: string): void;
 }
 
+/** What a permit tells its gate. */
+interface PermitHost {
+  roomLater(): void;
+  badCharge(jobId: string, message: string): void;
+}
+
 /**
  * What a started job holds: a slot of every limit with `maxConcurrent` and its admission in every
  * rate window. {@link release} gives the slots back once; {@link charge} corrects the units.
+ * A job with one limit (the common case) holds it without arrays.
  */
 export class Permit {
   readonly jobId: string;
-  /** Time the job waited in the gate, ms. */
-  readonly waitedMs: number;
-  readonly #gate: FlowGate;
-  readonly #limits: readonly LimitState[];
-  readonly #entries: (WindowEntry | undefined)[];
+  readonly #gate: PermitHost;
+  readonly #limits: LimitState | readonly LimitState[];
+  readonly #entries: WindowEntry | undefined | readonly (WindowEntry | undefined)[];
   #released = false;
 
-  constructor(gate: FlowGate, jobId: string, limits: readonly LimitState[], entries: (WindowEntry | undefined)[], waitedMs: number) {
+  constructor(
+    gate: PermitHost,
+    jobId: string,
+    limits: LimitState | readonly LimitState[],
+    entries: WindowEntry | undefined | readonly (WindowEntry | undefined)[],
+  ) {
     this.#gate = gate;
     this.jobId = jobId;
     this.#limits = limits;
     this.#entries = entries;
-    this.waitedMs = waitedMs;
+  }
+
+  get #count(): number {
+    return Array.isArray(this.#limits) ? this.#limits.length : 1;
+  }
+
+  #limit(i: number): LimitState {
+    const limits = this.#limits;
+    return Array.isArray(limits) ? (limits[i] as LimitState) : (limits as LimitState);
+  }
+
+  #entry(i: number): WindowEntry | undefined {
+    const entries = this.#entries;
+    return typeof entries === "object" ? entries[i] : entries;
   }
 
   /**
@@ -81,54 +101,48 @@ export class Permit {
    * `engine:error`.
    */
   charge(units: number, key: string | undefined): void {
-    const problem = this.#apply(units, key);
-    if (problem !== undefined) this.#gate.badCharge(this.jobId, problem);
-  }
-
-  #apply(units: number, key: string | undefined): string | undefined {
-    let i = -1;
-    for (let j = 0; j < this.#limits.length; j++) {
-      const limit = this.#limits[j] as LimitState;
-      if (key === undefined ? limit.window !== undefined : limit.settings.key === key) {
-        i = j;
-        break;
+    for (let i = 0; i < this.#count; i++) {
+      const limit = this.#limit(i);
+      if (key === undefined ? limit.window === undefined : limit.settings.key !== key) continue;
+      const entry = this.#entry(i);
+      if (entry === undefined || limit.window === undefined) break;
+      // After the window moved past the admission, a correction changes nothing.
+      const before = limit.window.unitsOf(entry);
+      if (before !== undefined) {
+        limit.unitsUsed += units - before;
+        limit.window.adjust(entry, units);
+        if (units < before) this.#gate.roomLater();
       }
+      return;
     }
-    const entry = this.#entries[i];
-    const limit = this.#limits[i];
-    if (i < 0 || entry === undefined || limit?.window === undefined) {
-      return key === undefined
+    this.#gate.badCharge(
+      this.jobId,
+      key === undefined
         ? `job ${this.jobId} charged ${units} units but uses no limit with a rate`
-        : `job ${this.jobId} charged ${units} units to limit ${JSON.stringify(key)}, which it does not use with a rate`;
-    }
-    const before = entry.units;
-    limit.unitsUsed += units - before;
-    limit.window.adjust(entry, units);
-    if (units < before) this.#gate.roomLater();
-    return undefined;
+        : `job ${this.jobId} charged ${units} units to limit ${JSON.stringify(key)}, which it does not use with a rate`,
+    );
   }
 
-  /** Gives the concurrency slots back (the attempt ended, however it ended). Idempotent. */
+  /**
+   * Gives the concurrency slots back (the attempt ended, however it ended). Idempotent. The
+   * caller dispatches right after (the engine pumps when an attempt ends), so no wake-up here.
+   */
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    let freed = false;
-    for (const limit of this.#limits) {
-      if (limit.settings.maxConcurrent !== undefined) {
-        limit.running--;
-        freed = true;
-      }
+    for (let i = 0; i < this.#count; i++) {
+      const limit = this.#limit(i);
+      if (limit.settings.maxConcurrent !== undefined) limit.running--;
     }
-    if (freed) this.#gate.roomLater();
   }
 
   /** The job never started: slots back and its admissions credited in full. */
   refund(): void {
-    for (let i = 0; i < this.#limits.length; i++) {
-      const entry = this.#entries[i];
-      const limit = this.#limits[i] as LimitState;
+    for (let i = 0; i < this.#count; i++) {
+      const limit = this.#limit(i);
+      const entry = this.#entry(i);
       if (entry !== undefined && limit.window !== undefined) {
-        limit.unitsUsed -= entry.units;
+        limit.unitsUsed -= limit.window.unitsOf(entry) ?? 0;
         limit.window.adjust(entry, 0);
       }
     }
@@ -147,7 +161,7 @@ export interface FlowGateOptions {
 }
 
 /** Lane of a job: the keys of the limits it uses, in the order it named them. */
-function laneOf(limits: readonly JobLimit[] | undefined): string {
+export function laneOf(limits: readonly JobLimit[] | undefined): string {
   if (limits === undefined) return "";
   if (limits.length === 1) return (limits[0] as JobLimit).key;
   return limits.map((l) => l.key).join("\u0000");
@@ -159,7 +173,7 @@ function laneOf(limits: readonly JobLimit[] | undefined): string {
  */
 export class FlowGate<S extends GateSubject = GateSubject> {
   readonly #limits = new Map<string, LimitState>();
-  readonly #queues = new Map<string, FairScheduler<GateEntry<S>>>();
+  readonly #queues = new Map<string, FairScheduler<S>>();
   readonly #options: FlowGateOptions;
   readonly #clock: Clock;
   #pass = 0;
@@ -167,6 +181,10 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   #timerAt = Number.POSITIVE_INFINITY;
   #roomQueued = false;
   #size = 0;
+  /** State of the `next` call in progress (fields, so `#accept` is one bound function, not a closure per call). */
+  #now = 0;
+  #wakeAt = Number.POSITIVE_INFINITY;
+  readonly #accept = (subject: S): boolean => this.#fits(subject);
 
   constructor(options: FlowGateOptions) {
     this.#options = options;
@@ -193,24 +211,14 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   push(subject: S): void {
     let queue = this.#queues.get(subject.mode);
     if (queue === undefined) {
-      queue = new FairScheduler<GateEntry<S>>({
+      queue = new FairScheduler<S>({
         agingRate: this.#options.agingRate,
         clock: this.#clock,
         weights: this.#options.groupWeights,
       });
       this.#queues.set(subject.mode, queue);
     }
-    const job = subject.job;
-    queue.push({
-      id: subject.id,
-      priority: subject.priority,
-      enqueuedAt: subject.enqueuedAt,
-      runAt: subject.runAt,
-      group: job.group,
-      lane: laneOf(job.limits),
-      subject,
-      since: this.#clock.now(),
-    });
+    queue.push(subject);
     this.#size++;
   }
 
@@ -224,7 +232,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   /** Every waiting job, removed from the gate (shutdown hands them back). */
   drain(): S[] {
     const out: S[] = [];
-    for (const queue of this.#queues.values()) for (let e = queue.pop(); e !== undefined; e = queue.pop()) out.push(e.subject);
+    for (const queue of this.#queues.values()) for (let e = queue.pop(); e !== undefined; e = queue.pop()) out.push(e);
     this.#size = 0;
     return out;
   }
@@ -234,40 +242,45 @@ export class FlowGate<S extends GateSubject = GateSubject> {
    * slots and units are taken). `undefined` when none fits now; then a timer is armed for the
    * earliest time a refused weight fits (slots coming back wake the engine through the permit).
    */
-  next(mode: string): { subject: S; permit: Permit } | undefined {
+  next(mode: string): { subject: S; permit: Permit | undefined } | undefined {
     const queue = this.#queues.get(mode);
     if (queue === undefined || queue.size === 0) return undefined;
-    const pass = ++this.#pass;
-    const now = this.#clock.now();
-    let wakeAt = Number.POSITIVE_INFINITY;
-    const accept = (entry: GateEntry<S>): boolean => {
-      const limits = entry.subject.job.limits;
-      if (limits === undefined) return true;
-      let fits = true;
-      for (const { key, units } of limits) {
-        const limit = this.#limits.get(key);
-        if (limit === undefined) continue; // checked at submit; a job from another engine's config runs unlimited here
-        if (limit.heldInPass === pass) fits = false;
-        else if (limit.settings.maxConcurrent !== undefined && limit.running >= limit.settings.maxConcurrent) fits = false;
-        else if (limit.window !== undefined) {
-          const at = limit.window.fitsAt(units, now);
-          if (at > now) {
-            fits = false;
-            if (at < wakeAt) wakeAt = at;
-          }
-        }
-      }
-      // Refused: hold every limit it names for it, for the rest of this pass.
-      if (!fits) for (const { key } of limits) this.#hold(key, pass);
-      return fits;
-    };
-    const entry = queue.popWhere(accept);
-    if (entry === undefined) {
-      this.#armTimer(wakeAt);
+    this.#pass++;
+    const now = (this.#now = this.#clock.now());
+    this.#wakeAt = Number.POSITIVE_INFINITY;
+    const subject = queue.popWhere(this.#accept);
+    if (subject === undefined) {
+      this.#armTimer(this.#wakeAt);
       return undefined;
     }
     this.#size--;
-    return { subject: entry.subject, permit: this.#take(entry, now) };
+    // A job that only names a group holds nothing.
+    return { subject, permit: subject.job.limits === undefined ? undefined : this.#takeFor(subject.job, now) };
+  }
+
+  /** Whether a lane head fits now (in the `next` call in progress). */
+  #fits(subject: S): boolean {
+    const limits = subject.job.limits;
+    if (limits === undefined) return true;
+    const pass = this.#pass;
+    const now = this.#now;
+    let fits = true;
+    for (const { key, units } of limits) {
+      const limit = this.#limits.get(key);
+      if (limit === undefined) continue; // checked at submit; a job from another engine's config runs unlimited here
+      if (limit.heldInPass === pass) fits = false;
+      else if (limit.settings.maxConcurrent !== undefined && limit.running >= limit.settings.maxConcurrent) fits = false;
+      else if (limit.window !== undefined) {
+        const at = limit.window.fitsAt(units, now);
+        if (at > now) {
+          fits = false;
+          if (at < this.#wakeAt) this.#wakeAt = at;
+        }
+      }
+    }
+    // Refused: hold every limit it names for it, for the rest of this pass.
+    if (!fits) for (const { key } of limits) this.#hold(key, pass);
+    return fits;
   }
 
   /**
@@ -282,7 +295,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
       if (limit.settings.maxConcurrent !== undefined && limit.running >= limit.settings.maxConcurrent) return undefined;
       if (limit.window !== undefined && limit.window.fitsAt(units, now) > now) return undefined;
     }
-    return this.#takeFor(subject.job, now, now);
+    return this.#takeFor(subject.job, now);
   }
 
   #hold(key: string, pass: number): void {
@@ -290,22 +303,30 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     if (limit !== undefined) limit.heldInPass = pass;
   }
 
-  #take(entry: GateEntry<S>, now: number): Permit {
-    return this.#takeFor(entry.subject.job, now, entry.since);
-  }
-
-  #takeFor(job: Job, now: number, since: number): Permit {
+  #takeFor(job: Job, now: number): Permit {
+    const limits = job.limits ?? [];
+    if (limits.length === 1) {
+      const { key, units } = limits[0] as JobLimit;
+      const limit = this.#limits.get(key);
+      if (limit !== undefined) return new Permit(this, job.id, limit, this.#admit(limit, units, now));
+    }
     const states: LimitState[] = [];
     const entries: (WindowEntry | undefined)[] = [];
-    for (const { key, units } of job.limits ?? []) {
+    for (const { key, units } of limits) {
       const limit = this.#limits.get(key);
       if (limit === undefined) continue;
-      if (limit.settings.maxConcurrent !== undefined) limit.running++;
       states.push(limit);
-      entries.push(limit.window?.take(units, now));
-      if (limit.window !== undefined) limit.unitsUsed += units;
+      entries.push(this.#admit(limit, units, now));
     }
-    return new Permit(this, job.id, states, entries, now - since);
+    return new Permit(this, job.id, states, entries);
+  }
+
+  /** Takes a slot and admits `units` on one limit. */
+  #admit(limit: LimitState, units: number, now: number): WindowEntry | undefined {
+    if (limit.settings.maxConcurrent !== undefined) limit.running++;
+    if (limit.window === undefined) return undefined;
+    limit.unitsUsed += units;
+    return limit.window.take(units, now);
   }
 
   /** Asks the engine to pump once, after the current call stack (slots back, credits). */

@@ -12,20 +12,22 @@
 //   an admission's units up or down. Memory: one entry per admission still in the window, at
 //   most `units` of them (every weight is at least 1).
 
-/** One admission in the log: its time and its units (changed by a charge). */
-export interface WindowEntry {
-  readonly at: number;
-  units: number;
-  /** False once the entry left the window (a charge then changes nothing). */
-  inWindow: boolean;
-}
+/**
+ * An admission in the log: its sequence number (a handle for a later charge). Admissions live in
+ * two typed-array rings, not in an object each: a high limit keeps tens of thousands of them for a
+ * whole window, and objects that live that long are what the garbage collector pays most for.
+ */
+export type WindowEntry = number;
 
 /** A sliding-window log of `units` per `perMs` (see the file comment). Times are the caller's clock. */
 export class SlidingWindowLog {
   readonly units: number;
   readonly perMs: number;
-  readonly #log: WindowEntry[] = [];
+  #at = new Float64Array(64);
+  #amount = new Float64Array(64);
+  /** Sequence numbers of the oldest admission still in the window and of the next one. */
   #head = 0;
+  #tail = 0;
   #used = 0;
 
   constructor(units: number, perMs: number) {
@@ -44,10 +46,10 @@ export class SlidingWindowLog {
     this.#prune(now);
     let over = this.#used + units - this.units;
     if (over <= 0) return now;
-    for (let i = this.#head; i < this.#log.length; i++) {
-      const e = this.#log[i] as WindowEntry;
-      over -= e.units;
-      if (over <= 0) return e.at + this.perMs;
+    const mask = this.#at.length - 1;
+    for (let seq = this.#head; seq < this.#tail; seq++) {
+      over -= this.#amount[seq & mask] as number;
+      if (over <= 0) return (this.#at[seq & mask] as number) + this.perMs;
     }
     // Only a weight above the capacity gets here; checked at submit, so never in practice.
     return Number.POSITIVE_INFINITY;
@@ -55,34 +57,47 @@ export class SlidingWindowLog {
 
   /** Admits `units` at `now` (the caller checked {@link fitsAt}); returns the entry for a later charge. */
   take(units: number, now: number): WindowEntry {
-    const entry: WindowEntry = { at: now, units, inWindow: true };
-    this.#log.push(entry);
+    if (this.#tail - this.#head === this.#at.length) this.#grow();
+    const mask = this.#at.length - 1;
+    const seq = this.#tail++;
+    this.#at[seq & mask] = now;
+    this.#amount[seq & mask] = units;
     this.#used += units;
-    return entry;
+    return seq;
+  }
+
+  /** Units of an admission still in the window, or `undefined` once it left it. */
+  unitsOf(entry: WindowEntry): number | undefined {
+    return entry >= this.#head && entry < this.#tail ? this.#amount[entry & (this.#at.length - 1)] : undefined;
   }
 
   /** Sets an admission's units to `units` (what the call really used): the difference is charged or credited. */
   adjust(entry: WindowEntry, units: number): void {
-    if (!entry.inWindow) return;
-    this.#used += units - entry.units;
-    entry.units = units;
+    if (entry < this.#head || entry >= this.#tail) return; // it left the window: nothing to correct
+    const i = entry & (this.#at.length - 1);
+    this.#used += units - (this.#amount[i] as number);
+    this.#amount[i] = units;
   }
 
   #prune(now: number): void {
-    const log = this.#log;
     const edge = now - this.perMs;
-    let head = this.#head;
-    while (head < log.length && (log[head] as WindowEntry).at <= edge) {
-      const e = log[head] as WindowEntry;
-      e.inWindow = false;
-      this.#used -= e.units;
-      head++;
+    const mask = this.#at.length - 1;
+    while (this.#head < this.#tail && (this.#at[this.#head & mask] as number) <= edge) {
+      this.#used -= this.#amount[this.#head & mask] as number;
+      this.#head++;
     }
-    // Compact once the dead prefix is most of the array (amortised O(1) per entry).
-    if (head > 1024 && head * 2 > log.length) {
-      log.splice(0, head);
-      head = 0;
+  }
+
+  /** Doubles the rings (sizes stay powers of two, so a sequence number masks to its slot). */
+  #grow(): void {
+    const size = this.#at.length;
+    const at = new Float64Array(size * 2);
+    const amount = new Float64Array(size * 2);
+    for (let seq = this.#head; seq < this.#tail; seq++) {
+      at[seq & (size * 2 - 1)] = this.#at[seq & (size - 1)] as number;
+      amount[seq & (size * 2 - 1)] = this.#amount[seq & (size - 1)] as number;
     }
-    this.#head = head;
+    this.#at = at;
+    this.#amount = amount;
   }
 }
