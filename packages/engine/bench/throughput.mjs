@@ -37,6 +37,8 @@ const ALL_CONTENDERS = [
   "pyrexis-sqlite-group",
   "pyrexis-sqlite-noclaims",
   "pyrexis-sqlite-nogroup",
+  "pyrexis-memory-flow",
+  "pyrexis-sqlite-flow",
   "pyrexis-memory-traced",
   "pyrexis-sqlite-traced",
   "pyrexis-memory-traced-sampled",
@@ -115,6 +117,7 @@ async function runContender(fullName) {
       : name.endsWith("-traced-sampled")
         ? await benchTracing(SAMPLED_RATIO)
         : undefined;
+    const flow = name.endsWith("-flow");
     let t0;
     let drained;
     let usesClaims = false;
@@ -148,6 +151,11 @@ async function runContender(fullName) {
         groupCommit: name !== "pyrexis-sqlite-nogroup",
         ...(prefetch === undefined ? {} : { prefetch }),
         ...(tracing === undefined ? {} : { tracing }),
+        // The -flow contenders: every job uses a limit and names one of four groups; the limit
+        // never binds (what flow control costs, not what waiting for it takes).
+        ...(flow
+          ? { limits: { api: { rate: { units: 1_000_000_000, perMs: 60_000 }, maxConcurrent: 1_000_000 } }, groupWeights: { g0: 2 } }
+          : {}),
       });
       if (engine.usesClaims && name.endsWith("-noclaims"))
         throw new Error(`${fullName}: the engine ${engine.usesClaims ? "uses" : "does not use"} claims`);
@@ -173,7 +181,9 @@ async function runContender(fullName) {
         const now = performance.now();
         for (let i = start; i < Math.min(n, start + SUBMIT_BATCH); i++) {
           enqueuedAt[i] = now;
-          specs.push({ handler: "noop", payload: i });
+          specs.push(
+            flow ? { handler: "noop", payload: i, limits: [{ key: "api" }], group: `g${i % 4}` } : { handler: "noop", payload: i },
+          );
         }
         await engine.submitJobs(specs);
       }
@@ -307,6 +317,8 @@ for (const p of PREFETCHES.length > 1 ? PREFETCHES : [PREFETCHES[0]]) {
   compare(`claims against no claims, memory store${what}`, at("pyrexis-memory"), "pyrexis-memory-noclaims");
   compare(`claims against no claims, SQLite${what}`, at("pyrexis-sqlite-group"), "pyrexis-sqlite-noclaims");
 }
+compare("flow control (a limit and a group per job) on against off, memory store", "pyrexis-memory-flow", first("pyrexis-memory"));
+compare("flow control (a limit and a group per job) on against off, SQLite", "pyrexis-sqlite-flow", first("pyrexis-sqlite-group"));
 compare("tracing on against off, memory store", "pyrexis-memory-traced", first("pyrexis-memory"));
 compare("tracing on against off, SQLite", "pyrexis-sqlite-traced", first("pyrexis-sqlite-group"));
 compare(

@@ -1,7 +1,8 @@
-import type { ClockTimer, Job, Result } from "@pyrexis/models";
+import { ValidationError, type ClockTimer, type Job, type Result } from "@pyrexis/models";
 import { RunControl } from "@pyrexis/executors";
 import type { AbortKind } from "./attempt-decision.js";
 import type { AttemptSpan } from "./tracing-hooks.js";
+import type { Permit } from "./flow-control/flow-gate.js";
 import type { EngineEventMap } from "./events.js";
 import type { TypedEmitter } from "./events.js";
 
@@ -85,6 +86,8 @@ export class Running extends RunControl {
   timer: ClockTimer | undefined = undefined;
   /** The attempt's trace span, when the engine traces. */
   span: AttemptSpan | undefined = undefined;
+  /** The limits' slots and units the attempt holds (jobs that use limits). */
+  permit: Permit | undefined = undefined;
   /** Settles when the attempt is over: with the result when the job reached a terminal status and it is durable. */
   readonly outcome: Outcome<Result | undefined> = new Outcome<Result | undefined>();
   /** Handler start, `performance.now()` (for the execution timing). */
@@ -123,6 +126,20 @@ export class Running extends RunControl {
     if (this.#events.has("job:progress")) {
       this.#events.emit("job:progress", { jobId: this.job.id, attempt: this.job.attempts, value });
     }
+  }
+
+  /** The handler's `ctx.charge(units, key?)`: its real usage corrects the units it was admitted with. */
+  override onCharge(units: number, key: string | undefined): void {
+    if (this.permit !== undefined) this.permit.charge(units, key);
+    else this.permitless(units, key);
+  }
+
+  /** A charge from a job that uses no limit: reported, nothing else happens. */
+  permitless(units: number, key: string | undefined): void {
+    const error = new ValidationError(
+      `job ${this.job.id} charged ${units} units${key === undefined ? "" : ` to limit ${JSON.stringify(key)}`} but uses no limit`,
+    );
+    this.#events.emit("engine:error", { error, context: `ctx.charge of job ${this.job.id}` });
   }
 
   /** The run ended: from the executor's `start`, or from the promise of its `run`. */

@@ -74,6 +74,8 @@ import { deadLetterJobOf, type DeadLetterRoute } from "./dead-letter-route.js";
 import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
 import { EngineSchedules, type ScheduleInfo, type ScheduleOptions } from "./schedules.js";
 import type { EngineTracing } from "./tracing-hooks.js";
+import { FlowGate, laneOf, type Permit } from "./flow-control/flow-gate.js";
+import { checkJobLimits, type LimitSettings } from "./flow-control/limits.js";
 
 /** What `#submit` did: the jobs in spec order and which of them it wrote. */
 interface Submitted {
@@ -116,6 +118,16 @@ class Active implements QueueEntry {
   settling: TerminalCommit | undefined = undefined;
   /** Claims: the version of this engine's lease on the job (its writes are fenced by it). */
   leaseVersion: number | undefined = undefined;
+
+  /** Its fair-sharing group (read by the flow gate's scheduler). */
+  get group(): string | undefined {
+    return this.job.group;
+  }
+
+  /** Its lane in the flow gate: the keys of the limits it uses. */
+  get lane(): string {
+    return laneOf(this.job.limits);
+  }
 
   constructor(job: Job) {
     this.id = job.id;
@@ -197,6 +209,8 @@ class StartWhenDurable implements Waiter {
 const storesWithoutClaimsInUse = new WeakSet<JobStore>();
 
 const DEFAULT_ASYNC_CONCURRENCY = 64;
+/** With claims: at most this many claimed jobs per mode wait in the gate for their limits. */
+const MAX_GATED = 1000;
 
 type TerminalStatus = "completed" | "failed" | "cancelled";
 const COUNTER_OF = { completed: "job.completed", failed: "job.failed", cancelled: "job.cancelled" } as const;
@@ -244,6 +258,9 @@ export class Engine {
   readonly #queue: LocalQueue;
   /** With claims: where jobs come from. */
   readonly #source: ClaimSource | undefined;
+  /** Ready jobs that use limits or name a group wait here until they fit (both dispatch sources). */
+  readonly #gate: FlowGate<Active>;
+  readonly #limitSettings: ReadonlyMap<string, LimitSettings>;
   /** With claims: claimed jobs waiting for a slot, per mode, in claim order. */
   readonly #claimedWaiting = new Map<string, Active[]>();
   #claimedWaitingCount = 0;
@@ -343,6 +360,17 @@ export class Engine {
     const createScheduler: SchedulerFactory =
       options.createScheduler ?? (() => new PriorityScheduler<QueueEntry>(agingRate === undefined ? { clock } : { clock, agingRate }));
     this.#queue = new LocalQueue(createScheduler, this.#clock, agingRate ?? DEFAULT_AGING_RATE, () => this.#pump());
+    this.#limitSettings = resolved.limits;
+    this.#gate = new FlowGate<Active>({
+      limits: resolved.limits,
+      groupWeights: resolved.groupWeights,
+      agingRate: agingRate ?? DEFAULT_AGING_RATE,
+      clock,
+      host: {
+        room: () => this.#pump(),
+        badCharge: (jobId, message) => this.#reportError(new ValidationError(message), `ctx.charge of job ${jobId}`),
+      },
+    });
     this.#schedules = new EngineSchedules(
       {
         store,
@@ -528,6 +556,7 @@ export class Engine {
       const spec = parseSpecAt(specs, i);
       this.#checkHandlerAndMode(spec, modes);
       if (spec.dependsOn !== undefined) this.#assertDependencies();
+      if (spec.limits !== undefined) checkJobLimits(spec.limits, this.#limitSettings);
       const job = createJob(spec, now);
       // A generated id (UUIDv7, strictly increasing here) cannot repeat: only given ids are checked.
       if (given !== undefined) given[i] = spec.id !== undefined;
@@ -700,7 +729,12 @@ export class Engine {
     want: (mode: string): number => {
       if (!this.#looping || this.#state !== "running") return 0;
       const waiting = this.#claimedWaiting.get(mode)?.length ?? 0;
-      return this.#limit(mode) - (this.#runningByMode.get(mode) ?? 0) - waiting + this.#claimSettings.prefetch;
+      const free = this.#limit(mode) - (this.#runningByMode.get(mode) ?? 0);
+      const gated = this.#gate.sizeOf(mode);
+      // Jobs left in the gate while slots are free wait for their limits: they must not stop the
+      // claiming of other work, up to a bounded window of such jobs.
+      if (gated > 0 && free > 0) return Math.min(free + this.#claimSettings.prefetch - waiting, MAX_GATED - gated);
+      return free - waiting - gated + this.#claimSettings.prefetch;
     },
     claimed: (claims: readonly ClaimedJob[]): void => this.#onClaimed(claims),
     lost: (jobId: string, version: number, reason: unknown, cancelled: boolean): void =>
@@ -764,12 +798,18 @@ export class Engine {
   #removeWaiting(active: Active): void {
     if (!active.queued) return;
     active.queued = false;
+    if (this.#gate.remove(active.id, active.mode)) return;
     const list = this.#claimedWaiting.get(active.mode);
     const i = list?.indexOf(active) ?? -1;
     if (list && i >= 0) {
       list.splice(i, 1);
       this.#claimedWaitingCount--;
     }
+  }
+
+  /** Stores without claims: takes a queued job out of the local queue or the gate. */
+  #unqueue(active: Active): boolean {
+    return this.#queue.remove(active) || this.#gate.remove(active.id, active.mode);
   }
 
   /** A lease this engine held is gone (cancelled elsewhere, reclaimed, or not confirmed in time). */
@@ -848,9 +888,10 @@ export class Engine {
     await this.start();
     if (this.#stopping) return undefined;
     if (this.#source) return this.#runNextClaimed(this.#source);
-    const entry = this.#queue.popAny();
-    if (!entry) return undefined;
-    let result = await this.#awaitRun(entry);
+    const next = this.#popForRunNext();
+    if (!next) return undefined;
+    const entry = next.entry;
+    let result = await this.#awaitRun(entry, next.permit);
     while (result === undefined && !this.#stopping) {
       const waiting = this.#active.get(entry.id);
       if (!waiting?.queued) return undefined;
@@ -860,10 +901,32 @@ export class Engine {
       if (wait > 0) await sleep(this.#clock, wait, this.#stopController.signal);
       if (this.#stopping) return undefined;
       const again = this.#active.get(entry.id);
-      if (!again?.queued || !this.#queue.remove(again)) return undefined;
-      result = await this.#awaitRun(again);
+      if (!again?.queued) return undefined;
+      // A retry runs now only if its limits have room; otherwise it stays queued for the loop.
+      const permit = FlowGate.wants(again.job) ? this.#gate.tryTake(again) : undefined;
+      if ((FlowGate.wants(again.job) && permit === undefined) || !this.#unqueue(again)) {
+        permit?.refund();
+        return undefined;
+      }
+      result = await this.#awaitRun(again, permit);
     }
     return result;
+  }
+
+  /**
+   * `runNext` without claims: the best due job of any mode; a job that uses limits or names a
+   * group goes through the gate, which may start another one (or none, when nothing fits).
+   */
+  #popForRunNext(): { entry: QueueEntry; permit: Permit | undefined } | undefined {
+    const entry = this.#queue.popAny();
+    const active = entry && this.#active.get(entry.id);
+    if (entry && (active === undefined || (this.#gate.size === 0 && !FlowGate.wants(active.job)))) return { entry, permit: undefined };
+    if (active) this.#gate.push(active);
+    for (const mode of this.#executors.modes) {
+      const taken = this.#gate.next(mode);
+      if (taken) return { entry: taken.subject, permit: taken.permit };
+    }
+    return undefined;
   }
 
   /** `runNext` on a store with claims: claims one job, and claims it again after each backoff. */
@@ -877,7 +940,13 @@ export class Engine {
       const active = new Active(claim.job);
       active.leaseVersion = claim.lease.version;
       this.#active.set(id, active);
-      const result = await this.#awaitRun(active);
+      // A job whose limits have no room now goes back to the store (its attempt uncounted).
+      const permit = FlowGate.wants(active.job) ? this.#gate.tryTake(active) : undefined;
+      if (FlowGate.wants(active.job) && permit === undefined) {
+        this.#handBack(active);
+        return undefined;
+      }
+      const result = await this.#awaitRun(active, permit);
       if (result !== undefined || this.#stopping) return result;
       // Retrying: wait out the backoff (shutdown cuts it short), then run it again if still due.
       await this.#committer.flush().catch(() => {});
@@ -949,10 +1018,15 @@ export class Engine {
         while (running < limit && list.length > 0) {
           const active = list.shift() as Active;
           this.#claimedWaitingCount--;
+          if (this.#gate.size > 0 || FlowGate.wants(active.job)) {
+            this.#gate.push(active); // still queued: it waits in the gate
+            continue;
+          }
           active.queued = false;
           running++;
           this.#start(active, true);
         }
+        running += this.#startGated(mode, limit - running);
       }
       const modes = this.#executors.modes; // a getter that may copy: once per pump
       for (let m = 0; m < modes.length && !wantMore; m++) if (this.#claimHost.want(modes[m] as string) > 0) wantMore = true;
@@ -968,10 +1042,33 @@ export class Engine {
       while (running < limit) {
         const entry = this.#queue.popMode(mode);
         if (!entry) break;
+        const active = this.#active.get(entry.id);
+        if (active !== undefined && (this.#gate.size > 0 || FlowGate.wants(active.job))) {
+          // Once the gate holds work it orders everything ready, so take the rest in too.
+          this.#gate.push(active);
+          for (let e = this.#queue.popMode(mode); e !== undefined; e = this.#queue.popMode(mode)) {
+            const next = this.#active.get(e.id);
+            if (next !== undefined) this.#gate.push(next);
+          }
+          break;
+        }
         running++;
         this.#start(entry, true);
       }
+      running += this.#startGated(mode, limit - running);
     }
+  }
+
+  /** Starts up to `free` jobs of `mode` from the gate, as far as their limits allow; returns how many. */
+  #startGated(mode: string, free: number): number {
+    let started = 0;
+    while (started < free) {
+      const taken = this.#gate.next(mode);
+      if (taken === undefined) break;
+      started++;
+      this.#start(taken.subject, true, taken.permit);
+    }
+    return started;
   }
 
   readonly #afterRunOk = (): void => {
@@ -998,7 +1095,7 @@ export class Engine {
   #idleNow(): boolean {
     if (this.#drainedEmitted || !this.#looping || this.#state !== "running") return false;
     if (this.#active.size > 0) return false;
-    return this.#source ? !this.#source.busy && this.#source.dry : this.#queue.size === 0;
+    return this.#source ? !this.#source.busy && this.#source.dry : this.#queue.size === 0 && this.#gate.size === 0;
   }
 
   /**
@@ -1024,8 +1121,8 @@ export class Engine {
   }
 
   /** Runs one attempt of a popped entry and waits for it (see {@link #start}). */
-  #awaitRun(entry: QueueEntry): Promise<Result | undefined> {
-    const running = this.#start(entry, false);
+  #awaitRun(entry: QueueEntry, permit?: Permit): Promise<Result | undefined> {
+    const running = this.#start(entry, false, permit);
     return running ? running.done : Promise.resolve(undefined);
   }
 
@@ -1036,15 +1133,19 @@ export class Engine {
    * result when the job reached a terminal status (after the result is durable), or `undefined`
    * when it will retry.
    */
-  #start(entry: QueueEntry, fromLoop: boolean): Running | undefined {
+  #start(entry: QueueEntry, fromLoop: boolean, permit?: Permit): Running | undefined {
     const active = this.#active.get(entry.id);
     // The entry was popped (or removed) from the queue: whatever happens next, it is not queued.
     if (active?.queued) active.queued = false;
-    if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) return undefined;
+    if (this.#stopping || !active || active.running || active.settling || isTerminal(active.job.status)) {
+      permit?.refund();
+      return undefined;
+    }
     const claimed = active.leaseVersion !== undefined;
     if (claimed && !this.#source?.confirmed(active.id, active.leaseVersion as number)) {
       // Its lease ran out before it could start (the process was paused, the store unreachable):
       // another engine may hold it now. Start nothing; the store's record wins.
+      permit?.refund();
       this.#release(active.id);
       this.#checkDrained();
       return undefined;
@@ -1056,6 +1157,7 @@ export class Engine {
     this.#metrics.observe("job.queue_wait", Math.max(0, now - previous.runAt));
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
     const running = new Running(job, now, fromLoop, this.#events, this.#attemptEnded);
+    running.permit = permit;
     active.running = running;
     this.#attempts.add(running);
     if (claimed) {
@@ -1138,6 +1240,8 @@ export class Engine {
     this.#clock.clearTimeout(running.timer);
     this.#metrics.observe("job.execution", performance.now() - running.t0);
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 1) - 1);
+    // Its limits' slots too, however the attempt ended (threw, timed out, cancelled, crashed).
+    running.permit?.release();
     // The slot is free as soon as the handler is done: the next job starts while this one's
     // result is being committed (commits pipeline instead of gating every slot).
     this.#pump();
@@ -1379,7 +1483,7 @@ export class Engine {
     const now = this.#clock.now();
     if (active?.queued) {
       if (this.#source) this.#removeWaiting(active);
-      else this.#queue.remove(active);
+      else this.#unqueue(active);
       active.queued = false;
       const cancelled = transition(active.job, "cancelled", now);
       await this.#settleTerminal(active.job, cancelled, { error: serializeError(new CancelledError(id)), startedAt: now }, now, undefined)
@@ -1413,7 +1517,8 @@ export class Engine {
     // A job queued locally that the store had not shown to this engine yet: drop it.
     const active = this.#active.get(id);
     if (active?.queued) {
-      this.#queue.remove(active);
+      if (this.#source) this.#removeWaiting(active);
+      else this.#unqueue(active);
       this.#release(id);
     }
     return cancelled;
@@ -1507,7 +1612,7 @@ export class Engine {
    */
   getMetrics(): MetricsRegistry {
     this.#metrics.setGauge("jobs.queued", this.queuedCount);
-    this.#metrics.setGauge("jobs.ready", this.#source ? this.#claimedWaitingCount : this.#queue.readyCount);
+    this.#metrics.setGauge("jobs.ready", (this.#source ? this.#claimedWaitingCount : this.#queue.readyCount) + this.#gate.size);
     for (const mode of this.#executors.modes) {
       this.#metrics.setGauge("jobs.running", this.#runningByMode.get(mode) ?? 0, { mode });
     }
@@ -1521,7 +1626,7 @@ export class Engine {
 
   /** Jobs waiting in this engine for a slot: queued (ready or delayed), or claimed and not started. */
   get queuedCount(): number {
-    return this.#source ? this.#claimedWaitingCount : this.#queue.size;
+    return (this.#source ? this.#claimedWaitingCount : this.#queue.size) + this.#gate.size;
   }
 
   /** Resolves once every staged transition is durable. */
@@ -1564,7 +1669,7 @@ export class Engine {
     if (active.queued) {
       if (this.#source) this.#removeWaiting(active);
       else {
-        this.#queue.remove(active);
+        this.#unqueue(active);
         this.#queue.refreshTimer();
       }
     }
@@ -1593,6 +1698,7 @@ export class Engine {
     this.#state = "stopping";
     this.#stopController.abort();
     this.#queue.stop();
+    this.#gate.stop();
     if (this.#rescanTimer) clearInterval(this.#rescanTimer);
     await this.#rescanning?.catch(() => 0);
     // No batch may run into the closed store; one in flight is bounded by batchSize.
@@ -1602,6 +1708,7 @@ export class Engine {
       await this.#source.stopClaiming().catch(() => {});
       // Claimed jobs that never started go back to the store at once, for another engine to take.
       for (const list of this.#claimedWaiting.values()) for (const active of [...list]) this.#handBack(active);
+      for (const active of this.#gate.drain()) this.#handBack(active);
     }
     // After the grace period, aborting, settling and the final flush share one deadline, so a
     // failing store cannot hold shutdown up for longer than grace + MIN_FINAL_FLUSH_MS.

@@ -9,6 +9,8 @@ import { resolveRetention, type RetentionOptions, type RetentionPolicy } from ".
 import type { EngineTracing } from "./tracing-hooks.js";
 import type { ShutdownCoordinator } from "./shutdown.js";
 import { DEFAULT_SCHEDULE_REFRESH_MS } from "./schedules.js";
+import { checkGroupWeights } from "@pyrexis/scheduler";
+import { resolveLimits, type LimitSettings, type LimitsOptions } from "./flow-control/limits.js";
 
 /** The executors an engine routes to, by mode. `ExecutorRouter` from @pyrexis/executors fits. */
 export interface ExecutorSource {
@@ -101,6 +103,20 @@ export interface EngineOptions {
    * ones defined or removed elsewhere, in ms (default 10000). Each tick re-reads them anyway.
    */
   scheduleRefreshMs?: number | undefined;
+  /**
+   * Named limits jobs can use (`limits: [{ key, units }]` on a job): a rate (`{ units, perMs }`:
+   * no window of `perMs` ms starts more than `units` units) and/or `maxConcurrent` (jobs using it
+   * running at once). A job without room waits; it never fails for it. Held by this engine: each
+   * engine on a shared store applies its own (see the engine README).
+   *
+   * @example
+   * ```ts
+   * limits: { openai: { rate: { units: 90_000, perMs: 60_000 }, maxConcurrent: 16 } }
+   * ```
+   */
+  limits?: LimitsOptions | undefined;
+  /** Dispatch weights of job groups (`group` on a job), for fair sharing; groups not named weigh 1. */
+  groupWeights?: Readonly<Record<string, number>> | undefined;
 }
 
 /** Options of {@link Engine.shutdown}. */
@@ -136,6 +152,10 @@ export interface ResolvedOptions {
   /** The checked `retention` option, or `undefined` when retention is off. */
   readonly retention: RetentionPolicy | undefined;
   readonly scheduleRefreshMs: number;
+  /** The checked `limits` option. */
+  readonly limits: ReadonlyMap<string, LimitSettings>;
+  /** The checked `groupWeights` option. */
+  readonly groupWeights: Readonly<Record<string, number>>;
 }
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -173,6 +193,8 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const retention = resolveRetention(options.retention);
   return {
     retention,
+    limits: resolveLimits(options.limits),
+    groupWeights: checkGroupWeights(options.groupWeights, "groupWeights"),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     logger: options.logger ?? silentLogger,

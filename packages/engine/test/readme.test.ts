@@ -15,6 +15,18 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
       );
       expect(stderr).toBe("");
     },
+    "llm-api-with-a-tokens-per-minute-budget.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe("{ answer: 'HELLO' }\n{ answer: 'SUMMARIZE THIS' }\n{ answer: 'TRANSLATE THAT' }\n");
+      expect(stderr).toBe("");
+    },
+    "charging-the-real-usage.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe("{ answer: 'b', billed: 180 }\n");
+      expect(stderr).toBe("");
+    },
+    "fair-sharing-between-groups.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe("backfill interactive interactive backfill interactive interactive backfill backfill backfill backfill\n");
+      expect(stderr).toBe("");
+    },
     "main.ts": ({ stdout, stderr }) => {
       expect(stdout).toContain("status: 'completed'");
       expect(stdout).toContain("output: { summary: 'Pyrexis runs jobs in three modes and ret…' }");

@@ -233,6 +233,15 @@ class AsyncRun implements InvokeOutcome {
     }
   }
 
+  charge(units: number, key: string | undefined): void {
+    if (this.#settled) return;
+    try {
+      this.#control.onCharge(units, key);
+    } catch (error) {
+      this.log("warn", { err: error }, "onCharge threw; charge dropped");
+    }
+  }
+
   log(level: "debug" | "info" | "warn" | "error", obj: Record<string, unknown>, msg: string | undefined): void {
     const t = this.#task;
     writeLog(this.#executor.logger, level, { jobId: t.jobId, attempt: t.attempt, handler: t.handler }, obj, msg);

@@ -21,6 +21,8 @@ export interface ExecutionOptions {
   readonly signal: AbortSignal;
   /** Receives the handler's `ctx.progress(value)` calls, in order, while the job runs. */
   onProgress(value: unknown): void;
+  /** Receives the handler's `ctx.charge(units, key)` calls, in order with its progress (optional). */
+  onCharge?(units: number, key: string | undefined): void;
 }
 
 /**

@@ -36,6 +36,14 @@ export interface HandlerContext {
    * `ValidationError`); calls after the attempt ended are dropped.
    */
   progress(value: unknown): void;
+  /**
+   * Reports what the call really used on one of the job's limits (`units`, an integer ≥ 0; `key`
+   * defaults to the job's first limit with a rate), e.g. the tokens an LLM API billed: the engine
+   * replaces the units the job was admitted with by these, charging or crediting the difference.
+   * Throws a `ValidationError` for a bad `units`; calls after the attempt ended are dropped.
+   * Works the same in every mode (it crosses the worker boundary as progress does).
+   */
+  charge(units: number, key?: string): void;
   /** Logs with `jobId`, `attempt` and `handler` bound; forwarded to the executor's logger. */
   readonly logger: Logger;
 }

@@ -1,4 +1,4 @@
-import { findJsonProblem, HandlerNotFoundError, ValidationError } from "@pyrexis/models";
+import { findJsonProblem, HandlerNotFoundError, MAX_LIMIT_UNITS, ValidationError } from "@pyrexis/models";
 import type { ExecutionTask } from "./executor.js";
 import type { HandlerContext, HandlerMap, Logger, LogLevel } from "./handlers.js";
 
@@ -8,6 +8,7 @@ export interface InvokeSinks {
   readonly where: string;
   readonly signal: AbortSignal;
   progress(value: unknown): void;
+  charge(units: number, key: string | undefined): void;
   log(level: LogLevel, obj: Record<string, unknown>, msg: string | undefined): void;
 }
 
@@ -135,6 +136,19 @@ class Context implements HandlerContext {
       if (!this.#ended) this.#sinks.progress(value);
     };
     return this.#progress;
+  }
+
+  charge(units: number, key?: string): void {
+    if (typeof units !== "number" || !Number.isSafeInteger(units) || units < 0 || units > MAX_LIMIT_UNITS) {
+      const message = `must be an integer 0–${MAX_LIMIT_UNITS}`;
+      throw new ValidationError(`ctx.charge of job ${this.jobId}: units ${message}, got ${String(units)}`, [{ path: ["units"], message }]);
+    }
+    if (key !== undefined && (typeof key !== "string" || key.length === 0)) {
+      throw new ValidationError(`ctx.charge of job ${this.jobId}: key must be a non-empty string`, [
+        { path: ["key"], message: "must be a non-empty string" },
+      ]);
+    }
+    if (!this.#ended) this.#sinks.charge(units, key);
   }
 
   finish(value: unknown): void {

@@ -28,7 +28,7 @@ export class PoolTask {
   protected readonly host: TaskHost;
   /** The outcome went to the control. */
   settled = false;
-  /** Progress messages received; a final result waits for all it counts. */
+  /** Progress and charge messages received; a final result waits for all it counts. */
   received = 0;
   final: FinalResult | undefined = undefined;
   /** The caller aborted the run. */

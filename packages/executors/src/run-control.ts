@@ -42,6 +42,12 @@ export abstract class RunControl implements ExecutionOptions {
   /** Receives the handler's progress values, in order. */
   abstract onProgress(value: unknown): void;
 
+  /** Receives the handler's `ctx.charge` calls, in order with its progress; the default ignores them. */
+  onCharge(units: number, key: string | undefined): void {
+    void units;
+    void key;
+  }
+
   /** A real `AbortSignal` for this run, created on first read. */
   get signal(): AbortSignal {
     if (!this.#controller) {

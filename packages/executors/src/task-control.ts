@@ -14,6 +14,7 @@ export interface TaskControl {
   listen(listener: AbortListenerObject): void;
   unlisten(listener: AbortListenerObject): void;
   onProgress(value: unknown): void;
+  onCharge(units: number, key: string | undefined): void;
   /** The outcome, exactly once. */
   settle(ok: boolean, value: unknown): void;
   /**
@@ -60,6 +61,10 @@ class SignalRun implements TaskControl {
     this.#options.onProgress(value);
   }
 
+  onCharge(units: number, key: string | undefined): void {
+    this.#options.onCharge?.(units, key);
+  }
+
   get settlesPromise(): boolean {
     return true;
   }
@@ -100,6 +105,10 @@ class ControlRun implements TaskControl {
 
   onProgress(value: unknown): void {
     this.#control.onProgress(value);
+  }
+
+  onCharge(units: number, key: string | undefined): void {
+    this.#control.onCharge(units, key);
   }
 
   get settlesPromise(): boolean {

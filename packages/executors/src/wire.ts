@@ -68,9 +68,11 @@ export function isPlainOk(answer: WireAnswer): answer is WirePlainOk {
   return typeof answer !== "object" || answer === null;
 }
 
-/** Events while a task runs, worker → main. `n` counts progress messages for ordering. */
+/** Events while a task runs, worker → main. `n` counts progress and charge messages for ordering. */
 export type WireEvent =
   | { k: number; t: "p"; v: unknown }
+  /** `ctx.charge(u, y)`: counted in `n` with progress, so the result never overtakes it. */
+  | { k: number; t: "c"; u: number; y?: string | undefined }
   | { k: number; t: "l"; l: LogLevel; o: Record<string, unknown>; m?: string | undefined }
   /**
    * Process workers running several tasks at once: the task's handler started and went

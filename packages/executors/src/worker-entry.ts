@@ -174,6 +174,11 @@ class TaskRun implements InvokeSinks, InvokeOutcome, ExecutionTask {
     emit({ k: this.k, t: "p", v: value });
   }
 
+  charge(units: number, key: string | undefined): void {
+    this.n++;
+    emit(key === undefined ? { k: this.k, t: "c", u: units } : { k: this.k, t: "c", u: units, y: key });
+  }
+
   log(level: LogLevel, obj: Record<string, unknown>, msg: string | undefined): void {
     try {
       emit({ k: this.k, t: "l", l: level, o: toWireObject(obj), m: msg });

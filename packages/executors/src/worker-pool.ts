@@ -131,6 +131,17 @@ export class WorkerPool<T extends PoolTask> implements LinkHost<T> {
         }
         if (t.final && t.received >= t.final.n) this.#finish(t);
         break;
+      case "c":
+        t.received++;
+        if (!t.settled) {
+          try {
+            t.control.onCharge(event.u, event.y);
+          } catch (error) {
+            writeLog(this.#settings.logger, "warn", this.#bindings(t), { err: error }, "onCharge threw; charge dropped");
+          }
+        }
+        if (t.final && t.received >= t.final.n) this.#finish(t);
+        break;
       case "l":
         writeLog(this.#settings.logger, event.l, this.#bindings(t), event.o, event.m);
         break;

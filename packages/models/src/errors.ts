@@ -47,6 +47,9 @@ export const ErrorCode = {
   UNKNOWN_DEPENDENCY: "UNKNOWN_DEPENDENCY",
   DEPENDENCY_CYCLE: "DEPENDENCY_CYCLE",
   DEPENDENCY_FAILED: "DEPENDENCY_FAILED",
+  // Flow control.
+  UNKNOWN_LIMIT: "UNKNOWN_LIMIT",
+  LIMIT_CAPACITY: "LIMIT_CAPACITY",
 } as const;
 
 /** One of the stable {@link ErrorCode} values. */
@@ -428,6 +431,44 @@ export class DependencyFailedError extends PyrexisError {
     this.parentId = parentId;
     this.parentStatus = parentStatus;
     this.originId = originId;
+  }
+}
+
+/**
+ * A job names a limit the engine does not have (code `UNKNOWN_LIMIT`): a {@link ValidationError},
+ * raised at submit, nothing written. `known` lists the engine's limits.
+ */
+export class UnknownLimitError extends ValidationError {
+  override readonly code: ErrorCode = ErrorCode.UNKNOWN_LIMIT;
+  readonly limit: string;
+  readonly known: readonly string[];
+  constructor(limit: string, known: readonly string[], path: (string | number)[] = ["limits"]) {
+    const list = known.length > 0 ? known.map((k) => JSON.stringify(k)).join(", ") : "(none configured)";
+    super(`unknown limit ${JSON.stringify(limit)}; the engine's limits: ${list}`, [{ path, message: "unknown limit" }]);
+    this.name = "UnknownLimitError";
+    this.limit = limit;
+    this.known = known;
+  }
+}
+
+/**
+ * A job's weight on a limit is larger than the limit's capacity, so it could never start (code
+ * `LIMIT_CAPACITY`): a {@link ValidationError}, raised at submit, nothing written.
+ */
+export class LimitCapacityError extends ValidationError {
+  override readonly code: ErrorCode = ErrorCode.LIMIT_CAPACITY;
+  readonly limit: string;
+  readonly units: number;
+  readonly capacity: number;
+  constructor(limit: string, units: number, capacity: number, path: (string | number)[] = ["limits"]) {
+    super(
+      `a weight of ${units} units on limit ${JSON.stringify(limit)} exceeds its capacity of ${capacity} units: the job could never start`,
+      [{ path, message: `exceeds the capacity of ${capacity}` }],
+    );
+    this.name = "LimitCapacityError";
+    this.limit = limit;
+    this.units = units;
+    this.capacity = capacity;
   }
 }
 

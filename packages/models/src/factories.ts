@@ -23,6 +23,8 @@ export function createJob(spec: JobSpec, now: number): Job {
   };
   if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
   if (spec.dependsOn !== undefined) job.dependsOn = spec.dependsOn;
+  if (spec.limits !== undefined) job.limits = spec.limits;
+  if (spec.group !== undefined) job.group = spec.group;
   return job;
 }
 

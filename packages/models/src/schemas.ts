@@ -73,6 +73,56 @@ export const BackoffSchema: z.ZodType<Backoff> = z.object(backoffFields).strict(
 
 const epochMs = z.number().int().min(0);
 
+/** Most limits one job may name. */
+export const MAX_JOB_LIMITS = 8;
+/** Largest weight (units) of one job on one limit. */
+export const MAX_LIMIT_UNITS = 1_000_000_000;
+
+/** One limit a job uses, as submitted: the engine limit's name and the job's weight on it (default 1). */
+export interface JobLimitInput {
+  /** Name of a limit configured on the engine (`limits` option). */
+  key: string;
+  /** Units the job reserves on the limit's rate (e.g. estimated tokens), a positive integer. Default 1. */
+  units?: number | undefined;
+}
+
+/** One limit a job uses, with its weight filled in. */
+export interface JobLimit {
+  key: string;
+  units: number;
+}
+
+const limitKeySchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(128, "must be at most 128 characters")
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters");
+
+const jobLimitFields = {
+  key: limitKeySchema,
+  units: z.number().int("must be an integer").min(1, "must be at least 1").max(MAX_LIMIT_UNITS),
+};
+
+const uniqueKeys = (limits: readonly { key: string }[]): boolean => new Set(limits.map((l) => l.key)).size === limits.length;
+
+/** Zod schema of the `limits` of a spec: weights default to 1, each key at most once. */
+const JobLimitsInputSchema = z
+  .array(z.object({ key: jobLimitFields.key, units: jobLimitFields.units.default(1) }).strict())
+  .min(1, "must name at least one limit (or leave limits out)")
+  .max(MAX_JOB_LIMITS)
+  .refine(uniqueKeys, "must not name a limit twice");
+
+/** Zod schema of a stored job's `limits`. */
+const JobLimitsSchema = z
+  .array(z.object(jobLimitFields).strict())
+  .min(1)
+  .max(MAX_JOB_LIMITS)
+  .refine(uniqueKeys, "must not name a limit twice");
+
+/** A job's fair-sharing group (tenant): jobs of different groups share dispatch by the groups' weights. */
+const groupSchema = limitKeySchema;
+
 /** What a user submits. Everything but `handler` has a default. */
 export interface JobSpecInput {
   /** Job id; generated (time-ordered UUIDv7) when absent. Unique: a duplicate is rejected. */
@@ -104,6 +154,13 @@ export interface JobSpecInput {
    * capability. An empty array means none.
    */
   dependsOn?: readonly string[] | undefined;
+  /**
+   * The engine limits this job uses and its weight on each (`[{ key: "openai", units: 1200 }]`):
+   * it starts only when every one has room, and waits (never fails) until then.
+   */
+  limits?: readonly JobLimitInput[] | undefined;
+  /** Fair-sharing group (tenant): groups share dispatch by weight, so one group's flood cannot starve another. */
+  group?: string | undefined;
 }
 
 /** A validated spec with defaults filled in (`runAt` normalized to epoch ms). */
@@ -120,6 +177,8 @@ export interface JobSpec {
   delayMs?: number | undefined;
   /** Present only when non-empty. */
   dependsOn?: string[] | undefined;
+  limits?: JobLimit[] | undefined;
+  group?: string | undefined;
 }
 
 /** Zod schema that turns a {@link JobSpecInput} into a {@link JobSpec}. Unknown keys are rejected. */
@@ -169,6 +228,8 @@ export const JobSpecSchema: z.ZodType<JobSpec, JobSpecInput> = z
         }
       })
       .transform((ids) => (ids === undefined || ids.length === 0 ? undefined : ids)),
+    limits: JobLimitsInputSchema.optional(),
+    group: groupSchema.optional(),
   })
   .strict()
   .refine((s) => s.runAt === undefined || s.delayMs === undefined, {
@@ -240,6 +301,10 @@ export interface Job {
    * them (the last one is also `lastError`). Absent until an attempt fails.
    */
   attemptErrors?: readonly AttemptError[] | undefined;
+  /** The engine limits the job uses, with its weight on each. */
+  limits?: JobLimit[] | undefined;
+  /** The job's fair-sharing group (tenant). */
+  group?: string | undefined;
 }
 
 /** Zod schema of a {@link Job} record. Unknown keys are rejected. */
@@ -267,6 +332,8 @@ export const JobSchema: z.ZodType<Job> = z
       .min(1)
       .max(MAX_ATTEMPT_ERRORS)
       .optional(),
+    limits: JobLimitsSchema.optional(),
+    group: groupSchema.optional(),
   })
   .strict();
 

@@ -1,5 +1,15 @@
 import { findJsonProblem, type JsonValue } from "./json.js";
-import { DEFAULT_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, type JobSpec } from "./schemas.js";
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_PRIORITY,
+  MAX_JOB_LIMITS,
+  MAX_LIMIT_UNITS,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  type JobLimit,
+  type JobSpec,
+} from "./schemas.js";
 
 // The common job spec ({ handler, payload } plus a few scalar options) checked by hand. zod's
 // parse of such a spec cost ~0.8 µs and ~1.9 KB of garbage per job on the engine's submit path;
@@ -21,6 +31,8 @@ const FAST_KEYS: ReadonlySet<string> = new Set([
   "timeoutMs",
   "runAt",
   "delayMs",
+  "limits",
+  "group",
 ]);
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
@@ -33,6 +45,25 @@ function stringOf(v: unknown, max: number): v is string {
   return typeof v === "string" && v.length >= 1 && v.length <= max;
 }
 
+function nameOf(v: unknown): v is string {
+  return stringOf(v, 128) && !CONTROL_CHARACTER.test(v);
+}
+
+/** The schema's output for plain, valid `limits` (new objects, weight 1 by default), else `undefined`. */
+function fastLimits(v: unknown): JobLimit[] | undefined {
+  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_JOB_LIMITS) return undefined;
+  const out: JobLimit[] = [];
+  for (const l of v as unknown[]) {
+    if (typeof l !== "object" || l === null || Object.getPrototypeOf(l) !== Object.prototype) return undefined;
+    for (const key in l) if (key !== "key" && key !== "units") return undefined;
+    const { key, units } = l as Record<string, unknown>;
+    if (!nameOf(key) || (units !== undefined && !intIn(units, 1, MAX_LIMIT_UNITS))) return undefined;
+    for (const o of out) if (o.key === key) return undefined;
+    out.push({ key, units: units ?? 1 });
+  }
+  return out;
+}
+
 /** The spec `JobSpecSchema` would produce from `input`, or `undefined` to let the schema decide. */
 export function fastJobSpec(input: unknown): JobSpec | undefined {
   if (typeof input !== "object" || input === null) return undefined;
@@ -40,7 +71,7 @@ export function fastJobSpec(input: unknown): JobSpec | undefined {
   if (proto !== Object.prototype && proto !== null) return undefined;
   for (const key in input) if (!FAST_KEYS.has(key)) return undefined;
   const s = input as Record<string, unknown>;
-  const { id, handler, payload, priority, mode, maxAttempts, timeoutMs, delayMs } = s;
+  const { id, handler, payload, priority, mode, maxAttempts, timeoutMs, delayMs, group } = s;
   if (s.backoff !== undefined || s.runAt !== undefined) return undefined;
   if (!stringOf(handler, 256)) return undefined;
   if (id !== undefined && (!stringOf(id, 256) || CONTROL_CHARACTER.test(id))) return undefined;
@@ -49,6 +80,9 @@ export function fastJobSpec(input: unknown): JobSpec | undefined {
   if (maxAttempts !== undefined && !intIn(maxAttempts, 1, MAX_ATTEMPTS_LIMIT)) return undefined;
   if (timeoutMs !== undefined && !intIn(timeoutMs, 1, MAX_INT32)) return undefined;
   if (delayMs !== undefined && !intIn(delayMs, 0, MAX_INT32)) return undefined;
+  if (group !== undefined && !nameOf(group)) return undefined;
+  const limits = s.limits === undefined ? undefined : fastLimits(s.limits);
+  if (s.limits !== undefined && limits === undefined) return undefined;
   // findJsonProblem answers primitives without allocating.
   if (payload !== undefined && findJsonProblem(payload) !== undefined) return undefined;
   // Same keys, in the same order, as the schema's output: defaults always, optional keys when given.
@@ -62,5 +96,7 @@ export function fastJobSpec(input: unknown): JobSpec | undefined {
   if ("timeoutMs" in s) spec.timeoutMs = timeoutMs;
   if ("runAt" in s) spec.runAt = undefined;
   if ("delayMs" in s) spec.delayMs = delayMs;
+  if ("limits" in s) spec.limits = limits;
+  if ("group" in s) spec.group = group;
   return spec;
 }

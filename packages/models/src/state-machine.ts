@@ -60,6 +60,8 @@ export function transition(job: Job, to: JobStatus, now: number, patch?: Partial
   if (job.traceContext !== undefined) next.traceContext = job.traceContext;
   if (job.dependsOn !== undefined) next.dependsOn = job.dependsOn;
   if (job.attemptErrors !== undefined) next.attemptErrors = job.attemptErrors;
+  if (job.limits !== undefined) next.limits = job.limits;
+  if (job.group !== undefined) next.group = job.group;
   if (patch) {
     const target = next as unknown as Record<string, unknown>;
     for (const key of Object.keys(patch) as (keyof typeof patch)[]) {

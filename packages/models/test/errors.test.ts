@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import * as models from "../src/index.js";
 import {
   CancelledError,
+  LimitCapacityError,
+  UnknownLimitError,
   CorruptRecordError,
   createResult,
   deserializeError,
@@ -65,6 +67,8 @@ const EXAMPLES: [string, PyrexisError, ErrorCode][] = [
   ["UnknownDependencyError", new UnknownDependencyError("child", "parent"), "UNKNOWN_DEPENDENCY"],
   ["DependencyCycleError", new DependencyCycleError(["a", "b"]), "DEPENDENCY_CYCLE"],
   ["DependencyFailedError", new DependencyFailedError("child", "parent", "failed"), "DEPENDENCY_FAILED"],
+  ["UnknownLimitError", new UnknownLimitError("openia", ["openai"]), "UNKNOWN_LIMIT"],
+  ["LimitCapacityError", new LimitCapacityError("openai", 100_000, 90_000), "LIMIT_CAPACITY"],
 ];
 
 /** Codes of error classes defined in other packages (which depend on this one, so it cannot import them). */

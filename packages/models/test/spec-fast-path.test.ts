@@ -34,6 +34,16 @@ const specLike = fc
         timeoutMs: mostly(fc.integer({ min: 1, max: 60_000 })),
         runAt: mostly(fc.constant(undefined)),
         delayMs: mostly(fc.integer({ min: 0, max: 60_000 })),
+        limits: mostly(
+          fc.array(
+            fc.record(
+              { key: mostly(fc.constantFrom("openai", "gpu", "a\u0001b", "")), units: mostly(fc.integer({ min: 0, max: 2_000 })) },
+              { requiredKeys: ["key"] },
+            ),
+            { maxLength: 3 },
+          ),
+        ),
+        group: mostly(fc.constantFrom("tenant-a", "b")),
       },
       { requiredKeys: [] },
     ),
@@ -64,6 +74,9 @@ describe("the job spec fast path", () => {
 
   it("takes the common shapes", () => {
     expect(fastJobSpec({ handler: "embed", payload: { text: "hi" } })).toBeDefined();
+    const flow = { handler: "chat", limits: [{ key: "openai", units: 1200 }, { key: "gpu" }], group: "tenant-a" };
+    expect(fastJobSpec(flow)).toStrictEqual(parseJobSpec(flow));
+    expect(fastJobSpec({ handler: "chat", limits: [{ key: "openai" }, { key: "openai" }] })).toBeUndefined();
     expect(
       fastJobSpec({ id: "j1", handler: "embed", priority: 9, mode: "thread", maxAttempts: 5, timeoutMs: 1000, delayMs: 0 }),
     ).toBeDefined();

@@ -273,3 +273,36 @@ describe("attemptErrors: the history of failed attempts", () => {
     expect(transition(failed, "running", 6).attemptErrors).toEqual(failed.attemptErrors);
   });
 });
+
+describe("flow control fields: limits and group", () => {
+  it("fills a limit's weight with 1 unit, keeps the order, and createJob carries limits and group", () => {
+    const spec = parseJobSpec({ handler: "chat", limits: [{ key: "openai", units: 1200 }, { key: "tenant-a" }], group: "tenant-a" });
+    expect(spec.limits).toEqual([
+      { key: "openai", units: 1200 },
+      { key: "tenant-a", units: 1 },
+    ]);
+    const job = createJob(spec, 1000);
+    expect(job).toMatchObject({ limits: spec.limits, group: "tenant-a" });
+    expect(parseJob(job)).toEqual(job);
+  });
+
+  it("a job without them has neither key", () => {
+    const job = createJob(parseJobSpec({ handler: "chat" }), 1000);
+    expect("limits" in job || "group" in job).toBe(false);
+  });
+
+  it.each([
+    [{ limits: [{ key: "openai", units: 0 }] }, "limits.0.units"],
+    [{ limits: [{ key: "openai", units: -5 }] }, "limits.0.units"],
+    [{ limits: [{ key: "openai", units: 1.5 }] }, "limits.0.units"],
+    [{ limits: [{ key: "", units: 1 }] }, "limits.0.key"],
+    [{ limits: [{ key: "openai", weight: 3 }] }, "limits.0.weight"],
+    [{ limits: [] }, "limits"],
+    [{ limits: [{ key: "openai" }, { key: "openai" }] }, "limits"],
+    [{ limits: "openai" }, "limits"],
+    [{ group: "" }, "group"],
+    [{ group: 7 }, "group"],
+  ])("rejects %j, naming %s", (fields, path) => {
+    expect(paths(invalid({ handler: "chat", ...fields }))).toContain(path);
+  });
+});

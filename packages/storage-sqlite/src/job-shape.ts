@@ -20,11 +20,15 @@ const KEYS: ReadonlySet<string> = new Set([
   "traceContext",
   "dependsOn",
   "attemptErrors",
+  "limits",
+  "group",
 ]);
 
 const isInt = (v: unknown, min: number): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
 const isText = (v: unknown): boolean => typeof v === "string" && v.length > 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isLimits = (v: unknown): boolean =>
+  Array.isArray(v) && v.length > 0 && v.every((l) => isObject(l) && isText(l.key) && isInt(l.units, 1));
 
 function isAttemptError(v: unknown): boolean {
   return (
@@ -46,7 +50,7 @@ function isAttemptError(v: unknown): boolean {
 export function looksLikeJob(value: unknown): boolean {
   if (!isObject(value)) return false;
   for (const key in value) if (!KEYS.has(key)) return false;
-  const { backoff, lastError, traceContext } = value;
+  const { backoff, lastError, traceContext, limits, group } = value;
   return (
     isText(value.id) &&
     isText(value.handler) &&
@@ -70,6 +74,8 @@ export function looksLikeJob(value: unknown): boolean {
     (lastError === undefined || (isObject(lastError) && typeof lastError.name === "string" && typeof lastError.message === "string")) &&
     (traceContext === undefined || (isObject(traceContext) && typeof traceContext.traceparent === "string")) &&
     (value.dependsOn === undefined || (Array.isArray(value.dependsOn) && value.dependsOn.every(isText))) &&
-    (value.attemptErrors === undefined || (Array.isArray(value.attemptErrors) && value.attemptErrors.every(isAttemptError)))
+    (value.attemptErrors === undefined || (Array.isArray(value.attemptErrors) && value.attemptErrors.every(isAttemptError))) &&
+    (limits === undefined || isLimits(limits)) &&
+    (group === undefined || isText(group))
   );
 }

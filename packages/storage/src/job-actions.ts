@@ -60,7 +60,7 @@ export function redrivenFrom(id: string): string | undefined {
   return n === 1 ? first : `${first}.retry-${n - 1}`;
 }
 
-/** The spec of a new job that runs `job` again: same handler, payload, priority, mode, attempts, backoff, timeout. */
+/** The spec of a new job that runs `job` again: same handler, payload, priority, mode, attempts, backoff, timeout, limits, group. */
 export function redriveSpec(job: Job): JobSpec {
   const spec: JobSpec = {
     id: redriveIdOf(job.id),
@@ -72,6 +72,8 @@ export function redriveSpec(job: Job): JobSpec {
     backoff: job.backoff,
   };
   if (job.timeoutMs !== undefined) spec.timeoutMs = job.timeoutMs;
+  if (job.limits !== undefined) spec.limits = job.limits;
+  if (job.group !== undefined) spec.group = job.group;
   return spec;
 }
 

@@ -68,6 +68,11 @@ export function roundTrips(api: TestApi, factory: JobStoreFactory, seed: number)
         runAt: 1_800_000_000_000,
         updatedAt: 1_750_000_000_000,
         version: 3,
+        limits: [
+          { key: "openai", units: 1200 },
+          { key: "tenant-a/requests", units: 1 },
+        ],
+        group: "tenant-a",
       });
       const expected = plain(job);
       await store.commit({ insert: [job] });

@@ -1,0 +1,270 @@
+// Named limits on one engine, with fake time: rates (no window over its units, no busy polling,
+// starts as soon as a job fits), concurrency caps that never leak a slot, what a blocked job does
+// and does not hold up, and the typed errors of bad limits.
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { ManualClock, isPyrexisError, LimitCapacityError, UnknownLimitError, ValidationError, type Job } from "@pyrexis/models";
+import { MemoryJobStore } from "@pyrexis/storage";
+import type { HandlerMap } from "@pyrexis/executors";
+import { deferred, engineWith, FlakyStore, until } from "./helpers.js";
+import type { Engine, EngineOptions } from "../src/index.js";
+
+const SEED = Number(process.env["FC_SEED"] ?? 20_251_202);
+const T0 = 1_800_000_000_000;
+
+/** Lets the engine's promises and immediates run (claims, commits, handlers). */
+async function settle(turns = 30): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}
+
+interface Started {
+  id: string;
+  at: number;
+  units: number;
+  job: Job;
+}
+
+/** An engine on fake time that records every start (clock time and the job's first weight). */
+function recorded(handlers: HandlerMap, options: Partial<EngineOptions> = {}): { engine: Engine; clock: ManualClock; starts: Started[] } {
+  const clock = (options.clock as ManualClock | undefined) ?? new ManualClock(T0);
+  const engine = engineWith(handlers, { clock, ...options });
+  const starts: Started[] = [];
+  engine.on("job:started", ({ job }) => starts.push({ id: job.id, at: clock.now(), units: job.limits?.[0]?.units ?? 0, job }));
+  return { engine, clock, starts };
+}
+
+function maxWindowSum(starts: readonly Started[], perMs: number): number {
+  let max = 0;
+  for (const s of starts) {
+    const sum = starts.filter((o) => o.at >= s.at && o.at < s.at + perMs).reduce((n, o) => n + o.units, 0);
+    max = Math.max(max, sum);
+  }
+  return max;
+}
+
+describe("rate limits", () => {
+  it("90,000 units / 60 s with seeded weights 200–8,000: no 60 s window over the limit, ≥ 95 % used while work waits (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 200, max: 8000 }), { minLength: 120, maxLength: 160 }), async (weights) => {
+        const { engine, clock, starts } = recorded(
+          { call: () => "ok" },
+          { limits: { openai: { rate: { units: 90_000, perMs: 60_000 } } }, store: new FlakyStore(new MemoryJobStore()) },
+        );
+        const loop = engine.runLoop();
+        await engine.submitJobs(weights.map((units) => ({ handler: "call", limits: [{ key: "openai", units }] })));
+        await settle();
+        while (starts.length < weights.length) {
+          clock.advance(1000);
+          await settle(3);
+        }
+        expect(maxWindowSum(starts, 60_000)).toBeLessThanOrEqual(90_000);
+        const windows = Math.floor((starts.at(-1)!.at - T0) / 60_000);
+        expect(windows).toBeGreaterThanOrEqual(4);
+        const used = starts.filter((s) => s.at < T0 + windows * 60_000).reduce((n, s) => n + s.units, 0);
+        expect(used / (windows * 90_000)).toBeGreaterThanOrEqual(0.95);
+        await engine.shutdown();
+        await loop;
+      }),
+      { seed: SEED, numRuns: 3 },
+    );
+  }, 60_000);
+
+  it.each(["claims (MemoryJobStore)", "no claims"])(
+    "a job without room waits, never fails, and starts at the exact time it fits, woken by one timer (%s)",
+    async (kind) => {
+      const clock = new ManualClock(T0);
+      const store = kind === "no claims" ? new FlakyStore(new MemoryJobStore()) : new MemoryJobStore({ clock });
+      const { engine, starts } = recorded({ call: () => "ok" }, { clock, store, limits: { api: { rate: { units: 10, perMs: 1000 } } } });
+      const loop = engine.runLoop();
+      const [a, b] = await engine.submitJobs([
+        { handler: "call", limits: [{ key: "api", units: 7 }] },
+        { handler: "call", limits: [{ key: "api", units: 7 }] },
+      ]);
+      expect((await engine.waitForResult(a!.id)).status).toBe("completed");
+      await settle();
+      expect(starts.map((s) => s.id)).toEqual([a!.id]);
+      clock.advance(999);
+      await settle();
+      expect(starts).toHaveLength(1);
+      clock.advance(1);
+      await settle();
+      expect(starts.map((s) => [s.id, s.at - T0])).toEqual([
+        [a!.id, 0],
+        [b!.id, 1000],
+      ]);
+      expect((await engine.waitForResult(b!.id)).status).toBe("completed");
+      await engine.shutdown();
+      await loop;
+    },
+  );
+
+  it("a job blocked by its limit holds up neither unrelated jobs nor lighter jobs' order: a heavy job is not starved", async () => {
+    const { engine, clock, starts } = recorded(
+      { call: () => "ok" },
+      { limits: { api: { rate: { units: 10, perMs: 1000 } }, pool: { maxConcurrent: 4 } }, store: new FlakyStore(new MemoryJobStore()) },
+    );
+    const loop = engine.runLoop();
+    const [first] = await engine.submitJobs([{ handler: "call", limits: [{ key: "api", units: 6 }] }]);
+    await engine.waitForResult(first!.id);
+    // 4 units left: the heavy job waits; the light job (other limits too, so another lane) would
+    // fit, but the limit is held for the better job that was refused first.
+    const [heavy, light, free] = await engine.submitJobs([
+      { handler: "call", priority: 9, limits: [{ key: "api", units: 10 }] },
+      { handler: "call", priority: 1, limits: [{ key: "api", units: 1 }, { key: "pool" }] },
+      { handler: "call", priority: 0 },
+    ]);
+    expect((await engine.waitForResult(free!.id)).status).toBe("completed");
+    await settle();
+    expect(starts.map((s) => s.id)).toEqual([first!.id, free!.id]);
+    clock.advance(1000);
+    await engine.waitForResult(heavy!.id);
+    expect(starts.map((s) => s.id)).toEqual([first!.id, free!.id, heavy!.id]);
+    clock.advance(1000);
+    await engine.waitForResult(light!.id);
+    expect(starts.map((s) => s.id)).toEqual([first!.id, free!.id, heavy!.id, light!.id]);
+    await engine.shutdown();
+    await loop;
+  });
+
+  it("jobs waiting for the same limit start in priority order once it has room", async () => {
+    const { engine, clock, starts } = recorded({ call: () => "ok" }, { limits: { api: { rate: { units: 1, perMs: 1000 } } } });
+    const loop = engine.runLoop();
+    const [first] = await engine.submitJobs([{ handler: "call", limits: [{ key: "api" }] }]);
+    await engine.waitForResult(first!.id);
+    const jobs = await engine.submitJobs([2, 8, 5].map((priority) => ({ handler: "call", priority, limits: [{ key: "api" }] })));
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await settle();
+    }
+    await Promise.all(jobs.map((j) => engine.waitForResult(j.id)));
+    expect(starts.slice(1).map((s) => s.job.priority)).toEqual([8, 5, 2]);
+    await engine.shutdown();
+    await loop;
+  });
+});
+
+describe("concurrency per key (maxConcurrent)", () => {
+  it("never runs more than maxConcurrent jobs of a limit at once, while other jobs run beside them", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const gates: (() => void)[] = [];
+    const { engine } = recorded(
+      {
+        gpu: async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await new Promise<void>((r) => gates.push(r));
+          inFlight--;
+        },
+        other: () => "ok",
+      },
+      { limits: { gpu: { maxConcurrent: 2 } } },
+    );
+    const loop = engine.runLoop();
+    const jobs = await engine.submitJobs(Array.from({ length: 8 }, () => ({ handler: "gpu", limits: [{ key: "gpu" }] })));
+    const other = await engine.submitJob({ handler: "other" });
+    expect((await engine.waitForResult(other.id)).status).toBe("completed");
+    for (let released = 0; released < jobs.length; released++) {
+      await until(() => gates.length > 0, "a gpu job to run");
+      await settle();
+      expect(inFlight).toBeLessThanOrEqual(2);
+      gates.shift()!();
+    }
+    const results = await Promise.all(jobs.map((j) => engine.waitForResult(j.id)));
+    expect(results.every((r) => r.status === "completed")).toBe(true);
+    expect(peak).toBe(2);
+    await engine.shutdown();
+    await loop;
+  });
+
+  it("gives the slot back for jobs that throw, time out or are cancelled: later jobs still get both slots", async () => {
+    const clock = new ManualClock(T0);
+    const hold = deferred();
+    let concurrent = 0;
+    let peak = 0;
+    const { engine } = recorded(
+      {
+        boom: () => {
+          throw new Error("boom");
+        },
+        hang: (_p, ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error))),
+        pair: async () => {
+          concurrent++;
+          peak = Math.max(peak, concurrent);
+          await hold.promise;
+          concurrent--;
+        },
+      },
+      { clock, limits: { key: { maxConcurrent: 2 } } },
+    );
+    const loop = engine.runLoop();
+    const limits = [{ key: "key" }];
+    const [boom, slow, cancelled] = await engine.submitJobs([
+      { handler: "boom", maxAttempts: 1, limits },
+      { handler: "hang", maxAttempts: 1, timeoutMs: 500, limits },
+      { handler: "hang", maxAttempts: 1, limits },
+    ]);
+    expect((await engine.waitForResult(boom!.id)).status).toBe("failed");
+    await until(async () => (await engine.getJob(cancelled!.id))?.status === "running", "the third job to run");
+    clock.advance(500);
+    expect((await engine.waitForResult(slow!.id)).error?.code).toBe("TIMEOUT");
+    await engine.cancelJob(cancelled!.id);
+    expect((await engine.waitForResult(cancelled!.id)).status).toBe("cancelled");
+    const pairs = await engine.submitJobs([
+      { handler: "pair", limits },
+      { handler: "pair", limits },
+    ]);
+    await until(() => peak === 2, "both slots to be used");
+    hold.resolve();
+    await Promise.all(pairs.map((j) => engine.waitForResult(j.id)));
+    await engine.shutdown();
+    await loop;
+  });
+});
+
+describe("bad limits: typed errors, nothing written", () => {
+  it.each([
+    [{ openai: {} }, "limits.openai"],
+    [{ openai: { rate: { units: 0, perMs: 1000 } } }, "limits.openai.rate.units"],
+    [{ openai: { rate: { units: 1.5, perMs: 1000 } } }, "limits.openai.rate.units"],
+    [{ openai: { rate: { units: 10, perMs: -1 } } }, "limits.openai.rate.perMs"],
+    [{ openai: { rate: { units: 10 } } }, "limits.openai.rate.perMs"],
+    [{ openai: { maxConcurrent: 0 } }, "limits.openai.maxConcurrent"],
+    [{ openai: { burst: 3, maxConcurrent: 1 } }, "limits.openai.burst"],
+    [{ "": { maxConcurrent: 1 } }, "limits."],
+    ["openai", "limits"],
+  ])("refuses the engine option limits %j (issue path %s)", (limits, path) => {
+    let error: unknown;
+    try {
+      engineWith({}, { limits: limits as EngineOptions["limits"] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]?.path.join(".")).toBe(path);
+  });
+
+  it("refuses bad group weights naming the group", () => {
+    expect(() => engineWith({}, { groupWeights: { "tenant-a": 0 } })).toThrow(/groupWeights\.tenant-a/);
+  });
+
+  it("refuses an unknown limit key and a weight above the capacity at submit; nothing is written", async () => {
+    const engine = engineWith(
+      { call: () => "ok" },
+      { limits: { openai: { rate: { units: 90_000, perMs: 60_000 } }, gpu: { maxConcurrent: 2 } } },
+    );
+    const unknown = await engine.submitJob({ handler: "call", limits: [{ key: "openia", units: 5 }] }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(UnknownLimitError);
+    expect(unknown).toMatchObject({ code: "UNKNOWN_LIMIT", limit: "openia", known: ["openai", "gpu"] });
+    const tooBig = await engine
+      .submitJobs([{ handler: "call" }, { handler: "call", limits: [{ key: "openai", units: 90_001 }] }])
+      .catch((e: unknown) => e);
+    expect(tooBig).toBeInstanceOf(LimitCapacityError);
+    expect(isPyrexisError(tooBig, "LIMIT_CAPACITY")).toBe(true);
+    // A concurrency-only limit has no capacity in units: any weight is fine.
+    await engine.submitJob({ handler: "call", limits: [{ key: "gpu", units: 1_000_000 }] });
+    expect(await engine.countByStatus()).toMatchObject({ pending: 1 });
+    await engine.shutdown();
+  });
+});
