@@ -32,6 +32,7 @@ describe("the metric catalogue against real emitters", () => {
       concurrency: { async: 4, thread: 1, process: 1 },
       thread: { maxWorkers: 1 },
       process: { maxWorkers: 1 },
+      limits: { api: { rate: { units: 100, perMs: 60_000 }, maxConcurrent: 2 } },
     });
     const started = new Promise<void>((resolve) => engine!.on("job:started", ({ job }) => job.handler === "slow" && resolve()));
     loop = engine.runLoop();
@@ -41,19 +42,22 @@ describe("the metric catalogue against real emitters", () => {
       { handler: "sum", payload: [4, 5], mode: "process" },
       { handler: "fail", maxAttempts: 2, backoff: { baseMs: 1, maxMs: 1 } },
       { handler: "slow", payload: { ms: 60_000 } },
+      { handler: "echo", payload: { text: "flow" }, limits: [{ key: "api", units: 3 }], group: "tenant-a" },
     ]);
     await started;
     await engine.cancelJob(jobs[4]!.id);
     const results = await Promise.all(jobs.map((j) => engine!.waitForResult(j.id)));
-    expect(results.map((r) => r.status)).toEqual(["completed", "completed", "completed", "failed", "cancelled"]);
+    expect(results.map((r) => r.status)).toEqual(["completed", "completed", "completed", "failed", "cancelled", "completed"]);
 
     const metrics = engine.getMetrics();
     const text = metrics.toPrometheus();
     const { counters, gauges, timings } = metrics.snapshot();
     const sourceNames = [...Object.keys(counters), ...Object.keys(gauges), ...Object.keys(timings)];
     expect(catalogueProblems(text, "engine", { catalogue, sourceNames, seen: seenEngine })).toEqual([]);
-    expect(counters).toMatchObject({ "job.submitted": 5, "job.completed": 3, "job.failed": 1, "job.retries": 1, "job.cancelled": 1 });
-    expect(text).toMatch(/^pyrexis_job_execution_seconds_count 6$/m);
+    expect(counters).toMatchObject({ "job.submitted": 6, "job.completed": 4, "job.failed": 1, "job.retries": 1, "job.cancelled": 1 });
+    expect(text).toMatch(/^pyrexis_job_execution_seconds_count 7$/m);
+    expect(text).toMatch(/^pyrexis_flow_dispatched_total\{group="tenant-a"\} 1$/m);
+    expect(text).toMatch(/^pyrexis_flow_limit_units\{limit="api"\} 3$/m);
   });
 
   it("pyrexis metrics --prometheus on that store exposes only documented pyrexis_ metrics", async () => {

@@ -118,6 +118,8 @@ class Active implements QueueEntry {
   settling: TerminalCommit | undefined = undefined;
   /** Claims: the version of this engine's lease on the job (its writes are fenced by it). */
   leaseVersion: number | undefined = undefined;
+  /** When it entered the flow gate (set by the gate; −1 when it did not wait there). */
+  gatedAt = -1;
 
   /** Its fair-sharing group (read by the flow gate's scheduler). */
   get group(): string | undefined {
@@ -1158,6 +1160,8 @@ export class Engine {
     this.#runningByMode.set(job.mode, (this.#runningByMode.get(job.mode) ?? 0) + 1);
     const running = new Running(job, now, fromLoop, this.#events, this.#attemptEnded);
     running.permit = permit;
+    if (permit !== undefined || job.group !== undefined) this.#flowStarted(job, active.gatedAt < 0 ? 0 : now - active.gatedAt);
+    active.gatedAt = -1;
     active.running = running;
     this.#attempts.add(running);
     if (claimed) {
@@ -1167,6 +1171,12 @@ export class Engine {
       this.#committer.updateWith(job, previous.version, undefined, new StartWhenDurable(this.#startHandlers, running));
     }
     return running;
+  }
+
+  /** Metrics of a job that came through the flow gate: its wait there, its group's dispatches. */
+  #flowStarted(job: Job, waitedMs: number): void {
+    this.#metrics.observe("flow.wait", Math.max(0, waitedMs));
+    if (job.group !== undefined) this.#metrics.increment("flow.dispatched", 1, { group: job.group });
   }
 
   /** What happens once the `running` record of an attempt (stores without claims) is durable, or refused. */
@@ -1608,13 +1618,18 @@ export class Engine {
   /**
    * The metrics registry, with gauges refreshed: `jobs.queued`, `jobs.ready`, `jobs.running`
    * per mode. Counters: `job.submitted`, `job.completed`, `job.failed`, `job.retries`,
-   * `job.cancelled`; timings: `job.execution`, `job.queue_wait`.
+   * `job.cancelled`; timings: `job.execution`, `job.queue_wait`. Flow control: `flow.wait` (timing),
+   * `flow.dispatched{group}` (counter), `flow.limit_units{limit}` and `flow.limit_running{limit}` (gauges).
    */
   getMetrics(): MetricsRegistry {
     this.#metrics.setGauge("jobs.queued", this.queuedCount);
     this.#metrics.setGauge("jobs.ready", (this.#source ? this.#claimedWaitingCount : this.#queue.readyCount) + this.#gate.size);
     for (const mode of this.#executors.modes) {
       this.#metrics.setGauge("jobs.running", this.#runningByMode.get(mode) ?? 0, { mode });
+    }
+    for (const [limit, stats] of Object.entries(this.#gate.limitStats())) {
+      this.#metrics.setGauge("flow.limit_units", stats.unitsInWindow, { limit });
+      this.#metrics.setGauge("flow.limit_running", stats.running, { limit });
     }
     return this.#metrics;
   }

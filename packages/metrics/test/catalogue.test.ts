@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { MetricsRegistry } from "../src/index.js";
 import { catalogueProblems, missingRows, readCatalogue } from "./metric-catalogue.js";
 
-const UNIT_OF_TYPE = { counter: ["jobs", "attempts", "requests"], gauge: ["jobs"], summary: ["seconds"] } as const;
+const UNIT_OF_TYPE = { counter: ["jobs", "attempts", "requests"], gauge: ["jobs", "units"], summary: ["seconds"] } as const;
 
 describe("the README's metric catalogue", () => {
   const catalogue = readCatalogue();

@@ -25,6 +25,8 @@ export interface GateSubject extends FairEntry {
   readonly enqueuedAt: number;
   readonly runAt: number | undefined;
   readonly mode: string;
+  /** When it entered the gate (clock ms; set by the gate), for the wait metric. */
+  gatedAt: number;
 }
 
 /** The live state of one limit in this engine. */
@@ -219,6 +221,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
       this.#queues.set(subject.mode, queue);
     }
     queue.push(subject);
+    subject.gatedAt = this.#clock.now();
     this.#size++;
   }
 
