@@ -42,8 +42,8 @@ const LATENCY_SERIES = /** @type {const} */ ([
   { run: "cold", field: "p99", series: "p99, cold" },
 ]);
 
-/** Sizes and fonts every chart shares, so the set reads as one. */
-const CONFIG = {
+/** Sizes and fonts every chart shares (the scale chart's too), so the set reads as one. */
+export const CONFIG = {
   font: "Helvetica, Arial, sans-serif",
   background: "white",
   view: { stroke: null },
