@@ -155,5 +155,7 @@ describe("the scale chart", () => {
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).toContain("SMOKE RUN (--quick): not results");
     expect(svg).toContain("PostgreSQL");
+    // The skipped size is not a point: the subtitle says so.
+    expect(svg).toContain("not measured: PostgreSQL 1,000,000 (skipped: estimated 20 min &gt; --max-minutes 15)");
   });
 });

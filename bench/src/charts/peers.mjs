@@ -165,7 +165,7 @@ export function provenance(json) {
  * @param {string} text
  * @param {number} width
  */
-function wrap(text, width) {
+export function wrap(text, width) {
   const lines = [];
   let line = "";
   for (const word of text.split(" ")) {

@@ -1,7 +1,7 @@
 // The scale bench's chart, from the JSON scale.mjs writes: cost per job against backlog size,
 // one line per store, CPU and wall time side by side, with each store's 1.3× line (the target:
 // flat within 1.3× of its smallest backlog). Pure: JSON in, a Vega-Lite spec out.
-import { CONFIG } from "./peers.mjs";
+import { CONFIG, wrap } from "./peers.mjs";
 
 /**
  * The fields of a scale JSON the chart reads.
@@ -52,13 +52,18 @@ function targetLines(data, within) {
  */
 function provenance(json) {
   const { machine, load } = json;
+  // A size that was not measured is absent from the lines: the subtitle says which and why.
+  const unmeasured = json.runs
+    .filter((r) => r.status !== "ok")
+    .map((r) => `${STORE_NAMES[r.store] ?? r.store} ${r.n.toLocaleString("en-US")} (${r.status}${r.reason ? `: ${r.reason}` : ""})`);
   const lines = [
-    `${json.date.slice(0, 10)}, ${json.command ?? "node src/scale.mjs"} (from bench/)`,
+    ...wrap(`${json.date.slice(0, 10)}, ${json.command ?? "node src/scale.mjs"} (from bench/)`, 90),
     `${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}` +
       (load ? `; load average ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end` : "") +
       `; concurrency ${json.params.concurrency}, no-op jobs`,
     "dashed: 1.3 × the store's cost at its smallest backlog (the target: flat within 1.3×)",
     "CPU: the bench process's (user + system), not the database server's",
+    ...unmeasured.flatMap((u) => wrap(`not measured: ${u}`, 90)),
   ];
   return json.smoke ? ["SMOKE RUN (--quick): not results", ...lines] : lines;
 }
