@@ -89,7 +89,7 @@ describe("chartsFor", () => {
   it("draws a peers JSON, with or without its kind, and refuses a kind it has no charts for", () => {
     expect(kindOf(peersJson({ kind: undefined }))).toBe("peers");
     expect(chartsFor(peersJson()).map((c) => c.name)).toEqual(["throughput", "latency"]);
-    expect(() => chartsFor({ kind: "scale" })).toThrow(/no charts for a JSON of kind scale; known kinds: peers/);
+    expect(() => chartsFor({ kind: "other" })).toThrow(/no charts for a JSON of kind other; known kinds: peers, scale/);
     expect(() => chartsFor({})).toThrow(TypeError);
   });
 

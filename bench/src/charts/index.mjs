@@ -1,11 +1,12 @@
 // Charts from a bench's JSON, by the JSON's `kind`: each bench that writes JSON names its kind
-// and gets one entry here mapping its JSON to charts. The peer bench is "peers"; a scale bench
-// (backlog of 10k / 100k / 1M jobs) would add "scale" with a cost-per-job-against-backlog chart,
-// drawn by the same renderer.
+// and gets one entry here mapping its JSON to charts, all drawn by the same renderer. The peer
+// bench is "peers"; the scale bench (backlogs of 10k / 100k / 1M jobs) is "scale", with its
+// cost-per-job-against-backlog chart.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { peerCharts } from "./peers.mjs";
 import { renderSvg } from "./render.mjs";
+import { scaleCharts } from "./scale.mjs";
 
 /** @typedef {import("./peers.mjs").Chart} Chart */
 /** @typedef {import("./peers.mjs").ContenderInfo} ContenderInfo */
@@ -18,6 +19,7 @@ import { renderSvg } from "./render.mjs";
 const BY_KIND = {
   // Its kind says it is what peers.mjs writes.
   peers: (json, labels) => peerCharts(/** @type {import("./peers.mjs").PeersJson} */ (json), labels),
+  scale: (json) => scaleCharts(/** @type {import("./scale.mjs").ScaleJson} */ (json)),
 };
 
 /**

@@ -42,8 +42,8 @@ const LATENCY_SERIES = /** @type {const} */ ([
   { run: "cold", field: "p99", series: "p99, cold" },
 ]);
 
-/** Sizes and fonts every chart shares, so the set reads as one. */
-const CONFIG = {
+/** Sizes and fonts every chart shares (the scale chart's too), so the set reads as one. */
+export const CONFIG = {
   font: "Helvetica, Arial, sans-serif",
   background: "white",
   view: { stroke: null },
@@ -165,7 +165,7 @@ export function provenance(json) {
  * @param {string} text
  * @param {number} width
  */
-function wrap(text, width) {
+export function wrap(text, width) {
   const lines = [];
   let line = "";
   for (const word of text.split(" ")) {
