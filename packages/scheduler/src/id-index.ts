@@ -4,12 +4,24 @@
 // - a bucket is two adjacent Int32s, the id's 32-bit hash and the slot number, so a probe reads
 //   one cache line and compares hashes; the id strings are compared only on a full hash match;
 // - each slot remembers its bucket, so `pop` and `remove` delete without hashing the id again;
-// - deletion is a backward shift (linear probing), so there are no tombstones to clean up.
+// - deletion is a backward shift (linear probing), so there are no tombstones to clean up;
+// - it hashes only an id's last 16 code units until ids that collide show up (see `insert`).
 
 /** Smallest number of buckets; a power of two. */
 const MIN_BUCKETS = 64;
 /** Initial length of the per-slot bucket table; it doubles as slot numbers grow. */
 const MIN_SLOTS = 64;
+/**
+ * Code units of an id's end that a fresh index hashes (see {@link hashIdTail}). 16 covers a
+ * UUIDv7's last two groups: the low counter bits and its 44 random bits.
+ */
+const TAIL = 16;
+/**
+ * Ids with the same hash as the one being inserted (and not equal to it) that one insert may
+ * meet before the index switches to hashing whole ids. Under a seeded 32-bit hash even two such
+ * ids in one probe run are a one-in-billions event; 8 means the ids share their hashed tail.
+ */
+const COLLISION_LIMIT = 8;
 
 /**
  * A random 32-bit seed for {@link hashId}. From `crypto.getRandomValues`, not `Math.random`, whose
@@ -36,8 +48,25 @@ function randomSeed(): number {
  * @internal
  */
 export function hashId(id: string, seed: number): number {
+  return hashFrom(id, seed, 0);
+}
+
+/**
+ * {@link hashId} of an id's last {@link TAIL} code units and its length: the same value as
+ * `hashId` for an id of at most 16 code units. About 2 ns per code unit is what hashing costs here
+ * (a `charCodeAt` each), so a 36-character UUID hashes in well under half the time. Sampling alone
+ * would let an attacker vary the unhashed characters and collide at will, whatever the seed;
+ * {@link IdIndex} detects exactly that and hashes whole ids from then on.
+ * @internal
+ */
+export function hashIdTail(id: string, seed: number): number {
+  return hashFrom(id, seed, id.length > TAIL ? id.length - TAIL : 0);
+}
+
+/** The seeded hash of `id`'s code units from index `from` on, and of its whole length. */
+function hashFrom(id: string, seed: number, from: number): number {
   let h = seed ^ id.length;
-  for (let i = 0; i < id.length; i++) {
+  for (let i = from; i < id.length; i++) {
     h = Math.imul(h ^ id.charCodeAt(i), 0x9e3779b1);
     h ^= h >>> 15;
   }
@@ -52,6 +81,13 @@ export function hashId(id: string, seed: number): number {
  * (then it doubles). Like a Java, Go or Rust hash map it does not shrink as ids are deleted; it
  * drops back to the minimum when it empties. Memory: 8 bytes per bucket, 16–32 bytes per id at
  * the high-water mark, plus 12 bytes per slot (its bucket and a reference to its id).
+ *
+ * It starts by hashing each id's tail ({@link hashIdTail}). An insert that meets
+ * {@link COLLISION_LIMIT} other ids with its hash, which ids that differ only before their last
+ * 16 code units do (by design or by attack), switches it for good to {@link hashId} of whole ids
+ * and rehashes what it holds: .NET's `Dictionary<string, …>` does the same, switching to a
+ * randomized hash after 100 collisions in a chain. An attacker gets at most that many cheap
+ * collisions per hash value before the seeded whole-id hash applies.
  * @internal
  */
 export class IdIndex {
@@ -66,15 +102,22 @@ export class IdIndex {
   /** `ids[slot]`: the id indexed at that slot, compared on a hash match. */
   #ids: (string | undefined)[] = [];
   readonly #seed: number;
+  /** True once ids sharing their tails collided: whole ids are hashed from then on. */
+  #whole = false;
 
   /** `seed` is for tests; by default a random one, see {@link hashId}. */
   constructor(seed: number = randomSeed()) {
     this.#seed = seed;
   }
 
+  /** True once the index hashes whole ids rather than their tails (see the class notes). */
+  get hashesWholeIds(): boolean {
+    return this.#whole;
+  }
+
   /** The id's 32-bit hash. A method so that tests can force collisions in a subclass. */
   hash(id: string): number {
-    return hashId(id, this.#seed);
+    return this.#whole ? hashId(id, this.#seed) : hashIdTail(id, this.#seed);
   }
 
   /**
@@ -86,10 +129,18 @@ export class IdIndex {
     const cells = this.#cells;
     const mask = this.#mask;
     let b = h & mask;
+    let same = 0;
     for (;;) {
       const s = cells[2 * b + 1] as number;
       if (s === 0) break;
-      if (cells[2 * b] === h && this.#ids[s - 1] === id) return false;
+      if (cells[2 * b] === h) {
+        if (this.#ids[s - 1] === id) return false;
+        // Every id with this hash sits in this probe run, so the insert meets them all.
+        if (++same === COLLISION_LIMIT && !this.#whole) {
+          this.#hashWholeIds();
+          return this.insert(id, slot);
+        }
+      }
       b = (b + 1) & mask;
     }
     cells[2 * b] = h;
@@ -159,6 +210,26 @@ export class IdIndex {
     this.#mask = MIN_BUCKETS - 1;
     this.#bucketOf = new Int32Array(MIN_SLOTS);
     this.#ids = [];
+  }
+
+  /** Switches to hashing whole ids: every indexed id is hashed again, into fresh buckets. */
+  #hashWholeIds(): void {
+    this.#whole = true;
+    const from = this.#cells;
+    const to = new Int32Array(from.length);
+    const mask = this.#mask;
+    const bucketOf = this.#bucketOf;
+    for (let i = 1; i < from.length; i += 2) {
+      const s = from[i] as number;
+      if (s === 0) continue;
+      const h = this.hash(this.#ids[s - 1] as string);
+      let b = h & mask;
+      while (to[2 * b + 1] !== 0) b = (b + 1) & mask;
+      to[2 * b] = h;
+      to[2 * b + 1] = s;
+      bucketOf[s - 1] = b;
+    }
+    this.#cells = to;
   }
 
   /** Moves every entry into `buckets` buckets, by its stored hash (no id is hashed again). */

@@ -174,6 +174,22 @@ describe("remove / has / size", () => {
     expect(s.size).toBe(0);
   });
 
+  it("ids that differ only before a long shared suffix work as any others (the index hashes them whole)", () => {
+    // They share the 16 code units the index hashes at first; past a few it switches to whole ids.
+    const { clock, s } = setup(0);
+    const id = (i: number) => `${i}:tenant-a/nightly-report`;
+    for (let i = 0; i < 500; i++) s.push({ id: id(i), priority: i % 2, ...(i % 5 === 0 ? { runAt: T0 + 1 } : {}) });
+    expect(() => s.push({ id: id(7), priority: 3 })).toThrow(DuplicateJobError);
+    expect([s.size, s.has(id(499)), s.has(id(500)), s.remove(id(1)), s.remove(id(5))]).toEqual([500, true, false, true, true]);
+    clock.advance(1);
+    const popped = drain(s);
+    expect(popped).toHaveLength(498);
+    // Priority 1 (odd i) first, then 0, each FIFO by push order (delayed ones too, aging off).
+    const order = popped.map((x) => Number(x.split(":")[0]));
+    const pushed = Array.from({ length: 500 }, (_, i) => i).filter((i) => i !== 1 && i !== 5);
+    expect(order).toEqual([...pushed.filter((i) => i % 2 === 1), ...pushed.filter((i) => i % 2 === 0)]);
+  });
+
   it("the id is indexed as pushed: pop and remove still work if the entry's id is changed later", () => {
     const { s } = setup();
     const entry: { id: string; priority: number } = { id: "a", priority: 1 };
