@@ -417,6 +417,11 @@ describe("hashId", () => {
       expect(hashId(`${long.slice(0, i)}y${long.slice(i + 1)}`, 1)).not.toBe(hashId(long, 1));
     }
     expect(hashId("", 1)).not.toBe(hashId("\0", 1));
+    // Code units go in two at a time: their order within a pair and an odd last one count too.
+    expect(hashId("ab", 1)).not.toBe(hashId("ba", 1));
+    expect(hashId("abc", 1)).not.toBe(hashId("ab", 1));
+    expect(hashId("a\0", 1)).not.toBe(hashId("a", 1));
+    expect(hashId("\u0001\0", 1)).not.toBe(hashId("\0\u0001", 1));
   });
 
   it("hashIdTail is hashId for ids of up to 16 code units, and of the last 16 and the length beyond", () => {
