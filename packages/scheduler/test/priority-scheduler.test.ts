@@ -116,6 +116,19 @@ describe("delayed entries", () => {
     expect(s.pop()?.id).toBe("delayed-p5"); // tie at exactly 1 point: older push wins
   });
 
+  it("a delayed entry in a slot past the first 64 keeps its aging key (that table grows on first use)", () => {
+    // 300 ready entries take slots 0–299; the delayed ones land in slots the key table never had.
+    const { clock, s } = setup(); // 1 point = 10 s
+    for (let i = 0; i < 300; i++) s.push({ id: `r${i}`, priority: 0, enqueuedAt: T0 - 1_000_000 + i });
+    s.push({ id: "d-p4", priority: 4, runAt: T0 + 10_000 });
+    s.push({ id: "d-p5", priority: 5, runAt: T0 + 20_000 });
+    for (let i = 0; i < 290; i++) s.pop();
+    clock.advance(20_000);
+    // Keys: r290… ≈ 0 + 100 points of age; d-p5: 5 + 0; d-p4: 4 + 1. The old ones first, then a tie
+    // of 5 points that FIFO gives to d-p4, pushed first.
+    expect(drain(s)).toEqual([...Array.from({ length: 10 }, (_, i) => `r${290 + i}`), "d-p4", "d-p5"]);
+  });
+
   it("due entries move to the ready heap on peek, pop and readyCount", () => {
     const { clock, s } = setup(0);
     s.push({ id: "d", priority: 3, runAt: T0 + 10 });
