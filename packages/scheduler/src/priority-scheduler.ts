@@ -93,7 +93,7 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     const readyKey = keyMs(priority, runAt > base ? runAt : base, this.#scale);
     const slot = this.#claim(entry, id, priority);
     if (runAt > now) {
-      this.#table.setReadyKey(slot, readyKey);
+      this.#table.readyKey[slot] = readyKey;
       this.#delayed.push(-runAt, this.#seq++, slot);
     } else {
       this.#ready.push(priority, readyKey, this.#seq++, slot);

@@ -16,9 +16,8 @@ function grown<A extends Float64Array | Int32Array | Uint8Array>(old: A, capacit
  * `pos[slot]` says where the entry is, kept current on every move so removal by id needs no
  * search: `~i` at index `i` of the delayed heap (< 0), `2i + 1` at index `i` of its level's late
  * heap, `2a` at absolute index `a` of its level's FIFO ring. `level[slot]` is its priority and
- * `readyKey[slot]` its aging key (for delayed entries only, set through {@link setReadyKey}: the
- * ready queue keeps its own copy, so a queue without delayed entries never grows this array).
- * Freed slots are reused (LIFO).
+ * `readyKey[slot]` its aging key (written for delayed entries only: the ready queue keeps its own
+ * copy). Freed slots are reused (LIFO).
  * @internal
  */
 export class SlotTable<T> {
@@ -35,17 +34,12 @@ export class SlotTable<T> {
       slot = this.#next++;
       if (slot === this.pos.length) {
         this.pos = grown(this.pos, slot * 2);
+        this.readyKey = grown(this.readyKey, slot * 2);
         this.level = grown(this.level, slot * 2);
       }
     }
     this.entries[slot] = entry;
     return slot;
-  }
-
-  /** Records a delayed entry's aging key, growing `readyKey` to the slot table's size if needed. */
-  setReadyKey(slot: number, key: number): void {
-    if (slot >= this.readyKey.length) this.readyKey = grown(this.readyKey, this.pos.length);
-    this.readyKey[slot] = key;
   }
 
   /** Frees a slot and drops the entry reference so a removed entry can be collected. */
