@@ -1,7 +1,9 @@
 // Benchmark: PriorityScheduler vs a bare binary heap of {priority, seq} (the floor) and
 // p-queue's PriorityQueue. Not a test. Run: pnpm --filter @pyrexis/scheduler bench
+// Ids are UUIDv7-shaped 36-character strings by default, like the engine's; `-- --ids=short` uses
+// the short `j0` … `j1299999` of earlier runs.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { PriorityQueue } from "p-queue";
 import { seededRandom } from "@pyrexis/test-utils/random";
 import { IdIndex } from "../dist/id-index.js";
@@ -12,12 +14,62 @@ const STEADY_OPS = 300_000;
 const BUDGET_NS = 2e9; // a slow implementation stops after this much time per case
 
 // --- deterministic input (mulberry32, seed 42: the same input every run) ---------------------
+const LOAD_AT_START = loadavg();
 const LARGEST = /** @type {number} */ (SIZES.at(-1));
 const MAX = LARGEST + STEADY_OPS;
 const rand = seededRandom(42);
 const priorities = new Uint8Array(MAX);
 for (let i = 0; i < MAX; i++) priorities[i] = Math.floor(rand() * 11);
-const ids = Array.from({ length: MAX }, (_, i) => `j${i}`);
+// Every contender gets the same ids. The floor never reads them (a heap of {priority, seq} has no
+// id), so its ratio charges the whole cost of ids, their length included, to the others.
+const ID_KINDS = ["uuid", "short"];
+const idsArg = process.argv.find((a) => a.startsWith("--ids="))?.slice("--ids=".length) ?? "uuid";
+if (!ID_KINDS.includes(idsArg)) throw new Error(`--ids must be one of ${ID_KINDS.join(", ")}, got ${idsArg}`);
+const ids = idsArg === "short" ? Array.from({ length: MAX }, (_, i) => `j${i}`) : uuidV7Ids(MAX, seededRandom(7));
+
+/**
+ * `n` ids shaped like the engine's (`generateJobId` of @pyrexis/models: 48-bit ms timestamp,
+ * version 7, a 30-bit counter started at a random value each millisecond, variant, 44 random
+ * bits), but deterministic: a fixed start time, 16 ids per millisecond, randomness from `random`.
+ * Written through a latin1 buffer as the engine's are, so they are flat one-byte strings (a
+ * template-literal concatenation would make cons strings, which the engine never queues).
+ * @param {number} n @param {() => number} random
+ */
+function uuidV7Ids(n, random) {
+  const text = Buffer.from("00000000-0000-0000-0000-000000000000", "latin1");
+  const at = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+  const bytes = new Uint8Array(16);
+  const HEX = Buffer.from("0123456789abcdef", "latin1");
+  const byte = () => Math.floor(random() * 256);
+  const out = new Array(n);
+  let ms = Date.UTC(2026, 0, 1);
+  let counter = 0;
+  for (let i = 0; i < n; i++) {
+    if (i % 16 === 0) {
+      ms++;
+      counter = Math.floor(random() * 2 ** 29);
+    } else {
+      counter++;
+    }
+    const hi = Math.floor(ms / 2 ** 32);
+    const lo = ms >>> 0;
+    bytes.set([hi >>> 8, hi, lo >>> 24, lo >>> 16, lo >>> 8, lo]);
+    bytes[6] = 0x70 | ((counter >>> 26) & 0x0f);
+    bytes[7] = counter >>> 18;
+    bytes[8] = 0x80 | ((counter >>> 12) & 0x3f);
+    bytes[9] = counter >>> 4;
+    bytes[10] = ((counter & 0x0f) << 4) | (byte() & 0x0f);
+    for (let b = 11; b < 16; b++) bytes[b] = byte();
+    for (let b = 0; b < 16; b++) {
+      const v = /** @type {number} */ (bytes[b]);
+      const t = /** @type {number} */ (at[b]);
+      text[t] = /** @type {number} */ (HEX[v >>> 4]);
+      text[t + 1] = /** @type {number} */ (HEX[v & 15]);
+    }
+    out[i] = text.toString("latin1");
+  }
+  return out;
+}
 const entries = Array.from({ length: MAX }, (_, i) => ({
   id: /** @type {string} */ (ids[i]),
   priority: /** @type {number} */ (priorities[i]),
@@ -362,9 +414,10 @@ const floor = (size, key) => {
   if (!row) throw new Error(`no floor row at ${size}`);
   return row[key];
 };
+const fmtLoad = (/** @type {number[]} */ xs) => xs.map((x) => x.toFixed(2)).join(" ");
 const fmt = (/** @type {number | undefined} */ x) => (x === undefined ? "n/a" : x.toFixed(0));
 const lines = [
-  `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}; CPU time; random priorities 0–10 (seed 42); median of 15 / 5 / 3 interleaved rounds.`,
+  `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}; CPU time; random priorities 0–10 (seed 42); ${idsArg === "uuid" ? "UUIDv7-shaped 36-character ids" : "short ids j0 … j1299999"}; median of 15 / 5 / 3 interleaved rounds; load average (1, 5, 15 min) ${fmtLoad(LOAD_AT_START)} at the start, ${fmtLoad(loadavg())} at the end.`,
   "",
   "| size | implementation | push-all-then-pop-all ns/op | × floor | steady pop+push ns/pair | × floor | bytes/entry |",
   "|---:|---|---:|---:|---:|---:|---:|",
@@ -395,5 +448,16 @@ console.log(lines.join("\n"));
 mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
 writeFileSync(
   new URL("../bench-results/scheduler.json", import.meta.url),
-  JSON.stringify({ node: process.version, cpus: cpus().length, date: new Date().toISOString(), results }, null, 2),
+  JSON.stringify(
+    {
+      node: process.version,
+      cpus: cpus().length,
+      date: new Date().toISOString(),
+      ids: idsArg,
+      loadavg: { start: LOAD_AT_START, end: loadavg() },
+      results,
+    },
+    null,
+    2,
+  ),
 );

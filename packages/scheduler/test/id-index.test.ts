@@ -3,7 +3,7 @@
 // subclasses, make the collisions that a good hash would make too rare to test.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { IdIndex, hashId } from "../src/id-index.js";
+import { IdIndex, hashId, hashIdTail } from "../src/id-index.js";
 
 const SEED = Number(process.env["FC_SEED"] ?? 20_251_126);
 
@@ -245,6 +245,168 @@ describe("IdIndex", () => {
   });
 });
 
+/** A UUIDv7-shaped id: `ms` as its 48-bit timestamp, then `n` as counter and tail digits. */
+function uuidLike(ms: number, n: number): string {
+  const hex = (x: number, width: number) => x.toString(16).padStart(width, "0").slice(-width);
+  const t = hex(ms, 12);
+  return `${t.slice(0, 8)}-${t.slice(8)}-7${hex(n >>> 12, 3)}-${hex(0x8000 | (n & 0x3fff), 4)}-${hex(Math.imul(n, 0x9e3779b1) >>> 0, 12)}`;
+}
+
+/** 17 code units: ids built as `<something>${SUFFIX}` share their hashed tail. */
+const SUFFIX = "-shared-suffix-17";
+
+describe("IdIndex: tail hashing and the switch to whole ids", () => {
+  it("ids sharing a long prefix (UUIDv7 of one millisecond) are told apart by their tails: no switch", () => {
+    const index = new IdIndex(21);
+    const model = new Map<string, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const id = uuidLike(0x019b76daa801 + (i >> 6), i);
+      expect(index.insert(id, i)).toBe(true);
+      model.set(id, i);
+    }
+    expect(index.hashesWholeIds).toBe(false);
+    expectSame(index, model, [uuidLike(0, 0), uuidLike(0x019b76daa801, 1 << 20)]);
+  });
+
+  it("ids that differ only before a shared 16-code-unit tail switch it to whole ids, losing nothing", () => {
+    const index = new IdIndex(22);
+    const model = new Map<string, number>();
+    // 8 ids with one hash: the 8th insert meets 7, below the limit.
+    for (let i = 0; i < 8; i++) {
+      index.insert(`${i}${SUFFIX}`, i);
+      model.set(`${i}${SUFFIX}`, i);
+    }
+    expect(index.hashesWholeIds).toBe(false);
+    expectSame(index, model);
+    // The 9th meets 8 of them: switch, rehash, and the insert goes ahead.
+    expect(index.insert(`8${SUFFIX}`, 8)).toBe(true);
+    model.set(`8${SUFFIX}`, 8);
+    expect(index.hashesWholeIds).toBe(true);
+    expectSame(index, model, [`9${SUFFIX}`, SUFFIX]);
+    expect(index.insert(`3${SUFFIX}`, 30)).toBe(false);
+    // Deletes by slot still find their (new) buckets, and it keeps growing correctly.
+    for (const i of [0, 8, 4]) {
+      index.delete(i);
+      model.delete(`${i}${SUFFIX}`);
+    }
+    for (let i = 9; i < 5_000; i++) {
+      index.insert(`${i}${SUFFIX}`, i);
+      model.set(`${i}${SUFFIX}`, i);
+    }
+    expectSame(index, model, [`0${SUFFIX}`, `8${SUFFIX}`]);
+  });
+
+  it("after the switch it hashes with hashId, so those ids no longer share a hash", () => {
+    const seen: number[] = [];
+    class Spy extends IdIndex {
+      override hash(id: string): number {
+        const h = super.hash(id);
+        seen.push(h);
+        return h;
+      }
+    }
+    const index = new Spy(23);
+    for (let i = 0; i < 9; i++) index.insert(`${i}${SUFFIX}`, i);
+    expect(index.hashesWholeIds).toBe(true);
+    seen.length = 0;
+    for (let i = 0; i < 9; i++) expect(index.find(`${i}${SUFFIX}`)).toBe(i);
+    expect(seen).toEqual(Array.from({ length: 9 }, (_, i) => hashId(`${i}${SUFFIX}`, 23)));
+    expect(new Set(seen).size).toBe(9);
+  });
+
+  it("a forced constant hash switches once and stays correct (whole-id hashing cannot help it)", () => {
+    const index = new ConstantHashIndex(77);
+    const model = new Map<string, number>();
+    for (let i = 0; i < 100; i++) {
+      expect(index.insert(`k${i}`, i)).toBe(true);
+      model.set(`k${i}`, i);
+    }
+    expect(index.hashesWholeIds).toBe(true);
+    expectSame(index, model, ["k100"]);
+  });
+
+  it("the switch lasts: emptied and cleared, it goes on hashing whole ids", () => {
+    const index = new IdIndex(24);
+    for (let i = 0; i < 9; i++) index.insert(`${i}${SUFFIX}`, i);
+    for (let i = 0; i < 9; i++) index.delete(i);
+    expect([index.size, index.hashesWholeIds]).toEqual([0, true]);
+    index.clear();
+    expect(index.hashesWholeIds).toBe(true);
+    for (let i = 0; i < 9; i++) expect(index.insert(`${i}${SUFFIX}`, i)).toBe(true);
+    expect(index.find(`5${SUFFIX}`)).toBe(5);
+  });
+
+  it("ids of unusual lengths and non-ASCII tails, before and after the switch", () => {
+    const ids = [
+      "",
+      "a",
+      "x".repeat(15),
+      "x".repeat(16),
+      "x".repeat(17),
+      "y".repeat(17),
+      `y${"x".repeat(16)}`,
+      "😀".repeat(8), // 16 code units
+      `a${"😀".repeat(8)}`,
+      `${"😀".repeat(8)}\ud83d`, // a lone high surrogate at the very end
+      `\ude00${"é".repeat(15)}`, // a surrogate half just outside the tail
+      `\ud83d${"é".repeat(15)}`,
+      "日本語のジョブ識別子".repeat(4),
+      "z".repeat(100_000),
+      `${"z".repeat(99_999)}y`,
+      `y${"z".repeat(99_999)}`,
+    ];
+    for (const force of [false, true]) {
+      const index = new IdIndex(25);
+      if (force) for (let i = 0; i < 9; i++) index.insert(`${i}${SUFFIX}`, 1000 + i);
+      expect(index.hashesWholeIds).toBe(force);
+      ids.forEach((id, slot) => expect(index.insert(id, slot)).toBe(true));
+      ids.forEach((id, slot) => expect(index.insert(id, 100 + slot)).toBe(false));
+      ids.forEach((id, slot) => expect(index.find(id)).toBe(slot));
+      expect(index.find("x".repeat(18))).toBe(-1);
+    }
+  });
+
+  it("matches a Map when ids share tails and prefixes, across the switch (fast-check)", () => {
+    const id = fc
+      .tuple(
+        fc.string({ unit: fc.constantFrom("a", "é", "\ud83d"), maxLength: 3 }),
+        fc.constantFrom("", SUFFIX, `${SUFFIX}x`, "x".repeat(20)),
+      )
+      .map(([head, tail]) => head + tail);
+    const command = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ op: fc.constant("insert" as const), id }) },
+      { weight: 2, arbitrary: fc.record({ op: fc.constant("delete" as const), pick: fc.nat() }) },
+      { weight: 2, arbitrary: fc.record({ op: fc.constant("find" as const), id }) },
+    );
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 300 }), (commands) => {
+        const index = new IdIndex(SEED);
+        const slots = new Slots();
+        const model = new Map<string, number>();
+        for (const c of commands) {
+          if (c.op === "insert") {
+            const slot = slots.take();
+            const inserted = index.insert(c.id, slot);
+            expect(inserted).toBe(!model.has(c.id));
+            if (inserted) model.set(c.id, slot);
+            else slots.give(slot);
+          } else if (c.op === "delete") {
+            if (model.size === 0) continue;
+            const [victim, slot] = [...model][c.pick % model.size] as [string, number];
+            index.delete(slot);
+            model.delete(victim);
+            slots.give(slot);
+          } else {
+            expect(index.find(c.id)).toBe(model.get(c.id) ?? -1);
+          }
+        }
+        expectSame(index, model);
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+});
+
 describe("hashId", () => {
   it("depends on the seed (so collisions cannot be precomputed) and on every code unit", () => {
     expect(hashId("job-1", 1)).toBe(hashId("job-1", 1));
@@ -255,6 +417,28 @@ describe("hashId", () => {
       expect(hashId(`${long.slice(0, i)}y${long.slice(i + 1)}`, 1)).not.toBe(hashId(long, 1));
     }
     expect(hashId("", 1)).not.toBe(hashId("\0", 1));
+    // Code units go in two at a time: their order within a pair and an odd last one count too.
+    expect(hashId("ab", 1)).not.toBe(hashId("ba", 1));
+    expect(hashId("abc", 1)).not.toBe(hashId("ab", 1));
+    expect(hashId("a\0", 1)).not.toBe(hashId("a", 1));
+    expect(hashId("\u0001\0", 1)).not.toBe(hashId("\0\u0001", 1));
+  });
+
+  it("hashIdTail is hashId for ids of up to 16 code units, and of the last 16 and the length beyond", () => {
+    for (const id of ["", "a", "j1299999", "x".repeat(16), "😀".repeat(8)]) expect(hashIdTail(id, 3)).toBe(hashId(id, 3));
+    const long = "019b76da-a801-7017-be2a-5ffab2856777"; // 36: the tail is "be2a-5ffab2856777"
+    expect(hashIdTail(long, 3)).toBe(hashIdTail(`X${long.slice(1)}`, 3)); // a change before the tail
+    expect(hashIdTail(long, 3)).not.toBe(hashIdTail(`${long.slice(0, 35)}8`, 3)); // in the tail
+    expect(hashIdTail(long, 3)).not.toBe(hashIdTail(`0${long}`, 3)); // the length counts
+    expect(hashIdTail(long, 3)).not.toBe(hashIdTail(long, 4)); // and the seed
+    expect(hashIdTail(long, 3)).not.toBe(hashId(long, 3));
+  });
+
+  it("spreads UUIDv7 ids of one millisecond over the low bits, by their tails", () => {
+    // As the test below, for 4096 UUIDs sharing their first 19 characters.
+    const used = new Set<number>();
+    for (let i = 0; i < 4096; i++) used.add(hashIdTail(uuidLike(0x019b76daa801, i), 0x5eed) & 1023);
+    expect(used.size).toBeGreaterThan(990);
   });
 
   it("spreads sequential ids over the low bits that pick a bucket", () => {

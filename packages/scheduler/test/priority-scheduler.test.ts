@@ -116,6 +116,19 @@ describe("delayed entries", () => {
     expect(s.pop()?.id).toBe("delayed-p5"); // tie at exactly 1 point: older push wins
   });
 
+  it("a delayed entry in a slot past the first 64 keeps its aging key (that table grows on first use)", () => {
+    // 300 ready entries take slots 0–299; the delayed ones land in slots the key table never had.
+    const { clock, s } = setup(); // 1 point = 10 s
+    for (let i = 0; i < 300; i++) s.push({ id: `r${i}`, priority: 0, enqueuedAt: T0 - 1_000_000 + i });
+    s.push({ id: "d-p4", priority: 4, runAt: T0 + 10_000 });
+    s.push({ id: "d-p5", priority: 5, runAt: T0 + 20_000 });
+    for (let i = 0; i < 290; i++) s.pop();
+    clock.advance(20_000);
+    // Keys: r290… ≈ 0 + 100 points of age; d-p5: 5 + 0; d-p4: 4 + 1. The old ones first, then a tie
+    // of 5 points that FIFO gives to d-p4, pushed first.
+    expect(drain(s)).toEqual([...Array.from({ length: 10 }, (_, i) => `r${290 + i}`), "d-p4", "d-p5"]);
+  });
+
   it("due entries move to the ready heap on peek, pop and readyCount", () => {
     const { clock, s } = setup(0);
     s.push({ id: "d", priority: 3, runAt: T0 + 10 });
@@ -172,6 +185,22 @@ describe("remove / has / size", () => {
     expect(s.has("é")).toBe(true); // precomposed é is a different string from e + combining accent
     expect(drain(s)).toEqual(["", "é", "😀", "\ud83d", "日本"]);
     expect(s.size).toBe(0);
+  });
+
+  it("ids that differ only before a long shared suffix work as any others (the index hashes them whole)", () => {
+    // They share the 16 code units the index hashes at first; past a few it switches to whole ids.
+    const { clock, s } = setup(0);
+    const id = (i: number) => `${i}:tenant-a/nightly-report`;
+    for (let i = 0; i < 500; i++) s.push({ id: id(i), priority: i % 2, ...(i % 5 === 0 ? { runAt: T0 + 1 } : {}) });
+    expect(() => s.push({ id: id(7), priority: 3 })).toThrow(DuplicateJobError);
+    expect([s.size, s.has(id(499)), s.has(id(500)), s.remove(id(1)), s.remove(id(5))]).toEqual([500, true, false, true, true]);
+    clock.advance(1);
+    const popped = drain(s);
+    expect(popped).toHaveLength(498);
+    // Priority 1 (odd i) first, then 0, each FIFO by push order (delayed ones too, aging off).
+    const order = popped.map((x) => Number(x.split(":")[0]));
+    const pushed = Array.from({ length: 500 }, (_, i) => i).filter((i) => i !== 1 && i !== 5);
+    expect(order).toEqual([...pushed.filter((i) => i % 2 === 1), ...pushed.filter((i) => i % 2 === 0)]);
   });
 
   it("the id is indexed as pushed: pop and remove still work if the entry's id is changed later", () => {
