@@ -7,7 +7,7 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
   expectOutput: {
     "pyrexis-example-json-file-store.ts": ({ stdout }) =>
       expect(stdout.replace(/\s+/g, " ").trim()).toBe(
-        "{ created: 0, pending: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 }",
+        "{ created: 0, waiting: 0, pending: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 }",
       ),
   },
 });

@@ -553,7 +553,15 @@ describe("against the reference store", () => {
     const held = new Map<string, { version: number; owner: string; job: Job }>();
     // Interrupted errors carry a stack trace, which differs between the two stores' call paths.
     const noStack = (jobs: readonly Job[]) =>
-      jobs.map((j) => (j.lastError === undefined ? j : { ...j, lastError: { ...j.lastError, stack: undefined } }));
+      jobs.map((j) =>
+        j.lastError === undefined
+          ? j
+          : {
+              ...j,
+              lastError: { ...j.lastError, stack: undefined },
+              attemptErrors: j.attemptErrors?.map((a) => ({ ...a, error: { ...a.error, stack: undefined } })),
+            },
+      );
     let n = 0;
     for (let step = 0; step < 200; step++) {
       const op = pick(["insert", "insert", "claim", "claim", "advance", "renew", "reclaim", "complete"] as const);
