@@ -1199,6 +1199,11 @@ export class Engine {
   /** Calls the executor of an attempt whose `running` record is durable. */
   #execute(running: Running): void {
     const job = running.job;
+    if (running.permit?.refused !== undefined) {
+      // Its weight can never fit this engine's limit: fail it (not retried) instead of running it.
+      running.settle(false, running.permit.refused);
+      return;
+    }
     if (this.#tracing) running.span = this.#tracing.attempt(job);
     if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
     if (job.timeoutMs !== undefined) {

@@ -267,4 +267,28 @@ describe("bad limits: typed errors, nothing written", () => {
     expect(await engine.countByStatus()).toMatchObject({ pending: 1 });
     await engine.shutdown();
   });
+  it("a job whose weight exceeds this engine's capacity (written by a process that could not check it) fails at once and holds up nobody", async () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryJobStore({ clock });
+    // The submitter has a larger limit than the worker: its check passes, the worker's could not.
+    const submitter = engineWith(
+      { call: () => "ok" },
+      { clock, store, closeStore: false, limits: { openai: { rate: { units: 200_000, perMs: 60_000 } } } },
+    );
+    const big = await submitter.submitJob({ handler: "call", priority: 9, limits: [{ key: "openai", units: 100_000 }] });
+    const small = await submitter.submitJobs([1, 2, 3].map(() => ({ handler: "call", limits: [{ key: "openai", units: 1_000 }] })));
+    await submitter.shutdown();
+    const ran: string[] = [];
+    const { engine } = recorded(
+      { call: (_p, ctx) => void ran.push(ctx.jobId) },
+      { clock, store, limits: { openai: { rate: { units: 90_000, perMs: 60_000 } } } },
+    );
+    const loop = engine.runLoop();
+    const result = await engine.waitForResult(big.id);
+    expect(result).toMatchObject({ status: "failed", attempts: 1, error: { code: "LIMIT_CAPACITY" } });
+    for (const job of small) expect(await engine.waitForResult(job.id)).toMatchObject({ status: "completed" });
+    expect(ran).not.toContain(big.id);
+    await engine.shutdown();
+    await loop;
+  });
 });

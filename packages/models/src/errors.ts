@@ -453,7 +453,9 @@ export class UnknownLimitError extends ValidationError {
 
 /**
  * A job's weight on a limit is larger than the limit's capacity, so it could never start (code
- * `LIMIT_CAPACITY`): a {@link ValidationError}, raised at submit, nothing written.
+ * `LIMIT_CAPACITY`): a {@link ValidationError}, raised at submit, nothing written. A job written by
+ * a process that could not check it (`pyrexis submit`, an engine with larger limits) fails with it
+ * on its first attempt instead, without running (never retried: see {@link NON_RETRYABLE_CODES}).
  */
 export class LimitCapacityError extends ValidationError {
   override readonly code: ErrorCode = ErrorCode.LIMIT_CAPACITY;
@@ -483,12 +485,14 @@ export class StoreFailureError extends PyrexisError {
 /**
  * Codes whose errors can never succeed on another attempt, by their nature: a handler thrown
  * `NonRetryableError`, a handler name the executor does not know, a handlers module that does not
- * load. {@link isNonRetryable} is true for errors with one of them.
+ * load, a weight above a limit's capacity. {@link isNonRetryable} is true for errors with one of them.
  */
 export const NON_RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.NON_RETRYABLE,
   ErrorCode.HANDLER_NOT_FOUND,
   ErrorCode.HANDLERS_LOAD_FAILED,
+  // A weight above a limit's capacity (a job written by a process that could not check it).
+  ErrorCode.LIMIT_CAPACITY,
 ]);
 
 /**

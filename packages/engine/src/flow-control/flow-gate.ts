@@ -8,7 +8,7 @@
 // Nothing polls: a job blocked by a rate is woken by one clock timer at the exact time its weight
 // fits (the sliding-window log knows it); one blocked by a concurrency cap is woken when a slot
 // comes back (an attempt ended) or units are credited by a charge.
-import { type Clock, type ClockTimer, type Job, type JobLimit } from "@pyrexis/models";
+import { LimitCapacityError, type Clock, type ClockTimer, type Job, type JobLimit } from "@pyrexis/models";
 import { FairScheduler, type FairEntry } from "@pyrexis/scheduler";
 import type { LimitSettings } from "./limits.js";
 import { SlidingWindowLog, type WindowEntry } from "./sliding-window.js";
@@ -70,17 +70,26 @@ export class Permit {
   readonly #limits: LimitState | readonly LimitState[];
   readonly #entries: WindowEntry | undefined | readonly (WindowEntry | undefined)[];
   #released = false;
+  /**
+   * Set when the job can never fit here: its weight on a limit exceeds that limit's capacity in
+   * this engine (it came from a process that could not check it: the CLI, another engine's
+   * configuration). Such a permit holds nothing; the engine fails the attempt with this error
+   * instead of calling the handler, so the job neither waits forever nor holds its limit's lane.
+   */
+  readonly refused: LimitCapacityError | undefined;
 
   constructor(
     gate: PermitHost,
     jobId: string,
     limits: LimitState | readonly LimitState[],
     entries: WindowEntry | undefined | readonly (WindowEntry | undefined)[],
+    refused?: LimitCapacityError,
   ) {
     this.#gate = gate;
     this.jobId = jobId;
     this.#limits = limits;
     this.#entries = entries;
+    this.refused = refused;
   }
 
   get #count(): number {
@@ -261,10 +270,20 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     return { subject, permit: subject.job.limits === undefined ? undefined : this.#takeFor(subject.job, now) };
   }
 
+  /** The capacity error of a job whose weight on one of its limits exceeds the limit's capacity here. */
+  #oversized(job: Job): LimitCapacityError | undefined {
+    for (const { key, units } of job.limits ?? []) {
+      const window = this.#limits.get(key)?.window;
+      if (window !== undefined && units > window.units) return new LimitCapacityError(key, units, window.units);
+    }
+    return undefined;
+  }
+
   /** Whether a lane head fits now (in the `next` call in progress). */
   #fits(subject: S): boolean {
     const limits = subject.job.limits;
     if (limits === undefined) return true;
+    if (this.#oversized(subject.job) !== undefined) return true; // taken at once, to be refused
     const pass = this.#pass;
     const now = this.#now;
     let fits = true;
@@ -292,6 +311,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
    */
   tryTake(subject: S): Permit | undefined {
     const now = this.#clock.now();
+    if (this.#oversized(subject.job) !== undefined) return this.#takeFor(subject.job, now);
     for (const { key, units } of subject.job.limits ?? []) {
       const limit = this.#limits.get(key);
       if (limit === undefined) continue;
@@ -307,6 +327,8 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   }
 
   #takeFor(job: Job, now: number): Permit {
+    const refused = this.#oversized(job);
+    if (refused !== undefined) return new Permit(this, job.id, [], [], refused);
     const limits = job.limits ?? [];
     if (limits.length === 1) {
       const { key, units } = limits[0] as JobLimit;

@@ -51,7 +51,7 @@ export class SlidingWindowLog {
       over -= this.#amount[seq & mask] as number;
       if (over <= 0) return (this.#at[seq & mask] as number) + this.perMs;
     }
-    // Only a weight above the capacity gets here; checked at submit, so never in practice.
+    // Only a weight above the capacity gets here: refused at submit, and by the gate before it asks.
     return Number.POSITIVE_INFINITY;
   }
 
