@@ -88,6 +88,12 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
       "comma-separated ids of jobs that must complete first (a failed or cancelled one fails or cancels this job); in a --file, give dependsOn per line",
       idList,
     )
+    .option(
+      "--use <key[=units]>",
+      "limits the job uses, with its weight (default 1), e.g. --use openai=1200 (repeatable, or a comma list); the worker defines them with --limit",
+      collect,
+    )
+    .option("--group <name>", "fair-sharing group (tenant) of the job; workers share dispatch among groups by --group-weight")
     .option("--file <path>", 'JSON Lines file of job specs ({"handler":…,"payload":…,"dependsOn":[…]} per line), - for stdin')
     .addOption(
       new Option(
@@ -190,6 +196,17 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
       int(30, 86_400_000),
     )
     .option("--prefetch <n>", "jobs claimed ahead of free slots (default 0)", int(0, 10_000))
+    .option(
+      "--limit <name=spec>",
+      "a named limit jobs use (submit --use): name=<units>/<duration> for a rate, name=max=<n> for a concurrency cap, or both, " +
+        "e.g. openai=90000/1m,max=16 (repeatable; per worker process: N workers admit up to N times the limit)",
+      collect,
+    )
+    .option(
+      "--group-weight <name=weight>",
+      "dispatch share of a group (default 1 each), e.g. tenant-a=3 (repeatable, or a comma list)",
+      collect,
+    )
     .option("--dead-letter <handler>", "route every job that ends failed to this handler (a job <id>.dead-letter with its input and error)")
     .option("--metrics-port <port>", "serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)", int(0, 65_535))
     .option("--keep-completed <duration>", "retention: delete completed jobs (and results) older than this, e.g. 7d, 36h")

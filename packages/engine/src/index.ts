@@ -1,6 +1,7 @@
 export { Engine, type EngineState } from "./engine.js";
 export type { EngineOptions, ExecutorSource, ShutdownOptions, WaitOptions } from "./options.js";
 export type { IfExists, SubmitOptions } from "./submit-options.js";
+export type { LimitOptions, LimitsOptions, RateOptions } from "./flow-control/limits.js";
 export type { DeadLetterQuery, RedriveFilter, RedriveReport } from "@pyrexis/storage";
 export { resolveRetention, type RetentionOptions, type RetentionPolicy, type RetentionRule, type RetentionStep } from "./retention.js";
 export { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";

@@ -16,6 +16,7 @@ import {
 } from "@pyrexis/models";
 import { insertJobsIfAbsent } from "@pyrexis/storage";
 import { UsageError } from "../errors.js";
+import { parseUseFlags } from "../flow-flags.js";
 import { CLI_MODES } from "../modes.js";
 import type { CliIo } from "../io.js";
 import { openOrCreateStore, resolveHandlersPath, resolveStorePath, withStore } from "../store.js";
@@ -31,6 +32,10 @@ export interface SubmitOptions {
   id?: string | undefined;
   timeout?: number | undefined;
   dependsOn?: string[] | undefined;
+  /** Limits the job uses, `key` or `key=units` each (or comma lists). */
+  use?: string[] | undefined;
+  /** The job's fair-sharing group. */
+  group?: string | undefined;
   file?: string | undefined;
   ifExists?: "error" | "return" | undefined;
   json?: boolean | undefined;
@@ -45,6 +50,8 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   id: "--id",
   timeoutMs: "--timeout",
   dependsOn: "--depends-on",
+  limits: "--use",
+  group: "--group",
   handler: "<handler>",
   payload: "[payload]",
 };
@@ -154,6 +161,9 @@ function specFromFlags(handler: string | undefined, payload: string | undefined,
   if (o.id !== undefined) input.id = o.id;
   if (o.timeout !== undefined) input.timeoutMs = o.timeout;
   if (o.dependsOn !== undefined) input.dependsOn = o.dependsOn;
+  const limits = parseUseFlags(o.use);
+  if (limits !== undefined) input.limits = limits;
+  if (o.group !== undefined) input.group = o.group;
   return { where: "", input };
 }
 
@@ -178,6 +188,8 @@ async function specsFromFile(
     "--delay": o.delay,
     "--id": o.id,
     "--timeout": o.timeout,
+    "--use": o.use,
+    "--group": o.group,
   };
   const clash = Object.entries(perJob).find(([, v]) => v !== undefined);
   if (clash) throw new UsageError(`${clash[0]} cannot be combined with --file (set it per line in the JSON Lines file)`);

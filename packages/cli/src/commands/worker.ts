@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import { formatDuration } from "../format.js";
 import type { CliIo } from "../io.js";
 import { assertStoreFile, resolveHandlersPath, resolveStorePath } from "../store.js";
+import { parseGroupWeightFlags, parseLimitFlags } from "../flow-flags.js";
 import { CLI_MODES } from "../modes.js";
 
 /** Options of `pyrexis worker`. */
@@ -27,6 +28,10 @@ export interface WorkerOptions {
   deadLetter?: string | undefined;
   /** Serve Prometheus metrics on this port (`/metrics`, bound to 127.0.0.1; 0: any free port). */
   metricsPort?: number | undefined;
+  /** Named limits, `name=<units>/<duration>[,max=<n>]` or `name=max=<n>` each (see the flow-flags parser). */
+  limit?: string[] | undefined;
+  /** Dispatch shares of groups, `name=weight` each (or comma lists). */
+  groupWeight?: string[] | undefined;
   /** Retention: delete completed jobs older than this duration (`7d`). */
   keepCompleted?: string | undefined;
   /** Retention: delete failed jobs older than this duration. */
@@ -155,6 +160,8 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
   if (handlers === undefined) throw new UsageError("worker needs a handlers module: --handlers <module> or PYREXIS_HANDLERS");
   const concurrency = parseConcurrency(options.concurrency, { async: options.async, thread: options.thread, process: options.process });
   const retention = retentionOf(options);
+  const limits = parseLimitFlags(options.limit);
+  const groupWeights = parseGroupWeightFlags(options.groupWeight);
   await assertStoreFile(storePath);
   const engine = await createEngine({
     store: storePath,
@@ -164,6 +171,8 @@ export async function workerCommand(options: WorkerOptions, io: CliIo): Promise<
     ...claimOptions(options),
     ...(options.deadLetter !== undefined ? { deadLetter: { handler: options.deadLetter } } : {}),
     ...(retention !== undefined ? { retention } : {}),
+    ...(limits !== undefined ? { limits } : {}),
+    ...(groupWeights !== undefined ? { groupWeights } : {}),
     ...(options.verbose ? { logger: stderrLogger(io) } : {}),
   });
   const graceMs = options.graceMs ?? 10_000;
