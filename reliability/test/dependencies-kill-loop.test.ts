@@ -9,9 +9,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
-import type { Job, JobSpecInput } from "@pyrexis/models";
+import type { JobSpecInput } from "@pyrexis/models";
 import { seededRandom, tempDir, waitFor } from "@pyrexis/test-utils";
-import { CHAOS, killLiveChildren, recordFigures, seedFor, startFixtureProc, type EngineProc } from "./helpers.js";
+import { allJobs, CHAOS, killLiveChildren, recordFigures, seedFor, startFixtureProc, type EngineProc } from "./helpers.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -38,17 +38,6 @@ function makeGraph(random: () => number): Node[] {
     nodes.push({ id: `d${String(i).padStart(5, "0")}`, parents: [...parents], planned: random() < 0.03 });
   }
   return nodes;
-}
-
-async function allJobs(store: SqliteJobStore): Promise<Job[]> {
-  const out: Job[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listJobs({ limit: 1000, cursor });
-    out.push(...page.jobs);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return out;
 }
 
 describe("dependencies under a kill loop", () => {

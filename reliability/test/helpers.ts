@@ -10,6 +10,18 @@ import type { JobStore } from "@pyrexis/storage";
 import { PostgresJobStore } from "@pyrexis/storage-postgres";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 
+/** Every job of the store, read page by page. */
+export async function allJobs(store: JobStore): Promise<Job[]> {
+  const out: Job[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listJobs({ limit: 1000, cursor });
+    out.push(...page.jobs);
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return out;
+}
+
 /** A store the scenarios audit: either kind reports the rows it could not read. */
 export type AuditedStore = JobStore & { readonly corruptRecords: readonly unknown[] };
 
@@ -170,15 +182,10 @@ export async function auditFinishedStore(
     expect(counts.pending + counts.running + counts.retrying + counts.created, "no job left unfinished").toBe(0);
     const summary: AuditSummary = { jobs: 0, completed: 0, failed: 0, cancelled: 0, results: 0, runs: 0, lateRuns: 0, byError: {} };
     const seen = new Set<string>();
-    let cursor: string | undefined;
-    do {
-      const page = await store.listJobs({ limit: 1000, cursor });
-      for (const job of page.jobs) {
-        seen.add(job.id);
-        checkFinishedJob(job, await store.getResult(job.id), starts.get(job.id) ?? [], summary, options.allowCancelled === true);
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+    for (const job of await allJobs(store)) {
+      seen.add(job.id);
+      checkFinishedJob(job, await store.getResult(job.id), starts.get(job.id) ?? [], summary, options.allowCancelled === true);
+    }
     expect(store.corruptRecords, "no corrupt rows").toEqual([]);
     const missing = [...expectedIds].filter((id) => !seen.has(id));
     expect(missing, "jobs lost").toEqual([]);

@@ -7,9 +7,8 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
-import type { Job } from "@pyrexis/models";
 import { seededRandom, tempDir, waitFor } from "@pyrexis/test-utils";
-import { CHAOS, killLiveChildren, recordFigures, seedFor, startFixtureProc, type EngineProc } from "./helpers.js";
+import { allJobs, CHAOS, killLiveChildren, recordFigures, seedFor, startFixtureProc, type EngineProc } from "./helpers.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -21,17 +20,6 @@ const ROUNDS = CHAOS ? 60 : 4;
 const SPEED = 60;
 const MIN = 60_000;
 const NAME = "kill-loop";
-
-async function allJobs(store: SqliteJobStore): Promise<Job[]> {
-  const out: Job[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listJobs({ limit: 1000, cursor });
-    out.push(...page.jobs);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return out;
-}
 
 describe("schedules under a kill loop", () => {
   it(
