@@ -32,6 +32,8 @@ describe("open", () => {
       () => SqliteJobStore.open({ path: "" }),
       () => SqliteJobStore.open({ path }, { synchronous: "OFF" as never }),
       () => SqliteJobStore.open({ path }, { busyTimeoutMs: -1 }),
+      () => SqliteJobStore.open({ path }, { walAutocheckpointPages: 1.5 }),
+      () => SqliteJobStore.open({ path }, { walAutocheckpointPages: -1 }),
       () => SqliteJobStore.open({ path }, { agingRate: Number.NaN }),
     ]) {
       expect((await rejection(bad())).code).toBe("VALIDATION");
@@ -40,7 +42,7 @@ describe("open", () => {
   });
 
   it("uses WAL with synchronous=NORMAL by default and FULL on request (read back from the connection)", async () => {
-    const pragmas = async (options?: { synchronous?: "NORMAL" | "FULL"; busyTimeoutMs?: number }) => {
+    const pragmas = async (options?: { synchronous?: "NORMAL" | "FULL"; busyTimeoutMs?: number; walAutocheckpointPages?: number }) => {
       const db = new Database(tmp.file(`p${open.length}.db`));
       const store = await SqliteJobStore.open({ database: db }, options);
       open.push(store);
@@ -48,10 +50,18 @@ describe("open", () => {
         journal: db.pragma("journal_mode", { simple: true }),
         sync: db.pragma("synchronous", { simple: true }),
         busy: db.pragma("busy_timeout", { simple: true }),
+        checkpoint: db.pragma("wal_autocheckpoint", { simple: true }),
+        walLimit: db.pragma("journal_size_limit", { simple: true }),
       };
     };
-    expect(await pragmas()).toEqual({ journal: "wal", sync: 1, busy: 5000 });
-    expect(await pragmas({ synchronous: "FULL", busyTimeoutMs: 250 })).toEqual({ journal: "wal", sync: 2, busy: 250 });
+    expect(await pragmas()).toEqual({ journal: "wal", sync: 1, busy: 5000, checkpoint: 10_000, walLimit: 64 * 1024 * 1024 });
+    expect(await pragmas({ synchronous: "FULL", busyTimeoutMs: 250, walAutocheckpointPages: 500 })).toEqual({
+      journal: "wal",
+      sync: 2,
+      busy: 250,
+      checkpoint: 500,
+      walLimit: 64 * 1024 * 1024,
+    });
   });
 
   it("accepts a lazy database factory and declares capabilities by where the data lives", async () => {
