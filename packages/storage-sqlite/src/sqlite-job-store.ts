@@ -127,6 +127,19 @@ const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts())
 
 const NO_JOBS: Job[] = [];
 
+/** Runs tasks one after another, in call order (a failed task does not hold up the next). */
+class Turns {
+  #last: Promise<unknown> = Promise.resolve();
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.#last.then(task);
+    this.#last = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** The migration step of every open in this process, one at a time (see `open`). */
+const migrationTurns = new Turns();
+
 /** Default of {@link SqliteJobStoreOptions.walAutocheckpointPages}. */
 const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 10_000;
 /** The WAL file is truncated back to this size after a checkpoint (SQLite's `journal_size_limit`). */
@@ -476,13 +489,18 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
       // kysely runs SQLite migrations outside a transaction and without a cross-process lock:
       // the write lock, taken here, makes processes opening one file at once migrate one after
       // another (the later ones find nothing to do), and a crash mid-migration leaves no half.
-      db.exec("BEGIN IMMEDIATE");
-      const { error } = await migrator.migrateToLatest();
-      if (error !== undefined) {
-        db.exec("ROLLBACK");
-        throw new StoreFailureError(`cannot migrate ${location}: ${describe(error)}`, { cause: error });
-      }
-      db.exec("COMMIT");
+      // Opens in one process take turns first: the migrator awaits while holding the lock, and
+      // a second open's BEGIN IMMEDIATE would wait for it synchronously (busy_timeout blocks the
+      // thread), so the first could never finish: both would fail with "database is locked".
+      await migrationTurns.run(async () => {
+        db.exec("BEGIN IMMEDIATE");
+        const { error } = await migrator.migrateToLatest();
+        if (error !== undefined) {
+          db.exec("ROLLBACK");
+          throw new StoreFailureError(`cannot migrate ${location}: ${describe(error)}`, { cause: error });
+        }
+        db.exec("COMMIT");
+      });
       return new SqliteJobStore(db, kysely, prepareStatements(db, kysely), location, file !== "", opts);
     } catch (e) {
       try {

@@ -25,6 +25,17 @@ afterEach(async () => {
 });
 
 describe("open", () => {
+  it("opens of one file at once in one process all succeed, on a new file and on an existing one", async () => {
+    const path = tmp.file("together.db");
+    for (const round of ["new", "existing"]) {
+      const stores = await Promise.all([0, 1, 2].map(() => openStore(path, { busyTimeoutMs: 1000 })));
+      expect(stores, round).toHaveLength(3);
+      await stores[0]!.commit({ insert: [job(`from-${round}`)] });
+      for (const store of stores) expect(await store.getJob(`from-${round}`), round).toMatchObject({ id: `from-${round}` });
+      for (const s of open.splice(0)) await s.close();
+    }
+  });
+
   it("rejects a missing source and bad options with ValidationError, writing nothing", async () => {
     const path = tmp.file("never.db");
     for (const bad of [
