@@ -130,6 +130,38 @@ describe("pyrexis prune", () => {
     expect(await counts()).toMatchObject({ completed: 2, failed: 2, cancelled: 1, pending: 2, running: 1, retrying: 1 });
   });
 
+  it("--dry-run over many pages (seeded ages) counts exactly what the real run then deletes", async () => {
+    db = tmp.file(`prune-${++files}.db`);
+    const now = Date.now();
+    let seed = 20_261_202;
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const statuses = ["completed", "failed", "cancelled"] as const;
+    const jobs = Array.from({ length: 2_600 }, () =>
+      makeJob({
+        handler: "echo",
+        status: statuses[Math.floor(random() * 3)]!,
+        attempts: 1,
+        createdAt: now - 100 * DAY,
+        updatedAt: now - Math.floor(random() * 60 * DAY),
+      }),
+    );
+    const store = await SqliteJobStore.open({ path: db });
+    await store.commit({ insert: jobs });
+    await store.close();
+    for (const args of [
+      ["--keep-count", "500"],
+      ["--older-than", "45d", "--keep-count", "300"],
+      ["--older-than", "20d"],
+      ["--older-than", "5d", "--keep-count", "100", "--status", "completed,failed"],
+    ]) {
+      const dry = await cli(["prune", ...args, "--store", db, "--dry-run", "--json"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      const run = await cli(["prune", ...args, "--store", db, "--json"]);
+      expect(JSON.parse(dry.stdout).deleted, args.join(" ")).toEqual(JSON.parse(run.stdout).deleted);
+      expect(JSON.parse(run.stdout).total, args.join(" ")).toBeGreaterThan(0);
+    }
+  });
+
   it("--vacuum rewrites the SQLite file after pruning", async () => {
     const r = await cli(["prune", "--keep-count", "0", "--store", db, "--vacuum"]);
     expect(r.code, r.stderr).toBe(0);

@@ -1,7 +1,6 @@
 import type { FinishedStatus, JobStore, PruneJobStore, PruneRequest } from "@pyrexis/storage";
 import { hasPrune } from "@pyrexis/storage";
-import { normalizePruneRequest, selectPrunable } from "@pyrexis/storage/kit";
-import type { Job } from "@pyrexis/models";
+import { normalizePruneRequest } from "@pyrexis/storage/kit";
 import { UsageError } from "../errors.js";
 import { parseDuration } from "../duration.js";
 import type { CliIo } from "../io.js";
@@ -63,29 +62,39 @@ export function pruneRequests(options: PruneOptions, now: number): PruneRequest[
   return requests;
 }
 
-/** Every finished job of `status` (for a dry run), page by page. */
-async function finishedJobs(store: JobStore, status: FinishedStatus): Promise<Job[]> {
-  const out: Job[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listJobs({ status, limit: 10_000, cursor });
-    out.push(...page.jobs);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return out;
-}
-
-/** What a run would delete, per status, computed from the listing by the store contract's definition. */
+/**
+ * What a run would delete, per status, by the store contract's definition (`selectPrunable`),
+ * counted in one streaming pass per status, so a dry run over millions of jobs holds one page:
+ * every request's list is a prefix of the same finish order (oldest first) — "finished before
+ * t" is the prefix of jobs before t, "all but the newest k" the first total − k, both at once
+ * the shorter of the two — so the union the requests delete is the longest of those prefixes.
+ */
 async function dryRun(store: JobStore, requests: readonly PruneRequest[]): Promise<Record<FinishedStatus, number>> {
-  const ids: Record<FinishedStatus, Set<string>> = { completed: new Set(), failed: new Set(), cancelled: new Set() };
-  const cache = new Map<FinishedStatus, Job[]>();
-  for (const request of requests) {
-    const status = request.status as FinishedStatus;
-    let jobs = cache.get(status);
-    if (jobs === undefined) cache.set(status, (jobs = await finishedJobs(store, status)));
-    for (const job of selectPrunable(jobs, normalizePruneRequest(request))) ids[status].add(job.id);
+  const counts: Record<FinishedStatus, number> = { completed: 0, failed: 0, cancelled: 0 };
+  for (const status of ["completed", "failed", "cancelled"] as const) {
+    const mine = requests.map((r) => normalizePruneRequest(r)).filter((r) => r.statuses.includes(status));
+    // keepLatest counts over a request's statuses together: the prefix rule needs one each.
+    if (mine.some((r) => r.statuses.length !== 1)) throw new TypeError("prune --dry-run: a request must name one status");
+    if (mine.length === 0) continue;
+    const cutoffs = [...new Set(mine.flatMap((r) => (r.finishedBefore === undefined ? [] : [r.finishedBefore])))];
+    const before = new Map<number, number>(cutoffs.map((t) => [t, 0]));
+    let total = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await store.listJobs({ status, limit: 1000, cursor });
+      for (const job of page.jobs) {
+        total++;
+        for (const t of cutoffs) if (job.updatedAt < t) before.set(t, (before.get(t) as number) + 1);
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    for (const r of mine) {
+      const spared = r.keepLatest === undefined ? total : Math.max(0, total - r.keepLatest);
+      const prefix = r.finishedBefore === undefined ? spared : Math.min(spared, before.get(r.finishedBefore) as number);
+      counts[status] = Math.max(counts[status], prefix);
+    }
   }
-  return { completed: ids.completed.size, failed: ids.failed.size, cancelled: ids.cancelled.size };
+  return counts;
 }
 
 async function prune(store: PruneJobStore, requests: readonly PruneRequest[]): Promise<Record<FinishedStatus, number>> {
