@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import pg from "pg";
 import { createJob, ManualClock, parseJobSpec } from "@pyrexis/models";
 import { PostgresJobStore } from "@pyrexis/storage-postgres";
@@ -12,6 +12,16 @@ const base = process.env.PYREXIS_PG_URL ?? process.env.DATABASE_URL ?? "postgres
 const schema = `pyx_engines_${Math.random().toString(36).slice(2, 10)}`;
 const url = new URL(base);
 url.searchParams.set("schema", schema);
+
+// Engines a test started: a failed assertion must not leave them polling the dropped schema.
+const live: Engine[] = [];
+function track(engine: Engine): Engine {
+  live.push(engine);
+  return engine;
+}
+afterEach(async () => {
+  await Promise.all(live.splice(0).map((e) => e.shutdown({ graceMs: 0 }).catch(() => {})));
+});
 
 afterAll(async () => {
   const client = new pg.Client({ connectionString: base });
@@ -30,8 +40,8 @@ describe("engines on one PostgreSQL store", () => {
         return payload;
       },
     });
-    const a = await createEngine({ store: url.toString(), handlers: handlersOf("a"), concurrency: { async: 2 } });
-    const b = await createEngine({ store: url.toString(), handlers: handlersOf("b"), concurrency: { async: 2 } });
+    const a = track(await createEngine({ store: url.toString(), handlers: handlersOf("a"), concurrency: { async: 2 } }));
+    const b = track(await createEngine({ store: url.toString(), handlers: handlersOf("b"), concurrency: { async: 2 } }));
     expect(a.owner).not.toBe(b.owner);
     const loops = [a.runLoop(), b.runLoop()];
     // Written straight into the database, as `pyrexis submit` on a third machine would: the
@@ -82,8 +92,8 @@ describe("dependencies on one PostgreSQL store", () => {
         },
         boom: () => Promise.reject(new Error("root failed")),
       };
-      const a = await createEngine({ store: url.toString(), handlers, concurrency: { async: 16 } });
-      const b = await createEngine({ store: url.toString(), handlers, concurrency: { async: 16 } });
+      const a = track(await createEngine({ store: url.toString(), handlers, concurrency: { async: 16 } }));
+      const b = track(await createEngine({ store: url.toString(), handlers, concurrency: { async: 16 } }));
       const loops = [a.runLoop(), b.runLoop()];
       // The schema is this file's: the other tests' jobs are in it too.
       const before = (await a.countByStatus()).completed;
@@ -126,12 +136,14 @@ describe("cron schedules on one PostgreSQL store", () => {
       // The store's clock judges "due": the engines' fake one.
       const store = await PostgresJobStore.open({ connectionString: url.toString() }, { clock });
       // A lease far longer than the minutes the test moves the clock by: none expires under a running tick job.
-      const engine = await createEngine({
-        store,
-        clock,
-        leaseMs: 3_600_000,
-        handlers: { work: (_p: unknown, ctx: { jobId: string }) => void ran.push(ctx.jobId) },
-      });
+      const engine = track(
+        await createEngine({
+          store,
+          clock,
+          leaseMs: 3_600_000,
+          handlers: { work: (_p: unknown, ctx: { jobId: string }) => void ran.push(ctx.jobId) },
+        }),
+      );
       engine.on("schedule:tick", ({ submitted: s, tickAt }) => s && submitted.push(tickAt));
       engine.on("engine:error", ({ error }) => errors.push(error));
       engines.push(engine);
