@@ -160,6 +160,8 @@ describe("OpenTelemetry tracing", () => {
     const trace1 = "4bf92f3577b34da6a3ce929d0e0e4736";
     const cases: [string, { traceparent: string; tracestate?: string }][] = [
       ["foreign", { traceparent: `00-${trace1}-00f067aa0ba902b7-01`, tracestate: "vendor=abc" }],
+      // The same traceparent right after, without a tracestate: parsed on its own, not reused.
+      ["foreign-no-state", { traceparent: `00-${trace1}-00f067aa0ba902b7-01` }],
       ["zero-ids", { traceparent: `00-${"0".repeat(32)}-${"0".repeat(16)}-01` }],
       ["not-hex", { traceparent: `00-${"x".repeat(32)}-00f067aa0ba902b7-01` }],
       ["bad-dashes", { traceparent: `00_${trace1}_00f067aa0ba902b7_01` }],
@@ -178,6 +180,8 @@ describe("OpenTelemetry tracing", () => {
     expect(of("foreign").spanContext().traceId).toBe(trace1);
     expect(of("foreign").parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
     expect(of("foreign").links[0]?.context.traceState?.get("vendor")).toBe("abc");
+    expect(of("foreign-no-state").parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
+    expect(of("foreign-no-state").links[0]?.context.traceState).toBeUndefined();
     for (const id of ["zero-ids", "not-hex", "bad-dashes", "bad-flags", "short"]) {
       expect(of(id).parentSpanContext, id).toBeUndefined();
       expect(of(id).links, id).toEqual([]);
