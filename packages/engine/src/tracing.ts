@@ -1,9 +1,10 @@
 /**
  * OpenTelemetry tracing of Pyrexis jobs (`@pyrexis/engine/tracing`): a `send <handler>` span
- * (PRODUCER) per submitted job, whose trace context is stored with the job, and a
- * `process <handler>` span (CONSUMER) per attempt in whichever engine runs it, a child of (and
- * linked to) the submit context, so a trace follows a job across processes and machines.
- * Attributes follow the OpenTelemetry messaging semantic conventions. Needs
+ * (PRODUCER) per submission (one for a batch of jobs, with `messaging.batch.message_count`), whose
+ * trace context is stored with its jobs, and a `process <handler>` span (CONSUMER) per attempt in
+ * whichever engine runs it, a child of (and linked to) the submit context, so a trace follows a
+ * job across processes and machines. Attributes follow the OpenTelemetry messaging semantic
+ * conventions (docs/ARCHITECTURE.md, "Tracing", says why a batch has one span). Needs
  * `@opentelemetry/api` (an optional peer of the engine); without this module the engine does
  * no tracing work.
  *
@@ -27,6 +28,7 @@ import {
   trace,
   TraceFlags,
   type Attributes,
+  type Context,
   type Link,
   type Span,
   type SpanContext,
@@ -87,18 +89,26 @@ function spanContextOf(stored: TraceContext | undefined): SpanContext | undefine
 
 class OtelSubmitSpans implements SubmitSpans {
   constructor(
-    readonly spans: readonly Span[],
+    readonly span: Span,
     readonly contexts: readonly (TraceContext | undefined)[],
   ) {}
   end(error?: unknown): void {
-    for (const span of this.spans) {
-      if (error !== undefined) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : errorType(error) });
-        span.setAttribute("error.type", errorType(error));
-      }
-      span.end();
+    const span = this.span;
+    if (error !== undefined) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : errorType(error) });
+      span.setAttribute("error.type", errorType(error));
     }
+    span.end();
   }
+}
+
+const NO_SPANS: SubmitSpans = Object.freeze({ contexts: [], end: () => {} });
+
+/** The handler every job of the batch names, or `undefined` when they differ. */
+function sharedHandler(jobs: readonly Job[]): string | undefined {
+  const handler = (jobs[0] as Job).handler;
+  for (let i = 1; i < jobs.length; i++) if ((jobs[i] as Job).handler !== handler) return undefined;
+  return handler;
 }
 
 class OtelAttemptSpan implements AttemptSpan {
@@ -122,26 +132,63 @@ function errorType(error: unknown): string {
   return "_OTHER";
 }
 
+/** A stored trace context as parsed for the last attempt (`remote` undefined: malformed). */
+interface ParsedContext {
+  readonly traceparent: string;
+  readonly tracestate: string | undefined;
+  readonly remote: SpanContext | undefined;
+  readonly parent: Context | undefined;
+}
+
 /** Tracing hooks on OpenTelemetry; pass them as the engine's `tracing` option. */
 export function openTelemetryTracing(options: OpenTelemetryTracingOptions = {}): EngineTracing {
   const tracer = options.tracer ?? trace.getTracer("@pyrexis/engine");
+  let last: ParsedContext = { traceparent: "", tracestate: undefined, remote: undefined, parent: undefined };
   return {
     submit(jobs: readonly Job[]): SubmitSpans {
+      if (jobs.length === 0) return NO_SPANS; // `submitJobs([])`: nothing was sent
       const parent = context.active();
-      const spans: Span[] = new Array<Span>(jobs.length);
-      const contexts: (TraceContext | undefined)[] = new Array<TraceContext | undefined>(jobs.length);
-      for (let i = 0; i < jobs.length; i++) {
-        const job = jobs[i] as Job;
+      if (jobs.length === 1) {
+        const job = jobs[0] as Job;
         const span = tracer.startSpan(`send ${job.handler}`, { kind: SpanKind.PRODUCER, attributes: jobAttributes(job, "send") }, parent);
-        spans[i] = span;
         const sc = span.spanContext();
-        contexts[i] = trace.isSpanContextValid(sc) ? traceContextOf(sc) : undefined;
+        return new OtelSubmitSpans(span, [trace.isSpanContextValid(sc) ? traceContextOf(sc) : undefined]);
       }
-      return new OtelSubmitSpans(spans, contexts);
+      // A batch: one send span for all its jobs (the messaging conventions' batch send), whose
+      // context every job stores as its creation context (no per-message `create` spans).
+      const handler = sharedHandler(jobs);
+      const attributes: Attributes = {
+        "messaging.system": SYSTEM,
+        "messaging.operation.name": "send",
+        "messaging.operation.type": "send",
+        "messaging.batch.message_count": jobs.length,
+      };
+      if (handler !== undefined) attributes["messaging.destination.name"] = handler;
+      const span = tracer.startSpan(handler === undefined ? "send" : `send ${handler}`, { kind: SpanKind.PRODUCER, attributes }, parent);
+      const sc = span.spanContext();
+      const stored = trace.isSpanContextValid(sc) ? traceContextOf(sc) : undefined;
+      return new OtelSubmitSpans(span, new Array<TraceContext | undefined>(jobs.length).fill(stored));
     },
     attempt(job: Job): AttemptSpan {
-      const remote = spanContextOf(job.traceContext);
-      const parent = remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : context.active();
+      const stored = job.traceContext;
+      let remote: SpanContext | undefined;
+      let parent: Context;
+      if (stored === undefined) parent = context.active();
+      else {
+        // The jobs of a batch share one stored context, and run in a row: the last parse is
+        // reused while the stored context is the same (SpanContext and Context are immutable).
+        if (stored.traceparent !== last.traceparent || stored.tracestate !== last.tracestate) {
+          const sc = spanContextOf(stored);
+          last = {
+            traceparent: stored.traceparent,
+            tracestate: stored.tracestate,
+            remote: sc,
+            parent: sc && trace.setSpanContext(ROOT_CONTEXT, sc),
+          };
+        }
+        remote = last.remote;
+        parent = last.parent ?? context.active();
+      }
       const links: Link[] = remote ? [{ context: remote }] : [];
       const attributes = jobAttributes(job, "process");
       attributes["pyrexis.job.attempt"] = job.attempts;

@@ -73,6 +73,85 @@ describe("OpenTelemetry tracing", () => {
     expect(process[1]?.status.code).not.toBe(SpanStatusCode.ERROR);
   });
 
+  it("a batch submit makes one send span for the batch (message count, no message id); every job's process span is its child and linked to it", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const engine = engineWith({ echo: (p) => p }, { tracing });
+    const jobs = await engine.submitJobs([1, 2, 3].map((payload) => ({ handler: "echo", payload })));
+    expect(new Set(jobs.map((j) => j.traceContext?.traceparent)).size).toBe(1);
+    while ((await engine.runNext()) !== undefined);
+    await engine.shutdown();
+    const spans = exporter.getFinishedSpans();
+    const sends = spans.filter((s) => s.name.startsWith("send"));
+    expect(sends.map((s) => s.name)).toEqual(["send echo"]);
+    const send = sends[0]!;
+    expect(send.kind).toBe(SpanKind.PRODUCER);
+    expect(send.attributes).toEqual({
+      "messaging.system": "pyrexis",
+      "messaging.operation.name": "send",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": "echo",
+      "messaging.batch.message_count": 3,
+    });
+    expect(jobs[0]?.traceContext?.traceparent).toBe(`00-${send.spanContext().traceId}-${send.spanContext().spanId}-01`);
+    const process = byName(spans, "process echo");
+    expect(process.map((s) => s.attributes["messaging.message.id"]).sort()).toEqual(jobs.map((j) => j.id).sort());
+    for (const span of process) {
+      expect(span.kind).toBe(SpanKind.CONSUMER);
+      expect(span.spanContext().traceId).toBe(send.spanContext().traceId);
+      expect(span.parentSpanContext?.spanId).toBe(send.spanContext().spanId);
+      expect(span.links.map((l) => l.context.spanId)).toEqual([send.spanContext().spanId]);
+      expect(span.attributes["messaging.batch.message_count"]).toBeUndefined();
+    }
+  });
+
+  it("a batch of several handlers: one span named `send` without a destination; a failed insert marks it failed", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const store = new MemoryJobStore();
+    const engine = engineWith({ a: () => 1, b: () => 2 }, { store, tracing });
+    await engine.submitJobs([{ handler: "a" }, { handler: "b" }, { handler: "a" }]);
+    const insert = store.commit.bind(store);
+    store.commit = () => Promise.reject(Object.assign(new Error("disk full"), { code: "EFULL" }));
+    await expect(engine.submitJobs([{ handler: "a" }, { handler: "a" }])).rejects.toThrow("disk full");
+    store.commit = insert;
+    while ((await engine.runNext()) !== undefined);
+    await engine.shutdown();
+    const spans = exporter.getFinishedSpans();
+    const sends = spans.filter((s) => s.name.startsWith("send"));
+    expect(sends.map((s) => s.name)).toEqual(["send", "send a"]);
+    expect(sends[0]?.attributes["messaging.destination.name"]).toBeUndefined();
+    expect(sends[0]?.attributes["messaging.batch.message_count"]).toBe(3);
+    expect(sends[0]?.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(sends[1]?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(sends[1]?.attributes["error.type"]).toBe("STORE_FAILURE"); // the engine wraps the store's error
+    const process = spans.filter((s) => s.name.startsWith("process"));
+    expect(process.map((s) => s.name).sort()).toEqual(["process a", "process a", "process b"]);
+    for (const span of process) expect(span.parentSpanContext?.spanId).toBe(sends[0]?.spanContext().spanId);
+  });
+
+  it("a submit of one job keeps its own send span (message id, no batch count)", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const engine = engineWith({ echo: (p) => p }, { tracing });
+    const [job] = await engine.submitJobs([{ handler: "echo" }]);
+    await engine.shutdown();
+    const [send, ...more] = exporter.getFinishedSpans();
+    expect(more).toEqual([]);
+    expect(send?.name).toBe("send echo");
+    expect(send?.attributes["messaging.message.id"]).toBe(job!.id);
+    expect(send?.attributes["messaging.batch.message_count"]).toBeUndefined();
+  });
+
+  it("an empty submit makes no span", async () => {
+    const { exporter, tracing, provider } = tracer();
+    providers.push(provider);
+    const engine = engineWith({ echo: (p) => p }, { tracing });
+    expect(await engine.submitJobs([])).toEqual([]);
+    await engine.shutdown();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
   it("a job stored by another process with a foreign or malformed trace context: continued when valid, a root span when not", async () => {
     const { exporter, tracing, provider } = tracer();
     providers.push(provider);
@@ -81,6 +160,8 @@ describe("OpenTelemetry tracing", () => {
     const trace1 = "4bf92f3577b34da6a3ce929d0e0e4736";
     const cases: [string, { traceparent: string; tracestate?: string }][] = [
       ["foreign", { traceparent: `00-${trace1}-00f067aa0ba902b7-01`, tracestate: "vendor=abc" }],
+      // The same traceparent right after, without a tracestate: parsed on its own, not reused.
+      ["foreign-no-state", { traceparent: `00-${trace1}-00f067aa0ba902b7-01` }],
       ["zero-ids", { traceparent: `00-${"0".repeat(32)}-${"0".repeat(16)}-01` }],
       ["not-hex", { traceparent: `00-${"x".repeat(32)}-00f067aa0ba902b7-01` }],
       ["bad-dashes", { traceparent: `00_${trace1}_00f067aa0ba902b7_01` }],
@@ -99,6 +180,8 @@ describe("OpenTelemetry tracing", () => {
     expect(of("foreign").spanContext().traceId).toBe(trace1);
     expect(of("foreign").parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
     expect(of("foreign").links[0]?.context.traceState?.get("vendor")).toBe("abc");
+    expect(of("foreign-no-state").parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
+    expect(of("foreign-no-state").links[0]?.context.traceState).toBeUndefined();
     for (const id of ["zero-ids", "not-hex", "bad-dashes", "bad-flags", "short"]) {
       expect(of(id).parentSpanContext, id).toBeUndefined();
       expect(of(id).links, id).toEqual([]);
@@ -155,8 +238,10 @@ describe("OpenTelemetry tracing", () => {
     await engine.shutdown();
     await loop;
     const spans = exporter.getFinishedSpans();
+    // One send span for the batch of two; each attempt's span continues it.
+    const [send, ...more] = byName(spans, "send where");
+    expect(more).toEqual([]);
     for (const j of jobs) {
-      const send = spans.find((s) => s.name === "send where" && s.attributes["messaging.message.id"] === j.id);
       const proc = spans.find((s) => s.name === "process where" && s.attributes["messaging.message.id"] === j.id);
       expect(proc?.attributes["pyrexis.job.mode"]).toBe(j.mode);
       expect(proc?.parentSpanContext?.spanId).toBe(send?.spanContext().spanId);
