@@ -9,7 +9,10 @@ import { AsyncExecutor, ProcessExecutor, ThreadExecutor } from "../dist/index.js
 import { BenchRun, drive } from "./harness.mjs";
 
 const WORKERS = 2;
-const ROUNDS = 5;
+/** Rounds of the no-op measurement (each contender runs one block of a quarter of `total` per round). */
+const ROUNDS = 16;
+/** Rounds of the async and CPU-bound measurements. */
+const CPU_ROUNDS = 5;
 const HANDLERS = new URL("./handlers.mjs", import.meta.url);
 const RAW = new URL("./raw-task.mjs", import.meta.url).href;
 // One signal for all runs: creating a per-job signal is the caller's cost, not the executor's.
@@ -55,38 +58,46 @@ const contenders = {
 };
 
 const median = (/** @type {number[]} */ xs) => /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
-/** @type {{ runtime: string, perWorker: number, name: string, tasksPerSec: number, usPerTask: number, vsTinypool: number | null, vsTinypoolRange?: [number, number] }[]} */
+/** The q-quantile (nearest rank) of `xs`. */
+const quantile = (/** @type {number[]} */ xs, /** @type {number} */ q) =>
+  /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.round(q * (xs.length - 1)))]);
+/** @type {{ runtime: string, perWorker: number, name: string, tasksPerSec: number, usPerTask: number, vsTinypool: number | null, vsTinypoolIqr?: [number, number], vsTinypoolRange?: [number, number] }[]} */
 const rows = [];
 for (const runtime of /** @type {const} */ (["worker_threads", "child_process"])) {
   for (const conc of [1, 16]) {
     const total = runtime === "worker_threads" ? 20_000 : 10_000;
+    const block = total / 4;
     const depth = WORKERS * conc * 2;
     /** @type {Record<string, number[]>} */
     const results = {};
     /** @type {Record<string, number[]>} */
     const ratios = {};
-    const names = Object.keys(contenders);
+    // Every pool lives for the whole measurement and is warmed up once, for as many tasks as it is
+    // then measured on (the first thousands of tasks in a fresh worker still pay for its start:
+    // JIT, the first full GCs after importing the handlers module). Then the contenders take
+    // turns in short blocks, in an order that rotates each round, and each ratio is taken within
+    // its round: raw tinypool and a contender are measured a second or less apart, so a machine
+    // that slows down for a while (it is shared) moves a whole round, not one contender.
+    const live = /** @type {[string, NonNullable<ReturnType<(typeof contenders)[string]>>][]} */ (
+      Object.entries(contenders).flatMap(([name, make]) => {
+        const c = make(runtime, conc);
+        return c ? [[name, c]] : [];
+      })
+    );
+    for (const [, c] of live) await drive(total, depth, c);
     for (let round = 0; round < ROUNDS; round++) {
-      // The order rotates each round, and each ratio is taken within its round: a machine that
-      // slows down for a while (it is shared) moves a whole round, not one contender.
-      const order = names.map((_, i) => /** @type {string} */ (names[(i + round) % names.length]));
       /** @type {Record<string, number>} */
       const perSec = {};
-      for (const name of order) {
-        const c = contenders[name]?.(runtime, conc);
-        if (!c) continue;
-        // Warm-up as long as the measurement: the first thousands of tasks in a fresh worker still
-        // pay for its start (JIT, the first full GCs after importing the handlers module and its
-        // dependencies), which a 2,000-task warm-up left inside the measured window.
-        await drive(total, depth, c);
-        const tasksPerSec = (total * 1000) / (await drive(total, depth, c));
+      for (let i = 0; i < live.length; i++) {
+        const [name, c] = /** @type {(typeof live)[number]} */ (live[(i + round) % live.length]);
+        const tasksPerSec = (block * 1000) / (await drive(block, depth, c));
         perSec[name] = tasksPerSec;
         (results[name] ??= []).push(tasksPerSec);
-        await c.close();
       }
       const raw = /** @type {number} */ (perSec["tinypool (raw)"]);
       for (const [name, value] of Object.entries(perSec)) (ratios[name] ??= []).push(raw / value);
     }
+    for (const [, c] of live) await c.close();
     for (const [name, values] of Object.entries(results)) {
       const perSec = median(values);
       const r = ratios[name] ?? [];
@@ -97,6 +108,7 @@ for (const runtime of /** @type {const} */ (["worker_threads", "child_process"])
         tasksPerSec: Math.round(perSec),
         usPerTask: +(1e6 / perSec).toFixed(1),
         vsTinypool: +median(r).toFixed(2),
+        vsTinypoolIqr: [+quantile(r, 0.25).toFixed(2), +quantile(r, 0.75).toFixed(2)],
         vsTinypoolRange: [+Math.min(...r).toFixed(2), +Math.max(...r).toFixed(2)],
       });
     }
@@ -107,7 +119,7 @@ for (const runtime of /** @type {const} */ (["worker_threads", "child_process"])
 {
   const ex = new AsyncExecutor({ handlers: HANDLERS });
   const values = [];
-  for (let round = 0; round < ROUNDS; round++)
+  for (let round = 0; round < CPU_ROUNDS; round++)
     values.push(50_000_000 / (await drive(50_000, 64, { submit: (i) => ex.run(executorTask(i), { signal: freshSignal(), onProgress }) })));
   await ex.close();
   const perSec = median(values);
@@ -134,7 +146,7 @@ for (const [mode, make] of Object.entries({
   const ex = make();
   await ex.run(executorTask(0, "cpu", { seed: 1, iterations: 1000 }), { signal: freshSignal(), onProgress }); // warm-up
   const times = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < CPU_ROUNDS; round++) {
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: cpuTasks }, (_, i) => ex.run(executorTask(i, "cpu", cpuPayload), { signal: freshSignal(), onProgress })),
@@ -147,12 +159,15 @@ for (const [mode, make] of Object.entries({
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}`;
 console.log(
-  `\nPer-task overhead, no-op tasks, ${WORKERS} workers, median of ${ROUNDS} rounds (× raw tinypool: median of per-round ratios, min–max) — ${machine}\n`,
+  `\nPer-task overhead, no-op tasks, ${WORKERS} workers, ${ROUNDS} interleaved rounds (× raw tinypool: median of per-round ratios, p25–p75, min–max) — ${machine}\n`,
 );
 console.log("| runtime | tasks/worker | contender | tasks/s | µs/task | × raw tinypool |");
 console.log("|---|---:|---|---:|---:|---:|");
 for (const r of rows) {
-  const ratio = r.vsTinypool === null || !r.vsTinypoolRange ? "–" : `${r.vsTinypool} (${r.vsTinypoolRange[0]}–${r.vsTinypoolRange[1]})`;
+  const ratio =
+    r.vsTinypool === null || !r.vsTinypoolRange || !r.vsTinypoolIqr
+      ? "–"
+      : `${r.vsTinypool} (${r.vsTinypoolIqr[0]}–${r.vsTinypoolIqr[1]}; ${r.vsTinypoolRange[0]}–${r.vsTinypoolRange[1]})`;
   console.log(`| ${r.runtime} | ${r.perWorker} | ${r.name} | ${r.tasksPerSec.toLocaleString("en")} | ${r.usPerTask} | ${ratio} |`);
 }
 console.log(`\nCPU-bound: ${cpuTasks} tasks × ${cpuPayload.iterations.toLocaleString("en")} xorshift steps, ${WORKERS} workers\n`);
