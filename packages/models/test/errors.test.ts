@@ -161,7 +161,7 @@ describe("error classes", () => {
   });
 
   it("isNonRetryable knows the codes that are non-retryable by nature, also after a boundary", () => {
-    expect([...NON_RETRYABLE_CODES].sort()).toEqual(["HANDLERS_LOAD_FAILED", "HANDLER_NOT_FOUND", "NON_RETRYABLE"]);
+    expect([...NON_RETRYABLE_CODES].sort()).toEqual(["HANDLERS_LOAD_FAILED", "HANDLER_NOT_FOUND", "LIMIT_CAPACITY", "NON_RETRYABLE"]);
     const notFound = new HandlerNotFoundError("x", ["a"]);
     expect(isNonRetryable(notFound)).toBe(true);
     expect(isNonRetryable(deserializeError(serializeError(notFound)))).toBe(true);
