@@ -3,6 +3,8 @@ import * as models from "../src/index.js";
 import {
   CancelledError,
   LimitCapacityError,
+  InvalidBatchOptionsError,
+  BatchOutputMismatchError,
   UnknownLimitError,
   CorruptRecordError,
   createResult,
@@ -69,6 +71,12 @@ const EXAMPLES: [string, PyrexisError, ErrorCode][] = [
   ["DependencyFailedError", new DependencyFailedError("child", "parent", "failed"), "DEPENDENCY_FAILED"],
   ["UnknownLimitError", new UnknownLimitError("openia", ["openai"]), "UNKNOWN_LIMIT"],
   ["LimitCapacityError", new LimitCapacityError("openai", 100_000, 90_000), "LIMIT_CAPACITY"],
+  [
+    "InvalidBatchOptionsError",
+    new InvalidBatchOptionsError("embed", [{ path: ["batch", "maxSize"], message: "m" }]),
+    "INVALID_BATCH_OPTIONS",
+  ],
+  ["BatchOutputMismatchError", new BatchOutputMismatchError("embed", 3, 2), "BATCH_OUTPUT_MISMATCH"],
 ];
 
 /** Codes of error classes defined in other packages (which depend on this one, so it cannot import them). */
@@ -161,7 +169,7 @@ describe("error classes", () => {
   });
 
   it("isNonRetryable knows the codes that are non-retryable by nature, also after a boundary", () => {
-    expect([...NON_RETRYABLE_CODES].sort()).toEqual(["HANDLERS_LOAD_FAILED", "HANDLER_NOT_FOUND", "NON_RETRYABLE"]);
+    expect([...NON_RETRYABLE_CODES].sort()).toEqual(["HANDLERS_LOAD_FAILED", "HANDLER_NOT_FOUND", "LIMIT_CAPACITY", "NON_RETRYABLE"]);
     const notFound = new HandlerNotFoundError("x", ["a"]);
     expect(isNonRetryable(notFound)).toBe(true);
     expect(isNonRetryable(deserializeError(serializeError(notFound)))).toBe(true);
