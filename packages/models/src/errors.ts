@@ -50,6 +50,9 @@ export const ErrorCode = {
   // Flow control.
   UNKNOWN_LIMIT: "UNKNOWN_LIMIT",
   LIMIT_CAPACITY: "LIMIT_CAPACITY",
+  // Batching handlers.
+  INVALID_BATCH_OPTIONS: "INVALID_BATCH_OPTIONS",
+  BATCH_OUTPUT_MISMATCH: "BATCH_OUTPUT_MISMATCH",
 } as const;
 
 /** One of the stable {@link ErrorCode} values. */
@@ -471,6 +474,51 @@ export class LimitCapacityError extends ValidationError {
     this.limit = limit;
     this.units = units;
     this.capacity = capacity;
+  }
+}
+
+/**
+ * A batching handler's `batch` options are not valid (code `INVALID_BATCH_OPTIONS`): `maxSize`
+ * must be an integer ≥ 1, `maxWaitMs` a finite number ≥ 0, `key` a function when given. A
+ * {@link ValidationError}, raised when the handler is defined; nothing is registered.
+ */
+export class InvalidBatchOptionsError extends ValidationError {
+  override readonly code: ErrorCode = ErrorCode.INVALID_BATCH_OPTIONS;
+  /** The handler whose options were refused. */
+  readonly handler: string;
+  constructor(handler: string, issues: { path: (string | number)[]; message: string }[]) {
+    super(
+      `batch options of handler ${JSON.stringify(handler)} are not valid: ${issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      issues,
+    );
+    this.name = "InvalidBatchOptionsError";
+    this.handler = handler;
+  }
+}
+
+/**
+ * A batching handler returned a number of outputs other than the number of jobs it was given
+ * (code `BATCH_OUTPUT_MISMATCH`). Each job of that batch fails its attempt with this error; the
+ * attempt may be retried (the next batch may hold other jobs), as any handler error is.
+ */
+export class BatchOutputMismatchError extends PyrexisError {
+  /** The handler that returned the wrong number of outputs. */
+  readonly handler: string;
+  /** How many jobs the batch held. */
+  readonly expected: number;
+  /** How many outputs the handler returned (-1 when it did not return an array). */
+  readonly actual: number;
+  constructor(handler: string, expected: number, actual: number) {
+    super(
+      ErrorCode.BATCH_OUTPUT_MISMATCH,
+      actual < 0
+        ? `batching handler ${JSON.stringify(handler)} did not return an array of outputs for a batch of ${expected} jobs`
+        : `batching handler ${JSON.stringify(handler)} returned ${actual} outputs for a batch of ${expected} jobs (one per job, in order, is required)`,
+    );
+    this.name = "BatchOutputMismatchError";
+    this.handler = handler;
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 

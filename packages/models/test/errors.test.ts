@@ -3,6 +3,8 @@ import * as models from "../src/index.js";
 import {
   CancelledError,
   LimitCapacityError,
+  InvalidBatchOptionsError,
+  BatchOutputMismatchError,
   UnknownLimitError,
   CorruptRecordError,
   createResult,
@@ -69,6 +71,12 @@ const EXAMPLES: [string, PyrexisError, ErrorCode][] = [
   ["DependencyFailedError", new DependencyFailedError("child", "parent", "failed"), "DEPENDENCY_FAILED"],
   ["UnknownLimitError", new UnknownLimitError("openia", ["openai"]), "UNKNOWN_LIMIT"],
   ["LimitCapacityError", new LimitCapacityError("openai", 100_000, 90_000), "LIMIT_CAPACITY"],
+  [
+    "InvalidBatchOptionsError",
+    new InvalidBatchOptionsError("embed", [{ path: ["batch", "maxSize"], message: "m" }]),
+    "INVALID_BATCH_OPTIONS",
+  ],
+  ["BatchOutputMismatchError", new BatchOutputMismatchError("embed", 3, 2), "BATCH_OUTPUT_MISMATCH"],
 ];
 
 /** Codes of error classes defined in other packages (which depend on this one, so it cannot import them). */
