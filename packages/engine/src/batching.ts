@@ -14,7 +14,7 @@ export interface BatchOptions<P = unknown> {
 }
 
 /** One job of a batch, as the batching handler receives it. */
-export interface BatchItem<P = unknown> {
+interface BatchItem<P = unknown> {
   readonly jobId: string;
   readonly payload: P;
   /** This job's own attempt number (1 for its first). */

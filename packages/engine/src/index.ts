@@ -21,23 +21,13 @@ export {
   type ScheduleOptions,
   type ScheduleSpecInput,
 } from "./schedules.js";
-export {
-  BatchAssembler,
-  splitBatchOutputs,
-  validateBatchOptions,
-  type BatchItem,
-  type BatchItemOutcome,
-  type BatchOptions,
-} from "./batching.js";
 export { decideAttempt, type AbortKind, type AttemptDecision, type AttemptEnd } from "./attempt-decision.js";
 
 // What most applications need, so `@pyrexis/engine` alone is enough to write handlers and
 // branch on errors.
 export { defineHandlers, type Handler, type HandlerContext, type HandlerMap } from "@pyrexis/executors";
 export {
-  BatchOutputMismatchError,
   ErrorCode,
-  InvalidBatchOptionsError,
   isPyrexisError,
   NonRetryableError,
   PyrexisError,
