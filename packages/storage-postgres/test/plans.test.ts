@@ -233,6 +233,31 @@ describe("the claim on a table with no statistics", () => {
     }
   });
 
+  it("the other hot statements use their indexes too: reclaim, lease owners, renewals, updates, listing", async () => {
+    const ids = ["n0000001", "n0000002"];
+    const checks: [string, string, unknown[]][] = [
+      ["expired", st.expired, [5_000_000, ["dead"], 100]],
+      ["expired, no dead owners", st.expired, [5_000_000, [], 100]],
+      ["leaseOwners", st.leaseOwners, []],
+      ["renew", st.renew, [5_000_000, ids, [1, 1], "w", 1000]],
+      ["getJob", st.getJob, ["n0000001"]],
+      ["list asc", st.list("asc", "all", false), [101]],
+      ["list one status", st.list("asc", "one", true), [101, "pending", 5_000, "n0005000"]],
+    ];
+    const arrays = (v: unknown): unknown[] => ids.map(() => v);
+    const columns = [ids, ...["completed", "async", "work", 5, 1, 1, 1, 1, 2, 1, "{}", 1].map(arrays)];
+    checks.push(
+      ["updateJobs", st.updateJobs, columns],
+      ["updateJobsResultsNotify", st.updateJobsResultsNotify, [...columns, ids, arrays("{}"), "chan"]],
+      ["insertResults", st.insertResults, [ids, arrays("{}")]],
+    );
+    for (const [label, text, params] of checks) {
+      const p = await plan(text, params);
+      expect(p.seqScans, label).toEqual([]);
+      expect(p.indexes.length, label).toBeGreaterThan(0);
+    }
+  });
+
   it("a claim of given ids stays a primary-key lookup", async () => {
     const p = await plan(st.claimIds, [5_000_000, null, null, 10, "w", 1000, "chan", ["n0000010", "n0000020"]]);
     expect(p.indexes).toContain("jobs_pkey");
