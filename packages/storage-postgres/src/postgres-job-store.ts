@@ -684,7 +684,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
     this.#assertOpen();
     const { owner, limit, leaseMs, modes, handlers, ids } = checkClaimRequest(request);
     const rows = await this.#guard("claim", () =>
-      run<ClaimRow>(this.#connection.kysely, this.#statements.claim, [
+      run<ClaimRow>(this.#connection.kysely, ids === undefined ? this.#statements.claim : this.#statements.claimIds, [
         this.#now(),
         modes ?? null,
         handlers ?? null,

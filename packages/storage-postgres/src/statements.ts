@@ -42,8 +42,10 @@ export interface Statements {
   /** $1 job id. */
   readonly getResult: string;
   readonly countByStatus: string;
-  /** $1 now, $2 modes or NULL, $3 handlers or NULL, $4 limit, $5 owner, $6 lease ms, $7 channel, $8 ids or NULL. */
+  /** $1 now, $2 modes or NULL, $3 handlers or NULL, $4 limit, $5 owner, $6 lease ms, $7 channel, $8 NULL (no ids). */
   readonly claim: string;
+  /** As {@link Statements.claim} with $8 the ids (an array): a claim of given jobs. */
+  readonly claimIds: string;
   /** $1 now, $2 ids, $3 versions, $4 owner, $5 lease ms. One row per requested lease, in order. */
   readonly renew: string;
   /** $1 now, $2 dead owners (array, may be empty), $3 limit. Locks the expired running rows. */
@@ -92,6 +94,23 @@ export function buildStatements(schema: string): Statements {
       ON CONFLICT (job_id) DO NOTHING RETURNING job_id`;
   // A SELECT in a WITH runs only when read, so the final SELECT reads `n` to send the notification.
   const notifyCte = (channel: string): string => `n AS (SELECT pg_notify(${channel}, nextval(${seq})::text) AS sent)`;
+  // One statement: pick due jobs in scheduler order, skipping rows another claimer holds,
+  // write `running`, the attempt, the version and the lease, and notify once if any.
+  // The notify CTE is volatile, so PostgreSQL evaluates it once (never inlined), and only
+  // reads `u` when a row was claimed. The update finds the picked rows by `= ANY(array)`, a
+  // primary-key lookup whatever the statistics (a join with c may become a hash join over a
+  // sequential scan of the table when it has none).
+  const claim = (pick: string): string => `WITH t AS (SELECT ${NOW("$1")} AS now),
+      c AS (${pick}),
+      u AS (
+        UPDATE ${jobs} j SET status = 'running', attempts = j.attempts + 1, updated_at = t.now, version = j.version + 1,
+          lease_owner = $5, lease_expires_at = t.now + $6::bigint
+        FROM t WHERE j.id = ANY(ARRAY(SELECT id FROM c))
+        RETURNING j.id, j.status, j.attempts, j.updated_at::float8 AS updated_at, j.version::float8 AS version,
+          j.created_at::float8 AS created_at, j.data, j.aging_key, j.lease_expires_at::float8 AS expires_at
+      ),
+      n AS (SELECT pg_notify($7, nextval(${seq})::text) AS sent FROM (SELECT 1 FROM u LIMIT 1) AS one)
+      SELECT u.*, (SELECT count(*) FROM n) AS notified FROM u ORDER BY u.aging_key DESC, u.id`;
   return {
     insertJobs,
     updateJobs,
@@ -110,30 +129,19 @@ export function buildStatements(schema: string): Statements {
     getJob: `SELECT ${JOB_COLUMNS} FROM ${jobs} WHERE id = $1`,
     getResult: `SELECT data FROM ${results} WHERE job_id = $1`,
     countByStatus: `SELECT status, count(*)::int AS n FROM ${jobs} GROUP BY status`,
-    // One statement: pick due jobs in scheduler order, skipping rows another claimer holds,
-    // write `running`, the attempt, the version and the lease, and notify once if any.
-    // The notify CTE is volatile, so PostgreSQL evaluates it once (never inlined), and only
-    // reads `u` when a row was claimed.
-    claim: `WITH t AS (SELECT ${NOW("$1")} AS now),
-      c AS (
-        SELECT j.id FROM ${jobs} j, t
+    // The pick (c) of a claim without ids goes through claim_due (migration 0005), planned so
+    // that it always walks jobs_claim whatever the statistics say.
+    claim: claim(`SELECT c.id FROM t, ${s}.claim_due(t.now, $2::text[], $3::text[], $4::integer) AS c(id)
+        WHERE $8::text[] IS NULL`),
+    // A claim of given ids: a primary-key lookup of each, then a sort of those few rows.
+    claimIds: claim(`SELECT j.id FROM ${jobs} j, t
         WHERE j.status IN ('pending', 'retrying') AND j.run_at <= t.now
           AND ($2::text[] IS NULL OR j.mode = ANY($2::text[]))
           AND ($3::text[] IS NULL OR j.handler = ANY($3::text[]))
-          AND ($8::text[] IS NULL OR j.id = ANY($8::text[]))
+          AND j.id = ANY($8::text[])
         ORDER BY j.aging_key DESC, j.id
         LIMIT $4
-        FOR UPDATE OF j SKIP LOCKED
-      ),
-      u AS (
-        UPDATE ${jobs} j SET status = 'running', attempts = j.attempts + 1, updated_at = t.now, version = j.version + 1,
-          lease_owner = $5, lease_expires_at = t.now + $6::bigint
-        FROM c, t WHERE j.id = c.id
-        RETURNING j.id, j.status, j.attempts, j.updated_at::float8 AS updated_at, j.version::float8 AS version,
-          j.created_at::float8 AS created_at, j.data, j.aging_key, j.lease_expires_at::float8 AS expires_at
-      ),
-      n AS (SELECT pg_notify($7, nextval(${seq})::text) AS sent FROM (SELECT 1 FROM u LIMIT 1) AS one)
-      SELECT u.*, (SELECT count(*) FROM n) AS notified FROM u ORDER BY u.aging_key DESC, u.id`,
+        FOR UPDATE OF j SKIP LOCKED`),
     // One statement for the batch: extend what the owner still holds, and report every
     // requested lease (renewed, or the job's current status to tell cancelled from lost).
     renew: `WITH t AS (SELECT ${NOW("$1")} AS now),

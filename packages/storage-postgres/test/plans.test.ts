@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job, JobStatus } from "@pyrexis/models";
 import type { PostgresJobStore } from "../src/index.js";
 import { buildStatements, type Statements } from "../src/statements.js";
-import { admin, dropSchemas, freshSchema, job, openStore } from "./helpers.js";
+import pg from "pg";
+import { admin, dropSchemas, freshSchema, job, openStore, PG_URL } from "./helpers.js";
 
 // The plan of every hot statement, so that a regression (a dropped or unusable index, a query
 // rewritten into a sequential scan) fails here rather than in production. The table holds a
@@ -16,6 +17,7 @@ interface PlanNode {
   "Node Type": string;
   "Relation Name"?: string;
   "Index Name"?: string;
+  "Sort Key"?: string[];
   Plans?: PlanNode[];
 }
 
@@ -30,6 +32,27 @@ async function plan(text: string, params: unknown[]): Promise<{ indexes: string[
     indexes: all.flatMap((n) => (n["Index Name"] === undefined ? [] : [n["Index Name"]])),
     seqScans: all.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "jobs").map((n) => n["Node Type"]),
   };
+}
+
+/** The plans auto_explain logs for `text`, nested ones (a function's statements) included; run in a rolled-back transaction. */
+async function nestedPlans(text: string, params: unknown[]): Promise<PlanNode[]> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  const logged: string[] = [];
+  client.on("notice", (n) => logged.push(n.message ?? ""));
+  await client.connect();
+  try {
+    await client.query("LOAD 'auto_explain'");
+    for (const set of ["log_min_duration = 0", "log_nested_statements = on", "log_format = json"])
+      await client.query(`SET auto_explain.${set}`);
+    await client.query("SET client_min_messages = log");
+    await client.query("BEGIN");
+    const { rows } = await client.query(text, params);
+    expect(rows.length).toBeGreaterThan(0);
+    await client.query("ROLLBACK");
+  } finally {
+    await client.end();
+  }
+  return logged.filter((m) => m.includes("plan:")).map((m) => (JSON.parse(m.slice(m.indexOf("plan:") + 5)) as { Plan: PlanNode }).Plan);
 }
 
 beforeAll(async () => {
@@ -55,14 +78,14 @@ afterAll(async () => {
 describe("plans of the hot statements (EXPLAIN)", () => {
   it("claim walks the partial claim index in claim order, with and without a mode filter", async () => {
     for (const modes of [null, ["async"]]) {
-      const p = await plan(s.claim, [5_000_000, modes, null, 10, "w", 1000, "chan", null]);
-      expect(p.indexes).toContain("jobs_claim");
-      expect(p.seqScans).toEqual([]);
+      const all = (await nestedPlans(s.claim, [5_000_000, modes, null, 10, "w", 1000, "chan", null])).flatMap(nodes);
+      expect(all.map((n) => n["Index Name"])).toContain("jobs_claim");
+      expect(all.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "jobs")).toEqual([]);
     }
   });
 
   it("a claim of given ids finds them without a sequential scan", async () => {
-    const p = await plan(s.claim, [5_000_000, null, null, 10, "w", 1000, "chan", ["j40", "j80"]]);
+    const p = await plan(s.claimIds, [5_000_000, null, null, 10, "w", 1000, "chan", ["j40", "j80"]]);
     expect(p.seqScans).toEqual([]);
     expect(p.indexes.length).toBeGreaterThan(0);
   });
@@ -139,5 +162,105 @@ describe("plans of the hot statements (EXPLAIN)", () => {
     }
     // Statuses the table holds none of: the planner may prefer the status index; never a table scan.
     expect((await plan(s.prune, [["failed", "cancelled"], 15_000, 500, 100])).seqScans).toEqual([]);
+  });
+});
+
+// A table that has never been analyzed (a fresh table filled by a big backfill, before
+// autovacuum's analyze): the planner guesses that few rows are pending, and a plain
+// `ORDER BY … LIMIT` claim read and sorted every pending row (1.95 s per claim at 1,000,000).
+// The claim's pick runs in claim_due, planned with sorts and other scans disabled; its plan
+// is nested, so auto_explain reports it.
+describe("the claim on a table with no statistics", () => {
+  let bare: PostgresJobStore;
+  let name: string;
+  let st: Statements;
+
+  beforeAll(async () => {
+    name = freshSchema("pgplan_nostats");
+    bare = await openStore(name);
+    st = buildStatements(name);
+    await admin(`ALTER TABLE "${name}".jobs SET (autovacuum_enabled = false)`);
+    await admin(
+      `INSERT INTO "${name}".jobs (id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data)
+       SELECT 'n' || lpad(g::text, 7, '0'), CASE WHEN g % 10 = 0 THEN 'retrying' ELSE 'pending' END,
+         CASE WHEN g % 2 = 0 THEN 'async' ELSE 'sync' END, 'work', 5, g, g, g, 0, 1, -g::float8, '{}'
+       FROM generate_series(1, 100000) AS g`,
+    );
+  });
+
+  afterAll(async () => {
+    await bare.close();
+    await dropSchemas();
+  });
+
+  it("has no statistics (the case under test)", async () => {
+    const [row] = await admin<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = $1 AND tablename = 'jobs'`, [
+      name,
+    ]);
+    expect(row!.n).toBe(0);
+  });
+
+  it("walks jobs_claim with no sort, bitmap or sequential scan, filtered or not, small and large batches", async () => {
+    for (const [modes, handlers, limit] of [
+      [null, null, 10],
+      [["async"], null, 10],
+      [["async"], ["work"], 1_000],
+      [null, null, 5_000],
+    ] as const) {
+      const label = JSON.stringify([modes, handlers, limit]);
+      const all = (await nestedPlans(st.claim, [5_000_000, modes, handlers, limit, "w", 1000, "chan", null])).flatMap(nodes);
+      const onJobs = all.filter((n) => n["Relation Name"] === "jobs");
+      expect(
+        onJobs.map((n) => [n["Node Type"], n["Index Name"]]),
+        label,
+      ).toContainEqual(["Index Scan", "jobs_claim"]);
+      expect(
+        onJobs.filter((n) => n["Node Type"] === "Seq Scan"),
+        label,
+      ).toEqual([]);
+      // The update finds the picked rows by primary key (an index or bitmap lookup of the ids).
+      const bitmaps = all.filter((n) => n["Node Type"] === "Bitmap Index Scan").map((n) => n["Index Name"]);
+      expect(
+        bitmaps.filter((i) => i !== "jobs_pkey"),
+        label,
+      ).toEqual([]);
+      // The only sort allowed is the final one over the claimed rows (u), never over the table.
+      const sorts = all.filter((n) => n["Node Type"] === "Sort");
+      expect(
+        sorts.flatMap((n) => n["Sort Key"] ?? []).filter((k) => !k.startsWith("u.")),
+        label,
+      ).toEqual([]);
+    }
+  });
+
+  it("the other hot statements use their indexes too: reclaim, lease owners, renewals, updates, listing", async () => {
+    const ids = ["n0000001", "n0000002"];
+    const checks: [string, string, unknown[]][] = [
+      ["expired", st.expired, [5_000_000, ["dead"], 100]],
+      ["expired, no dead owners", st.expired, [5_000_000, [], 100]],
+      ["leaseOwners", st.leaseOwners, []],
+      ["renew", st.renew, [5_000_000, ids, [1, 1], "w", 1000]],
+      ["getJob", st.getJob, ["n0000001"]],
+      ["list asc", st.list("asc", "all", false), [101]],
+      ["list one status", st.list("asc", "one", true), [101, "pending", 5_000, "n0005000"]],
+    ];
+    const arrays = (v: unknown): unknown[] => ids.map(() => v);
+    const columns = [ids, ...["completed", "async", "work", 5, 1, 1, 1, 1, 2, 1, "{}", 1].map(arrays)];
+    checks.push(
+      ["updateJobs", st.updateJobs, columns],
+      ["updateJobsResultsNotify", st.updateJobsResultsNotify, [...columns, ids, arrays("{}"), "chan"]],
+      ["insertResults", st.insertResults, [ids, arrays("{}")]],
+    );
+    for (const [label, text, params] of checks) {
+      const p = await plan(text, params);
+      expect(p.seqScans, label).toEqual([]);
+      expect(p.indexes.length, label).toBeGreaterThan(0);
+    }
+  });
+
+  it("a claim of given ids stays a primary-key lookup", async () => {
+    const p = await plan(st.claimIds, [5_000_000, null, null, 10, "w", 1000, "chan", ["n0000010", "n0000020"]]);
+    expect(p.indexes).toContain("jobs_pkey");
+    expect(p.seqScans).toEqual([]);
   });
 });
