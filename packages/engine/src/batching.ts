@@ -13,14 +13,6 @@ export interface BatchOptions<P = unknown> {
   readonly key?: (payload: P, jobId: string) => string;
 }
 
-/** One job of a batch, as the batching handler receives it. */
-interface BatchItem<P = unknown> {
-  readonly jobId: string;
-  readonly payload: P;
-  /** This job's own attempt number (1 for its first). */
-  readonly attempt: number;
-}
-
 /** What became of one job of a batch call: its output, or the error its attempt fails with. */
 export type BatchItemOutcome = { readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: Error };
 
