@@ -99,7 +99,9 @@ describe("changeMark", () => {
       return pid !== undefined && pid !== old ? pid : undefined;
     });
     expect(replaced).not.toBe(old);
-    expect(await a.checkListener()).toBe(true);
+    // Its backend shows in pg_stat_activity a moment before the store has it LISTENing: wait for
+    // a heartbeat that answers rather than asking once.
+    await waitFor("the new listener to answer a heartbeat", async () => ((await a.checkListener()) ? true : undefined));
     const m = await a.changeMark();
     await b.commit({ insert: [job("after")] });
     await waitFor("a's mark to move after b's commit", async () => (await a.changeMark()) !== m);
