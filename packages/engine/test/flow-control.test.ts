@@ -273,21 +273,30 @@ describe("bad limits: typed errors, nothing written", () => {
     // The submitter has a larger limit than the worker: its check passes, the worker's could not.
     const submitter = engineWith(
       { call: () => "ok" },
-      { clock, store, closeStore: false, limits: { openai: { rate: { units: 200_000, perMs: 60_000 } } } },
+      { clock, store, closeStore: false, limits: { openai: { rate: { units: 200_000, perMs: 60_000 } }, gpu: { maxConcurrent: 4 } } },
     );
     const big = await submitter.submitJob({ handler: "call", priority: 9, limits: [{ key: "openai", units: 100_000 }] });
+    const bigOfTwo = await submitter.submitJob({
+      handler: "call",
+      limits: [
+        { key: "gpu", units: 1 },
+        { key: "openai", units: 150_000 },
+      ],
+    });
     const small = await submitter.submitJobs([1, 2, 3].map(() => ({ handler: "call", limits: [{ key: "openai", units: 1_000 }] })));
     await submitter.shutdown();
     const ran: string[] = [];
     const { engine } = recorded(
       { call: (_p, ctx) => void ran.push(ctx.jobId) },
-      { clock, store, limits: { openai: { rate: { units: 90_000, perMs: 60_000 } } } },
+      { clock, store, limits: { openai: { rate: { units: 90_000, perMs: 60_000 } }, gpu: { maxConcurrent: 4 } } },
     );
     const loop = engine.runLoop();
     const result = await engine.waitForResult(big.id);
     expect(result).toMatchObject({ status: "failed", attempts: 1, error: { code: "LIMIT_CAPACITY" } });
+    expect(await engine.waitForResult(bigOfTwo.id)).toMatchObject({ status: "failed", attempts: 1, error: { code: "LIMIT_CAPACITY" } });
     for (const job of small) expect(await engine.waitForResult(job.id)).toMatchObject({ status: "completed" });
     expect(ran).not.toContain(big.id);
+    expect(ran).not.toContain(bigOfTwo.id);
     await engine.shutdown();
     await loop;
   });

@@ -270,7 +270,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     return { subject, permit: subject.job.limits === undefined ? undefined : this.#takeFor(subject.job, now) };
   }
 
-  /** The capacity error of a job whose weight on one of its limits exceeds the limit's capacity here. */
+  /** The capacity error of a job whose weight on one of its limits exceeds that limit's capacity here. */
   #oversized(job: Job): LimitCapacityError | undefined {
     for (const { key, units } of job.limits ?? []) {
       const window = this.#limits.get(key)?.window;
@@ -283,13 +283,13 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   #fits(subject: S): boolean {
     const limits = subject.job.limits;
     if (limits === undefined) return true;
-    if (this.#oversized(subject.job) !== undefined) return true; // taken at once, to be refused
     const pass = this.#pass;
     const now = this.#now;
     let fits = true;
     for (const { key, units } of limits) {
       const limit = this.#limits.get(key);
       if (limit === undefined) continue; // checked at submit; a job from another engine's config runs unlimited here
+      if (limit.window !== undefined && units > limit.window.units) return true; // never fits: taken at once, to be refused
       if (limit.heldInPass === pass) fits = false;
       else if (limit.settings.maxConcurrent !== undefined && limit.running >= limit.settings.maxConcurrent) fits = false;
       else if (limit.window !== undefined) {
@@ -311,10 +311,10 @@ export class FlowGate<S extends GateSubject = GateSubject> {
    */
   tryTake(subject: S): Permit | undefined {
     const now = this.#clock.now();
-    if (this.#oversized(subject.job) !== undefined) return this.#takeFor(subject.job, now);
     for (const { key, units } of subject.job.limits ?? []) {
       const limit = this.#limits.get(key);
       if (limit === undefined) continue;
+      if (limit.window !== undefined && units > limit.window.units) return this.#takeFor(subject.job, now); // to be refused
       if (limit.settings.maxConcurrent !== undefined && limit.running >= limit.settings.maxConcurrent) return undefined;
       if (limit.window !== undefined && limit.window.fitsAt(units, now) > now) return undefined;
     }
@@ -327,13 +327,19 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   }
 
   #takeFor(job: Job, now: number): Permit {
-    const refused = this.#oversized(job);
-    if (refused !== undefined) return new Permit(this, job.id, [], [], refused);
     const limits = job.limits ?? [];
     if (limits.length === 1) {
       const { key, units } = limits[0] as JobLimit;
       const limit = this.#limits.get(key);
-      if (limit !== undefined) return new Permit(this, job.id, limit, this.#admit(limit, units, now));
+      if (limit !== undefined) {
+        // It can never start here: a permit that holds nothing and carries the error to fail with.
+        if (limit.window !== undefined && units > limit.window.units)
+          return new Permit(this, job.id, [], [], new LimitCapacityError(key, units, limit.window.units));
+        return new Permit(this, job.id, limit, this.#admit(limit, units, now));
+      }
+    } else {
+      const refused = this.#oversized(job);
+      if (refused !== undefined) return new Permit(this, job.id, [], [], refused);
     }
     const states: LimitState[] = [];
     const entries: (WindowEntry | undefined)[] = [];
