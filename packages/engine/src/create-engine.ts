@@ -4,6 +4,7 @@ import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
 import type * as PostgresModuleNs from "@pyrexis/storage-postgres";
 import type * as SqliteModuleNs from "@pyrexis/storage-sqlite";
 import { Engine } from "./engine.js";
+import { batchDefinitionOf, type BatchHandler } from "./batch-handler.js";
 import type { EngineOptions, ExecutorSource } from "./options.js";
 
 // Only types: the SQLite and PostgreSQL stores are optional peers, loaded when a path or a
@@ -15,7 +16,7 @@ type PostgresModule = typeof PostgresModuleNs;
 const POSTGRES_URL = /^postgres(?:ql)?:\/\//;
 
 /** Options of {@link createEngine}: the engine's options with sensible defaults for the parts. */
-export interface CreateEngineOptions extends Omit<EngineOptions, "store" | "executors" | "handlerNames"> {
+export interface CreateEngineOptions extends Omit<EngineOptions, "store" | "executors" | "handlerNames" | "batchHandlers"> {
   /**
    * A store, a SQLite file path (needs `@pyrexis/storage-sqlite` installed; `":memory:"` for
    * an in-memory SQLite database), or a `postgres://` URL (needs `@pyrexis/storage-postgres`;
@@ -24,7 +25,8 @@ export interface CreateEngineOptions extends Omit<EngineOptions, "store" | "exec
   store?: JobStore | string | undefined;
   /**
    * Handlers: inline functions (async mode only) or the path/URL of a handlers module (all
-   * modes: the thread and process executors load it in their workers).
+   * modes: the thread and process executors load it in their workers). Handlers made with
+   * `batchHandler` (in the map or the module) run in batches, in async mode.
    */
   handlers?: HandlerMap | string | URL | undefined;
   /** A handlers module for thread/process mode when `handlers` are inline functions. */
@@ -55,6 +57,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
   const isModule = typeof handlers === "string" || handlers instanceof URL;
   const handlerMap = isModule ? await loadHandlersModule(handlers) : handlers;
   const handlerNames = handlerMap ? Object.keys(handlerMap) : undefined;
+  const batchHandlers = handlerMap ? batchHandlersOf(handlerMap) : undefined;
   if (!given && !handlerMap && handlersModule === undefined) {
     throw new TypeError("createEngine: give handlers (functions or a module path) or executors");
   }
@@ -77,7 +80,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
   }
   let engine: Engine;
   try {
-    engine = new Engine({ ...engineOptions, store, executors, handlerNames });
+    engine = new Engine({ ...engineOptions, store, executors, handlerNames, batchHandlers });
   } catch (error) {
     // A refused option (e.g. `retention`): release what was made here, keep what was given.
     if (given === undefined) await executors.close().catch(() => {});
@@ -93,6 +96,15 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<E
     }
   }
   return engine;
+}
+
+/** The batching handlers of a handler map (made with `batchHandler`); `undefined` when none. */
+function batchHandlersOf(handlers: HandlerMap): Record<string, BatchHandler> | undefined {
+  let out: Record<string, BatchHandler> | undefined;
+  for (const [name, handler] of Object.entries(handlers)) {
+    if (batchDefinitionOf(handler) !== undefined) (out ??= {})[name] = handler as BatchHandler;
+  }
+  return out;
 }
 
 async function openStore(store: JobStore | string | undefined, agingRate: number | undefined, clock: Clock | undefined): Promise<JobStore> {

@@ -54,6 +54,8 @@ import {
 import { availableParallelism } from "node:os";
 import { decideAttempt } from "./attempt-decision.js";
 import { Running, TerminalCommit, type TerminalCommitHandlers } from "./attempt.js";
+import { BatchDispatcher, type BatchHost } from "./batch-dispatch.js";
+import { batchDefinitionOf, type BatchHandler } from "./batch-handler.js";
 import { ClaimSource } from "./claim-source.js";
 import { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
 import { GroupCommitter, type Waiter } from "./group-commit.js";
@@ -82,6 +84,23 @@ interface Submitted {
   readonly jobs: Job[];
   /** `created[i]`: jobs[i] was written by this call, not an existing one returned; `undefined`: all were. */
   readonly created: readonly boolean[] | undefined;
+}
+
+/** The dispatchers of the batching handlers given to the engine; `undefined` when there are none. */
+function batchDispatchers(
+  handlers: Readonly<Record<string, BatchHandler>> | undefined,
+  clock: Clock,
+  host: BatchHost,
+): ReadonlyMap<string, BatchDispatcher> | undefined {
+  if (handlers === undefined) return undefined;
+  const out = new Map<string, BatchDispatcher>();
+  for (const [name, handler] of Object.entries(handlers)) {
+    const definition = batchDefinitionOf(handler);
+    if (definition === undefined)
+      throw new TypeError(`batchHandlers.${name}: not a batching handler (make it with batchHandler(options, run))`);
+    out.set(name, new BatchDispatcher(name, definition, clock, host));
+  }
+  return out.size > 0 ? out : undefined;
 }
 
 /** Look-ups of an idempotent submission before a concurrent insert of the same ids is reported. */
@@ -263,6 +282,8 @@ export class Engine {
   /** Ready jobs that use limits or name a group wait here until they fit (both dispatch sources). */
   readonly #gate: FlowGate<Active>;
   readonly #limitSettings: ReadonlyMap<string, LimitSettings>;
+  /** Batching handlers (async mode): their started attempts wait here for a call. */
+  readonly #batchers: ReadonlyMap<string, BatchDispatcher> | undefined;
   /** With claims: claimed jobs waiting for a slot, per mode, in claim order. */
   readonly #claimedWaiting = new Map<string, Active[]>();
   #claimedWaitingCount = 0;
@@ -317,6 +338,19 @@ export class Engine {
     this.#deadLetter = resolved.deadLetter;
     if (this.#deadLetter && this.#handlerNames && !this.#handlerNames.has(this.#deadLetter.handler)) {
       throw new HandlerNotFoundError(this.#deadLetter.handler, [...this.#handlerNames]);
+    }
+    this.#batchers = batchDispatchers(options.batchHandlers, this.#clock, {
+      begin: (running) => this.#begin(running),
+      logger: this.#logger,
+    });
+    for (const batcher of this.#batchers?.values() ?? []) {
+      // Each job of a call holds its own slot: fewer slots than maxSize mean no call ever fills.
+      if (batcher.maxSize > this.#limit("async")) {
+        this.#logger.warn(
+          { handler: batcher.handler, maxSize: batcher.maxSize, concurrency: this.#limit("async") },
+          `batching handler "${batcher.handler}": maxSize is above the async concurrency, so its calls hold at most ${this.#limit("async")} jobs`,
+        );
+      }
     }
     this.#rescanIntervalMs = options.rescanIntervalMs;
     this.#events = new TypedEmitter<EngineEventMap>((error, event) => {
@@ -630,6 +664,12 @@ export class Engine {
       throw new HandlerNotFoundError(spec.handler, [...this.#handlerNames]);
     }
     if (!modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, modes);
+    if (spec.mode !== "async" && this.#batchers?.has(spec.handler)) {
+      throw new ValidationError(
+        `handler ${JSON.stringify(spec.handler)} is a batching handler: its jobs run in async mode only, not ${JSON.stringify(spec.mode)}`,
+        [{ path: ["mode"], message: "a batching handler runs in async mode only" }],
+      );
+    }
   }
 
   /**
@@ -1204,12 +1244,13 @@ export class Engine {
       running.settle(false, running.permit.refused);
       return;
     }
-    if (this.#tracing) running.span = this.#tracing.attempt(job);
-    if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
-    if (job.timeoutMs !== undefined) {
-      const timeoutMs = job.timeoutMs;
-      running.timer = this.#clock.setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
+    const batcher = this.#batchers?.get(job.handler);
+    if (batcher !== undefined && job.mode === "async") {
+      // It waits in its handler's open batch; `#begin` runs when the batch is handed over.
+      batcher.add(running);
+      return;
     }
+    this.#begin(running);
     const task = { jobId: job.id, handler: job.handler, payload: job.payload, attempt: job.attempts };
     let output: Promise<unknown>;
     try {
@@ -1228,6 +1269,17 @@ export class Engine {
       (value) => running.settle(true, value),
       (error: unknown) => running.settle(false, error),
     );
+  }
+
+  /** The attempt is handed to its handler now: its span, `job:started` and its timeout start. */
+  #begin(running: Running): void {
+    const job = running.job;
+    if (this.#tracing) running.span = this.#tracing.attempt(job);
+    if (this.#events.has("job:started")) this.#events.emit("job:started", { job, attempt: job.attempts });
+    if (job.timeoutMs !== undefined) {
+      const timeoutMs = job.timeoutMs;
+      running.timer = this.#clock.setTimeout(() => running.stop("timeout", new TimeoutError(job.id, timeoutMs)), timeoutMs);
+    }
   }
 
   /** The handler of an attempt is done: decide what becomes of the job. Never throws. */
@@ -1730,6 +1782,8 @@ export class Engine {
       for (const list of this.#claimedWaiting.values()) for (const active of [...list]) this.#handBack(active);
       for (const active of this.#gate.drain()) this.#handBack(active);
     }
+    // Attempts in open batches are started (their attempt counted): call them now, within the grace.
+    if (this.#batchers) for (const batcher of this.#batchers.values()) batcher.flushAll();
     // After the grace period, aborting, settling and the final flush share one deadline, so a
     // failing store cannot hold shutdown up for longer than grace + MIN_FINAL_FLUSH_MS.
     if (this.#inFlight().length > 0) await settlesWithin(Promise.allSettled(this.#inFlight()), graceMs);

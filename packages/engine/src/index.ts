@@ -8,6 +8,8 @@ export { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineLis
 export { ShutdownCoordinator, type ShutdownCallback, type ShutdownReport, type SignalHandlerOptions } from "./shutdown.js";
 export { silentLogger, type Logger } from "@pyrexis/executors";
 export { createEngine, type CreateEngineOptions } from "./create-engine.js";
+export { batchHandler, type BatchContext, type BatchFunction, type BatchHandler, type BatchItem } from "./batch-handler.js";
+export type { BatchOptions } from "./batching.js";
 export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
 export type { PeekableScheduler, QueueEntry, SchedulerFactory } from "./local-queue.js";
 export type { AttemptSpan, EngineTracing, SubmitSpans } from "./tracing-hooks.js";

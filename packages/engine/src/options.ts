@@ -4,6 +4,7 @@ import { silentLogger, type Executor, type Logger } from "@pyrexis/executors";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { MAX_LEASE_MS, MIN_LEASE_MS, type JobStore } from "@pyrexis/storage";
 import type { SchedulerFactory } from "./local-queue.js";
+import type { BatchHandler } from "./batch-handler.js";
 import { checkDeadLetterRoute, type DeadLetterRoute } from "./dead-letter-route.js";
 import { resolveRetention, type RetentionOptions, type RetentionPolicy } from "./retention.js";
 import type { EngineTracing } from "./tracing-hooks.js";
@@ -35,6 +36,11 @@ export interface EngineOptions {
    * with `HandlerNotFoundError` instead of failing the job later.
    */
   handlerNames?: readonly string[] | undefined;
+  /**
+   * Batching handlers by name (each made with `batchHandler`): the engine runs their jobs (async
+   * mode only) in calls of up to `maxSize` jobs. `createEngine` finds them in `handlers`.
+   */
+  batchHandlers?: Readonly<Record<string, BatchHandler>> | undefined;
   /** Concurrent jobs per mode: a number for every mode, or per mode. Defaults: async 64, others the number of cores. */
   concurrency?: number | Readonly<Record<string, number>> | undefined;
   /** Builds the scheduler of each mode (default: `PriorityScheduler` with `agingRate`). Stores without claims only. */

@@ -19,6 +19,10 @@ describeReadmeExamples(new URL("../README.md", import.meta.url), {
       expect(stdout).toBe("{ answer: 'HELLO' }\n{ answer: 'SUMMARIZE THIS' }\n{ answer: 'TRANSLATE THAT' }\n");
       expect(stderr).toBe("");
     },
+    "batching-handlers.ts": ({ stdout, stderr }) => {
+      expect(stdout).toBe("[ 8, 8, 4 ] [ 3 ]\n");
+      expect(stderr).toBe("");
+    },
     "charging-the-real-usage.ts": ({ stdout, stderr }) => {
       expect(stdout).toBe("{ answer: 'b', billed: 180 }\n");
       expect(stderr).toBe("");
