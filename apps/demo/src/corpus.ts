@@ -16,6 +16,19 @@ export interface DocumentPayload {
   readonly seed: number;
 }
 
+/** The named limit of the (simulated) model API the `analyze` jobs call. */
+export const MODEL_API_LIMIT = "model-api";
+
+/**
+ * What an `analyze` job is admitted with on the model API's token budget before the call: an
+ * estimate from the text (about 4/3 tokens per word, as LLM tokenizers count English). The
+ * handler then charges what the call really used (`ctx.charge`).
+ */
+export function estimateTokens(text: string): number {
+  const words = text.split(/\s+/).filter((t) => t.length > 0).length;
+  return Math.max(1, Math.ceil((words * 4) / 3));
+}
+
 /** What kind of job a document becomes, by the work it needs. */
 export type DocumentKind = "analyze" | "embed" | "verify";
 
@@ -58,6 +71,8 @@ export function buildBatch(size: number, seed: number): JobSpecInput[] {
       payload: { ...payload },
       priority: urgent ? 9 : 2 + Math.floor(rand() * 5),
       maxAttempts: 4,
+      // The model API's token budget: admitted with an estimate, the real usage charged after.
+      ...(kind === "analyze" ? { limits: [{ key: MODEL_API_LIMIT, units: estimateTokens(text) }] } : {}),
       // Small backoff so the demo stays fast: 100 ms, 200 ms, 400 ms, jittered.
       backoff: { baseMs: 50, maxMs: 1000, jitter: 0.2 },
     });

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { defineHandlers, type HandlerContext } from "@pyrexis/executors";
 import { isNonRetryable, NonRetryableError } from "@pyrexis/models";
 import { isPipelineStageError, map, runPipeline, stage, type AnyStage, type MetricsSink } from "@pyrexis/pipeline";
-import type { DocumentPayload } from "./corpus.js";
+import { MODEL_API_LIMIT, type DocumentPayload } from "./corpus.js";
 import { chance, fnv1a } from "./random.js";
 
 /** The output of every demo handler: its result plus each stage's time, for the summary. */
@@ -83,9 +83,10 @@ function embedTokens(tokens: readonly string[]): number[] {
 export default defineHandlers({
   /**
    * async mode: chunk → tokenize → call the model API (simulated: 20–80 ms latency, and a
-   * transient 503 on ~10 % of attempts, which the engine retries with backoff) → summarize.
+   * transient 503 on ~10 % of attempts, which the engine retries with backoff) → summarize. Each
+   * job is admitted on the model API's token budget with an estimate and charges the tokens it used.
    */
-  analyze: (payload: DocumentPayload, ctx) => {
+  analyze: async (payload: DocumentPayload, ctx) => {
     const failing = chance(payload.seed, payload.docId, ctx.attempt, "503") < TRANSIENT_FAILURE_RATE;
     const model = map(
       async (tokens: string[], i: number, signal: AbortSignal) => {
@@ -107,7 +108,10 @@ export default defineHandlers({
       }
       return { chunks, tokens, label: technical * 2 > chunks ? "technical" : "general" };
     });
-    return runStages([chunker(48), tokenize, model, summarize], payload, ctx);
+    const output = await runStages([chunker(48), tokenize, model, summarize], payload, ctx);
+    // What the calls really used: the engine credits or charges the difference to the budget.
+    ctx.charge(Math.max(0, Number(output.result["tokens"] ?? 0)), MODEL_API_LIMIT);
+    return output;
   },
 
   /** thread mode: chunk → tokenize → embed each chunk (CPU-bound) → mean-pool into one vector. */

@@ -7,13 +7,16 @@ import { createEngine, type Engine } from "@pyrexis/engine";
 import { MetricsRegistry } from "@pyrexis/metrics";
 import { isPyrexisError, isTerminal, JOB_STATUSES, type Job, type JobStatus } from "@pyrexis/models";
 import { parseDemoArgs, shownPath, USAGE, type DemoArgs } from "./args.js";
-import { buildBatch } from "./corpus.js";
+import { buildBatch, MODEL_API_LIMIT } from "./corpus.js";
 import type { DemoOutput } from "./handlers.js";
 import { ProgressView, type ModeProgress, type ProgressState } from "./progress.js";
 import { table, timingRows } from "./summary.js";
 
 const say = (s = ""): void => void process.stdout.write(`${s}\n`);
 const GRACE_MS = 5000;
+/** The simulated model API's budget: tokens per second and calls at once (it binds on a default batch). */
+const MODEL_API_TOKENS_PER_SECOND = 20_000;
+const MODEL_API_MAX_CONCURRENT = 16;
 
 async function allJobs(engine: Engine): Promise<Job[]> {
   const jobs: Job[] = [];
@@ -38,6 +41,8 @@ async function run(args: DemoArgs): Promise<number> {
     thread: { maxWorkers: args.concurrency.thread },
     process: { maxWorkers: args.concurrency.process },
     shutdownGraceMs: GRACE_MS,
+    // analyze jobs wait for room on it (never fail for it) and charge what each call used.
+    limits: { [MODEL_API_LIMIT]: { rate: { units: MODEL_API_TOKENS_PER_SECOND, perMs: 1000 }, maxConcurrent: MODEL_API_MAX_CONCURRENT } },
   });
 
   const where = shownPath(args.store);
@@ -74,6 +79,7 @@ async function run(args: DemoArgs): Promise<number> {
   const state: ProgressState = { modes, finishedThisRun: 0, startedAt: Date.now() };
   const stages = new MetricsRegistry();
   const failures: string[] = [];
+  let tokensUsed = 0;
   const finished = (job: Job, failed: boolean): void => {
     const m = modes[job.mode];
     if (m) {
@@ -86,6 +92,7 @@ async function run(args: DemoArgs): Promise<number> {
     finished(job, false);
     const out = result.output as DemoOutput | undefined;
     for (const [name, t] of Object.entries(out?.stageMs ?? {})) stages.observe(`${job.handler}/${name}`, t);
+    if (job.handler === "analyze") tokensUsed += Number(out?.result["tokens"] ?? 0);
   });
   engine.on("job:failed", ({ job, result }) => {
     finished(job, true);
@@ -154,7 +161,14 @@ async function run(args: DemoArgs): Promise<number> {
   );
   say();
   say(
-    table(["latency (this run)", "n", "p50", "p95", "p99", "max"], timingRows(metrics.getTimings(), ["job.execution", "job.queue_wait"])),
+    table(
+      ["latency (this run)", "n", "p50", "p95", "p99", "max"],
+      timingRows(metrics.getTimings(), ["job.execution", "job.queue_wait", "flow.wait"]),
+    ),
+  );
+  say(
+    `model API budget: ${MODEL_API_TOKENS_PER_SECOND.toLocaleString("en-US")} tokens/s, ${MODEL_API_MAX_CONCURRENT} calls at once; ` +
+      `this run charged ${tokensUsed.toLocaleString("en-US")} tokens (flow.wait: how long jobs waited for the budget)`,
   );
   say();
   const stageTimings = stages.getTimings();

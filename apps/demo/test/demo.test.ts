@@ -56,6 +56,9 @@ describe("demo", () => {
     expect(r.stdout).toMatch(/^total 30 jobs; this run finished 30 in /m);
     expect(r.stdout).toMatch(/^job\.execution\s+\d+\s+[\d.]+ m?s/m);
     expect(r.stdout).toMatch(/^job\.queue_wait\s+\d+/m);
+    // analyze jobs went through the model API's token budget, and charged what they used.
+    expect(r.stdout).toMatch(/^flow\.wait\s+\d+/m);
+    expect(r.stdout).toMatch(/^model API budget: 20,000 tokens\/s, 16 calls at once; this run charged [1-9][\d,]* tokens/m);
     expect(r.stdout).toMatch(/^analyze\/model\s+\d+/m);
   });
 
