@@ -4,6 +4,7 @@ import type { AbortKind } from "./attempt-decision.js";
 import type { AttemptSpan } from "./tracing-hooks.js";
 import type { Permit } from "./flow-control/flow-gate.js";
 import type { EngineEventMap } from "./events.js";
+import type { Waiter } from "./group-commit.js";
 import type { TypedEmitter } from "./events.js";
 
 // The per-attempt records of the engine's hot path. They are small classes rather than async
@@ -190,5 +191,25 @@ export class TerminalCommit {
     if (this.#told) return;
     this.#told = true;
     this.#handlers.refused(this, error);
+  }
+}
+
+/** What the engine does once an attempt's `running` record is durable or refused. */
+export interface StartHandlers {
+  durable(running: Running): void;
+  refused(running: Running, error: unknown): void;
+}
+
+/** The committer's waiter of a `running` record (one per attempt on stores without claims; no closures). */
+export class StartWhenDurable implements Waiter {
+  constructor(
+    readonly handlers: StartHandlers,
+    readonly running: Running,
+  ) {}
+  resolve(): void {
+    this.handlers.durable(this.running);
+  }
+  reject(error: unknown): void {
+    this.handlers.refused(this.running, error);
   }
 }

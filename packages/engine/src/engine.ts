@@ -10,18 +10,15 @@ import {
   isPyrexisError,
   isTerminal,
   JobNotFoundError,
-  parseJobSpec,
   serializeError,
   ShuttingDownError,
   startAttempt,
   StoreFailureError,
   TimeoutError,
   transition,
-  UnknownModeError,
   ValidationError,
   ErrorCode,
   type Clock,
-  type ClockTimer,
   type Job,
   type JobSpecInput,
   type JobStatus,
@@ -53,12 +50,14 @@ import {
 } from "@pyrexis/storage";
 import { availableParallelism } from "node:os";
 import { decideAttempt } from "./attempt-decision.js";
-import { Running, TerminalCommit, type TerminalCommitHandlers } from "./attempt.js";
+import { Running, StartWhenDurable, TerminalCommit, type StartHandlers, type TerminalCommitHandlers } from "./attempt.js";
 import { BatchDispatcher, type BatchHost } from "./batch-dispatch.js";
 import { batchDefinitionOf, type BatchHandler } from "./batch-handler.js";
+import { Active } from "./active.js";
 import { ClaimSource } from "./claim-source.js";
+import { ClaimedWaiting } from "./claimed-waiting.js";
 import { TypedEmitter, type EngineEventMap, type EngineEventName, type EngineListener } from "./events.js";
-import { GroupCommitter, type Waiter } from "./group-commit.js";
+import { GroupCommitter } from "./group-commit.js";
 import { LocalQueue, type QueueEntry, type SchedulerFactory } from "./local-queue.js";
 import {
   resolveOptions,
@@ -69,15 +68,17 @@ import {
   type WaitOptions,
 } from "./options.js";
 import { recoverFromListing } from "./recovery.js";
+import { settlesWithin, sleep } from "./wait.js";
 import { prunableStore, RetentionPruner } from "./retention.js";
 import { ResultWaiters } from "./result-waiters.js";
+import { RemoteResultChecker } from "./remote-results.js";
 import { ShutdownCoordinator } from "./shutdown.js";
 import { deadLetterJobOf, type DeadLetterRoute } from "./dead-letter-route.js";
 import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
 import { EngineSchedules, type ScheduleInfo, type ScheduleOptions } from "./schedules.js";
 import type { EngineTracing } from "./tracing-hooks.js";
-import { FlowGate, laneOf, type Permit } from "./flow-control/flow-gate.js";
-import { checkJobLimits, type LimitSettings } from "./flow-control/limits.js";
+import { FlowGate, type Permit } from "./flow-control/flow-gate.js";
+import { parseSpecAt, SpecChecker } from "./spec-checks.js";
 
 /** What `#submit` did: the jobs in spec order and which of them it wrote. */
 interface Submitted {
@@ -108,123 +109,6 @@ const MAX_IF_EXISTS_TRIES = 3;
 
 /** `idle` (not looping), `running` (in `runLoop`), `stopping` or `stopped`. */
 export type EngineState = "idle" | "running" | "stopping" | "stopped";
-
-/**
- * The `runAt` a queue entry carries: the job's, when it was in the future at the job's last write
- * (a delay or a retry backoff); otherwise none, and the entry is ready at once from `enqueuedAt`
- * (= `job.runAt`, so its age is the same). Saves the scheduler and the queue a clock read per job.
- */
-function delayedRunAt(job: Job): number | undefined {
-  return job.runAt > job.updatedAt ? job.runAt : undefined;
-}
-
-/**
- * A job this engine holds: queued (in the local queue, or claimed and waiting for a slot),
- * running, or committing its terminal record (`settling`). While queued locally it is its own
- * scheduler entry (one object per job instead of two).
- */
-class Active implements QueueEntry {
-  job!: Job;
-  readonly id: string;
-  priority!: number;
-  enqueuedAt!: number;
-  /** Set only for a job that was delayed when written (see {@link delayedRunAt}). */
-  runAt: number | undefined;
-  mode!: string;
-  /** True while this entry waits for a slot (in the local queue, or claimed and not started). */
-  queued = false;
-  running: Running | undefined = undefined;
-  settling: TerminalCommit | undefined = undefined;
-  /** Claims: the version of this engine's lease on the job (its writes are fenced by it). */
-  leaseVersion: number | undefined = undefined;
-  /** When it entered the flow gate (set by the gate; −1 when it did not wait there). */
-  gatedAt = -1;
-
-  /** Its fair-sharing group (read by the flow gate's scheduler). */
-  get group(): string | undefined {
-    return this.job.group;
-  }
-
-  /** Its lane in the flow gate: the keys of the limits it uses. */
-  get lane(): string {
-    return laneOf(this.job.limits);
-  }
-
-  constructor(job: Job) {
-    this.id = job.id;
-    this.setJob(job);
-  }
-
-  /** Points the job and the entry fields at `job`, to be queued. */
-  setJob(job: Job): void {
-    this.job = job;
-    this.priority = job.priority;
-    this.enqueuedAt = job.runAt;
-    this.runAt = delayedRunAt(job);
-    this.mode = job.mode;
-  }
-}
-
-/** Resolves after `ms` by `clock`, or at once when `signal` aborts. */
-function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clock.clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = clock.setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** True when `promise` settled within `ms` of wall time (shutdown's deadlines are real time: a fake clock must not hold shutdown up). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Parses `specs[i]`; the error names the spec's index in a batch (the label is built only then). */
-function parseSpecAt(specs: readonly JobSpecInput[], i: number): ReturnType<typeof parseJobSpec> {
-  try {
-    return parseJobSpec(specs[i], "job spec");
-  } catch (error) {
-    if (specs.length === 1) throw error;
-    return parseJobSpec(specs[i], `job spec #${i}`);
-  }
-}
-
-/** What the engine does once an attempt's `running` record is durable or refused. */
-interface StartHandlers {
-  durable(running: Running): void;
-  refused(running: Running, error: unknown): void;
-}
-
-/** The committer's waiter of a `running` record (one per attempt on stores without claims; no closures). */
-class StartWhenDurable implements Waiter {
-  constructor(
-    readonly handlers: StartHandlers,
-    readonly running: Running,
-  ) {}
-  resolve(): void {
-    this.handlers.durable(this.running);
-  }
-  reject(error: unknown): void {
-    this.handlers.refused(this.running, error);
-  }
-}
 
 /** Stores an engine without claims runs on, in this process: a second engine there is refused. */
 const storesWithoutClaimsInUse = new WeakSet<JobStore>();
@@ -262,6 +146,8 @@ export class Engine {
   readonly #store: JobStore;
   readonly #executors: ExecutorSource;
   readonly #handlerNames: ReadonlySet<string> | undefined;
+  /** What a spec must pass here before anything is written. */
+  readonly #specs: SpecChecker;
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #logger: Logger;
@@ -281,12 +167,10 @@ export class Engine {
   readonly #source: ClaimSource | undefined;
   /** Ready jobs that use limits or name a group wait here until they fit (both dispatch sources). */
   readonly #gate: FlowGate<Active>;
-  readonly #limitSettings: ReadonlyMap<string, LimitSettings>;
   /** Batching handlers (async mode): their started attempts wait here for a call. */
   readonly #batchers: ReadonlyMap<string, BatchDispatcher> | undefined;
   /** With claims: claimed jobs waiting for a slot, per mode, in claim order. */
-  readonly #claimedWaiting = new Map<string, Active[]>();
-  #claimedWaitingCount = 0;
+  readonly #claimedWaiting = new ClaimedWaiting<Active>();
   readonly #rescanIntervalMs: number | undefined;
   readonly #pruner: RetentionPruner | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
@@ -313,14 +197,8 @@ export class Engine {
   #drainedEmitted = false;
   /** A drained check is reading the store's counts (claims only). */
   #checkingDrained = false;
-  /** Remote result checks: when the last one ran and how long it took (they are spaced by it). */
-  #remoteCheck: { at: number; tookMs: number; running: boolean; again: boolean; timer: ClockTimer | undefined } = {
-    at: Number.NEGATIVE_INFINITY,
-    tookMs: 0,
-    running: false,
-    again: false,
-    timer: undefined,
-  };
+  /** Asks the store for results that other engines may have written (spaced reads). */
+  readonly #remoteResults: RemoteResultChecker;
 
   constructor(options: EngineOptions) {
     const resolved = resolveOptions(options);
@@ -396,7 +274,12 @@ export class Engine {
     const createScheduler: SchedulerFactory =
       options.createScheduler ?? (() => new PriorityScheduler<QueueEntry>(agingRate === undefined ? { clock } : { clock, agingRate }));
     this.#queue = new LocalQueue(createScheduler, this.#clock, agingRate ?? DEFAULT_AGING_RATE, () => this.#pump());
-    this.#limitSettings = resolved.limits;
+    this.#specs = new SpecChecker({
+      handlerNames: this.#handlerNames,
+      batchHandlers: this.#batchers,
+      limits: resolved.limits,
+      dependencies: hasDependencies(store) && this.#source !== undefined,
+    });
     this.#gate = new FlowGate<Active>({
       limits: resolved.limits,
       groupWeights: resolved.groupWeights,
@@ -412,12 +295,19 @@ export class Engine {
         store,
         clock,
         submit: async (spec) => (await this.submitJobs([spec]))[0] as Job,
-        checkSpec: (spec) => this.#checkHandlerAndMode(spec, this.#executors.modes),
+        checkSpec: (spec) => this.#specs.checkHandlerAndMode(spec, this.#executors.modes),
         ticked: (event) => this.#events.emit("schedule:tick", event),
         reportError: (error, context) => this.#reportError(error, context),
       },
       resolved.scheduleRefreshMs,
     );
+    this.#remoteResults = new RemoteResultChecker({
+      store,
+      clock,
+      waiters: this.#waiters,
+      holds: (id) => this.#active.has(id),
+      nobodyWaits: () => this.#source?.setKeepAlive(false),
+    });
     this.#shutdown = options.shutdownCoordinator ?? new ShutdownCoordinator();
     // Released in reverse: executors close first, then the store.
     if (options.closeStore !== false) this.#shutdown.register("store", () => this.#store.close());
@@ -590,9 +480,7 @@ export class Engine {
     const modes = this.#executors.modes; // a getter that may copy: read it once per batch
     for (let i = 0; i < specs.length; i++) {
       const spec = parseSpecAt(specs, i);
-      this.#checkHandlerAndMode(spec, modes);
-      if (spec.dependsOn !== undefined) this.#assertDependencies();
-      if (spec.limits !== undefined) checkJobLimits(spec.limits, this.#limitSettings);
+      this.#specs.check(spec, modes);
       const job = createJob(spec, now);
       // A generated id (UUIDv7, strictly increasing here) cannot repeat: only given ids are checked.
       if (given !== undefined) given[i] = spec.id !== undefined;
@@ -645,31 +533,6 @@ export class Engine {
     }
     if (local) this.#pump();
     else this.#wakeClaims(jobs);
-  }
-
-  /**
-   * `IncompatibleStoreError` unless the store resolves dependencies and this engine dispatches
-   * through claims (a single-process engine queues what it submits, waiting or not).
-   */
-  #assertDependencies(): void {
-    if (hasDependencies(this.#store) && this.#source !== undefined) return;
-    throw new IncompatibleStoreError(
-      "dependsOn needs a store with the claims and dependencies capabilities (MemoryJobStore, SQLite, PostgreSQL); this one has not",
-    );
-  }
-
-  /** `HandlerNotFoundError` or `UnknownModeError` for a spec this engine cannot run. */
-  #checkHandlerAndMode(spec: { readonly handler: string; readonly mode: string }, modes: readonly string[]): void {
-    if (this.#handlerNames && !this.#handlerNames.has(spec.handler)) {
-      throw new HandlerNotFoundError(spec.handler, [...this.#handlerNames]);
-    }
-    if (!modes.includes(spec.mode)) throw new UnknownModeError(spec.mode, modes);
-    if (spec.mode !== "async" && this.#batchers?.has(spec.handler)) {
-      throw new ValidationError(
-        `handler ${JSON.stringify(spec.handler)} is a batching handler: its jobs run in async mode only, not ${JSON.stringify(spec.mode)}`,
-        [{ path: ["mode"], message: "a batching handler runs in async mode only" }],
-      );
-    }
   }
 
   /**
@@ -770,7 +633,7 @@ export class Engine {
     modes: (): readonly string[] => this.#executors.modes,
     want: (mode: string): number => {
       if (!this.#looping || this.#state !== "running") return 0;
-      const waiting = this.#claimedWaiting.get(mode)?.length ?? 0;
+      const waiting = this.#claimedWaiting.sizeOf(mode);
       const free = this.#limit(mode) - (this.#runningByMode.get(mode) ?? 0);
       const gated = this.#gate.sizeOf(mode);
       // Jobs left in the gate while slots are free wait for their limits: they must not stop the
@@ -781,12 +644,12 @@ export class Engine {
     claimed: (claims: readonly ClaimedJob[]): void => this.#onClaimed(claims),
     lost: (jobId: string, version: number, reason: unknown, cancelled: boolean): void =>
       this.#onLeaseLost(jobId, version, reason, cancelled),
-    storeChanged: (): void => this.#checkRemoteResults(),
+    storeChanged: (): void => this.#remoteResults.check(),
     reclaimed: (report: { retried: readonly Job[]; failed: readonly Job[] }): void => {
       this.#logger.info({ retried: report.retried.length, failed: report.failed.length }, "reclaimed jobs of stopped engines");
       for (let i = 0; i < report.failed.length; i++) this.#metrics.increment(COUNTER_OF.failed);
       for (const job of report.retried) if (job.runAt > this.#clock.now()) this.#wakeAt(job.runAt);
-      if (report.failed.length > 0) this.#checkRemoteResults(true);
+      if (report.failed.length > 0) this.#remoteResults.check(true);
       this.#routeStoreFailures(report.failed);
     },
     error: (error: unknown, context: string): void => this.#reportError(error, context),
@@ -810,13 +673,7 @@ export class Engine {
         this.#handBack(active);
         continue;
       }
-      let list = this.#claimedWaiting.get(job.mode);
-      if (!list) {
-        list = [];
-        this.#claimedWaiting.set(job.mode, list);
-      }
-      list.push(active);
-      this.#claimedWaitingCount++;
+      this.#claimedWaiting.push(active);
     }
     this.#pump();
   }
@@ -841,12 +698,7 @@ export class Engine {
     if (!active.queued) return;
     active.queued = false;
     if (this.#gate.remove(active.id, active.mode)) return;
-    const list = this.#claimedWaiting.get(active.mode);
-    const i = list?.indexOf(active) ?? -1;
-    if (list && i >= 0) {
-      list.splice(i, 1);
-      this.#claimedWaitingCount--;
-    }
+    this.#claimedWaiting.remove(active);
   }
 
   /** Stores without claims: takes a queued job out of the local queue or the gate. */
@@ -867,56 +719,6 @@ export class Engine {
     this.#removeWaiting(active);
     this.#active.delete(jobId);
     this.#withStoredResult(jobId, reason, () => this.#checkDrained());
-  }
-
-  /**
-   * Asks the store for the results of jobs waited for here but held by no one here (another
-   * engine may have finished them). Spaced by four times the last check's duration, at least
-   * 10 ms, so many waiters do not turn into a storm of reads.
-   */
-  #checkRemoteResults(force = false): void {
-    const check = this.#remoteCheck;
-    if (this.#waiters.size === 0) return;
-    if (check.running) {
-      check.again = true; // a change seen while checking: check once more after this one
-      return;
-    }
-    const now = this.#clock.now();
-    const wait = Math.max(10, 4 * check.tookMs) - (now - check.at);
-    if (!force && wait > 0) {
-      // Too soon after the last check: check once the spacing has passed, not never.
-      if (check.timer === undefined) {
-        check.timer = this.#clock.setTimeout(() => {
-          check.timer = undefined;
-          this.#checkRemoteResults(true);
-        }, wait);
-        check.timer.unref();
-      }
-      return;
-    }
-    const ids = this.#waiters.ids().filter((id) => !this.#active.has(id));
-    if (ids.length === 0) return;
-    check.running = true;
-    check.at = now;
-    const t0 = performance.now();
-    void Promise.all(
-      ids.map((id) =>
-        this.#store.getResult(id).then(
-          (result) => {
-            if (result) this.#waiters.settle(id, result, undefined);
-          },
-          () => {},
-        ),
-      ),
-    ).finally(() => {
-      check.running = false;
-      check.tookMs = performance.now() - t0;
-      if (this.#waiters.size === 0) this.#source?.setKeepAlive(false);
-      else if (check.again) {
-        check.again = false;
-        this.#checkRemoteResults();
-      }
-    });
   }
 
   // --- dispatch ---
@@ -1054,12 +856,12 @@ export class Engine {
     if (!this.#looping || this.#state !== "running") return;
     if (this.#source) {
       let wantMore = false;
-      for (const [mode, list] of this.#claimedWaiting) {
+      for (const mode of this.#claimedWaiting.modes()) {
         const limit = this.#limit(mode);
         let running = this.#runningByMode.get(mode) ?? 0;
-        while (running < limit && list.length > 0) {
-          const active = list.shift() as Active;
-          this.#claimedWaitingCount--;
+        while (running < limit) {
+          const active = this.#claimedWaiting.shift(mode);
+          if (active === undefined) break;
           if (this.#gate.size > 0 || FlowGate.wants(active.job)) {
             this.#gate.push(active); // still queued: it waits in the gate
             continue;
@@ -1680,7 +1482,7 @@ export class Engine {
    */
   getMetrics(): MetricsRegistry {
     this.#metrics.setGauge("jobs.queued", this.queuedCount);
-    this.#metrics.setGauge("jobs.ready", (this.#source ? this.#claimedWaitingCount : this.#queue.readyCount) + this.#gate.size);
+    this.#metrics.setGauge("jobs.ready", (this.#source ? this.#claimedWaiting.size : this.#queue.readyCount) + this.#gate.size);
     for (const mode of this.#executors.modes) {
       this.#metrics.setGauge("jobs.running", this.#runningByMode.get(mode) ?? 0, { mode });
     }
@@ -1698,7 +1500,7 @@ export class Engine {
 
   /** Jobs waiting in this engine for a slot: queued (ready or delayed), or claimed and not started. */
   get queuedCount(): number {
-    return (this.#source ? this.#claimedWaitingCount : this.#queue.size) + this.#gate.size;
+    return (this.#source ? this.#claimedWaiting.size : this.#queue.size) + this.#gate.size;
   }
 
   /** Resolves once every staged transition is durable. */
@@ -1779,7 +1581,7 @@ export class Engine {
     if (this.#source) {
       await this.#source.stopClaiming().catch(() => {});
       // Claimed jobs that never started go back to the store at once, for another engine to take.
-      for (const list of this.#claimedWaiting.values()) for (const active of [...list]) this.#handBack(active);
+      for (const active of this.#claimedWaiting.all()) this.#handBack(active);
       for (const active of this.#gate.drain()) this.#handBack(active);
     }
     // Attempts in open batches are started (their attempt counted): call them now, within the grace.
@@ -1816,7 +1618,7 @@ export class Engine {
     this.#committer.abandon(flushFailed ? flushError : new ShuttingDownError("engine has shut down"));
     await this.#source?.stopRenewing().catch(() => {});
     this.#source?.setKeepAlive(false);
-    this.#clock.clearTimeout(this.#remoteCheck.timer);
+    this.#remoteResults.stop();
     // Results of jobs that did not finish will come from a later run, not from this engine.
     this.#waiters.rejectAll((id) => new ShuttingDownError(`engine shut down before job ${id} finished`));
     const report = await this.#shutdown.run();
