@@ -33,6 +33,7 @@ describe("the metric catalogue against real emitters", () => {
       thread: { maxWorkers: 1 },
       process: { maxWorkers: 1 },
       limits: { api: { rate: { units: 100, perMs: 60_000 }, maxConcurrent: 2 } },
+      groupWeights: { "tenant-a": 2 },
     });
     const started = new Promise<void>((resolve) => engine!.on("job:started", ({ job }) => job.handler === "slow" && resolve()));
     loop = engine.runLoop();
@@ -58,6 +59,9 @@ describe("the metric catalogue against real emitters", () => {
     expect(text).toMatch(/^pyrexis_job_execution_seconds_count 7$/m);
     expect(text).toMatch(/^pyrexis_flow_dispatched_total\{group="tenant-a"\} 1$/m);
     expect(text).toMatch(/^pyrexis_flow_limit_units\{limit="api"\} 3$/m);
+    expect(text).toMatch(/^pyrexis_flow_limit_units_used\{limit="api"\} 3$/m);
+    expect(text).toMatch(/^pyrexis_flow_limit_waiting\{limit="api"\} 0$/m);
+    expect(text).toMatch(/^pyrexis_flow_group_waiting\{group="tenant-a"\} 0$/m);
   });
 
   it("pyrexis metrics --prometheus on that store exposes only documented pyrexis_ metrics", async () => {

@@ -171,6 +171,8 @@ export class Engine {
   readonly #batchers: ReadonlyMap<string, BatchDispatcher> | undefined;
   /** With claims: claimed jobs waiting for a slot, per mode, in claim order. */
   readonly #claimedWaiting = new ClaimedWaiting<Active>();
+  /** Groups `getMetrics` has reported waiting jobs for (a gauge that must drop to 0 when they leave). */
+  readonly #groupsReported: Set<string>;
   readonly #rescanIntervalMs: number | undefined;
   readonly #pruner: RetentionPruner | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
@@ -280,6 +282,8 @@ export class Engine {
       limits: resolved.limits,
       dependencies: hasDependencies(store) && this.#source !== undefined,
     });
+    // Weighted groups are reported from the start; others once they had waiting jobs.
+    this.#groupsReported = new Set(Object.keys(resolved.groupWeights));
     this.#gate = new FlowGate<Active>({
       limits: resolved.limits,
       groupWeights: resolved.groupWeights,
@@ -697,13 +701,13 @@ export class Engine {
   #removeWaiting(active: Active): void {
     if (!active.queued) return;
     active.queued = false;
-    if (this.#gate.remove(active.id, active.mode)) return;
+    if (this.#gate.remove(active)) return;
     this.#claimedWaiting.remove(active);
   }
 
   /** Stores without claims: takes a queued job out of the local queue or the gate. */
   #unqueue(active: Active): boolean {
-    return this.#queue.remove(active) || this.#gate.remove(active.id, active.mode);
+    return this.#queue.remove(active) || this.#gate.remove(active);
   }
 
   /** A lease this engine held is gone (cancelled elsewhere, reclaimed, or not confirmed in time). */
@@ -1478,7 +1482,8 @@ export class Engine {
    * The metrics registry, with gauges refreshed: `jobs.queued`, `jobs.ready`, `jobs.running`
    * per mode. Counters: `job.submitted`, `job.completed`, `job.failed`, `job.retries`,
    * `job.cancelled`; timings: `job.execution`, `job.queue_wait`. Flow control: `flow.wait` (timing),
-   * `flow.dispatched{group}` (counter), `flow.limit_units{limit}` and `flow.limit_running{limit}` (gauges).
+   * `flow.dispatched{group}` (counter), `flow.limit_units{limit}`, `flow.limit_units_used{limit}`,
+   * `flow.limit_running{limit}`, `flow.limit_waiting{limit}` and `flow.group_waiting{group}` (gauges).
    */
   getMetrics(): MetricsRegistry {
     this.#metrics.setGauge("jobs.queued", this.queuedCount);
@@ -1489,6 +1494,16 @@ export class Engine {
     for (const [limit, stats] of Object.entries(this.#gate.limitStats())) {
       this.#metrics.setGauge("flow.limit_units", stats.unitsInWindow, { limit });
       this.#metrics.setGauge("flow.limit_running", stats.running, { limit });
+      this.#metrics.setGauge("flow.limit_waiting", stats.waiting, { limit });
+      this.#metrics.setGauge("flow.limit_units_used", stats.unitsUsed, { limit });
+    }
+    // Only groups with waiting jobs are listed: one reported before and gone now goes to 0.
+    const waitingByGroup = this.#gate.groupSizes();
+    for (const group of this.#groupsReported) if (!(group in waitingByGroup)) this.#metrics.setGauge("flow.group_waiting", 0, { group });
+    for (const [group, waiting] of Object.entries(waitingByGroup)) {
+      if (group === "") continue;
+      this.#groupsReported.add(group);
+      this.#metrics.setGauge("flow.group_waiting", waiting, { group });
     }
     return this.#metrics;
   }

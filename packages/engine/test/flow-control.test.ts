@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ManualClock, isPyrexisError, LimitCapacityError, UnknownLimitError, ValidationError, type Job } from "@pyrexis/models";
 import { MemoryJobStore } from "@pyrexis/storage";
+import { seriesKey } from "@pyrexis/metrics";
 import type { HandlerMap } from "@pyrexis/executors";
 import { deferred, engineWith, FlakyStore, until } from "./helpers.js";
 import type { Engine, EngineOptions } from "../src/index.js";
@@ -218,6 +219,38 @@ describe("concurrency per key (maxConcurrent)", () => {
     await until(() => peak === 2, "both slots to be used");
     hold.resolve();
     await Promise.all(pairs.map((j) => engine.waitForResult(j.id)));
+    await engine.shutdown();
+    await loop;
+  });
+});
+
+describe("flow metrics", () => {
+  it("the gauges show the jobs waiting per limit and per group while they wait, the units used, and 0 once they ran", async () => {
+    const gates: (() => void)[] = [];
+    const { engine } = recorded(
+      { gpu: () => new Promise<void>((r) => gates.push(r)) },
+      { limits: { gpu: { rate: { units: 1_000, perMs: 60_000 }, maxConcurrent: 1 } }, concurrency: { async: 8 } },
+    );
+    const loop = engine.runLoop();
+    const jobs = await engine.submitJobs(
+      Array.from({ length: 3 }, (_, i) => ({ handler: "gpu", limits: [{ key: "gpu", units: 2 }], group: i === 0 ? "a" : "b" })),
+    );
+    await until(() => gates.length === 1, "the first job to run");
+    await settle();
+    const gauge = (name: string, labels: Record<string, string>): number | undefined =>
+      engine.getMetrics().getGauges()[seriesKey(name, labels)];
+    expect(gauge("flow.limit_waiting", { limit: "gpu" })).toBe(2);
+    expect(gauge("flow.limit_running", { limit: "gpu" })).toBe(1);
+    expect(gauge("flow.group_waiting", { group: "b" })).toBe(2);
+    expect(gauge("flow.limit_units_used", { limit: "gpu" })).toBe(2);
+    for (let released = 0; released < jobs.length; released++) {
+      await until(() => gates.length > 0, "a job to run");
+      gates.shift()!();
+    }
+    await Promise.all(jobs.map((j) => engine.waitForResult(j.id)));
+    expect(gauge("flow.limit_waiting", { limit: "gpu" })).toBe(0);
+    expect(gauge("flow.group_waiting", { group: "b" })).toBe(0);
+    expect(gauge("flow.limit_units_used", { limit: "gpu" })).toBe(6);
     await engine.shutdown();
     await loop;
   });

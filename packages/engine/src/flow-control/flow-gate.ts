@@ -38,11 +38,25 @@ class LimitState {
   heldInPass = 0;
   /** Units admitted (after charges), for metrics. */
   unitsUsed = 0;
+  /** Jobs in the gate that use this limit (waiting for it or for another of theirs), for metrics. */
+  waiting = 0;
 
   constructor(settings: LimitSettings) {
     this.settings = settings;
     this.window = settings.rate === undefined ? undefined : new SlidingWindowLog(settings.rate.units, settings.rate.perMs);
   }
+}
+
+/** What one limit holds now, for metrics. */
+export interface LimitStats {
+  /** Units admitted since the engine started, after charges and credits. */
+  readonly unitsUsed: number;
+  /** Units admitted in the current window of its rate (0 without a rate). */
+  readonly unitsInWindow: number;
+  /** Jobs running that use it. */
+  readonly running: number;
+  /** Jobs in the gate that use it. */
+  readonly waiting: number;
 }
 
 /** What the gate tells the engine. */
@@ -232,12 +246,26 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     queue.push(subject);
     subject.gatedAt = this.#clock.now();
     this.#size++;
+    this.#count(subject, 1);
+  }
+
+  /** Counts a job in (+1) or out (−1) of the waiting gauges of the limits it uses. */
+  #count(subject: S, by: 1 | -1): void {
+    const limits = subject.job.limits;
+    if (limits === undefined) return;
+    for (const { key } of limits) {
+      const limit = this.#limits.get(key);
+      if (limit !== undefined) limit.waiting += by;
+    }
   }
 
   /** Removes a waiting job; true when it was here. */
-  remove(id: string, mode: string): boolean {
-    const removed = this.#queues.get(mode)?.remove(id) ?? false;
-    if (removed) this.#size--;
+  remove(subject: S): boolean {
+    const removed = this.#queues.get(subject.mode)?.remove(subject.id) ?? false;
+    if (removed) {
+      this.#size--;
+      this.#count(subject, -1);
+    }
     return removed;
   }
 
@@ -246,6 +274,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     const out: S[] = [];
     for (const queue of this.#queues.values()) for (let e = queue.pop(); e !== undefined; e = queue.pop()) out.push(e);
     this.#size = 0;
+    for (const limit of this.#limits.values()) limit.waiting = 0;
     return out;
   }
 
@@ -266,6 +295,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
       return undefined;
     }
     this.#size--;
+    this.#count(subject, -1);
     // A job that only names a group holds nothing.
     return { subject, permit: subject.job.limits === undefined ? undefined : this.#takeFor(subject.job, now) };
   }
@@ -391,11 +421,16 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     this.#timer.unref();
   }
 
-  /** Units admitted (after charges) and jobs running, per limit. */
-  limitStats(now: number = this.#clock.now()): Record<string, { unitsUsed: number; unitsInWindow: number; running: number }> {
-    const out: Record<string, { unitsUsed: number; unitsInWindow: number; running: number }> = {};
+  /** Units admitted (after charges, in all and in the current window), jobs running and jobs waiting, per limit. */
+  limitStats(now: number = this.#clock.now()): Record<string, LimitStats> {
+    const out: Record<string, LimitStats> = {};
     for (const [key, limit] of this.#limits) {
-      out[key] = { unitsUsed: limit.unitsUsed, unitsInWindow: limit.window?.used(now) ?? 0, running: limit.running };
+      out[key] = {
+        unitsUsed: limit.unitsUsed,
+        unitsInWindow: limit.window?.used(now) ?? 0,
+        running: limit.running,
+        waiting: limit.waiting,
+      };
     }
     return out;
   }
