@@ -72,19 +72,23 @@ export function parseGroupWeightFlags(values: readonly string[] | undefined): Re
   return out;
 }
 
-/** A job's `limits` from `--use key[=units]` flags (repeatable, or a comma list; one unit by default). */
-export function parseUseFlags(values: readonly string[] | undefined): JobLimit[] | undefined {
+/**
+ * A job's `limits` from `submit --limit key[:units]` (or `--use`) flags: repeatable, or a comma
+ * list; `key:units` or `key=units`; one unit by default. `flag` is the flag named in errors.
+ */
+export function parseUseFlags(values: readonly string[] | undefined, flag = "--limit"): JobLimit[] | undefined {
   if (values === undefined || values.length === 0) return undefined;
-  const flag = "--use";
+  const shape = "key or key:<units> (openai:1200)";
   return values
     .flatMap((v) => v.split(","))
     .map((value) => {
       const text = value.trim();
-      if (!text.includes("=")) {
-        if (text === "") throw new UsageError(`${flag}: expected key or key=<units> (openai=1200), got "${value}"`);
+      const at = text.search(/[:=]/);
+      if (at < 0) {
+        if (text === "") throw new UsageError(`${flag}: expected ${shape}, got "${value}"`);
         return { key: text, units: 1 };
       }
-      const [key, units] = named(text, flag, "key or key=<units> (openai=1200)");
+      const [key, units] = named(`${text.slice(0, at)}=${text.slice(at + 1)}`, flag, shape);
       return { key, units: positiveInt(units, flag, `the units of "${key}"`) };
     });
 }

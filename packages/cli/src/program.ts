@@ -89,10 +89,11 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
       idList,
     )
     .option(
-      "--use <key[=units]>",
-      "limits the job uses, with its weight (default 1), e.g. --use openai=1200 (repeatable, or a comma list); the worker defines them with --limit",
+      "--limit <key[:units]>",
+      "a limit the job uses, with its weight (default 1), e.g. --limit openai:1200 (repeatable, or a comma list); the worker defines the limits with its own --limit",
       collect,
     )
+    .option("--use <key[=units]>", "the same as --limit (key=units or key:units)", collect)
     .option("--group <name>", "fair-sharing group (tenant) of the job; workers share dispatch among groups by --group-weight")
     .option("--file <path>", 'JSON Lines file of job specs ({"handler":…,"payload":…,"dependsOn":[…]} per line), - for stdin')
     .addOption(
@@ -198,7 +199,7 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option("--prefetch <n>", "jobs claimed ahead of free slots (default 0)", int(0, 10_000))
     .option(
       "--limit <name=spec>",
-      "a named limit jobs use (submit --use): name=<units>/<duration> for a rate, name=max=<n> for a concurrency cap, or both, " +
+      "a named limit jobs use (submit --limit key:units): name=<units>/<duration> for a rate, name=max=<n> for a concurrency cap, or both, " +
         "e.g. openai=90000/1m,max=16 (repeatable; per worker process: N workers admit up to N times the limit)",
       collect,
     )

@@ -1,4 +1,4 @@
-// Flow control from the command line: `worker --limit/--group-weight` and `submit --use/--group`,
+// Flow control from the command line: `worker --limit/--group-weight` and `submit --limit/--group`,
 // their bad inputs (usage errors, exit 2, nothing written) and a worker honouring a cap.
 import { describe, expect, it, afterAll } from "vitest";
 import { tempDir } from "@pyrexis/test-utils";
@@ -45,20 +45,34 @@ describe("flag parsers", () => {
     for (const bad of ["a", "a=0", "a=x", "a=1,a=2", "=3"]) expect(() => parseGroupWeightFlags([bad]), bad).toThrow(UsageError);
   });
 
-  it("--use gives one unit by default", () => {
-    expect(parseUseFlags(["openai=1200,gpu", "embed=3"])).toEqual([
+  it("submit --limit (or --use) reads key:units and key=units, one unit by default", () => {
+    expect(parseUseFlags(["openai:1200,gpu", "embed=3"])).toEqual([
       { key: "openai", units: 1200 },
       { key: "gpu", units: 1 },
       { key: "embed", units: 3 },
     ]);
-    for (const bad of ["openai=0", "openai=-1", "openai=x", "=3", ""]) expect(() => parseUseFlags([bad]), bad).toThrow(UsageError);
+    for (const bad of ["openai=0", "openai:-1", "openai:x", "=3", ":3", ""]) expect(() => parseUseFlags([bad]), bad).toThrow(UsageError);
+    expect(() => parseUseFlags(["openai:0"], "--use")).toThrow(/^--use: /);
   });
 });
 
-describe("submit --use/--group and worker --limit/--group-weight", () => {
+describe("submit --limit/--group and worker --limit/--group-weight", () => {
   it("submit writes the job's limits and group; bad values exit 2 and write nothing", async () => {
     const db = tmp.file("submit.db");
-    const ok = await run(["submit", "echo", "null", "--use", "openai=1200,gpu", "--group", "tenant-a", "--json", "--store", db]);
+    const ok = await run([
+      "submit",
+      "echo",
+      "null",
+      "--limit",
+      "openai:1200",
+      "--use",
+      "gpu",
+      "--group",
+      "tenant-a",
+      "--json",
+      "--store",
+      db,
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({
       limits: [
@@ -69,6 +83,8 @@ describe("submit --use/--group and worker --limit/--group-weight", () => {
     });
     for (const argv of [
       ["--use", "openai=0"],
+      ["--limit", "openai:0"],
+      ["--limit", ":5"],
       ["--group", ""],
       ["--group", "x".repeat(1000)],
     ]) {
@@ -77,9 +93,9 @@ describe("submit --use/--group and worker --limit/--group-weight", () => {
     }
     const jsonl = tmp.file("jobs.jsonl");
     await import("node:fs/promises").then((fs) => fs.writeFile(jsonl, '{"handler":"echo"}\n'));
-    const clash = await run(["submit", "--file", jsonl, "--use", "openai", "--store", db]);
+    const clash = await run(["submit", "--file", jsonl, "--limit", "openai", "--store", db]);
     expect(clash.code).toBe(2);
-    expect(clash.stderr).toMatch(/--use cannot be combined with --file/);
+    expect(clash.stderr).toMatch(/--limit cannot be combined with --file/);
     const list = await run(["list", "--json", "--store", db]);
     expect(JSON.parse(list.stdout).jobs).toHaveLength(1);
   });

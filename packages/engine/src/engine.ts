@@ -292,6 +292,11 @@ export class Engine {
       host: {
         room: () => this.#pump(),
         badCharge: (jobId, message) => this.#reportError(new ValidationError(message), `ctx.charge of job ${jobId}`),
+        unknownLimit: (key, jobId) =>
+          this.#logger.warn(
+            { limit: key, jobId, known: [...resolved.limits.keys()] },
+            `job ${jobId} uses limit "${key}", which this engine does not define: such jobs run without it here (define it on every engine, e.g. pyrexis worker --limit)`,
+          ),
       },
     });
     this.#schedules = new EngineSchedules(

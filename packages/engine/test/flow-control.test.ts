@@ -256,6 +256,26 @@ describe("flow metrics", () => {
   });
 });
 
+describe("a limit another engine defined", () => {
+  it("a job naming a limit this engine lacks runs without it, and the engine warns once per key", async () => {
+    const store = new MemoryJobStore();
+    const producer = engineWith({ call: () => "ok" }, { store, closeStore: false, limits: { openai: { maxConcurrent: 1 } } });
+    const warnings: { obj: unknown; msg: string | undefined }[] = [];
+    const warn = (obj: unknown, msg?: string): void => void warnings.push({ obj, msg });
+    const noop = (): void => {};
+    const worker = engineWith({ call: () => "ok" }, { store, closeStore: false, logger: { debug: noop, info: noop, warn, error: noop } });
+    const jobs = await producer.submitJobs([1, 2, 3].map(() => ({ handler: "call", limits: [{ key: "openai" }] })));
+    const loop = worker.runLoop();
+    for (const job of jobs) expect((await worker.waitForResult(job.id)).status).toBe("completed");
+    const told = warnings.filter((w) => w.msg?.includes('limit "openai"'));
+    expect(told).toHaveLength(1);
+    expect(told[0]?.msg).toContain("does not define");
+    await worker.shutdown();
+    await loop;
+    await producer.shutdown();
+  });
+});
+
 describe("bad limits: typed errors, nothing written", () => {
   it.each([
     [{ openai: {} }, "limits.openai"],

@@ -32,7 +32,9 @@ export interface SubmitOptions {
   id?: string | undefined;
   timeout?: number | undefined;
   dependsOn?: string[] | undefined;
-  /** Limits the job uses, `key` or `key=units` each (or comma lists). */
+  /** Limits the job uses, `key`, `key:units` or `key=units` each (or comma lists). */
+  limit?: string[] | undefined;
+  /** The same as {@link limit}. */
   use?: string[] | undefined;
   /** The job's fair-sharing group. */
   group?: string | undefined;
@@ -50,7 +52,7 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   id: "--id",
   timeoutMs: "--timeout",
   dependsOn: "--depends-on",
-  limits: "--use",
+  limits: "--limit",
   group: "--group",
   handler: "<handler>",
   payload: "[payload]",
@@ -161,7 +163,7 @@ function specFromFlags(handler: string | undefined, payload: string | undefined,
   if (o.id !== undefined) input.id = o.id;
   if (o.timeout !== undefined) input.timeoutMs = o.timeout;
   if (o.dependsOn !== undefined) input.dependsOn = o.dependsOn;
-  const limits = parseUseFlags(o.use);
+  const limits = parseUseFlags([...(o.limit ?? []), ...(o.use ?? [])], o.limit !== undefined ? "--limit" : "--use");
   if (limits !== undefined) input.limits = limits;
   if (o.group !== undefined) input.group = o.group;
   return { where: "", input };
@@ -188,6 +190,7 @@ async function specsFromFile(
     "--delay": o.delay,
     "--id": o.id,
     "--timeout": o.timeout,
+    "--limit": o.limit,
     "--use": o.use,
     "--group": o.group,
   };

@@ -65,6 +65,8 @@ export interface GateHost {
   room(): void;
   /** A handler's `ctx.charge` could not be applied (the job does not use that limit). */
   badCharge(jobId: string, message: string): void;
+  /** A job names a limit this engine does not define; called once per key. */
+  unknownLimit(key: string, jobId: string): void;
 }
 
 /** What a permit tells its gate. */
@@ -210,6 +212,8 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   #now = 0;
   #wakeAt = Number.POSITIVE_INFINITY;
   readonly #accept = (subject: S): boolean => this.#fits(subject);
+  /** Limit keys of jobs that this engine does not define, already told to the host. */
+  readonly #unknownKeys = new Set<string>();
 
   constructor(options: FlowGateOptions) {
     this.#options = options;
@@ -318,7 +322,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     let fits = true;
     for (const { key, units } of limits) {
       const limit = this.#limits.get(key);
-      if (limit === undefined) continue; // checked at submit; a job from another engine's config runs unlimited here
+      if (limit === undefined) continue; // checked at submit; a job from another engine's config runs unlimited here (told by #takeFor)
       if (limit.window !== undefined && units > limit.window.units) return true; // never fits: taken at once, to be refused
       if (limit.heldInPass === pass) fits = false;
       else if (limit.settings.maxConcurrent !== undefined && limit.running >= limit.settings.maxConcurrent) fits = false;
@@ -375,11 +379,25 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     const entries: (WindowEntry | undefined)[] = [];
     for (const { key, units } of limits) {
       const limit = this.#limits.get(key);
-      if (limit === undefined) continue;
+      if (limit === undefined) {
+        this.#unknownLimit(key, job.id);
+        continue;
+      }
       states.push(limit);
       entries.push(this.#admit(limit, units, now));
     }
     return new Permit(this, job.id, states, entries);
+  }
+
+  /**
+   * A job names a limit this engine does not define (another process submitted it, checking
+   * against its own limits): it runs unlimited on that key here. Told once per key, so an
+   * operator learns that a worker lacks a limit its jobs rely on.
+   */
+  #unknownLimit(key: string, jobId: string): void {
+    if (this.#unknownKeys.has(key)) return;
+    this.#unknownKeys.add(key);
+    this.#options.host.unknownLimit(key, jobId);
   }
 
   /** Takes a slot and admits `units` on one limit. */
