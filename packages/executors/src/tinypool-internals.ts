@@ -97,27 +97,26 @@ export function isTinypoolEntry(script: string | undefined): boolean {
  * Tinypool's worker entry takes its copy of `process.memoryUsage` once, when it loads
  * (`process.memoryUsage.bind(process)`, before any task module is imported), and calls that copy
  * after every task, reading `heapUsed` only (for `maxMemoryLimitBeforeRecycle`). Nothing else reads
- * `process.memoryUsage` in a worker before that, so {@link TINYPOOL_MEMORY_READER}`.install`,
- * called from a module the worker imports first, gives `reader` to tinypool's entry alone.
+ * `process.memoryUsage` in a worker before that, so this, called from a module the worker imports
+ * first, gives `reader` to tinypool's entry alone: the first read of `process.memoryUsage` gets
+ * `reader` and puts the real function back for every later one.
  */
-export const TINYPOOL_MEMORY_READER: { install(reader: () => NodeJS.MemoryUsage): void } = {
-  install(reader) {
-    const real = Object.getOwnPropertyDescriptor(process, "memoryUsage");
-    if (real === undefined || !real.configurable || !("value" in real)) return;
-    // The first read gets `reader` and puts the real function back for every later one.
-    Object.defineProperty(process, "memoryUsage", {
-      configurable: true,
-      enumerable: real.enumerable ?? true,
-      get() {
-        Object.defineProperty(process, "memoryUsage", real);
-        return reader;
-      },
-      set(value: unknown) {
-        Object.defineProperty(process, "memoryUsage", { ...real, value });
-      },
-    });
-  },
-};
+export function installTinypoolMemoryReader(reader: () => NodeJS.MemoryUsage): void {
+  const real = Object.getOwnPropertyDescriptor(process, "memoryUsage");
+  if (real === undefined || !real.configurable || !("value" in real)) return;
+  Object.defineProperty(process, "memoryUsage", {
+    configurable: true,
+    enumerable: real.enumerable ?? true,
+    get() {
+      Object.defineProperty(process, "memoryUsage", real);
+      return reader;
+    },
+    // Whoever assigns first (before any read) replaces it for good, as with the plain property.
+    set(value: unknown) {
+      Object.defineProperty(process, "memoryUsage", { ...real, value });
+    },
+  });
+}
 
 /** The file each worker imports first (`--import`): see `worker-preload.ts`. */
 export const WORKER_PRELOAD: URL = new URL("./worker-preload.js", import.meta.url);

@@ -7,7 +7,7 @@
 // heap figures that tinypool uses (well under a microsecond); handlers see the real function. See
 // `tinypool-internals.ts` for the assumptions and their tests.
 import { getHeapStatistics } from "node:v8";
-import { isTinypoolEntry, TINYPOOL_MEMORY_READER } from "./tinypool-internals.js";
+import { installTinypoolMemoryReader, isTinypoolEntry } from "./tinypool-internals.js";
 
 /**
  * `process.memoryUsage` for tinypool's entry: the heap figures are real (the same V8 statistics
@@ -20,4 +20,4 @@ function heapMemoryUsage(): NodeJS.MemoryUsage {
 
 // Only in a worker started by tinypool (its entry is the main script): a process or thread a
 // handler starts inherits this `--import`, and there the real function must stay.
-if (isTinypoolEntry(process.argv[1])) TINYPOOL_MEMORY_READER.install(heapMemoryUsage);
+if (isTinypoolEntry(process.argv[1])) installTinypoolMemoryReader(heapMemoryUsage);

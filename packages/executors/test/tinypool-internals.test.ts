@@ -256,7 +256,7 @@ describe("tinypool internals the executors rely on", () => {
 
 describe("tinypool's memory reads (the worker preload)", () => {
   it.each(["worker_threads", "child_process"] as const)(
-    "TINYPOOL_MEMORY_READER (%s): tinypool's entry takes the reader when it loads, calls it after every task and reads heapUsed only; task code gets the real function",
+    "installTinypoolMemoryReader (%s): tinypool's entry takes the reader when it loads, calls it after every task and reads heapUsed only; task code gets the real function",
     async (runtime) => {
       const p = pool(runtime, { execArgv: ["--import", COUNTING_PRELOAD] });
       for (let i = 0; i < 3; i++) await p.run({ op: "whoami" });
