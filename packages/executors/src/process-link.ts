@@ -9,7 +9,7 @@ import type { ExecutionTask } from "./executor.js";
 import type { PoolSettings } from "./pool-options.js";
 import { PoolTask, type TaskHost } from "./pool-task.js";
 import type { TaskControl } from "./task-control.js";
-import { currentChannelOf, isTermination, workerIdOf } from "./tinypool-internals.js";
+import { childExecArgv, currentChannelOf, isTermination, workerIdOf } from "./tinypool-internals.js";
 import {
   NO_PAYLOAD,
   TAG,
@@ -86,7 +86,7 @@ export class ProcessLink implements WorkerLink<ProcessTask> {
       concurrentTasksPerWorker: settings.concurrency,
       idleTimeout: settings.idleTimeoutMs,
       env,
-      ...(heap ? { execArgv: [...process.execArgv, `--max-old-space-size=${heap}`] } : {}),
+      execArgv: [...childExecArgv(process.execArgv), ...(heap ? [`--max-old-space-size=${heap}`] : [])],
     });
     this.#pool = pool;
     this.#host = host;

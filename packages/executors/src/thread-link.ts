@@ -10,7 +10,7 @@ import type { ExecutionTask } from "./executor.js";
 import type { PoolSettings } from "./pool-options.js";
 import { PoolTask, type TaskHost } from "./pool-task.js";
 import type { TaskControl } from "./task-control.js";
-import { dropExitedThread } from "./tinypool-internals.js";
+import { dropExitedThread, threadExecArgv } from "./tinypool-internals.js";
 import { tsxApiHref } from "./typescript.js";
 import type { WireAbort, WireAnswer, WireEvent, WireTask, WorkerConfig } from "./wire.js";
 import { crashDetail, WORKER_ENTRY, type LinkHost, type OpenPool, type WorkerLink } from "./worker-link.js";
@@ -53,6 +53,7 @@ export class ThreadLink implements WorkerLink<ThreadTask> {
     for (let i = SLOTS - 1; i >= 0; i--) this.#freeSlots.push(i);
     // Under tsx, workers import the handlers module through tsx: its loader does not reach them.
     const tsx = tsxApiHref();
+    const execArgv = threadExecArgv(process.execArgv);
     const pool = new Tinypool({
       filename: WORKER_ENTRY.href,
       runtime: "worker_threads",
@@ -71,6 +72,7 @@ export class ThreadLink implements WorkerLink<ThreadTask> {
         ...(tsx === undefined ? {} : { tsx }),
       } satisfies WorkerConfig,
       ...(settings.resourceLimits ? { resourceLimits: { ...settings.resourceLimits } } : {}),
+      ...(execArgv ? { execArgv } : {}),
     });
     this.#pool = pool;
     return { pool, watch: new WorkerWatch(pool, settings, (worker, code) => dropExitedThread(pool, worker, code)) };

@@ -5,7 +5,8 @@
 // and package.json pins tinypool to the minor version those tests cover, so an upgrade that
 // changes one fails there, by name.
 //
-// Loaded by the worker entry too: type imports only, no tinypool code in a worker.
+// Loaded by the worker entry and the worker preload too: type imports only, no tinypool code in a
+// worker.
 import type { Tinypool, TinypoolWorker } from "tinypool";
 
 /**
@@ -79,6 +80,84 @@ export function dropExitedThread(pool: Tinypool, worker: TinypoolWorker, code: n
  */
 export function isTermination(error: unknown): boolean {
   return error instanceof Error && error.message === "Terminating worker thread";
+}
+
+/** Tinypool's worker entries, the main script of every worker it starts (thread or child). */
+const TINYPOOL_ENTRY = /[\\/]tinypool[\\/]dist[\\/]entry[\\/](?:worker|process)\.js$/;
+
+/**
+ * True when `script` (a worker's `process.argv[1]`) is one of tinypool's worker entries: the
+ * worker was started by tinypool, not by a handler (which inherits the preload's `--import`).
+ */
+export function isTinypoolEntry(script: string | undefined): boolean {
+  return script !== undefined && TINYPOOL_ENTRY.test(script);
+}
+
+/**
+ * Tinypool's worker entry takes its copy of `process.memoryUsage` once, when it loads
+ * (`process.memoryUsage.bind(process)`, before any task module is imported), and calls that copy
+ * after every task, reading `heapUsed` only (for `maxMemoryLimitBeforeRecycle`). Nothing else reads
+ * `process.memoryUsage` in a worker before that, so this, called from a module the worker imports
+ * first, gives `reader` to tinypool's entry alone: the first read of `process.memoryUsage` gets
+ * `reader` and puts the real function back for every later one.
+ */
+export function installTinypoolMemoryReader(reader: () => NodeJS.MemoryUsage): void {
+  const real = Object.getOwnPropertyDescriptor(process, "memoryUsage");
+  if (real === undefined || !real.configurable || !("value" in real)) return;
+  Object.defineProperty(process, "memoryUsage", {
+    configurable: true,
+    enumerable: real.enumerable ?? true,
+    get() {
+      Object.defineProperty(process, "memoryUsage", real);
+      return reader;
+    },
+    // Whoever assigns first (before any read) replaces it for good, as with the plain property.
+    set(value: unknown) {
+      Object.defineProperty(process, "memoryUsage", { ...real, value });
+    },
+  });
+}
+
+/** The file each worker imports first (`--import`): see `worker-preload.ts`. */
+export const WORKER_PRELOAD: URL = new URL("./worker-preload.js", import.meta.url);
+
+/** Flags of the main process a worker thread accepts in `execArgv` and that take a value. */
+const THREAD_VALUE_FLAGS = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
+/** Flags without a value a worker thread accepts in `execArgv`. */
+const THREAD_FLAGS = new Set([
+  "--enable-source-maps",
+  "--no-warnings",
+  "--no-deprecation",
+  "--trace-warnings",
+  "--trace-uncaught",
+  "--preserve-symlinks",
+  "--experimental-import-meta-resolve",
+  "--experimental-vm-modules",
+  "--experimental-require-module",
+  "--experimental-detect-module",
+]);
+
+/** The `execArgv` of a pool's child processes: the main process's flags and the preload (a child takes any flag). */
+export function childExecArgv(parent: readonly string[]): string[] {
+  return [...parent, "--import", WORKER_PRELOAD.href];
+}
+
+/**
+ * The `execArgv` of a pool's worker threads, or `undefined` to inherit the main thread's. A thread
+ * given `execArgv` no longer inherits its parent's flags and refuses process-wide ones
+ * (`--max-old-space-size`, `--expose-gc`: `ERR_WORKER_INVALID_EXEC_ARGV`), so threads get the
+ * preload only when every flag of the main process is one they are known to accept; otherwise
+ * they inherit, and tinypool keeps its full memory reads.
+ */
+export function threadExecArgv(parent: readonly string[]): string[] | undefined {
+  for (let i = 0; i < parent.length; i++) {
+    const arg = parent[i]!;
+    const flag = arg.split("=", 1)[0]!;
+    if (THREAD_VALUE_FLAGS.has(flag)) {
+      if (flag === arg) i++;
+    } else if (!THREAD_FLAGS.has(arg)) return undefined;
+  }
+  return [...parent, "--import", WORKER_PRELOAD.href];
 }
 
 // Two more assumptions need no code here, only their tests:

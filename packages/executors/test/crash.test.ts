@@ -82,6 +82,21 @@ describe.each(["thread", "process"] as const)("%s executor: crashes", (mode) => 
     expect(new Set(ids).size).toBe(3);
   });
 
+  it("keeps a worker whose memory stays below maxMemoryMb", async () => {
+    const executor = make(mode, { maxWorkers: 1, maxMemoryMb: 64 * 1024 });
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await whoami(executor, mode));
+    expect(new Set(ids).size).toBe(1);
+  });
+
+  it("handlers, and processes they start, see the real process.memoryUsage (the worker preload changes tinypool's copy only)", async () => {
+    const executor = make(mode, { maxWorkers: 1 });
+    const seen = (await runTask(executor, "memory")) as { rss: number; preloaded: boolean; childRss: number };
+    expect(seen.preloaded).toBe(true);
+    expect(seen.rss).toBeGreaterThan(1024 * 1024);
+    expect(seen.childRss).toBeGreaterThan(1024 * 1024);
+  });
+
   it("recycling under concurrent load loses no task", async () => {
     const executor = make(mode, { recycleAfterTasks: 5, concurrentTasksPerWorker: 3 });
     const outputs = await Promise.all(Array.from({ length: 60 }, (_, i) => runTask(executor, "echo", i)));

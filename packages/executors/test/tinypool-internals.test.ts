@@ -1,22 +1,28 @@
 // One test per assumption src/tinypool-internals.ts makes about tinypool, against raw tinypool
 // pools (no Pyrexis executor in between), so an upgrade that changes one fails here, by name.
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it } from "vitest";
 import { Tinypool, type TinypoolChannel, type TinypoolWorker } from "tinypool";
 import {
+  childExecArgv,
   currentChannelOf,
   dropExitedThread,
   failWorker,
   isTermination,
+  isTinypoolEntry,
   onWorkerExit,
   poolWorkerData,
+  threadExecArgv,
+  WORKER_PRELOAD,
   workerIdOf,
   workersOf,
 } from "../dist/tinypool-internals.js";
 import { rejectionOf } from "./helpers.js";
 
 const PROBE = new URL("./fixtures/tinypool-probe.mjs", import.meta.url).href;
+const COUNTING_PRELOAD = new URL("./fixtures/counting-memory-preload.mjs", import.meta.url).href;
 type Runtime = "worker_threads" | "child_process";
 
 const pools: Tinypool[] = [];
@@ -245,5 +251,64 @@ describe("tinypool internals the executors rely on", () => {
     const order = await Promise.all(Array.from({ length: 8 }, (_, i) => p.run({ op: "start", i }) as Promise<number[]>));
     expect(order[7]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     order.forEach((seen, i) => expect(seen.at(-1)).toBe(i));
+  });
+});
+
+describe("tinypool's memory reads (the worker preload)", () => {
+  it.each(["worker_threads", "child_process"] as const)(
+    "installTinypoolMemoryReader (%s): tinypool's entry takes the reader when it loads, calls it after every task and reads heapUsed only; task code gets the real function",
+    async (runtime) => {
+      const p = pool(runtime, { execArgv: ["--import", COUNTING_PRELOAD] });
+      for (let i = 0; i < 3; i++) await p.run({ op: "whoami" });
+      // Read inside the fourth task: the three before it were each followed by one read.
+      const seen = (await p.run({ op: "memoryReads" })) as { reads: number; fields: string[]; rss: number };
+      expect(seen.reads).toBe(3);
+      expect(seen.fields).toEqual(["heapUsed"]);
+      expect(seen.rss).toBeGreaterThan(1024 * 1024);
+    },
+  );
+
+  it.each(["worker_threads", "child_process"] as const)(
+    "isTinypoolEntry (%s): a worker's main script is tinypool's entry",
+    async (runtime) => {
+      const argv = (await pool(runtime).run({ op: "argv" })) as string[];
+      expect(isTinypoolEntry(argv[1])).toBe(true);
+      expect(isTinypoolEntry(fileURLToPath(import.meta.url))).toBe(false);
+      expect(isTinypoolEntry(undefined)).toBe(false);
+    },
+  );
+
+  it("threadExecArgv: the preload after the main process's flags when threads accept them all, else undefined (inherit)", () => {
+    const preload = ["--import", WORKER_PRELOAD.href];
+    expect(threadExecArgv([])).toEqual(preload);
+    const accepted = ["--enable-source-maps", "--conditions", "dev", "-C=x", "--import=file:///a.mjs", "-r", "./b.cjs", "--no-warnings"];
+    expect(threadExecArgv(accepted)).toEqual([...accepted, ...preload]);
+    expect(threadExecArgv(["--max-old-space-size=100"])).toBeUndefined();
+    expect(threadExecArgv(["--enable-source-maps", "--expose-gc"])).toBeUndefined();
+    // A flag's value is not mistaken for a flag, and an unknown flag is refused after one.
+    expect(threadExecArgv(["--import", "--expose-gc"])).toEqual(["--import", "--expose-gc", ...preload]);
+    expect(threadExecArgv(["--conditions", "dev", "--title=x"])).toBeUndefined();
+    expect(childExecArgv(["--expose-gc"])).toEqual(["--expose-gc", ...preload]);
+  });
+
+  it("threadExecArgv: a thread accepts every flag it lets through", async () => {
+    const execArgv = threadExecArgv([
+      "--enable-source-maps",
+      "--no-warnings",
+      "--no-deprecation",
+      "--trace-warnings",
+      "--trace-uncaught",
+      "--preserve-symlinks",
+      "--experimental-import-meta-resolve",
+      "--experimental-vm-modules",
+      "--experimental-require-module",
+      "--experimental-detect-module",
+      "--conditions",
+      "dev",
+    ]);
+    expect(execArgv).toBeDefined();
+    expect(await pool("worker_threads", { execArgv: execArgv! }).run({ op: "whoami" })).toMatchObject({
+      threadId: expect.any(Number) as number,
+    });
   });
 });
