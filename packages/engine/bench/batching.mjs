@@ -109,7 +109,10 @@ const summarize = (runs) => ({
   jobs: runs[0]?.jobs ?? 0,
 });
 const summary = { plain: summarize(samples.plain), batch: summarize(samples.batch) };
-const added = summary.batch.p99 - summary.plain.p99;
+// The price per adjacent pair (plain then batch, back to back), then its median: load that comes
+// and goes on a shared machine moves both members of a pair alike.
+const addedPerPair = samples.batch.map((b, i) => b.p99 - (samples.plain[i]?.p99 ?? 0));
+const added = median(addedPerPair);
 const fmt = (/** @type {number} */ x, d = 1) => x.toFixed(d);
 console.log(
   `\nBatching vs one job per call: ${RATE} jobs/s for ${SECONDS} s, ${STORE} store, maxSize ${MAX_SIZE}, maxWaitMs ${MAX_WAIT_MS}, ${CALL_MS} ms per call, median of ${RUNS}\n`,
@@ -121,7 +124,7 @@ for (const k of /** @type {const} */ (["plain", "batch"])) {
   console.log(`| ${k === "plain" ? "one job per call" : "batchHandler"} | ${s.jobs} | ${s.calls} | ${fmt(s.p50)} ms | ${fmt(s.p99)} ms |`);
 }
 console.log(
-  `\np99 added by batching: ${fmt(added)} ms (target ≤ maxWaitMs + 5 = ${MAX_WAIT_MS + 5} ms): ${added <= MAX_WAIT_MS + 5 ? "met" : "NOT met"}`,
+  `\np99 added by batching (median over ${RUNS} back-to-back pairs; ${addedPerPair.map((x) => fmt(x)).join(", ")}): ${fmt(added)} ms (target ≤ maxWaitMs + 5 = ${MAX_WAIT_MS + 5} ms): ${added <= MAX_WAIT_MS + 5 ? "met" : "NOT met"}`,
 );
 mkdirSync("bench-results", { recursive: true });
 writeFileSync(
@@ -137,6 +140,7 @@ writeFileSync(
       callMs: CALL_MS,
       summary,
       samples,
+      addedP99PerPairMs: addedPerPair,
       addedP99Ms: added,
     },
     null,
