@@ -48,10 +48,10 @@ import {
   checkCommitShape,
   orderDependentInserts,
   emptyStatusCounts,
-  encodeListCursor,
   normalizeJobsQuery,
   normalizeListQuery,
   normalizePruneRequest,
+  type NormalizedJobsQuery,
 } from "@pyrexis/storage/kit";
 import { SqliteClaims } from "./claims.js";
 import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
@@ -127,6 +127,17 @@ const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts())
 
 const NO_JOBS: Job[] = [];
 
+/** The queryJobs filters a `listJobs` query leaves unset. */
+const NO_QUERY_FILTERS = Object.freeze({
+  handlers: undefined,
+  modes: undefined,
+  minPriority: undefined,
+  maxPriority: undefined,
+  createdFrom: undefined,
+  createdTo: undefined,
+  errorCodes: undefined,
+});
+
 /** Runs tasks one after another, in call order (a failed task does not hold up the next). */
 class Turns {
   #last: Promise<unknown> = Promise.resolve();
@@ -157,6 +168,7 @@ interface JobRow {
 interface Statements {
   insertJob: SqliteStatementLike;
   updateJob: SqliteStatementLike;
+  updateJobMoved: SqliteStatementLike;
   versionOf: SqliteStatementLike;
   insertResult: SqliteStatementLike;
   resultExists: SqliteStatementLike;
@@ -203,9 +215,9 @@ const INSERT_JOB_ORDER = [
   "version",
   "aging_key",
   "data",
+  "finished_at",
   "mode",
   "handler",
-  "finished_at",
 ] as const;
 /** Argument order of `updateJob`. */
 const UPDATE_JOB_ORDER = [
@@ -215,11 +227,28 @@ const UPDATE_JOB_ORDER = [
   "version",
   "aging_key",
   "data",
-  "mode",
-  "handler",
   "finished_at",
   "keep_lease",
   "keep_lease",
+  "id",
+  "expected",
+  "created_at",
+  "mode",
+  "handler",
+] as const;
+/** Argument order of `updateJobMoved`. */
+const UPDATE_JOB_MOVED_ORDER = [
+  "status",
+  "priority",
+  "run_at",
+  "version",
+  "aging_key",
+  "data",
+  "finished_at",
+  "keep_lease",
+  "keep_lease",
+  "mode",
+  "handler",
   "id",
   "expected",
   "created_at",
@@ -235,34 +264,49 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
     version: param<number>("version"),
     aging_key: param<number>("aging_key"),
     data: param<string>("data"),
-    mode: param<string>("mode"),
-    handler: param<string>("handler"),
     finished_at: param<number | null>("finished_at"),
   };
+  // A job that leaves `running` leaves its claim: the lease ends with the committed move.
+  const leaseColumns = {
+    lease_owner: sql<string | null>`CASE WHEN @keep_lease THEN lease_owner END`,
+    lease_expires_at: sql<number | null>`CASE WHEN @keep_lease THEN lease_expires_at END`,
+  };
+  const placement = { mode: param<string>("mode"), handler: param<string>("handler") };
   return {
     insertJob: preparePositional(
       db,
       k
         .insertInto("jobs")
-        .values({ id: param<string>("id"), created_at: param<number>("created_at"), ...jobColumns })
+        .values({ id: param<string>("id"), created_at: param<number>("created_at"), ...jobColumns, ...placement })
         .onConflict((oc) => oc.column("id").doNothing()),
       INSERT_JOB_ORDER,
     ),
     // createdAt is immutable (the listing order depends on it): a changed one matches no row.
+    // Mode and handler are matched, not set: SQLite rewrites a row's entry in every index with a
+    // column the SET names, even to the same value, and (handler, created_at, id) would move on
+    // every transition. A job whose mode or handler did change matches no row and is written by
+    // `updateJobMoved`, which sets them.
     updateJob: preparePositional(
       db,
       k
         .updateTable("jobs")
-        .set({
-          ...jobColumns,
-          // A job that leaves `running` leaves its claim: the lease ends with the committed move.
-          lease_owner: sql<string | null>`CASE WHEN @keep_lease THEN lease_owner END`,
-          lease_expires_at: sql<number | null>`CASE WHEN @keep_lease THEN lease_expires_at END`,
-        })
+        .set({ ...jobColumns, ...leaseColumns })
+        .where("id", "=", param<string>("id"))
+        .where("version", "=", param<number>("expected"))
+        .where("created_at", "=", param<number>("created_at"))
+        .where("mode", "=", param<string>("mode"))
+        .where("handler", "=", param<string>("handler")),
+      UPDATE_JOB_ORDER,
+    ),
+    updateJobMoved: preparePositional(
+      db,
+      k
+        .updateTable("jobs")
+        .set({ ...jobColumns, ...leaseColumns, ...placement })
         .where("id", "=", param<string>("id"))
         .where("version", "=", param<number>("expected"))
         .where("created_at", "=", param<number>("created_at")),
-      UPDATE_JOB_ORDER,
+      UPDATE_JOB_MOVED_ORDER,
     ),
     versionOf: prepare(k.selectFrom("jobs").select(["version", "created_at"]).where("id", "=", param<string>("id"))),
     // Inserts only when the job exists; `changes === 0` then means "no job" or "result exists".
@@ -322,9 +366,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
   readonly location: string;
 
   #db: SqliteDatabaseLike | undefined;
-  readonly #kysely: Kysely<StoreSchema>;
   readonly #statements: Statements;
-  readonly #listStatements = new Map<string, SqliteStatementLike>();
   readonly #commitTx: SqliteTransactionLike;
   readonly #agingRate: number;
   readonly #onCorruptRecord: ((error: CorruptRecordError) => void) | undefined;
@@ -341,14 +383,12 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
 
   private constructor(
     db: SqliteDatabaseLike,
-    kysely: Kysely<StoreSchema>,
     statements: Statements,
     location: string,
     persistent: boolean,
     options: SqliteJobStoreOptions,
   ) {
     this.#db = db;
-    this.#kysely = kysely;
     this.#statements = statements;
     this.location = location;
     this.capabilities = Object.freeze({
@@ -501,7 +541,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
         }
         db.exec("COMMIT");
       });
-      return new SqliteJobStore(db, kysely, prepareStatements(db, kysely), location, file !== "", opts);
+      return new SqliteJobStore(db, prepareStatements(db, kysely), location, file !== "", opts);
     } catch (e) {
       try {
         db.close();
@@ -527,27 +567,6 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
    */
   get corruptRecords(): readonly CorruptRecordError[] {
     return [...this.#corrupt.values()];
-  }
-
-  #listStatement(order: "asc" | "desc", statusCount: number, hasCursor: boolean): SqliteStatementLike {
-    const key = `${order}:${statusCount}:${hasCursor ? 1 : 0}`;
-    let stmt = this.#listStatements.get(key);
-    if (stmt === undefined) {
-      let q = this.#kysely.selectFrom("jobs").select(["id", "status", "version", "created_at", "data"]);
-      if (statusCount === 1) q = q.where("status", "=", param<string>("s0"));
-      else if (statusCount > 1)
-        q = q.where(
-          "status",
-          "in",
-          Array.from({ length: statusCount }, (_, i) => param<string>(`s${i}`)),
-        );
-      // Row-value comparison: one index range scan on (created_at, id).
-      if (hasCursor) q = q.where(sql<boolean>`(created_at, id) ${sql.raw(order === "asc" ? ">" : "<")} (@after_created_at, @after_id)`);
-      q = q.orderBy("created_at", order).orderBy("id", order).limit(param<number>("limit"));
-      stmt = this.#open().prepare(q.compile().sql);
-      this.#listStatements.set(key, stmt);
-    }
-    return stmt;
   }
 
   #open(): SqliteDatabaseLike {
@@ -577,9 +596,9 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
           job.version,
           this.#agingKey(job),
           JSON.stringify(job),
+          finishedAt(job),
           job.mode,
           job.handler,
-          finishedAt(job),
         ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
@@ -603,23 +622,47 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
   /** One compare-and-set update inside the write transaction; the contract's error when it misses. */
   #writeUpdate(job: Job, expectedVersion: number): void {
     const s = this.#statements;
+    const keepLease = job.status === "running" ? 1 : 0;
+    const data = JSON.stringify(job);
+    const agingKey = this.#agingKey(job);
+    const finished = finishedAt(job);
     // UPDATE_JOB_ORDER
-    const changes = s.updateJob.run(
+    let changes = s.updateJob.run(
       job.status,
       job.priority,
       job.runAt,
       job.version,
-      this.#agingKey(job),
-      JSON.stringify(job),
-      job.mode,
-      job.handler,
-      finishedAt(job),
-      job.status === "running" ? 1 : 0,
-      job.status === "running" ? 1 : 0,
+      agingKey,
+      data,
+      finished,
+      keepLease,
+      keepLease,
       job.id,
       expectedVersion,
       job.createdAt,
+      job.mode,
+      job.handler,
     ).changes;
+    if (changes === 0) {
+      // Stale, missing, a changed createdAt, or a changed mode or handler: only the last is written.
+      // UPDATE_JOB_MOVED_ORDER
+      changes = s.updateJobMoved.run(
+        job.status,
+        job.priority,
+        job.runAt,
+        job.version,
+        agingKey,
+        data,
+        finished,
+        keepLease,
+        keepLease,
+        job.mode,
+        job.handler,
+        job.id,
+        expectedVersion,
+        job.createdAt,
+      ).changes;
+    }
     if (changes === 0) {
       const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
       if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
@@ -790,49 +833,28 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
    * them, so paging never gets stuck.
    */
   async listJobs(query?: ListJobsQuery): Promise<ListJobsPage> {
-    this.#open();
-    const { statuses: statusSet, limit, order, after } = normalizeListQuery(query);
-    const statuses = statusSet === undefined ? [] : [...statusSet];
-    return this.#guard("listJobs", () => {
-      const params: Record<string, unknown> = { limit: limit + 1 };
-      statuses.forEach((s, i) => (params[`s${i}`] = s));
-      if (after !== undefined) {
-        params.after_created_at = after.createdAt;
-        params.after_id = after.id;
-      }
-      const rows = this.#listStatement(order, statuses.length, after !== undefined).all(params) as JobRow[];
-      const page = rows.length > limit ? rows.slice(0, limit) : rows;
-      const jobs: Job[] = [];
-      for (const row of page) {
-        try {
-          jobs.push(this.#readJob(row));
-        } catch (e) {
-          if (!(e instanceof CorruptRecordError)) throw e;
-          this.#reportCorrupt(e);
-        }
-      }
-      const last = page[page.length - 1];
-      return rows.length > limit && last !== undefined
-        ? { jobs, cursor: encodeListCursor({ createdAt: last.created_at, id: last.id }, order) }
-        : { jobs };
-    });
+    const db = this.#open();
+    // A query by status alone: served as queryJobs is (see `./query.ts` for the indexes).
+    const q: NormalizedJobsQuery = { ...normalizeListQuery(query), ...NO_QUERY_FILTERS };
+    return this.#guard("listJobs", () => runJobsQuery(db, q, (row) => this.#readListed(row)));
+  }
+
+  /** A listed row as a job, or `undefined` for a corrupt one (reported, then skipped). */
+  #readListed(row: JobRow): Job | undefined {
+    try {
+      return this.#readJob(row);
+    } catch (e) {
+      if (!(e instanceof CorruptRecordError)) throw e;
+      this.#reportCorrupt(e);
+      return undefined;
+    }
   }
 
   /** The `queryJobs` capability (see `./query.ts`); corrupt rows are skipped and reported as in {@link listJobs}. */
   async queryJobs(query?: QueryJobsQuery): Promise<ListJobsPage> {
     const db = this.#open();
     const q = normalizeJobsQuery(query);
-    return this.#guard("queryJobs", () =>
-      runJobsQuery(db, q, (row) => {
-        try {
-          return this.#readJob(row);
-        } catch (e) {
-          if (!(e instanceof CorruptRecordError)) throw e;
-          this.#reportCorrupt(e);
-          return undefined;
-        }
-      }),
-    );
+    return this.#guard("queryJobs", () => runJobsQuery(db, q, (row) => this.#readListed(row)));
   }
 
   #reportCorrupt(error: CorruptRecordError): void {
@@ -895,7 +917,6 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
     const db = this.#db;
     if (db === undefined) return;
     this.#db = undefined;
-    this.#listStatements.clear();
     try {
       db.close();
     } catch (e) {
