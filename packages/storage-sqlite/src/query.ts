@@ -9,11 +9,12 @@
 //
 // Each (status, handler) pair of the filter is one range scan in listing order, with the creation
 // window and the cursor as bounds of that range and mode, priority and the last error's code (in
-// the record's JSON) checked on the rows it walks. One scan reads its rows directly; several read
-// only their keys (covering the index when no residual filter needs the row), are merged here,
-// and the page's rows are then read by id, all in one read transaction so the page is one
-// snapshot. Each scan stops after `limit + 1` rows, so a page costs O(pairs · limit) index entries
-// plus the rows the residual filters skip, however large the table is.
+// the record's JSON) checked on the rows it walks. One scan reads its rows directly and stops
+// after `limit + 1`; several read only their keys (covering the index when no residual filter
+// needs the row) in chunks, merged here (see `mergedKeys`), and the page's rows are then read by
+// id, all in one read transaction so the page is one snapshot. A page costs about
+// `limit + pairs · chunk` index entries plus the rows the residual filters skip, however large
+// the table is.
 import type { Job } from "@pyrexis/models";
 import type { ListJobsPage } from "@pyrexis/storage";
 import { compareListPosition, encodeListCursor, type NormalizedJobsQuery } from "@pyrexis/storage/kit";
@@ -31,8 +32,21 @@ export interface QueryRow {
 /** The listing position of a row: what a key scan returns. */
 interface RowKey {
   id: string;
-  created_at: number;
+  createdAt: number;
 }
+
+/** One (status, handler) pair's keys during a merge: a chunk read ahead, refilled from where it stopped. */
+interface MergeSource {
+  readonly statuses: readonly string[] | undefined;
+  readonly handlers: readonly string[] | undefined;
+  keys: RowKey[];
+  next: number;
+  /** Rows asked for by the last read; fewer came back when the range is exhausted. */
+  asked: number;
+}
+
+/** Key columns of a merged scan, named as a list position so keys compare without copying. */
+const KEY_COLUMNS = "created_at AS createdAt, id";
 
 /** Above this many explicit (status, handler) pairs the filter runs as one scan with `IN` lists instead of merged scans. */
 export const MAX_MERGED_SCANS = 64;
@@ -48,7 +62,8 @@ export const HANDLERS_IN_STATUS_SQL: string =
   ") SELECT handler FROM h WHERE handler IS NOT NULL";
 
 const ROW_COLUMNS = "id, status, version, created_at, data";
-const ROW_BY_ID_SQL = `SELECT ${ROW_COLUMNS} FROM jobs WHERE id = ?`;
+/** The page's rows, by id (primary-key lookups), in one statement. */
+const ROWS_BY_IDS_SQL = `SELECT ${ROW_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))`;
 
 const statements = new WeakMap<SqliteDatabaseLike, Map<string, SqliteStatementLike>>();
 
@@ -142,6 +157,46 @@ function pairsOf(db: SqliteDatabaseLike, query: NormalizedJobsQuery): Pair[] {
   return pairs;
 }
 
+/** The next keys of one pair's range: `asked` of them at most, after its last key read (or the query's cursor). */
+function readKeys(db: SqliteDatabaseLike, query: NormalizedJobsQuery, source: MergeSource, asked: number): void {
+  const last = source.keys[source.keys.length - 1];
+  const bounded = { ...query, after: last ?? query.after, limit: asked - 1 };
+  const scan = scanOf(bounded, source.statuses, source.handlers, KEY_COLUMNS);
+  source.keys = prepared(db, scan.text).all(...scan.values) as RowKey[];
+  source.next = 0;
+  source.asked = asked;
+}
+
+/**
+ * The first `limit + 1` keys of the pairs' ranges, in listing order: a k-way merge that reads
+ * each range in chunks (a share of the page at first, doubling for a range the page keeps
+ * drawing from), so a page reads about `limit + pairs · chunk` index entries, not
+ * `pairs · limit`, and needs no sort.
+ */
+function mergedKeys(db: SqliteDatabaseLike, query: NormalizedJobsQuery, pairs: readonly Pair[]): RowKey[] {
+  const want = query.limit + 1;
+  const first = Math.min(want, Math.ceil(want / pairs.length) + 1);
+  const sources: MergeSource[] = pairs.map(([statuses, handlers]) => ({ statuses, handlers, keys: [], next: 0, asked: 0 }));
+  for (const source of sources) readKeys(db, query, source, first);
+  const sign = query.order === "asc" ? 1 : -1;
+  const out: RowKey[] = [];
+  while (out.length < want) {
+    let best: MergeSource | undefined;
+    for (const source of sources) {
+      if (source.next === source.keys.length) {
+        // Drained: a full chunk means the range may hold more; read on from its last key.
+        if (source.keys.length < source.asked) continue;
+        readKeys(db, query, source, Math.min(want, source.asked * 2));
+        if (source.keys.length === 0) continue;
+      }
+      if (best === undefined || sign * compareListPosition(source.keys[source.next]!, best.keys[best.next]!) < 0) best = source;
+    }
+    if (best === undefined) break;
+    out.push(best.keys[best.next++]!);
+  }
+  return out;
+}
+
 /** The rows of one page: `limit + 1` at most, in listing order, with the ones past the page. */
 function pageRows(db: SqliteDatabaseLike, query: NormalizedJobsQuery): QueryRow[] {
   const pairs = pairsOf(db, query);
@@ -151,19 +206,13 @@ function pageRows(db: SqliteDatabaseLike, query: NormalizedJobsQuery): QueryRow[
     const scan = scanOf(query, statuses, handlers, ROW_COLUMNS);
     return prepared(db, scan.text).all(...scan.values) as QueryRow[];
   }
-  const keys: RowKey[] = [];
-  for (const [statuses, handlers] of pairs) {
-    const scan = scanOf(query, statuses, handlers, "created_at, id");
-    keys.push(...(prepared(db, scan.text).all(...scan.values) as RowKey[]));
-  }
-  const byPosition = (a: RowKey, b: RowKey): number =>
-    compareListPosition({ createdAt: a.created_at, id: a.id }, { createdAt: b.created_at, id: b.id });
-  keys.sort(query.order === "asc" ? byPosition : (a, b) => byPosition(b, a));
-  const byId = prepared(db, ROW_BY_ID_SQL);
+  const keys = mergedKeys(db, query, pairs);
+  const found = prepared(db, ROWS_BY_IDS_SQL).all(JSON.stringify(keys.map((k) => k.id))) as QueryRow[];
+  const byId = new Map(found.map((row) => [row.id, row]));
+  // Inside the read transaction every row is there, as the key scans saw it.
   const rows: QueryRow[] = [];
-  for (const key of keys.slice(0, query.limit + 1)) {
-    // Inside the read transaction the row is there, as the key scan saw it.
-    const row = byId.get(key.id) as QueryRow | undefined;
+  for (const key of keys) {
+    const row = byId.get(key.id);
     if (row !== undefined) rows.push(row);
   }
   return rows;

@@ -2,7 +2,7 @@
 // (status, handler) pairs, and that a (status, handler) filter is an index range scan.
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { JOB_STATUSES, type Job } from "@pyrexis/models";
+import { JOB_STATUSES, seededRandom, type Job } from "@pyrexis/models";
 import { tempDir } from "@pyrexis/test-utils";
 import { matchesJobsQuery, normalizeJobsQuery } from "@pyrexis/storage/kit";
 import { SqliteJobStore } from "../src/index.js";
@@ -101,6 +101,34 @@ describe("SqliteJobStore.queryJobs", () => {
       expect(queried).toEqual(expected);
     }
     expect(s.corruptRecords.map((e) => e.jobId)).toEqual(["j007"]);
+  });
+
+  it("a skewed status-only listing (one handler holds most jobs) pages the same jobs at every page size", async () => {
+    const s = await store(tmp.file("skewed.db"));
+    const random = seededRandom(16);
+    const jobs: Job[] = [];
+    for (let i = 0; i < 500; i++) {
+      const handler = random() < 0.8 ? "big" : `small${Math.floor(random() * 9)}`;
+      jobs.push(variant(`s${String(i).padStart(3, "0")}`, Math.floor(random() * 120), handler, random() < 0.7 ? "completed" : "failed"));
+    }
+    await s.commit({ insert: jobs });
+    for (const limit of [1, 2, 7, 50, 600]) {
+      for (const order of ["asc", "desc"] as const) {
+        const expected = jobs
+          .filter((j) => j.status === "completed")
+          .sort((a, b) => (order === "asc" ? 1 : -1) * (a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)))
+          .map((j) => j.id);
+        const got: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await s.listJobs({ status: "completed", limit, order, cursor });
+          expect(page.jobs.length).toBeLessThanOrEqual(limit);
+          got.push(...page.jobs.map((j) => j.id));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        expect(got, `limit ${limit} ${order}`).toEqual(expected);
+      }
+    }
   });
 });
 
