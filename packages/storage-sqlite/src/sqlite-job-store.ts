@@ -168,7 +168,6 @@ interface JobRow {
 interface Statements {
   insertJob: SqliteStatementLike;
   updateJob: SqliteStatementLike;
-  updateJobMoved: SqliteStatementLike;
   versionOf: SqliteStatementLike;
   insertResult: SqliteStatementLike;
   resultExists: SqliteStatementLike;
@@ -215,9 +214,9 @@ const INSERT_JOB_ORDER = [
   "version",
   "aging_key",
   "data",
-  "finished_at",
   "mode",
   "handler",
+  "finished_at",
 ] as const;
 /** Argument order of `updateJob`. */
 const UPDATE_JOB_ORDER = [
@@ -227,28 +226,11 @@ const UPDATE_JOB_ORDER = [
   "version",
   "aging_key",
   "data",
+  "mode",
+  "handler",
   "finished_at",
   "keep_lease",
   "keep_lease",
-  "id",
-  "expected",
-  "created_at",
-  "mode",
-  "handler",
-] as const;
-/** Argument order of `updateJobMoved`. */
-const UPDATE_JOB_MOVED_ORDER = [
-  "status",
-  "priority",
-  "run_at",
-  "version",
-  "aging_key",
-  "data",
-  "finished_at",
-  "keep_lease",
-  "keep_lease",
-  "mode",
-  "handler",
   "id",
   "expected",
   "created_at",
@@ -264,49 +246,34 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
     version: param<number>("version"),
     aging_key: param<number>("aging_key"),
     data: param<string>("data"),
+    mode: param<string>("mode"),
+    handler: param<string>("handler"),
     finished_at: param<number | null>("finished_at"),
   };
-  // A job that leaves `running` leaves its claim: the lease ends with the committed move.
-  const leaseColumns = {
-    lease_owner: sql<string | null>`CASE WHEN @keep_lease THEN lease_owner END`,
-    lease_expires_at: sql<number | null>`CASE WHEN @keep_lease THEN lease_expires_at END`,
-  };
-  const placement = { mode: param<string>("mode"), handler: param<string>("handler") };
   return {
     insertJob: preparePositional(
       db,
       k
         .insertInto("jobs")
-        .values({ id: param<string>("id"), created_at: param<number>("created_at"), ...jobColumns, ...placement })
+        .values({ id: param<string>("id"), created_at: param<number>("created_at"), ...jobColumns })
         .onConflict((oc) => oc.column("id").doNothing()),
       INSERT_JOB_ORDER,
     ),
     // createdAt is immutable (the listing order depends on it): a changed one matches no row.
-    // Mode and handler are matched, not set: SQLite rewrites a row's entry in every index with a
-    // column the SET names, even to the same value, and (handler, created_at, id) would move on
-    // every transition. A job whose mode or handler did change matches no row and is written by
-    // `updateJobMoved`, which sets them.
     updateJob: preparePositional(
       db,
       k
         .updateTable("jobs")
-        .set({ ...jobColumns, ...leaseColumns })
-        .where("id", "=", param<string>("id"))
-        .where("version", "=", param<number>("expected"))
-        .where("created_at", "=", param<number>("created_at"))
-        .where("mode", "=", param<string>("mode"))
-        .where("handler", "=", param<string>("handler")),
-      UPDATE_JOB_ORDER,
-    ),
-    updateJobMoved: preparePositional(
-      db,
-      k
-        .updateTable("jobs")
-        .set({ ...jobColumns, ...leaseColumns, ...placement })
+        .set({
+          ...jobColumns,
+          // A job that leaves `running` leaves its claim: the lease ends with the committed move.
+          lease_owner: sql<string | null>`CASE WHEN @keep_lease THEN lease_owner END`,
+          lease_expires_at: sql<number | null>`CASE WHEN @keep_lease THEN lease_expires_at END`,
+        })
         .where("id", "=", param<string>("id"))
         .where("version", "=", param<number>("expected"))
         .where("created_at", "=", param<number>("created_at")),
-      UPDATE_JOB_MOVED_ORDER,
+      UPDATE_JOB_ORDER,
     ),
     versionOf: prepare(k.selectFrom("jobs").select(["version", "created_at"]).where("id", "=", param<string>("id"))),
     // Inserts only when the job exists; `changes === 0` then means "no job" or "result exists".
@@ -596,9 +563,9 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
           job.version,
           this.#agingKey(job),
           JSON.stringify(job),
-          finishedAt(job),
           job.mode,
           job.handler,
+          finishedAt(job),
         ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
@@ -622,47 +589,23 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
   /** One compare-and-set update inside the write transaction; the contract's error when it misses. */
   #writeUpdate(job: Job, expectedVersion: number): void {
     const s = this.#statements;
-    const keepLease = job.status === "running" ? 1 : 0;
-    const data = JSON.stringify(job);
-    const agingKey = this.#agingKey(job);
-    const finished = finishedAt(job);
     // UPDATE_JOB_ORDER
-    let changes = s.updateJob.run(
+    const changes = s.updateJob.run(
       job.status,
       job.priority,
       job.runAt,
       job.version,
-      agingKey,
-      data,
-      finished,
-      keepLease,
-      keepLease,
+      this.#agingKey(job),
+      JSON.stringify(job),
+      job.mode,
+      job.handler,
+      finishedAt(job),
+      job.status === "running" ? 1 : 0,
+      job.status === "running" ? 1 : 0,
       job.id,
       expectedVersion,
       job.createdAt,
-      job.mode,
-      job.handler,
     ).changes;
-    if (changes === 0) {
-      // Stale, missing, a changed createdAt, or a changed mode or handler: only the last is written.
-      // UPDATE_JOB_MOVED_ORDER
-      changes = s.updateJobMoved.run(
-        job.status,
-        job.priority,
-        job.runAt,
-        job.version,
-        agingKey,
-        data,
-        finished,
-        keepLease,
-        keepLease,
-        job.mode,
-        job.handler,
-        job.id,
-        expectedVersion,
-        job.createdAt,
-      ).changes;
-    }
     if (changes === 0) {
       const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
       if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
