@@ -13,8 +13,9 @@ import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } f
 // The status terms are literals, not parameters: SQLite uses a partial index only when the
 // query's WHERE clause implies the index's, which it can prove for literals alone. The hot
 // queries name their index (`INDEXED BY`): with `ANALYZE` statistics the planner may otherwise
-// prefer `jobs_status_created_id` and sort (seen for the reclaim scan), and a query that can
-// no longer use its index then fails to prepare instead of silently scanning.
+// prefer a status index and sort (seen for the reclaim scan, with the (status, created_at, id)
+// index that migration 0008 dropped), and a query that can no longer use its index then fails
+// to prepare instead of silently scanning.
 const CLAIMABLE = "status IN ('pending', 'retrying')";
 const SCAN_COLUMNS = "id, status, version, created_at, aging_key, mode, handler, data";
 

@@ -1,10 +1,20 @@
-// The queryJobs capability on SQLite. Each (status, handler) pair of the filter is one range scan
-// of an index in listing order — (status, handler, created_at, id), (handler, created_at, id),
-// (status, created_at, id) or (created_at, id), from migration 0004 and 0001 — with the creation
+// The queryJobs capability on SQLite, and listJobs (a query by status alone). The listing indexes,
+// each in listing order: (status, handler, created_at, id) and (handler, created_at, id) from
+// migration 0004, (created_at, id) from 0001. Status has no index of its own since migration 0008:
+// every status change moved a job in two status indexes, the drain's largest index cost. A status
+// filter without a handler filter is served by the (status, handler, …) index instead: the
+// handlers that have jobs in that status are found with a skip scan (one seek per handler, see
+// HANDLERS_IN_STATUS_SQL), then each (status, handler) pair is a range scan. So a rare status in a
+// large table costs its own few rows, never a walk of the table.
+//
+// Each (status, handler) pair of the filter is one range scan in listing order, with the creation
 // window and the cursor as bounds of that range and mode, priority and the last error's code (in
-// the record's JSON) checked on the rows it walks; the pages of the scans are merged here. Each
-// scan stops after `limit + 1` rows, so a page costs O(pairs · limit) rows plus the rows the
-// residual filters skip, however large the table is.
+// the record's JSON) checked on the rows it walks. One scan reads its rows directly and stops
+// after `limit + 1`; several read only their keys (covering the index when no residual filter
+// needs the row) in chunks, merged here (see `mergedKeys`), and the page's rows are then read by
+// id, all in one read transaction so the page is one snapshot. A page costs about
+// `limit + pairs · chunk` index entries plus the rows the residual filters skip, however large
+// the table is.
 import type { Job } from "@pyrexis/models";
 import type { ListJobsPage } from "@pyrexis/storage";
 import { compareListPosition, encodeListCursor, type NormalizedJobsQuery } from "@pyrexis/storage/kit";
@@ -19,8 +29,41 @@ export interface QueryRow {
   data: unknown;
 }
 
-/** Above this many (status, handler) pairs the filter runs as one scan with `IN` lists instead of merged scans. */
+/** The listing position of a row: what a key scan returns. */
+interface RowKey {
+  id: string;
+  createdAt: number;
+}
+
+/** One (status, handler) pair's keys during a merge: a chunk read ahead, refilled from where it stopped. */
+interface MergeSource {
+  readonly statuses: readonly string[] | undefined;
+  readonly handlers: readonly string[] | undefined;
+  keys: RowKey[];
+  next: number;
+  /** Rows asked for by the last read; fewer came back when the range is exhausted. */
+  asked: number;
+}
+
+/** Key columns of a merged scan, named as a list position so keys compare without copying. */
+const KEY_COLUMNS = "created_at AS createdAt, id";
+
+/** Above this many explicit (status, handler) pairs the filter runs as one scan with `IN` lists instead of merged scans. */
 export const MAX_MERGED_SCANS = 64;
+
+/**
+ * The distinct handlers with jobs in status `@status`, in order: a skip scan of the
+ * (status, handler, created_at, id) index, one `min(handler)` seek per handler found.
+ */
+export const HANDLERS_IN_STATUS_SQL: string =
+  "WITH RECURSIVE h(handler) AS (" +
+  "SELECT (SELECT min(handler) FROM jobs WHERE status = @status)" +
+  " UNION ALL SELECT (SELECT min(handler) FROM jobs WHERE status = @status AND handler > h.handler) FROM h WHERE h.handler IS NOT NULL" +
+  ") SELECT handler FROM h WHERE handler IS NOT NULL";
+
+const ROW_COLUMNS = "id, status, version, created_at, data";
+/** The page's rows, by id (primary-key lookups), in one statement. */
+const ROWS_BY_IDS_SQL = `SELECT ${ROW_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))`;
 
 const statements = new WeakMap<SqliteDatabaseLike, Map<string, SqliteStatementLike>>();
 
@@ -38,7 +81,16 @@ interface Scan {
   readonly values: unknown[];
 }
 
-function scanOf(query: NormalizedJobsQuery, statuses: readonly string[] | undefined, handlers: readonly string[] | undefined): Scan {
+/**
+ * One scan's SQL: `columns` is the full row for a scan read directly, or only the listing key
+ * for one of several merged scans.
+ */
+function scanOf(
+  query: NormalizedJobsQuery,
+  statuses: readonly string[] | undefined,
+  handlers: readonly string[] | undefined,
+  columns: string,
+): Scan {
   const where: string[] = [];
   const values: unknown[] = [];
   const inList = (column: string, list: readonly unknown[]): void => {
@@ -77,22 +129,93 @@ function scanOf(query: NormalizedJobsQuery, statuses: readonly string[] | undefi
   }
   values.push(query.limit + 1);
   const text =
-    "SELECT id, status, version, created_at, data FROM jobs" +
+    `SELECT ${columns} FROM jobs` +
     (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
     ` ORDER BY created_at ${dir}, id ${dir} LIMIT ?`;
   return { text, values };
 }
 
-/** The scans of a query: one per (status, handler) pair while there are few, else one. */
-function scansOf(query: NormalizedJobsQuery): Scan[] {
-  const statuses = query.statuses === undefined ? [undefined] : [...query.statuses].map((s) => [s]);
-  const handlers = query.handlers === undefined ? [undefined] : query.handlers.map((h) => [h]);
-  if (statuses.length * handlers.length > MAX_MERGED_SCANS) {
-    return [scanOf(query, query.statuses === undefined ? undefined : [...query.statuses], query.handlers)];
+/** The (status, handler) pairs to scan; `undefined` on a side means "not filtered". */
+type Pair = readonly [statuses: readonly string[] | undefined, handlers: readonly string[] | undefined];
+
+/** The pairs of a query: one per (status, handler) pair while there are few, else one with `IN` lists. */
+function pairsOf(db: SqliteDatabaseLike, query: NormalizedJobsQuery): Pair[] {
+  const statuses = query.statuses === undefined ? undefined : [...query.statuses];
+  const handlers = query.handlers;
+  if (statuses === undefined)
+    return handlers === undefined || handlers.length > MAX_MERGED_SCANS ? [[undefined, handlers]] : handlers.map((h) => [undefined, [h]]);
+  const pairs: Pair[] = [];
+  if (handlers === undefined) {
+    // No status index: each status's handlers, found on the (status, handler, …) index. However
+    // many there are, each pair stays a bounded range scan (an `IN` list would sort every row).
+    const find = prepared(db, HANDLERS_IN_STATUS_SQL);
+    for (const s of statuses) for (const row of find.all({ status: s }) as { handler: string }[]) pairs.push([[s], [row.handler]]);
+    return pairs;
   }
-  const scans: Scan[] = [];
-  for (const s of statuses) for (const h of handlers) scans.push(scanOf(query, s, h));
-  return scans;
+  if (statuses.length * handlers.length > MAX_MERGED_SCANS) return [[statuses, handlers]];
+  for (const s of statuses) for (const h of handlers) pairs.push([[s], [h]]);
+  return pairs;
+}
+
+/** The next keys of one pair's range: `asked` of them at most, after its last key read (or the query's cursor). */
+function readKeys(db: SqliteDatabaseLike, query: NormalizedJobsQuery, source: MergeSource, asked: number): void {
+  const last = source.keys[source.keys.length - 1];
+  const bounded = { ...query, after: last ?? query.after, limit: asked - 1 };
+  const scan = scanOf(bounded, source.statuses, source.handlers, KEY_COLUMNS);
+  source.keys = prepared(db, scan.text).all(...scan.values) as RowKey[];
+  source.next = 0;
+  source.asked = asked;
+}
+
+/**
+ * The first `limit + 1` keys of the pairs' ranges, in listing order: a k-way merge that reads
+ * each range in chunks (a share of the page at first, doubling for a range the page keeps
+ * drawing from), so a page reads about `limit + pairs · chunk` index entries, not
+ * `pairs · limit`, and needs no sort.
+ */
+function mergedKeys(db: SqliteDatabaseLike, query: NormalizedJobsQuery, pairs: readonly Pair[]): RowKey[] {
+  const want = query.limit + 1;
+  const first = Math.min(want, Math.ceil(want / pairs.length) + 1);
+  const sources: MergeSource[] = pairs.map(([statuses, handlers]) => ({ statuses, handlers, keys: [], next: 0, asked: 0 }));
+  for (const source of sources) readKeys(db, query, source, first);
+  const sign = query.order === "asc" ? 1 : -1;
+  const out: RowKey[] = [];
+  while (out.length < want) {
+    let best: MergeSource | undefined;
+    for (const source of sources) {
+      if (source.next === source.keys.length) {
+        // Drained: a full chunk means the range may hold more; read on from its last key.
+        if (source.keys.length < source.asked) continue;
+        readKeys(db, query, source, Math.min(want, source.asked * 2));
+        if (source.keys.length === 0) continue;
+      }
+      if (best === undefined || sign * compareListPosition(source.keys[source.next]!, best.keys[best.next]!) < 0) best = source;
+    }
+    if (best === undefined) break;
+    out.push(best.keys[best.next++]!);
+  }
+  return out;
+}
+
+/** The rows of one page: `limit + 1` at most, in listing order, with the ones past the page. */
+function pageRows(db: SqliteDatabaseLike, query: NormalizedJobsQuery): QueryRow[] {
+  const pairs = pairsOf(db, query);
+  if (pairs.length === 0) return [];
+  if (pairs.length === 1) {
+    const [statuses, handlers] = pairs[0]!;
+    const scan = scanOf(query, statuses, handlers, ROW_COLUMNS);
+    return prepared(db, scan.text).all(...scan.values) as QueryRow[];
+  }
+  const keys = mergedKeys(db, query, pairs);
+  const found = prepared(db, ROWS_BY_IDS_SQL).all(JSON.stringify(keys.map((k) => k.id))) as QueryRow[];
+  const byId = new Map(found.map((row) => [row.id, row]));
+  // Inside the read transaction every row is there, as the key scans saw it.
+  const rows: QueryRow[] = [];
+  for (const key of keys) {
+    const row = byId.get(key.id);
+    if (row !== undefined) rows.push(row);
+  }
+  return rows;
 }
 
 /**
@@ -101,13 +224,14 @@ function scansOf(query: NormalizedJobsQuery): Scan[] {
  * (skipped; the cursor still moves past it, as in `listJobs`).
  */
 export function runJobsQuery(db: SqliteDatabaseLike, query: NormalizedJobsQuery, read: (row: QueryRow) => Job | undefined): ListJobsPage {
-  const rows: QueryRow[] = [];
-  const scans = scansOf(query);
-  for (const scan of scans) rows.push(...(prepared(db, scan.text).all(...scan.values) as QueryRow[]));
-  if (scans.length > 1) {
-    const byPosition = (a: QueryRow, b: QueryRow): number =>
-      compareListPosition({ createdAt: a.created_at, id: a.id }, { createdAt: b.created_at, id: b.id });
-    rows.sort(query.order === "asc" ? byPosition : (a, b) => byPosition(b, a));
+  // One snapshot for the handler lookup, the scans and the reads by id (a deferred read
+  // transaction: it takes no write lock).
+  db.exec("BEGIN");
+  let rows: QueryRow[];
+  try {
+    rows = pageRows(db, query);
+  } finally {
+    db.exec("COMMIT");
   }
   const page = rows.length > query.limit ? rows.slice(0, query.limit) : rows;
   const jobs: Job[] = [];

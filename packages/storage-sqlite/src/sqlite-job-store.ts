@@ -48,10 +48,10 @@ import {
   checkCommitShape,
   orderDependentInserts,
   emptyStatusCounts,
-  encodeListCursor,
   normalizeJobsQuery,
   normalizeListQuery,
   normalizePruneRequest,
+  type NormalizedJobsQuery,
 } from "@pyrexis/storage/kit";
 import { SqliteClaims } from "./claims.js";
 import { assertSqliteHeader, inspectDatabase } from "./inspect.js";
@@ -126,6 +126,17 @@ export const MAX_KEPT_CORRUPT_RECORDS = 1000;
 const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts()));
 
 const NO_JOBS: Job[] = [];
+
+/** The queryJobs filters a `listJobs` query leaves unset. */
+const NO_QUERY_FILTERS = Object.freeze({
+  handlers: undefined,
+  modes: undefined,
+  minPriority: undefined,
+  maxPriority: undefined,
+  createdFrom: undefined,
+  createdTo: undefined,
+  errorCodes: undefined,
+});
 
 /** Runs tasks one after another, in call order (a failed task does not hold up the next). */
 class Turns {
@@ -322,9 +333,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
   readonly location: string;
 
   #db: SqliteDatabaseLike | undefined;
-  readonly #kysely: Kysely<StoreSchema>;
   readonly #statements: Statements;
-  readonly #listStatements = new Map<string, SqliteStatementLike>();
   readonly #commitTx: SqliteTransactionLike;
   readonly #agingRate: number;
   readonly #onCorruptRecord: ((error: CorruptRecordError) => void) | undefined;
@@ -341,14 +350,12 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
 
   private constructor(
     db: SqliteDatabaseLike,
-    kysely: Kysely<StoreSchema>,
     statements: Statements,
     location: string,
     persistent: boolean,
     options: SqliteJobStoreOptions,
   ) {
     this.#db = db;
-    this.#kysely = kysely;
     this.#statements = statements;
     this.location = location;
     this.capabilities = Object.freeze({
@@ -501,7 +508,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
         }
         db.exec("COMMIT");
       });
-      return new SqliteJobStore(db, kysely, prepareStatements(db, kysely), location, file !== "", opts);
+      return new SqliteJobStore(db, prepareStatements(db, kysely), location, file !== "", opts);
     } catch (e) {
       try {
         db.close();
@@ -527,27 +534,6 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
    */
   get corruptRecords(): readonly CorruptRecordError[] {
     return [...this.#corrupt.values()];
-  }
-
-  #listStatement(order: "asc" | "desc", statusCount: number, hasCursor: boolean): SqliteStatementLike {
-    const key = `${order}:${statusCount}:${hasCursor ? 1 : 0}`;
-    let stmt = this.#listStatements.get(key);
-    if (stmt === undefined) {
-      let q = this.#kysely.selectFrom("jobs").select(["id", "status", "version", "created_at", "data"]);
-      if (statusCount === 1) q = q.where("status", "=", param<string>("s0"));
-      else if (statusCount > 1)
-        q = q.where(
-          "status",
-          "in",
-          Array.from({ length: statusCount }, (_, i) => param<string>(`s${i}`)),
-        );
-      // Row-value comparison: one index range scan on (created_at, id).
-      if (hasCursor) q = q.where(sql<boolean>`(created_at, id) ${sql.raw(order === "asc" ? ">" : "<")} (@after_created_at, @after_id)`);
-      q = q.orderBy("created_at", order).orderBy("id", order).limit(param<number>("limit"));
-      stmt = this.#open().prepare(q.compile().sql);
-      this.#listStatements.set(key, stmt);
-    }
-    return stmt;
   }
 
   #open(): SqliteDatabaseLike {
@@ -790,49 +776,28 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
    * them, so paging never gets stuck.
    */
   async listJobs(query?: ListJobsQuery): Promise<ListJobsPage> {
-    this.#open();
-    const { statuses: statusSet, limit, order, after } = normalizeListQuery(query);
-    const statuses = statusSet === undefined ? [] : [...statusSet];
-    return this.#guard("listJobs", () => {
-      const params: Record<string, unknown> = { limit: limit + 1 };
-      statuses.forEach((s, i) => (params[`s${i}`] = s));
-      if (after !== undefined) {
-        params.after_created_at = after.createdAt;
-        params.after_id = after.id;
-      }
-      const rows = this.#listStatement(order, statuses.length, after !== undefined).all(params) as JobRow[];
-      const page = rows.length > limit ? rows.slice(0, limit) : rows;
-      const jobs: Job[] = [];
-      for (const row of page) {
-        try {
-          jobs.push(this.#readJob(row));
-        } catch (e) {
-          if (!(e instanceof CorruptRecordError)) throw e;
-          this.#reportCorrupt(e);
-        }
-      }
-      const last = page[page.length - 1];
-      return rows.length > limit && last !== undefined
-        ? { jobs, cursor: encodeListCursor({ createdAt: last.created_at, id: last.id }, order) }
-        : { jobs };
-    });
+    const db = this.#open();
+    // A query by status alone: served as queryJobs is (see `./query.ts` for the indexes).
+    const q: NormalizedJobsQuery = { ...normalizeListQuery(query), ...NO_QUERY_FILTERS };
+    return this.#guard("listJobs", () => runJobsQuery(db, q, (row) => this.#readListed(row)));
+  }
+
+  /** A listed row as a job, or `undefined` for a corrupt one (reported, then skipped). */
+  #readListed(row: JobRow): Job | undefined {
+    try {
+      return this.#readJob(row);
+    } catch (e) {
+      if (!(e instanceof CorruptRecordError)) throw e;
+      this.#reportCorrupt(e);
+      return undefined;
+    }
   }
 
   /** The `queryJobs` capability (see `./query.ts`); corrupt rows are skipped and reported as in {@link listJobs}. */
   async queryJobs(query?: QueryJobsQuery): Promise<ListJobsPage> {
     const db = this.#open();
     const q = normalizeJobsQuery(query);
-    return this.#guard("queryJobs", () =>
-      runJobsQuery(db, q, (row) => {
-        try {
-          return this.#readJob(row);
-        } catch (e) {
-          if (!(e instanceof CorruptRecordError)) throw e;
-          this.#reportCorrupt(e);
-          return undefined;
-        }
-      }),
-    );
+    return this.#guard("queryJobs", () => runJobsQuery(db, q, (row) => this.#readListed(row)));
   }
 
   #reportCorrupt(error: CorruptRecordError): void {
@@ -895,7 +860,6 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
     const db = this.#db;
     if (db === undefined) return;
     this.#db = undefined;
-    this.#listStatements.clear();
     try {
       db.close();
     } catch (e) {

@@ -63,3 +63,24 @@ export async function legacyStore(path: string, upTo: string, jobs: readonly Job
     await kysely.destroy();
   }
 }
+
+/** A connection that records the text and parameters of every statement the store runs. */
+export function recording(path: string): { db: Database.Database; runs: { text: string; params: unknown[] }[] } {
+  const db = new Database(path);
+  const runs: { text: string; params: unknown[] }[] = [];
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((text: string) => {
+    const stmt = prepare(text);
+    return new Proxy(stmt, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (typeof value !== "function" || !["all", "get", "iterate", "run"].includes(String(key))) return value;
+        return (...params: unknown[]) => {
+          runs.push({ text, params });
+          return (value as (...a: unknown[]) => unknown).apply(target, params);
+        };
+      },
+    });
+  }) as typeof db.prepare;
+  return { db, runs };
+}

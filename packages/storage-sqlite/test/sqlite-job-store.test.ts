@@ -249,6 +249,25 @@ describe("listJobs and countByStatus", () => {
   });
 });
 
+describe("an update that changes a job's mode or handler", () => {
+  it("is written, listed under the new handler, and still checks the version", async () => {
+    const path = tmp.file("moved.db");
+    const store = await openStore(path);
+    const a = job("a");
+    await store.commit({ insert: [a] });
+    const moved: Job = { ...a, handler: "other", mode: "thread", version: a.version + 1 };
+    await store.commit({ update: [{ job: moved, expectedVersion: a.version }] });
+    expect(await store.getJob("a")).toEqual(moved);
+    expect((await store.queryJobs({ handler: "other", mode: "thread" })).jobs).toEqual([moved]);
+    expect((await store.queryJobs({ handler: a.handler })).jobs).toEqual([]);
+    const stale = await rejection(
+      store.commit({ update: [{ job: { ...moved, handler: "third", version: 9 }, expectedVersion: a.version }] }),
+    );
+    expect(stale.code).toBe("STALE_VERSION");
+    expect(await store.getJob("a")).toEqual(moved);
+  });
+});
+
 describe("lifecycle", () => {
   it("keeps everything across close and reopen", async () => {
     const path = tmp.file("r.db");
@@ -418,7 +437,6 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       "jobs_finished",
       "jobs_handler_created_id",
       "jobs_lease",
-      "jobs_status_created_id",
       "jobs_status_handler_created_id",
     ]);
     expect(migrations).toEqual([
@@ -429,7 +447,42 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0005_prune" },
       { name: "0006_schedules" },
       { name: "0007_dependencies" },
+      { name: "0008_one_status_index" },
     ]);
+  });
+
+  it("a store at migration 0007 loses its (status, created_at, id) index on open and lists, counts and updates as before", async () => {
+    const path = tmp.file("v7.db");
+    await legacyStore(path, "0007_dependencies", []);
+    // Rows as 0007's store wrote them: every column, several statuses and handlers.
+    const rows: Job[] = Array.from({ length: 30 }, (_, i) => ({
+      ...job(`j${String(i).padStart(2, "0")}`, 1_000 + (i % 11)),
+      handler: `h${i % 4}`,
+      status: (["pending", "failed", "completed"] as const)[i % 3]!,
+    }));
+    const raw = new Database(path);
+    const insert = raw.prepare(
+      "INSERT INTO jobs (id, status, priority, run_at, created_at, version, aging_key, data, mode, handler) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    for (const j of rows) insert.run(j.id, j.status, j.priority, j.runAt, j.createdAt, j.version, 0, JSON.stringify(j), j.mode, j.handler);
+    raw.close();
+
+    const store = await openStore(path);
+    const check = new Database(path, { readonly: true });
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_status_created_id'").all();
+    check.close();
+    expect(indexes).toEqual([]);
+    const byOrder = (a: Job, b: Job): number => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1);
+    const failed = rows.filter((j) => j.status === "failed").sort(byOrder);
+    expect((await store.listJobs({ status: "failed", order: "desc", limit: 100 })).jobs).toEqual(failed);
+    expect((await store.queryJobs({ status: "failed", handler: "h1", order: "desc" })).jobs).toEqual(
+      failed.filter((j) => j.handler === "h1"),
+    );
+    expect(await store.countByStatus()).toMatchObject({ pending: 10, failed: 10, completed: 10 });
+    expect((await store.listJobs({ status: "running" })).jobs).toEqual([]);
+    const first = rows[0]!;
+    await store.commit({ update: [{ job: running(first), expectedVersion: first.version }] });
+    expect((await store.listJobs({ status: "running" })).jobs.map((j) => j.id)).toEqual([first.id]);
   });
 
   it("a store written by a newer schema version", async () => {
