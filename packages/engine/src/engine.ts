@@ -26,7 +26,7 @@ import {
   type Result,
 } from "@pyrexis/models";
 import type { Logger } from "@pyrexis/executors";
-import type { MetricsRegistry } from "@pyrexis/metrics";
+import type { CounterHandle, MetricsRegistry } from "@pyrexis/metrics";
 import { DEFAULT_AGING_RATE, PriorityScheduler } from "@pyrexis/scheduler";
 import {
   cancelStoredJob,
@@ -173,6 +173,8 @@ export class Engine {
   readonly #claimedWaiting = new ClaimedWaiting<Active>();
   /** Groups `getMetrics` has reported waiting jobs for (a gauge that must drop to 0 when they leave). */
   readonly #groupsReported: Set<string>;
+  /** `flow.dispatched{group}` handles by group. */
+  readonly #dispatched = new Map<string, CounterHandle>();
   readonly #rescanIntervalMs: number | undefined;
   readonly #pruner: RetentionPruner | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
@@ -1027,7 +1029,17 @@ export class Engine {
   /** Metrics of a job that came through the flow gate: its wait there, its group's dispatches. */
   #flowStarted(job: Job, waitedMs: number): void {
     this.#metrics.observe("flow.wait", Math.max(0, waitedMs));
-    if (job.group !== undefined) this.#metrics.increment("flow.dispatched", 1, { group: job.group });
+    if (job.group !== undefined) this.#dispatchedOf(job.group).add();
+  }
+
+  /** The `flow.dispatched{group}` counter of a group, bound once (no key built per job). */
+  #dispatchedOf(group: string): CounterHandle {
+    let handle = this.#dispatched.get(group);
+    if (handle === undefined) {
+      handle = this.#metrics.counter("flow.dispatched", { group });
+      this.#dispatched.set(group, handle);
+    }
+    return handle;
   }
 
   /** What happens once the `running` record of an attempt (stores without claims) is durable, or refused. */

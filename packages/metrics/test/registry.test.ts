@@ -24,6 +24,25 @@ describe("counters and gauges", () => {
     expect(m.getCounters()["job.retries"]).toBe(5);
   });
 
+  it("a counter handle moves the same series as increment, appears on its first add, and survives reset", () => {
+    const m = new MetricsRegistry();
+    const labels = { group: "tenant-a" };
+    const handle = m.counter("flow.dispatched", labels);
+    expect(m.getCounters()).toEqual({});
+    handle.add();
+    m.increment("flow.dispatched", 2, { group: "tenant-a" });
+    handle.add(3);
+    expect(m.getCounters()).toEqual({ [seriesKey("flow.dispatched", labels)]: 6 });
+    // The handle copied its labels: changing the caller's object later renames nothing.
+    labels.group = "other";
+    handle.add();
+    expect(m.toPrometheus()).toContain('pyrexis_flow_dispatched_total{group="tenant-a"} 7');
+    expect(() => handle.add(-1)).toThrow(RangeError);
+    m.reset();
+    handle.add();
+    expect(m.getCounters()).toEqual({ 'flow.dispatched{group="tenant-a"}': 1 });
+  });
+
   it("gauges are set and adjusted", () => {
     const m = new MetricsRegistry();
     m.setGauge("queue.depth", 12);
