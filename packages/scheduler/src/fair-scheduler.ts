@@ -9,9 +9,19 @@
 // Inside a group, entries sit in lanes (one PriorityScheduler each). A lane pops in its own order;
 // `popWhere` may refuse a lane's head (e.g. its rate limit has no room), which holds that lane
 // but not the others: the engine puts jobs that use the same limits in one lane.
+//
+// Finding the smallest start tag is O(log groups), not a scan of every group: active groups sit in
+// one of two heaps. A group whose finish tag is at or behind V starts at V, like every other such
+// group, so among them only the stamp decides: the "caught-up" heap, by stamp. A group ahead of V
+// starts at its finish tag: the "ahead" heap, by (finish, stamp). Every caught-up group goes before
+// every group ahead (V < finish), so the next group is the top of the first non-empty heap. V only
+// moves on a dispatch, and only forward; then the ahead groups it has reached move across (each
+// at most once per dispatch of its own, so O(log groups) amortised). The order is exactly that of
+// comparing (max(finish, V), stamp) over all active groups, which the scan did.
 
 import { DuplicateJobError, ValidationError, systemClock, type Clock } from "@pyrexis/models";
 import { DEFAULT_AGING_RATE, assertAgingRate, keyMs, scaleOf } from "./aging.js";
+import { GroupHeap } from "./group-heap.js";
 import { PriorityScheduler } from "./priority-scheduler.js";
 import type { Scheduler, SchedulerEntry } from "./scheduler.js";
 
@@ -57,9 +67,18 @@ interface Group<T extends SchedulerEntry> {
   stamp: number;
   readonly lanes: Lane<T>[];
   size: number;
-  /** The `popWhere` call that last visited it (a group is visited once per call). */
-  visited: number;
+  /** The heap holding it (caught-up or ahead), `undefined` while idle or being visited by `popWhere`. */
+  heap: GroupHeap<Group<T>> | undefined;
+  heapIndex: number;
+  /** Its index in the active list, for an O(1) swap-remove. */
+  activeIndex: number;
 }
+
+/** Caught-up groups all start at V: the older stamp goes first. */
+const byStamp = <T extends SchedulerEntry>(a: Group<T>, b: Group<T>): boolean => a.stamp < b.stamp;
+/** Groups ahead of V start at their finish tag; ties: the older stamp. */
+const byFinish = <T extends SchedulerEntry>(a: Group<T>, b: Group<T>): boolean =>
+  a.finish < b.finish || (a.finish === b.finish && a.stamp < b.stamp);
 
 function checkWeight(value: unknown, path: (string | number)[]): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_GROUP_WEIGHT) {
@@ -105,15 +124,20 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
   readonly #weights: Readonly<Record<string, number>>;
   readonly #defaultWeight: number;
   readonly #groups = new Map<string, Group<T>>();
-  /** Groups that hold entries (unordered). */
+  /** Groups that hold entries, in no order (kept for `groupSizes`, `readyCount` and `nextRunAt`). */
   readonly #active: Group<T>[] = [];
+  /** Active groups with finish ≤ V, by stamp. */
+  readonly #caughtUp = new GroupHeap<Group<T>>(byStamp);
+  /** Active groups with finish > V, by (finish, stamp). */
+  readonly #ahead = new GroupHeap<Group<T>>(byFinish);
+  /** Groups taken off their heaps by the `popWhere` or `peek` in progress, put back at its end. */
+  readonly #visited: Group<T>[] = [];
   /** Id → the lane holding it. */
   readonly #where = new Map<string, Lane<T>>();
   /** Start tag of the last dispatch. */
   #virtual = 0;
   #stamp = 0;
   #size = 0;
-  #calls = 0;
 
   constructor(options: FairSchedulerOptions = {}) {
     const agingRate = options.agingRate ?? DEFAULT_AGING_RATE;
@@ -138,7 +162,17 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     const groupName = entry.group ?? "";
     let group = this.#groups.get(groupName);
     if (group === undefined) {
-      group = { name: groupName, cost: 1 / this.weightOf(groupName), finish: 0, stamp: ++this.#stamp, lanes: [], size: 0, visited: 0 };
+      group = {
+        name: groupName,
+        cost: 1 / this.weightOf(groupName),
+        finish: 0,
+        stamp: ++this.#stamp,
+        lanes: [],
+        size: 0,
+        heap: undefined,
+        heapIndex: -1,
+        activeIndex: -1,
+      };
       this.#groups.set(groupName, group);
     }
     const laneName = entry.lane ?? "";
@@ -155,7 +189,11 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     }
     lane.queue.push(entry);
     this.#where.set(id, lane);
-    if (group.size === 0) this.#active.push(group);
+    if (group.size === 0) {
+      group.activeIndex = this.#active.length;
+      this.#active.push(group);
+      this.#place(group);
+    }
     group.size++;
     this.#size++;
   }
@@ -172,40 +210,49 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
    * heads of one call (e.g. a limit refused to a better entry stays refused to the rest).
    */
   popWhere(accept: (entry: T) => boolean): T | undefined {
-    const active = this.#active;
-    if (active.length === 0) return undefined;
-    if (active.length === 1) return this.#popGroup(active[0] as Group<T>, accept);
-    // Groups in start-tag order, picked one at a time: the first is almost always taken, so a
-    // sort per pop would be wasted; a refusal costs one more scan.
-    const call = ++this.#calls;
-    for (let tried = 0; tried < active.length; tried++) {
-      let best: Group<T> | undefined;
-      let bestStart = 0;
-      for (let i = 0; i < active.length; i++) {
-        const g = active[i] as Group<T>;
-        if (g.visited === call) continue;
-        const start = g.finish > this.#virtual ? g.finish : this.#virtual;
-        if (best === undefined || start < bestStart || (start === bestStart && g.stamp < best.stamp)) {
-          best = g;
-          bestStart = start;
-        }
-      }
-      if (best === undefined) return undefined;
-      best.visited = call;
-      const entry = this.#popGroup(best, accept);
-      if (entry !== undefined) return entry;
+    // Groups in start-tag order, each taken off its heap while visited: a refused group is put
+    // back with its key unchanged, so it keeps its place.
+    let entry: T | undefined;
+    for (let group = this.#next(); group !== undefined; group = this.#next()) {
+      this.#visited.push(group);
+      entry = this.#popGroup(group, accept);
+      if (entry !== undefined) break;
     }
-    return undefined;
+    this.#restore();
+    return entry;
   }
 
   /** The entry {@link pop} would return, without removing it. */
   peek(): T | undefined {
-    let best: Group<T> | undefined;
-    for (const g of this.#active) {
-      if (this.#headOf(g, acceptAll) === undefined) continue;
-      if (!best || this.#start(g) < this.#start(best) || (this.#start(g) === this.#start(best) && g.stamp < best.stamp)) best = g;
+    let lane: Lane<T> | undefined;
+    for (let group = this.#next(); group !== undefined; group = this.#next()) {
+      this.#visited.push(group);
+      lane = this.#headOf(group, acceptAll);
+      if (lane !== undefined) break;
     }
-    return best ? this.#headOf(best, acceptAll)?.queue.peek() : undefined;
+    this.#restore();
+    return lane?.queue.peek();
+  }
+
+  /** Takes the group with the smallest (start tag, stamp) off its heap. */
+  #next(): Group<T> | undefined {
+    return this.#caughtUp.size !== 0 ? this.#caughtUp.pop() : this.#ahead.pop();
+  }
+
+  /** Puts the groups visited by this call back on their heaps (those that still hold entries). */
+  #restore(): void {
+    const visited = this.#visited;
+    for (let i = 0; i < visited.length; i++) {
+      const group = visited[i] as Group<T>;
+      if (group.size !== 0 && group.heap === undefined) this.#place(group);
+    }
+    visited.length = 0;
+  }
+
+  /** Puts an active group on the heap its finish tag says. */
+  #place(group: Group<T>): void {
+    if (group.finish > this.#virtual) this.#ahead.push(group);
+    else this.#caughtUp.push(group);
   }
 
   #start(group: Group<T>): number {
@@ -241,6 +288,12 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     this.#virtual = start;
     group.finish = start + group.cost;
     group.stamp = ++this.#stamp;
+    // V moved on: the groups ahead that it has reached now start at V, ordered by stamp.
+    const ahead = this.#ahead;
+    for (let g = ahead.peek(); g !== undefined && g.finish <= start; g = ahead.peek()) {
+      ahead.pop();
+      this.#caughtUp.push(g);
+    }
     this.#left(entry.id, group);
     return entry;
   }
@@ -249,9 +302,14 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     this.#where.delete(id);
     this.#size--;
     if (--group.size === 0) {
-      const i = this.#active.indexOf(group);
-      this.#active[i] = this.#active[this.#active.length - 1] as Group<T>;
-      this.#active.pop();
+      // Swap-remove, as the scan's list did (groupSizes lists groups in this order).
+      const active = this.#active;
+      const last = active.pop() as Group<T>;
+      if (last !== group) {
+        active[group.activeIndex] = last;
+        last.activeIndex = group.activeIndex;
+      }
+      group.heap?.delete(group);
       // Forgetting an idle group whose tag is behind V loses nothing (it would resume at V):
       // the map does not grow with every tenant ever seen.
       if (group.finish <= this.#virtual) this.#groups.delete(group.name);
