@@ -30,23 +30,23 @@ type Command =
   | { t: "advance"; ms: number }
   | { t: "inspect" };
 
+const pushOf = (groups: number): fc.Arbitrary<Command> =>
+  fc.record({
+    t: fc.constant("push" as const),
+    // `groups` stands for "no group": the default group "".
+    group: fc.nat(groups),
+    lane: fc.nat(LANES.length - 1),
+    priority: fc.integer({ min: 0, max: 10 }),
+    ago: fc.nat(300_000),
+    // Mostly ready; some delayed up to 2 minutes.
+    delay: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.nat(120_000) }),
+    // No group and lane fields at all (not `undefined`-valued ones).
+    plain: fc.boolean(),
+  });
+
 const commandOf = (groups: number): fc.Arbitrary<Command> =>
   fc.oneof(
-    {
-      weight: 6,
-      arbitrary: fc.record({
-        t: fc.constant("push" as const),
-        // `groups` stands for "no group": the default group "".
-        group: fc.nat(groups),
-        lane: fc.nat(LANES.length - 1),
-        priority: fc.integer({ min: 0, max: 10 }),
-        ago: fc.nat(300_000),
-        // Mostly ready; some delayed up to 2 minutes.
-        delay: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.nat(120_000) }),
-        // No group and lane fields at all (not `undefined`-valued ones).
-        plain: fc.boolean(),
-      }),
-    },
+    { weight: 6, arbitrary: pushOf(groups) },
     { weight: 3, arbitrary: fc.constant({ t: "pop" as const }) },
     {
       weight: 3,
@@ -173,15 +173,41 @@ describe("FairScheduler against the linear scan it replaced (differential, fast-
     );
   });
 
-  it("many groups (up to 64, deep heaps, long runs): the same", () => {
+  // A backlog first, so that enough groups are active for the heaps (64), then a mix that drains
+  // it below the scan's threshold (32) and may fill it again: both ways and the switches between.
+  it("many groups (up to 150; heaps, the scan and the switches between them; long runs): the same", () => {
     fc.assert(
       fc.property(
         fc
-          .integer({ min: 13, max: 64 })
-          .chain((groups) => fc.tuple(fc.constant(groups), fc.array(commandOf(groups), { minLength: 500, maxLength: 2_000 }), setup)),
-        ([groups, commands, config]) => runBoth(commands, groups, config),
+          .integer({ min: 13, max: 150 })
+          .chain((groups) =>
+            fc.tuple(
+              fc.constant(groups),
+              fc.array(pushOf(groups), { minLength: groups, maxLength: 3 * groups }),
+              fc.array(commandOf(groups), { minLength: 500, maxLength: 2_000 }),
+              setup,
+            ),
+          ),
+        ([groups, backlog, commands, config]) => runBoth([...backlog, ...commands], groups, config),
       ),
       { seed: SEED, numRuns: 40 },
+    );
+  });
+
+  // Bursts of pushes to many groups, then mixes that drain them: the active count crosses both
+  // thresholds again and again, with refused groups off their heaps when a dispatch switches.
+  it("bursts across the switch thresholds (up to 150 groups): the same", () => {
+    const groups = 150;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.array(pushOf(groups), { minLength: 20, maxLength: 90 }), fc.array(commandOf(groups), { maxLength: 150 })), {
+          minLength: 3,
+          maxLength: 12,
+        }),
+        setup,
+        (blocks, config) => runBoth(blocks.flat(2), groups, config),
+      ),
+      { seed: SEED, numRuns: 60 },
     );
   });
 
