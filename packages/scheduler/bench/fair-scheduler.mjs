@@ -62,7 +62,7 @@ function entriesFor(groups) {
 /** @type {Record<string, (weights: Record<string, number>) => Fair>} */
 const IMPLS = {
   "linear scan (before)": (weights) => new FairSchedulerLinear({ weights }),
-  "two heaps (now)": (weights) => new FairScheduler({ weights }),
+  "now (scan below 64 groups, heaps from 64)": (weights) => new FairScheduler({ weights }),
 };
 /** Every fifth group weighted 3, the rest 1: finish tags that are not all in lockstep. @param {number} groups */
 const weightsFor = (groups) => Object.fromEntries(groupNames.slice(0, groups).flatMap((g, i) => (i % 5 === 0 ? [[g, 3]] : [])));

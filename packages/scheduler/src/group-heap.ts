@@ -3,8 +3,7 @@
 // search. Array of objects, not struct-of-arrays like slot-heap.ts: there is one item per group,
 // not per entry, and the scheduler reads the group's fields anyway. The order is fixed, (heapKey,
 // stamp), rather than a comparator passed in: FairScheduler's two heaps then share one
-// monomorphic compare that V8 inlines (a comparator per heap made the compare a polymorphic call,
-// which cost more than the heap saved at 10 groups).
+// monomorphic compare that V8 can inline (a comparator per heap makes it a polymorphic call).
 
 /** What a {@link GroupHeap} holds: the heap and index it is at, kept current by the heap. @internal */
 export interface HeapItem {
@@ -14,7 +13,7 @@ export interface HeapItem {
   heapIndex: number;
   /** Primary key, smaller first; set before the item is pushed and not changed while held. */
   heapKey: number;
-  /** Tie-break, smaller first; unique among the items of one heap. */
+  /** Tie-break, smaller first; unique among the items of one heap, and not changed while held either. */
   readonly stamp: number;
 }
 
@@ -30,6 +29,7 @@ function before(a: HeapItem, b: HeapItem): boolean {
 export class GroupHeap<T extends HeapItem> {
   readonly #items: T[] = [];
 
+  /** Items held. */
   get size(): number {
     return this.#items.length;
   }
@@ -39,6 +39,7 @@ export class GroupHeap<T extends HeapItem> {
     return this.#items[0];
   }
 
+  /** Adds `item`, which no heap holds; its `heapKey` and `stamp` must be set. */
   push(item: T): void {
     item.heap = this;
     this.#up(item, this.#items.length);
