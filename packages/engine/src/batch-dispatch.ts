@@ -1,5 +1,13 @@
-import type { AbortListenerObject, Logger } from "@pyrexis/executors";
-import { findJsonProblem, MAX_LIMIT_UNITS, ValidationError, type Clock } from "@pyrexis/models";
+import {
+  assertChargeArgs,
+  jsonError,
+  toLogRecord,
+  writeLog,
+  type AbortListenerObject,
+  type Logger,
+  type LogLevel,
+} from "@pyrexis/executors";
+import type { Clock } from "@pyrexis/models";
 import type { Running } from "./attempt.js";
 import { BatchAssembler, splitBatchOutputs } from "./batching.js";
 import type { BatchContext, BatchDefinition, BatchItem } from "./batch-handler.js";
@@ -144,26 +152,14 @@ class BatchCall implements BatchContext {
   }
 
   progress(jobId: string, value: unknown): void {
-    const problem = findJsonProblem(value);
-    if (problem !== undefined) {
-      throw new ValidationError(`progress of job ${jobId} is not a JSON value: ${problem.message}`, [
-        { path: problem.path, message: problem.message },
-      ]);
-    }
+    const error = jsonError(value, `progress of job ${jobId}`);
+    if (error !== undefined) throw error;
     const member = this.#member(jobId);
     if (member !== undefined && !member.running.aborted) member.running.onProgress(value);
   }
 
   charge(jobId: string, units: number, key?: string): void {
-    if (typeof units !== "number" || !Number.isSafeInteger(units) || units < 0 || units > MAX_LIMIT_UNITS) {
-      const message = `must be an integer 0–${MAX_LIMIT_UNITS}`;
-      throw new ValidationError(`ctx.charge of job ${jobId}: units ${message}, got ${String(units)}`, [{ path: ["units"], message }]);
-    }
-    if (key !== undefined && (typeof key !== "string" || key.length === 0)) {
-      throw new ValidationError(`ctx.charge of job ${jobId}: key must be a non-empty string`, [
-        { path: ["key"], message: "must be a non-empty string" },
-      ]);
-    }
+    assertChargeArgs(jobId, units, key);
     const member = this.#member(jobId);
     if (member !== undefined && !member.running.aborted) member.running.onCharge(units, key);
   }
@@ -206,17 +202,9 @@ class BatchCall implements BatchContext {
       }
       // A slot left empty produced `null`: JSON has no undefined.
       const output = outcome.output === undefined ? null : outcome.output;
-      const problem = findJsonProblem(output);
-      if (problem === undefined) member.running.settle(true, output);
-      else {
-        const where = problem.path.length > 0 ? ` at ${problem.path.join(".")}` : "";
-        member.running.settle(
-          false,
-          new ValidationError(`output of handler "${this.handler}" (job ${member.jobId}) is not a JSON value${where}: ${problem.message}`, [
-            { path: problem.path, message: problem.message },
-          ]),
-        );
-      }
+      const invalid = jsonError(output, `output of handler "${this.handler}" (job ${member.jobId})`);
+      if (invalid === undefined) member.running.settle(true, output);
+      else member.running.settle(false, invalid);
     }
   }
 
@@ -239,21 +227,10 @@ function settleSoon(running: Running, ok: boolean, value: unknown): void {
 
 function boundLogger(logger: Logger, bindings: Record<string, unknown>): Logger {
   const at =
-    (level: "debug" | "info" | "warn" | "error") =>
+    (level: LogLevel) =>
     (objOrMsg: unknown, msg?: string): void => {
-      const obj =
-        typeof objOrMsg === "object" && objOrMsg !== null && !(objOrMsg instanceof Error)
-          ? { ...bindings, ...(objOrMsg as Record<string, unknown>) }
-          : objOrMsg instanceof Error
-            ? { ...bindings, err: objOrMsg }
-            : { ...bindings };
-      const message = typeof objOrMsg === "string" ? objOrMsg : msg;
-      try {
-        if (message === undefined) logger[level](obj);
-        else logger[level](obj, message);
-      } catch {
-        // A broken logger must not fail the jobs.
-      }
+      const record = toLogRecord(objOrMsg, msg);
+      writeLog(logger, level, bindings, record.obj, record.msg);
     };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -11,6 +11,8 @@ export {
   type LogLevel,
 } from "./handlers.js";
 export { RunControl, type AbortListenerObject } from "./run-control.js";
+// The checks and log shaping of a handler's context, for other contexts (the engine's batches).
+export { assertChargeArgs, jsonError, toLogRecord, writeLog } from "./invoke.js";
 export { AsyncExecutor, type AsyncExecutorOptions } from "./async-executor.js";
 export type { PoolExecutorOptions, WorkerResourceLimits } from "./pool-options.js";
 export { ThreadExecutor, type ThreadExecutorOptions } from "./thread-executor.js";

@@ -63,6 +63,23 @@ export function jsonError(value: unknown, what: string): ValidationError | undef
   return new ValidationError(`${what} is not a JSON value${where}: ${problem.message}`, [{ path: problem.path, message: problem.message }]);
 }
 
+/**
+ * Throws the `ValidationError` of a bad `ctx.charge(units, key?)` of job `jobId`: `units` an
+ * integer 0–`MAX_LIMIT_UNITS`, `key` absent or a non-empty string. Shared by every handler
+ * context (the engine's batch context too), so all refuse the same inputs with the same words.
+ */
+export function assertChargeArgs(jobId: string, units: unknown, key: unknown): void {
+  if (typeof units !== "number" || !Number.isSafeInteger(units) || units < 0 || units > MAX_LIMIT_UNITS) {
+    const message = `must be an integer 0–${MAX_LIMIT_UNITS}`;
+    throw new ValidationError(`ctx.charge of job ${jobId}: units ${message}, got ${String(units)}`, [{ path: ["units"], message }]);
+  }
+  if (key !== undefined && (typeof key !== "string" || key.length === 0)) {
+    throw new ValidationError(`ctx.charge of job ${jobId}: key must be a non-empty string`, [
+      { path: ["key"], message: "must be a non-empty string" },
+    ]);
+  }
+}
+
 /** Receives how one handler run ended: exactly one of the two is called, once. */
 export interface InvokeOutcome {
   /** The handler's output, checked to be JSON (`undefined` already turned into `null`). */
@@ -139,15 +156,7 @@ class Context implements HandlerContext {
   }
 
   charge(units: number, key?: string): void {
-    if (typeof units !== "number" || !Number.isSafeInteger(units) || units < 0 || units > MAX_LIMIT_UNITS) {
-      const message = `must be an integer 0–${MAX_LIMIT_UNITS}`;
-      throw new ValidationError(`ctx.charge of job ${this.jobId}: units ${message}, got ${String(units)}`, [{ path: ["units"], message }]);
-    }
-    if (key !== undefined && (typeof key !== "string" || key.length === 0)) {
-      throw new ValidationError(`ctx.charge of job ${this.jobId}: key must be a non-empty string`, [
-        { path: ["key"], message: "must be a non-empty string" },
-      ]);
-    }
+    assertChargeArgs(this.jobId, units, key);
     if (!this.#ended) this.#sinks.charge(units, key);
   }
 

@@ -123,8 +123,8 @@ export const WORKER_PRELOAD: URL = new URL("./worker-preload.js", import.meta.ur
 
 /** Flags of the main process a worker thread accepts in `execArgv` and that take a value. */
 const THREAD_VALUE_FLAGS = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
-/** Flags without a value a worker thread accepts in `execArgv`. */
-const THREAD_FLAGS = new Set([
+/** Flags without a value a worker thread accepts in `execArgv` (exported for the test that starts a thread with each). */
+export const THREAD_FLAGS: ReadonlySet<string> = new Set([
   "--enable-source-maps",
   "--no-warnings",
   "--no-deprecation",

@@ -14,6 +14,7 @@ import {
   isTinypoolEntry,
   onWorkerExit,
   poolWorkerData,
+  THREAD_FLAGS,
   threadExecArgv,
   WORKER_PRELOAD,
   workerIdOf,
@@ -292,20 +293,8 @@ describe("tinypool's memory reads (the worker preload)", () => {
   });
 
   it("threadExecArgv: a thread accepts every flag it lets through", async () => {
-    const execArgv = threadExecArgv([
-      "--enable-source-maps",
-      "--no-warnings",
-      "--no-deprecation",
-      "--trace-warnings",
-      "--trace-uncaught",
-      "--preserve-symlinks",
-      "--experimental-import-meta-resolve",
-      "--experimental-vm-modules",
-      "--experimental-require-module",
-      "--experimental-detect-module",
-      "--conditions",
-      "dev",
-    ]);
+    // Every flag on the allow-list, so a flag added to it is started in a real thread too.
+    const execArgv = threadExecArgv([...THREAD_FLAGS, "--conditions", "dev"]);
     expect(execArgv).toBeDefined();
     expect(await pool("worker_threads", { execArgv: execArgv! }).run({ op: "whoami" })).toMatchObject({
       threadId: expect.any(Number) as number,

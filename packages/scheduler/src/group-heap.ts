@@ -70,10 +70,10 @@ export class GroupHeap<T extends HeapItem> {
     else this.#down(last, i);
   }
 
-  /** Moves `item` up from the hole at `i` to its place. */
-  #up(item: T, i: number): void {
+  /** Moves `item` up from the hole at `i` to its place, no higher than index `top`. */
+  #up(item: T, i: number, top = 0): void {
     const items = this.#items;
-    while (i > 0) {
+    while (i > top) {
       const p = (i - 1) >> 1;
       const parent = items[p] as T;
       if (!before(item, parent)) break;
@@ -102,15 +102,6 @@ export class GroupHeap<T extends HeapItem> {
       child.heapIndex = i;
       i = c;
     }
-    while (i > top) {
-      const p = (i - 1) >> 1;
-      const parent = items[p] as T;
-      if (!before(item, parent)) break;
-      items[i] = parent;
-      parent.heapIndex = i;
-      i = p;
-    }
-    items[i] = item;
-    item.heapIndex = i;
+    this.#up(item, i, top);
   }
 }
