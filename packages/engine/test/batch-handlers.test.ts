@@ -318,8 +318,9 @@ describe("batching handlers", () => {
     engine.on("job:progress", ({ jobId, value }) => progress.push({ jobId, value }));
     const [a, b] = await engine.submitJobs([1, 2].map((n) => ({ handler: "llm", payload: { n }, limits: [{ key: "llm", units: 500 }] })));
     const loop = engine.runLoop();
-    await engine.waitForResult((a as Job).id);
-    await engine.waitForResult((b as Job).id);
+    // The checks inside the handler throw if they fail, and the jobs would then not complete.
+    expect((await engine.waitForResult((a as Job).id)).status).toBe("completed");
+    expect((await engine.waitForResult((b as Job).id)).status).toBe("completed");
     expect(progress).toEqual([
       { jobId: (a as Job).id, value: { done: 1 } },
       { jobId: (b as Job).id, value: { done: 2 } },
