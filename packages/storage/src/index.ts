@@ -17,6 +17,18 @@ export {
   type RenewRequest,
 } from "./claims.js";
 export {
+  hasFlow,
+  MAX_FLOW_SCAN,
+  type FlowCharge,
+  type FlowClaimOptions,
+  type FlowClaimRequest,
+  type FlowClaimResult,
+  type FlowJobStore,
+  type FlowLimit,
+  type FlowMethods,
+  type FlowRate,
+} from "./flow.js";
+export {
   errorCodeOf as errorCodeOfJob,
   hasQueryJobs,
   MAX_QUERY_VALUES,

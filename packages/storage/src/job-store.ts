@@ -65,6 +65,12 @@ export interface StoreCapabilities {
    * run one per store.
    */
   readonly claims?: boolean;
+  /**
+   * Limits, concurrency keys and group shares hold across every engine on the store: their
+   * state lives in it and changes inside the claim. Requires `claims`; the store implements
+   * `FlowMethods` (`./flow.ts`, see its rules).
+   */
+  readonly flow?: boolean;
   /** The store filters listings by handler, mode, priority and creation time: it implements `QueryJobsMethods` (`./query.ts`). */
   readonly queryJobs?: boolean;
   /** The store deletes finished jobs and their results in bounded batches: it implements `PruneMethods` (`./prune.ts`, see its rules). */

@@ -37,6 +37,24 @@ export {
   releasedRecord,
   type Reclaimed,
 } from "./claims-kit.js";
+export {
+  checkFlowCharge,
+  checkFlowClaimRequest,
+  MAX_FLOW_CONCURRENCY,
+  MAX_FLOW_WEIGHT,
+  MAX_FLOW_WINDOW_MS,
+  planFlowClaim,
+  rateFitsAt,
+  type CheckedFlowClaim,
+  type CheckedFlowLimit,
+  type FlowAdmission,
+  type FlowGroupTag,
+  type FlowModeClock,
+  type FlowPick,
+  type FlowPlan,
+  type FlowReader,
+  type FlowWindowEntry,
+} from "./flow-kit.js";
 export { matchesJobsQuery, normalizeJobsQuery, type NormalizedJobsQuery } from "./query.js";
 export { compareFinishOrder, isFinishedStatus, normalizePruneRequest, selectPrunable, type NormalizedPruneRequest } from "./prune.js";
 export {

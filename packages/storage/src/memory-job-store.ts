@@ -1,4 +1,13 @@
-import { StoreClosedError, systemClock, type Clock, type Job, type JobStatus, type RandomSource, type Result } from "@pyrexis/models";
+import {
+  IncompatibleStoreError,
+  StoreClosedError,
+  systemClock,
+  type Clock,
+  type Job,
+  type JobStatus,
+  type RandomSource,
+  type Result,
+} from "@pyrexis/models";
 import type { ClaimedJob, ClaimMethods, ClaimRequest, Lease, ReclaimReport, ReclaimRequest, RenewReport, RenewRequest } from "./claims.js";
 import {
   checkClaimRequest,
@@ -19,7 +28,10 @@ import {
   type SyncDependencyGraph,
 } from "./dependencies.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
+import type { FlowCharge, FlowClaimRequest, FlowClaimResult, FlowMethods } from "./flow.js";
+import { checkFlowCharge, checkFlowClaimRequest, planFlowClaim } from "./flow-kit.js";
 import { MemoryClaimIndex } from "./memory-claim-index.js";
+import { MemoryFlowState } from "./memory-flow.js";
 import { normalizePruneRequest, selectPrunable, type PruneMethods, type PruneReport, type PruneRequest } from "./prune.js";
 import { MemorySchedules } from "./memory-schedules.js";
 import type { PutScheduleOutcome, ScheduleMethods, ScheduleRecord } from "./schedules.js";
@@ -58,6 +70,13 @@ export interface MemoryJobStoreOptions {
   readonly agingRate?: number | undefined;
   /** Randomness of the backoff jitter of reclaimed jobs. Default `Math.random`. */
   readonly random?: RandomSource | undefined;
+  /**
+   * Declare the `flow` capability: the engines sharing this instance share their limits,
+   * concurrency keys and group shares through it (`claimFlow`). Off by default: a flow claim
+   * scans the claimable jobs of its mode, and one engine on its own store keeps limits exactly
+   * (and faster) in its own flow gate.
+   */
+  readonly flow?: boolean | undefined;
 }
 
 /** Not persistent; shared by the engines of one process, which claim from one instance. */
@@ -70,6 +89,7 @@ const CAPABILITIES: StoreCapabilities = Object.freeze({
   schedules: true,
   dependencies: true,
 });
+const FLOW_CAPABILITIES: StoreCapabilities = Object.freeze({ ...CAPABILITIES, flow: true });
 
 /**
  * A job and its result, kept together: one hash lookup finds both, an update or a result is a
@@ -115,9 +135,11 @@ class StoredRecord {
  * await store.close();
  * ```
  */
-export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods, PruneMethods, ScheduleMethods {
-  /** Not persistent; shared (one instance, many engines of one process) through claims. */
-  readonly capabilities: StoreCapabilities = CAPABILITIES;
+export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, QueryJobsMethods, PruneMethods, ScheduleMethods {
+  /** Not persistent; shared (one instance, many engines of one process) through claims; `flow` when created with it. */
+  readonly capabilities: StoreCapabilities;
+  /** Limit and group state shared by this instance's engines (`flow: true`). */
+  readonly #flow: MemoryFlowState | undefined;
   readonly #clone: boolean;
   readonly #clock: Pick<Clock, "now">;
   readonly #random: RandomSource;
@@ -192,6 +214,15 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
     this.#random = options.random ?? Math.random;
     this.#agingRate = agingRate;
     this.#claimable = new MemoryClaimIndex<StoredRecord>(agingRate);
+    this.capabilities = options.flow === true ? FLOW_CAPABILITIES : CAPABILITIES;
+    // The -Infinity "now" asks only whether the job is still running under that claim.
+    this.#flow =
+      options.flow === true
+        ? new MemoryFlowState((jobId, version, now) => {
+            const record = this.#records.get(jobId);
+            return record?.job.version === version && record.job.status === "running" && (record.lease?.expiresAt ?? -Infinity) > now;
+          })
+        : undefined;
   }
 
   /** Number of jobs held (for tests and diagnostics). */
@@ -284,6 +315,61 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
       out[i] = { job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) };
     }
     return out;
+  }
+
+  /** `FlowMethods.claimFlow` (with `flow: true`): per mode, the kit's plan over the due jobs, then the claimed records. */
+  async claimFlow(request: FlowClaimRequest): Promise<FlowClaimResult> {
+    this.#assertOpen();
+    const flow = this.#flow;
+    if (flow === undefined) throw new IncompatibleStoreError("claimFlow: this MemoryJobStore was created without flow: true");
+    const checked = checkFlowClaimRequest(request);
+    const { owner, leaseMs, modes, handlers, ids } = checked;
+    const now = this.#clock.now();
+    const idSet = ids === undefined ? undefined : new Set(ids);
+    const byMode = new Map<string, Job[]>();
+    for (const record of this.#records.values()) {
+      const job = record.job;
+      if (!isClaimable(job, now) || (idSet !== undefined && !idSet.has(job.id))) continue;
+      if ((modes !== undefined && !modes.includes(job.mode)) || (handlers !== undefined && !handlers.includes(job.handler))) continue;
+      let list = byMode.get(job.mode);
+      if (list === undefined) byMode.set(job.mode, (list = []));
+      list.push(job);
+    }
+    const claimed: ClaimedJob[] = [];
+    let refused = 0;
+    let retryAt: number | undefined;
+    const expiresAt = now + leaseMs;
+    for (const [mode, candidates] of [...byMode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (claimed.length === checked.limit) break;
+      const plan = planFlowClaim(flow.reader(mode, candidates, this.#agingRate), checked, checked.limit - claimed.length, now);
+      refused += plan.refused;
+      if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Infinity, plan.retryAt);
+      const versions: number[] = [];
+      for (const { job: previous } of plan.picks) {
+        const record = this.#records.get(previous.id) as StoredRecord;
+        const job = deepFreeze(claimedRecord(previous, now));
+        this.#counts[previous.status]--;
+        this.#counts.running++;
+        record.job = job;
+        record.lease = { owner, expiresAt };
+        this.#running.add(record);
+        versions.push(job.version);
+        claimed.push({ job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) });
+      }
+      flow.apply(mode, plan, versions, now);
+    }
+    if (claimed.length > 0) this.#changes++;
+    return retryAt === undefined ? { claimed, refused } : { claimed, refused, retryAt };
+  }
+
+  /** `FlowMethods.chargeFlow` (with `flow: true`). */
+  async chargeFlow(charge: FlowCharge): Promise<boolean> {
+    this.#assertOpen();
+    const flow = this.#flow;
+    if (flow === undefined) throw new IncompatibleStoreError("chargeFlow: this MemoryJobStore was created without flow: true");
+    const applied = flow.charge(checkFlowCharge(charge));
+    if (applied) this.#changes++;
+    return applied;
   }
 
   /** The claimable records among `ids`, in claim order (the claim index drops their entries later, as stale). */
@@ -462,6 +548,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, QueryJobsMethods,
     this.#order.length = 0;
     this.#running.clear();
     this.#claimable.clear();
+    this.#flow?.clear();
     this.#children.clear();
     this.#parentsLeft.clear();
   }

@@ -15,6 +15,14 @@ describeJobStore(
     openSecond: async (store) => store,
   },
 );
+describeJobStore(
+  { describe, it, beforeEach, afterEach },
+  {
+    name: "MemoryJobStore (flow)",
+    create: async (options) => new MemoryJobStore({ ...options, flow: true }),
+    openSecond: async (store) => store,
+  },
+);
 
 describe("MemoryJobStore specifics", () => {
   it('"freeze" (default) takes ownership: committed objects are deep-frozen in place and returned as is', async () => {

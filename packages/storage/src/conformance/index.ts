@@ -31,6 +31,7 @@ import { concurrency } from "./concurrency.js";
 import { counts } from "./counts.js";
 import { dependencies } from "./dependencies.js";
 import { claims } from "./claims.js";
+import { flow } from "./flow.js";
 import { checkSuiteArgs, resolveSeed, type JobStoreFactory, type TestApi } from "./harness.js";
 import { listing } from "./listing.js";
 import { persistence } from "./persistence.js";
@@ -91,6 +92,13 @@ export const describeArgumentChecks: ConformanceGroup = group("describeArgumentC
  */
 export const describeClaims: ConformanceGroup = group("describeClaims", claims);
 /**
+ * The flow capability on fake time: admission by rate and concurrency across claims, held limits,
+ * over-capacity jobs, weighted fair shares between groups from tags kept in the store, charges,
+ * concurrent flow claims, state across handles and reopen. Each case is skipped unless the store
+ * declares `capabilities.flow`.
+ */
+export const describeFlow: ConformanceGroup = group("describeFlow", flow);
+/**
  * Two handles on one store's data (`factory.openSecond`, given exactly when the store declares
  * `capabilities.shared`): commits seen through the other handle, one winner per conflict across
  * handles, and with claims, exclusive claims and leases across handles.
@@ -147,6 +155,7 @@ export function describeJobStore(api: TestApi, factory: JobStoreFactory): void {
     concurrency(api, factory, seed);
     argumentChecks(api, factory, seed);
     claims(api, factory, seed);
+    flow(api, factory, seed);
     shared(api, factory, seed);
     prune(api, factory, seed);
     dependencies(api, factory, seed);

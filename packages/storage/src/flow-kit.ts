@@ -1,0 +1,327 @@
+// The flow claim's decisions, shared by every store with the flow capability: which due jobs a
+// claim admits (limits with room, limits held after a refusal, jobs over capacity) and in which
+// order among groups (start-time weighted fair queuing on tags the store keeps). A store gives the
+// planner a reader over its state inside the claim's transaction, then writes the plan: the
+// claimed records, a window entry per rate and a hold per concurrency cap, the groups' new tags.
+import { MAX_LIMIT_UNITS, ValidationError, type Job } from "@pyrexis/models";
+import { checkClaimRequest } from "./claims-kit.js";
+import { MAX_FLOW_SCAN, type FlowCharge, type FlowClaimRequest } from "./flow.js";
+
+/** Longest rate window a flow claim accepts: 31 days. */
+export const MAX_FLOW_WINDOW_MS: number = 31 * 86_400_000;
+/** Largest `maxConcurrent` a flow claim accepts. */
+export const MAX_FLOW_CONCURRENCY = 1_000_000;
+/** Largest group weight. */
+export const MAX_FLOW_WEIGHT = 1_000_000;
+
+/** A checked limit of a flow claim. */
+export interface CheckedFlowLimit {
+  readonly rate: { readonly units: number; readonly perMs: number } | undefined;
+  readonly maxConcurrent: number | undefined;
+}
+
+/** A checked flow claim request: limits and weights as maps. */
+export interface CheckedFlowClaim extends FlowClaimRequest {
+  readonly limitMap: ReadonlyMap<string, CheckedFlowLimit>;
+  readonly weightMap: ReadonlyMap<string, number>;
+}
+
+function invalid(message: string, path: (string | number)[]): ValidationError {
+  return new ValidationError(`claimFlow: ${message}`, [{ path, message }]);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function checkInt(v: unknown, path: (string | number)[], max: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1 || v > max) {
+    throw invalid(`${path.join(".")} must be an integer 1–${max}, got ${String(v)}`, path);
+  }
+  return v;
+}
+
+/** Checks a {@link FlowClaimRequest}; throws `ValidationError` naming the bad field. */
+export function checkFlowClaimRequest(request: unknown): CheckedFlowClaim {
+  const claim = checkClaimRequest(request);
+  const flow = (request as { flow?: unknown }).flow;
+  if (!isRecord(flow)) throw invalid("flow must be an object { limits, groupWeights? }", ["flow"]);
+  if (!isRecord(flow.limits)) throw invalid("flow.limits must be an object of key → { rate?, maxConcurrent? }", ["flow", "limits"]);
+  const limitMap = new Map<string, CheckedFlowLimit>();
+  for (const [key, limit] of Object.entries(flow.limits)) {
+    const path = ["flow", "limits", key];
+    if (key.length === 0 || key.length > 128) throw invalid("a limit key must have 1–128 characters", path);
+    if (!isRecord(limit)) throw invalid(`${path.join(".")} must be an object { rate?, maxConcurrent? }`, path);
+    let rate: CheckedFlowLimit["rate"];
+    if (limit.rate !== undefined) {
+      if (!isRecord(limit.rate)) throw invalid(`${path.join(".")}.rate must be an object { units, perMs }`, [...path, "rate"]);
+      rate = {
+        units: checkInt(limit.rate.units, [...path, "rate", "units"], MAX_LIMIT_UNITS),
+        perMs: checkInt(limit.rate.perMs, [...path, "rate", "perMs"], MAX_FLOW_WINDOW_MS),
+      };
+    }
+    const maxConcurrent =
+      limit.maxConcurrent === undefined ? undefined : checkInt(limit.maxConcurrent, [...path, "maxConcurrent"], MAX_FLOW_CONCURRENCY);
+    if (rate === undefined && maxConcurrent === undefined) throw invalid(`${path.join(".")} must set rate, maxConcurrent or both`, path);
+    limitMap.set(key, { rate, maxConcurrent });
+  }
+  const weightMap = new Map<string, number>();
+  if (flow.groupWeights !== undefined) {
+    if (!isRecord(flow.groupWeights)) throw invalid("flow.groupWeights must be an object of group → weight", ["flow", "groupWeights"]);
+    for (const [group, w] of Object.entries(flow.groupWeights)) {
+      if (typeof w !== "number" || !Number.isFinite(w) || w <= 0 || w > MAX_FLOW_WEIGHT) {
+        throw invalid(`flow.groupWeights.${group} must be a number in (0, ${MAX_FLOW_WEIGHT}], got ${String(w)}`, [
+          "flow",
+          "groupWeights",
+          group,
+        ]);
+      }
+      weightMap.set(group, w);
+    }
+  }
+  return { ...claim, flow: flow as unknown as FlowClaimRequest["flow"], limitMap, weightMap };
+}
+
+/** Checks a {@link FlowCharge}; throws `ValidationError` naming the bad field. */
+export function checkFlowCharge(charge: unknown): FlowCharge {
+  if (!isRecord(charge)) throw new ValidationError("chargeFlow: the charge must be an object { jobId, version, key, units }");
+  const { jobId, version, key, units } = charge;
+  if (typeof jobId !== "string" || jobId.length === 0) throw invalid("chargeFlow: jobId must be a non-empty string", ["jobId"]);
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 0)
+    throw invalid("version must be a non-negative integer", ["version"]);
+  if (typeof key !== "string" || key.length === 0) throw invalid("key must be a non-empty string", ["key"]);
+  if (typeof units !== "number" || !Number.isSafeInteger(units) || units < 0 || units > MAX_LIMIT_UNITS) {
+    throw invalid(`units must be an integer 0–${MAX_LIMIT_UNITS}`, ["units"]);
+  }
+  return { jobId, version, key, units };
+}
+
+/** A group's tags as the store keeps them, per mode. */
+export interface FlowGroupTag {
+  /** Virtual finish tag of its last pick. */
+  readonly finish: number;
+  /** The mode's pick counter at its last pick (0: never picked), for ties. */
+  readonly stamp: number;
+}
+
+/** A mode's fair-queuing clock as the store keeps it. */
+export interface FlowModeClock {
+  /** Virtual time: the start tag of the mode's last pick. */
+  readonly virtual: number;
+  /** Picks so far. */
+  readonly stamp: number;
+}
+
+/** One window entry: admitted at `at` (store clock) with `units`. */
+export type FlowWindowEntry = readonly [at: number, units: number];
+
+/** What the planner reads from a store, inside the claim's transaction, for one mode. */
+export interface FlowReader {
+  /** Groups that may have due jobs in this mode (more is fine; `""` for jobs without a group). */
+  groups(): Iterable<string>;
+  /** The next due candidate of `group` in claim order (each call advances), or `undefined`. */
+  next(group: string): Job | undefined;
+  /** A group's stored tags, or `undefined` when it has none. */
+  tag(group: string): FlowGroupTag | undefined;
+  /** The mode's stored clock (`{ virtual: 0, stamp: 0 }` when none). */
+  clock(): FlowModeClock;
+  /** Entries of `key`'s window admitted after `since`, oldest first. */
+  window(key: string, since: number): readonly FlowWindowEntry[];
+  /** Holds of `key` that count now: their job is `running` with the admitting version and a lease expiring after `now`. */
+  running(key: string, now: number): number;
+}
+
+/** What a pick was admitted under: a window entry (`rate`) and/or a slot (`slot`) of `key`. */
+export interface FlowAdmission {
+  readonly key: string;
+  readonly units: number;
+  readonly rate: boolean;
+  readonly slot: boolean;
+}
+
+/** One claimed job of a plan. */
+export interface FlowPick {
+  readonly job: Job;
+  /** Empty for a job without limits the claim defines, or over capacity. */
+  readonly admissions: readonly FlowAdmission[];
+}
+
+/** What a flow claim does, for the store to write. */
+export interface FlowPlan {
+  readonly picks: FlowPick[];
+  /** Groups whose tags changed, with their new tags. */
+  readonly tags: ReadonlyMap<string, FlowGroupTag>;
+  /** The mode's new clock. */
+  readonly clock: FlowModeClock;
+  readonly refused: number;
+  readonly retryAt: number | undefined;
+}
+
+/** A group while a claim plans. */
+interface LiveGroup {
+  readonly name: string;
+  readonly weight: number;
+  finish: number;
+  stamp: number;
+  head: Job | undefined;
+  /** Its last candidate was refused: other groups go first until every group is deferred. */
+  deferred: boolean;
+}
+
+/** A key's window while a claim plans: the stored entries plus this claim's admissions. */
+interface LiveWindow {
+  readonly entries: FlowWindowEntry[];
+  sum: number;
+}
+
+/** The earliest time at which `units` more fit a window of `perMs` holding `entries` (sum `sum`) under `cap`. */
+export function rateFitsAt(entries: readonly FlowWindowEntry[], sum: number, cap: number, units: number, perMs: number): number {
+  let left = sum;
+  for (const [at, u] of entries) {
+    left -= u;
+    if (left + units <= cap) return at + perMs;
+  }
+  return Number.POSITIVE_INFINITY; // over capacity: callers never ask
+}
+
+/**
+ * Plans one flow claim of one mode at `now`: up to `limit` picks (see the rules of
+ * `FlowMethods`). Reads through `reader`; writes nothing.
+ */
+export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, limit: number, now: number): FlowPlan {
+  const { limitMap, weightMap } = request;
+  const clock = reader.clock();
+  let virtual = clock.virtual;
+  let stamp = clock.stamp;
+  const live: LiveGroup[] = [];
+  for (const name of reader.groups()) {
+    const tag = reader.tag(name);
+    live.push({
+      name,
+      weight: weightMap.get(name) ?? 1,
+      finish: tag?.finish ?? Number.NEGATIVE_INFINITY,
+      stamp: tag?.stamp ?? 0,
+      head: undefined,
+      deferred: false,
+    });
+  }
+  const windows = new Map<string, LiveWindow>();
+  const slotsTaken = new Map<string, number>();
+  const held = new Set<string>();
+  const tags = new Map<string, FlowGroupTag>();
+  const picks: FlowPick[] = [];
+  let refused = 0;
+  let retryAt = Number.POSITIVE_INFINITY;
+
+  const windowOf = (key: string, perMs: number): LiveWindow => {
+    let w = windows.get(key);
+    if (w === undefined) {
+      const entries = [...reader.window(key, now - perMs)];
+      let sum = 0;
+      for (const [, u] of entries) sum += u;
+      w = { entries, sum };
+      windows.set(key, w);
+    }
+    return w;
+  };
+  const slotsOf = (key: string): number => {
+    let n = slotsTaken.get(key);
+    if (n === undefined) {
+      n = reader.running(key, now);
+      slotsTaken.set(key, n);
+    }
+    return n;
+  };
+
+  /** The admissions of `job`, `undefined` when a limit has no room (its limits are then held), `[]` over capacity. */
+  const admit = (job: Job): FlowAdmission[] | undefined => {
+    const jobLimits = job.limits;
+    if (jobLimits === undefined || jobLimits.length === 0) return [];
+    for (const { key, units } of jobLimits) {
+      const def = limitMap.get(key);
+      if (def?.rate !== undefined && units > def.rate.units) return []; // can never fit: handed out, the engine fails it
+    }
+    let fits = true;
+    for (const { key, units } of jobLimits) {
+      const def = limitMap.get(key);
+      if (def === undefined) continue;
+      if (held.has(key)) {
+        fits = false;
+        continue;
+      }
+      if (def.rate !== undefined) {
+        const w = windowOf(key, def.rate.perMs);
+        if (w.sum + units > def.rate.units) {
+          fits = false;
+          retryAt = Math.min(retryAt, rateFitsAt(w.entries, w.sum, def.rate.units, units, def.rate.perMs));
+        }
+      }
+      if (def.maxConcurrent !== undefined && slotsOf(key) >= def.maxConcurrent) fits = false;
+    }
+    if (!fits) {
+      for (const { key } of jobLimits) if (limitMap.has(key)) held.add(key);
+      return undefined;
+    }
+    const out: FlowAdmission[] = [];
+    for (const { key, units } of jobLimits) {
+      const def = limitMap.get(key);
+      if (def === undefined) continue;
+      if (def.rate !== undefined) {
+        const w = windowOf(key, def.rate.perMs);
+        w.entries.push([now, units]);
+        w.sum += units;
+      }
+      if (def.maxConcurrent !== undefined) slotsTaken.set(key, slotsOf(key) + 1);
+      out.push({ key, units, rate: def.rate !== undefined, slot: def.maxConcurrent !== undefined });
+    }
+    return out;
+  };
+
+  while (picks.length < limit && refused < MAX_FLOW_SCAN && live.length > 0) {
+    // The group with the smallest start tag; ties to the least recently picked, then by name. A
+    // group whose candidate was just refused waits until every group has had a candidate looked
+    // at: its later jobs may not use the held limits, but other groups' jobs go first.
+    let best = -1;
+    for (let i = 0; i < live.length; i++) {
+      const c = live[i] as LiveGroup;
+      if (!c.deferred && (best < 0 || before(c, live[best] as LiveGroup, virtual))) best = i;
+    }
+    if (best < 0) {
+      for (const c of live) c.deferred = false;
+      continue;
+    }
+    const g = live[best] as LiveGroup;
+    const job = (g.head ??= reader.next(g.name));
+    if (job === undefined) {
+      live.splice(best, 1);
+      continue;
+    }
+    g.head = undefined;
+    const admissions = admit(job);
+    if (admissions === undefined) {
+      refused++;
+      g.deferred = true;
+      continue;
+    }
+    for (const c of live) c.deferred = false;
+    const start = Math.max(virtual, g.finish);
+    virtual = start;
+    g.finish = start + 1 / g.weight;
+    g.stamp = ++stamp;
+    tags.set(g.name, { finish: g.finish, stamp: g.stamp });
+    picks.push({ job, admissions });
+  }
+  return {
+    picks,
+    tags,
+    clock: { virtual, stamp },
+    refused,
+    retryAt: retryAt === Number.POSITIVE_INFINITY ? undefined : retryAt,
+  };
+}
+
+function before(a: LiveGroup, b: LiveGroup, virtual: number): boolean {
+  const sa = Math.max(virtual, a.finish);
+  const sb = Math.max(virtual, b.finish);
+  if (sa !== sb) return sa < sb;
+  if (a.stamp !== b.stamp) return a.stamp < b.stamp;
+  return a.name < b.name;
+}
