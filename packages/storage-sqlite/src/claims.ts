@@ -6,8 +6,30 @@
 // in-memory reference write the same jobs.
 
 import { CorruptRecordError, StoreFailureError, isPyrexisError, type Clock, type Job, type RandomSource } from "@pyrexis/models";
-import type { ClaimedJob, ClaimRequest, Lease, ReclaimReport, ReclaimRequest, RenewReport, RenewRequest } from "@pyrexis/storage";
-import { checkClaimRequest, checkReclaimRequest, checkRenewRequest, claimedRecord, reclaimedRecord } from "@pyrexis/storage/kit";
+import type {
+  ClaimedJob,
+  ClaimRequest,
+  FlowCharge,
+  FlowClaimRequest,
+  FlowClaimResult,
+  Lease,
+  ReclaimReport,
+  ReclaimRequest,
+  RenewReport,
+  RenewRequest,
+} from "@pyrexis/storage";
+import {
+  checkClaimRequest,
+  checkFlowCharge,
+  checkFlowClaimRequest,
+  checkReclaimRequest,
+  checkRenewRequest,
+  claimedRecord,
+  planFlowClaim,
+  reclaimedRecord,
+  type CheckedFlowClaim,
+} from "@pyrexis/storage/kit";
+import { SqliteFlow } from "./flow.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 // The status terms are literals, not parameters: SQLite uses a partial index only when the
@@ -150,6 +172,10 @@ export class SqliteClaims {
   readonly #claimTx: SqliteTransactionLike;
   readonly #renewTx: SqliteTransactionLike;
   readonly #reclaimTx: SqliteTransactionLike;
+  readonly #flow: SqliteFlow;
+  readonly #flowTx: SqliteTransactionLike;
+  #flowArgs: CheckedFlowClaim | undefined;
+  #flowOut: FlowClaimResult | undefined;
   /** Corrupt rows found by a claim or reclaim: never scanned again by this instance (until rewritten). */
   readonly #excluded = new Set<string>();
   #excludedJson = "[]";
@@ -189,6 +215,10 @@ export class SqliteClaims {
     this.#reclaimTx = db.transaction(() => {
       this.#reclaimOut = this.#reclaimIn(this.#reclaimArgs!, ctx.clock.now());
     });
+    this.#flow = new SqliteFlow(db);
+    this.#flowTx = db.transaction(() => {
+      this.#flowOut = this.#claimFlowIn(this.#flowArgs!, ctx.clock.now());
+    });
   }
 
   /** Counts a write made through the store's `commit` (for {@link changeMark}). */
@@ -215,6 +245,26 @@ export class SqliteClaims {
       this.#claimArgs = undefined;
       this.#claimOut = [];
     }
+  }
+
+  /** `FlowMethods.claimFlow`: checks the request, then one immediate transaction (plan and writes). */
+  claimFlow(request: FlowClaimRequest): FlowClaimResult {
+    this.#flowArgs = checkFlowClaimRequest(request);
+    try {
+      this.#run("claimFlow", this.#flowTx);
+      return this.#flowOut!;
+    } finally {
+      this.#flowArgs = undefined;
+      this.#flowOut = undefined;
+    }
+  }
+
+  /** `FlowMethods.chargeFlow`: one update of the window entry. */
+  chargeFlow(charge: FlowCharge): boolean {
+    const { jobId, version, key, units } = checkFlowCharge(charge);
+    const applied = this.#guard("chargeFlow", () => this.#flow.charge(jobId, version, key, units));
+    if (applied) this.#writes++;
+    return applied;
   }
 
   /** `ClaimMethods.renewLeases`: the whole batch in one immediate transaction (none for an empty one). */
@@ -357,6 +407,59 @@ export class SqliteClaims {
     }
     if (out.length > 0) this.#writes++;
     return out;
+  }
+
+  // Inside the immediate transaction: per mode (in name order), the kit's plan over this file's
+  // flow state, then the claimed records and the plan's admissions and tags.
+  #claimFlowIn(request: CheckedFlowClaim, now: number): FlowClaimResult {
+    const { owner, leaseMs } = request;
+    const modes = request.modes === undefined ? (this.#modes.all() as { mode: string }[]).map((r) => r.mode) : [...new Set(request.modes)];
+    modes.sort();
+    const handlers = request.handlers === undefined ? null : JSON.stringify(request.handlers);
+    const expiresAt = now + leaseMs;
+    const claimed: ClaimedJob[] = [];
+    let refused = 0;
+    let retryAt: number | undefined;
+    const read = (row: ScanRow): Job | undefined => {
+      try {
+        return this.#readScanned(row);
+      } catch (e) {
+        if (!(e instanceof CorruptRecordError)) throw e;
+        this.#exclude(e);
+        return undefined;
+      }
+    };
+    for (const mode of modes) {
+      const want = request.limit - claimed.length;
+      if (want === 0) break;
+      const rows =
+        request.ids === undefined
+          ? undefined
+          : (this.#byIds.all({
+              ids: JSON.stringify(request.ids),
+              now,
+              modes: JSON.stringify([mode]),
+              handlers,
+              excluded: this.#excludedJson,
+              limit: request.ids.length,
+            }) as ScanRow[]);
+      const reader = this.#flow.reader({ mode, now, handlers, excluded: () => this.#excludedJson, rows, read });
+      const plan = planFlowClaim(reader, request, want, now);
+      refused += plan.refused;
+      if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, plan.retryAt);
+      const versions: number[] = [];
+      for (const { job } of plan.picks) {
+        const next = claimedRecord(job, now);
+        const changes = this.#write.run(next.version, JSON.stringify(next), owner, expiresAt, next.id, job.version).changes;
+        if (Number(changes) !== 1)
+          throw new StoreFailureError(`claimFlow on ${this.#ctx.location}: job ${next.id} changed during the claim`);
+        versions.push(next.version);
+        claimed.push({ job: next, lease: Object.freeze({ jobId: next.id, version: next.version, owner, expiresAt }) });
+      }
+      this.#flow.apply(mode, plan, versions, now);
+    }
+    if (claimed.length > 0) this.#writes++;
+    return retryAt === undefined ? { claimed, refused } : { claimed, refused, retryAt };
   }
 
   // Inside the immediate transaction.

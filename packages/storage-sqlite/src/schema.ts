@@ -21,6 +21,8 @@ export interface JobsTable {
   lease_expires_at: number | null;
   /** The finish time (`updatedAt`) of a `completed`, `failed` or `cancelled` job; `NULL` otherwise (migration 0005). */
   finished_at: number | null;
+  /** The job's `group` (migration 0009), `NULL` without one: flow claims find each group's jobs by it. */
+  flow_group: string | null;
 }
 
 /** Row of the `results` table. */
@@ -162,6 +164,47 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0008_one_status_index": {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema.dropIndex("jobs_status_created_id").ifExists().execute();
+    },
+  },
+  // The flow capability (src/flow.ts): limits, concurrency keys and group shares kept in the
+  // file, so they hold across every process on it. `flow_group` (a job's group never changes
+  // after insert) and a partial index that holds only grouped claimable jobs: a workload without
+  // groups pays nothing for it. Window entries by key and time; holds by key; tags per mode.
+  "0009_flow": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE jobs ADD COLUMN flow_group TEXT`.execute(db);
+      // A corrupt row (not JSON) keeps no group: reading it fails anyway, and the migration must not.
+      await sql`UPDATE jobs SET flow_group = json_extract(data, '$.group')
+        WHERE json_valid(data) AND json_type(data, '$.group') = 'text'`.execute(db);
+      await sql`CREATE INDEX jobs_claim_group ON jobs (mode, flow_group, aging_key DESC, id)
+        WHERE status IN ('pending', 'retrying') AND flow_group IS NOT NULL`.execute(db);
+      await sql`CREATE TABLE flow_window (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        units INTEGER NOT NULL,
+        job_id TEXT NOT NULL,
+        version INTEGER NOT NULL
+      )`.execute(db);
+      await sql`CREATE INDEX flow_window_key_at ON flow_window (key, at, units)`.execute(db);
+      await sql`CREATE INDEX flow_window_job ON flow_window (job_id)`.execute(db);
+      await sql`CREATE TABLE flow_holds (
+        key TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (key, job_id)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE flow_groups (
+        mode TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        finish REAL NOT NULL,
+        stamp INTEGER NOT NULL,
+        PRIMARY KEY (mode, grp)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE flow_modes (
+        mode TEXT NOT NULL PRIMARY KEY,
+        virtual REAL NOT NULL,
+        stamp INTEGER NOT NULL
+      ) WITHOUT ROWID`.execute(db);
     },
   },
 });

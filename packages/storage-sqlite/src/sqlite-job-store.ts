@@ -25,6 +25,10 @@ import {
   type ClaimMethods,
   type ClaimRequest,
   type CommitBatch,
+  type FlowCharge,
+  type FlowClaimRequest,
+  type FlowClaimResult,
+  type FlowMethods,
   type JobStore,
   type JobUpdate,
   type ListJobsPage,
@@ -217,6 +221,7 @@ const INSERT_JOB_ORDER = [
   "mode",
   "handler",
   "finished_at",
+  "flow_group",
 ] as const;
 /** Argument order of `updateJob`. */
 const UPDATE_JOB_ORDER = [
@@ -255,7 +260,13 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
       db,
       k
         .insertInto("jobs")
-        .values({ id: param<string>("id"), created_at: param<number>("created_at"), ...jobColumns })
+        // A job's group never changes after insert: only the insert writes `flow_group`.
+        .values({
+          id: param<string>("id"),
+          created_at: param<number>("created_at"),
+          ...jobColumns,
+          flow_group: param<string | null>("flow_group"),
+        })
         .onConflict((oc) => oc.column("id").doNothing()),
       INSERT_JOB_ORDER,
     ),
@@ -326,7 +337,7 @@ function checkPositiveInt(value: unknown, name: string, min: number, max: number
  * await store.close();
  * ```
  */
-export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, ScheduleMethods {
+export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, PruneMethods, ScheduleMethods {
   /** Persistent for files, shared safely by several instances or processes on one file; claims always. */
   readonly capabilities: StoreCapabilities;
   /** Where the data lives (the file path, or `":memory:"`), for messages. */
@@ -362,6 +373,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
       persistent,
       shared: persistent,
       claims: true,
+      flow: true,
       queryJobs: true,
       prune: true,
       schedules: true,
@@ -566,6 +578,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
           job.mode,
           job.handler,
           finishedAt(job),
+          job.group ?? null,
         ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
@@ -647,6 +660,18 @@ export class SqliteJobStore implements JobStore, ClaimMethods, PruneMethods, Sch
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     this.#open();
     return this.#claims.claim(request);
+  }
+
+  /** Claims up to `limit` due jobs that fit their limits, by group shares, in one immediate transaction (see `FlowMethods`). */
+  async claimFlow(request: FlowClaimRequest): Promise<FlowClaimResult> {
+    this.#open();
+    return this.#claims.claimFlow(request);
+  }
+
+  /** Sets the units of a job's window entry (`ctx.charge`); false when there is none. */
+  async chargeFlow(charge: FlowCharge): Promise<boolean> {
+    this.#open();
+    return this.#claims.chargeFlow(charge);
   }
 
   /** Extends the caller's leases in one immediate transaction; reports lost and cancelled jobs. */

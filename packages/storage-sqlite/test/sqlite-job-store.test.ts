@@ -82,6 +82,7 @@ describe("open", () => {
       persistent: true,
       shared: true,
       claims: true,
+      flow: true,
       queryJobs: true,
       prune: true,
       schedules: true,
@@ -92,6 +93,7 @@ describe("open", () => {
       persistent: false,
       shared: false,
       claims: true,
+      flow: true,
       queryJobs: true,
       prune: true,
       schedules: true,
@@ -433,6 +435,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
     check.close();
     expect(indexes).toEqual([
       "jobs_claim",
+      "jobs_claim_group",
       "jobs_created_id",
       "jobs_finished",
       "jobs_handler_created_id",
@@ -448,6 +451,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0006_schedules" },
       { name: "0007_dependencies" },
       { name: "0008_one_status_index" },
+      { name: "0009_flow" },
     ]);
   });
 
