@@ -2,7 +2,7 @@ import { ValidationError, type ClockTimer, type Job, type Result } from "@pyrexi
 import { RunControl } from "@pyrexis/executors";
 import type { AbortKind } from "./attempt-decision.js";
 import type { AttemptSpan } from "./tracing-hooks.js";
-import type { Permit } from "./flow-control/flow-gate.js";
+import type { AttemptPermit } from "./flow-control/store-permit.js";
 import type { EngineEventMap } from "./events.js";
 import type { Waiter } from "./group-commit.js";
 import type { TypedEmitter } from "./events.js";
@@ -88,7 +88,7 @@ export class Running extends RunControl {
   /** The attempt's trace span, when the engine traces. */
   span: AttemptSpan | undefined = undefined;
   /** The limits' slots and units the attempt holds (jobs that use limits). */
-  permit: Permit | undefined = undefined;
+  permit: AttemptPermit | undefined = undefined;
   /** Settles when the attempt is over: with the result when the job reached a terminal status and it is durable. */
   readonly outcome: Outcome<Result | undefined> = new Outcome<Result | undefined>();
   /** Handler start, `performance.now()` (for the execution timing). */

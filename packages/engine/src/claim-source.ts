@@ -1,10 +1,14 @@
 import { hostname } from "node:os";
 import { InterruptedError, type Clock, type ClockTimer } from "@pyrexis/models";
 import {
+  hasFlow,
   MAX_CLAIM_LIMIT,
   MAX_RENEW_BATCH,
   type ClaimedJob,
+  type ClaimRequest,
   type ClaimsJobStore,
+  type FlowClaimOptions,
+  type FlowJobStore,
   type LeaseRef,
   type ReclaimReport,
 } from "@pyrexis/storage";
@@ -69,13 +73,28 @@ export class ClaimSource {
   #polling = false;
   #mark: string | number | undefined;
   #keepAlive = false;
+  /** Flow claims (the store keeps limits and group shares): the store and what each claim applies. */
+  readonly #flow: { readonly store: FlowJobStore; readonly options: FlowClaimOptions } | undefined;
+  /** Claims again when a job a rate refused fits its window (the store said when). */
+  #retryTimer: ClockTimer | undefined;
+  #retryAt = Number.POSITIVE_INFINITY;
 
-  constructor(store: ClaimsJobStore, host: ClaimHost, clock: Clock, settings: ClaimSettings) {
+  /**
+   * With `flow` (on a store with the flow capability), every claim is a flow claim: the store
+   * admits jobs by their limits and picks among groups by their shares, across every engine.
+   */
+  constructor(store: ClaimsJobStore, host: ClaimHost, clock: Clock, settings: ClaimSettings, flow?: FlowClaimOptions) {
     this.#store = store;
     this.#host = host;
     this.#clock = clock;
     this.#settings = settings;
     this.#pollMs = settings.pollIntervalMs ?? (typeof store.changeMark === "function" ? 10 : 250);
+    this.#flow = flow !== undefined && hasFlow(store) ? { store, options: flow } : undefined;
+  }
+
+  /** True when claims go through the store's flow state (see the constructor). */
+  get flowClaims(): boolean {
+    return this.#flow !== undefined;
   }
 
   /** Leases held now. */
@@ -107,6 +126,9 @@ export class ClaimSource {
     this.#running = false;
     this.#clock.clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;
+    this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#retryAt = Number.POSITIVE_INFINITY;
     return this.#claiming ?? Promise.resolve();
   }
 
@@ -167,7 +189,7 @@ export class ClaimSource {
   /** Claims once, outside the loop (`runNext`): up to `limit` due jobs, optionally only `ids`. */
   async claimNow(limit: number, ids?: readonly string[]): Promise<readonly ClaimedJob[]> {
     const sentAt = this.#clock.now();
-    const claims = await this.#store.claim({
+    const claims = await this.#claim({
       owner: this.#settings.owner,
       limit,
       leaseMs: this.#settings.leaseMs,
@@ -200,7 +222,7 @@ export class ClaimSource {
       let claims: ClaimedJob[];
       const sentAt = this.#clock.now();
       try {
-        claims = await this.#store.claim({ owner: this.#settings.owner, limit: want, leaseMs: this.#settings.leaseMs, modes: [mode] });
+        claims = await this.#claim({ owner: this.#settings.owner, limit: want, leaseMs: this.#settings.leaseMs, modes: [mode] });
       } catch (error) {
         this.#host.error(error, "claiming jobs from the store failed");
         short = true; // try again on the next poll, not in a tight loop
@@ -218,6 +240,35 @@ export class ClaimSource {
     // mark that moved, a retry coming due). Full rounds repeat while there is room (a backlog).
     if (short) this.#dry = true;
     else if (full) this.#claimAgain = true;
+  }
+
+  /** One claim: a flow claim when the store keeps the limits (arming the retry for a rate's refusal), else a plain one. */
+  async #claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    if (this.#flow === undefined) return this.#store.claim(request);
+    const result = await this.#flow.store.claimFlow({ ...request, flow: this.#flow.options });
+    if (result.retryAt !== undefined) this.#armRetry(result.retryAt);
+    return result.claimed;
+  }
+
+  /**
+   * One timer for the earliest time a refused job fits its rate again. The store judges by its
+   * clock; the delay assumes the engine's clock agrees with it (the same machine's, or the same
+   * injected clock). A cap that frees when a job ends needs no timer: the change mark moves.
+   */
+  #armRetry(at: number): void {
+    if (!this.#running || at >= this.#retryAt) return;
+    this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryAt = at;
+    const timer = this.#clock.setTimeout(
+      () => {
+        this.#retryTimer = undefined;
+        this.#retryAt = Number.POSITIVE_INFINITY;
+        this.request();
+      },
+      Math.max(0, at - this.#clock.now()),
+    );
+    timer.unref();
+    this.#retryTimer = timer;
   }
 
   // --- renewal and the expiry guard ---

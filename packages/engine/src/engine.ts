@@ -40,6 +40,8 @@ import {
   type CancelOutcome,
   type ClaimedJob,
   type DeadLetterQuery,
+  type FlowClaimOptions,
+  type FlowJobStore,
   type JobsPage,
   type RedriveFilter,
   type RedriveHost,
@@ -78,7 +80,24 @@ import { parseSubmitOptions, type SubmitOptions } from "./submit-options.js";
 import { EngineSchedules, type ScheduleInfo, type ScheduleOptions } from "./schedules.js";
 import type { EngineTracing } from "./tracing-hooks.js";
 import { FlowGate, type Permit } from "./flow-control/flow-gate.js";
+import type { LimitSettings } from "./flow-control/limits.js";
+import { StorePermit, type AttemptPermit } from "./flow-control/store-permit.js";
 import { parseSpecAt, SpecChecker } from "./spec-checks.js";
+
+/** The limits and group weights every flow claim of this engine applies. */
+function flowClaimOptions(resolved: {
+  limits: ReadonlyMap<string, LimitSettings>;
+  groupWeights: Readonly<Record<string, number>>;
+}): FlowClaimOptions {
+  const limits: Record<string, { rate?: { units: number; perMs: number }; maxConcurrent?: number }> = {};
+  for (const [key, l] of resolved.limits) {
+    limits[key] = {
+      ...(l.rate === undefined ? {} : { rate: { units: l.rate.units, perMs: l.rate.perMs } }),
+      ...(l.maxConcurrent === undefined ? {} : { maxConcurrent: l.maxConcurrent }),
+    };
+  }
+  return { limits, groupWeights: resolved.groupWeights };
+}
 
 /** What `#submit` did: the jobs in spec order and which of them it wrote. */
 interface Submitted {
@@ -167,6 +186,12 @@ export class Engine {
   readonly #source: ClaimSource | undefined;
   /** Ready jobs that use limits or name a group wait here until they fit (both dispatch sources). */
   readonly #gate: FlowGate<Active>;
+  /** The checked `limits` option. */
+  readonly #resolvedLimits: ReadonlyMap<string, LimitSettings>;
+  /** Set when the store keeps the limits and group shares (flow claims): the gate stays empty. */
+  #storeFlow: { readonly store: FlowJobStore; readonly limits: ReadonlyMap<string, LimitSettings> } | undefined;
+  /** Limit keys jobs named that this engine does not define, warned about once each (flow claims). */
+  readonly #unknownLimitsWarned = new Set<string>();
   /** Batching handlers (async mode): their started attempts wait here for a call. */
   readonly #batchers: ReadonlyMap<string, BatchDispatcher> | undefined;
   /** With claims: claimed jobs waiting for a slot, per mode, in claim order. */
@@ -216,6 +241,7 @@ export class Engine {
     this.#concurrency = options.concurrency;
     this.#graceMs = resolved.graceMs;
     this.#claimSettings = resolved.claims;
+    this.#resolvedLimits = resolved.limits;
     this.#tracing = options.tracing;
     this.#deadLetter = resolved.deadLetter;
     if (this.#deadLetter && this.#handlerNames && !this.#handlerNames.has(this.#deadLetter.handler)) {
@@ -249,7 +275,11 @@ export class Engine {
             error: (error, context) => this.#reportError(error, context),
           });
     if (hasClaims(store)) {
-      this.#source = new ClaimSource(store, this.#claimHost, this.#clock, this.#claimSettings);
+      // On a store with the flow capability, an engine with limits or group weights claims
+      // through the store's flow state: they then hold across every engine on the store.
+      const flow = resolved.limits.size > 0 || Object.keys(resolved.groupWeights).length > 0 ? flowClaimOptions(resolved) : undefined;
+      this.#source = new ClaimSource(store, this.#claimHost, this.#clock, this.#claimSettings, flow);
+      if (this.#source.flowClaims) this.#storeFlow = { store: store as FlowJobStore, limits: resolved.limits };
     } else {
       if (storesWithoutClaimsInUse.has(store)) {
         throw new IncompatibleStoreError(
@@ -294,11 +324,7 @@ export class Engine {
       host: {
         room: () => this.#pump(),
         badCharge: (jobId, message) => this.#reportError(new ValidationError(message), `ctx.charge of job ${jobId}`),
-        unknownLimit: (key, jobId) =>
-          this.#logger.warn(
-            { limit: key, jobId, known: [...resolved.limits.keys()] },
-            `job ${jobId} uses limit "${key}", which this engine does not define: such jobs run without it here (define it on every engine, e.g. pyrexis worker --limit)`,
-          ),
+        unknownLimit: (key, jobId) => this.#warnUnknownLimit(key, jobId),
       },
     });
     this.#schedules = new EngineSchedules(
@@ -697,6 +723,7 @@ export class Engine {
     const back = transition(job, "retrying", now, { attempts: Math.max(0, job.attempts - 1), runAt: now });
     const version = active.leaseVersion;
     this.#active.delete(job.id);
+    if (version !== undefined) this.#storePermit(job, version)?.creditAll();
     this.#committer
       .update(back, job.version)
       .catch(() => {}) // already reported through onError/onRejected
@@ -758,8 +785,8 @@ export class Engine {
       const again = this.#active.get(entry.id);
       if (!again?.queued) return undefined;
       // A retry runs now only if its limits have room; otherwise it stays queued for the loop.
-      const permit = FlowGate.wants(again.job) ? this.#gate.tryTake(again) : undefined;
-      if ((FlowGate.wants(again.job) && permit === undefined) || !this.#unqueue(again)) {
+      const permit = this.#gated(again.job) ? this.#gate.tryTake(again) : undefined;
+      if ((this.#gated(again.job) && permit === undefined) || !this.#unqueue(again)) {
         permit?.refund();
         return undefined;
       }
@@ -775,7 +802,7 @@ export class Engine {
   #popForRunNext(): { entry: QueueEntry; permit: Permit | undefined } | undefined {
     const entry = this.#queue.popAny();
     const active = entry && this.#active.get(entry.id);
-    if (entry && (active === undefined || (this.#gate.size === 0 && !FlowGate.wants(active.job)))) return { entry, permit: undefined };
+    if (entry && (active === undefined || (this.#gate.size === 0 && !this.#gated(active.job)))) return { entry, permit: undefined };
     if (active) this.#gate.push(active);
     for (const mode of this.#executors.modes) {
       const taken = this.#gate.next(mode);
@@ -796,8 +823,8 @@ export class Engine {
       active.leaseVersion = claim.lease.version;
       this.#active.set(id, active);
       // A job whose limits have no room now goes back to the store (its attempt uncounted).
-      const permit = FlowGate.wants(active.job) ? this.#gate.tryTake(active) : undefined;
-      if (FlowGate.wants(active.job) && permit === undefined) {
+      const permit = this.#gated(active.job) ? this.#gate.tryTake(active) : undefined;
+      if (this.#gated(active.job) && permit === undefined) {
         this.#handBack(active);
         return undefined;
       }
@@ -873,7 +900,7 @@ export class Engine {
         while (running < limit) {
           const active = this.#claimedWaiting.shift(mode);
           if (active === undefined) break;
-          if (this.#gate.size > 0 || FlowGate.wants(active.job)) {
+          if (this.#gate.size > 0 || this.#gated(active.job)) {
             this.#gate.push(active); // still queued: it waits in the gate
             continue;
           }
@@ -898,7 +925,7 @@ export class Engine {
         const entry = this.#queue.popMode(mode);
         if (!entry) break;
         const active = this.#active.get(entry.id);
-        if (active !== undefined && (this.#gate.size > 0 || FlowGate.wants(active.job))) {
+        if (active !== undefined && (this.#gate.size > 0 || this.#gated(active.job))) {
           // Once the gate holds work it orders everything ready, so take the rest in too.
           this.#gate.push(active);
           for (let e = this.#queue.popMode(mode); e !== undefined; e = this.#queue.popMode(mode)) {
@@ -912,6 +939,41 @@ export class Engine {
       }
       running += this.#startGated(mode, limit - running);
     }
+  }
+
+  /** True when `job` waits in the local flow gate: it uses limits or names a group, and the store does not keep them. */
+  #gated(job: Job): boolean {
+    return this.#storeFlow === undefined && FlowGate.wants(job);
+  }
+
+  #warnUnknownLimit(key: string, jobId: string): void {
+    this.#logger.warn(
+      { limit: key, jobId, known: [...this.#resolvedLimits.keys()] },
+      `job ${jobId} uses limit "${key}", which this engine does not define: such jobs run without it here (define it on every engine, e.g. pyrexis worker --limit)`,
+    );
+  }
+
+  /** Flow claims: the permit of a store-admitted job that uses this engine's limits (warning once per limit it does not define). */
+  #storePermit(job: Job, leaseVersion: number): StorePermit | undefined {
+    const flow = this.#storeFlow;
+    const limits = job.limits;
+    if (flow === undefined || limits === undefined) return undefined;
+    for (const { key } of limits) {
+      if (flow.limits.has(key) || this.#unknownLimitsWarned.has(key)) continue;
+      this.#unknownLimitsWarned.add(key);
+      this.#warnUnknownLimit(key, job.id);
+    }
+    if (!StorePermit.wants(job, flow.limits)) return undefined;
+    return new StorePermit(
+      {
+        store: flow.store,
+        limits: flow.limits,
+        badCharge: (jobId, message) => this.#reportError(new ValidationError(message), `ctx.charge of job ${jobId}`),
+        error: (error, context) => this.#reportError(error, context),
+      },
+      job,
+      leaseVersion,
+    );
   }
 
   /** Starts up to `free` jobs of `mode` from the gate, as far as their limits allow; returns how many. */
@@ -976,7 +1038,7 @@ export class Engine {
   }
 
   /** Runs one attempt of a popped entry and waits for it (see {@link #start}). */
-  #awaitRun(entry: QueueEntry, permit?: Permit): Promise<Result | undefined> {
+  #awaitRun(entry: QueueEntry, permit?: AttemptPermit): Promise<Result | undefined> {
     const running = this.#start(entry, false, permit);
     return running ? running.done : Promise.resolve(undefined);
   }
@@ -988,7 +1050,7 @@ export class Engine {
    * result when the job reached a terminal status (after the result is durable), or `undefined`
    * when it will retry.
    */
-  #start(entry: QueueEntry, fromLoop: boolean, permit?: Permit): Running | undefined {
+  #start(entry: QueueEntry, fromLoop: boolean, permit?: AttemptPermit): Running | undefined {
     const active = this.#active.get(entry.id);
     // The entry was popped (or removed) from the queue: whatever happens next, it is not queued.
     if (active?.queued) active.queued = false;
@@ -1005,6 +1067,7 @@ export class Engine {
       this.#checkDrained();
       return undefined;
     }
+    if (claimed && this.#storeFlow !== undefined) permit ??= this.#storePermit(active.job, active.leaseVersion as number);
     const now = this.#clock.now();
     const previous = active.job;
     const job = claimed ? previous : startAttempt(previous, now);
