@@ -226,6 +226,11 @@ export class SqliteClaims {
     this.#writes++;
   }
 
+  /** A committed update wrote `job` out of `running` (inside the commit's transaction): its flow slots come back. */
+  leftRunning(job: Job): void {
+    this.#flow.released(job);
+  }
+
   /** A committed update rewrote these jobs: a corrupt row among them may be readable now. */
   rewritten(ids: Iterable<string>): void {
     if (this.#excluded.size === 0) return;
@@ -443,7 +448,7 @@ export class SqliteClaims {
               excluded: this.#excludedJson,
               limit: request.ids.length,
             }) as ScanRow[]);
-      const reader = this.#flow.reader({ mode, now, handlers, excluded: () => this.#excludedJson, rows, read });
+      const reader = this.#flow.reader({ mode, now, want, handlers, excluded: () => this.#excludedJson, rows, read });
       const plan = planFlowClaim(reader, request, want, now);
       refused += plan.refused;
       if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, plan.retryAt);
@@ -512,6 +517,7 @@ export class SqliteClaims {
         if (Number(changes) !== 1) {
           throw new StoreFailureError(`reclaimExpired on ${this.#ctx.location}: job ${next.id} changed during the reclaim`);
         }
+        this.#flow.released(next);
         if (result === undefined) retried.push(next);
         else {
           this.#insertResult.run(result.jobId, JSON.stringify(result));

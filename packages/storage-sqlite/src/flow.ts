@@ -4,11 +4,11 @@
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
 import type { Job } from "@pyrexis/models";
 import type { FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "@pyrexis/storage/kit";
-import type { SqliteDatabaseLike, SqliteStatementLike } from "./sqlite-database-like.js";
+import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 const CLAIMABLE = "status IN ('pending', 'retrying')";
 const SCAN_COLUMNS = "id, status, version, created_at, aging_key, mode, handler, data";
-/** Candidates read per query of one group: most claims take a few jobs of each group. */
+/** Most candidates read per query of one group (fewer for a small claim: each row carries its record). */
 const CHUNK = 32;
 
 /** Due candidates of one group after a keyset position, in claim order. Named parameters. */
@@ -17,14 +17,14 @@ const FILTERS =
   "run_at <= @now AND (@handlers IS NULL OR handler IN (SELECT value FROM json_each(@handlers)))" +
   " AND id NOT IN (SELECT value FROM json_each(@excluded))";
 
-/** Grouped candidates: index `jobs_claim_group`. */
+/** Candidates of one group: index `jobs_claim_group`. */
 export const FLOW_GROUP_SCAN_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE} AND flow_group IS NOT NULL` +
+  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE}` +
   ` AND mode = @mode AND flow_group = @grp AND ${FILTERS} AND ${CONTINUE} ORDER BY aging_key DESC, id LIMIT @limit`;
 
-/** Candidates without a group: index `jobs_claim`, past the grouped rows of the mode. */
+/** Candidates without a group: index `jobs_claim_group`, its `NULL` group. */
 export const FLOW_UNGROUPED_SCAN_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode = @mode AND flow_group IS NULL` +
+  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE} AND mode = @mode AND flow_group IS NULL` +
   ` AND ${FILTERS} AND ${CONTINUE} ORDER BY aging_key DESC, id LIMIT @limit`;
 
 /** The groups of a mode with claimable jobs: a skip scan of `jobs_claim_group` (one seek per group). */
@@ -59,6 +59,8 @@ interface Cursor {
 export interface FlowScope {
   readonly mode: string;
   readonly now: number;
+  /** How many jobs the claim may take: a group's first read is no larger. */
+  readonly want: number;
   /** `ClaimRequest.handlers` as a JSON array, or `null`. */
   readonly handlers: string | null;
   /** Ids of corrupt rows to skip, a JSON array. */
@@ -76,10 +78,17 @@ export class SqliteFlow {
   readonly #ungroupedScan: SqliteStatementLike;
   readonly #tag: SqliteStatementLike;
   readonly #clock: SqliteStatementLike;
+  readonly #prunedUnits: SqliteStatementLike;
   readonly #pruneWindow: SqliteStatementLike;
   readonly #window: SqliteStatementLike;
-  readonly #pruneHolds: SqliteStatementLike;
+  readonly #sum: SqliteStatementLike;
+  readonly #addSum: SqliteStatementLike;
+  readonly #entryUnits: SqliteStatementLike;
+  readonly #chargeTx: SqliteTransactionLike;
+  #chargeArgs: [jobId: string, version: number, key: string, units: number] | undefined;
+  #charged = false;
   readonly #running: SqliteStatementLike;
+  readonly #release: SqliteStatementLike;
   readonly #insertWindow: SqliteStatementLike;
   readonly #insertHold: SqliteStatementLike;
   readonly #upsertTag: SqliteStatementLike;
@@ -92,17 +101,21 @@ export class SqliteFlow {
     this.#ungroupedScan = db.prepare(FLOW_UNGROUPED_SCAN_SQL);
     this.#tag = db.prepare("SELECT finish, stamp FROM flow_groups WHERE mode = ? AND grp = ?");
     this.#clock = db.prepare("SELECT virtual, stamp FROM flow_modes WHERE mode = ?");
+    // Pruning reads only the entries that just left the window (a range of the key's index).
+    this.#prunedUnits = db.prepare(
+      "SELECT coalesce(sum(units), 0) AS n FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at <= ?",
+    );
     this.#pruneWindow = db.prepare("DELETE FROM flow_window WHERE key = ? AND at <= ?");
     this.#window = db.prepare("SELECT at, units FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? ORDER BY at");
-    // A hold whose job left `running`, or was claimed again (another version), is gone for good;
-    // one whose lease expired counts no more but stays until its job is reclaimed.
-    this.#pruneHolds = db.prepare(
-      "DELETE FROM flow_holds WHERE key = ? AND NOT EXISTS" +
-        " (SELECT 1 FROM jobs j WHERE j.id = flow_holds.job_id AND j.version = flow_holds.version AND j.status = 'running')",
+    this.#sum = db.prepare("SELECT units FROM flow_sums WHERE key = ?");
+    this.#addSum = db.prepare(
+      "INSERT INTO flow_sums (key, units) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET units = units + excluded.units",
     );
-    this.#running = db.prepare(
-      "SELECT count(*) AS n FROM flow_holds h JOIN jobs j ON j.id = h.job_id WHERE h.key = ? AND j.lease_expires_at > ?",
-    );
+    this.#entryUnits = db.prepare("SELECT units FROM flow_window WHERE job_id = ? AND version = ? AND key = ?");
+    // Every write that moves a job out of `running` deletes its holds (`release`), so the holds
+    // of a key are exactly its running admitted jobs: counted from the key's range, no join.
+    this.#running = db.prepare("SELECT count(*) AS n FROM flow_holds WHERE key = ?");
+    this.#release = db.prepare("DELETE FROM flow_holds WHERE key = ? AND job_id = ?");
     this.#insertWindow = db.prepare("INSERT INTO flow_window (key, at, units, job_id, version) VALUES (?, ?, ?, ?, ?)");
     this.#insertHold = db.prepare("INSERT OR REPLACE INTO flow_holds (key, job_id, version) VALUES (?, ?, ?)");
     this.#upsertTag = db.prepare(
@@ -113,14 +126,24 @@ export class SqliteFlow {
       "INSERT INTO flow_modes (mode, virtual, stamp) VALUES (?, ?, ?) ON CONFLICT (mode) DO UPDATE SET virtual = excluded.virtual, stamp = excluded.stamp",
     );
     this.#charge = db.prepare("UPDATE flow_window SET units = ? WHERE job_id = ? AND version = ? AND key = ?");
+    this.#chargeTx = db.transaction(() => {
+      const [jobId, version, key, units] = this.#chargeArgs!;
+      const row = this.#entryUnits.get(jobId, version, key) as { units: number } | undefined;
+      this.#charged = row !== undefined;
+      if (row === undefined) return;
+      this.#charge.run(units, jobId, version, key);
+      this.#addSum.run(key, units - row.units);
+    });
   }
 
   /** A reader for one mode of a flow claim (inside its transaction). */
   reader(scope: FlowScope): FlowReader {
     const cursors = new Map<string, Cursor>();
     const given = scope.rows === undefined ? undefined : this.#byGroup(scope);
+    const firstChunk = Math.max(1, Math.min(CHUNK, scope.want));
     const fetch = (group: string, cursor: Cursor): void => {
       const last = cursor.last;
+      const limit = last === undefined ? firstChunk : CHUNK;
       const params = {
         mode: scope.mode,
         now: scope.now,
@@ -129,11 +152,11 @@ export class SqliteFlow {
         first: last === undefined ? 1 : 0,
         key: last?.aging_key ?? 0,
         id: last?.id ?? "",
-        limit: CHUNK,
+        limit,
       };
       cursor.rows = (group === "" ? this.#ungroupedScan.all(params) : this.#groupScan.all({ ...params, grp: group })) as FlowScanRow[];
       cursor.at = 0;
-      cursor.done = cursor.rows.length < CHUNK;
+      cursor.done = cursor.rows.length < limit;
     };
     const next = (group: string): Job | undefined => {
       if (given !== undefined) {
@@ -163,33 +186,55 @@ export class SqliteFlow {
       next,
       tag: (group) => this.#tag.get(scope.mode, group) as FlowGroupTag | undefined,
       clock: () => (this.#clock.get(scope.mode) as FlowModeClock | undefined) ?? { virtual: 0, stamp: 0 },
-      window: (key, since) => {
+      windowUnits: (key, since) => {
+        const pruned = Number((this.#prunedUnits.get(key, since) as { n: number }).n);
         this.#pruneWindow.run(key, since);
-        return (this.#window.all(key) as { at: number; units: number }[]).map((r): FlowWindowEntry => [r.at, r.units]);
+        if (pruned !== 0) this.#addSum.run(key, -pruned);
+        return Number((this.#sum.get(key) as { units: number } | undefined)?.units ?? 0);
       },
-      running: (key, now) => {
-        this.#pruneHolds.run(key);
-        return Number((this.#running.get(key, now) as { n: number }).n);
-      },
+      // Called after windowUnits for the same key in a claim: the window is pruned already.
+      windowEntries: (key) => (this.#window.all(key) as { at: number; units: number }[]).map((r): FlowWindowEntry => [r.at, r.units]),
+      running: (key) => Number((this.#running.get(key) as { n: number }).n),
     };
   }
 
   /** Writes a plan's admissions and tags; `versions[i]` is the claimed version of `plan.picks[i]`. */
   apply(mode: string, plan: FlowPlan, versions: readonly number[], now: number): void {
+    const added = new Map<string, number>();
     plan.picks.forEach((pick, i) => {
       const version = versions[i] as number;
       for (const a of pick.admissions) {
-        if (a.rate) this.#insertWindow.run(a.key, now, a.units, pick.job.id, version);
+        if (a.rate) {
+          this.#insertWindow.run(a.key, now, a.units, pick.job.id, version);
+          added.set(a.key, (added.get(a.key) ?? 0) + a.units);
+        }
         if (a.slot) this.#insertHold.run(a.key, pick.job.id, version);
       }
     });
+    for (const [key, units] of added) this.#addSum.run(key, units);
     for (const [group, tag] of plan.tags) this.#upsertTag.run(mode, group, tag.finish, tag.stamp);
     if (plan.picks.length > 0) this.#upsertClock.run(mode, plan.clock.virtual, plan.clock.stamp);
   }
 
-  /** Sets the units of a window entry; false when there is none. */
+  /**
+   * A job left `running` (a committed update or a reclaim, inside that write's transaction): its
+   * slots come back. Only jobs that name limits can hold one.
+   */
+  released(job: { readonly id: string; readonly limits?: readonly { readonly key: string }[] | undefined }): void {
+    const limits = job.limits;
+    if (limits === undefined) return;
+    for (let i = 0; i < limits.length; i++) this.#release.run((limits[i] as { key: string }).key, job.id);
+  }
+
+  /** Sets the units of a window entry and its key's sum, in one immediate transaction; false when there is none. */
   charge(jobId: string, version: number, key: string, units: number): boolean {
-    return Number(this.#charge.run(units, jobId, version, key).changes) > 0;
+    this.#chargeArgs = [jobId, version, key, units];
+    try {
+      this.#chargeTx.immediate();
+      return this.#charged;
+    } finally {
+      this.#chargeArgs = undefined;
+    }
   }
 
   #groupNames(mode: string): string[] {

@@ -168,8 +168,9 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   },
   // The flow capability (src/flow.ts): limits, concurrency keys and group shares kept in the
   // file, so they hold across every process on it. `flow_group` (a job's group never changes
-  // after insert) and a partial index that holds only grouped claimable jobs: a workload without
-  // groups pays nothing for it. Window entries by key and time; holds by key; tags per mode.
+  // after insert; NULL without one) and a claim index by mode and group, ungrouped jobs included:
+  // a flow claim must find the first ungrouped job of a mode without walking past grouped ones. Window entries by key and time, with their sum per key; holds by
+  // key; tags per mode.
   "0009_flow": {
     async up(db: Kysely<unknown>): Promise<void> {
       await sql`ALTER TABLE jobs ADD COLUMN flow_group TEXT`.execute(db);
@@ -177,16 +178,20 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await sql`UPDATE jobs SET flow_group = json_extract(data, '$.group')
         WHERE json_valid(data) AND json_type(data, '$.group') = 'text'`.execute(db);
       await sql`CREATE INDEX jobs_claim_group ON jobs (mode, flow_group, aging_key DESC, id)
-        WHERE status IN ('pending', 'retrying') AND flow_group IS NOT NULL`.execute(db);
+        WHERE status IN ('pending', 'retrying')`.execute(db);
+      // Keyed by admission (a charge finds its entry by it), ordered by time within a key by the
+      // index (pruning and the retry time read a range of it).
       await sql`CREATE TABLE flow_window (
         key TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
         at INTEGER NOT NULL,
         units INTEGER NOT NULL,
-        job_id TEXT NOT NULL,
-        version INTEGER NOT NULL
-      )`.execute(db);
+        PRIMARY KEY (key, job_id, version)
+      ) WITHOUT ROWID`.execute(db);
       await sql`CREATE INDEX flow_window_key_at ON flow_window (key, at, units)`.execute(db);
-      await sql`CREATE INDEX flow_window_job ON flow_window (job_id)`.execute(db);
+      // The units in each key's window, kept with the entries: a claim reads one row, not the window.
+      await sql`CREATE TABLE flow_sums (key TEXT NOT NULL PRIMARY KEY, units INTEGER NOT NULL) WITHOUT ROWID`.execute(db);
       await sql`CREATE TABLE flow_holds (
         key TEXT NOT NULL,
         job_id TEXT NOT NULL,

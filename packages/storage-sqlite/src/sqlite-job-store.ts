@@ -619,6 +619,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
       expectedVersion,
       job.createdAt,
     ).changes;
+    if (changes !== 0 && job.status !== "running" && job.limits !== undefined) this.#claims.leftRunning(job);
     if (changes === 0) {
       const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
       if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);

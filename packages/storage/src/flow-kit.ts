@@ -123,10 +123,15 @@ export interface FlowReader {
   tag(group: string): FlowGroupTag | undefined;
   /** The mode's stored clock (`{ virtual: 0, stamp: 0 }` when none). */
   clock(): FlowModeClock;
-  /** Entries of `key`'s window admitted after `since`, oldest first. */
-  window(key: string, since: number): readonly FlowWindowEntry[];
-  /** Holds of `key` that count now: their job is `running` with the admitting version and a lease expiring after `now`. */
-  running(key: string, now: number): number;
+  /**
+   * Units admitted under `key` after `since` (the store may drop entries at or before it). Kept
+   * as a running sum by the store: a claim must not read a whole window of entries.
+   */
+  windowUnits(key: string, since: number): number;
+  /** The entries behind {@link windowUnits}, oldest first: asked only when a job does not fit (for `retryAt`). */
+  windowEntries(key: string, since: number): readonly FlowWindowEntry[];
+  /** Holds of `key`: jobs admitted under it that are still `running` with the admitting version. */
+  running(key: string): number;
 }
 
 /** What a pick was admitted under: a window entry (`rate`) and/or a slot (`slot`) of `key`. */
@@ -166,10 +171,12 @@ interface LiveGroup {
   deferred: boolean;
 }
 
-/** A key's window while a claim plans: the stored entries plus this claim's admissions. */
+/** A key's window while a claim plans: the stored sum plus this claim's admissions. */
 interface LiveWindow {
-  readonly entries: FlowWindowEntry[];
+  readonly since: number;
   sum: number;
+  /** This claim's admissions (all at `now`). */
+  readonly added: FlowWindowEntry[];
 }
 
 /** The earliest time at which `units` more fit a window of `perMs` holding `entries` (sum `sum`) under `cap`. */
@@ -214,10 +221,8 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
   const windowOf = (key: string, perMs: number): LiveWindow => {
     let w = windows.get(key);
     if (w === undefined) {
-      const entries = [...reader.window(key, now - perMs)];
-      let sum = 0;
-      for (const [, u] of entries) sum += u;
-      w = { entries, sum };
+      const since = now - perMs;
+      w = { since, sum: reader.windowUnits(key, since), added: [] };
       windows.set(key, w);
     }
     return w;
@@ -225,7 +230,7 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
   const slotsOf = (key: string): number => {
     let n = slotsTaken.get(key);
     if (n === undefined) {
-      n = reader.running(key, now);
+      n = reader.running(key);
       slotsTaken.set(key, n);
     }
     return n;
@@ -251,7 +256,8 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
         const w = windowOf(key, def.rate.perMs);
         if (w.sum + units > def.rate.units) {
           fits = false;
-          retryAt = Math.min(retryAt, rateFitsAt(w.entries, w.sum, def.rate.units, units, def.rate.perMs));
+          const entries = [...reader.windowEntries(key, w.since), ...w.added];
+          retryAt = Math.min(retryAt, rateFitsAt(entries, w.sum, def.rate.units, units, def.rate.perMs));
         }
       }
       if (def.maxConcurrent !== undefined && slotsOf(key) >= def.maxConcurrent) fits = false;
@@ -266,7 +272,7 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
       if (def === undefined) continue;
       if (def.rate !== undefined) {
         const w = windowOf(key, def.rate.perMs);
-        w.entries.push([now, units]);
+        w.added.push([now, units]);
         w.sum += units;
       }
       if (def.maxConcurrent !== undefined) slotsTaken.set(key, slotsOf(key) + 1);

@@ -17,7 +17,7 @@ export interface FlowRate {
 /** One named limit as the claimant defines it: a rate, a concurrency cap, or both. */
 export interface FlowLimit {
   readonly rate?: FlowRate | undefined;
-  /** At most this many claimed jobs that use the limit are `running` under a live lease, across every engine. */
+  /** At most this many claimed jobs that use the limit are `running`, across every engine. */
   readonly maxConcurrent?: number | undefined;
 }
 
@@ -69,8 +69,11 @@ export const MAX_FLOW_SCAN = 2000;
  * - **Admission.** A job is claimed only when every limit it names that the request defines has
  *   room at the store's now: for a rate, the units admitted in the window `(now − perMs, now]`
  *   plus the job's units stay ≤ `units`; for `maxConcurrent`, fewer jobs that the flow claims
- *   admitted under the key are `running` with that claim's version and an unexpired lease. A job
+ *   admitted under the key are still `running` with that claim's version. A job
  *   that does not fit is left `pending`/`retrying`, its attempt not counted.
+ * - **Slots come back when the job leaves `running`**: its committed end, a cancel, a release, or
+ *   the reclaim of its expired lease (a killed engine's slots return at the reclaim that follows
+ *   the expiry, not at the expiry itself: the store never counts leases on the claim's path).
  * - **No starvation of heavy jobs.** Once a job is refused by a limit, every limit it names is
  *   held for the rest of that claim: no later job that uses one of them is admitted.
  * - **Over capacity.** A job whose units on a limit exceed the rate's `units` can never fit: it is

@@ -20,12 +20,22 @@ interface ModeTags {
   readonly groups: Map<string, FlowGroupTag>;
 }
 
-/** Whether the job `jobId` is `running` with `version` under a lease expiring after `now`. */
-export type HoldCheck = (jobId: string, version: number, now: number) => boolean;
+/** Whether the job `jobId` is `running` with `version`. */
+export type HoldCheck = (jobId: string, version: number) => boolean;
 
 /** The shared flow state of one memory store. */
+/** One key's rate window: its entries, oldest first, and their units' sum. */
+interface Window {
+  readonly rows: WindowRow[];
+  /** Index of the oldest entry still kept (entries before it were dropped). */
+  head: number;
+  sum: number;
+}
+
 export class MemoryFlowState {
-  readonly #windows = new Map<string, WindowRow[]>();
+  readonly #windows = new Map<string, Window>();
+  /** Kept entries by key and job (for charges): `${key}\0${jobId}`. */
+  readonly #entries = new Map<string, WindowRow>();
   /** Per key: job id → the version of the claim that took the slot. */
   readonly #holds = new Map<string, Map<string, number>>();
   readonly #modes = new Map<string, ModeTags>();
@@ -56,27 +66,37 @@ export class MemoryFlowState {
       },
       tag: (group) => tags?.groups.get(group),
       clock: () => tags?.clock ?? { virtual: 0, stamp: 0 },
-      window: (key, since) => {
-        const rows = this.#windows.get(key);
-        if (rows === undefined) return [];
-        // Entries at or before `since` can never count again for this claimant: drop them.
-        let drop = 0;
-        while (drop < rows.length && (rows[drop] as WindowRow).at <= since) drop++;
-        if (drop > 0) rows.splice(0, drop);
-        return rows.map((r): FlowWindowEntry => [r.at, r.units]);
+      windowUnits: (key, since) => this.#prune(key, since)?.sum ?? 0,
+      windowEntries: (key, since) => {
+        const w = this.#prune(key, since);
+        return w === undefined ? [] : w.rows.slice(w.head).map((r): FlowWindowEntry => [r.at, r.units]);
       },
-      running: (key, now) => {
+      running: (key) => {
         const holds = this.#holds.get(key);
         if (holds === undefined) return 0;
-        let n = 0;
-        for (const [jobId, version] of holds) {
-          if (this.#holding(jobId, version, now)) n++;
-          // A hold whose job left `running` (or moved to another claim) is gone for good.
-          else if (!this.#holding(jobId, version, Number.NEGATIVE_INFINITY)) holds.delete(jobId);
-        }
-        return n;
+        // A hold whose job left `running` (or moved to another claim) is gone for good.
+        for (const [jobId, version] of holds) if (!this.#holding(jobId, version)) holds.delete(jobId);
+        return holds.size;
       },
     };
+  }
+
+  /** Drops the entries of `key` at or before `since` (they can never count again for this claimant). */
+  #prune(key: string, since: number): Window | undefined {
+    const w = this.#windows.get(key);
+    if (w === undefined) return undefined;
+    while (w.head < w.rows.length && (w.rows[w.head] as WindowRow).at <= since) {
+      const row = w.rows[w.head++] as WindowRow;
+      w.sum -= row.units;
+      const id = `${key}\0${row.jobId}`;
+      if (this.#entries.get(id) === row) this.#entries.delete(id);
+    }
+    // Compact once the dropped prefix is the larger part: amortized O(1) per entry.
+    if (w.head > 64 && w.head * 2 > w.rows.length) {
+      w.rows.splice(0, w.head);
+      w.head = 0;
+    }
+    return w;
   }
 
   /** Writes a plan's admissions and tags; `versions[i]` is the claimed version of `plan.picks[i]`. */
@@ -85,9 +105,12 @@ export class MemoryFlowState {
       const version = versions[i] as number;
       for (const a of pick.admissions) {
         if (a.rate) {
-          let rows = this.#windows.get(a.key);
-          if (rows === undefined) this.#windows.set(a.key, (rows = []));
-          rows.push({ at: now, units: a.units, jobId: pick.job.id, version });
+          let w = this.#windows.get(a.key);
+          if (w === undefined) this.#windows.set(a.key, (w = { rows: [], head: 0, sum: 0 }));
+          const row = { at: now, units: a.units, jobId: pick.job.id, version };
+          w.rows.push(row);
+          w.sum += a.units;
+          this.#entries.set(`${a.key}\0${pick.job.id}`, row);
         }
         if (a.slot) {
           let holds = this.#holds.get(a.key);
@@ -104,14 +127,17 @@ export class MemoryFlowState {
 
   /** Sets the units of a window entry; false when there is none. */
   charge({ jobId, version, key, units }: FlowCharge): boolean {
-    const row = this.#windows.get(key)?.find((r) => r.jobId === jobId && r.version === version);
-    if (row === undefined) return false;
+    const row = this.#entries.get(`${key}\0${jobId}`);
+    const w = this.#windows.get(key);
+    if (row === undefined || w === undefined || row.version !== version) return false;
+    w.sum += units - row.units;
     row.units = units;
     return true;
   }
 
   clear(): void {
     this.#windows.clear();
+    this.#entries.clear();
     this.#holds.clear();
     this.#modes.clear();
   }

@@ -215,12 +215,11 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     this.#agingRate = agingRate;
     this.#claimable = new MemoryClaimIndex<StoredRecord>(agingRate);
     this.capabilities = options.flow === true ? FLOW_CAPABILITIES : CAPABILITIES;
-    // The -Infinity "now" asks only whether the job is still running under that claim.
     this.#flow =
       options.flow === true
-        ? new MemoryFlowState((jobId, version, now) => {
-            const record = this.#records.get(jobId);
-            return record?.job.version === version && record.job.status === "running" && (record.lease?.expiresAt ?? -Infinity) > now;
+        ? new MemoryFlowState((jobId, version) => {
+            const job = this.#records.get(jobId)?.job;
+            return job?.version === version && job.status === "running";
           })
         : undefined;
   }

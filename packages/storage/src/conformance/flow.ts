@@ -121,7 +121,7 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
     });
 
     t(
-      "maxConcurrent counts running holds across claims; an ended job or an expired lease gives its slot back",
+      "maxConcurrent counts running holds across claims; an ended job or a reclaimed lease gives its slot back",
       async ({ store, clock }) => {
         const jobs = Array.from({ length: 5 }, () => flowJob(clock, [{ key: "gpu", units: 1 }]));
         await store.commit({ insert: jobs });
@@ -133,8 +133,12 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
         const b = await store.claimFlow(request(SLOTS, 5, "engine-b"));
         assert.equal(b.claimed.length, 1, "the completed job's slot came back");
         clock.advance(LEASE_MS);
+        const held = await store.claimFlow(request(SLOTS, 5, "engine-c"));
+        assert.deepStrictEqual(held.claimed, [], "an expired lease holds its slot until it is reclaimed");
+        const reclaimed = await store.reclaimExpired({ limit: 10 });
+        assert.equal(reclaimed.retried.length, 2, "both expired leases are reclaimed");
         const c = await store.claimFlow(request(SLOTS, 5, "engine-c"));
-        assert.equal(c.claimed.length, 2, "expired leases hold no slot (before any reclaim)");
+        assert.equal(c.claimed.length, 2, "the reclaim gave both slots back");
       },
     );
 
