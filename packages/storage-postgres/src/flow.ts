@@ -206,9 +206,9 @@ export class PostgresFlow {
       SELECT (SELECT count(*) FROM u)::int AS changed, (SELECT count(*) FROM n)::int AS notified`;
   }
 
-  /** The group-candidate statement (for the plans test): see the constructor. */
-  get chunksStatement(): string {
-    return this.#chunks;
+  /** The texts of the group listing and the candidate fetch (for the plans test). */
+  get statements(): { readonly groups: string; readonly chunks: string } {
+    return { groups: this.#groups, chunks: this.#chunks };
   }
 
   /**
