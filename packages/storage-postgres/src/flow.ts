@@ -275,12 +275,14 @@ export class PostgresFlow {
       if (byIds !== undefined) await this.#readTags(trx, mode, source);
       let plan: FlowPlan;
       for (;;) {
+        const reader = new BufferedReader(source, windows, running);
         try {
-          plan = planFlowClaim(readerOver(source, windows, running), request, left, now);
+          plan = planFlowClaim(reader, request, left, now);
           break;
         } catch (e) {
           if (!(e instanceof NeedMore)) throw e;
-          await this.#fetch(trx, mode, now, handlers, source.buffers, [e.group], read);
+          // The groups this attempt used up will likely be asked for next: refill them together.
+          await this.#fetch(trx, mode, now, handlers, source.buffers, reader.drained(e.group), read);
         }
       }
       refused += plan.refused;
@@ -441,31 +443,58 @@ interface Source {
   clock: FlowModeClock;
 }
 
-/** A fresh reader over `source` (each plan attempt starts at the head of every group). */
-function readerOver(
-  source: Source,
-  windows: ReadonlyMap<string, readonly FlowWindowEntry[]>,
-  running: ReadonlyMap<string, number>,
-): FlowReader {
-  const cursor = new Map<string, number>();
-  return {
-    groups: () => [...source.buffers].filter(([, b]) => b.jobs.length > 0 || !b.exhausted).map(([g]) => g),
-    next: (group) => {
-      const buffer = source.buffers.get(group);
-      if (buffer === undefined) return undefined;
-      const i = cursor.get(group) ?? 0;
-      if (i < buffer.jobs.length) {
-        cursor.set(group, i + 1);
-        return buffer.jobs[i];
-      }
-      if (buffer.exhausted) return undefined;
-      throw new NeedMore(group);
-    },
-    tag: (group) => source.tags.get(group),
-    clock: () => source.clock,
-    window: (key, since) => (windows.get(key) ?? []).filter(([at]) => at > since),
-    running: (key) => running.get(key) ?? 0,
-  };
+/** A reader over `source` for one plan attempt (each starts at the head of every group). */
+class BufferedReader implements FlowReader {
+  readonly #source: Source;
+  readonly #windows: ReadonlyMap<string, readonly FlowWindowEntry[]>;
+  readonly #running: ReadonlyMap<string, number>;
+  readonly #cursor = new Map<string, number>();
+
+  constructor(source: Source, windows: ReadonlyMap<string, readonly FlowWindowEntry[]>, running: ReadonlyMap<string, number>) {
+    this.#source = source;
+    this.#windows = windows;
+    this.#running = running;
+  }
+
+  groups(): Iterable<string> {
+    return [...this.#source.buffers].filter(([, b]) => b.jobs.length > 0 || !b.exhausted).map(([g]) => g);
+  }
+
+  next(group: string): Job | undefined {
+    const buffer = this.#source.buffers.get(group);
+    if (buffer === undefined) return undefined;
+    const i = this.#cursor.get(group) ?? 0;
+    this.#cursor.set(group, Math.min(i + 1, buffer.jobs.length));
+    if (i < buffer.jobs.length) return buffer.jobs[i];
+    if (buffer.exhausted) return undefined;
+    throw new NeedMore(group);
+  }
+
+  tag(group: string): FlowGroupTag | undefined {
+    return this.#source.tags.get(group);
+  }
+
+  clock(): FlowModeClock {
+    return this.#source.clock;
+  }
+
+  window(key: string, since: number): readonly FlowWindowEntry[] {
+    return (this.#windows.get(key) ?? []).filter(([at]) => at > since);
+  }
+
+  running(key: string): number {
+    return this.#running.get(key) ?? 0;
+  }
+
+  /** `group` and every other group this attempt read to the end of its fetched jobs, with more to fetch. */
+  drained(group: string): string[] {
+    const out = [group];
+    for (const [g, i] of this.#cursor) {
+      const buffer = this.#source.buffers.get(g)!;
+      if (g !== group && !buffer.exhausted && i >= buffer.jobs.length) out.push(g);
+    }
+    return out;
+  }
 }
 
 /** The flow state a claim writes, as the parallel arrays of its statement. */
