@@ -96,10 +96,13 @@ function byCodeUnits(a: string, b: string): number {
 /** The flow statements of one schema, and the claim and charge over them. */
 export class PostgresFlow {
   readonly #lockKey: string;
-  readonly #lock = "SELECT pg_advisory_xact_lock(hashtext($1))";
-  // After the lock: the database's time now, not the transaction's start (which may be long past
-  // when the lock was contended).
-  readonly #clockNow = "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now";
+  // $1 lock key, $2 the injected clock or NULL. Takes the lock, then (the subquery is scanned
+  // before the outer list is computed; OFFSET 0 keeps it a subquery) reads the time: the
+  // database's time after the lock, not the transaction's start, which may be long past when
+  // the lock was contended. Its own statement: a statement's snapshot is taken before it runs,
+  // so only the statements after this one see what the flow claim before it committed.
+  readonly #lock = `SELECT coalesce($2::float8, floor(extract(epoch FROM clock_timestamp()) * 1000)) AS now
+    FROM (SELECT pg_advisory_xact_lock(hashtext($1)) OFFSET 0) AS l`;
   readonly #limitsState: string;
   readonly #modes: string;
   readonly #groups: string;
@@ -107,7 +110,6 @@ export class PostgresFlow {
   readonly #chunks: string;
   readonly #byIds: string;
   readonly #claim: string;
-  readonly #writeState: string;
   readonly #charge: string;
 
   constructor(schema: string) {
@@ -166,8 +168,12 @@ export class PostgresFlow {
         AND ($3::text[] IS NULL OR j.mode = ANY($3::text[])) AND ($4::text[] IS NULL OR j.handler = ANY($4::text[]))
       ORDER BY j.aging_key DESC, j.id
       FOR UPDATE OF j SKIP LOCKED`;
-    // $1 now, $2 ids, $3 owner, $4 lease ms, $5 channel. What the plain claim writes (columns
+    // $1 now, $2 ids, $3 owner, $4 lease ms, $5 channel: what the plain claim writes (columns
     // only; a read lays them over the record, as the kit's claimedRecord), and one notification.
+    // Then the flow state: window entries $6 keys, $7 units, $8 job ids, $9 versions; holds $10
+    // keys, $11 job ids, $12 versions; tags $13 modes, $14 groups, $15 finish, $16 stamps;
+    // clocks $17 modes, $18 virtual, $19 stamps. A hold row of a job is replaced (one slot per
+    // job and key). Every data-modifying WITH clause runs, read or not.
     this.#claim = `WITH u AS (
         UPDATE ${jobs} j SET status = 'running', attempts = j.attempts + 1, updated_at = $1::bigint, version = j.version + 1,
           lease_owner = $3, lease_expires_at = $1::bigint + $4::bigint
@@ -176,28 +182,24 @@ export class PostgresFlow {
           .map((c) => `j.${c}`)
           .join(", ")}, j.lease_expires_at::float8 AS expires_at
       ),
-      n AS (SELECT pg_notify($5, nextval(${seq})::text) AS sent FROM (SELECT 1 FROM u LIMIT 1) AS one)
-      SELECT u.*, (SELECT count(*) FROM n) AS notified FROM u`;
-    // $1 now; window entries $2 keys, $3 units, $4 job ids, $5 versions; holds $6 keys, $7 job
-    // ids, $8 versions; tags $9 modes, $10 groups, $11 finish, $12 stamps; clocks $13 modes,
-    // $14 virtual, $15 stamps. A hold row of a job is replaced (one slot per job and key).
-    this.#writeState = `WITH w AS (
+      n AS (SELECT pg_notify($5, nextval(${seq})::text) AS sent FROM (SELECT 1 FROM u LIMIT 1) AS one),
+      w AS (
         INSERT INTO ${s}.flow_window (key, at, units, job_id, version)
-        SELECT x.key, $1::bigint, x.units, x.job_id, x.version FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS x(key, units, job_id, version)
+        SELECT x.key, $1::bigint, x.units, x.job_id, x.version FROM unnest($6::text[], $7::bigint[], $8::text[], $9::bigint[]) AS x(key, units, job_id, version)
       ),
       h AS (
-        INSERT INTO ${s}.flow_holds (key, job_id, version) SELECT * FROM unnest($6::text[], $7::text[], $8::bigint[])
+        INSERT INTO ${s}.flow_holds (key, job_id, version) SELECT * FROM unnest($10::text[], $11::text[], $12::bigint[])
         ON CONFLICT (key, job_id) DO UPDATE SET version = EXCLUDED.version
       ),
       t AS (
-        INSERT INTO ${s}.flow_tags (mode, grp, finish, stamp) SELECT * FROM unnest($9::text[], $10::text[], $11::float8[], $12::bigint[])
+        INSERT INTO ${s}.flow_tags (mode, grp, finish, stamp) SELECT * FROM unnest($13::text[], $14::text[], $15::float8[], $16::bigint[])
         ON CONFLICT (mode, grp) DO UPDATE SET finish = EXCLUDED.finish, stamp = EXCLUDED.stamp
       ),
       c AS (
-        INSERT INTO ${s}.flow_clock (mode, virtual, stamp) SELECT * FROM unnest($13::text[], $14::float8[], $15::bigint[])
+        INSERT INTO ${s}.flow_clock (mode, virtual, stamp) SELECT * FROM unnest($17::text[], $18::float8[], $19::bigint[])
         ON CONFLICT (mode) DO UPDATE SET virtual = EXCLUDED.virtual, stamp = EXCLUDED.stamp
       )
-      SELECT 1`;
+      SELECT u.*, (SELECT count(*) FROM n) AS notified FROM u`;
     // $1 key, $2 job id, $3 version, $4 units, $5 channel. A credit may make room: notify.
     this.#charge = `WITH u AS (
         UPDATE ${s}.flow_window SET units = $4::bigint WHERE key = $1 AND job_id = $2 AND version = $3::bigint RETURNING 1
@@ -223,8 +225,7 @@ export class PostgresFlow {
     channel: string,
     onCorrupt: (error: CorruptRecordError) => void,
   ): Promise<FlowClaimOutcome> {
-    await run(trx, this.#lock, [this.#lockKey]);
-    const now = clockNow ?? (await run<{ now: number }>(trx, this.#clockNow, []))[0]!.now;
+    const now = (await run<{ now: number }>(trx, this.#lock, [this.#lockKey, clockNow]))[0]!.now;
     const { windows, running } = await this.#readLimits(trx, request, now);
     const handlers = request.handlers ?? null;
     const read = (row: CandidateRow): Job | undefined => {
@@ -309,8 +310,7 @@ export class PostgresFlow {
       writes.clock(mode, plan.clock);
     }
     if (claimedIds.length === 0) return { rows: [], refused, retryAt };
-    const rows = await run<FlowClaimRow>(trx, this.#claim, [now, claimedIds, request.owner, request.leaseMs, channel]);
-    await run(trx, this.#writeState, [now, ...writes.params()]);
+    const rows = await run<FlowClaimRow>(trx, this.#claim, [now, claimedIds, request.owner, request.leaseMs, channel, ...writes.params()]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return { rows: claimedIds.flatMap((id) => byId.get(id) ?? []), refused, retryAt };
   }
