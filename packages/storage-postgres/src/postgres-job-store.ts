@@ -311,8 +311,9 @@ interface ExpiredRow extends JobRow {
  * thousand completions costs what a batch of one does) and one `pg_notify`: a batch of inserts
  * alone, or of updates and results alone, is a single statement. A claim is
  * one statement (`SELECT … FOR UPDATE SKIP LOCKED` feeding an `UPDATE … RETURNING`); lease
- * expiry is judged by the database's `now()`. One `LISTEN` connection per instance feeds
- * {@link changeMark}.
+ * expiry is judged by the database's `now()`. A flow claim ({@link claimFlow}) is one
+ * transaction, serialized with the schema's other flow claims by an advisory lock. One `LISTEN`
+ * connection per instance feeds {@link changeMark}.
  *
  * @example
  * ```ts
