@@ -141,6 +141,30 @@ describe("claimFlow on PostgreSQL", () => {
     }
   });
 
+  it("pages through equal claim keys by id (the keyset's tie-break) across refills, grouped and not", async () => {
+    const clock = new ManualClock(T0);
+    const pg = await open(freshSchema("flowties"), clock);
+    const memory = new MemoryJobStore({ flow: true, clock });
+    const jobs: Job[] = [];
+    for (let i = 0; i < 150; i++) {
+      jobs.push(flowJob(`t-${i}`, { runAt: T0 }, i % 3 === 0 ? undefined : "tied", i % 2 === 0 ? [{ key: "api", units: 1 }] : undefined));
+    }
+    await pg.commit({ insert: jobs });
+    await memory.commit({ insert: jobs });
+    // Five api jobs per window: then api is held and the claim refuses the rest of them as it
+    // reads on, far past its first chunks.
+    const flow: FlowClaimOptions = { limits: { api: { rate: { units: 5, perMs: 1_000 } } } };
+    for (const limit of [7, 40, 120]) {
+      const request: FlowClaimRequest = { owner: "e", limit, leaseMs: LEASE_MS, flow };
+      const a = await pg.claimFlow(request);
+      const b = await memory.claimFlow(request);
+      expect(ids(a.claimed)).toEqual(ids(b.claimed));
+      expect([a.refused, a.retryAt]).toEqual([b.refused, b.retryAt]);
+      expect(new Set(ids(a.claimed)).size).toBe(a.claimed.length);
+      clock.advance(1_000);
+    }
+  });
+
   it("a corrupt candidate is reported and left as it is; the others are claimed", async () => {
     const clock = new ManualClock(T0);
     const schema = freshSchema("flowcorrupt");
