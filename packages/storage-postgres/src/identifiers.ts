@@ -27,3 +27,8 @@ export function channelOf(schema: string): string {
 export function migrationLockKey(schema: string): string {
   return `pyrexis-migrate:${schema}`;
 }
+
+/** The key of the transaction advisory lock that serializes the flow claims of one schema. */
+export function flowLockKey(schema: string): string {
+  return `pyrexis-flow:${schema}`;
+}

@@ -142,6 +142,119 @@ function migrations(schema: string): Record<string, Migration> {
         );
       },
     },
+    // The flow capability (src/flow.ts). `flow_group` is the job's group, set at insert (a
+    // job's group never changes) and NULL without one; jobs_flow_group holds only claimable
+    // grouped rows, so jobs without a group pay nothing for it. The state the flow claims keep:
+    // rate window entries, concurrency holds, and the fair-queuing tags per mode and group.
+    "0006_flow": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await run(db, `ALTER TABLE ${s}.jobs ADD COLUMN flow_group text COLLATE "C"`);
+        // Backfill from the JSON in one statement; a row whose text is not JSON (the store
+        // reports such rows as corrupt on read) would abort it, so then row by row, skipping those.
+        await run(
+          db,
+          `DO $do$
+          DECLARE r record;
+          BEGIN
+            BEGIN
+              UPDATE ${s}.jobs SET flow_group = data::json ->> 'group' WHERE strpos(data, '"group"') > 0;
+            EXCEPTION WHEN invalid_text_representation THEN
+              FOR r IN SELECT id, data FROM ${s}.jobs WHERE strpos(data, '"group"') > 0 LOOP
+                BEGIN
+                  UPDATE ${s}.jobs SET flow_group = r.data::json ->> 'group' WHERE id = r.id;
+                EXCEPTION WHEN invalid_text_representation THEN NULL;
+                END;
+              END LOOP;
+            END;
+          END
+          $do$`,
+        );
+        await run(
+          db,
+          `CREATE INDEX jobs_flow_group ON ${s}.jobs (mode, flow_group, aging_key DESC, id)
+            WHERE status IN ('pending', 'retrying') AND flow_group IS NOT NULL`,
+        );
+        // No primary key: entries go by age (key, at); a charge finds its entry among its key's.
+        await run(
+          db,
+          `CREATE TABLE ${s}.flow_window (
+            key text COLLATE "C" NOT NULL,
+            at bigint NOT NULL,
+            units bigint NOT NULL,
+            job_id text COLLATE "C" NOT NULL,
+            version bigint NOT NULL
+          )`,
+        );
+        await run(db, `CREATE INDEX flow_window_key_at ON ${s}.flow_window (key, at)`);
+        await run(
+          db,
+          `CREATE TABLE ${s}.flow_holds (
+            key text COLLATE "C" NOT NULL,
+            job_id text COLLATE "C" NOT NULL,
+            version bigint NOT NULL,
+            PRIMARY KEY (key, job_id)
+          )`,
+        );
+        await run(
+          db,
+          `CREATE TABLE ${s}.flow_tags (
+            mode text COLLATE "C" NOT NULL,
+            grp text COLLATE "C" NOT NULL,
+            finish double precision NOT NULL,
+            stamp bigint NOT NULL,
+            PRIMARY KEY (mode, grp)
+          )`,
+        );
+        await run(
+          db,
+          `CREATE TABLE ${s}.flow_clock (mode text COLLATE "C" PRIMARY KEY, virtual double precision NOT NULL, stamp bigint NOT NULL)`,
+        );
+        // The flow claim's reads, planned like claim_due (0005) so that they walk their index in
+        // claim order whatever the statistics say. flow_due: a chunk of one group's due jobs
+        // after a keyset cursor (grp NULL: the jobs without a group, along jobs_claim).
+        // `aging_key <= after_key` bounds the index range; the id comparison settles ties.
+        const due = (where: string): string => `SELECT j.* FROM ${s}.jobs j
+              WHERE j.status IN ('pending', 'retrying') AND ${where} AND j.run_at <= now
+                AND (handlers IS NULL OR j.handler = ANY(handlers))
+                AND j.aging_key <= coalesce(after_key, 'Infinity'::float8)
+                AND (after_id IS NULL OR j.aging_key < after_key OR j.id > after_id)
+              ORDER BY j.aging_key DESC, j.id
+              LIMIT lim
+              FOR UPDATE OF j SKIP LOCKED`;
+        const settings = "SET enable_sort = off SET enable_bitmapscan = off SET enable_seqscan = off";
+        await run(
+          db,
+          `CREATE FUNCTION ${s}.flow_due(now bigint, m text, grp text, handlers text[], after_key float8, after_id text, lim integer)
+            RETURNS SETOF ${s}.jobs LANGUAGE sql VOLATILE ${settings}
+            AS $fn$ ${due("j.flow_group IS NOT NULL AND j.mode = m AND j.flow_group = grp")} $fn$`,
+        );
+        await run(
+          db,
+          `CREATE FUNCTION ${s}.flow_due_ungrouped(now bigint, m text, handlers text[], after_key float8, after_id text, lim integer)
+            RETURNS SETOF ${s}.jobs LANGUAGE sql VOLATILE ${settings}
+            AS $fn$ ${due("j.flow_group IS NULL AND j.mode = m")} $fn$`,
+        );
+        // The groups of a mode with claimable jobs (due or not): a skip scan of jobs_flow_group,
+        // one index probe per group.
+        await run(
+          db,
+          `CREATE FUNCTION ${s}.flow_groups(m text) RETURNS SETOF text LANGUAGE sql STABLE ${settings}
+            AS $fn$
+              WITH RECURSIVE g(grp) AS (
+                (SELECT j.flow_group FROM ${s}.jobs j
+                  WHERE j.status IN ('pending', 'retrying') AND j.flow_group IS NOT NULL AND j.mode = m
+                  ORDER BY j.flow_group LIMIT 1)
+                UNION ALL
+                SELECT (SELECT j.flow_group FROM ${s}.jobs j
+                  WHERE j.status IN ('pending', 'retrying') AND j.flow_group IS NOT NULL AND j.mode = m AND j.flow_group > g.grp
+                  ORDER BY j.flow_group LIMIT 1)
+                FROM g WHERE g.grp IS NOT NULL
+              )
+              SELECT grp FROM g WHERE grp IS NOT NULL
+            $fn$`,
+        );
+      },
+    },
   };
 }
 

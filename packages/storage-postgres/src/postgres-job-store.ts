@@ -22,6 +22,10 @@ import type {
   ClaimMethods,
   ClaimRequest,
   CommitBatch,
+  FlowCharge,
+  FlowClaimRequest,
+  FlowClaimResult,
+  FlowMethods,
   JobUpdate,
   JobStore,
   Lease,
@@ -43,6 +47,8 @@ import {
   assertJobId,
   checkClaimRequest,
   checkCommitShape,
+  checkFlowCharge,
+  checkFlowClaimRequest,
   checkReclaimRequest,
   checkRenewRequest,
   DEFAULT_CLAIM_AGING_RATE,
@@ -55,6 +61,7 @@ import {
   reclaimedRecord,
 } from "@pyrexis/storage/kit";
 import { PostgresDependencies } from "./dependencies.js";
+import { PostgresFlow } from "./flow.js";
 import { channelOf, checkSchemaName, DEFAULT_SCHEMA } from "./identifiers.js";
 import { ChangeListener } from "./listener.js";
 import { migrate } from "./migrations.js";
@@ -137,6 +144,7 @@ const CAPABILITIES: StoreCapabilities = Object.freeze({
   prune: true,
   schedules: true,
   dependencies: true,
+  flow: true,
 });
 const STATUS_SET: ReadonlySet<string> = new Set(Object.keys(emptyStatusCounts()));
 
@@ -303,8 +311,9 @@ interface ExpiredRow extends JobRow {
  * thousand completions costs what a batch of one does) and one `pg_notify`: a batch of inserts
  * alone, or of updates and results alone, is a single statement. A claim is
  * one statement (`SELECT … FOR UPDATE SKIP LOCKED` feeding an `UPDATE … RETURNING`); lease
- * expiry is judged by the database's `now()`. One `LISTEN` connection per instance feeds
- * {@link changeMark}.
+ * expiry is judged by the database's `now()`. A flow claim ({@link claimFlow}) is one
+ * transaction, serialized with the schema's other flow claims by an advisory lock. One `LISTEN`
+ * connection per instance feeds {@link changeMark}.
  *
  * @example
  * ```ts
@@ -314,8 +323,8 @@ interface ExpiredRow extends JobRow {
  * await store.close();
  * ```
  */
-export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, ScheduleMethods {
-  /** Persistent, shared by any number of instances and processes, with claims. */
+export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, PruneMethods, ScheduleMethods {
+  /** Persistent, shared by any number of instances and processes, with claims and flow claims. */
   readonly capabilities: StoreCapabilities = CAPABILITIES;
   /** The schema holding this store's tables. */
   readonly schema: string;
@@ -324,6 +333,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
   readonly #statements: Statements;
   readonly #dependencies: PostgresDependencies;
   readonly #schedules: PostgresSchedules;
+  readonly #flow: PostgresFlow;
   readonly #channel: string;
   readonly #clock: Pick<Clock, "now"> | undefined;
   readonly #agingRate: number;
@@ -340,6 +350,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
     this.schema = schema;
     this.#statements = buildStatements(schema);
     this.#schedules = new PostgresSchedules(connection.kysely, schema);
+    this.#flow = new PostgresFlow(schema);
     this.#channel = channelOf(schema);
     this.#clock = options.clock;
     this.#agingRate = options.agingRate ?? DEFAULT_CLAIM_AGING_RATE;
@@ -494,7 +505,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
         // of completions). A mixed batch runs them in turn, so an update or result sees the jobs
         // inserted before it.
         if (ins !== undefined && upd === undefined && results.length === 0 && dependents.length === 0) {
-          const [row] = await run<{ inserted: string[] }>(trx, s.insertJobsNotify, [...columnParams(ins), this.#channel]);
+          const [row] = await run<{ inserted: string[] }>(trx, s.insertJobsNotify, [...columnParams(ins), this.#channel, ins.group]);
           checkInserted(ins, row?.inserted ?? []);
           return;
         }
@@ -528,7 +539,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
           if (row !== undefined && row.parents.length > 0) await this.#settleUpdated(trx, updates, row.parents);
           return;
         }
-        const inserted = await run<{ id: string }>(trx, s.insertJobs, columnParams(ins));
+        const inserted = await run<{ id: string }>(trx, s.insertJobs, [...columnParams(ins), ins.group]);
         checkInserted(
           ins,
           inserted.map((r) => r.id),
@@ -704,6 +715,43 @@ export class PostgresJobStore implements JobStore, ClaimMethods, PruneMethods, S
       out.push({ job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt: row.expires_at }) });
     }
     return out;
+  }
+
+  /**
+   * The flow capability (`FlowMethods.claimFlow`): one transaction that takes the schema's flow
+   * lock (flow claims run one at a time; plain claims never wait for it), plans each mode with the
+   * kit's planner over the due jobs, window entries, holds and group tags, and writes the claimed
+   * records (as `claim` does) with the plan's admissions and tags. Candidate rows are locked
+   * `FOR UPDATE SKIP LOCKED`, so a flow claim and plain claims never hand out one job twice. A
+   * corrupt candidate is reported and left as it is.
+   */
+  async claimFlow(request: FlowClaimRequest): Promise<FlowClaimResult> {
+    this.#assertOpen();
+    const checked = checkFlowClaimRequest(request);
+    const outcome = await this.#guard("claimFlow", () =>
+      this.#connection.kysely
+        .transaction()
+        .execute((trx) => this.#flow.claim(trx, checked, this.#now(), this.#channel, (e) => this.#reportCorrupt(e))),
+    );
+    const claimed: ClaimedJob[] = [];
+    for (const row of outcome.rows) {
+      const job = this.#readOrReport(row);
+      if (job === undefined) continue;
+      claimed.push({ job, lease: Object.freeze({ jobId: job.id, version: job.version, owner: checked.owner, expiresAt: row.expires_at }) });
+    }
+    if (outcome.rows.length > 0) this.#mark++;
+    return outcome.retryAt === undefined
+      ? { claimed, refused: outcome.refused }
+      : { claimed, refused: outcome.refused, retryAt: outcome.retryAt };
+  }
+
+  /** `FlowMethods.chargeFlow`: sets the units of the window entry the claim wrote (one statement); false when there is none. */
+  async chargeFlow(charge: FlowCharge): Promise<boolean> {
+    this.#assertOpen();
+    const checked = checkFlowCharge(charge);
+    const applied = await this.#guard("chargeFlow", () => this.#flow.charge(this.#connection.kysely, checked, this.#channel));
+    if (applied) this.#mark++;
+    return applied;
   }
 
   /** Extends many leases in one statement and reports, for each, renewed, cancelled or lost. */

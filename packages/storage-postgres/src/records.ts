@@ -79,6 +79,8 @@ export interface JobColumns {
   readonly version: number[];
   readonly agingKey: number[];
   readonly data: string[];
+  /** The job's group, NULL without one (the `flow_group` column, written at insert only). */
+  readonly group: (string | null)[];
 }
 
 /** Splits jobs into the parallel arrays of {@link JobColumns}. */
@@ -97,6 +99,7 @@ export function jobColumns(jobs: readonly Job[], agingRate: number): JobColumns 
     version: new Array<number>(n),
     agingKey: new Array<number>(n),
     data: new Array<string>(n),
+    group: new Array<string | null>(n),
   };
   for (let i = 0; i < n; i++) {
     const job = jobs[i] as Job;
@@ -113,6 +116,7 @@ export function jobColumns(jobs: readonly Job[], agingRate: number): JobColumns 
     // The kit's claimKey, so the claim order is the scheduler's.
     c.agingKey[i] = job.priority - (agingRate * job.runAt) / 1000;
     c.data[i] = JSON.stringify(job);
+    c.group[i] = job.group ?? null;
   }
   return c;
 }

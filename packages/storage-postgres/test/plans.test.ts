@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job, JobStatus } from "@pyrexis/models";
 import type { PostgresJobStore } from "../src/index.js";
 import { buildStatements, type Statements } from "../src/statements.js";
+import { PostgresFlow } from "../src/flow.js";
 import pg from "pg";
 import { admin, dropSchemas, freshSchema, job, openStore, PG_URL } from "./helpers.js";
 
@@ -129,7 +130,7 @@ describe("plans of the hot statements (EXPLAIN)", () => {
     const completions = await plan(s.updateJobsResultsNotify, [...columns, ids, arrays("{}"), "chan"]);
     expect(completions.indexes.filter((i) => i === "jobs_pkey" || i === "jobs_created_id").length).toBeGreaterThanOrEqual(2);
     expect(completions.seqScans).toEqual([]);
-    const submissions = await plan(s.insertJobsNotify, [...columns.slice(0, 12), "chan"]);
+    const submissions = await plan(s.insertJobsNotify, [...columns.slice(0, 12), "chan", arrays(null)]);
     expect(submissions.seqScans).toEqual([]);
     expect((await plan(s.getJob, ["j1"])).indexes).toEqual(["jobs_pkey"]);
   });
@@ -262,5 +263,68 @@ describe("the claim on a table with no statistics", () => {
     const p = await plan(st.claimIds, [5_000_000, null, null, 10, "w", 1000, "chan", ["n0000010", "n0000020"]]);
     expect(p.indexes).toContain("jobs_pkey");
     expect(p.seqScans).toEqual([]);
+  });
+});
+
+// The flow claim's reads (src/flow.ts): the groups of a mode (a skip scan of jobs_flow_group)
+// and chunks of each group's due jobs in claim order (jobs_flow_group for a group, jobs_claim
+// for the jobs without one), on a table with no statistics and after ANALYZE.
+describe("the flow claim's group reads", () => {
+  let bare: PostgresJobStore;
+  let name: string;
+  let flow: PostgresFlow["statements"];
+
+  beforeAll(async () => {
+    name = freshSchema("pgplan_flow");
+    bare = await openStore(name);
+    flow = new PostgresFlow(name).statements;
+    await admin(`ALTER TABLE "${name}".jobs SET (autovacuum_enabled = false)`);
+    await admin(
+      `INSERT INTO "${name}".jobs (id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data, flow_group)
+       SELECT 'n' || lpad(g::text, 7, '0'), CASE WHEN g % 5 = 0 THEN 'pending' ELSE 'completed' END,
+         CASE WHEN g % 2 = 0 THEN 'async' ELSE 'sync' END, 'work', 5, g, g, g, 0, 1, -g::float8, '{}',
+         CASE WHEN g % 3 = 0 THEN NULL ELSE 'g' || (g % 40) END
+       FROM generate_series(1, 100000) AS g`,
+    );
+  });
+
+  afterAll(async () => {
+    await bare.close();
+    await dropSchemas();
+  });
+
+  const check = async (label: string): Promise<void> => {
+    const groups = (await nestedPlans(flow.groups, ["async"])).flatMap(nodes).filter((n) => n["Relation Name"] === "jobs");
+    expect(
+      groups.map((n) => n["Index Name"]),
+      `${label}: groups`,
+    ).toContain("jobs_flow_group");
+    expect(
+      groups.filter((n) => n["Node Type"] === "Seq Scan" || n["Node Type"] === "Bitmap Heap Scan"),
+      `${label}: groups`,
+    ).toEqual([]);
+    const params = [5_000_000, "async", null, ["g10", "g20", null], [null, -5_000, null], [null, "n0005000", null], [10, 50, 10]];
+    const all = (await nestedPlans(flow.chunks, params)).flatMap(nodes);
+    const onJobs = all.filter((n) => n["Relation Name"] === "jobs");
+    const scans = onJobs.map((n) => [n["Node Type"], n["Index Name"]]);
+    expect(scans, `${label}: a group's chunk`).toContainEqual(["Index Scan", "jobs_flow_group"]);
+    expect(scans, `${label}: the ungrouped chunk`).toContainEqual(["Index Scan", "jobs_claim"]);
+    expect(
+      onJobs.filter((n) => n["Node Type"] !== "Index Scan"),
+      label,
+    ).toEqual([]);
+    // The only sort allowed is the final one over the fetched rows (by chunk and position), never over the table.
+    const sorts = all.filter((n) => n["Node Type"] === "Sort").flatMap((n) => n["Sort Key"] ?? []);
+    expect(
+      sorts.filter((k) => k !== "g.ord" && !k.endsWith(".pos")),
+      label,
+    ).toEqual([]);
+  };
+
+  it("walk jobs_flow_group and jobs_claim with no statistics", () => check("no statistics"));
+
+  it("and after ANALYZE", async () => {
+    await admin(`ANALYZE "${name}".jobs`);
+    await check("analyzed");
   });
 });

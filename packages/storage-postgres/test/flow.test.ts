@@ -1,0 +1,230 @@
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { ManualClock, transition, type Job, type JobLimit } from "@pyrexis/models";
+import { MemoryJobStore, type ClaimedJob, type FlowClaimOptions, type FlowClaimRequest, type FlowJobStore } from "@pyrexis/storage";
+import type { PostgresJobStore } from "../src/index.js";
+import { admin, dropSchemas, freshSchema, job, openStore } from "./helpers.js";
+
+// The flow capability beyond the conformance cases: the same seeded claims on PostgreSQL and on
+// the memory reference give the same picks (so chunked candidate reads, refetches and the
+// limits' state read up front change nothing), the migration's backfill of flow_group, corrupt
+// candidates, and flow claims racing plain claims.
+
+const T0 = 1_000_000;
+const LEASE_MS = 5_000;
+const opened: PostgresJobStore[] = [];
+
+async function open(schema: string, clock?: ManualClock): Promise<PostgresJobStore> {
+  const store = await openStore(schema, clock === undefined ? {} : { clock, random: () => 0.5 });
+  opened.push(store);
+  return store;
+}
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+});
+afterAll(dropSchemas);
+
+/** A small deterministic generator (mulberry32). */
+function rng(seed: number): { int(n: number): number; pick<T>(xs: readonly T[]): T } {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { int: (n) => Math.floor(next() * n), pick: (xs) => xs[Math.floor(next() * xs.length)]! };
+}
+
+function flowJob(id: string, extra: Parameters<typeof job>[1], group?: string, limits?: JobLimit[]): Job {
+  return { ...job(id, extra), ...(group === undefined ? {} : { group }), ...(limits === undefined ? {} : { limits }) };
+}
+
+const ids = (claimed: readonly ClaimedJob[]): string[] => claimed.map((c) => c.job.id);
+
+describe("claimFlow on PostgreSQL", () => {
+  for (const seed of [1, 2]) {
+    it(`makes the memory reference's picks, refusals and retry times over a seeded run (seed ${seed})`, async () => {
+      const r = rng(seed);
+      const clock = new ManualClock(T0);
+      const pg = await open(freshSchema("flowref"), clock);
+      const memory = new MemoryJobStore({ flow: true, clock, random: () => 0.5 });
+      const groups = [undefined, ...Array.from({ length: 25 }, (_, i) => `g${String(i).padStart(2, "0")}`)];
+      const jobs: Job[] = [];
+      for (let i = 0; i < 400; i++) {
+        const limits: JobLimit[] = [];
+        const kind = r.int(4);
+        if (kind === 1 || kind === 3) limits.push({ key: "api", units: 1 + r.int(6) });
+        if (kind === 2 || kind === 3) limits.push({ key: "gpu", units: 1 });
+        jobs.push(
+          flowJob(
+            `j${String(i).padStart(4, "0")}`,
+            {
+              priority: r.int(10),
+              runAt: r.int(5) === 0 ? T0 + r.int(20_000) : T0 - r.int(100_000),
+              mode: r.pick(["async", "thread"]),
+              handler: r.pick(["work", "work", "other"]),
+            },
+            r.pick(groups),
+            limits.length === 0 ? undefined : limits,
+          ),
+        );
+      }
+      await pg.commit({ insert: jobs });
+      await memory.commit({ insert: jobs });
+      const flow: FlowClaimOptions = {
+        limits: { api: { rate: { units: 20, perMs: 1_000 } }, gpu: { maxConcurrent: 4 } },
+        groupWeights: { g00: 3, g01: 2, g02: 0.5 },
+      };
+      const running = new Map<string, [ClaimedJob, ClaimedJob]>();
+      let total = 0;
+      let refused = 0;
+      let retries = 0;
+      for (let round = 0; round < 80; round++) {
+        const request: FlowClaimRequest = {
+          owner: "e",
+          limit: 1 + r.int(12),
+          leaseMs: LEASE_MS,
+          flow,
+          ...(r.int(5) === 0 ? { modes: ["async"] } : {}),
+          ...(r.int(6) === 0 ? { handlers: ["work"] } : {}),
+          ...(r.int(8) === 0 ? { ids: Array.from({ length: 30 }, () => r.pick(jobs).id) } : {}),
+        };
+        const a = await pg.claimFlow(request);
+        const b = await memory.claimFlow(request);
+        expect(ids(a.claimed), `round ${round}`).toEqual(ids(b.claimed));
+        expect(a.claimed.map((c) => c.job)).toEqual(b.claimed.map((c) => c.job));
+        expect(a.claimed.map((c) => c.lease)).toEqual(b.claimed.map((c) => c.lease));
+        expect([a.refused, a.retryAt], `round ${round}`).toEqual([b.refused, b.retryAt]);
+        total += a.claimed.length;
+        refused += a.refused;
+        if (a.retryAt !== undefined) retries++;
+        a.claimed.forEach((c, i) => running.set(c.job.id, [c, b.claimed[i]!]));
+        // End some running jobs (their slots come back), charge some admissions.
+        for (const [id, [x, y]] of [...running]) {
+          const roll = r.int(4);
+          if (roll === 0) {
+            running.delete(id);
+            for (const [store, c] of [
+              [pg, x],
+              [memory, y],
+            ] as const) {
+              await store.commit({ update: [{ job: transition(c.job, "completed", clock.now()), expectedVersion: c.lease.version }] });
+            }
+          } else if (roll === 1 && x.job.limits?.some((l) => l.key === "api") === true) {
+            const charge = { jobId: id, version: x.lease.version, key: "api", units: r.int(4) };
+            expect(await pg.chargeFlow(charge)).toBe(await memory.chargeFlow(charge));
+          }
+        }
+        clock.advance(1 + r.int(600));
+      }
+      // The run exercises admissions, refusals and retry times, not only the happy path.
+      expect(total).toBeGreaterThan(100);
+      expect(refused).toBeGreaterThan(10);
+      expect(retries).toBeGreaterThan(3);
+    });
+  }
+
+  it("reads a mode's groups past the first chunks: many groups, one pick at a time, in the fair order", async () => {
+    const clock = new ManualClock(T0);
+    const pg = await open(freshSchema("flowmany"), clock);
+    const memory = new MemoryJobStore({ flow: true, clock });
+    const jobs: Job[] = [];
+    for (let g = 0; g < 60; g++) for (let i = 0; i < 3; i++) jobs.push(flowJob(`g${g}-${i}`, { runAt: T0 - i }, `grp${g}`));
+    await pg.commit({ insert: jobs });
+    await memory.commit({ insert: jobs });
+    const flow: FlowClaimOptions = { limits: {}, groupWeights: { grp7: 4 } };
+    for (const limit of [1, 3, 50, 100, 2]) {
+      const request: FlowClaimRequest = { owner: "e", limit, leaseMs: LEASE_MS, flow };
+      expect(ids((await pg.claimFlow(request)).claimed)).toEqual(ids((await memory.claimFlow(request)).claimed));
+    }
+  });
+
+  it("pages through equal claim keys by id (the keyset's tie-break) across refills, grouped and not", async () => {
+    const clock = new ManualClock(T0);
+    const pg = await open(freshSchema("flowties"), clock);
+    const memory = new MemoryJobStore({ flow: true, clock });
+    const jobs: Job[] = [];
+    for (let i = 0; i < 150; i++) {
+      jobs.push(flowJob(`t-${i}`, { runAt: T0 }, i % 3 === 0 ? undefined : "tied", i % 2 === 0 ? [{ key: "api", units: 1 }] : undefined));
+    }
+    await pg.commit({ insert: jobs });
+    await memory.commit({ insert: jobs });
+    // Five api jobs per window: then api is held and the claim refuses the rest of them as it
+    // reads on, far past its first chunks.
+    const flow: FlowClaimOptions = { limits: { api: { rate: { units: 5, perMs: 1_000 } } } };
+    for (const limit of [7, 40, 120]) {
+      const request: FlowClaimRequest = { owner: "e", limit, leaseMs: LEASE_MS, flow };
+      const a = await pg.claimFlow(request);
+      const b = await memory.claimFlow(request);
+      expect(ids(a.claimed)).toEqual(ids(b.claimed));
+      expect([a.refused, a.retryAt]).toEqual([b.refused, b.retryAt]);
+      expect(new Set(ids(a.claimed)).size).toBe(a.claimed.length);
+      clock.advance(1_000);
+    }
+  });
+
+  it("a corrupt candidate is reported and left as it is; the others are claimed", async () => {
+    const clock = new ManualClock(T0);
+    const schema = freshSchema("flowcorrupt");
+    const pg = await open(schema, clock);
+    await pg.commit({ insert: [flowJob("bad", { priority: 9, runAt: T0 }, "a"), flowJob("good", { runAt: T0 }, "a")] });
+    await admin(`UPDATE "${schema}".jobs SET data = 'not json' WHERE id = 'bad'`);
+    const { claimed } = await pg.claimFlow({ owner: "e", limit: 5, leaseMs: LEASE_MS, flow: { limits: {} } });
+    expect(ids(claimed)).toEqual(["good"]);
+    expect(pg.corruptRecords.map((e) => e.jobId)).toEqual(["bad"]);
+    const [row] = await admin<{ status: string }>(`SELECT status FROM "${schema}".jobs WHERE id = 'bad'`);
+    expect(row?.status).toBe("pending");
+  });
+
+  it("flow claims racing plain claims on two handles never hand out one job twice", async () => {
+    const schema = freshSchema("flowrace");
+    const a = await open(schema);
+    const b = await open(schema);
+    const now = Date.now() - 1_000;
+    const jobs = Array.from({ length: 200 }, (_, i) => flowJob(`r${i}`, { runAt: now }, i % 3 === 0 ? undefined : `g${i % 7}`));
+    await a.commit({ insert: jobs });
+    const flow: FlowClaimOptions = { limits: {} };
+    const calls: Promise<ClaimedJob[]>[] = [];
+    for (let i = 0; i < 12; i++) {
+      const store: FlowJobStore = i % 2 === 0 ? a : b;
+      calls.push(
+        i % 3 === 0
+          ? store.claim({ owner: `p${i}`, limit: 15, leaseMs: 30_000 })
+          : store.claimFlow({ owner: `f${i}`, limit: 15, leaseMs: 30_000, flow }).then((r) => r.claimed),
+      );
+    }
+    const claimed = (await Promise.all(calls)).flat();
+    expect(new Set(ids(claimed)).size).toBe(claimed.length);
+    expect(claimed.length).toBe(12 * 15);
+  });
+});
+
+describe("migration 0006_flow", () => {
+  it("backfills flow_group from the records (skipping rows that are not JSON) and indexes only grouped claimable rows", async () => {
+    const schema = freshSchema("flowmig");
+    const store = await open(schema);
+    await store.commit({ insert: [flowJob("x", {}, "tenant-1"), flowJob("y", {}), flowJob("z", {}, "tenant-2")] });
+    await store.close();
+    // Back to the schema before 0006: its objects dropped, its bookkeeping row deleted.
+    const s = `"${schema}"`;
+    await admin(`ALTER TABLE ${s}.jobs DROP COLUMN flow_group`);
+    await admin(`DROP TABLE ${s}.flow_window, ${s}.flow_holds, ${s}.flow_tags, ${s}.flow_clock`);
+    await admin(`DROP FUNCTION ${s}.flow_due, ${s}.flow_due_ungrouped, ${s}.flow_groups`);
+    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name = '0006_flow'`);
+    await admin(`UPDATE ${s}.jobs SET data = '{"group": broken' WHERE id = 'z'`);
+    const again = await open(schema);
+    const rows = await admin<{ id: string; flow_group: string | null }>(`SELECT id, flow_group FROM ${s}.jobs ORDER BY id`);
+    expect(rows).toEqual([
+      { id: "x", flow_group: "tenant-1" },
+      { id: "y", flow_group: null },
+      { id: "z", flow_group: null },
+    ]);
+    const [index] = await admin<{ def: string }>(
+      `SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indexrelid = '${s}.jobs_flow_group'::regclass`,
+    );
+    expect(index?.def).toContain("flow_group IS NOT NULL");
+    expect(await again.countByStatus()).toMatchObject({ pending: 3 });
+  });
+});
