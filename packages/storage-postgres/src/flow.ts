@@ -120,10 +120,10 @@ export class PostgresFlow {
       .map((c) => `j.${c}`)
       .join(", ")}, j.aging_key, j.mode`;
     this.#lockKey = flowLockKey(schema);
-    // $1 rate keys, $2 their window starts, $3 concurrency keys, $4 now. Drops the window entries
+    // $1 rate keys, $2 their window starts, $3 concurrency keys. Drops the window entries
     // at or before each start (they never count again for this claimant) and the holds whose job
-    // left `running` under the admitting version; returns the other entries, and per key the
-    // holds that count now. The deletes and the reads touch disjoint rows, so one snapshot serves.
+    // left `running` under the admitting version (an expired lease holds until it is reclaimed);
+    // returns the other entries, and per key the holds that count now. The deletes and the reads touch disjoint rows, so one snapshot serves.
     this.#limitsState = `WITH k AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS k(key, since)),
       dw AS (DELETE FROM ${s}.flow_window w USING k WHERE w.key = k.key AND w.at <= k.since),
       dh AS (
@@ -134,7 +134,7 @@ export class PostgresFlow {
         FROM ${s}.flow_window w JOIN k ON w.key = k.key AND w.at > k.since
       UNION ALL
       SELECT h.key, NULL, NULL, count(*)::int FROM ${s}.flow_holds h
-        JOIN ${jobs} j ON j.id = h.job_id AND j.version = h.version AND j.status = 'running' AND j.lease_expires_at > $4::bigint
+        JOIN ${jobs} j ON j.id = h.job_id AND j.version = h.version AND j.status = 'running'
         WHERE h.key = ANY($3::text[]) GROUP BY h.key`;
     // $1 now, $2 handlers or NULL. The modes with due jobs, for a request that names none: a
     // scan of every claimable row (no index leads with the mode), so engines name their modes.
@@ -343,7 +343,6 @@ export class PostgresFlow {
       rateKeys,
       since,
       slotKeys,
-      now,
     ]);
     for (const row of rows) {
       if (row.running !== null) {
@@ -478,7 +477,15 @@ class BufferedReader implements FlowReader {
     return this.#source.clock;
   }
 
-  window(key: string, since: number): readonly FlowWindowEntry[] {
+  // The window's entries were read with the limits' state (one statement per claim); summing them
+  // here is O(entries) per claim, where SQLite keeps a running sum.
+  windowUnits(key: string, since: number): number {
+    let sum = 0;
+    for (const [at, units] of this.#windows.get(key) ?? []) if (at > since) sum += units;
+    return sum;
+  }
+
+  windowEntries(key: string, since: number): readonly FlowWindowEntry[] {
     return (this.#windows.get(key) ?? []).filter(([at]) => at > since);
   }
 
