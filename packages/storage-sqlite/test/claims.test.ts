@@ -11,6 +11,7 @@ import {
   LEASE_OWNERS_SQL,
   RECLAIM_SCAN_SQL,
 } from "../src/claims.js";
+import { FLOW_GROUP_SCAN_SQL, FLOW_GROUPS_SQL, FLOW_UNGROUPED_SCAN_SQL } from "../src/flow.js";
 import { SqliteJobStore, type SqliteJobStoreOptions } from "../src/index.js";
 import { tempDir, type TempDir } from "@pyrexis/test-utils";
 import { legacyStore, rejection } from "./helpers.js";
@@ -538,6 +539,30 @@ describe("query plans (a regression here makes claims scan the table)", () => {
     // By ids: primary-key lookups, then a sort of the few rows found.
     const byIds = plan(path, CLAIM_BY_IDS_SQL, { ids: '["j1"]', now: 1, modes: null, handlers: null, excluded: "[]", limit: 1 });
     expect(byIds).toMatch(/SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 \(id=\?\)/);
+  });
+
+  it("flow claims read each group (and the ungrouped jobs) from jobs_claim_group in claim order, with no sort", async () => {
+    const path = tmp.file("flow-plan.db");
+    const store = await openStore(path);
+    const jobs = Array.from({ length: 300 }, (_, i) =>
+      pending(`f${i}`, { mode: ["async", "thread"][i % 2], priority: i % 10, ...(i % 3 === 0 ? {} : { group: `g${i % 5}` }) }),
+    );
+    await store.commit({ insert: jobs });
+    const raw = new Database(path);
+    raw.exec("ANALYZE");
+    raw.close();
+    const params = { mode: "async", now: 1, handlers: null, excluded: "[]", first: 1, key: 0, id: "", limit: 10 };
+    for (const [what, sql, p] of [
+      ["a group", FLOW_GROUP_SCAN_SQL, { ...params, grp: "g1" }],
+      ["the ungrouped jobs", FLOW_UNGROUPED_SCAN_SQL, params],
+    ] as const) {
+      const flowPlan = plan(path, sql, p);
+      expect(flowPlan, what).toMatch(/SEARCH jobs USING INDEX jobs_claim_group \(mode=\? AND flow_group=\?\)/);
+      expect(flowPlan, what).not.toMatch(/TEMP B-TREE/);
+    }
+    const groupsPlan = plan(path, FLOW_GROUPS_SQL, { mode: "async" });
+    expect(groupsPlan).toMatch(/SEARCH jobs USING INDEX jobs_claim_group \(mode=\? AND flow_group>\?\)/);
+    expect(groupsPlan).not.toMatch(/SCAN jobs(?! USING)/);
   });
 });
 
