@@ -42,6 +42,7 @@ interface Spec {
   runAt?: number;
   maxAttempts?: number;
   createdAt?: number;
+  group?: string;
 }
 
 /** A pending job created at `createdAt` (default 1000), due at `runAt` (default createdAt). */
@@ -54,6 +55,7 @@ function pending(id: string, spec: Spec = {}): Job {
       priority: spec.priority,
       maxAttempts: spec.maxAttempts,
       runAt: spec.runAt,
+      group: spec.group,
       backoff: { baseMs: 1_000, maxMs: 60_000, jitter: 0 },
     }),
     spec.createdAt ?? 1_000,
