@@ -2,9 +2,11 @@
 // (SQLite here, and a MemoryJobStore created with `flow: true`), their state lives in the store
 // and changes inside the claim, so they hold for every engine on it together.
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import pg from "pg";
 import type { Job } from "@pyrexis/models";
 import { MemoryJobStore, type JobStore } from "@pyrexis/storage";
+import { PostgresJobStore } from "@pyrexis/storage-postgres";
 import { SqliteJobStore } from "@pyrexis/storage-sqlite";
 import type { Engine, EngineOptions, HandlerMap } from "../src/index.js";
 import { engineWith, tempDir, until } from "./helpers.js";
@@ -13,6 +15,25 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+// PostgreSQL: this file's own schema, one per test (the flow state must start empty), dropped at the end.
+const pgBase = process.env.PYREXIS_PG_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const pgSchemas: string[] = [];
+afterAll(async () => {
+  const client = new pg.Client({ connectionString: pgBase });
+  await client.connect();
+  for (const schema of pgSchemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+});
+
+async function postgresPair(): Promise<[JobStore, JobStore]> {
+  const schema = `pyx_flow_${Math.random().toString(36).slice(2, 10)}`;
+  pgSchemas.push(schema);
+  const url = new URL(pgBase);
+  url.searchParams.set("schema", schema);
+  const first = await PostgresJobStore.open({ connectionString: url.toString() });
+  return [first, await PostgresJobStore.open({ connectionString: url.toString() })];
+}
 
 async function sqlitePair(): Promise<[JobStore, JobStore]> {
   const { dir, cleanup } = tempDir();
@@ -43,6 +64,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe.each([
   ["SQLite, two handles on one file", sqlitePair],
+  ["PostgreSQL, two stores on one schema", postgresPair],
   [
     "MemoryJobStore({ flow: true }) shared by two engines",
     async (): Promise<[JobStore, JobStore]> => {
