@@ -76,7 +76,7 @@ export class SqliteFlow {
   readonly #groups: SqliteStatementLike;
   readonly #groupScan: SqliteStatementLike;
   readonly #ungroupedScan: SqliteStatementLike;
-  readonly #tag: SqliteStatementLike;
+  readonly #tags: SqliteStatementLike;
   readonly #clock: SqliteStatementLike;
   readonly #prunedUnits: SqliteStatementLike;
   readonly #pruneWindow: SqliteStatementLike;
@@ -99,7 +99,7 @@ export class SqliteFlow {
     this.#groups = db.prepare(FLOW_GROUPS_SQL);
     this.#groupScan = db.prepare(FLOW_GROUP_SCAN_SQL);
     this.#ungroupedScan = db.prepare(FLOW_UNGROUPED_SCAN_SQL);
-    this.#tag = db.prepare("SELECT finish, stamp FROM flow_groups WHERE mode = ? AND grp = ?");
+    this.#tags = db.prepare("SELECT grp, finish, stamp FROM flow_groups WHERE mode = ? AND grp IN (SELECT value FROM json_each(?))");
     this.#clock = db.prepare("SELECT virtual, stamp FROM flow_modes WHERE mode = ?");
     // Pruning reads only the entries that just left the window (a range of the key's index).
     this.#prunedUnits = db.prepare(
@@ -139,6 +139,8 @@ export class SqliteFlow {
   /** A reader for one mode of a flow claim (inside its transaction). */
   reader(scope: FlowScope): FlowReader {
     const cursors = new Map<string, Cursor>();
+    let tags: Map<string, FlowGroupTag> | undefined;
+    let names: string[] | undefined;
     const given = scope.rows === undefined ? undefined : this.#byGroup(scope);
     const firstChunk = Math.max(1, Math.min(CHUNK, scope.want));
     const fetch = (group: string, cursor: Cursor): void => {
@@ -182,9 +184,21 @@ export class SqliteFlow {
       }
     };
     return {
-      groups: () => (given !== undefined ? given.keys() : this.#groupNames(scope.mode)),
+      groups: () => {
+        names = given !== undefined ? [...given.keys()] : this.#groupNames(scope.mode);
+        return names;
+      },
       next,
-      tag: (group) => this.#tag.get(scope.mode, group) as FlowGroupTag | undefined,
+      // One read of the tags of the claim's groups (the planner asks for each of them in turn).
+      tag: (group) => {
+        tags ??= new Map(
+          (this.#tags.all(scope.mode, JSON.stringify(names ?? [group])) as { grp: string; finish: number; stamp: number }[]).map((r) => [
+            r.grp,
+            { finish: r.finish, stamp: r.stamp },
+          ]),
+        );
+        return tags.get(group);
+      },
       clock: () => (this.#clock.get(scope.mode) as FlowModeClock | undefined) ?? { virtual: 0, stamp: 0 },
       windowUnits: (key, since) => {
         const pruned = Number((this.#prunedUnits.get(key, since) as { n: number }).n);
