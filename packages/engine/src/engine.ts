@@ -81,7 +81,7 @@ import { EngineSchedules, type ScheduleInfo, type ScheduleOptions } from "./sche
 import type { EngineTracing } from "./tracing-hooks.js";
 import { FlowGate, type Permit } from "./flow-control/flow-gate.js";
 import type { LimitSettings } from "./flow-control/limits.js";
-import { StorePermit, type AttemptPermit } from "./flow-control/store-permit.js";
+import { creditInStore, StorePermit, type AttemptPermit, type StorePermitHost } from "./flow-control/store-permit.js";
 import { parseSpecAt, SpecChecker } from "./spec-checks.js";
 
 /** The limits and group weights every flow claim of this engine applies. */
@@ -190,8 +190,8 @@ export class Engine {
   readonly #resolvedLimits: ReadonlyMap<string, LimitSettings>;
   /** Set when the store keeps the limits and group shares (flow claims): the gate stays empty. */
   #storeFlow: { readonly store: FlowJobStore; readonly limits: ReadonlyMap<string, LimitSettings> } | undefined;
-  /** Limit keys jobs named that this engine does not define, warned about once each (flow claims). */
-  readonly #unknownLimitsWarned = new Set<string>();
+  /** What store permits need (flow claims). */
+  #storePermitHost: StorePermitHost | undefined;
   /** Batching handlers (async mode): their started attempts wait here for a call. */
   readonly #batchers: ReadonlyMap<string, BatchDispatcher> | undefined;
   /** With claims: claimed jobs waiting for a slot, per mode, in claim order. */
@@ -279,7 +279,15 @@ export class Engine {
       // through the store's flow state: they then hold across every engine on the store.
       const flow = resolved.limits.size > 0 || Object.keys(resolved.groupWeights).length > 0 ? flowClaimOptions(resolved) : undefined;
       this.#source = new ClaimSource(store, this.#claimHost, this.#clock, this.#claimSettings, flow);
-      if (this.#source.flowClaims) this.#storeFlow = { store: store as FlowJobStore, limits: resolved.limits };
+      if (this.#source.flowClaims) {
+        this.#storeFlow = { store: store as FlowJobStore, limits: resolved.limits };
+        this.#storePermitHost = {
+          store: store as FlowJobStore,
+          limits: resolved.limits,
+          badCharge: (jobId, message) => this.#reportError(new ValidationError(message), `ctx.charge of job ${jobId}`),
+          error: (error, context) => this.#reportError(error, context),
+        };
+      }
     } else {
       if (storesWithoutClaimsInUse.has(store)) {
         throw new IncompatibleStoreError(
@@ -723,7 +731,7 @@ export class Engine {
     const back = transition(job, "retrying", now, { attempts: Math.max(0, job.attempts - 1), runAt: now });
     const version = active.leaseVersion;
     this.#active.delete(job.id);
-    if (version !== undefined) this.#storePermit(job, version)?.creditAll();
+    if (version !== undefined && this.#storePermitHost !== undefined) creditInStore(this.#storePermitHost, job, version);
     this.#committer
       .update(back, job.version)
       .catch(() => {}) // already reported through onError/onRejected
@@ -953,27 +961,11 @@ export class Engine {
     );
   }
 
-  /** Flow claims: the permit of a store-admitted job that uses this engine's limits (warning once per limit it does not define). */
+  /** Flow claims: the permit of a store-admitted job that names limits (the gate records it for this engine's metrics). */
   #storePermit(job: Job, leaseVersion: number): StorePermit | undefined {
-    const flow = this.#storeFlow;
-    const limits = job.limits;
-    if (flow === undefined || limits === undefined) return undefined;
-    for (const { key } of limits) {
-      if (flow.limits.has(key) || this.#unknownLimitsWarned.has(key)) continue;
-      this.#unknownLimitsWarned.add(key);
-      this.#warnUnknownLimit(key, job.id);
-    }
-    if (!StorePermit.wants(job, flow.limits)) return undefined;
-    return new StorePermit(
-      {
-        store: flow.store,
-        limits: flow.limits,
-        badCharge: (jobId, message) => this.#reportError(new ValidationError(message), `ctx.charge of job ${jobId}`),
-        error: (error, context) => this.#reportError(error, context),
-      },
-      job,
-      leaseVersion,
-    );
+    const host = this.#storePermitHost;
+    if (host === undefined || job.limits === undefined || job.limits.length === 0) return undefined;
+    return new StorePermit(host, this.#gate.record(job), job, leaseVersion);
   }
 
   /** Starts up to `free` jobs of `mode` from the gate, as far as their limits allow; returns how many. */

@@ -355,6 +355,14 @@ export class FlowGate<S extends GateSubject = GateSubject> {
     return this.#takeFor(subject.job, now);
   }
 
+  /**
+   * A permit recorded without checks, for a job the store admitted (flow claims): it keeps this
+   * engine's limit metrics and refuses a job over a limit's capacity here, as {@link tryTake} does.
+   */
+  record(job: Job): Permit {
+    return this.#takeFor(job, this.#clock.now());
+  }
+
   #hold(key: string, pass: number): void {
     const limit = this.#limits.get(key);
     if (limit !== undefined) limit.heldInPass = pass;
