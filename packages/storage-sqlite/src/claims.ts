@@ -30,6 +30,7 @@ import {
   type CheckedFlowClaim,
 } from "@pyrexis/storage/kit";
 import { SqliteFlow } from "./flow.js";
+import { SCAN_COLUMNS, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 // The status terms are literals, not parameters: SQLite uses a partial index only when the
@@ -39,7 +40,6 @@ import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } f
 // index that migration 0008 dropped), and a query that can no longer use its index then fails
 // to prepare instead of silently scanning.
 const CLAIMABLE = "status IN ('pending', 'retrying')";
-const SCAN_COLUMNS = "id, status, version, created_at, aging_key, mode, handler, data";
 
 /**
  * Due jobs of one mode in claim order, skipping ids this instance knows are corrupt.
@@ -104,18 +104,6 @@ export const RECLAIM_WRITE_SQL: string =
 /** Owners holding a lease now (expired or not). Uses index `jobs_lease`. */
 export const LEASE_OWNERS_SQL: string =
   "SELECT DISTINCT lease_owner AS owner FROM jobs INDEXED BY jobs_lease WHERE status = 'running' AND lease_owner IS NOT NULL";
-
-/** A row a claim scan reads. */
-interface ScanRow {
-  id: string;
-  status: string;
-  version: number;
-  created_at: number;
-  aging_key: number;
-  mode: unknown;
-  handler: unknown;
-  data: unknown;
-}
 
 /** What the claims need from their store: its connection, its clock, how it reads and reports rows. */
 export interface SqliteClaimsContext {

@@ -4,10 +4,10 @@
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
 import type { Job } from "@pyrexis/models";
 import type { FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "@pyrexis/storage/kit";
+import { SCAN_COLUMNS, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 const CLAIMABLE = "status IN ('pending', 'retrying')";
-const SCAN_COLUMNS = "id, status, version, created_at, aging_key, mode, handler, data";
 /** Most candidates read per query of one group (fewer for a small claim: each row carries its record). */
 const CHUNK = 32;
 
@@ -35,24 +35,12 @@ export const FLOW_GROUPS_SQL: string =
   ` AND mode = @mode AND flow_group > g.grp) FROM g WHERE g.grp IS NOT NULL` +
   `) SELECT grp FROM g WHERE grp IS NOT NULL`;
 
-/** A row the candidate scans read (as the claim scan's). */
-export interface FlowScanRow {
-  id: string;
-  status: string;
-  version: number;
-  created_at: number;
-  aging_key: number;
-  mode: unknown;
-  handler: unknown;
-  data: unknown;
-}
-
 /** Where one group's candidates come from. */
 interface Cursor {
-  rows: FlowScanRow[];
+  rows: ScanRow[];
   at: number;
   done: boolean;
-  last: FlowScanRow | undefined;
+  last: ScanRow | undefined;
 }
 
 /** One flow claim's reading of one mode: the candidate filters and how a row becomes a job. */
@@ -66,9 +54,9 @@ export interface FlowScope {
   /** Ids of corrupt rows to skip, a JSON array. */
   readonly excluded: () => string;
   /** Given instead of scans for a claim by ids: the due rows of the mode among them. */
-  readonly rows?: readonly FlowScanRow[] | undefined;
+  readonly rows?: readonly ScanRow[] | undefined;
   /** Parses a row; `undefined` for a corrupt one (reported and excluded by the caller). */
-  readonly read: (row: FlowScanRow) => Job | undefined;
+  readonly read: (row: ScanRow) => Job | undefined;
 }
 
 /** The flow tables' statements, prepared once per connection. */
@@ -156,7 +144,7 @@ export class SqliteFlow {
         id: last?.id ?? "",
         limit,
       };
-      cursor.rows = (group === "" ? this.#ungroupedScan.all(params) : this.#groupScan.all({ ...params, grp: group })) as FlowScanRow[];
+      cursor.rows = (group === "" ? this.#ungroupedScan.all(params) : this.#groupScan.all({ ...params, grp: group })) as ScanRow[];
       cursor.at = 0;
       cursor.done = cursor.rows.length < limit;
     };
@@ -177,7 +165,7 @@ export class SqliteFlow {
           fetch(group, cursor);
           continue;
         }
-        const row = cursor.rows[cursor.at++] as FlowScanRow;
+        const row = cursor.rows[cursor.at++] as ScanRow;
         cursor.last = row;
         const job = scope.read(row);
         if (job !== undefined) return job;
