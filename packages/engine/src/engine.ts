@@ -189,8 +189,6 @@ export class Engine {
   /** The checked `limits` option. */
   readonly #resolvedLimits: ReadonlyMap<string, LimitSettings>;
   /** Set when the store keeps the limits and group shares (flow claims): the gate stays empty. */
-  #storeFlow: { readonly store: FlowJobStore; readonly limits: ReadonlyMap<string, LimitSettings> } | undefined;
-  /** What store permits need (flow claims). */
   #storePermitHost: StorePermitHost | undefined;
   /** Batching handlers (async mode): their started attempts wait here for a call. */
   readonly #batchers: ReadonlyMap<string, BatchDispatcher> | undefined;
@@ -280,7 +278,6 @@ export class Engine {
       const flow = resolved.limits.size > 0 || Object.keys(resolved.groupWeights).length > 0 ? flowClaimOptions(resolved) : undefined;
       this.#source = new ClaimSource(store, this.#claimHost, this.#clock, this.#claimSettings, flow);
       if (this.#source.flowClaims) {
-        this.#storeFlow = { store: store as FlowJobStore, limits: resolved.limits };
         this.#storePermitHost = {
           store: store as FlowJobStore,
           limits: resolved.limits,
@@ -951,7 +948,7 @@ export class Engine {
 
   /** True when `job` waits in the local flow gate: it uses limits or names a group, and the store does not keep them. */
   #gated(job: Job): boolean {
-    return this.#storeFlow === undefined && FlowGate.wants(job);
+    return this.#storePermitHost === undefined && FlowGate.wants(job);
   }
 
   #warnUnknownLimit(key: string, jobId: string): void {
@@ -1059,7 +1056,7 @@ export class Engine {
       this.#checkDrained();
       return undefined;
     }
-    if (claimed && this.#storeFlow !== undefined) permit ??= this.#storePermit(active.job, active.leaseVersion as number);
+    if (claimed && this.#storePermitHost !== undefined) permit ??= this.#storePermit(active.job, active.leaseVersion as number);
     const now = this.#clock.now();
     const previous = active.job;
     const job = claimed ? previous : startAttempt(previous, now);

@@ -302,18 +302,20 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     this.#changes++;
     const expiresAt = now + leaseMs;
     const out: ClaimedJob[] = new Array<ClaimedJob>(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i] as StoredRecord;
-      const previous = record.job;
-      const job = deepFreeze(claimedRecord(previous, now));
-      this.#counts[previous.status]--;
-      this.#counts.running++;
-      record.job = job;
-      record.lease = { owner, expiresAt };
-      this.#running.add(record);
-      out[i] = { job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) };
-    }
+    for (let i = 0; i < records.length; i++) out[i] = this.#take(records[i] as StoredRecord, owner, expiresAt, now);
     return out;
+  }
+
+  /** Writes a claimable record `running` under a lease (a claim's write, plain or flow). */
+  #take(record: StoredRecord, owner: string, expiresAt: number, now: number): ClaimedJob {
+    const previous = record.job;
+    const job = deepFreeze(claimedRecord(previous, now));
+    this.#counts[previous.status]--;
+    this.#counts.running++;
+    record.job = job;
+    record.lease = { owner, expiresAt };
+    this.#running.add(record);
+    return { job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) };
   }
 
   /** `FlowMethods.claimFlow` (with `flow: true`): per mode, the kit's plan over the due jobs, then the claimed records. */
@@ -344,16 +346,10 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
       refused += plan.refused;
       if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Infinity, plan.retryAt);
       const versions: number[] = [];
-      for (const { job: previous } of plan.picks) {
-        const record = this.#records.get(previous.id) as StoredRecord;
-        const job = deepFreeze(claimedRecord(previous, now));
-        this.#counts[previous.status]--;
-        this.#counts.running++;
-        record.job = job;
-        record.lease = { owner, expiresAt };
-        this.#running.add(record);
-        versions.push(job.version);
-        claimed.push({ job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) });
+      for (const { job } of plan.picks) {
+        const taken = this.#take(this.#records.get(job.id) as StoredRecord, owner, expiresAt, now);
+        versions.push(taken.job.version);
+        claimed.push(taken);
       }
       flow.apply(mode, plan, versions, now);
     }
