@@ -30,7 +30,7 @@ import {
   type CheckedFlowClaim,
 } from "@pyrexis/storage/kit";
 import { SqliteFlow } from "./flow.js";
-import { SCAN_COLUMNS, type ScanRow } from "./scan-row.js";
+import { filterKey, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 // The status terms are literals, not parameters: SQLite uses a partial index only when the
@@ -42,18 +42,17 @@ import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } f
 const CLAIMABLE = "status IN ('pending', 'retrying')";
 
 /**
- * Due jobs of one mode in claim order, skipping ids this instance knows are corrupt.
- * Parameters: mode, now, excluded ids (JSON array), limit. Uses index `jobs_claim`.
+ * Due jobs of one mode in claim order, with the filters asked for. Named parameters: mode, now,
+ * handlers and excluded (JSON arrays, when filtered by), limit. Uses index `jobs_claim`.
  */
-export const CLAIM_SCAN_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode = ? AND run_at <= ?` +
-  ` AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY aging_key DESC, id LIMIT ?`;
-
-/** {@link CLAIM_SCAN_SQL} with a handler filter. Parameters: mode, now, handlers (JSON array), excluded ids, limit. */
-export const CLAIM_SCAN_HANDLERS_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode = ? AND run_at <= ?` +
-  ` AND handler IN (SELECT value FROM json_each(?))` +
-  ` AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY aging_key DESC, id LIMIT ?`;
+export function claimScanSql(filters: ScanFilters): string {
+  return (
+    `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode = @mode AND run_at <= @now` +
+    (filters.handlers ? " AND handler IN (SELECT value FROM json_each(@handlers))" : "") +
+    (filters.excluded ? " AND id NOT IN (SELECT value FROM json_each(@excluded))" : "") +
+    " ORDER BY aging_key DESC, id LIMIT @limit"
+  );
+}
 
 /**
  * Due jobs among named ids (`ClaimRequest.ids`), in claim order: one primary-key lookup per id,
@@ -145,8 +144,8 @@ function compareRows(a: ScanRow, b: ScanRow): number {
  */
 export class SqliteClaims {
   readonly #ctx: SqliteClaimsContext;
-  readonly #scan: SqliteStatementLike;
-  readonly #scanHandlers: SqliteStatementLike;
+  /** The claim scan per filter set ({@link filterKey}), prepared when first needed. */
+  readonly #scans: (SqliteStatementLike | undefined)[] = [];
   readonly #byIds: SqliteStatementLike;
   readonly #modes: SqliteStatementLike;
   readonly #write: SqliteStatementLike;
@@ -179,8 +178,6 @@ export class SqliteClaims {
   constructor(ctx: SqliteClaimsContext) {
     this.#ctx = ctx;
     const db = ctx.db;
-    this.#scan = db.prepare(CLAIM_SCAN_SQL);
-    this.#scanHandlers = db.prepare(CLAIM_SCAN_HANDLERS_SQL);
     this.#byIds = db.prepare(CLAIM_BY_IDS_SQL);
     this.#modes = db.prepare(CLAIMABLE_MODES_SQL);
     this.#write = db.prepare(CLAIM_WRITE_SQL);
@@ -344,12 +341,13 @@ export class SqliteClaims {
   /** Up to `want` due rows of the modes, merged in claim order. */
   #scanModes(modes: readonly string[], handlersJson: string | undefined, now: number, want: number): ScanRow[] {
     const rows: ScanRow[] = [];
+    const filters = { handlers: handlersJson !== undefined, excluded: this.#excluded.size > 0 };
+    const key = filterKey(filters);
+    const scan = (this.#scans[key] ??= this.#ctx.db.prepare(claimScanSql(filters)));
+    const params = { mode: "", now, handlers: handlersJson, excluded: this.#excludedJson, limit: want };
     for (const mode of modes) {
-      const got = (
-        handlersJson === undefined
-          ? this.#scan.all(mode, now, this.#excludedJson, want)
-          : this.#scanHandlers.all(mode, now, handlersJson, this.#excludedJson, want)
-      ) as ScanRow[];
+      params.mode = mode;
+      const got = scan.all(params) as ScanRow[];
       for (const row of got) rows.push(row);
     }
     if (modes.length > 1) rows.sort(compareRows);
@@ -422,6 +420,7 @@ export class SqliteClaims {
         return undefined;
       }
     };
+    const weight = (group: string): number => request.weightMap.get(group) ?? 1;
     for (const mode of modes) {
       const want = request.limit - claimed.length;
       if (want === 0) break;
@@ -436,7 +435,7 @@ export class SqliteClaims {
               excluded: this.#excludedJson,
               limit: request.ids.length,
             }) as ScanRow[]);
-      const reader = this.#flow.reader({ mode, now, want, handlers, excluded: () => this.#excludedJson, rows, read });
+      const reader = this.#flow.reader({ mode, now, want, weight, handlers, excluded: () => this.#excludedJson, rows, read });
       const plan = planFlowClaim(reader, request, want, now);
       refused += plan.refused;
       if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, plan.retryAt);

@@ -4,28 +4,31 @@
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
 import type { Job } from "@pyrexis/models";
 import type { FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "@pyrexis/storage/kit";
-import { SCAN_COLUMNS, type ScanRow } from "./scan-row.js";
+import { filterKey, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 const CLAIMABLE = "status IN ('pending', 'retrying')";
-/** Most candidates read per query of one group (fewer for a small claim: each row carries its record). */
+/** Most candidates read per query of one group (fewer for a group's first read: each row carries its record). */
 const CHUNK = 32;
+/** Rows a group's first read takes beyond its share of the claim. */
+const SHARE_SLACK = 2;
 
-/** Due candidates of one group after a keyset position, in claim order. Named parameters. */
-const CONTINUE = "(@first = 1 OR aging_key < @key OR (aging_key = @key AND id > @id))";
-const FILTERS =
-  "run_at <= @now AND (@handlers IS NULL OR handler IN (SELECT value FROM json_each(@handlers)))" +
-  " AND id NOT IN (SELECT value FROM json_each(@excluded))";
-
-/** Candidates of one group: index `jobs_claim_group`. */
-export const FLOW_GROUP_SCAN_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE}` +
-  ` AND mode = @mode AND flow_group = @grp AND ${FILTERS} AND ${CONTINUE} ORDER BY aging_key DESC, id LIMIT @limit`;
-
-/** Candidates without a group: index `jobs_claim_group`, its `NULL` group. */
-export const FLOW_UNGROUPED_SCAN_SQL: string =
-  `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE} AND mode = @mode AND flow_group IS NULL` +
-  ` AND ${FILTERS} AND ${CONTINUE} ORDER BY aging_key DESC, id LIMIT @limit`;
+/**
+ * Due candidates of one group (`@grp`; the jobs without a group when `grouped` is false) in claim
+ * order, with the filters asked for, after the keyset position `@key`, `@id` when `after`. Named
+ * parameters. Index `jobs_claim_group`.
+ */
+export function flowScanSql(grouped: boolean, filters: ScanFilters, after: boolean): string {
+  return (
+    `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE} AND mode = @mode` +
+    (grouped ? " AND flow_group = @grp" : " AND flow_group IS NULL") +
+    " AND run_at <= @now" +
+    (filters.handlers ? " AND handler IN (SELECT value FROM json_each(@handlers))" : "") +
+    (filters.excluded ? " AND id NOT IN (SELECT value FROM json_each(@excluded))" : "") +
+    (after ? " AND (aging_key < @key OR (aging_key = @key AND id > @id))" : "") +
+    " ORDER BY aging_key DESC, id LIMIT @limit"
+  );
+}
 
 /** The groups of a mode with claimable jobs: a skip scan of `jobs_claim_group` (one seek per group). */
 export const FLOW_GROUPS_SQL: string =
@@ -34,6 +37,9 @@ export const FLOW_GROUPS_SQL: string =
   ` UNION ALL SELECT (SELECT min(flow_group) FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE} AND flow_group IS NOT NULL` +
   ` AND mode = @mode AND flow_group > g.grp) FROM g WHERE g.grp IS NOT NULL` +
   `) SELECT grp FROM g WHERE grp IS NOT NULL`;
+
+/** Whether a mode has claimable jobs without a group (due or not): one seek of `jobs_claim_group`. */
+export const FLOW_HAS_UNGROUPED_SQL: string = `SELECT 1 AS one FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE} AND mode = ? AND flow_group IS NULL LIMIT 1`;
 
 /** Where one group's candidates come from. */
 interface Cursor {
@@ -47,8 +53,10 @@ interface Cursor {
 export interface FlowScope {
   readonly mode: string;
   readonly now: number;
-  /** How many jobs the claim may take: a group's first read is no larger. */
+  /** How many jobs the claim may take: a group's first read is about its share of them. */
   readonly want: number;
+  /** A group's dispatch weight (the claim's `groupWeights`; 1 when not named), for its share of `want`. */
+  readonly weight: (group: string) => number;
   /** `ClaimRequest.handlers` as a JSON array, or `null`. */
   readonly handlers: string | null;
   /** Ids of corrupt rows to skip, a JSON array. */
@@ -62,8 +70,10 @@ export interface FlowScope {
 /** The flow tables' statements, prepared once per connection. */
 export class SqliteFlow {
   readonly #groups: SqliteStatementLike;
-  readonly #groupScan: SqliteStatementLike;
-  readonly #ungroupedScan: SqliteStatementLike;
+  readonly #db: SqliteDatabaseLike;
+  /** Candidate scans by {@link scanSlot}, prepared when first needed. */
+  readonly #scans: (SqliteStatementLike | undefined)[] = [];
+  readonly #hasUngrouped: SqliteStatementLike;
   readonly #tags: SqliteStatementLike;
   readonly #clock: SqliteStatementLike;
   readonly #prunedUnits: SqliteStatementLike;
@@ -85,8 +95,8 @@ export class SqliteFlow {
 
   constructor(db: SqliteDatabaseLike) {
     this.#groups = db.prepare(FLOW_GROUPS_SQL);
-    this.#groupScan = db.prepare(FLOW_GROUP_SCAN_SQL);
-    this.#ungroupedScan = db.prepare(FLOW_UNGROUPED_SCAN_SQL);
+    this.#db = db;
+    this.#hasUngrouped = db.prepare(FLOW_HAS_UNGROUPED_SQL);
     this.#tags = db.prepare("SELECT grp, finish, stamp FROM flow_groups WHERE mode = ? AND grp IN (SELECT value FROM json_each(?))");
     this.#clock = db.prepare("SELECT virtual, stamp FROM flow_modes WHERE mode = ?");
     // Pruning reads only the entries that just left the window (a range of the key's index).
@@ -130,21 +140,31 @@ export class SqliteFlow {
     let tags: Map<string, FlowGroupTag> | undefined;
     let names: string[] | undefined;
     const given = scope.rows === undefined ? undefined : this.#byGroup(scope);
-    const firstChunk = Math.max(1, Math.min(CHUNK, scope.want));
+    // A group's first read is its weighted share of the claim plus a little: a full chunk for
+    // every group read about as many rows again as the claim took (each with its record), and
+    // the next claim reads them again. A group that gets more than its share (others ran dry,
+    // or its tag was behind) reads on in chunks.
+    let totalWeight = 0;
+    const firstChunk = (group: string): number => {
+      if (totalWeight === 0) for (const name of names ?? [group]) totalWeight += scope.weight(name);
+      return Math.max(1, Math.min(CHUNK, scope.want, Math.ceil((scope.want * scope.weight(group)) / totalWeight) + SHARE_SLACK));
+    };
     const fetch = (group: string, cursor: Cursor): void => {
       const last = cursor.last;
-      const limit = last === undefined ? firstChunk : CHUNK;
+      const limit = last === undefined ? firstChunk(group) : CHUNK;
+      const excluded = scope.excluded();
+      const scan = this.#scan(group !== "", { handlers: scope.handlers !== null, excluded: excluded !== "[]" }, last !== undefined);
       const params = {
         mode: scope.mode,
+        grp: group,
         now: scope.now,
         handlers: scope.handlers,
-        excluded: scope.excluded(),
-        first: last === undefined ? 1 : 0,
+        excluded,
         key: last?.aging_key ?? 0,
         id: last?.id ?? "",
         limit,
       };
-      cursor.rows = (group === "" ? this.#ungroupedScan.all(params) : this.#groupScan.all({ ...params, grp: group })) as ScanRow[];
+      cursor.rows = scan.all(params) as ScanRow[];
       cursor.at = 0;
       cursor.done = cursor.rows.length < limit;
     };
@@ -239,9 +259,14 @@ export class SqliteFlow {
     }
   }
 
+  #scan(grouped: boolean, filters: ScanFilters, after: boolean): SqliteStatementLike {
+    const slot = filterKey(filters) * 4 + (grouped ? 2 : 0) + (after ? 1 : 0);
+    return (this.#scans[slot] ??= this.#db.prepare(flowScanSql(grouped, filters, after)));
+  }
+
   #groupNames(mode: string): string[] {
     const names = (this.#groups.all({ mode }) as { grp: string }[]).map((r) => r.grp);
-    names.push(""); // jobs without a group: dropped by the planner when there are none
+    if (this.#hasUngrouped.get(mode) !== undefined) names.push(""); // jobs without a group
     return names;
   }
 

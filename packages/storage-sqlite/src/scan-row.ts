@@ -15,3 +15,24 @@ export interface ScanRow {
   handler: unknown;
   data: unknown;
 }
+
+/** Which optional filters a claim scan has: each costs its statement a subquery, so it is left out when unused. */
+export interface ScanFilters {
+  /** Only the handlers of a JSON array (`@handlers`). */
+  readonly handlers: boolean;
+  /** Skipping the ids of a JSON array (`@excluded`: corrupt rows this instance found). */
+  readonly excluded: boolean;
+}
+
+/** Every filter combination of a claim scan's filters, as `filterKey` numbers them. */
+export const SCAN_FILTER_SETS: readonly ScanFilters[] = [
+  { handlers: false, excluded: false },
+  { handlers: true, excluded: false },
+  { handlers: false, excluded: true },
+  { handlers: true, excluded: true },
+];
+
+/** The index of `filters` in {@link SCAN_FILTER_SETS}. */
+export function filterKey(filters: ScanFilters): number {
+  return (filters.handlers ? 1 : 0) + (filters.excluded ? 2 : 0);
+}

@@ -3,15 +3,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { backoffDelay, createJob, createResult, ManualClock, parseJobSpec, seededRandom, transition, type Job } from "@pyrexis/models";
 import { MemoryJobStore, type ClaimRequest } from "@pyrexis/storage";
 import { releasedRecord } from "@pyrexis/storage/kit";
-import {
-  CLAIM_BY_IDS_SQL,
-  CLAIM_SCAN_HANDLERS_SQL,
-  CLAIM_SCAN_SQL,
-  CLAIMABLE_MODES_SQL,
-  LEASE_OWNERS_SQL,
-  RECLAIM_SCAN_SQL,
-} from "../src/claims.js";
-import { FLOW_GROUP_SCAN_SQL, FLOW_GROUPS_SQL, FLOW_UNGROUPED_SCAN_SQL } from "../src/flow.js";
+import { CLAIM_BY_IDS_SQL, claimScanSql, CLAIMABLE_MODES_SQL, LEASE_OWNERS_SQL, RECLAIM_SCAN_SQL } from "../src/claims.js";
+import { FLOW_GROUPS_SQL, FLOW_HAS_UNGROUPED_SQL, flowScanSql } from "../src/flow.js";
+import { SCAN_FILTER_SETS } from "../src/scan-row.js";
 import { SqliteJobStore, type SqliteJobStoreOptions } from "../src/index.js";
 import { tempDir, type TempDir } from "@pyrexis/test-utils";
 import { legacyStore, rejection } from "./helpers.js";
@@ -525,12 +519,12 @@ describe("query plans (a regression here makes claims scan the table)", () => {
     raw.exec("ANALYZE");
     raw.close();
 
-    const claimPlan = plan(path, CLAIM_SCAN_SQL, "async", 1, "[]", 10);
-    expect(claimPlan).toMatch(/SEARCH jobs USING INDEX jobs_claim \(mode=\?\)/);
-    expect(claimPlan).not.toMatch(/TEMP B-TREE/);
-    const handlersPlan = plan(path, CLAIM_SCAN_HANDLERS_SQL, "async", 1, '["work"]', "[]", 10);
-    expect(handlersPlan).toMatch(/SEARCH jobs USING INDEX jobs_claim \(mode=\?\)/);
-    expect(handlersPlan).not.toMatch(/TEMP B-TREE/);
+    // Every filter combination (a filter not asked for is left out of the statement).
+    for (const filters of SCAN_FILTER_SETS) {
+      const claimPlan = plan(path, claimScanSql(filters), { mode: "async", now: 1, handlers: '["work"]', excluded: '["j1"]', limit: 10 });
+      expect(claimPlan, JSON.stringify(filters)).toMatch(/SEARCH jobs USING INDEX jobs_claim \(mode=\?\)/);
+      expect(claimPlan, JSON.stringify(filters)).not.toMatch(/TEMP B-TREE/);
+    }
     const modesPlan = plan(path, CLAIMABLE_MODES_SQL);
     expect(modesPlan).toMatch(/jobs_claim/);
     expect(modesPlan).not.toMatch(/SCAN jobs(?! USING)/);
@@ -553,15 +547,18 @@ describe("query plans (a regression here makes claims scan the table)", () => {
     const raw = new Database(path);
     raw.exec("ANALYZE");
     raw.close();
-    const params = { mode: "async", now: 1, handlers: null, excluded: "[]", first: 1, key: 0, id: "", limit: 10 };
-    for (const [what, sql, p] of [
-      ["a group", FLOW_GROUP_SCAN_SQL, { ...params, grp: "g1" }],
-      ["the ungrouped jobs", FLOW_UNGROUPED_SCAN_SQL, params],
-    ] as const) {
-      const flowPlan = plan(path, sql, p);
-      expect(flowPlan, what).toMatch(/SEARCH jobs USING INDEX jobs_claim_group \(mode=\? AND flow_group=\?\)/);
-      expect(flowPlan, what).not.toMatch(/TEMP B-TREE/);
-    }
+    const params = { mode: "async", grp: "g1", now: 1, handlers: '["work"]', excluded: '["f1"]', key: 0, id: "", limit: 10 };
+    for (const grouped of [true, false])
+      for (const filters of SCAN_FILTER_SETS)
+        for (const after of [false, true]) {
+          const what = JSON.stringify({ grouped, ...filters, after });
+          const flowPlan = plan(path, flowScanSql(grouped, filters, after), params);
+          expect(flowPlan, what).toMatch(/SEARCH jobs USING INDEX jobs_claim_group \(mode=\? AND flow_group=\?/);
+          expect(flowPlan, what).not.toMatch(/TEMP B-TREE/);
+        }
+    expect(plan(path, FLOW_HAS_UNGROUPED_SQL, "async")).toMatch(
+      /jobs USING (COVERING )?INDEX jobs_claim_group \(mode=\? AND flow_group=\?\)/,
+    );
     const groupsPlan = plan(path, FLOW_GROUPS_SQL, { mode: "async" });
     expect(groupsPlan).toMatch(/SEARCH jobs USING INDEX jobs_claim_group \(mode=\? AND flow_group>\?\)/);
     expect(groupsPlan).not.toMatch(/SCAN jobs(?! USING)/);
