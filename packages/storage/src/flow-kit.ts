@@ -124,11 +124,13 @@ export interface FlowReader {
   /** The mode's stored clock (`{ virtual: 0, stamp: 0 }` when none). */
   clock(): FlowModeClock;
   /**
-   * Units admitted under `key` after `since` (the store may drop entries at or before it). Kept
-   * as a running sum by the store: a claim must not read a whole window of entries.
+   * Units admitted under `key` after `since` (`now − perMs` of the claim's limit). The store
+   * keeps each key's entries for the longest `perMs` any claim has counted (its retention, which
+   * this call may extend) and drops older ones; it keeps their sum, so a claim whose window is
+   * that retention reads one number, not a window of entries (a shorter window sums its part).
    */
   windowUnits(key: string, since: number): number;
-  /** The entries behind {@link windowUnits}, oldest first: asked only when a job does not fit (for `retryAt`). */
+  /** The entries after `since` behind {@link windowUnits}, oldest first: asked only when a job does not fit (for `retryAt`). */
   windowEntries(key: string, since: number): readonly FlowWindowEntry[];
   /** Holds of `key`: jobs admitted under it that are still `running` with the admitting version. */
   running(key: string): number;

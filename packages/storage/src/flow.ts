@@ -86,6 +86,10 @@ export const MAX_FLOW_SCAN = 2000;
  *   every engine's claims share one fair order, and a group that just got due work is served
  *   before any backlogged group is served twice. Inside a group, claim order (aging).
  * - **Charges** set the units of a job's window entry (the admission stays at the claim's time).
+ * - **One key, different windows.** Claimants may define one key with different `perMs` (a
+ *   rolling change of configuration): each counts the admissions of every claimant inside its
+ *   own window, and the store keeps a key's entries for the longest `perMs` any claim has
+ *   counted for it, so a claim with a shorter window never drops entries a longer one counts.
  * - **Bounded work.** A claim looks at no more than {@link MAX_FLOW_SCAN} refused jobs.
  */
 export interface FlowMethods {

@@ -23,15 +23,18 @@ interface ModeTags {
 /** Whether the job `jobId` is `running` with `version`. */
 export type HoldCheck = (jobId: string, version: number) => boolean;
 
-/** The shared flow state of one memory store. */
 /** One key's rate window: its entries, oldest first, and their units' sum. */
 interface Window {
   readonly rows: WindowRow[];
   /** Index of the oldest entry still kept (entries before it were dropped). */
   head: number;
+  /** The units of the kept entries. */
   sum: number;
+  /** The longest window any claim has counted for this key: entries are kept that long. */
+  keepMs: number;
 }
 
+/** The shared flow state of one memory store. */
 export class MemoryFlowState {
   readonly #windows = new Map<string, Window>();
   /** Kept entries by key and job (for charges): `${key}\0${jobId}`. */
@@ -45,8 +48,8 @@ export class MemoryFlowState {
     this.#holding = holding;
   }
 
-  /** A reader over this state for one mode's claim; `candidates` are its due jobs (any order). */
-  reader(mode: string, candidates: readonly Job[], agingRate: number): FlowReader {
+  /** A reader over this state for one mode's claim at `now`; `candidates` are its due jobs (any order). */
+  reader(mode: string, candidates: readonly Job[], agingRate: number, now: number): FlowReader {
     const byGroup = new Map<string, Job[]>();
     for (const job of candidates) {
       const g = job.group ?? "";
@@ -66,10 +69,22 @@ export class MemoryFlowState {
       },
       tag: (group) => tags?.groups.get(group),
       clock: () => tags?.clock ?? { virtual: 0, stamp: 0 },
-      windowUnits: (key, since) => this.#prune(key, since)?.sum ?? 0,
+      windowUnits: (key, since) => {
+        const w = this.#prune(key, now - since, now);
+        if (w.keepMs === now - since) return w.sum;
+        let sum = 0;
+        // A shorter window than the kept one: sum its part (the stored sum covers the longest).
+        for (let i = w.head; i < w.rows.length; i++) if ((w.rows[i] as WindowRow).at > since) sum += (w.rows[i] as WindowRow).units;
+        return sum;
+      },
       windowEntries: (key, since) => {
-        const w = this.#prune(key, since);
-        return w === undefined ? [] : w.rows.slice(w.head).map((r): FlowWindowEntry => [r.at, r.units]);
+        const w = this.#prune(key, now - since, now);
+        const out: FlowWindowEntry[] = [];
+        for (let i = w.head; i < w.rows.length; i++) {
+          const r = w.rows[i] as WindowRow;
+          if (r.at > since) out.push([r.at, r.units]);
+        }
+        return out;
       },
       running: (key) => {
         const holds = this.#holds.get(key);
@@ -81,11 +96,18 @@ export class MemoryFlowState {
     };
   }
 
-  /** Drops the entries of `key` at or before `since` (they can never count again for this claimant). */
-  #prune(key: string, since: number): Window | undefined {
-    const w = this.#windows.get(key);
-    if (w === undefined) return undefined;
-    while (w.head < w.rows.length && (w.rows[w.head] as WindowRow).at <= since) {
+  /**
+   * Drops the entries of `key` older than the longest window any claim has counted for it
+   * (`perMs` now, or a longer one before): a claimant with a shorter window must not drop the
+   * entries another claimant's longer window still counts.
+   */
+  #prune(key: string, perMs: number, now: number): Window {
+    let w = this.#windows.get(key);
+    // Created by the count before any admission, so the first claimant's window is kept too.
+    if (w === undefined) this.#windows.set(key, (w = { rows: [], head: 0, sum: 0, keepMs: perMs }));
+    if (perMs > w.keepMs) w.keepMs = perMs;
+    const cutoff = now - w.keepMs;
+    while (w.head < w.rows.length && (w.rows[w.head] as WindowRow).at <= cutoff) {
       const row = w.rows[w.head++] as WindowRow;
       w.sum -= row.units;
       const id = `${key}\0${row.jobId}`;
@@ -106,7 +128,7 @@ export class MemoryFlowState {
       for (const a of pick.admissions) {
         if (a.rate) {
           let w = this.#windows.get(a.key);
-          if (w === undefined) this.#windows.set(a.key, (w = { rows: [], head: 0, sum: 0 }));
+          if (w === undefined) this.#windows.set(a.key, (w = { rows: [], head: 0, sum: 0, keepMs: 0 })); // counted first: not reached
           const row = { at: now, units: a.units, jobId: pick.job.id, version };
           w.rows.push(row);
           w.sum += a.units;

@@ -342,7 +342,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     const expiresAt = now + leaseMs;
     for (const [mode, candidates] of [...byMode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (claimed.length === checked.limit) break;
-      const plan = planFlowClaim(flow.reader(mode, candidates, this.#agingRate), checked, checked.limit - claimed.length, now);
+      const plan = planFlowClaim(flow.reader(mode, candidates, this.#agingRate, now), checked, checked.limit - claimed.length, now);
       refused += plan.refused;
       if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Infinity, plan.retryAt);
       const versions: number[] = [];

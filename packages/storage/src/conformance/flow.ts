@@ -121,6 +121,39 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
     });
 
     t(
+      "claimants with different windows for one key each count their own window, and a shorter one never drops a longer one's entries",
+      async ({ store, clock }) => {
+        const long: FlowClaimOptions = { limits: { api: { rate: { units: 3, perMs: 10_000 } } } };
+        const short: FlowClaimOptions = { limits: { api: { rate: { units: 2, perMs: 1000 } } } };
+        const jobs = Array.from({ length: 10 }, () => flowJob(clock, [{ key: "api", units: 1 }]));
+        await store.commit({ insert: jobs });
+        const start = clock.now();
+        assert.equal((await store.claimFlow(request(long, 10))).claimed.length, 3, "the long window (10 s) admits its 3 units");
+        clock.advance(2000);
+        assert.equal(
+          (await store.claimFlow(request(short, 10, "engine-b"))).claimed.length,
+          2,
+          "the short window (1 s) no longer holds the admissions of 2 s ago",
+        );
+        const fromLong = await store.claimFlow(request(long, 10));
+        assert.deepStrictEqual(fromLong.claimed, [], "the long window holds all 5 admissions: the short claim dropped none");
+        assert.equal(fromLong.retryAt, start + 10_000, "the long window has room when its own 3 admissions are 10 s old");
+        clock.advance(500);
+        const fromShort = await store.claimFlow(request(short, 10, "engine-b"));
+        assert.deepStrictEqual(fromShort.claimed, [], "the short window holds its own 2");
+        assert.equal(fromShort.retryAt, start + 3000, "counted over its own window, it has room 1 s after its admissions");
+        clock.advance(500);
+        assert.equal((await store.claimFlow(request(short, 10, "engine-b"))).claimed.length, 2, "and then admits 2 more");
+        clock.set(start + 10_000);
+        const stillFull = await store.claimFlow(request(long, 10));
+        assert.deepStrictEqual(stillFull.claimed, [], "the short claimant's 4 admissions of the last 10 s fill the long window");
+        assert.equal(stillFull.retryAt, start + 12_000);
+        clock.set(start + 12_000);
+        assert.equal((await store.claimFlow(request(long, 10))).claimed.length, 1, "then 2 admissions (at 3 s) leave room for 1");
+      },
+    );
+
+    t(
       "maxConcurrent counts running holds across claims; an ended job or a reclaimed lease gives its slot back",
       async ({ store, clock }) => {
         const jobs = Array.from({ length: 5 }, () => flowJob(clock, [{ key: "gpu", units: 1 }]));
