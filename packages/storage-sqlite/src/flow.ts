@@ -79,6 +79,8 @@ export class SqliteFlow {
   readonly #prunedUnits: SqliteStatementLike;
   readonly #pruneWindow: SqliteStatementLike;
   readonly #window: SqliteStatementLike;
+  readonly #windowPart: SqliteStatementLike;
+  readonly #setKeep: SqliteStatementLike;
   readonly #sum: SqliteStatementLike;
   readonly #addSum: SqliteStatementLike;
   readonly #entryUnits: SqliteStatementLike;
@@ -99,13 +101,19 @@ export class SqliteFlow {
     this.#hasUngrouped = db.prepare(FLOW_HAS_UNGROUPED_SQL);
     this.#tags = db.prepare("SELECT grp, finish, stamp FROM flow_groups WHERE mode = ? AND grp IN (SELECT value FROM json_each(?))");
     this.#clock = db.prepare("SELECT virtual, stamp FROM flow_modes WHERE mode = ?");
-    // Pruning reads only the entries that just left the window (a range of the key's index).
+    // Pruning reads only the entries that just left the key's retention (a range of its index).
     this.#prunedUnits = db.prepare(
       "SELECT coalesce(sum(units), 0) AS n FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at <= ?",
     );
     this.#pruneWindow = db.prepare("DELETE FROM flow_window WHERE key = ? AND at <= ?");
-    this.#window = db.prepare("SELECT at, units FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? ORDER BY at");
-    this.#sum = db.prepare("SELECT units FROM flow_sums WHERE key = ?");
+    this.#window = db.prepare("SELECT at, units FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at > ? ORDER BY at");
+    this.#windowPart = db.prepare(
+      "SELECT coalesce(sum(units), 0) AS n FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at > ?",
+    );
+    this.#setKeep = db.prepare(
+      "INSERT INTO flow_sums (key, units, keep_ms) VALUES (?, 0, ?) ON CONFLICT (key) DO UPDATE SET keep_ms = excluded.keep_ms",
+    );
+    this.#sum = db.prepare("SELECT units, keep_ms FROM flow_sums WHERE key = ?");
     this.#addSum = db.prepare(
       "INSERT INTO flow_sums (key, units) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET units = units + excluded.units",
     );
@@ -208,14 +216,25 @@ export class SqliteFlow {
         return tags.get(group);
       },
       clock: () => (this.#clock.get(scope.mode) as FlowModeClock | undefined) ?? { virtual: 0, stamp: 0 },
+      // The key's entries are kept for the longest window any claim counted (its retention, in
+      // its sum row): older ones are dropped here, and a shorter window sums its own part.
       windowUnits: (key, since) => {
-        const pruned = Number((this.#prunedUnits.get(key, since) as { n: number }).n);
-        this.#pruneWindow.run(key, since);
+        const perMs = scope.now - since;
+        const row = this.#sum.get(key) as { units: number; keep_ms: number } | undefined;
+        let keep = Number(row?.keep_ms ?? 0);
+        if (perMs > keep) {
+          keep = perMs;
+          this.#setKeep.run(key, keep);
+        }
+        const cutoff = scope.now - keep;
+        const pruned = Number((this.#prunedUnits.get(key, cutoff) as { n: number }).n);
+        this.#pruneWindow.run(key, cutoff);
         if (pruned !== 0) this.#addSum.run(key, -pruned);
-        return Number((this.#sum.get(key) as { units: number } | undefined)?.units ?? 0);
+        if (keep === perMs) return Number(row?.units ?? 0) - pruned;
+        return Number((this.#windowPart.get(key, since) as { n: number }).n);
       },
-      // Called after windowUnits for the same key in a claim: the window is pruned already.
-      windowEntries: (key) => (this.#window.all(key) as { at: number; units: number }[]).map((r): FlowWindowEntry => [r.at, r.units]),
+      windowEntries: (key, since) =>
+        (this.#window.all(key, since) as { at: number; units: number }[]).map((r): FlowWindowEntry => [r.at, r.units]),
       running: (key) => Number((this.#running.get(key) as { n: number }).n),
     };
   }

@@ -212,6 +212,14 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       ) WITHOUT ROWID`.execute(db);
     },
   },
+  // Flow claims with different windows for one key (a rolling change of `perMs`): each key's
+  // entries are kept for the longest window any claim has counted for it, so a claim with a
+  // shorter window no longer drops entries a longer one counts. 0 until a claim counts the key.
+  "0010_flow_retention": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE flow_sums ADD COLUMN keep_ms INTEGER NOT NULL DEFAULT 0`.execute(db);
+    },
+  },
 });
 
 /** Every migration name this version of the store knows, oldest first. */

@@ -655,3 +655,27 @@ describe("against the reference store", () => {
     await memory.close();
   });
 });
+
+describe("flow state across a migration", () => {
+  it("a file at migration 0009 keeps its rate window: the entries count, and the key's retention is recorded by the first claim", async () => {
+    const path = tmp.file("v9-flow.db");
+    await legacyStore(path, "0009_flow", []);
+    const raw = new Database(path);
+    raw.prepare("INSERT INTO flow_window (key, job_id, version, at, units) VALUES ('api', 'earlier', 1, 9600, 2)").run();
+    raw.prepare("INSERT INTO flow_sums (key, units) VALUES ('api', 2)").run();
+    raw.close();
+
+    const store = await openStore(path);
+    const job = createJob(parseJobSpec({ id: "next", handler: "work", limits: [{ key: "api", units: 1 }] }), 1_000);
+    await store.commit({ insert: [job] });
+    const flow = { limits: { api: { rate: { units: 2, perMs: 1_000 } } } };
+    const refused = await store.claimFlow({ owner: "e1", limit: 1, leaseMs: 1_000, flow });
+    expect(refused.claimed).toEqual([]);
+    expect(refused.retryAt).toBe(10_600);
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT units, keep_ms FROM flow_sums WHERE key = 'api'").get()).toEqual({ units: 2, keep_ms: 1_000 });
+    check.close();
+    clock.set(10_600);
+    expect(ids((await store.claimFlow({ owner: "e1", limit: 1, leaseMs: 1_000, flow })).claimed)).toEqual(["next"]);
+  });
+});

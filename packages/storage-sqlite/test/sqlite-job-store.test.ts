@@ -452,6 +452,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0007_dependencies" },
       { name: "0008_one_status_index" },
       { name: "0009_flow" },
+      { name: "0010_flow_retention" },
     ]);
   });
 
