@@ -78,6 +78,8 @@ export class ClaimSource {
   /** Claims again when a job a rate refused fits its window (the store said when). */
   #retryTimer: ClockTimer | undefined;
   #retryAt = Number.POSITIVE_INFINITY;
+  /** Flow claims: per mode, the refused jobs per limit key of its latest claim (`FlowClaimResult.waiting`). */
+  readonly #flowWaiting = new Map<string, Readonly<Record<string, number>>>();
 
   /**
    * With `flow` (on a store with the flow capability), every claim is a flow claim: the store
@@ -95,6 +97,16 @@ export class ClaimSource {
   /** True when claims go through the store's flow state (see the constructor). */
   get flowClaims(): boolean {
     return this.#flow !== undefined;
+  }
+
+  /**
+   * Flow claims: the due jobs this engine's latest claim of each mode found waiting, per limit key
+   * (summed over modes). A mode the engine has had no room to claim for keeps its last count.
+   */
+  flowWaiting(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const byKey of this.#flowWaiting.values()) for (const [key, n] of Object.entries(byKey)) out[key] = (out[key] ?? 0) + n;
+    return out;
   }
 
   /** Leases held now. */
@@ -222,7 +234,7 @@ export class ClaimSource {
       let claims: ClaimedJob[];
       const sentAt = this.#clock.now();
       try {
-        claims = await this.#claim({ owner: this.#settings.owner, limit: want, leaseMs: this.#settings.leaseMs, modes: [mode] });
+        claims = await this.#claim({ owner: this.#settings.owner, limit: want, leaseMs: this.#settings.leaseMs, modes: [mode] }, mode);
       } catch (error) {
         this.#host.error(error, "claiming jobs from the store failed");
         short = true; // try again on the next poll, not in a tight loop
@@ -242,11 +254,15 @@ export class ClaimSource {
     else if (full) this.#claimAgain = true;
   }
 
-  /** One claim: a flow claim when the store keeps the limits (arming the retry for a rate's refusal), else a plain one. */
-  async #claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+  /**
+   * One claim: a flow claim when the store keeps the limits (arming the retry for a rate's
+   * refusal, and noting what waits when the claim was for one `mode`), else a plain one.
+   */
+  async #claim(request: ClaimRequest, mode?: string): Promise<ClaimedJob[]> {
     if (this.#flow === undefined) return this.#store.claim(request);
     const result = await this.#flow.store.claimFlow({ ...request, flow: this.#flow.options });
     if (result.retryAt !== undefined) this.#armRetry(result.retryAt);
+    if (mode !== undefined) this.#flowWaiting.set(mode, result.waiting ?? {});
     return result.claimed;
   }
 

@@ -1560,10 +1560,12 @@ export class Engine {
     for (const mode of this.#executors.modes) {
       this.#metrics.setGauge("jobs.running", this.#runningByMode.get(mode) ?? 0, { mode });
     }
+    // Under flow claims a job waiting for its limit waits in the store: the latest claims' count.
+    const storeWaiting = this.#source?.flowClaims === true ? this.#source.flowWaiting() : undefined;
     for (const [limit, stats] of Object.entries(this.#gate.limitStats())) {
       this.#metrics.setGauge("flow.limit_units", stats.unitsInWindow, { limit });
       this.#metrics.setGauge("flow.limit_running", stats.running, { limit });
-      this.#metrics.setGauge("flow.limit_waiting", stats.waiting, { limit });
+      this.#metrics.setGauge("flow.limit_waiting", storeWaiting === undefined ? stats.waiting : (storeWaiting[limit] ?? 0), { limit });
       this.#metrics.setGauge("flow.limit_units_used", stats.unitsUsed, { limit });
     }
     // Only groups with waiting jobs are listed: one reported before and gone now goes to 0.

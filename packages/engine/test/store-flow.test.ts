@@ -98,6 +98,25 @@ describe.each([
     await Promise.all(loops);
   });
 
+  it("flow.limit_waiting reports the jobs the engine's claims found waiting in the store for the limit", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const handlers: HandlerMap = { gpu: () => gate.then(() => null) };
+    const [store, spare] = await open();
+    if (spare !== store) await spare.close(); // one engine is enough here
+    const [engine] = twoEngines([store], handlers, { limits: { gpu: { maxConcurrent: 1 } }, concurrency: { async: 4 } });
+    const jobs = await engine!.submitJobs(Array.from({ length: 3 }, () => ({ handler: "gpu", limits: [{ key: "gpu", units: 1 }] })));
+    const loop = engine!.runLoop();
+    const waiting = (): number | undefined => engine!.getMetrics().getGauges()['flow.limit_waiting{limit="gpu"}'];
+    await until(() => waiting() === 2); // one runs, two wait in the store (the engine had room to claim them)
+    expect(engine!.getMetrics().getGauges()['flow.limit_running{limit="gpu"}']).toBe(1);
+    release();
+    for (const job of jobs) await engine!.waitForResult(job.id);
+    await until(() => waiting() === 0); // the last claims found nothing waiting
+    await engine!.shutdown();
+    await loop;
+  });
+
   it("a rate holds across engines: no window of perMs admits more than its units (by the store's claim times)", async () => {
     const perMs = 300;
     const cap = 12;

@@ -14,6 +14,7 @@ import { CompiledQuery, type Transaction } from "kysely";
 import { CorruptRecordError, type Job } from "@pyrexis/models";
 import type { FlowCharge } from "@pyrexis/storage";
 import {
+  addWaiting,
   planFlowClaim,
   type CheckedFlowClaim,
   type FlowGroupTag,
@@ -41,6 +42,8 @@ export interface FlowClaimRow extends JobRow {
 export interface FlowClaimOutcome {
   readonly rows: FlowClaimRow[];
   readonly refused: number;
+  /** Refused jobs per limit key (`FlowClaimResult.waiting`). */
+  readonly waiting: Record<string, number>;
   readonly retryAt: number | undefined;
 }
 
@@ -265,6 +268,7 @@ export class PostgresFlow {
     const claimedIds: string[] = [];
     const writes = new StateWrites();
     let refused = 0;
+    const waiting: Record<string, number> = {};
     let retryAt: number | undefined;
     for (const mode of modes) {
       const left = request.limit - claimedIds.length;
@@ -287,6 +291,7 @@ export class PostgresFlow {
         }
       }
       refused += plan.refused;
+      addWaiting(waiting, plan);
       if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, plan.retryAt);
       if (plan.picks.length === 0) continue;
       // This claim's admissions count for the modes planned after this one.
@@ -309,10 +314,10 @@ export class PostgresFlow {
       for (const [group, tag] of plan.tags) writes.tag(mode, group, tag);
       writes.clock(mode, plan.clock);
     }
-    if (claimedIds.length === 0) return { rows: [], refused, retryAt };
+    if (claimedIds.length === 0) return { rows: [], refused, waiting, retryAt };
     const rows = await run<FlowClaimRow>(trx, this.#claim, [now, claimedIds, request.owner, request.leaseMs, channel, ...writes.params()]);
     const byId = new Map(rows.map((r) => [r.id, r]));
-    return { rows: claimedIds.flatMap((id) => byId.get(id) ?? []), refused, retryAt };
+    return { rows: claimedIds.flatMap((id) => byId.get(id) ?? []), refused, waiting, retryAt };
   }
 
   /** Applies a charge; true when its window entry exists. */

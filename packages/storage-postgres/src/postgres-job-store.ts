@@ -741,8 +741,8 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
     }
     if (outcome.rows.length > 0) this.#mark++;
     return outcome.retryAt === undefined
-      ? { claimed, refused: outcome.refused }
-      : { claimed, refused: outcome.refused, retryAt: outcome.retryAt };
+      ? { claimed, refused: outcome.refused, waiting: outcome.waiting }
+      : { claimed, refused: outcome.refused, waiting: outcome.waiting, retryAt: outcome.retryAt };
   }
 
   /** `FlowMethods.chargeFlow`: sets the units of the window entry the claim wrote (one statement); false when there is none. */

@@ -19,6 +19,7 @@ import type {
   RenewRequest,
 } from "@pyrexis/storage";
 import {
+  addWaiting,
   checkClaimRequest,
   checkFlowCharge,
   checkFlowClaimRequest,
@@ -410,6 +411,7 @@ export class SqliteClaims {
     const expiresAt = now + leaseMs;
     const claimed: ClaimedJob[] = [];
     let refused = 0;
+    const waiting: Record<string, number> = {};
     let retryAt: number | undefined;
     const read = (row: ScanRow): Job | undefined => {
       try {
@@ -438,6 +440,7 @@ export class SqliteClaims {
       const reader = this.#flow.reader({ mode, now, want, weight, handlers, excluded: () => this.#excludedJson, rows, read });
       const plan = planFlowClaim(reader, request, want, now);
       refused += plan.refused;
+      addWaiting(waiting, plan);
       if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, plan.retryAt);
       const versions: number[] = [];
       for (const { job } of plan.picks) {
@@ -451,7 +454,7 @@ export class SqliteClaims {
       this.#flow.apply(mode, plan, versions, now);
     }
     if (claimed.length > 0) this.#writes++;
-    return retryAt === undefined ? { claimed, refused } : { claimed, refused, retryAt };
+    return retryAt === undefined ? { claimed, refused, waiting } : { claimed, refused, waiting, retryAt };
   }
 
   // Inside the immediate transaction.

@@ -159,7 +159,14 @@ export interface FlowPlan {
   /** The mode's new clock. */
   readonly clock: FlowModeClock;
   readonly refused: number;
+  /** Refused jobs per limit key they use (see {@link FlowClaimResult.waiting}). */
+  readonly waiting: ReadonlyMap<string, number>;
   readonly retryAt: number | undefined;
+}
+
+/** Adds a plan's {@link FlowPlan.waiting} counts to `into` (a claim's answer, over its modes). */
+export function addWaiting(into: Record<string, number>, plan: FlowPlan): void {
+  for (const [key, n] of plan.waiting) into[key] = (into[key] ?? 0) + n;
 }
 
 /** A group while a claim plans. */
@@ -218,6 +225,7 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
   const tags = new Map<string, FlowGroupTag>();
   const picks: FlowPick[] = [];
   let refused = 0;
+  const waiting = new Map<string, number>();
   let retryAt = Number.POSITIVE_INFINITY;
 
   const windowOf = (key: string, perMs: number): LiveWindow => {
@@ -265,7 +273,11 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
       if (def.maxConcurrent !== undefined && slotsOf(key) >= def.maxConcurrent) fits = false;
     }
     if (!fits) {
-      for (const { key } of jobLimits) if (limitMap.has(key)) held.add(key);
+      for (const { key } of jobLimits)
+        if (limitMap.has(key)) {
+          held.add(key);
+          waiting.set(key, (waiting.get(key) ?? 0) + 1);
+        }
       return undefined;
     }
     const out: FlowAdmission[] = [];
@@ -322,6 +334,7 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
     tags,
     clock: { virtual, stamp },
     refused,
+    waiting,
     retryAt: retryAt === Number.POSITIVE_INFINITY ? undefined : retryAt,
   };
 }

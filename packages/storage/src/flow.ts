@@ -41,6 +41,13 @@ export interface FlowClaimResult {
   /** Due jobs this claim looked at and left unclaimed because a limit had no room. */
   readonly refused: number;
   /**
+   * Those refused jobs per limit key: a job counts under each key it uses that the request
+   * defines (it waits for all of them, as the engine's own gate counts its waiting jobs); `{}`
+   * when none was refused. The engine reports it as `flow.limit_waiting`. Optional in the type
+   * so stores written before it still compile; the conformance suite requires it.
+   */
+  readonly waiting?: Readonly<Record<string, number>> | undefined;
+  /**
    * When a job refused by a rate fits its window again (store clock, epoch ms): claim again
    * then. Absent when no job was refused by a rate (a concurrency cap frees when a job ends).
    */

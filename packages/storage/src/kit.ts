@@ -38,6 +38,7 @@ export {
   type Reclaimed,
 } from "./claims-kit.js";
 export {
+  addWaiting,
   checkFlowCharge,
   checkFlowClaimRequest,
   MAX_FLOW_CONCURRENCY,

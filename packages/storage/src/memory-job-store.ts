@@ -29,7 +29,7 @@ import {
 } from "./dependencies.js";
 import type { CommitBatch, JobStore, ListJobsPage, ListJobsQuery, StoreCapabilities } from "./job-store.js";
 import type { FlowCharge, FlowClaimRequest, FlowClaimResult, FlowMethods } from "./flow.js";
-import { checkFlowCharge, checkFlowClaimRequest, planFlowClaim } from "./flow-kit.js";
+import { addWaiting, checkFlowCharge, checkFlowClaimRequest, planFlowClaim } from "./flow-kit.js";
 import { MemoryClaimIndex } from "./memory-claim-index.js";
 import { MemoryFlowState } from "./memory-flow.js";
 import { normalizePruneRequest, selectPrunable, type PruneMethods, type PruneReport, type PruneRequest } from "./prune.js";
@@ -338,12 +338,14 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     }
     const claimed: ClaimedJob[] = [];
     let refused = 0;
+    const waiting: Record<string, number> = {};
     let retryAt: number | undefined;
     const expiresAt = now + leaseMs;
     for (const [mode, candidates] of [...byMode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (claimed.length === checked.limit) break;
       const plan = planFlowClaim(flow.reader(mode, candidates, this.#agingRate, now), checked, checked.limit - claimed.length, now);
       refused += plan.refused;
+      addWaiting(waiting, plan);
       if (plan.retryAt !== undefined) retryAt = Math.min(retryAt ?? Infinity, plan.retryAt);
       const versions: number[] = [];
       for (const { job } of plan.picks) {
@@ -354,7 +356,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
       flow.apply(mode, plan, versions, now);
     }
     if (claimed.length > 0) this.#changes++;
-    return retryAt === undefined ? { claimed, refused } : { claimed, refused, retryAt };
+    return retryAt === undefined ? { claimed, refused, waiting } : { claimed, refused, waiting, retryAt };
   }
 
   /** `FlowMethods.chargeFlow` (with `flow: true`). */

@@ -82,6 +82,7 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
         const first = await store.claimFlow(request(RATE));
         assert.deepStrictEqual(idsOf(first.claimed), [jobs[0]!.id, jobs[1]!.id], "8 of 10 units fit; the third job's 4 do not");
         assert.equal(first.refused, 1);
+        assert.deepStrictEqual(first.waiting, { api: 1 }, "the refused job is counted under the limit it waits for");
         assert.equal(first.retryAt, clock.now() + 1000, "the third fits once the first admission leaves the window");
         const waiting = await store.getJob(jobs[2]!.id);
         assert.equal(waiting?.status, "pending");
@@ -186,6 +187,7 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
       const r = await store.claimFlow(request({ limits: { ...RATE.limits, ...SLOTS.limits } }));
       assert.deepStrictEqual(idsOf(r.claimed), [other.id], "the light job must not take the room the heavy one waits for");
       assert.equal(r.refused, 2);
+      assert.deepStrictEqual(r.waiting, { api: 2 }, "both refused jobs wait for api; gpu had room");
     });
 
     t(
@@ -197,6 +199,7 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
         await store.commit({ insert: [huge, fits, unknown] });
         const r = await store.claimFlow(request(RATE));
         assert.deepStrictEqual(idsOf(r.claimed), [huge.id, fits.id, unknown.id]);
+        assert.deepStrictEqual(r.waiting, {}, "nothing was refused");
         assert.equal(r.refused, 0);
       },
     );
