@@ -1,13 +1,16 @@
 // Flow control from the command line: `worker --limit/--group-weight` and `submit --limit/--group`,
 // their bad inputs (usage errors, exit 2, nothing written) and a worker honouring a cap.
 import { describe, expect, it, afterAll } from "vitest";
-import { tempDir } from "@pyrexis/test-utils";
+import { tempDir, waitFor } from "@pyrexis/test-utils";
 import { parseGroupWeightFlags, parseLimitFlags, parseUseFlags } from "../src/flow-flags.js";
 import { UsageError } from "../src/errors.js";
-import { HANDLERS, runInProcess } from "./helpers.js";
+import { finish, HANDLERS, killAll, runInProcess, start } from "./helpers.js";
 
 const tmp = tempDir("pyrexis-cli-flow-flags-");
-afterAll(() => tmp.remove());
+afterAll(() => {
+  killAll();
+  tmp.remove();
+});
 const run = (argv: string[], input?: string) => runInProcess(argv, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
 
 describe("flag parsers", () => {
@@ -131,6 +134,79 @@ describe("submit --limit/--group and worker --limit/--group-weight", () => {
     }
     spans.sort((x, y) => x.start - y.start);
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
+  });
+
+  it("two workers with --limit gpu=max=1 on one file share the cap: the second never runs a gpu job while the first holds it", async () => {
+    const db = tmp.file("shared-cap.db");
+    const submit = async (id: string, ms: number, priority: number): Promise<void> => {
+      const r = await run([
+        "submit",
+        "stamp",
+        JSON.stringify({ ms }),
+        "--use",
+        "gpu",
+        "--priority",
+        String(priority),
+        "--id",
+        id,
+        "--store",
+        db,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await submit("long", 1500, 9);
+    const ids = ["long"];
+    for (let i = 0; i < 4; i++) {
+      await submit(`short-${i}`, 40, 0);
+      ids.push(`short-${i}`);
+    }
+    const args = [
+      "worker",
+      "--store",
+      db,
+      "--handlers",
+      HANDLERS,
+      "--limit",
+      "gpu=max=1",
+      "--poll-ms",
+      "5",
+      "--exit-when-drained",
+      "--verbose",
+    ];
+    const launch = (): { done: Promise<{ code: number | null; stderr: string }>; out: { text: string } } => {
+      const child = start(args, tmp.dir);
+      const out = { text: "" };
+      const done = finish(child);
+      child.stdout!.on("data", (d: string) => (out.text += d));
+      return { done, out };
+    };
+    const first = launch();
+    await waitFor("the first worker to start the long job", async () => first.out.text.includes("started   long"), { intervalMs: 20 });
+    // The second worker starts (and claims) while the first holds the only gpu slot.
+    const second = launch();
+    await waitFor("the second worker to start", async () => second.out.text.includes("worker started"), { intervalMs: 20 });
+    const secondUpAt = Date.now();
+    for (const w of [first, second]) {
+      const r = await w.done;
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const spans: { id: string; start: number; end: number }[] = [];
+    for (const id of ids) {
+      const st = await run(["status", id, "--json", "--store", db]);
+      const { job, result } = JSON.parse(st.stdout) as {
+        job: { attempts: number };
+        result: { status: string; output: { start: number; end: number } };
+      };
+      expect(result.status, id).toBe("completed");
+      expect(job.attempts, id).toBe(1); // waiting for the cap counted no attempt
+      spans.push({ id, ...result.output });
+    }
+    const long = spans.find((s) => s.id === "long")!;
+    expect(secondUpAt, "the second worker was up while the long job held the slot").toBeLessThan(long.end);
+    spans.sort((x, y) => x.start - y.start);
+    for (let i = 1; i < spans.length; i++) {
+      expect(spans[i]!.start, `${spans[i]!.id} started before ${spans[i - 1]!.id} ended`).toBeGreaterThanOrEqual(spans[i - 1]!.end);
+    }
   });
 
   it("worker --limit with a bad value exits 2 before it starts", async () => {
