@@ -207,12 +207,12 @@ describe("migration 0006_flow", () => {
     const store = await open(schema);
     await store.commit({ insert: [flowJob("x", {}, "tenant-1"), flowJob("y", {}), flowJob("z", {}, "tenant-2")] });
     await store.close();
-    // Back to the schema before 0006: its objects dropped, its bookkeeping row deleted.
+    // Back to the schema before 0006: its objects and those of 0007 dropped, their bookkeeping rows deleted.
     const s = `"${schema}"`;
     await admin(`ALTER TABLE ${s}.jobs DROP COLUMN flow_group`);
-    await admin(`DROP TABLE ${s}.flow_window, ${s}.flow_holds, ${s}.flow_tags, ${s}.flow_clock`);
+    await admin(`DROP TABLE ${s}.flow_window, ${s}.flow_holds, ${s}.flow_tags, ${s}.flow_clock, ${s}.flow_keys`);
     await admin(`DROP FUNCTION ${s}.flow_due, ${s}.flow_due_ungrouped, ${s}.flow_groups`);
-    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name = '0006_flow'`);
+    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name IN ('0006_flow', '0007_flow_keys')`);
     await admin(`UPDATE ${s}.jobs SET data = '{"group": broken' WHERE id = 'z'`);
     const again = await open(schema);
     const rows = await admin<{ id: string; flow_group: string | null }>(`SELECT id, flow_group FROM ${s}.jobs ORDER BY id`);
