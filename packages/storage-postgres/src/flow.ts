@@ -1,8 +1,9 @@
-// The flow capability on PostgreSQL (tables and functions of migration 0006). A flow claim is one
-// transaction that first takes a transaction advisory lock keyed by the schema: flow claims run
-// one at a time, so each sees the admissions of the one before it (every statement after the
-// lock reads a fresh snapshot under READ COMMITTED). Plain claims never take the lock; they skip
-// the rows a flow claim has locked, and a flow claim skips theirs (FOR UPDATE SKIP LOCKED).
+// The flow capability on PostgreSQL (tables and functions of migrations 0006 and 0007). A flow
+// claim is one transaction that first takes a transaction advisory lock keyed by the schema: flow
+// claims run one at a time, so each sees the admissions of the one before it (every statement
+// after the lock reads a fresh snapshot under READ COMMITTED). Plain claims never take the lock;
+// they skip the rows a flow claim has locked, and a flow claim skips theirs (FOR UPDATE SKIP
+// LOCKED).
 //
 // The kit's planner reads synchronously, so the reader works over rows fetched beforehand: the
 // limits' window entries and live holds (the request names every key it may ask about), the
@@ -123,12 +124,24 @@ export class PostgresFlow {
       .map((c) => `j.${c}`)
       .join(", ")}, j.aging_key, j.mode`;
     this.#lockKey = flowLockKey(schema);
-    // $1 rate keys, $2 their window starts, $3 concurrency keys. Drops the window entries
-    // at or before each start (they never count again for this claimant) and the holds whose job
-    // left `running` under the admitting version (an expired lease holds until it is reclaimed);
-    // returns the other entries, and per key the holds that count now. The deletes and the reads touch disjoint rows, so one snapshot serves.
-    this.#limitsState = `WITH k AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS k(key, since)),
-      dw AS (DELETE FROM ${s}.flow_window w USING k WHERE w.key = k.key AND w.at <= k.since),
+    // $1 rate keys, $2 their windows (`perMs`), $3 concurrency keys, $4 now. A rate key's
+    // retention is the longest window any claim has counted for it (flow_keys, stored when this
+    // claim's window is longer, so an unchanged one writes nothing): its entries at or before
+    // `now − retention` are dropped (they never count again for any claimant), the others are
+    // kept, and those of this claim's own window (after `now − perMs`) returned. Also drops the
+    // holds whose job left `running` under the admitting version (an expired lease holds until
+    // it is reclaimed), and returns per key the holds that count now. Every clause reads the
+    // statement's snapshot: k the retention stored before this claim, and the deletes and the
+    // reads touch disjoint rows (the retention is at least the claim's window).
+    this.#limitsState = `WITH k AS (
+        SELECT k.key, $4::bigint - k.per_ms AS since, f.keep_ms AS stored, greatest(k.per_ms, f.keep_ms) AS keep_ms
+        FROM unnest($1::text[], $2::bigint[]) AS k(key, per_ms) LEFT JOIN ${s}.flow_keys f ON f.key = k.key
+      ),
+      rk AS (
+        INSERT INTO ${s}.flow_keys (key, keep_ms) SELECT k.key, k.keep_ms FROM k WHERE k.stored IS NULL OR k.stored < k.keep_ms
+        ON CONFLICT (key) DO UPDATE SET keep_ms = EXCLUDED.keep_ms WHERE flow_keys.keep_ms < EXCLUDED.keep_ms
+      ),
+      dw AS (DELETE FROM ${s}.flow_window w USING k WHERE w.key = k.key AND w.at <= $4::bigint - k.keep_ms),
       dh AS (
         DELETE FROM ${s}.flow_holds h WHERE h.key = ANY($3::text[])
           AND NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = h.job_id AND j.version = h.version AND j.status = 'running')
@@ -332,12 +345,12 @@ export class PostgresFlow {
     now: number,
   ): Promise<{ windows: Map<string, FlowWindowEntry[]>; running: Map<string, number> }> {
     const rateKeys: string[] = [];
-    const since: number[] = [];
+    const perMs: number[] = [];
     const slotKeys: string[] = [];
     for (const [key, def] of request.limitMap) {
       if (def.rate !== undefined) {
         rateKeys.push(key);
-        since.push(now - def.rate.perMs);
+        perMs.push(def.rate.perMs);
       }
       if (def.maxConcurrent !== undefined) slotKeys.push(key);
     }
@@ -346,8 +359,9 @@ export class PostgresFlow {
     if (rateKeys.length + slotKeys.length === 0) return { windows, running };
     const rows = await run<{ key: string; at: number | null; units: number | null; running: number | null }>(trx, this.#limitsState, [
       rateKeys,
-      since,
+      perMs,
       slotKeys,
+      now,
     ]);
     for (const row of rows) {
       if (row.running !== null) {

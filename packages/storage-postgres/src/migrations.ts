@@ -255,6 +255,16 @@ function migrations(schema: string): Record<string, Migration> {
         );
       },
     },
+    // One rate key counted over different windows (claimants with different `perMs`): a key's
+    // retention, the longest `perMs` any flow claim has counted for it. A claim drops the key's
+    // window entries older than that, not older than its own window, so a shorter window never
+    // drops entries a longer one still counts. No rows at first: a key's retention starts at
+    // the first claim that counts it.
+    "0007_flow_keys": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await run(db, `CREATE TABLE ${s}.flow_keys (key text COLLATE "C" PRIMARY KEY, keep_ms bigint NOT NULL)`);
+      },
+    },
   };
 }
 

@@ -2,12 +2,14 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ManualClock, transition, type Job, type JobLimit } from "@pyrexis/models";
 import { MemoryJobStore, type ClaimedJob, type FlowClaimOptions, type FlowClaimRequest, type FlowJobStore } from "@pyrexis/storage";
 import type { PostgresJobStore } from "../src/index.js";
+import { KNOWN_MIGRATIONS } from "../src/migrations.js";
 import { admin, dropSchemas, freshSchema, job, openStore } from "./helpers.js";
 
 // The flow capability beyond the conformance cases: the same seeded claims on PostgreSQL and on
 // the memory reference give the same picks (so chunked candidate reads, refetches and the
 // limits' state read up front change nothing), the migration's backfill of flow_group, corrupt
-// candidates, and flow claims racing plain claims.
+// candidates, flow claims racing plain claims, and a rate key's retention (flow_keys, migration
+// 0007) when claimants count it over different windows.
 
 const T0 = 1_000_000;
 const LEASE_MS = 5_000;
@@ -44,8 +46,15 @@ function flowJob(id: string, extra: Parameters<typeof job>[1], group?: string, l
 const ids = (claimed: readonly ClaimedJob[]): string[] => claimed.map((c) => c.job.id);
 
 describe("claimFlow on PostgreSQL", () => {
-  for (const seed of [1, 2]) {
-    it(`makes the memory reference's picks, refusals and retry times over a seeded run (seed ${seed})`, async () => {
+  // Seed 3: claimants define api with different windows (a rolling change of perMs), so the
+  // key's entries are kept for the longest one while each claim counts its own.
+  for (const [seed, apiWindows] of [
+    [1, [1_000]],
+    [2, [1_000]],
+    [3, [1_000, 2_500]],
+  ] as const) {
+    const windows = apiWindows.length === 1 ? "" : `, api windows of ${apiWindows.join(" and ")} ms`;
+    it(`makes the memory reference's picks, refusals and retry times over a seeded run (seed ${seed}${windows})`, async () => {
       const r = rng(seed);
       const clock = new ManualClock(T0);
       const pg = await open(freshSchema("flowref"), clock);
@@ -73,10 +82,10 @@ describe("claimFlow on PostgreSQL", () => {
       }
       await pg.commit({ insert: jobs });
       await memory.commit({ insert: jobs });
-      const flow: FlowClaimOptions = {
-        limits: { api: { rate: { units: 20, perMs: 1_000 } }, gpu: { maxConcurrent: 4 } },
+      const flowOf = (perMs: number): FlowClaimOptions => ({
+        limits: { api: { rate: { units: 20, perMs } }, gpu: { maxConcurrent: 4 } },
         groupWeights: { g00: 3, g01: 2, g02: 0.5 },
-      };
+      });
       const running = new Map<string, [ClaimedJob, ClaimedJob]>();
       let total = 0;
       let refused = 0;
@@ -86,7 +95,8 @@ describe("claimFlow on PostgreSQL", () => {
           owner: "e",
           limit: 1 + r.int(12),
           leaseMs: LEASE_MS,
-          flow,
+          // One window draws nothing from the generator: seeds 1 and 2 make the runs they made before.
+          flow: flowOf(apiWindows.length === 1 ? apiWindows[0] : r.pick(apiWindows)),
           ...(r.int(5) === 0 ? { modes: ["async"] } : {}),
           ...(r.int(6) === 0 ? { handlers: ["work"] } : {}),
           ...(r.int(8) === 0 ? { ids: Array.from({ length: 30 }, () => r.pick(jobs).id) } : {}),
@@ -207,12 +217,12 @@ describe("migration 0006_flow", () => {
     const store = await open(schema);
     await store.commit({ insert: [flowJob("x", {}, "tenant-1"), flowJob("y", {}), flowJob("z", {}, "tenant-2")] });
     await store.close();
-    // Back to the schema before 0006: its objects dropped, its bookkeeping row deleted.
+    // Back to the schema before 0006: its objects and those of 0007 dropped, their bookkeeping rows deleted.
     const s = `"${schema}"`;
     await admin(`ALTER TABLE ${s}.jobs DROP COLUMN flow_group`);
-    await admin(`DROP TABLE ${s}.flow_window, ${s}.flow_holds, ${s}.flow_tags, ${s}.flow_clock`);
+    await admin(`DROP TABLE ${s}.flow_window, ${s}.flow_holds, ${s}.flow_tags, ${s}.flow_clock, ${s}.flow_keys`);
     await admin(`DROP FUNCTION ${s}.flow_due, ${s}.flow_due_ungrouped, ${s}.flow_groups`);
-    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name = '0006_flow'`);
+    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name IN ('0006_flow', '0007_flow_keys')`);
     await admin(`UPDATE ${s}.jobs SET data = '{"group": broken' WHERE id = 'z'`);
     const again = await open(schema);
     const rows = await admin<{ id: string; flow_group: string | null }>(`SELECT id, flow_group FROM ${s}.jobs ORDER BY id`);
@@ -226,5 +236,108 @@ describe("migration 0006_flow", () => {
     );
     expect(index?.def).toContain("flow_group IS NOT NULL");
     expect(await again.countByStatus()).toMatchObject({ pending: 3 });
+  });
+});
+
+describe("a rate key's retention (flow_keys)", () => {
+  const api = (perMs: number, units = 100): FlowClaimOptions => ({ limits: { api: { rate: { units, perMs } } } });
+  const request = (flow: FlowClaimOptions, limit = 1): FlowClaimRequest => ({ owner: "e", limit, leaseMs: LEASE_MS, flow });
+
+  it("is stored when a claim's window is longer than it and only then; entries older than it go, younger ones stay", async () => {
+    const clock = new ManualClock(T0);
+    const schema = freshSchema("flowkeep");
+    const s = `"${schema}"`;
+    const pg = await open(schema, clock);
+    await pg.commit({
+      insert: Array.from({ length: 8 }, (_, i) => flowJob(`k${i}`, { runAt: T0 }, undefined, [{ key: "api", units: 1 }])),
+    });
+    const kept = async (): Promise<{ keep_ms: string; xmin: string }[]> =>
+      admin(`SELECT keep_ms::text, xmin::text FROM ${s}.flow_keys WHERE key = 'api'`);
+    const entries = async (): Promise<number[]> =>
+      (await admin<{ at: string }>(`SELECT at::text FROM ${s}.flow_window ORDER BY at`)).map((r) => Number(r.at) - T0);
+
+    expect(await kept()).toEqual([]);
+    expect((await pg.claimFlow(request(api(1_000)))).claimed).toHaveLength(1);
+    const [first] = await kept();
+    expect(first?.keep_ms).toBe("1000");
+    clock.advance(400);
+    expect((await pg.claimFlow(request(api(1_000)))).claimed).toHaveLength(1);
+    expect(await kept(), "an unchanged retention is not written again").toEqual([first]);
+
+    clock.advance(400); // at 800: a longer window raises the retention
+    expect((await pg.claimFlow(request(api(5_000)))).claimed).toHaveLength(1);
+    const [raised] = await kept();
+    expect(raised?.keep_ms).toBe("5000");
+    clock.advance(1_200); // at 2000: a shorter window neither lowers it nor drops what it keeps
+    expect((await pg.claimFlow(request(api(1_000)))).claimed).toHaveLength(1);
+    expect(await kept()).toEqual([raised]);
+    expect(await entries()).toEqual([0, 400, 800, 2_000]);
+
+    clock.set(T0 + 5_500); // the entries at 0 and 400 are 5 s old: gone, on the short claimant's claim too
+    expect((await pg.claimFlow(request(api(1_000)))).claimed).toHaveLength(1);
+    expect(await entries()).toEqual([800, 2_000, 5_500]);
+    expect(await kept()).toEqual([raised]);
+  });
+
+  it("claims that define the key with different windows on two handles each count their own window over the shared entries", async () => {
+    const clock = new ManualClock(T0);
+    const schema = freshSchema("flowkeys2");
+    const a = await open(schema, clock);
+    const b = await open(schema, clock);
+    await a.commit({ insert: Array.from({ length: 6 }, (_, i) => flowJob(`w${i}`, { runAt: T0 }, undefined, [{ key: "api", units: 1 }])) });
+    expect((await a.claimFlow(request(api(10_000, 3), 6))).claimed).toHaveLength(3);
+    clock.advance(3_000);
+    // b's window (1 s) holds none of them: it admits its 2; a's (10 s) holds all 5.
+    expect((await b.claimFlow(request(api(1_000, 2), 6))).claimed).toHaveLength(2);
+    const fromA = await a.claimFlow(request(api(10_000, 3), 6));
+    expect(fromA.claimed).toEqual([]);
+    expect(fromA.retryAt, "room once a's own 3 are 10 s old").toBe(T0 + 10_000);
+  });
+});
+
+describe("migration 0007_flow_keys", () => {
+  it("migrates a schema at 0006 with its flow state intact; the retention starts at the first claim", async () => {
+    const clock = new ManualClock(T0);
+    const schema = freshSchema("flowkeysmig");
+    const s = `"${schema}"`;
+    const store = await open(schema, clock);
+    await store.commit({
+      insert: [
+        ...Array.from({ length: 5 }, (_, i) => flowJob(`api${i}`, { runAt: T0 - i }, "g1", [{ key: "api", units: 1 }])),
+        flowJob("gpu0", { runAt: T0 }, "g2", [{ key: "gpu", units: 1 }]),
+      ],
+    });
+    const flow: FlowClaimOptions = { limits: { api: { rate: { units: 3, perMs: 10_000 } }, gpu: { maxConcurrent: 1 } } };
+    expect((await store.claimFlow({ owner: "e", limit: 10, leaseMs: 60_000, flow })).claimed).toHaveLength(4);
+    const state = async (): Promise<unknown[]> => [
+      await admin(`SELECT key, at::text, units::text, job_id, version::text FROM ${s}.flow_window ORDER BY key, job_id`),
+      await admin(`SELECT key, job_id, version::text FROM ${s}.flow_holds ORDER BY key, job_id`),
+      await admin(`SELECT mode, grp, finish, stamp::text FROM ${s}.flow_tags ORDER BY mode, grp`),
+      await admin(`SELECT mode, virtual, stamp::text FROM ${s}.flow_clock ORDER BY mode`),
+    ];
+    const before = await state();
+    expect((before[0] as unknown[]).length).toBe(3);
+    expect((before[1] as unknown[]).length).toBe(1);
+    await store.close();
+    // Back to the schema 0006 left: 0007's table dropped, its bookkeeping row deleted.
+    await admin(`DROP TABLE ${s}.flow_keys`);
+    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name = '0007_flow_keys'`);
+
+    const again = await open(schema, clock);
+    const applied = await admin<{ name: string }>(`SELECT name FROM ${s}.pyrexis_migration ORDER BY name`);
+    expect(applied.map((r) => r.name)).toEqual([...KNOWN_MIGRATIONS]);
+    expect(await state()).toEqual(before);
+    expect(await admin(`SELECT * FROM ${s}.flow_keys`)).toEqual([]);
+
+    // The entries written before the migration count: the long window is full, the slot held.
+    clock.advance(2_000);
+    const full = await again.claimFlow({ owner: "e", limit: 10, leaseMs: 60_000, flow });
+    expect(full.claimed).toEqual([]);
+    expect(full.retryAt).toBe(T0 + 10_000);
+    expect(await admin(`SELECT key, keep_ms::text FROM ${s}.flow_keys ORDER BY key`)).toEqual([{ key: "api", keep_ms: "10000" }]);
+    // A shorter window counts only its part of them, and drops none.
+    const short: FlowClaimOptions = { limits: { api: { rate: { units: 2, perMs: 1_000 } }, gpu: { maxConcurrent: 1 } } };
+    expect((await again.claimFlow({ owner: "e", limit: 10, leaseMs: 60_000, flow: short })).claimed).toHaveLength(2);
+    expect(await admin(`SELECT count(*)::int AS n FROM ${s}.flow_window`)).toEqual([{ n: 5 }]);
   });
 });
