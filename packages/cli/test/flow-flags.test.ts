@@ -13,6 +13,36 @@ afterAll(() => {
 });
 const run = (argv: string[], input?: string) => runInProcess(argv, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
 
+interface Span {
+  id: string;
+  start: number;
+  end: number;
+}
+
+/** The `stamp` jobs' run times (each completed, in one attempt: waiting for a cap counts none). */
+async function stampSpans(ids: readonly string[], db: string): Promise<Span[]> {
+  const spans: Span[] = [];
+  for (const id of ids) {
+    const st = await run(["status", id, "--json", "--store", db]);
+    const { job, result } = JSON.parse(st.stdout) as {
+      job: { attempts: number };
+      result: { status: string; output: { start: number; end: number } };
+    };
+    expect(result.status, id).toBe("completed");
+    expect(job.attempts, id).toBe(1);
+    spans.push({ id, ...result.output });
+  }
+  return spans;
+}
+
+/** No two spans overlap: each starts after the one before it ended. */
+function expectOneAtATime(spans: readonly Span[]): void {
+  const sorted = [...spans].sort((x, y) => x.start - y.start);
+  for (let i = 1; i < sorted.length; i++) {
+    expect(sorted[i]!.start, `${sorted[i]!.id} started before ${sorted[i - 1]!.id} ended`).toBeGreaterThanOrEqual(sorted[i - 1]!.end);
+  }
+}
+
 describe("flag parsers", () => {
   it("--limit reads rates, caps and both", () => {
     expect(parseLimitFlags(["openai=90000/1m,max=16", "gpu=max=4", "embed=500/10s"])).toEqual({
@@ -125,15 +155,7 @@ describe("submit --limit/--group and worker --limit/--group-weight", () => {
       "--quiet",
     ]);
     expect(worker.code, worker.stderr).toBe(0);
-    const spans: { start: number; end: number }[] = [];
-    for (const id of ids) {
-      const st = await run(["status", id, "--json", "--store", db]);
-      const { result } = JSON.parse(st.stdout) as { result: { status: string; output: { start: number; end: number } } };
-      expect(result.status).toBe("completed");
-      spans.push(result.output);
-    }
-    spans.sort((x, y) => x.start - y.start);
-    for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
+    expectOneAtATime(await stampSpans(ids, db));
   });
 
   it("two workers with --limit gpu=max=1 on one file share the cap: the second never runs a gpu job while the first holds it", async () => {
@@ -190,23 +212,10 @@ describe("submit --limit/--group and worker --limit/--group-weight", () => {
       const r = await w.done;
       expect(r.code, r.stderr).toBe(0);
     }
-    const spans: { id: string; start: number; end: number }[] = [];
-    for (const id of ids) {
-      const st = await run(["status", id, "--json", "--store", db]);
-      const { job, result } = JSON.parse(st.stdout) as {
-        job: { attempts: number };
-        result: { status: string; output: { start: number; end: number } };
-      };
-      expect(result.status, id).toBe("completed");
-      expect(job.attempts, id).toBe(1); // waiting for the cap counted no attempt
-      spans.push({ id, ...result.output });
-    }
+    const spans = await stampSpans(ids, db);
     const long = spans.find((s) => s.id === "long")!;
     expect(secondUpAt, "the second worker was up while the long job held the slot").toBeLessThan(long.end);
-    spans.sort((x, y) => x.start - y.start);
-    for (let i = 1; i < spans.length; i++) {
-      expect(spans[i]!.start, `${spans[i]!.id} started before ${spans[i - 1]!.id} ended`).toBeGreaterThanOrEqual(spans[i - 1]!.end);
-    }
+    expectOneAtATime(spans);
   });
 
   it("worker --limit with a bad value exits 2 before it starts", async () => {
