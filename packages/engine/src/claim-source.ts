@@ -12,6 +12,7 @@ import {
   type LeaseRef,
   type ReclaimReport,
 } from "@pyrexis/storage";
+import { addCount } from "@pyrexis/storage/kit";
 import type { ClaimSettings } from "./options.js";
 
 /** What the claim source asks of, and tells, the engine. */
@@ -105,7 +106,7 @@ export class ClaimSource {
    */
   flowWaiting(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const byKey of this.#flowWaiting.values()) for (const [key, n] of Object.entries(byKey)) out[key] = (out[key] ?? 0) + n;
+    for (const byKey of this.#flowWaiting.values()) for (const [key, n] of Object.entries(byKey)) addCount(out, key, n);
     return out;
   }
 

@@ -1565,7 +1565,11 @@ export class Engine {
     for (const [limit, stats] of Object.entries(this.#gate.limitStats())) {
       this.#metrics.setGauge("flow.limit_units", stats.unitsInWindow, { limit });
       this.#metrics.setGauge("flow.limit_running", stats.running, { limit });
-      this.#metrics.setGauge("flow.limit_waiting", storeWaiting === undefined ? stats.waiting : (storeWaiting[limit] ?? 0), { limit });
+      this.#metrics.setGauge(
+        "flow.limit_waiting",
+        storeWaiting === undefined ? stats.waiting : Object.hasOwn(storeWaiting, limit) ? (storeWaiting[limit] as number) : 0,
+        { limit },
+      );
       this.#metrics.setGauge("flow.limit_units_used", stats.unitsUsed, { limit });
     }
     // Only groups with waiting jobs are listed: one reported before and gone now goes to 0.

@@ -108,9 +108,12 @@ describe.each([
     const jobs = await engine!.submitJobs(Array.from({ length: 3 }, () => ({ handler: "gpu", limits: [{ key: "gpu", units: 1 }] })));
     const loop = engine!.runLoop();
     const waiting = (): number | undefined => engine!.getMetrics().getGauges()['flow.limit_waiting{limit="gpu"}'];
-    await until(() => waiting() === 2); // one runs, two wait in the store (the engine had room to claim them)
-    expect(engine!.getMetrics().getGauges()['flow.limit_running{limit="gpu"}']).toBe(1);
-    release();
+    try {
+      await until(() => waiting() === 2); // one runs, two wait in the store (the engine had room to claim them)
+      expect(engine!.getMetrics().getGauges()['flow.limit_running{limit="gpu"}']).toBe(1);
+    } finally {
+      release(); // else a failed check leaves the handler, and the engine's shutdown, waiting forever
+    }
     for (const job of jobs) await engine!.waitForResult(job.id);
     await until(() => waiting() === 0); // the last claims found nothing waiting
     await engine!.shutdown();

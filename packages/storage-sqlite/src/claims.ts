@@ -423,6 +423,7 @@ export class SqliteClaims {
       }
     };
     const weight = (group: string): number => request.weightMap.get(group) ?? 1;
+    this.#flow.retain(request.limitMap);
     for (const mode of modes) {
       const want = request.limit - claimed.length;
       if (want === 0) break;

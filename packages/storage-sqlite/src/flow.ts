@@ -3,7 +3,7 @@
 // on the file admits jobs against the same state. The decisions are the kit's planner; this file
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
 import type { Job } from "@pyrexis/models";
-import type { FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "@pyrexis/storage/kit";
+import type { CheckedFlowLimit, FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "@pyrexis/storage/kit";
 import { filterKey, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
@@ -71,7 +71,7 @@ export interface FlowScope {
 export class SqliteFlow {
   readonly #groups: SqliteStatementLike;
   readonly #db: SqliteDatabaseLike;
-  /** Candidate scans by {@link scanSlot}, prepared when first needed. */
+  /** Candidate scans by filter set, group and keyset position (see `#scan`), prepared when first needed. */
   readonly #scans: (SqliteStatementLike | undefined)[] = [];
   readonly #hasUngrouped: SqliteStatementLike;
   readonly #tags: SqliteStatementLike;
@@ -81,6 +81,7 @@ export class SqliteFlow {
   readonly #window: SqliteStatementLike;
   readonly #windowPart: SqliteStatementLike;
   readonly #setKeep: SqliteStatementLike;
+  readonly #retain: SqliteStatementLike;
   readonly #sum: SqliteStatementLike;
   readonly #addSum: SqliteStatementLike;
   readonly #entryUnits: SqliteStatementLike;
@@ -113,6 +114,11 @@ export class SqliteFlow {
     this.#setKeep = db.prepare(
       "INSERT INTO flow_sums (key, units, keep_ms) VALUES (?, 0, ?) ON CONFLICT (key) DO UPDATE SET keep_ms = excluded.keep_ms",
     );
+    // Raises a key's retention, writing nothing when it is long enough already.
+    this.#retain = db.prepare(
+      "INSERT INTO flow_sums (key, units, keep_ms) VALUES (?, 0, ?) ON CONFLICT (key) DO UPDATE SET keep_ms = excluded.keep_ms" +
+        " WHERE keep_ms < excluded.keep_ms",
+    );
     this.#sum = db.prepare("SELECT units, keep_ms FROM flow_sums WHERE key = ?");
     this.#addSum = db.prepare(
       "INSERT INTO flow_sums (key, units) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET units = units + excluded.units",
@@ -140,6 +146,14 @@ export class SqliteFlow {
       this.#charge.run(units, jobId, version, key);
       this.#addSum.run(key, units - row.units);
     });
+  }
+
+  /**
+   * A claim counts every rate key it defines, whether or not a candidate uses one: each key's
+   * retention grows to the claim's window (inside the claim's transaction, before any read).
+   */
+  retain(limits: ReadonlyMap<string, CheckedFlowLimit>): void {
+    for (const [key, def] of limits) if (def.rate !== undefined) this.#retain.run(key, def.rate.perMs);
   }
 
   /** A reader for one mode of a flow claim (inside its transaction). */

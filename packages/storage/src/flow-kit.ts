@@ -164,9 +164,18 @@ export interface FlowPlan {
   readonly retryAt: number | undefined;
 }
 
-/** Adds a plan's {@link FlowPlan.waiting} counts to `into` (a claim's answer, over its modes). */
+/**
+ * Adds a plan's {@link FlowPlan.waiting} counts to `into` (a claim's answer, over its modes). Keys
+ * are written as own properties: a limit may be named `constructor` or `__proto__`.
+ */
 export function addWaiting(into: Record<string, number>, plan: FlowPlan): void {
-  for (const [key, n] of plan.waiting) into[key] = (into[key] ?? 0) + n;
+  for (const [key, n] of plan.waiting) addCount(into, key, n);
+}
+
+/** `into[key] += n` for any key: an own data property, never an inherited member or the `__proto__` setter. */
+export function addCount(into: Record<string, number>, key: string, n: number): void {
+  const before = Object.hasOwn(into, key) ? (into[key] as number) : 0;
+  Object.defineProperty(into, key, { value: before + n, enumerable: true, writable: true, configurable: true });
 }
 
 /** A group while a claim plans. */

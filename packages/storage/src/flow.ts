@@ -95,8 +95,11 @@ export const MAX_FLOW_SCAN = 2000;
  * - **Charges** set the units of a job's window entry (the admission stays at the claim's time).
  * - **One key, different windows.** Claimants may define one key with different `perMs` (a
  *   rolling change of configuration): each counts the admissions of every claimant inside its
- *   own window, and the store keeps a key's entries for the longest `perMs` any claim has
- *   counted for it, so a claim with a shorter window never drops entries a longer one counts.
+ *   own window, and the store keeps a key's entries for the longest `perMs` of any flow claim
+ *   that defined the key (whether or not it found a job using it), so a claim with a shorter
+ *   window never drops entries a longer one counts. A claimant that moves to a longer window
+ *   counts, in its first window, only what the shorter retention had kept. The retention never
+ *   shrinks.
  * - **Bounded work.** A claim looks at no more than {@link MAX_FLOW_SCAN} refused jobs.
  */
 export interface FlowMethods {

@@ -38,6 +38,7 @@ export {
   type Reclaimed,
 } from "./claims-kit.js";
 export {
+  addCount,
   addWaiting,
   checkFlowCharge,
   checkFlowClaimRequest,

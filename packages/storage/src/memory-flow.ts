@@ -4,7 +4,7 @@
 import type { Job } from "@pyrexis/models";
 import { compareClaimOrder } from "./claims-kit.js";
 import type { FlowCharge } from "./flow.js";
-import type { FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "./flow-kit.js";
+import type { CheckedFlowLimit, FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "./flow-kit.js";
 
 /** One admission in a rate window. */
 interface WindowRow {
@@ -46,6 +46,14 @@ export class MemoryFlowState {
 
   constructor(holding: HoldCheck) {
     this.#holding = holding;
+  }
+
+  /**
+   * A claim counts every rate key it defines, whether or not a candidate uses one: each key's
+   * retention grows to the claim's window (see `FlowMethods`, "One key, different windows").
+   */
+  retain(limits: ReadonlyMap<string, CheckedFlowLimit>, now: number): void {
+    for (const [key, def] of limits) if (def.rate !== undefined) this.#prune(key, def.rate.perMs, now);
   }
 
   /** A reader over this state for one mode's claim at `now`; `candidates` are its due jobs (any order). */

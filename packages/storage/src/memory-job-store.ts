@@ -336,6 +336,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
       if (list === undefined) byMode.set(job.mode, (list = []));
       list.push(job);
     }
+    flow.retain(checked.limitMap, now);
     const claimed: ClaimedJob[] = [];
     let refused = 0;
     const waiting: Record<string, number> = {};

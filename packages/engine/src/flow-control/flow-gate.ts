@@ -451,12 +451,14 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   limitStats(now: number = this.#clock.now()): Record<string, LimitStats> {
     const out: Record<string, LimitStats> = {};
     for (const [key, limit] of this.#limits) {
-      out[key] = {
+      const stats = {
         unitsUsed: limit.unitsUsed,
         unitsInWindow: limit.window?.used(now) ?? 0,
         running: limit.running,
         waiting: limit.waiting,
       };
+      // An own property whatever the name (a limit may be called `__proto__`).
+      Object.defineProperty(out, key, { value: stats, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

@@ -121,6 +121,36 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
       }
     });
 
+    t("a claim that defines a key keeps its window even when it finds no job using it", async ({ store, clock }) => {
+      const long: FlowClaimOptions = { limits: { api: { rate: { units: 3, perMs: 10_000 } } } };
+      const short: FlowClaimOptions = { limits: { api: { rate: { units: 2, perMs: 1000 } } } };
+      const first = [flowJob(clock, [{ key: "api", units: 1 }]), flowJob(clock, [{ key: "api", units: 1 }])];
+      await store.commit({ insert: first });
+      assert.equal((await store.claimFlow(request(short, 10, "engine-b"))).claimed.length, 2);
+      assert.deepStrictEqual(
+        (await store.claimFlow(request(long, 10))).claimed,
+        [],
+        "nothing is due: the long claimant counts the key anyway",
+      );
+      clock.advance(2000);
+      const more = Array.from({ length: 4 }, () => flowJob(clock, [{ key: "api", units: 1 }]));
+      await store.commit({ insert: more });
+      assert.equal((await store.claimFlow(request(short, 10, "engine-b"))).claimed.length, 2, "the short window is empty again");
+      const fromLong = await store.claimFlow(request(long, 10));
+      assert.deepStrictEqual(fromLong.claimed, [], "the long window holds all 4 admissions of the last 10 s");
+    });
+
+    t("limits named like Object members (constructor, __proto__) are kept and counted as any other", async ({ store, clock }) => {
+      const names = ["constructor", "__proto__"];
+      const jobs = names.flatMap((key) => [flowJob(clock, [{ key, units: 1 }]), flowJob(clock, [{ key, units: 1 }])]);
+      await store.commit({ insert: jobs });
+      const flow: FlowClaimOptions = { limits: Object.fromEntries(names.map((key) => [key, { rate: { units: 1, perMs: 1000 } }])) };
+      const r = await store.claimFlow(request(flow, 10));
+      assert.equal(r.claimed.length, 2, "one job of each limit fits");
+      assert.deepStrictEqual(r.waiting, Object.fromEntries(names.map((key) => [key, 1])), "and one of each waits");
+      assert.ok(Object.hasOwn(r.waiting, "__proto__"), "__proto__ is an own key of waiting");
+    });
+
     t(
       "claimants with different windows for one key each count their own window, and a shorter one never drops a longer one's entries",
       async ({ store, clock }) => {
