@@ -48,7 +48,7 @@ const BAD_INPUTS: [string, string[], number, RegExp, string?][] = [
     "unknown handler (checked against --handlers)",
     ["submit", "nope", "--handlers", HANDLERS],
     2,
-    /no handler named "nope"; known handlers: echo, sum, fail, stamp, slow/,
+    /no handler named "nope"; known handlers: echo, sum, fail, stamp, untilFile, slow/,
   ],
   [
     "bad line in a JSON Lines file: names the line and field",
