@@ -31,7 +31,7 @@ import {
   type CheckedFlowClaim,
 } from "@pyrexis/storage/kit";
 import { SqliteFlow } from "./flow.js";
-import { filterKey, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
+import { filterKey, filterSql, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 // The status terms are literals, not parameters: SQLite uses a partial index only when the
@@ -49,8 +49,7 @@ const CLAIMABLE = "status IN ('pending', 'retrying')";
 export function claimScanSql(filters: ScanFilters): string {
   return (
     `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE ${CLAIMABLE} AND mode = @mode AND run_at <= @now` +
-    (filters.handlers ? " AND handler IN (SELECT value FROM json_each(@handlers))" : "") +
-    (filters.excluded ? " AND id NOT IN (SELECT value FROM json_each(@excluded))" : "") +
+    filterSql(filters) +
     " ORDER BY aging_key DESC, id LIMIT @limit"
   );
 }

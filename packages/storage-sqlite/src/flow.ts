@@ -4,7 +4,7 @@
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
 import type { Job } from "@pyrexis/models";
 import type { CheckedFlowLimit, FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "@pyrexis/storage/kit";
-import { filterKey, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
+import { filterKey, filterSql, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
 const CLAIMABLE = "status IN ('pending', 'retrying')";
@@ -23,8 +23,7 @@ export function flowScanSql(grouped: boolean, filters: ScanFilters, after: boole
     `SELECT ${SCAN_COLUMNS} FROM jobs INDEXED BY jobs_claim_group WHERE ${CLAIMABLE} AND mode = @mode` +
     (grouped ? " AND flow_group = @grp" : " AND flow_group IS NULL") +
     " AND run_at <= @now" +
-    (filters.handlers ? " AND handler IN (SELECT value FROM json_each(@handlers))" : "") +
-    (filters.excluded ? " AND id NOT IN (SELECT value FROM json_each(@excluded))" : "") +
+    filterSql(filters) +
     (after ? " AND (aging_key < @key OR (aging_key = @key AND id > @id))" : "") +
     " ORDER BY aging_key DESC, id LIMIT @limit"
   );
@@ -80,7 +79,6 @@ export class SqliteFlow {
   readonly #pruneWindow: SqliteStatementLike;
   readonly #window: SqliteStatementLike;
   readonly #windowPart: SqliteStatementLike;
-  readonly #setKeep: SqliteStatementLike;
   readonly #retain: SqliteStatementLike;
   readonly #sum: SqliteStatementLike;
   readonly #addSum: SqliteStatementLike;
@@ -110,9 +108,6 @@ export class SqliteFlow {
     this.#window = db.prepare("SELECT at, units FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at > ? ORDER BY at");
     this.#windowPart = db.prepare(
       "SELECT coalesce(sum(units), 0) AS n FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at > ?",
-    );
-    this.#setKeep = db.prepare(
-      "INSERT INTO flow_sums (key, units, keep_ms) VALUES (?, 0, ?) ON CONFLICT (key) DO UPDATE SET keep_ms = excluded.keep_ms",
     );
     // Raises a key's retention, writing nothing when it is long enough already.
     this.#retain = db.prepare(
@@ -236,9 +231,10 @@ export class SqliteFlow {
         const perMs = scope.now - since;
         const row = this.#sum.get(key) as { units: number; keep_ms: number } | undefined;
         let keep = Number(row?.keep_ms ?? 0);
+        // `retain` raised it at the claim's start for every key the claim defines.
         if (perMs > keep) {
           keep = perMs;
-          this.#setKeep.run(key, keep);
+          this.#retain.run(key, keep);
         }
         const cutoff = scope.now - keep;
         const pruned = Number((this.#prunedUnits.get(key, cutoff) as { n: number }).n);

@@ -36,3 +36,11 @@ export const SCAN_FILTER_SETS: readonly ScanFilters[] = [
 export function filterKey(filters: ScanFilters): number {
   return (filters.handlers ? 1 : 0) + (filters.excluded ? 2 : 0);
 }
+
+/** The SQL of the optional filters asked for (named parameters `@handlers`, `@excluded`), each with a leading ` AND`. */
+export function filterSql(filters: ScanFilters): string {
+  return (
+    (filters.handlers ? " AND handler IN (SELECT value FROM json_each(@handlers))" : "") +
+    (filters.excluded ? " AND id NOT IN (SELECT value FROM json_each(@excluded))" : "")
+  );
+}
