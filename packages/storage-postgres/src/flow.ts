@@ -12,14 +12,16 @@
 // nothing), the next chunk of that group is fetched, and the plan starts over: planning is pure,
 // so the final plan is the one a reader over the whole table would have produced.
 import { CompiledQuery, type Transaction } from "kysely";
-import { CorruptRecordError, type Job } from "@pyrexis/models";
+import { CorruptRecordError, type Job, type JobLimit } from "@pyrexis/models";
 import type { FlowCharge } from "@pyrexis/storage";
 import {
   addWaiting,
   planFlowClaim,
+  storedLimits,
   type CheckedFlowClaim,
   type FlowGroupTag,
   type FlowModeClock,
+  type FlowPassedOver,
   type FlowPlan,
   type FlowReader,
   type FlowWindowEntry,
@@ -54,9 +56,28 @@ interface CandidateRow extends JobRow {
   readonly ord: number;
 }
 
+/** A limits-only row of {@link PostgresFlow}'s `#limitChunks`. */
+interface LimitsRow {
+  readonly ord: number;
+  readonly id: string;
+  readonly aging_key: number;
+  readonly limits: string | null;
+}
+
+/**
+ * A candidate fetched by its limits only (once the claim held a limit): its record is read when
+ * the planner's test does not refuse it (`job`; `null` for a corrupt one, passed by).
+ */
+interface LimitsEntry {
+  readonly id: string;
+  /** `undefined` when the record has none, or not the stored shape: it is read in full. */
+  readonly limits: JobLimit[] | undefined;
+  job?: Job | null;
+}
+
 /** The due jobs of one group fetched so far, in claim order, and where the next chunk starts. */
 interface Buffer {
-  readonly jobs: Job[];
+  readonly jobs: (Job | LimitsEntry)[];
   /** No due job of the group lies past the fetched ones. */
   exhausted: boolean;
   /** Keyset cursor: the last row fetched (corrupt ones included). */
@@ -66,12 +87,30 @@ interface Buffer {
   chunk: number;
 }
 
-/** The planner asked for a job of `group` past the fetched ones. */
+/**
+ * The planner asked for a job of `group` past the fetched ones; `limitsOnly` when the claim held
+ * a limit by then (the next chunk is read by limits only).
+ */
 class NeedMore extends Error {
-  constructor(readonly group: string) {
+  constructor(
+    readonly group: string,
+    readonly limitsOnly: boolean,
+  ) {
     super(`flow claim: more candidates of group ${JSON.stringify(group)} needed`);
   }
 }
+
+/** The planner asked for the record of a candidate fetched by its limits only (`entries`: it and the next ones of its group). */
+class NeedRecords extends Error {
+  constructor(readonly entries: readonly LimitsEntry[]) {
+    super("flow claim: candidate records needed");
+  }
+}
+
+/** Records read at once when the planner needs one behind a held limit. */
+const RECORDS_CHUNK = 32;
+
+const isLimitsEntry = (entry: Job | LimitsEntry): entry is LimitsEntry => !("handler" in entry);
 
 /** Largest chunk of one group's candidates one fetch asks for. */
 const MAX_CHUNK = 512;
@@ -112,6 +151,8 @@ export class PostgresFlow {
   readonly #groups: string;
   readonly #tagsOf: string;
   readonly #chunks: string;
+  readonly #limitChunks: string;
+  readonly #records: string;
   readonly #byIds: string;
   readonly #claim: string;
   readonly #charge: string;
@@ -178,6 +219,19 @@ export class PostgresFlow {
           WITH ORDINALITY AS f WHERE g.grp IS NULL
       ) AS j
       ORDER BY g.ord, j.pos`;
+    // The same chunks, but only each row's keyset position and its limits (flow_due_limits,
+    // migration 0008): read once the claim holds a limit, when most candidates are refused
+    // without their records. Not locked: a refused row may be claimed meanwhile by a plain
+    // claim, and one that may fit is locked when its record is read.
+    this.#limitChunks = this.#chunks
+      .replace(`SELECT g.ord::int AS ord, ${candidateColumns}`, "SELECT g.ord::int AS ord, j.id, j.aging_key, j.flow_limits AS limits")
+      .replace(`${s}.flow_due(`, `${s}.flow_due_limits(`)
+      .replace(`${s}.flow_due_ungrouped(`, `${s}.flow_due_limits_ungrouped(`);
+    // $1 ids, $2 now: the records of candidates read by their limits that are still due, locked
+    // (SKIP LOCKED: one another claimer holds is passed by).
+    this.#records = `SELECT 0 AS ord, ${candidateColumns} FROM ${jobs} j
+      WHERE j.id = ANY($1::text[]) AND j.status IN ('pending', 'retrying') AND j.run_at <= $2::bigint
+      FOR UPDATE OF j SKIP LOCKED`;
     // $1 now, $2 ids, $3 modes or NULL, $4 handlers or NULL: a claim of given jobs reads them all.
     this.#byIds = `SELECT 0 AS ord, ${candidateColumns} FROM ${jobs} j
       WHERE j.id = ANY($2::text[]) AND j.status IN ('pending', 'retrying') AND j.run_at <= $1::bigint
@@ -298,9 +352,13 @@ export class PostgresFlow {
           plan = planFlowClaim(reader, request, left, now);
           break;
         } catch (e) {
+          if (e instanceof NeedRecords) {
+            await this.#readRecords(trx, e.entries, now, read);
+            continue;
+          }
           if (!(e instanceof NeedMore)) throw e;
           // The groups this attempt used up will likely be asked for next: refill them together.
-          await this.#fetch(trx, mode, now, handlers, source.buffers, reader.drained(e.group), read);
+          await this.#fetch(trx, mode, now, handlers, source.buffers, reader.drained(e.group), read, e.limitsOnly);
         }
       }
       refused += plan.refused;
@@ -416,6 +474,24 @@ export class PostgresFlow {
     }
   }
 
+  /**
+   * The records of limits-only candidates (one statement, locking them); a corrupt one is
+   * reported and passed by, as is one no longer due or held by another claimer.
+   */
+  async #readRecords(
+    trx: Executor,
+    entries: readonly LimitsEntry[],
+    now: number,
+    read: (row: CandidateRow) => Job | undefined,
+  ): Promise<void> {
+    const rows = await run<CandidateRow>(trx, this.#records, [entries.map((e) => e.id), now]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const entry of entries) {
+      const row = byId.get(entry.id);
+      entry.job = row === undefined ? null : (read(row) ?? null);
+    }
+  }
+
   /** Fetches the next chunk of each group of `groups` into its buffer (one statement). */
   async #fetch(
     trx: Executor,
@@ -425,10 +501,14 @@ export class PostgresFlow {
     buffers: Map<string, Buffer>,
     groups: readonly string[],
     read: (row: CandidateRow) => Job | undefined,
+    limitsOnly = false,
   ): Promise<void> {
     if (groups.length === 0) return;
     const list = groups.map((g) => buffers.get(g)!);
-    const rows = await run<CandidateRow>(trx, this.#chunks, [
+    // Limits-only rows are small: read many at once (a claim looks at up to MAX_FLOW_SCAN).
+    if (limitsOnly) for (const b of list) b.chunk = Math.max(b.chunk, MAX_CHUNK / 2);
+    const parsed = new Map<string, JobLimit[] | undefined>();
+    const rows = await run<CandidateRow | LimitsRow>(trx, limitsOnly ? this.#limitChunks : this.#chunks, [
       now,
       mode,
       handlers,
@@ -443,7 +523,18 @@ export class PostgresFlow {
       got[row.ord - 1]!++;
       buffer.afterKey = row.aging_key;
       buffer.afterId = row.id;
-      const job = read(row);
+      if (limitsOnly) {
+        // Candidates mostly share a few limits: each distinct text is parsed once per fetch.
+        const text = (row as LimitsRow).limits;
+        let limits: JobLimit[] | undefined;
+        if (text !== null) {
+          if (!parsed.has(text)) parsed.set(text, storedLimits(text));
+          limits = parsed.get(text);
+        }
+        buffer.jobs.push({ id: row.id, limits });
+        continue;
+      }
+      const job = read(row as CandidateRow);
       if (job !== undefined) buffer.jobs.push(job);
     }
     list.forEach((buffer, i) => {
@@ -478,14 +569,25 @@ class BufferedReader implements FlowReader {
     return [...this.#source.buffers].filter(([, b]) => b.jobs.length > 0 || !b.exhausted).map(([g]) => g);
   }
 
-  next(group: string): Job | undefined {
+  next(group: string, refuses?: (limits: readonly JobLimit[]) => boolean): Job | FlowPassedOver | undefined {
     const buffer = this.#source.buffers.get(group);
     if (buffer === undefined) return undefined;
-    const i = this.#cursor.get(group) ?? 0;
-    this.#cursor.set(group, Math.min(i + 1, buffer.jobs.length));
-    if (i < buffer.jobs.length) return buffer.jobs[i];
-    if (buffer.exhausted) return undefined;
-    throw new NeedMore(group);
+    for (;;) {
+      const i = this.#cursor.get(group) ?? 0;
+      this.#cursor.set(group, Math.min(i + 1, buffer.jobs.length));
+      const entry = buffer.jobs[i];
+      if (entry === undefined) {
+        if (buffer.exhausted) return undefined;
+        throw new NeedMore(group, refuses !== undefined);
+      }
+      if (!isLimitsEntry(entry)) return entry;
+      if (entry.job === null) continue; // corrupt: reported when its record was read
+      if (entry.job !== undefined) return entry.job;
+      if (entry.limits !== undefined && refuses?.(entry.limits) === true) return { passedOver: entry.limits };
+      // Its record, and those of the next candidates of the group read by their limits.
+      const unread = buffer.jobs.slice(i, i + RECORDS_CHUNK).filter((e): e is LimitsEntry => isLimitsEntry(e) && e.job === undefined);
+      throw new NeedRecords(unread);
+    }
   }
 
   tag(group: string): FlowGroupTag | undefined {

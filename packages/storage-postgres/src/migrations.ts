@@ -265,6 +265,57 @@ function migrations(schema: string): Record<string, Migration> {
         await run(db, `CREATE TABLE ${s}.flow_keys (key text COLLATE "C" PRIMARY KEY, keep_ms bigint NOT NULL)`);
       },
     },
+    // A job's limits beside its record (JSON text, NULL without any; written at insert only, as
+    // limits never change): once a flow claim holds a limit, it reads the candidates behind it by
+    // these alone (flow_due_limits: the walk of flow_due, without locking the rows, which are
+    // mostly refused) and their records only when they may fit, so a full cap over a deep
+    // backlog neither sends and parses nor locks every refused record. Backfilled as 0006
+    // backfilled the groups. The functions are replaced, not created: a test that takes a
+    // schema back to an earlier migration drops only the column.
+    "0008_flow_limits": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await run(db, `ALTER TABLE ${s}.jobs ADD COLUMN flow_limits text`);
+        const dueLimits = (where: string): string => `SELECT j.id, j.aging_key, j.flow_limits FROM ${s}.jobs j
+              WHERE j.status IN ('pending', 'retrying') AND ${where} AND j.run_at <= now
+                AND (handlers IS NULL OR j.handler = ANY(handlers))
+                AND j.aging_key <= coalesce(after_key, 'Infinity'::float8)
+                AND (after_id IS NULL OR j.aging_key < after_key OR j.id > after_id)
+              ORDER BY j.aging_key DESC, j.id
+              LIMIT lim`;
+        const settings = "SET enable_sort = off SET enable_bitmapscan = off SET enable_seqscan = off";
+        const columns = `TABLE (id text, aging_key double precision, flow_limits text)`;
+        await run(
+          db,
+          `CREATE OR REPLACE FUNCTION ${s}.flow_due_limits(now bigint, m text, grp text, handlers text[], after_key float8, after_id text, lim integer)
+            RETURNS ${columns} LANGUAGE sql STABLE ${settings}
+            AS $fn$ ${dueLimits("j.flow_group IS NOT NULL AND j.mode = m AND j.flow_group = grp")} $fn$`,
+        );
+        await run(
+          db,
+          `CREATE OR REPLACE FUNCTION ${s}.flow_due_limits_ungrouped(now bigint, m text, handlers text[], after_key float8, after_id text, lim integer)
+            RETURNS ${columns} LANGUAGE sql STABLE ${settings}
+            AS $fn$ ${dueLimits("j.flow_group IS NULL AND j.mode = m")} $fn$`,
+        );
+        await run(
+          db,
+          `DO $do$
+          DECLARE r record;
+          BEGIN
+            BEGIN
+              UPDATE ${s}.jobs SET flow_limits = (data::json -> 'limits')::text WHERE strpos(data, '"limits"') > 0;
+            EXCEPTION WHEN invalid_text_representation THEN
+              FOR r IN SELECT id, data FROM ${s}.jobs WHERE strpos(data, '"limits"') > 0 LOOP
+                BEGIN
+                  UPDATE ${s}.jobs SET flow_limits = (r.data::json -> 'limits')::text WHERE id = r.id;
+                EXCEPTION WHEN invalid_text_representation THEN NULL;
+                END;
+              END LOOP;
+            END;
+          END
+          $do$`,
+        );
+      },
+    },
   };
 }
 

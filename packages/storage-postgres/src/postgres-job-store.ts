@@ -505,7 +505,12 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
         // of completions). A mixed batch runs them in turn, so an update or result sees the jobs
         // inserted before it.
         if (ins !== undefined && upd === undefined && results.length === 0 && dependents.length === 0) {
-          const [row] = await run<{ inserted: string[] }>(trx, s.insertJobsNotify, [...columnParams(ins), this.#channel, ins.group]);
+          const [row] = await run<{ inserted: string[] }>(trx, s.insertJobsNotify, [
+            ...columnParams(ins),
+            this.#channel,
+            ins.group,
+            ins.limits,
+          ]);
           checkInserted(ins, row?.inserted ?? []);
           return;
         }
@@ -539,7 +544,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
           if (row !== undefined && row.parents.length > 0) await this.#settleUpdated(trx, updates, row.parents);
           return;
         }
-        const inserted = await run<{ id: string }>(trx, s.insertJobs, [...columnParams(ins), ins.group]);
+        const inserted = await run<{ id: string }>(trx, s.insertJobs, [...columnParams(ins), ins.group, ins.limits]);
         checkInserted(
           ins,
           inserted.map((r) => r.id),

@@ -81,6 +81,8 @@ export interface JobColumns {
   readonly data: string[];
   /** The job's group, NULL without one (the `flow_group` column, written at insert only). */
   readonly group: (string | null)[];
+  /** The job's limits as JSON, NULL without any (the `flow_limits` column, written at insert only). */
+  readonly limits: (string | null)[];
 }
 
 /** Splits jobs into the parallel arrays of {@link JobColumns}. */
@@ -100,6 +102,7 @@ export function jobColumns(jobs: readonly Job[], agingRate: number): JobColumns 
     agingKey: new Array<number>(n),
     data: new Array<string>(n),
     group: new Array<string | null>(n),
+    limits: new Array<string | null>(n),
   };
   for (let i = 0; i < n; i++) {
     const job = jobs[i] as Job;
@@ -117,6 +120,7 @@ export function jobColumns(jobs: readonly Job[], agingRate: number): JobColumns 
     c.agingKey[i] = job.priority - (agingRate * job.runAt) / 1000;
     c.data[i] = JSON.stringify(job);
     c.group[i] = job.group ?? null;
+    c.limits[i] = job.limits === undefined ? null : JSON.stringify(job.limits);
   }
   return c;
 }

@@ -22,7 +22,7 @@ export interface Statements {
   readonly resultState: string;
   /**
    * insertJobs and the batch's notification in one statement (a batch of inserts only): $1..$12
-   * as insertJobs, $13 channel, $14 the flow groups. One row: `inserted`, the ids it inserted.
+   * as insertJobs, $13 channel, $14 and $15 the flow groups and limits. One row: `inserted`, the ids it inserted.
    */
   readonly insertJobsNotify: string;
   /**
@@ -75,14 +75,14 @@ export function buildStatements(schema: string): Statements {
   const results = `${s}.results`;
   const seq = `'${s}.changes'::regclass`;
   const listCache = new Map<string, string>();
-  // `groups` is the parameter of the jobs' flow groups (NULL for a job without one): $13 alone,
-  // $14 beside the notification's channel.
+  // `flow` is the first of the parameters of the jobs' flow groups and limits (NULL for a job
+  // without): $13 and $14 alone, $14 and $15 after the notification's channel.
   const insertJobsAt = (
-    groups: string,
-  ): string => `INSERT INTO ${jobs} (id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data, flow_group)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[], ${groups}::text[])
+    flow: number,
+  ): string => `INSERT INTO ${jobs} (id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data, flow_group, flow_limits)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[], $${flow}::text[], $${flow + 1}::text[])
       ON CONFLICT (id) DO NOTHING RETURNING id`;
-  const insertJobs = insertJobsAt("$13");
+  const insertJobs = insertJobsAt(13);
   // createdAt is immutable (the listing order depends on it): a changed one matches no row.
   // Moving out of `running` ends the lease (the claims contract's fencing rule).
   const updateJobs = `UPDATE ${jobs} AS j SET status = u.status, mode = u.mode, handler = u.handler, priority = u.priority,
@@ -121,7 +121,7 @@ export function buildStatements(schema: string): Statements {
     updateJobs,
     versionsOf: `SELECT id, version::float8 AS version, created_at::float8 AS created_at FROM ${jobs} WHERE id = ANY($1::text[])`,
     insertResults: insertResults("$1", "$2"),
-    insertJobsNotify: `WITH ins AS (${insertJobsAt("$14")}), ${notifyCte("$13")}
+    insertJobsNotify: `WITH ins AS (${insertJobsAt(14)}), ${notifyCte("$13")}
       SELECT ARRAY(SELECT id FROM ins) AS inserted, (SELECT count(*) FROM n)::int AS notified`,
     updateJobsResultsNotify: `WITH upd AS (${updateJobs}), res AS (${insertResults("$14", "$15")}), ${notifyCte("$16")}
       SELECT ARRAY(SELECT id FROM upd) AS updated, ARRAY(SELECT id FROM upd WHERE has_dependents) AS parents,

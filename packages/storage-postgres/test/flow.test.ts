@@ -217,12 +217,12 @@ describe("migration 0006_flow", () => {
     const store = await open(schema);
     await store.commit({ insert: [flowJob("x", {}, "tenant-1"), flowJob("y", {}), flowJob("z", {}, "tenant-2")] });
     await store.close();
-    // Back to the schema before 0006: its objects and those of 0007 dropped, their bookkeeping rows deleted.
+    // Back to the schema before 0006: its objects and those of later ones dropped, their bookkeeping rows deleted.
     const s = `"${schema}"`;
-    await admin(`ALTER TABLE ${s}.jobs DROP COLUMN flow_group`);
+    await admin(`ALTER TABLE ${s}.jobs DROP COLUMN flow_group, DROP COLUMN flow_limits`);
     await admin(`DROP TABLE ${s}.flow_window, ${s}.flow_holds, ${s}.flow_tags, ${s}.flow_clock, ${s}.flow_keys`);
     await admin(`DROP FUNCTION ${s}.flow_due, ${s}.flow_due_ungrouped, ${s}.flow_groups`);
-    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name IN ('0006_flow', '0007_flow_keys')`);
+    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name >= '0006'`);
     await admin(`UPDATE ${s}.jobs SET data = '{"group": broken' WHERE id = 'z'`);
     const again = await open(schema);
     const rows = await admin<{ id: string; flow_group: string | null }>(`SELECT id, flow_group FROM ${s}.jobs ORDER BY id`);
@@ -319,9 +319,10 @@ describe("migration 0007_flow_keys", () => {
     expect((before[0] as unknown[]).length).toBe(3);
     expect((before[1] as unknown[]).length).toBe(1);
     await store.close();
-    // Back to the schema 0006 left: 0007's table dropped, its bookkeeping row deleted.
+    // Back to the schema 0006 left: 0007's table and 0008's column dropped, their bookkeeping rows deleted.
     await admin(`DROP TABLE ${s}.flow_keys`);
-    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name = '0007_flow_keys'`);
+    await admin(`ALTER TABLE ${s}.jobs DROP COLUMN flow_limits`);
+    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name >= '0007'`);
 
     const again = await open(schema, clock);
     const applied = await admin<{ name: string }>(`SELECT name FROM ${s}.pyrexis_migration ORDER BY name`);
@@ -339,5 +340,43 @@ describe("migration 0007_flow_keys", () => {
     const short: FlowClaimOptions = { limits: { api: { rate: { units: 2, perMs: 1_000 } }, gpu: { maxConcurrent: 1 } } };
     expect((await again.claimFlow({ owner: "e", limit: 10, leaseMs: 60_000, flow: short })).claimed).toHaveLength(2);
     expect(await admin(`SELECT count(*)::int AS n FROM ${s}.flow_window`)).toEqual([{ n: 5 }]);
+  });
+});
+
+describe("migration 0008_flow_limits", () => {
+  it("backfills flow_limits from the records (skipping rows that are not JSON); a claim behind a held limit reads them", async () => {
+    const clock = new ManualClock(T0);
+    const schema = freshSchema("flowlimits");
+    const s = `"${schema}"`;
+    const store = await open(schema, clock);
+    const api = [{ key: "api", units: 2 }];
+    await store.commit({
+      insert: [
+        ...Array.from({ length: 40 }, (_, i) => flowJob(`a${String(i).padStart(2, "0")}`, { runAt: T0, priority: 5 }, undefined, api)),
+        flowJob("broken", { runAt: T0, priority: 4 }, undefined, api),
+        flowJob("free", { runAt: T0, priority: 3 }),
+      ],
+    });
+    await store.close();
+    // Back to the schema 0007 left: the column dropped, its bookkeeping row deleted; one row not JSON.
+    await admin(`ALTER TABLE ${s}.jobs DROP COLUMN flow_limits`);
+    await admin(`DELETE FROM ${s}.pyrexis_migration WHERE name = '0008_flow_limits'`);
+    await admin(`UPDATE ${s}.jobs SET data = '{"limits": broken' WHERE id = 'broken'`);
+    const again = await open(schema, clock);
+    const rows = await admin<{ id: string; flow_limits: string | null }>(
+      `SELECT id, flow_limits FROM ${s}.jobs WHERE id IN ('a00', 'broken', 'free') ORDER BY id`,
+    );
+    expect(rows.map((r) => [r.id, r.flow_limits === null ? null : JSON.parse(r.flow_limits)])).toEqual([
+      ["a00", api],
+      ["broken", null],
+      ["free", null],
+    ]);
+    // One slot: a00 takes it, the other 39 are refused (most read by their limits), the corrupt
+    // row is reported and passed by, and the job without limits behind them is claimed.
+    const r = await again.claimFlow({ owner: "e", limit: 10, leaseMs: 60_000, flow: { limits: { api: { maxConcurrent: 1 } } } });
+    expect(ids(r.claimed)).toEqual(["a00", "free"]);
+    expect(r.refused).toBe(39);
+    expect(r.waiting).toEqual({ api: 39 });
+    expect(again.corruptRecords.map((e) => e.jobId)).toEqual(["broken"]);
   });
 });

@@ -130,7 +130,7 @@ describe("plans of the hot statements (EXPLAIN)", () => {
     const completions = await plan(s.updateJobsResultsNotify, [...columns, ids, arrays("{}"), "chan"]);
     expect(completions.indexes.filter((i) => i === "jobs_pkey" || i === "jobs_created_id").length).toBeGreaterThanOrEqual(2);
     expect(completions.seqScans).toEqual([]);
-    const submissions = await plan(s.insertJobsNotify, [...columns.slice(0, 12), "chan", arrays(null)]);
+    const submissions = await plan(s.insertJobsNotify, [...columns.slice(0, 12), "chan", arrays(null), arrays(null)]);
     expect(submissions.seqScans).toEqual([]);
     expect((await plan(s.getJob, ["j1"])).indexes).toEqual(["jobs_pkey"]);
   });

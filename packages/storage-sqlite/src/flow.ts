@@ -2,8 +2,17 @@
 // tags in the file, read and written inside the claim's immediate transaction, so every process
 // on the file admits jobs against the same state. The decisions are the kit's planner; this file
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
-import type { Job } from "@pyrexis/models";
-import type { CheckedFlowLimit, FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "@pyrexis/storage/kit";
+import type { Job, JobLimit } from "@pyrexis/models";
+import {
+  storedLimits,
+  type CheckedFlowLimit,
+  type FlowGroupTag,
+  type FlowModeClock,
+  type FlowPassedOver,
+  type FlowPlan,
+  type FlowReader,
+  type FlowWindowEntry,
+} from "@pyrexis/storage/kit";
 import { filterKey, filterSql, SCAN_COLUMNS, type ScanFilters, type ScanRow } from "./scan-row.js";
 import type { SqliteDatabaseLike, SqliteStatementLike, SqliteTransactionLike } from "./sqlite-database-like.js";
 
@@ -12,6 +21,8 @@ const CLAIMABLE = "status IN ('pending', 'retrying')";
 const CHUNK = 32;
 /** Rows a group's first read takes beyond its share of the claim. */
 const SHARE_SLACK = 2;
+/** Most candidates of a limits-only read (`flowLimitsScanSql`); they start at {@link CHUNK} and double. */
+const MAX_LIMITS_CHUNK = 512;
 
 /**
  * Due candidates of one group (`@grp`; the jobs without a group when `grouped` is false) in claim
@@ -29,6 +40,22 @@ export function flowScanSql(grouped: boolean, filters: ScanFilters, after: boole
   );
 }
 
+/**
+ * What {@link flowScanSql} finds, but only each candidate's keyset position and its limits (the
+ * `flow_limits` column: JSON, `NULL` without any): read once the claim holds a limit, when most
+ * candidates are refused and their records are never needed.
+ */
+export function flowLimitsScanSql(grouped: boolean, filters: ScanFilters, after: boolean): string {
+  return flowScanSql(grouped, filters, after).replace(`SELECT ${SCAN_COLUMNS} `, "SELECT id, aging_key, flow_limits AS limits ");
+}
+
+/** A row of {@link flowLimitsScanSql}. */
+interface LimitsRow {
+  id: string;
+  aging_key: number;
+  limits: string | null;
+}
+
 /** The groups of a mode with claimable jobs: a skip scan of `jobs_claim_group` (one seek per group). */
 export const FLOW_GROUPS_SQL: string =
   `WITH RECURSIVE g(grp) AS (` +
@@ -42,10 +69,15 @@ export const FLOW_HAS_UNGROUPED_SQL: string = `SELECT 1 AS one FROM jobs INDEXED
 
 /** Where one group's candidates come from. */
 interface Cursor {
-  rows: ScanRow[];
+  /** Full rows, or limits-only rows when `limitsOnly`. */
+  rows: (ScanRow | LimitsRow)[];
+  limitsOnly: boolean;
+  /** The size of the next limits-only read. */
+  limitsChunk: number;
   at: number;
   done: boolean;
-  last: ScanRow | undefined;
+  /** The keyset position: the last row handed on. */
+  last: { readonly aging_key: number; readonly id: string } | undefined;
 }
 
 /** One flow claim's reading of one mode: the candidate filters and how a row becomes a job. */
@@ -70,8 +102,10 @@ export interface FlowScope {
 export class SqliteFlow {
   readonly #groups: SqliteStatementLike;
   readonly #db: SqliteDatabaseLike;
-  /** Candidate scans by filter set, group and keyset position (see `#scan`), prepared when first needed. */
+  /** Candidate scans by filter set, group, keyset position and width (see `#scan`), prepared when first needed. */
   readonly #scans: (SqliteStatementLike | undefined)[] = [];
+  /** One candidate's full row, by id (after a limits-only read found one that may fit). */
+  readonly #candidate: SqliteStatementLike;
   readonly #hasUngrouped: SqliteStatementLike;
   readonly #tags: SqliteStatementLike;
   readonly #clock: SqliteStatementLike;
@@ -98,6 +132,7 @@ export class SqliteFlow {
     this.#groups = db.prepare(FLOW_GROUPS_SQL);
     this.#db = db;
     this.#hasUngrouped = db.prepare(FLOW_HAS_UNGROUPED_SQL);
+    this.#candidate = db.prepare(`SELECT ${SCAN_COLUMNS} FROM jobs WHERE id = ?`);
     this.#tags = db.prepare("SELECT grp, finish, stamp FROM flow_groups WHERE mode = ? AND grp IN (SELECT value FROM json_each(?))");
     this.#clock = db.prepare("SELECT virtual, stamp FROM flow_modes WHERE mode = ?");
     // Pruning reads only the entries that just left the key's retention (a range of its index).
@@ -166,11 +201,32 @@ export class SqliteFlow {
       if (totalWeight === 0) for (const name of names ?? [group]) totalWeight += scope.weight(name);
       return Math.max(1, Math.min(CHUNK, scope.want, Math.ceil((scope.want * scope.weight(group)) / totalWeight) + SHARE_SLACK));
     };
-    const fetch = (group: string, cursor: Cursor): void => {
+    // Once the claim holds a limit (`limitsOnly`), a group reads its candidates' limits only, in
+    // growing chunks, and a candidate's record only when the planner's test does not refuse it.
+    // Candidates mostly share a few limits: each distinct text is parsed once per claim.
+    const parsed = new Map<string, JobLimit[] | undefined>();
+    const limitsOf = (text: string | null): JobLimit[] | undefined => {
+      if (text === null) return undefined;
+      if (parsed.has(text)) return parsed.get(text);
+      const limits = storedLimits(text);
+      parsed.set(text, limits);
+      return limits;
+    };
+    const fetch = (group: string, cursor: Cursor, limitsOnly: boolean): void => {
       const last = cursor.last;
-      const limit = last === undefined ? firstChunk(group) : CHUNK;
+      let limit = last === undefined ? firstChunk(group) : CHUNK;
+      if (limitsOnly) {
+        limit = cursor.limitsChunk;
+        cursor.limitsChunk = Math.min(MAX_LIMITS_CHUNK, limit * 2);
+      }
+      cursor.limitsOnly = limitsOnly;
       const excluded = scope.excluded();
-      const scan = this.#scan(group !== "", { handlers: scope.handlers !== null, excluded: excluded !== "[]" }, last !== undefined);
+      const scan = this.#scan(
+        group !== "",
+        { handlers: scope.handlers !== null, excluded: excluded !== "[]" },
+        last !== undefined,
+        limitsOnly,
+      );
       const params = {
         mode: scope.mode,
         grp: group,
@@ -181,29 +237,36 @@ export class SqliteFlow {
         id: last?.id ?? "",
         limit,
       };
-      cursor.rows = scan.all(params) as ScanRow[];
+      cursor.rows = scan.all(params) as ScanRow[] | LimitsRow[];
       cursor.at = 0;
       cursor.done = cursor.rows.length < limit;
     };
-    const next = (group: string): Job | undefined => {
+    const next = (group: string, refuses?: (limits: readonly JobLimit[]) => boolean): Job | FlowPassedOver | undefined => {
       if (given !== undefined) {
         const list = given.get(group);
         return list?.shift();
       }
       let cursor = cursors.get(group);
       if (cursor === undefined) {
-        cursor = { rows: [], at: 0, done: false, last: undefined };
+        cursor = { rows: [], limitsOnly: false, limitsChunk: CHUNK, at: 0, done: false, last: undefined };
         cursors.set(group, cursor);
-        fetch(group, cursor);
+        fetch(group, cursor, refuses !== undefined);
       }
       for (;;) {
         if (cursor.at >= cursor.rows.length) {
           if (cursor.done) return undefined;
-          fetch(group, cursor);
+          fetch(group, cursor, refuses !== undefined);
           continue;
         }
-        const row = cursor.rows[cursor.at++] as ScanRow;
-        cursor.last = row;
+        const at = cursor.rows[cursor.at++] as ScanRow | LimitsRow;
+        cursor.last = at;
+        let row: ScanRow | undefined;
+        if (cursor.limitsOnly) {
+          const limits = refuses === undefined ? undefined : limitsOf((at as LimitsRow).limits);
+          if (limits !== undefined && refuses?.(limits) === true) return { passedOver: limits };
+          row = this.#candidate.get(at.id) as ScanRow | undefined;
+          if (row === undefined) continue; // cannot happen inside the claim's transaction
+        } else row = at as ScanRow;
         const job = scope.read(row);
         if (job !== undefined) return job;
       }
@@ -288,9 +351,9 @@ export class SqliteFlow {
     }
   }
 
-  #scan(grouped: boolean, filters: ScanFilters, after: boolean): SqliteStatementLike {
-    const slot = filterKey(filters) * 4 + (grouped ? 2 : 0) + (after ? 1 : 0);
-    return (this.#scans[slot] ??= this.#db.prepare(flowScanSql(grouped, filters, after)));
+  #scan(grouped: boolean, filters: ScanFilters, after: boolean, limitsOnly: boolean): SqliteStatementLike {
+    const slot = filterKey(filters) * 8 + (limitsOnly ? 4 : 0) + (grouped ? 2 : 0) + (after ? 1 : 0);
+    return (this.#scans[slot] ??= this.#db.prepare((limitsOnly ? flowLimitsScanSql : flowScanSql)(grouped, filters, after)));
   }
 
   #groupNames(mode: string): string[] {

@@ -23,6 +23,11 @@ export interface JobsTable {
   finished_at: number | null;
   /** The job's `group` (migration 0009), `NULL` without one: flow claims find each group's jobs by it. */
   flow_group: string | null;
+  /**
+   * The job's `limits` as JSON (migration 0011), `NULL` without any: a flow claim that holds a
+   * limit reads the candidates behind it by these, without their records.
+   */
+  flow_limits: string | null;
 }
 
 /** Row of the `results` table. */
@@ -218,6 +223,17 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0010_flow_retention": {
     async up(db: Kysely<unknown>): Promise<void> {
       await sql`ALTER TABLE flow_sums ADD COLUMN keep_ms INTEGER NOT NULL DEFAULT 0`.execute(db);
+    },
+  },
+  // A job's limits beside its record (written at insert only: limits never change), so that a
+  // flow claim holding a limit reads the candidates behind it by their limits alone, not by
+  // parsing every record (in SQL or in JavaScript): a full cap over a deep backlog costs a claim
+  // about half as much. A row that is not JSON keeps none (reading it fails anyway).
+  "0011_flow_limits": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE jobs ADD COLUMN flow_limits TEXT`.execute(db);
+      await sql`UPDATE jobs SET flow_limits = data -> '$.limits'
+        WHERE json_valid(data) AND json_type(data, '$.limits') = 'array'`.execute(db);
     },
   },
 });

@@ -222,6 +222,7 @@ const INSERT_JOB_ORDER = [
   "handler",
   "finished_at",
   "flow_group",
+  "flow_limits",
 ] as const;
 /** Argument order of `updateJob`. */
 const UPDATE_JOB_ORDER = [
@@ -260,12 +261,13 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
       db,
       k
         .insertInto("jobs")
-        // A job's group never changes after insert: only the insert writes `flow_group`.
+        // A job's group and limits never change after insert: only the insert writes `flow_group` and `flow_limits`.
         .values({
           id: param<string>("id"),
           created_at: param<number>("created_at"),
           ...jobColumns,
           flow_group: param<string | null>("flow_group"),
+          flow_limits: param<string | null>("flow_limits"),
         })
         .onConflict((oc) => oc.column("id").doNothing()),
       INSERT_JOB_ORDER,
@@ -579,6 +581,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
           job.handler,
           finishedAt(job),
           job.group ?? null,
+          job.limits === undefined ? null : JSON.stringify(job.limits),
         ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }

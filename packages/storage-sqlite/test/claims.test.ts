@@ -4,7 +4,7 @@ import { backoffDelay, createJob, createResult, ManualClock, parseJobSpec, seede
 import { MemoryJobStore, type ClaimRequest } from "@pyrexis/storage";
 import { releasedRecord } from "@pyrexis/storage/kit";
 import { CLAIM_BY_IDS_SQL, claimScanSql, CLAIMABLE_MODES_SQL, LEASE_OWNERS_SQL, RECLAIM_SCAN_SQL } from "../src/claims.js";
-import { FLOW_GROUPS_SQL, FLOW_HAS_UNGROUPED_SQL, flowScanSql } from "../src/flow.js";
+import { FLOW_GROUPS_SQL, FLOW_HAS_UNGROUPED_SQL, flowLimitsScanSql, flowScanSql } from "../src/flow.js";
 import { SCAN_FILTER_SETS } from "../src/scan-row.js";
 import { SqliteJobStore, type SqliteJobStoreOptions } from "../src/index.js";
 import { tempDir, type TempDir } from "@pyrexis/test-utils";
@@ -410,6 +410,42 @@ describe("corrupt rows", () => {
     expect(await store.reclaimExpired({ limit: 10 })).toEqual({ retried: [], failed: [] });
   });
 
+  it("behind a held limit, candidates are read by their limits column: a record is read (and a corrupt one reported) only when that cannot refuse it", async () => {
+    const path = tmp.file("held-corrupt.db");
+    const setup = await SqliteJobStore.open({ path }, { clock });
+    const onApi = (id: string, priority: number): Job =>
+      createJob(parseJobSpec({ id, handler: "work", priority, limits: [{ key: "api", units: 1 }] }), 1_000);
+    // In claim order: the one that takes api's slot, 40 more on api (past the first read), then
+    // rows damaged in three ways, and one job without limits.
+    const backlog = Array.from({ length: 40 }, (_, i) => onApi(`w${i}`, 8));
+    await setup.commit({
+      insert: [
+        onApi("first", 9),
+        ...backlog,
+        onApi("notjson", 7),
+        onApi("badlimits", 6),
+        onApi("stale", 5),
+        pending("free", { priority: 4 }),
+      ],
+    });
+    await setup.close();
+    const raw = new Database(path);
+    // Record and limits column both unreadable: read in full, reported.
+    raw.prepare("UPDATE jobs SET data = '{not json', flow_limits = 'garbage' WHERE id = 'notjson'").run();
+    // A limits column of another shape: the record is read in full, and refused by its limits.
+    raw.prepare(`UPDATE jobs SET flow_limits = '"api"' WHERE id = 'badlimits'`).run();
+    // A corrupt record whose limits column is intact: refused by it, reported once it is read.
+    raw.prepare("UPDATE jobs SET data = '{not json' WHERE id = 'stale'").run();
+    raw.close();
+    const store = await openStore(path);
+    const flow = { limits: { api: { maxConcurrent: 1 } } };
+    const r = await store.claimFlow({ owner: "e1", limit: 10, leaseMs: 1_000, flow });
+    expect(ids(r.claimed)).toEqual(["first", "free"]);
+    expect(r.refused).toBe(42);
+    expect(r.waiting).toEqual({ api: 42 });
+    expect(store.corruptRecords.map((e) => e.jobId)).toEqual(["notjson"]);
+  });
+
   it("a row whose mode column disagrees with its record is corrupt, never handed out to the wrong mode", async () => {
     const path = tmp.file("mode.db");
     const store = await openStore(path);
@@ -552,9 +588,11 @@ describe("query plans (a regression here makes claims scan the table)", () => {
       for (const filters of SCAN_FILTER_SETS)
         for (const after of [false, true]) {
           const what = JSON.stringify({ grouped, ...filters, after });
-          const flowPlan = plan(path, flowScanSql(grouped, filters, after), params);
-          expect(flowPlan, what).toMatch(/SEARCH jobs USING INDEX jobs_claim_group \(mode=\? AND flow_group=\?/);
-          expect(flowPlan, what).not.toMatch(/TEMP B-TREE/);
+          for (const sql of [flowScanSql, flowLimitsScanSql]) {
+            const flowPlan = plan(path, sql(grouped, filters, after), params);
+            expect(flowPlan, `${sql.name} ${what}`).toMatch(/SEARCH jobs USING INDEX jobs_claim_group \(mode=\? AND flow_group=\?/);
+            expect(flowPlan, `${sql.name} ${what}`).not.toMatch(/TEMP B-TREE/);
+          }
         }
     expect(plan(path, FLOW_HAS_UNGROUPED_SQL, "async")).toMatch(
       /jobs USING (COVERING )?INDEX jobs_claim_group \(mode=\? AND flow_group=\?\)/,
@@ -657,6 +695,50 @@ describe("against the reference store", () => {
 });
 
 describe("flow state across a migration", () => {
+  it("a file at migration 0010 gets flow_limits from the records (none for a row that is not JSON); claims behind a held limit read them", async () => {
+    const path = tmp.file("v10-limits.db");
+    const onApi = (id: string, priority: number): Job =>
+      createJob(parseJobSpec({ id, handler: "work", priority, limits: [{ key: "api", units: 2 }] }), 1_000);
+    const jobs = [
+      ...Array.from({ length: 40 }, (_, i) => onApi(`a${String(i).padStart(2, "0")}`, 8)),
+      onApi("broken", 7),
+      pending("free", { priority: 6 }),
+    ];
+    await legacyStore(path, "0010_flow_retention", []);
+    // Rows as 0010's store wrote them (every column it had), one of them not JSON.
+    const raw = new Database(path);
+    const insert = raw.prepare(
+      "INSERT INTO jobs (id, status, priority, run_at, created_at, version, aging_key, data, mode, handler, flow_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+    );
+    for (const j of jobs)
+      insert.run(
+        j.id,
+        j.status,
+        j.priority,
+        j.runAt,
+        j.createdAt,
+        j.version,
+        j.priority - (0.1 * j.runAt) / 1000,
+        JSON.stringify(j),
+        j.mode,
+        j.handler,
+      );
+    raw.prepare("UPDATE jobs SET data = '{\"limits\": broken' WHERE id = 'broken'").run();
+    raw.close();
+    const store = await openStore(path);
+    const check = new Database(path, { readonly: true });
+    const column = (id: string): unknown =>
+      (check.prepare("SELECT flow_limits FROM jobs WHERE id = ?").get(id) as { flow_limits: string | null }).flow_limits;
+    expect(JSON.parse(column("a00") as string)).toEqual([{ key: "api", units: 2 }]);
+    expect(column("broken")).toBeNull();
+    expect(column("free")).toBeNull();
+    check.close();
+    const r = await store.claimFlow({ owner: "e1", limit: 10, leaseMs: 1_000, flow: { limits: { api: { maxConcurrent: 1 } } } });
+    expect(ids(r.claimed)).toEqual(["a00", "free"]);
+    expect(r.refused).toBe(39);
+    expect(store.corruptRecords.map((e) => e.jobId)).toEqual(["broken"]);
+  });
+
   it("a file at migration 0009 keeps its rate window: the entries count, and the key's retention is recorded by the first claim", async () => {
     const path = tmp.file("v9-flow.db");
     await legacyStore(path, "0009_flow", []);

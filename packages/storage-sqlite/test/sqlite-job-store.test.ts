@@ -453,6 +453,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0008_one_status_index" },
       { name: "0009_flow" },
       { name: "0010_flow_retention" },
+      { name: "0011_flow_limits" },
     ]);
   });
 

@@ -3,7 +3,7 @@
 // order among groups (start-time weighted fair queuing on tags the store keeps). A store gives the
 // planner a reader over its state inside the claim's transaction, then writes the plan: the
 // claimed records, a window entry per rate and a hold per concurrency cap, the groups' new tags.
-import { MAX_LIMIT_UNITS, ValidationError, type Job } from "@pyrexis/models";
+import { MAX_LIMIT_UNITS, ValidationError, type Job, type JobLimit } from "@pyrexis/models";
 import { checkClaimRequest } from "./claims-kit.js";
 import { MAX_FLOW_SCAN, type FlowCharge, type FlowClaimRequest } from "./flow.js";
 
@@ -113,12 +113,52 @@ export interface FlowModeClock {
 /** One window entry: admitted at `at` (store clock) with `units`. */
 export type FlowWindowEntry = readonly [at: number, units: number];
 
+/**
+ * A candidate a reader passed over without reading its record: the limits it uses, which the
+ * planner's `refuses` test rejected (see {@link FlowReader.next}).
+ */
+export interface FlowPassedOver {
+  readonly passedOver: readonly JobLimit[];
+}
+
+/**
+ * A record's `limits` read apart from the record (a store's limits-only read, see
+ * {@link FlowReader.next}), from their JSON text, when they have the stored shape: a non-empty
+ * array of `{ key, units }` with a string key and a positive integer of units. `undefined` for
+ * anything else (no limits, not JSON, another shape): the store then reads the record in full,
+ * and the record's reader reports a malformed one.
+ */
+export function storedLimits(json: string | null): JobLimit[] | undefined {
+  if (json === null) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  for (const l of value as unknown[]) {
+    const { key, units } = (l ?? {}) as { key?: unknown; units?: unknown };
+    if (typeof key !== "string" || typeof units !== "number" || !Number.isSafeInteger(units) || units < 1) return undefined;
+  }
+  return value as JobLimit[];
+}
+
 /** What the planner reads from a store, inside the claim's transaction, for one mode. */
 export interface FlowReader {
   /** Groups that may have due jobs in this mode (more is fine; `""` for jobs without a group). */
   groups(): Iterable<string>;
-  /** The next due candidate of `group` in claim order (each call advances), or `undefined`. */
-  next(group: string): Job | undefined;
+  /**
+   * The next due candidate of `group` in claim order (each call advances), or `undefined`.
+   *
+   * The planner passes `refuses` once the claim holds a limit (a job was refused): a store may
+   * then answer, for a candidate whose limits it can read without its record, those limits as a
+   * {@link FlowPassedOver} when `refuses(limits)` is true. The planner counts it exactly as the
+   * refused job it is. With a full cap and a deep backlog most candidates are such jobs, so a
+   * store whose records are costly to read (parsed, or sent over a network) reads their limits
+   * only; one that has its records at hand may ignore `refuses`.
+   */
+  next(group: string, refuses?: (limits: readonly JobLimit[]) => boolean): Job | FlowPassedOver | undefined;
   /** A group's stored tags, or `undefined` when it has none. */
   tag(group: string): FlowGroupTag | undefined;
   /** The mode's stored clock (`{ virtual: 0, stamp: 0 }` when none). */
@@ -184,7 +224,6 @@ interface LiveGroup {
   readonly weight: number;
   finish: number;
   stamp: number;
-  head: Job | undefined;
   /** Its last candidate was refused: other groups go first until every group is deferred. */
   deferred: boolean;
 }
@@ -224,7 +263,6 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
       weight: weightMap.get(name) ?? 1,
       finish: tag?.finish ?? Number.NEGATIVE_INFINITY,
       stamp: tag?.stamp ?? 0,
-      head: undefined,
       deferred: false,
     });
   }
@@ -255,14 +293,25 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
     return n;
   };
 
-  /** The admissions of `job`, `undefined` when a limit has no room (its limits are then held), `[]` over capacity. */
-  const admit = (job: Job): FlowAdmission[] | undefined => {
-    const jobLimits = job.limits;
-    if (jobLimits === undefined || jobLimits.length === 0) return [];
+  /** A weight above a rate's capacity can never fit: such a job is handed out (the engine fails it). */
+  const overCapacity = (jobLimits: readonly JobLimit[]): boolean => {
     for (const { key, units } of jobLimits) {
       const def = limitMap.get(key);
-      if (def?.rate !== undefined && units > def.rate.units) return []; // can never fit: handed out, the engine fails it
+      if (def?.rate !== undefined && units > def.rate.units) return true;
     }
+    return false;
+  };
+  /** What `admit` answers `undefined` for, without its reads: a held limit refuses any job that uses it. */
+  const refuses = (jobLimits: readonly JobLimit[]): boolean => {
+    if (overCapacity(jobLimits)) return false;
+    for (const { key } of jobLimits) if (held.has(key)) return true;
+    return false;
+  };
+
+  /** The admissions of a job's limits, `undefined` when a limit has no room (its limits are then held), `[]` over capacity. */
+  const admit = (jobLimits: readonly JobLimit[] | undefined): FlowAdmission[] | undefined => {
+    if (jobLimits === undefined || jobLimits.length === 0) return [];
+    if (overCapacity(jobLimits)) return [];
     let fits = true;
     for (const { key, units } of jobLimits) {
       const def = limitMap.get(key);
@@ -318,18 +367,22 @@ export function planFlowClaim(reader: FlowReader, request: CheckedFlowClaim, lim
       continue;
     }
     const g = live[best] as LiveGroup;
-    const job = (g.head ??= reader.next(g.name));
-    if (job === undefined) {
+    const candidate = reader.next(g.name, held.size > 0 ? refuses : undefined);
+    if (candidate === undefined) {
       live.splice(best, 1);
       continue;
     }
-    g.head = undefined;
-    const admissions = admit(job);
+    const passedOver = "passedOver" in candidate;
+    const admissions = admit(passedOver ? candidate.passedOver : candidate.limits);
     if (admissions === undefined) {
       refused++;
       g.deferred = true;
       continue;
     }
+    // `refuses` agreed with `admit` when the store asked it; a store that answers a candidate
+    // `refuses` rejects has broken the reader's rule.
+    if (passedOver) throw new TypeError("planFlowClaim: the reader passed over a candidate that fits");
+    const job = candidate;
     for (const c of live) c.deferred = false;
     const start = Math.max(virtual, g.finish);
     virtual = start;

@@ -221,6 +221,39 @@ export function flow(api: TestApi, factory: JobStoreFactory, seed: number): void
     });
 
     t(
+      "a full cap with a deep backlog: the claim counts every refused job and still finds what fits behind them",
+      async ({ store, clock }) => {
+        // api: one slot and a rate of 10; gpu: two slots. The starter fills api's slot.
+        const limits = { limits: { api: { maxConcurrent: 1, rate: { units: 10, perMs: 1000 } }, gpu: { maxConcurrent: 2 } } };
+        const starter = flowJob(clock, [{ key: "api", units: 1 }], undefined, { priority: 10 });
+        await store.commit({ insert: [starter] });
+        assert.deepStrictEqual(idsOf((await store.claimFlow(request(limits, 1))).claimed), [starter.id]);
+        // In claim order: 300 jobs on api, one on gpu and api (refused by api: gpu is held from then
+        // on), one over api's rate capacity (handed out though api is held), one on gpu alone (held),
+        // one without limits. More than any store reads at once before the first refusal.
+        const backlog = Array.from({ length: 300 }, () => flowJob(clock, [{ key: "api", units: 1 }], undefined, { priority: 8 }));
+        const both = flowJob(
+          clock,
+          [
+            { key: "gpu", units: 1 },
+            { key: "api", units: 1 },
+          ],
+          undefined,
+          { priority: 7 },
+        );
+        const huge = flowJob(clock, [{ key: "api", units: 11 }], undefined, { priority: 6 });
+        const gpu = flowJob(clock, [{ key: "gpu", units: 1 }], undefined, { priority: 5 });
+        const free = flowJob(clock, undefined, undefined, { priority: 4 });
+        await store.commit({ insert: [...backlog, both, huge, gpu, free] });
+        const r = await store.claimFlow(request(limits, 10));
+        assert.deepStrictEqual(idsOf(r.claimed), [huge.id, free.id], "what fits behind the refused jobs is claimed, in claim order");
+        assert.equal(r.refused, 302, "every refused job is counted");
+        assert.deepStrictEqual(r.waiting, { api: 301, gpu: 2 }, "a refused job waits under each limit it uses");
+        assert.equal(r.retryAt, undefined, "no job was refused by the rate");
+      },
+    );
+
+    t(
       "a job over a rate's capacity is handed out without taking room; a limit the claim does not define is not applied",
       async ({ store, clock }) => {
         const huge = flowJob(clock, [{ key: "api", units: 11 }], undefined, { priority: 9 });
