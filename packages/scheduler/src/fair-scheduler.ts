@@ -58,6 +58,8 @@ export interface FairSchedulerOptions {
 const HEAP_FROM = 64;
 /** Active groups below which the heaps give way to the scan again. */
 const SCAN_BELOW = 32;
+/** Known groups at which a new one first makes the scheduler drop the forgotten ones (then twice what is left). */
+const SWEEP_FROM = 1024;
 
 /** One lane of a group. */
 interface Lane<T extends SchedulerEntry> {
@@ -150,6 +152,8 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
   #stamp = 0;
   #size = 0;
   #calls = 0;
+  /** Known groups at which the next new group sweeps out the forgotten ones. */
+  #sweepAt = SWEEP_FROM;
 
   constructor(options: FairSchedulerOptions = {}) {
     const agingRate = options.agingRate ?? DEFAULT_AGING_RATE;
@@ -173,7 +177,14 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     if (this.#where.has(id)) throw new DuplicateJobError(id);
     const groupName = entry.group ?? "";
     let group = this.#groups.get(groupName);
+    // An idle group is forgotten once V has passed its tag (it would resume at V anyway): it
+    // comes back as a new group, whenever its map entry is dropped.
+    if (group !== undefined && group.size === 0 && group.finish <= this.#virtual) {
+      this.#groups.delete(groupName);
+      group = undefined;
+    }
     if (group === undefined) {
+      if (this.#groups.size >= this.#sweepAt) this.#sweep();
       group = {
         name: groupName,
         cost: 1 / this.weightOf(groupName),
@@ -437,6 +448,21 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
       }
     }
     return next;
+  }
+
+  /**
+   * Groups the scheduler keeps state for: those with entries, and idle ones whose tag is still
+   * ahead of the virtual time (or not yet swept). Bounded by about twice the groups that were
+   * active lately, however many tenants have come and gone.
+   */
+  get knownGroups(): number {
+    return this.#groups.size;
+  }
+
+  /** Drops the forgotten groups (idle, tag not ahead of V); the next sweep waits until twice as many are known. */
+  #sweep(): void {
+    for (const [name, g] of this.#groups) if (g.size === 0 && g.finish <= this.#virtual) this.#groups.delete(name);
+    this.#sweepAt = Math.max(SWEEP_FROM, 2 * this.#groups.size);
   }
 
   /** Queued entries of each group that has any. */

@@ -29,6 +29,11 @@ class Model {
 
   push(e: Entry): void {
     let g = this.groups.get(e.group);
+    // An idle group whose tag V has passed is forgotten: it comes back as a new group.
+    if (g && g.finish <= this.virtual && !this.entries.some((x) => x.e.group === e.group)) {
+      this.groups.delete(e.group);
+      g = undefined;
+    }
     if (!g) {
       g = { finish: 0, stamp: ++this.stamp, lanes: [] };
       this.groups.set(e.group, g);
@@ -244,6 +249,34 @@ describe("FairScheduler guarantees", () => {
     expect(got.sort()).toEqual(["local", "other", undefined].sort());
     // "small" never passed "big": the lane keeps its order.
     expect(s.pop()?.id).toBe("big");
+  });
+
+  it("tenants that come and go are forgotten: 20,000 of them, one job each, leave a bounded state", () => {
+    const s = new FairScheduler<Entry>({ clock: new ManualClock(T0) });
+    // A steady tenant keeps V moving while short-lived ones pass through.
+    let steady = 0;
+    const pushSteady = (): void => s.push({ id: `s${steady++}`, group: "steady", lane: "", priority: 0, enqueuedAt: T0 });
+    pushSteady();
+    let most = 0;
+    for (let i = 0; i < 20_000; i++) {
+      s.push({ id: `t${i}`, group: `tenant-${i}`, lane: "", priority: 0, enqueuedAt: T0 });
+      pushSteady();
+      s.pop();
+      s.pop();
+      most = Math.max(most, s.knownGroups);
+    }
+    expect(s.size).toBe(1);
+    expect(most).toBeLessThanOrEqual(2 * 1024 + 2);
+  });
+
+  it("a forgotten tenant that comes back is served as a new group: within one round behind a backlog", () => {
+    const s = new FairScheduler<Entry>({ clock: new ManualClock(T0) });
+    s.push({ id: "b0", group: "B", lane: "", priority: 0, enqueuedAt: T0 });
+    expect(s.pop()?.id).toBe("b0");
+    for (let i = 0; i < 1000; i++) s.push({ id: `a${i}`, group: "A", lane: "", priority: 0, enqueuedAt: T0 });
+    for (let i = 0; i < 10; i++) s.pop(); // V passes B's tag while B is idle
+    s.push({ id: "b1", group: "B", lane: "", priority: 0, enqueuedAt: T0 });
+    expect([s.pop()?.id, s.pop()?.id]).toContain("b1");
   });
 });
 

@@ -1,6 +1,6 @@
 // The FairScheduler as it was before its groups went into heaps: every pop scans every active
 // group for the smallest start tag, O(groups). Kept verbatim (class renamed, imports repointed,
-// its own copy of the input checks) as the reference the heap version is tested
+// its own copy of the input checks; one rule added since, marked) as the reference the heap version is tested
 // against entry for entry (test/fair-scheduler-differential.test.ts) and benchmarked against
 // (bench/fair-scheduler.mjs). Not shipped.
 
@@ -131,6 +131,12 @@ export class FairSchedulerLinear<T extends FairEntry = FairEntry> implements Sch
     if (this.#where.has(id)) throw new DuplicateJobError(id);
     const groupName = entry.group ?? "";
     let group = this.#groups.get(groupName);
+    // Added since it was copied, as the rule changed: an idle group whose tag V has passed is
+    // forgotten and comes back as a new group.
+    if (group !== undefined && group.size === 0 && group.finish <= this.#virtual) {
+      this.#groups.delete(groupName);
+      group = undefined;
+    }
     if (group === undefined) {
       group = { name: groupName, cost: 1 / this.weightOf(groupName), finish: 0, stamp: ++this.#stamp, lanes: [], size: 0, visited: 0 };
       this.#groups.set(groupName, group);
