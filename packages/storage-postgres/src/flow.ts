@@ -70,6 +70,8 @@ interface LimitsRow {
  */
 interface LimitsEntry {
   readonly id: string;
+  /** Its place in claim order when read: a record found elsewhere since (it changed) is passed by. */
+  readonly agingKey: number;
   /** `undefined` when the record has none, or not the stored shape: it is read in full. */
   readonly limits: JobLimit[] | undefined;
   job?: Job | null;
@@ -227,10 +229,12 @@ export class PostgresFlow {
       .replace(`SELECT g.ord::int AS ord, ${candidateColumns}`, "SELECT g.ord::int AS ord, j.id, j.aging_key, j.flow_limits AS limits")
       .replace(`${s}.flow_due(`, `${s}.flow_due_limits(`)
       .replace(`${s}.flow_due_ungrouped(`, `${s}.flow_due_limits_ungrouped(`);
-    // $1 ids, $2 now: the records of candidates read by their limits that are still due, locked
-    // (SKIP LOCKED: one another claimer holds is passed by).
+    // $1 ids, $2 now, $3 mode, $4 handlers or NULL: the records of candidates read by their
+    // limits that are still due candidates, locked (SKIP LOCKED: one another claimer holds is
+    // passed by; so is one whose place in claim order moved, see #readRecords).
     this.#records = `SELECT 0 AS ord, ${candidateColumns} FROM ${jobs} j
       WHERE j.id = ANY($1::text[]) AND j.status IN ('pending', 'retrying') AND j.run_at <= $2::bigint
+        AND j.mode = $3::text AND ($4::text[] IS NULL OR j.handler = ANY($4::text[]))
       FOR UPDATE OF j SKIP LOCKED`;
     // $1 now, $2 ids, $3 modes or NULL, $4 handlers or NULL: a claim of given jobs reads them all.
     this.#byIds = `SELECT 0 AS ord, ${candidateColumns} FROM ${jobs} j
@@ -278,9 +282,9 @@ export class PostgresFlow {
       SELECT (SELECT count(*) FROM u)::int AS changed, (SELECT count(*) FROM n)::int AS notified`;
   }
 
-  /** The texts of the group listing and the candidate fetch (for the plans test). */
-  get statements(): { readonly groups: string; readonly chunks: string } {
-    return { groups: this.#groups, chunks: this.#chunks };
+  /** The texts of the group listing and the candidate fetches (for the plans test). */
+  get statements(): { readonly groups: string; readonly chunks: string; readonly limitChunks: string } {
+    return { groups: this.#groups, chunks: this.#chunks, limitChunks: this.#limitChunks };
   }
 
   /**
@@ -353,7 +357,7 @@ export class PostgresFlow {
           break;
         } catch (e) {
           if (e instanceof NeedRecords) {
-            await this.#readRecords(trx, e.entries, now, read);
+            await this.#readRecords(trx, e.entries, now, mode, handlers, read);
             continue;
           }
           if (!(e instanceof NeedMore)) throw e;
@@ -482,13 +486,17 @@ export class PostgresFlow {
     trx: Executor,
     entries: readonly LimitsEntry[],
     now: number,
+    mode: string,
+    handlers: readonly string[] | null,
     read: (row: CandidateRow) => Job | undefined,
   ): Promise<void> {
-    const rows = await run<CandidateRow>(trx, this.#records, [entries.map((e) => e.id), now]);
+    const rows = await run<CandidateRow>(trx, this.#records, [entries.map((e) => e.id), now, mode, handlers]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const entry of entries) {
       const row = byId.get(entry.id);
-      entry.job = row === undefined ? null : (read(row) ?? null);
+      // Limits-only rows are not locked: one that moved in claim order since it was read (taken
+      // and put back by another claimer) is met again at its new place, or not at all.
+      entry.job = row === undefined || row.aging_key !== entry.agingKey ? null : (read(row) ?? null);
     }
   }
 
@@ -531,7 +539,7 @@ export class PostgresFlow {
           if (!parsed.has(text)) parsed.set(text, storedLimits(text));
           limits = parsed.get(text);
         }
-        buffer.jobs.push({ id: row.id, limits });
+        buffer.jobs.push({ id: row.id, agingKey: row.aging_key, limits });
         continue;
       }
       const job = read(row as CandidateRow);
@@ -584,8 +592,14 @@ class BufferedReader implements FlowReader {
       if (entry.job === null) continue; // corrupt: reported when its record was read
       if (entry.job !== undefined) return entry.job;
       if (entry.limits !== undefined && refuses?.(entry.limits) === true) return { passedOver: entry.limits };
-      // Its record, and those of the next candidates of the group read by their limits.
-      const unread = buffer.jobs.slice(i, i + RECORDS_CHUNK).filter((e): e is LimitsEntry => isLimitsEntry(e) && e.job === undefined);
+      // Its record, and those of the next candidates of the group read by their limits that the
+      // test does not refuse now (what it refuses stays refused: held limits only grow).
+      const unread = buffer.jobs
+        .slice(i, i + RECORDS_CHUNK)
+        .filter(
+          (e): e is LimitsEntry =>
+            isLimitsEntry(e) && e.job === undefined && (e === entry || e.limits === undefined || refuses?.(e.limits) !== true),
+        );
       throw new NeedRecords(unread);
     }
   }

@@ -150,7 +150,8 @@ function migrations(schema: string): Record<string, Migration> {
       async up(db: Kysely<unknown>): Promise<void> {
         await run(db, `ALTER TABLE ${s}.jobs ADD COLUMN flow_group text COLLATE "C"`);
         // Backfill from the JSON in one statement; a row whose text is not JSON (the store
-        // reports such rows as corrupt on read) would abort it, so then row by row, skipping those.
+        // reports such rows as corrupt on read), or that holds a \u0000 escape (json refuses to
+        // decode it), would abort it, so then row by row, skipping those.
         await run(
           db,
           `DO $do$
@@ -158,11 +159,11 @@ function migrations(schema: string): Record<string, Migration> {
           BEGIN
             BEGIN
               UPDATE ${s}.jobs SET flow_group = data::json ->> 'group' WHERE strpos(data, '"group"') > 0;
-            EXCEPTION WHEN invalid_text_representation THEN
+            EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
               FOR r IN SELECT id, data FROM ${s}.jobs WHERE strpos(data, '"group"') > 0 LOOP
                 BEGIN
                   UPDATE ${s}.jobs SET flow_group = r.data::json ->> 'group' WHERE id = r.id;
-                EXCEPTION WHEN invalid_text_representation THEN NULL;
+                EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
                 END;
               END LOOP;
             END;
@@ -270,7 +271,8 @@ function migrations(schema: string): Record<string, Migration> {
     // these alone (flow_due_limits: the walk of flow_due, without locking the rows, which are
     // mostly refused) and their records only when they may fit, so a full cap over a deep
     // backlog neither sends and parses nor locks every refused record. Backfilled as 0006
-    // backfilled the groups. The functions are replaced, not created: a test that takes a
+    // backfilled the groups, for the jobs that can still be claimed (a finished job never is
+    // again: a redrive inserts a new one). The functions are replaced, not created: a test that takes a
     // schema back to an earlier migration drops only the column.
     "0008_flow_limits": {
       async up(db: Kysely<unknown>): Promise<void> {
@@ -302,12 +304,13 @@ function migrations(schema: string): Record<string, Migration> {
           DECLARE r record;
           BEGIN
             BEGIN
-              UPDATE ${s}.jobs SET flow_limits = (data::json -> 'limits')::text WHERE strpos(data, '"limits"') > 0;
-            EXCEPTION WHEN invalid_text_representation THEN
-              FOR r IN SELECT id, data FROM ${s}.jobs WHERE strpos(data, '"limits"') > 0 LOOP
+              UPDATE ${s}.jobs SET flow_limits = (data::json -> 'limits')::text
+                WHERE status IN ('pending', 'retrying', 'running') AND strpos(data, '"limits"') > 0;
+            EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
+              FOR r IN SELECT id, data FROM ${s}.jobs WHERE status IN ('pending', 'retrying', 'running') AND strpos(data, '"limits"') > 0 LOOP
                 BEGIN
                   UPDATE ${s}.jobs SET flow_limits = (r.data::json -> 'limits')::text WHERE id = r.id;
-                EXCEPTION WHEN invalid_text_representation THEN NULL;
+                EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
                 END;
               END LOOP;
             END;

@@ -304,7 +304,15 @@ describe("the flow claim's group reads", () => {
       `${label}: groups`,
     ).toEqual([]);
     const params = [5_000_000, "async", null, ["g10", "g20", null], [null, -5_000, null], [null, "n0005000", null], [10, 50, 10]];
-    const all = (await nestedPlans(flow.chunks, params)).flatMap(nodes);
+    for (const [what, text] of [
+      ["chunks", flow.chunks],
+      ["limits-only chunks", flow.limitChunks],
+    ] as const)
+      await checkChunks(`${label}, ${what}`, text, params);
+  };
+
+  const checkChunks = async (label: string, text: string, params: unknown[]): Promise<void> => {
+    const all = (await nestedPlans(text, params)).flatMap(nodes);
     const onJobs = all.filter((n) => n["Relation Name"] === "jobs");
     const scans = onJobs.map((n) => [n["Node Type"], n["Index Name"]]);
     expect(scans, `${label}: a group's chunk`).toContainEqual(["Index Scan", "jobs_flow_group"]);
@@ -320,6 +328,13 @@ describe("the flow claim's group reads", () => {
       label,
     ).toEqual([]);
   };
+
+  it("the limits-only chunks are the chunks through flow_due_limits, reading no record", () => {
+    expect(flow.limitChunks).toContain(".flow_due_limits(");
+    expect(flow.limitChunks).toContain(".flow_due_limits_ungrouped(");
+    expect(flow.limitChunks).not.toMatch(/\.flow_due(_ungrouped)?\(/);
+    expect(flow.limitChunks).not.toContain("j.data");
+  });
 
   it("walk jobs_flow_group and jobs_claim with no statistics", () => check("no statistics"));
 

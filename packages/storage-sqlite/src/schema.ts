@@ -228,12 +228,13 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   // A job's limits beside its record (written at insert only: limits never change), so that a
   // flow claim holding a limit reads the candidates behind it by their limits alone, not by
   // parsing every record (in SQL or in JavaScript): a full cap over a deep backlog costs a claim
-  // about half as much. A row that is not JSON keeps none (reading it fails anyway).
+  // about half as much. Backfilled for the jobs that can still be claimed (a finished one never
+  // is again: a redrive inserts a new job); a row that is not JSON keeps none (reading it fails anyway).
   "0011_flow_limits": {
     async up(db: Kysely<unknown>): Promise<void> {
       await sql`ALTER TABLE jobs ADD COLUMN flow_limits TEXT`.execute(db);
       await sql`UPDATE jobs SET flow_limits = data -> '$.limits'
-        WHERE json_valid(data) AND json_type(data, '$.limits') = 'array'`.execute(db);
+        WHERE status IN ('pending', 'retrying', 'running') AND json_valid(data) AND json_type(data, '$.limits') = 'array'`.execute(db);
     },
   },
 });
