@@ -134,6 +134,13 @@ describe("limits shared through one SQLite file by several engine processes, one
     expect(extraAttempts, "attempts beyond the one run").toEqual([]);
     const engines = new Set(runs.filter((e) => e.kind === "start").map((e) => e.pid));
     expect(engines.size, "all engines ran jobs").toBe(ENGINES);
-    recordFigures("flow-multi-engine", { seed, jobs: jobs.length, runs: audit.runs, peakGpu: peak, admits: admits.length, interruptedJobs });
+    recordFigures("flow-multi-engine", {
+      seed,
+      jobs: jobs.length,
+      runs: audit.runs,
+      peakGpu: peak,
+      admits: admits.length,
+      interruptedJobs,
+    });
   });
 });
