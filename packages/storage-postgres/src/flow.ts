@@ -17,7 +17,7 @@ import type { FlowCharge } from "@pyrexis/storage";
 import {
   addWaiting,
   planFlowClaim,
-  storedLimits,
+  storedLimitsReader,
   type CheckedFlowClaim,
   type FlowGroupTag,
   type FlowModeClock,
@@ -515,7 +515,7 @@ export class PostgresFlow {
     const list = groups.map((g) => buffers.get(g)!);
     // Limits-only rows are small: read many at once (a claim looks at up to MAX_FLOW_SCAN).
     if (limitsOnly) for (const b of list) b.chunk = Math.max(b.chunk, MAX_CHUNK / 2);
-    const parsed = new Map<string, JobLimit[] | undefined>();
+    const limitsOf = storedLimitsReader();
     const rows = await run<CandidateRow | LimitsRow>(trx, limitsOnly ? this.#limitChunks : this.#chunks, [
       now,
       mode,
@@ -532,14 +532,7 @@ export class PostgresFlow {
       buffer.afterKey = row.aging_key;
       buffer.afterId = row.id;
       if (limitsOnly) {
-        // Candidates mostly share a few limits: each distinct text is parsed once per fetch.
-        const text = (row as LimitsRow).limits;
-        let limits: JobLimit[] | undefined;
-        if (text !== null) {
-          if (!parsed.has(text)) parsed.set(text, storedLimits(text));
-          limits = parsed.get(text);
-        }
-        buffer.jobs.push({ id: row.id, agingKey: row.aging_key, limits });
+        buffer.jobs.push({ id: row.id, agingKey: row.aging_key, limits: limitsOf((row as LimitsRow).limits) });
         continue;
       }
       const job = read(row as CandidateRow);

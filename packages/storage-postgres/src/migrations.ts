@@ -24,7 +24,9 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-// Migrations are append-only: never edit one that shipped, add the next name instead.
+// Migrations are append-only: never edit one that shipped, add the next name instead (0006's
+// backfill now goes through `backfillFromJson`: the same statements, which also skip rows that
+// hold a \u0000 escape instead of failing on them).
 function migrations(schema: string): Record<string, Migration> {
   const s = quoteIdent(schema);
   const run = async (db: Kysely<unknown>, text: string): Promise<void> => {
@@ -149,27 +151,7 @@ function migrations(schema: string): Record<string, Migration> {
     "0006_flow": {
       async up(db: Kysely<unknown>): Promise<void> {
         await run(db, `ALTER TABLE ${s}.jobs ADD COLUMN flow_group text COLLATE "C"`);
-        // Backfill from the JSON in one statement; a row whose text is not JSON (the store
-        // reports such rows as corrupt on read), or that holds a \u0000 escape (json refuses to
-        // decode it), would abort it, so then row by row, skipping those.
-        await run(
-          db,
-          `DO $do$
-          DECLARE r record;
-          BEGIN
-            BEGIN
-              UPDATE ${s}.jobs SET flow_group = data::json ->> 'group' WHERE strpos(data, '"group"') > 0;
-            EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
-              FOR r IN SELECT id, data FROM ${s}.jobs WHERE strpos(data, '"group"') > 0 LOOP
-                BEGIN
-                  UPDATE ${s}.jobs SET flow_group = r.data::json ->> 'group' WHERE id = r.id;
-                EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
-                END;
-              END LOOP;
-            END;
-          END
-          $do$`,
-        );
+        await backfillFromJson(db, s, "flow_group", "->> 'group'", `strpos(data, '"group"') > 0`);
         await run(
           db,
           `CREATE INDEX jobs_flow_group ON ${s}.jobs (mode, flow_group, aging_key DESC, id)
@@ -298,28 +280,42 @@ function migrations(schema: string): Record<string, Migration> {
             RETURNS ${columns} LANGUAGE sql STABLE ${settings}
             AS $fn$ ${dueLimits("j.flow_group IS NULL AND j.mode = m")} $fn$`,
         );
-        await run(
+        await backfillFromJson(
           db,
-          `DO $do$
-          DECLARE r record;
-          BEGIN
-            BEGIN
-              UPDATE ${s}.jobs SET flow_limits = (data::json -> 'limits')::text
-                WHERE status IN ('pending', 'retrying', 'running') AND strpos(data, '"limits"') > 0;
-            EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
-              FOR r IN SELECT id, data FROM ${s}.jobs WHERE status IN ('pending', 'retrying', 'running') AND strpos(data, '"limits"') > 0 LOOP
-                BEGIN
-                  UPDATE ${s}.jobs SET flow_limits = (r.data::json -> 'limits')::text WHERE id = r.id;
-                EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
-                END;
-              END LOOP;
-            END;
-          END
-          $do$`,
+          s,
+          "flow_limits",
+          "-> 'limits'",
+          `status IN ('pending', 'retrying', 'running') AND strpos(data, '"limits"') > 0`,
         );
       },
     },
   };
+}
+
+/**
+ * Fills `column` of the rows matching `where` from their JSON text (`data::json <path>`, as
+ * text), in one statement; a row whose text is not JSON (the store reports such rows as corrupt
+ * on read), or that holds a \u0000 escape (json refuses to decode it, SQLSTATE 22P05), would
+ * abort it, so then row by row, leaving those NULL.
+ */
+async function backfillFromJson(db: Kysely<unknown>, s: string, column: string, path: string, where: string): Promise<void> {
+  const value = (data: string): string => `(${data}::json ${path})::text`;
+  const text = `DO $do$
+    DECLARE r record;
+    BEGIN
+      BEGIN
+        UPDATE ${s}.jobs SET ${column} = ${value("data")} WHERE ${where};
+      EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
+        FOR r IN SELECT id, data FROM ${s}.jobs WHERE ${where} LOOP
+          BEGIN
+            UPDATE ${s}.jobs SET ${column} = ${value("r.data")} WHERE id = r.id;
+          EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN NULL;
+          END;
+        END LOOP;
+      END;
+    END
+    $do$`;
+  await db.executeQuery(CompiledQuery.raw(text, []));
 }
 
 /** Every migration name this version of the store knows, oldest first. */

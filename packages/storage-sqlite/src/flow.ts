@@ -4,7 +4,7 @@
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
 import type { Job, JobLimit } from "@pyrexis/models";
 import {
-  storedLimits,
+  storedLimitsReader,
   type CheckedFlowLimit,
   type FlowGroupTag,
   type FlowModeClock,
@@ -203,15 +203,7 @@ export class SqliteFlow {
     };
     // Once the claim holds a limit (`limitsOnly`), a group reads its candidates' limits only, in
     // growing chunks, and a candidate's record only when the planner's test does not refuse it.
-    // Candidates mostly share a few limits: each distinct text is parsed once per claim.
-    const parsed = new Map<string, JobLimit[] | undefined>();
-    const limitsOf = (text: string | null): JobLimit[] | undefined => {
-      if (text === null) return undefined;
-      if (parsed.has(text)) return parsed.get(text);
-      const limits = storedLimits(text);
-      parsed.set(text, limits);
-      return limits;
-    };
+    const limitsOf = storedLimitsReader();
     const fetch = (group: string, cursor: Cursor, limitsOnly: boolean): void => {
       const last = cursor.last;
       let limit = last === undefined ? firstChunk(group) : CHUNK;

@@ -144,6 +144,21 @@ export function storedLimits(json: string | null): JobLimit[] | undefined {
   return value as JobLimit[];
 }
 
+/**
+ * {@link storedLimits} that parses each distinct text once: candidates mostly share a few
+ * limits, so a reader makes one per claim.
+ */
+export function storedLimitsReader(): (json: string | null) => JobLimit[] | undefined {
+  const parsed = new Map<string, JobLimit[] | undefined>();
+  return (json) => {
+    if (json === null) return undefined;
+    if (parsed.has(json)) return parsed.get(json);
+    const limits = storedLimits(json);
+    parsed.set(json, limits);
+    return limits;
+  };
+}
+
 /** What the planner reads from a store, inside the claim's transaction, for one mode. */
 export interface FlowReader {
   /** Groups that may have due jobs in this mode (more is fine; `""` for jobs without a group). */

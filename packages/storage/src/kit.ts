@@ -48,6 +48,7 @@ export {
   planFlowClaim,
   rateFitsAt,
   storedLimits,
+  storedLimitsReader,
   type CheckedFlowClaim,
   type CheckedFlowLimit,
   type FlowAdmission,
