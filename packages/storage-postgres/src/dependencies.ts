@@ -13,7 +13,7 @@ import { CompiledQuery, type Transaction } from "kysely";
 import { StoreFailureError, type Job } from "@pyrexis/models";
 import { endedDependent, insertedStanding, releasedDependent, type EndedParent } from "@pyrexis/storage/kit";
 import { quoteIdent } from "./migrations.js";
-import { JOB_COLUMNS, jobColumns, readJob, type JobRow } from "./records.js";
+import { JOB_COLUMNS, jobColumns, readJob, updateJobsParams, type JobRow } from "./records.js";
 
 type Executor = Transaction<unknown>;
 
@@ -23,7 +23,7 @@ async function run<R>(trx: Executor, text: string, params: readonly unknown[]): 
 
 /** What the resolver writes with: the store's compare-and-set update and result insert. */
 export interface PostgresDependencyWrites {
-  /** The store's `updateJobs` statement ($1..$12 columns, $13 expected versions; returns `id`). */
+  /** The store's `updateJobs` statement (parameters from `updateJobsParams`; returns `id`). */
   readonly updateJobs: string;
   /** The store's `insertResults` statement ($1 job ids, $2 data). */
   readonly insertResults: string;
@@ -139,21 +139,14 @@ export class PostgresDependencies {
   async #write(trx: Executor, jobs: readonly Job[], results: readonly { jobId: string; data: string }[]): Promise<void> {
     if (jobs.length > 0) {
       const c = jobColumns(jobs, this.#writes.agingRate);
-      const written = await run<{ id: string }>(trx, this.#writes.updateJobs, [
-        c.id,
-        c.status,
-        c.mode,
-        c.handler,
-        c.priority,
-        c.runAt,
-        c.createdAt,
-        c.updatedAt,
-        c.attempts,
-        c.version,
-        c.agingKey,
-        c.data,
-        jobs.map((j) => j.version - 1),
-      ]);
+      const written = await run<{ id: string }>(
+        trx,
+        this.#writes.updateJobs,
+        updateJobsParams(
+          c,
+          jobs.map((j) => j.version - 1),
+        ),
+      );
       if (written.length !== jobs.length) throw new StoreFailureError("a dependent changed while its parents were resolved");
     }
     if (results.length > 0) {

@@ -55,6 +55,8 @@ import {
   emptyStatusCounts,
   encodeListCursor,
   endedParentsOf,
+  immutableChange,
+  immutableFieldsOfRow,
   normalizeListQuery,
   normalizePruneRequest,
   orderDependentInserts,
@@ -66,7 +68,7 @@ import { channelOf, checkSchemaName, DEFAULT_SCHEMA } from "./identifiers.js";
 import { ChangeListener } from "./listener.js";
 import { migrate } from "./migrations.js";
 import type { PostgresPoolLike } from "./postgres-like.js";
-import { jobColumns, readJob, readResult, type JobColumns, type JobRow } from "./records.js";
+import { jobColumns, readJob, readResult, updateJobsParams, type JobColumns, type JobRow } from "./records.js";
 import { PostgresSchedules } from "./schedules.js";
 import { buildStatements, type Statements } from "./statements.js";
 import { timedPool } from "./timed-pool.js";
@@ -491,7 +493,6 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
       c.data,
     ];
     const expected = updates.map((u) => u.expectedVersion);
-    const updateParams = (c: JobColumns): unknown[] => [...columnParams(c), expected];
     /** Throws the contract's error when fewer jobs than asked were inserted. */
     const checkInserted = (c: JobColumns, ids: readonly string[]): void => {
       if (ids.length === inserts.length) return;
@@ -515,24 +516,25 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
           return;
         }
         if (ins === undefined) {
-          // Results alone: the update's twelve column arrays are empty.
-          const columns = upd === undefined ? Array.from({ length: 12 }, (): unknown[] => []) : columnParams(upd);
+          // Results alone: the update's fifteen arrays are empty.
+          const params = upd === undefined ? Array.from({ length: 15 }, (): unknown[] => []) : updateJobsParams(upd, expected);
           const [row] = await run<{ updated: string[]; parents: string[]; results: string[] }>(trx, s.updateJobsResultsNotify, [
-            ...columns,
-            expected,
+            ...params,
             resultIds,
             resultData,
             this.#channel,
           ]);
           const updated = row?.updated ?? [];
+          const parents = row?.parents ?? [];
           if (upd !== undefined && updated.length !== updates.length) {
-            await this.#updateFailure(
+            const repaired = await this.#updateMissed(
               trx,
-              upd.id,
+              upd,
               expected,
-              upd.createdAt,
+              updates,
               updated.map((id) => ({ id })),
             );
+            for (const r of repaired) if (r.has_dependents) parents.push(r.id);
           }
           const written = row?.results ?? [];
           if (written.length !== results.length)
@@ -541,7 +543,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
               resultIds,
               written.map((job_id) => ({ job_id })),
             );
-          if (row !== undefined && row.parents.length > 0) await this.#settleUpdated(trx, updates, row.parents);
+          if (parents.length > 0) await this.#settleUpdated(trx, updates, parents);
           return;
         }
         const inserted = await run<{ id: string }>(trx, s.insertJobs, [...columnParams(ins), ins.group, ins.limits]);
@@ -555,8 +557,8 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
         }
         let parents: string[] = [];
         if (upd !== undefined) {
-          const rows = await run<{ id: string; has_dependents: boolean }>(trx, s.updateJobs, updateParams(upd));
-          if (rows.length !== updates.length) await this.#updateFailure(trx, upd.id, expected, upd.createdAt, rows);
+          const rows = await run<{ id: string; has_dependents: boolean }>(trx, s.updateJobs, updateJobsParams(upd, expected));
+          if (rows.length !== updates.length) rows.push(...(await this.#updateMissed(trx, upd, expected, updates, rows)));
           parents = rows.filter((r) => r.has_dependents).map((r) => r.id);
         }
         if (results.length > 0) {
@@ -582,24 +584,69 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
     return this.#clock === undefined ? Date.now() : this.#clock.now();
   }
 
-  /** Throws the error of the first update (in batch order) the compare-and-set refused. */
-  async #updateFailure(
+  /**
+   * The updates the compare-and-set missed (`rows` are those it wrote): throws the contract's
+   * error of the first in batch order (`StaleVersionError`, or `ValidationError` when it changes
+   * an immutable field). The stored record is authoritative over the flow columns: when it agrees
+   * with the update and only the columns differ (a row a migration did not backfill, or whose
+   * record was unreadable then), the columns are repaired, the update runs again, and the rows it
+   * wrote are returned.
+   */
+  async #updateMissed(
     trx: Transaction<unknown>,
-    ids: string[],
+    upd: JobColumns,
     expected: number[],
-    createdAt: number[],
-    rows: { id: string }[],
-  ): Promise<never> {
+    updates: readonly JobUpdate[],
+    rows: readonly { id: string }[],
+  ): Promise<{ id: string; has_dependents: boolean }[]> {
     const written = new Set(rows.map((r) => r.id));
-    const missed = ids.filter((id) => !written.has(id));
+    const missed: number[] = [];
+    for (let i = 0; i < upd.id.length; i++) if (!written.has(upd.id[i]!)) missed.push(i);
     const stored = new Map(
-      (await run<{ id: string; version: number; created_at: number }>(trx, this.#statements.versionsOf, [missed])).map((r) => [r.id, r]),
+      (
+        await run<{ id: string; version: number; created_at: number; flow_group: string | null; flow_limits: string | null; data: string }>(
+          trx,
+          this.#statements.versionsOf,
+          [missed.map((i) => upd.id[i])],
+        )
+      ).map((r) => [r.id, r]),
     );
-    const i = ids.findIndex((id) => !written.has(id));
-    const id = ids[i]!;
-    const row = stored.get(id);
-    if (row === undefined || row.version !== expected[i]) throw new StaleVersionError(id, expected[i]!, row?.version);
-    throw invalid(`job ${id}: createdAt is immutable (stored ${row.created_at}, update has ${createdAt[i]})`, ["update"]);
+    for (const i of missed) {
+      const id = upd.id[i]!;
+      const row = stored.get(id);
+      if (row === undefined || row.version !== expected[i]) throw new StaleVersionError(id, expected[i]!, row?.version);
+      const change = immutableChange(
+        immutableFieldsOfRow({ createdAt: row.created_at, data: row.data, group: row.flow_group, limits: row.flow_limits }),
+        updates[i]!.job,
+      );
+      if (change !== undefined) throw invalid(change, ["update", i, "job"]);
+    }
+    const pick = <T>(list: readonly T[]): T[] => missed.map((i) => list[i]!);
+    await run(trx, this.#statements.setFlowColumns, [pick(upd.id), pick(upd.group), pick(upd.limits)]);
+    const again: JobColumns = {
+      id: pick(upd.id),
+      status: pick(upd.status),
+      mode: pick(upd.mode),
+      handler: pick(upd.handler),
+      priority: pick(upd.priority),
+      runAt: pick(upd.runAt),
+      createdAt: pick(upd.createdAt),
+      updatedAt: pick(upd.updatedAt),
+      attempts: pick(upd.attempts),
+      version: pick(upd.version),
+      agingKey: pick(upd.agingKey),
+      data: pick(upd.data),
+      group: pick(upd.group),
+      limits: pick(upd.limits),
+    };
+    const repaired = await run<{ id: string; has_dependents: boolean }>(
+      trx,
+      this.#statements.updateJobs,
+      updateJobsParams(again, pick(expected)),
+    );
+    if (repaired.length !== missed.length)
+      throw new StoreFailureError("internal: an update missed its row after its flow columns were repaired");
+    return repaired;
   }
 
   /** Throws the error of the first result (in batch order) that was not written. */

@@ -79,10 +79,35 @@ export interface JobColumns {
   readonly version: number[];
   readonly agingKey: number[];
   readonly data: string[];
-  /** The job's group, NULL without one (the `flow_group` column, written at insert only). */
+  /** The job's group, NULL without one (the `flow_group` column; immutable). */
   readonly group: (string | null)[];
-  /** The job's limits as JSON, NULL without any (the `flow_limits` column, written at insert only). */
+  /** The job's limits as JSON, NULL without any (the `flow_limits` column; immutable). */
   readonly limits: (string | null)[];
+}
+
+/**
+ * The parameters of the `updateJobs` statement for `c` (the new records' columns) and the
+ * versions each update expects: the twelve column arrays, the expected versions, then the flow
+ * groups and limits, which the statement compares with the stored ones (they are immutable).
+ */
+export function updateJobsParams(c: JobColumns, expected: readonly number[]): unknown[] {
+  return [
+    c.id,
+    c.status,
+    c.mode,
+    c.handler,
+    c.priority,
+    c.runAt,
+    c.createdAt,
+    c.updatedAt,
+    c.attempts,
+    c.version,
+    c.agingKey,
+    c.data,
+    expected,
+    c.group,
+    c.limits,
+  ];
 }
 
 /** Splits jobs into the parallel arrays of {@link JobColumns}. */

@@ -12,10 +12,16 @@ const NOW = (param: string): string => `COALESCE(${param}::bigint, floor(extract
 export interface Statements {
   /** $1..$12 the columns of the jobs (arrays), $13 their flow groups (NULL for none). Returns the ids it inserted. */
   readonly insertJobs: string;
-  /** $1..$12 the new columns (arrays), $13 expected versions. Returns the ids it updated and whether each has dependents. */
+  /**
+   * $1..$12 the new columns (arrays), $13 expected versions, $14 and $15 the flow groups and
+   * limits (which must equal the stored ones: {@link updateJobsParams}). Returns the ids it
+   * updated and whether each has dependents.
+   */
   readonly updateJobs: string;
-  /** $1 ids. The stored version and creation time of each id that exists. */
+  /** $1 ids. The stored version, creation time, flow columns and record of each id that exists. */
   readonly versionsOf: string;
+  /** $1 ids, $2 flow groups, $3 flow limits: rewrites the flow columns of rows a migration did not backfill. */
+  readonly setFlowColumns: string;
   /** $1 job ids, $2 data. Inserts results of jobs that exist and have none; returns their ids. */
   readonly insertResults: string;
   /** $1 job ids. Which of them exist as jobs, and which have results. */
@@ -27,8 +33,8 @@ export interface Statements {
   readonly insertJobsNotify: string;
   /**
    * updateJobs, insertResults and the batch's notification in one statement (a batch without
-   * inserts, such as a group commit of completions): $1..$13 as updateJobs, $14 result job ids,
-   * $15 result data, $16 channel. One row: `updated` (job ids), `parents` (those of them with dependents) and `results` (result job ids).
+   * inserts, such as a group commit of completions): $1..$15 as updateJobs, $16 result job ids,
+   * $17 result data, $18 channel. One row: `updated` (job ids), `parents` (those of them with dependents) and `results` (result job ids).
    * Its parts share one snapshot, so a result sees the jobs as they were before the statement:
    * they exist either way, which is all insertResults asks.
    */
@@ -83,15 +89,17 @@ export function buildStatements(schema: string): Statements {
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[], $${flow}::text[], $${flow + 1}::text[])
       ON CONFLICT (id) DO NOTHING RETURNING id`;
   const insertJobs = insertJobsAt(13);
-  // createdAt is immutable (the listing order depends on it): a changed one matches no row.
+  // createdAt, group and limits are immutable (the listing order and the flow columns depend on
+  // them): a changed one matches no row, and the store says which.
   // Moving out of `running` ends the lease (the claims contract's fencing rule).
   const updateJobs = `UPDATE ${jobs} AS j SET status = u.status, mode = u.mode, handler = u.handler, priority = u.priority,
         run_at = u.run_at, updated_at = u.updated_at, attempts = u.attempts, version = u.version, aging_key = u.aging_key, data = u.data,
         lease_owner = CASE WHEN u.status = 'running' THEN j.lease_owner END,
         lease_expires_at = CASE WHEN u.status = 'running' THEN j.lease_expires_at END
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[], $13::bigint[])
-        AS u(id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data, expected)
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::float8[], $12::text[], $13::bigint[], $14::text[], $15::text[])
+        AS u(id, status, mode, handler, priority, run_at, created_at, updated_at, attempts, version, aging_key, data, expected, flow_group, flow_limits)
       WHERE j.id = u.id AND j.version = u.expected AND j.created_at = u.created_at
+        AND j.flow_group IS NOT DISTINCT FROM u.flow_group AND j.flow_limits IS NOT DISTINCT FROM u.flow_limits
       RETURNING j.id, j.has_dependents`;
   const insertResults = (ids: string, data: string): string => `INSERT INTO ${results} (job_id, data)
       SELECT r.job_id, r.data FROM unnest(${ids}::text[], ${data}::text[]) AS r(job_id, data)
@@ -119,11 +127,14 @@ export function buildStatements(schema: string): Statements {
   return {
     insertJobs,
     updateJobs,
-    versionsOf: `SELECT id, version::float8 AS version, created_at::float8 AS created_at FROM ${jobs} WHERE id = ANY($1::text[])`,
+    versionsOf: `SELECT id, version::float8 AS version, created_at::float8 AS created_at, flow_group, flow_limits, data
+      FROM ${jobs} WHERE id = ANY($1::text[])`,
+    setFlowColumns: `UPDATE ${jobs} AS j SET flow_group = u.flow_group, flow_limits = u.flow_limits
+      FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, flow_group, flow_limits) WHERE j.id = u.id`,
     insertResults: insertResults("$1", "$2"),
     insertJobsNotify: `WITH ins AS (${insertJobsAt(14)}), ${notifyCte("$13")}
       SELECT ARRAY(SELECT id FROM ins) AS inserted, (SELECT count(*) FROM n)::int AS notified`,
-    updateJobsResultsNotify: `WITH upd AS (${updateJobs}), res AS (${insertResults("$14", "$15")}), ${notifyCte("$16")}
+    updateJobsResultsNotify: `WITH upd AS (${updateJobs}), res AS (${insertResults("$16", "$17")}), ${notifyCte("$18")}
       SELECT ARRAY(SELECT id FROM upd) AS updated, ARRAY(SELECT id FROM upd WHERE has_dependents) AS parents,
         ARRAY(SELECT job_id FROM res) AS results, (SELECT count(*) FROM n)::int AS notified`,
     resultState: `SELECT r.id, EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r.id) AS job,

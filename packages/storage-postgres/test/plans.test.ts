@@ -119,6 +119,8 @@ describe("plans of the hot statements (EXPLAIN)", () => {
       arrays(1),
       arrays("{}"),
       arrays(1),
+      arrays(null),
+      arrays(null),
     ];
     const update = await plan(s.updateJobs, columns);
     // The compare-and-set matches (id, created_at): either unique path is a lookup.
@@ -246,7 +248,7 @@ describe("the claim on a table with no statistics", () => {
       ["list one status", st.list("asc", "one", true), [101, "pending", 5_000, "n0005000"]],
     ];
     const arrays = (v: unknown): unknown[] => ids.map(() => v);
-    const columns = [ids, ...["completed", "async", "work", 5, 1, 1, 1, 1, 2, 1, "{}", 1].map(arrays)];
+    const columns = [ids, ...["completed", "async", "work", 5, 1, 1, 1, 1, 2, 1, "{}", 1, null, null].map(arrays)];
     checks.push(
       ["updateJobs", st.updateJobs, columns],
       ["updateJobsResultsNotify", st.updateJobsResultsNotify, [...columns, ids, arrays("{}"), "chan"]],

@@ -52,6 +52,8 @@ import {
   checkCommitShape,
   orderDependentInserts,
   emptyStatusCounts,
+  immutableChange,
+  immutableFieldsOfRow,
   normalizeJobsQuery,
   normalizeListQuery,
   normalizePruneRequest,
@@ -173,6 +175,10 @@ interface Statements {
   insertJob: SqliteStatementLike;
   updateJob: SqliteStatementLike;
   versionOf: SqliteStatementLike;
+  /** The stored fields an update may not change, with the record that is authoritative over the flow columns. */
+  immutableOf: SqliteStatementLike;
+  /** Rewrites a row's flow columns (a row a migration did not backfill). */
+  setFlowColumns: SqliteStatementLike;
   insertResult: SqliteStatementLike;
   resultExists: SqliteStatementLike;
   getJob: SqliteStatementLike;
@@ -240,6 +246,8 @@ const UPDATE_JOB_ORDER = [
   "id",
   "expected",
   "created_at",
+  "flow_group",
+  "flow_limits",
 ] as const;
 
 /** Compiles the hot-path queries with kysely once and prepares them once. */
@@ -272,7 +280,8 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
         .onConflict((oc) => oc.column("id").doNothing()),
       INSERT_JOB_ORDER,
     ),
-    // createdAt is immutable (the listing order depends on it): a changed one matches no row.
+    // createdAt, group and limits are immutable (the listing order and the flow columns depend on
+    // them): a changed one matches no row, and #writeUpdate says which.
     updateJob: preparePositional(
       db,
       k
@@ -285,10 +294,21 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
         })
         .where("id", "=", param<string>("id"))
         .where("version", "=", param<number>("expected"))
-        .where("created_at", "=", param<number>("created_at")),
+        .where("created_at", "=", param<number>("created_at"))
+        .where(sql<boolean>`flow_group IS @flow_group`)
+        .where(sql<boolean>`flow_limits IS @flow_limits`),
       UPDATE_JOB_ORDER,
     ),
     versionOf: prepare(k.selectFrom("jobs").select(["version", "created_at"]).where("id", "=", param<string>("id"))),
+    immutableOf: prepare(
+      k.selectFrom("jobs").select(["version", "created_at", "flow_group", "flow_limits", "data"]).where("id", "=", param<string>("id")),
+    ),
+    setFlowColumns: prepare(
+      k
+        .updateTable("jobs")
+        .set({ flow_group: param<string | null>("flow_group"), flow_limits: param<string | null>("flow_limits") })
+        .where("id", "=", param<string>("id")),
+    ),
     // Inserts only when the job exists; `changes === 0` then means "no job" or "result exists".
     insertResult: preparePositional(
       db,
@@ -604,9 +624,19 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
 
   /** One compare-and-set update inside the write transaction; the contract's error when it misses. */
   #writeUpdate(job: Job, expectedVersion: number): void {
-    const s = this.#statements;
+    const group = job.group ?? null;
+    const limits = job.limits === undefined ? null : JSON.stringify(job.limits);
+    let changes = this.#runUpdate(job, expectedVersion, group, limits);
+    if (changes === 0 && this.#explainMiss(job, expectedVersion, group, limits))
+      changes = this.#runUpdate(job, expectedVersion, group, limits);
+    if (changes === 0)
+      throw new StoreFailureError(`internal: the update of job ${job.id} missed its row after the flow columns were repaired`);
+    if (job.status !== "running" && job.limits !== undefined) this.#claims.leftRunning(job);
+  }
+
+  #runUpdate(job: Job, expectedVersion: number, group: string | null, limits: string | null): number | bigint {
     // UPDATE_JOB_ORDER
-    const changes = s.updateJob.run(
+    return this.#statements.updateJob.run(
       job.status,
       job.priority,
       job.runAt,
@@ -621,15 +651,29 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
       job.id,
       expectedVersion,
       job.createdAt,
+      group,
+      limits,
     ).changes;
-    if (changes !== 0 && job.status !== "running" && job.limits !== undefined) this.#claims.leftRunning(job);
-    if (changes === 0) {
-      const row = s.versionOf.get({ id: job.id }) as { version: number; created_at: number } | undefined;
-      if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
-      throw new ValidationError(`job ${job.id}: createdAt is immutable (stored ${row.created_at}, update has ${job.createdAt})`, [
-        { path: ["update"], message: "createdAt changed" },
-      ]);
-    }
+  }
+
+  /**
+   * Why the update of `job` matched no row: throws `StaleVersionError`, or `ValidationError` when
+   * it changes an immutable field. The stored record is authoritative over the flow columns: when
+   * it agrees with the update and only the columns differ (a row a migration did not backfill, or
+   * whose record was unreadable then), the columns are repaired and true returned (update again).
+   */
+  #explainMiss(job: Job, expectedVersion: number, group: string | null, limits: string | null): boolean {
+    const s = this.#statements;
+    const row = s.immutableOf.get({ id: job.id }) as
+      { version: number; created_at: number; flow_group: string | null; flow_limits: string | null; data: string } | undefined;
+    if (row === undefined || row.version !== expectedVersion) throw new StaleVersionError(job.id, expectedVersion, row?.version);
+    const change = immutableChange(
+      immutableFieldsOfRow({ createdAt: row.created_at, data: row.data, group: row.flow_group, limits: row.flow_limits }),
+      job,
+    );
+    if (change !== undefined) throw new ValidationError(change, [{ path: ["update"], message: change }]);
+    s.setFlowColumns.run({ flow_group: group, flow_limits: limits, id: job.id });
+    return true;
   }
 
   /** One write-once result inside the write transaction; the contract's error when it cannot be written. */

@@ -170,6 +170,37 @@ describe("commit", () => {
     expect((await store.getResult("a"))?.jobId).toBe("a");
   });
 
+  it("judges group and limits by the record when the flow columns are stale (a row a migration did not backfill), and repairs them", async () => {
+    const path = tmp.file("a.db");
+    const store = await openStore(path);
+    const a = { ...job("a"), group: "t1", limits: [{ key: "api", units: 3 }] };
+    const b = { ...job("b"), group: "t1", limits: [{ key: "api", units: 3 }] };
+    await store.commit({ insert: [a, b] });
+    // What 0011 leaves for a job that was finished then (its limits not backfilled), and worse.
+    const raw = new Database(path);
+    raw.prepare("UPDATE jobs SET flow_group = NULL, flow_limits = NULL WHERE id IN ('a', 'b')").run();
+    // A change the record refuses is refused, whatever the columns say; nothing is written.
+    const e = await rejection(
+      store.commit({
+        update: [
+          { job: running(a), expectedVersion: 0 },
+          { job: { ...running(b), limits: [{ key: "api", units: 4 }] }, expectedVersion: 0 },
+        ],
+      }),
+    );
+    expect(e).toMatchObject({ code: "VALIDATION" });
+    expect(String(e.message)).toMatch(/job b: limits are immutable/);
+    expect((await store.getJob("a"))?.status).toBe("pending");
+    // An update that keeps them lands, and the columns are the record's again.
+    await store.commit({ update: [{ job: running(a), expectedVersion: 0 }] });
+    expect((await store.getJob("a"))?.status).toBe("running");
+    expect(raw.prepare("SELECT flow_group, flow_limits FROM jobs WHERE id = 'a'").get()).toEqual({
+      flow_group: "t1",
+      flow_limits: JSON.stringify(a.limits),
+    });
+    raw.close();
+  });
+
   it("keeps the indexed columns in step with the record, aging_key included", async () => {
     const path = tmp.file("a.db");
     const store = await openStore(path, { agingRate: 0.5 });

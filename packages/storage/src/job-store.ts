@@ -4,7 +4,11 @@ import type { ClaimMethods } from "./claims.js";
 
 /** One compare-and-set update: written only when the stored version equals `expectedVersion`. */
 export interface JobUpdate {
-  /** The new record (it replaces the stored one whole). Its `version` must be greater than `expectedVersion`; `id` and `createdAt` must not change. */
+  /**
+   * The new record (it replaces the stored one whole). Its `version` must be greater than
+   * `expectedVersion`; `id`, `createdAt`, `group` and `limits` must not change (limits compare by
+   * key and units, in order): a change rejects the batch with `ValidationError`.
+   */
   readonly job: Job;
   /** The version the caller read. A different stored version (or no job) rejects the batch with `StaleVersionError`. */
   readonly expectedVersion: number;
@@ -21,6 +25,7 @@ export interface JobUpdate {
  * | batch not an object, a list not an array, a record without a string id, `job.version <= expectedVersion`, an id both inserted and updated, an id updated twice | `ValidationError` |
  * | insert id already stored, or repeated in `insert` | `DuplicateJobError` |
  * | update whose job is missing or whose stored version ≠ `expectedVersion` | `StaleVersionError` |
+ * | update that changes the stored job's `createdAt`, `group` or `limits` | `ValidationError` |
  * | result for a job that already has one, or repeated in `results` | `ResultExistsError` |
  * | result for a job that is neither stored nor inserted in this batch | `JobNotFoundError` |
  */

@@ -4,6 +4,7 @@ import {
   systemClock,
   type Clock,
   type Job,
+  type JobLimit,
   type JobStatus,
   type RandomSource,
   type Result,
@@ -93,8 +94,8 @@ const FLOW_CAPABILITIES: StoreCapabilities = Object.freeze({ ...CAPABILITIES, fl
 
 /**
  * A job and its result, kept together: one hash lookup finds both, an update or a result is a
- * field write, and the listing order holds these records directly. `version` and `createdAt`
- * are what {@link checkCommit} compares.
+ * field write, and the listing order holds these records directly. `version` and the
+ * immutable fields (`createdAt`, `group`, `limits`) are what {@link checkCommit} compares.
  */
 class StoredRecord {
   /** Set while the job is `running` under a claim. */
@@ -105,6 +106,12 @@ class StoredRecord {
   ) {}
   get version(): number {
     return this.job.version;
+  }
+  get group(): string | undefined {
+    return this.job.group;
+  }
+  get limits(): readonly JobLimit[] | undefined {
+    return this.job.limits;
   }
   get createdAt(): number {
     return this.job.createdAt;

@@ -6,6 +6,7 @@ import {
   StaleVersionError,
   ValidationError,
   type Job,
+  type JobLimit,
   type JobStatus,
   type Result,
 } from "@pyrexis/models";
@@ -49,9 +50,80 @@ function describe(v: unknown): string {
 }
 
 /** What {@link checkCommit} needs to know about a stored job. */
-export interface StoredJobInfo {
+export interface StoredJobInfo extends ImmutableJobFields {
   readonly version: number;
+}
+
+/**
+ * The fields of a job that no update may change: `createdAt` (the listing order depends on it),
+ * `group` and `limits` (stores index a job's flow identity at insert, and a claim's holds are
+ * released by the limits the job had when it was claimed). Absent when the job has none; a
+ * {@link CommitView} must return them when the job has them (a job record itself will do).
+ */
+export interface ImmutableJobFields {
   readonly createdAt: number;
+  readonly group?: string | undefined;
+  readonly limits?: readonly JobLimit[] | undefined;
+}
+
+/**
+ * What an update's `job` changes of the stored job's {@link ImmutableJobFields}, as the
+ * message of the `ValidationError` the contract requires, or `undefined` when it changes none.
+ * Limits compare by key and units, in order. Stores that check in SQL call it to explain a miss.
+ */
+export function immutableChange(stored: ImmutableJobFields, job: Job): string | undefined {
+  if (stored.createdAt !== job.createdAt) {
+    return `job ${job.id}: createdAt is immutable (stored ${stored.createdAt}, update has ${job.createdAt})`;
+  }
+  if (stored.group !== job.group) {
+    return `job ${job.id}: group is immutable (stored ${describeFlow(stored.group)}, update has ${describeFlow(job.group)})`;
+  }
+  if (!sameLimits(stored.limits, job.limits)) {
+    return `job ${job.id}: limits are immutable (stored ${describeFlow(stored.limits)}, update has ${describeFlow(job.limits)})`;
+  }
+  return undefined;
+}
+
+/**
+ * A stored job's {@link ImmutableJobFields} for {@link immutableChange}, in a store that keeps
+ * the record as JSON text beside `group` and `limits` columns (the limits as JSON): from the
+ * record where it parses (it is authoritative; the columns index it), else from the columns.
+ */
+export function immutableFieldsOfRow(row: {
+  readonly createdAt: number;
+  readonly data: string;
+  readonly group: string | null;
+  readonly limits: string | null;
+}): ImmutableJobFields {
+  let record: unknown;
+  try {
+    record = JSON.parse(row.data);
+  } catch {
+    record = undefined;
+  }
+  if (isObject(record)) {
+    return { createdAt: row.createdAt, group: record.group as string | undefined, limits: record.limits as JobLimit[] | undefined };
+  }
+  return {
+    createdAt: row.createdAt,
+    group: row.group ?? undefined,
+    limits: row.limits === null ? undefined : (JSON.parse(row.limits) as JobLimit[]),
+  };
+}
+
+function sameLimits(a: readonly JobLimit[] | undefined, b: readonly JobLimit[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as JobLimit;
+    const y = b[i] as JobLimit;
+    if (x.key !== y.key || x.units !== y.units) return false;
+  }
+  return true;
+}
+
+function describeFlow(v: unknown): string {
+  return v === undefined ? "none" : JSON.stringify(v);
 }
 
 /**
@@ -180,7 +252,8 @@ export interface CheckedCommit<S extends StoredJobInfo = StoredJobInfo> {
 /**
  * Checks a whole batch against the current data, in the order the contract applies it:
  * shape ({@link checkCommitShape}), then inserts (`DuplicateJobError`), then updates
- * (`StaleVersionError`; `ValidationError` when an update changes `createdAt`), then results
+ * (`StaleVersionError`; `ValidationError` when an update changes `createdAt`, `group` or
+ * `limits`: {@link immutableChange}), then results
  * (`ResultExistsError`, `JobNotFoundError`). Throws the first violation; when it returns, the
  * batch can be applied in full.
  */
@@ -202,8 +275,9 @@ export function checkCommit<S extends StoredJobInfo = StoredJobInfo>(batch: unkn
       if (current === undefined || current.version !== expectedVersion) {
         throw new StaleVersionError(job.id, expectedVersion, current?.version);
       }
-      if (current.createdAt !== job.createdAt) {
-        throw invalid(`job ${job.id}: createdAt is immutable (stored ${current.createdAt}, update has ${job.createdAt})`, ["update"]);
+      if (current.createdAt !== job.createdAt || current.group !== job.group || current.limits !== job.limits) {
+        const change = immutableChange(current, job);
+        if (change !== undefined) throw invalid(change, ["update", i, "job"]);
       }
       stored.push(current);
     }

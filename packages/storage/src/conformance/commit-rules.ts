@@ -119,6 +119,57 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
       );
     });
 
+    t("an update may not change createdAt, group or limits: ValidationError, and the whole batch is refused", async ({ store }) => {
+      const a = makeJob({ group: "tenant-a", limits: [{ key: "api", units: 2 }] });
+      const b = makeJob();
+      await store.commit({ insert: [a, b] });
+      const changes: [Job, Partial<Job>][] = [
+        [a, { createdAt: a.createdAt + 1 }],
+        [a, { group: "tenant-b" }],
+        [a, { group: undefined }],
+        [a, { limits: [{ key: "api", units: 3 }] }],
+        [a, { limits: [{ key: "other", units: 2 }] }],
+        [
+          a,
+          {
+            limits: [
+              { key: "api", units: 2 },
+              { key: "other", units: 1 },
+            ],
+          },
+        ],
+        [a, { limits: undefined }],
+        [b, { group: "tenant-a" }],
+        [b, { limits: [{ key: "api", units: 1 }] }],
+      ];
+      for (const [job, change] of changes) {
+        const other = job === a ? b : a;
+        // A valid update of the other job rides along: the refusal takes the whole batch.
+        const e = await rejectsAtomically(
+          store,
+          {
+            update: [
+              { job: bump(other, { status: "running" }), expectedVersion: other.version },
+              { job: bump(job, change), expectedVersion: job.version },
+            ],
+          },
+          [a.id, b.id],
+          "ValidationError",
+          "VALIDATION",
+        );
+        const field = Object.keys(change)[0]!;
+        assert.match(String(e.message), new RegExp(`${job.id}.*${field}`), `the error names the job and ${field}`);
+      }
+      // Equal values in new objects are no change: the update lands, the fields stay.
+      await store.commit({
+        update: [{ job: bump(a, { status: "running", limits: [{ key: "api", units: 2 }] }), expectedVersion: a.version }],
+      });
+      const stored = await store.getJob(a.id);
+      assert.equal(stored?.status, "running");
+      assert.equal(stored?.group, "tenant-a");
+      assert.deepStrictEqual(plain(stored?.limits), [{ key: "api", units: 2 }]);
+    });
+
     t("an update whose job.version <= expectedVersion rejects with ValidationError", async ({ store }) => {
       const a = makeJob();
       const b = makeJob();
