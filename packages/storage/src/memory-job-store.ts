@@ -147,6 +147,11 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
   readonly capabilities: StoreCapabilities;
   /** Limit and group state shared by this instance's engines (`flow: true`). */
   readonly #flow: MemoryFlowState | undefined;
+  /**
+   * With `flow: true`, the records in a claimable status (`pending`, `retrying`): what a flow
+   * claim plans over, so its cost follows the backlog, not every job the store ever held.
+   */
+  readonly #waiting: Set<StoredRecord> | undefined;
   readonly #clone: boolean;
   readonly #clock: Pick<Clock, "now">;
   readonly #random: RandomSource;
@@ -229,6 +234,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
             return job?.version === version && job.status === "running";
           })
         : undefined;
+    this.#waiting = options.flow === true ? new Set() : undefined;
   }
 
   /** Number of jobs held (for tests and diagnostics). */
@@ -287,6 +293,10 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
   /** Files a record by its new status: claimable, running (its lease ends when it leaves), or neither. */
   #placed(record: StoredRecord, now: number): void {
     const status = record.job.status;
+    if (this.#waiting !== undefined) {
+      if (status === "pending" || status === "retrying") this.#waiting.add(record);
+      else this.#waiting.delete(record);
+    }
     if (status === "running") {
       this.#running.add(record);
       return;
@@ -322,6 +332,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     record.job = job;
     record.lease = { owner, expiresAt };
     this.#running.add(record);
+    this.#waiting?.delete(record);
     return { job, lease: Object.freeze({ jobId: job.id, version: job.version, owner, expiresAt }) };
   }
 
@@ -335,7 +346,8 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     const now = this.#clock.now();
     const idSet = ids === undefined ? undefined : new Set(ids);
     const byMode = new Map<string, Job[]>();
-    for (const record of this.#records.values()) {
+    // Insertion order of the set is not the claim order: the planner orders the candidates.
+    for (const record of this.#waiting as Set<StoredRecord>) {
       const job = record.job;
       if (!isClaimable(job, now) || (idSet !== undefined && !idSet.has(job.id))) continue;
       if ((modes !== undefined && !modes.includes(job.mode)) || (handlers !== undefined && !handlers.includes(job.handler))) continue;
@@ -552,6 +564,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     this.#records.clear();
     this.#order.length = 0;
     this.#running.clear();
+    this.#waiting?.clear();
     this.#claimable.clear();
     this.#flow?.clear();
     this.#children.clear();

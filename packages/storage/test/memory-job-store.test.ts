@@ -1,4 +1,5 @@
 import { describe, it, beforeEach, afterEach, expect } from "vitest";
+import { ManualClock, type Job } from "@pyrexis/models";
 import { bump, describeJobStore, makeJob, makeResult } from "../src/conformance/index.js";
 import { MemoryJobStore } from "../src/index.js";
 
@@ -25,6 +26,41 @@ describeJobStore(
 );
 
 describe("MemoryJobStore specifics", () => {
+  it("flow claims plan over the claimable jobs it tracks: retried, reclaimed and new jobs are found, finished ones never", async () => {
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryJobStore({ flow: true, clock });
+    const flow = { limits: { api: { maxConcurrent: 100 } } };
+    const claim = async (): Promise<string[]> =>
+      (await store.claimFlow({ owner: "o", limit: 100, leaseMs: 1_000, flow })).claimed.map((c) => c.job.id).sort();
+    const [a, b, c] = [0, 1, 2].map(() => makeJob({ limits: [{ key: "api", units: 1 }], createdAt: 1_000, runAt: 1_000 })) as [
+      Job,
+      Job,
+      Job,
+    ];
+    await store.commit({ insert: [a, b, c] });
+    expect(await claim()).toEqual([a.id, b.id, c.id].sort());
+    expect(await claim()).toEqual([]);
+    // a completes, b goes back to retrying through a commit, c's lease expires and is reclaimed.
+    const running = async (id: string): Promise<Job> => (await store.getJob(id))!;
+    const [ra, rb] = [await running(a.id), await running(b.id)];
+    await store.commit({
+      update: [
+        { job: bump(ra, { status: "completed" }), expectedVersion: ra.version },
+        { job: bump(rb, { status: "retrying", runAt: 1_000 }), expectedVersion: rb.version },
+      ],
+      results: [makeResult(a.id)],
+    });
+    expect(await claim()).toEqual([b.id]);
+    clock.advance(5_000);
+    const reclaimed = await store.reclaimExpired({ limit: 10 });
+    expect(reclaimed.retried.map((j) => j.id).sort()).toEqual([b.id, c.id].sort());
+    clock.advance(10_000); // past their backoff
+    const d = makeJob({ limits: [{ key: "api", units: 1 }], createdAt: 1_000, runAt: 1_000 });
+    await store.commit({ insert: [d] });
+    expect(await claim()).toEqual([b.id, c.id, d.id].sort());
+    expect(await claim()).toEqual([]);
+  });
+
   it('"freeze" (default) takes ownership: committed objects are deep-frozen in place and returned as is', async () => {
     const store = new MemoryJobStore();
     const job = makeJob({ payload: { list: [1, { a: 1 }] } });
