@@ -13,7 +13,7 @@ import { CompiledQuery, type Transaction } from "kysely";
 import { StoreFailureError, type Job } from "@pyrexis/models";
 import { endedDependent, insertedStanding, releasedDependent, type EndedParent } from "@pyrexis/storage/kit";
 import { quoteIdent } from "./migrations.js";
-import { JOB_COLUMNS, jobColumns, readJob, updateJobsParams, type JobRow } from "./records.js";
+import { JOB_COLUMNS, jobColumns, readJob, updateJobsParams, type JobColumns, type JobRow } from "./records.js";
 
 type Executor = Transaction<unknown>;
 
@@ -28,6 +28,18 @@ export interface PostgresDependencyWrites {
   /** The store's `insertResults` statement ($1 job ids, $2 data). */
   readonly insertResults: string;
   readonly agingRate: number;
+  /**
+   * The store's explanation of updates the compare-and-set missed (`rows` are those it wrote):
+   * throws the contract's error, or repairs stale flow columns, updates again and returns the
+   * rows it wrote then.
+   */
+  readonly updateMissed: (
+    trx: Executor,
+    columns: JobColumns,
+    expected: number[],
+    jobs: readonly Job[],
+    rows: readonly { id: string }[],
+  ) => Promise<readonly { id: string }[]>;
 }
 
 /** The dependency statements of one schema, and the resolver over them. */
@@ -139,15 +151,15 @@ export class PostgresDependencies {
   async #write(trx: Executor, jobs: readonly Job[], results: readonly { jobId: string; data: string }[]): Promise<void> {
     if (jobs.length > 0) {
       const c = jobColumns(jobs, this.#writes.agingRate);
-      const written = await run<{ id: string }>(
-        trx,
-        this.#writes.updateJobs,
-        updateJobsParams(
-          c,
-          jobs.map((j) => j.version - 1),
-        ),
-      );
-      if (written.length !== jobs.length) throw new StoreFailureError("a dependent changed while its parents were resolved");
+      const expected = jobs.map((j) => j.version - 1);
+      const written = await run<{ id: string }>(trx, this.#writes.updateJobs, updateJobsParams(c, expected));
+      // A miss is a row whose flow columns a migration left stale (a dependent waiting then):
+      // the rows are locked, so it is never a concurrent writer.
+      if (written.length !== jobs.length) {
+        const again = await this.#writes.updateMissed(trx, c, expected, jobs, written);
+        if (written.length + again.length !== jobs.length)
+          throw new StoreFailureError("a dependent changed while its parents were resolved");
+      }
     }
     if (results.length > 0) {
       await run(trx, this.#writes.insertResults, [results.map((r) => r.jobId), results.map((r) => r.data)]);

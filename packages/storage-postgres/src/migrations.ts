@@ -248,8 +248,8 @@ function migrations(schema: string): Record<string, Migration> {
         await run(db, `CREATE TABLE ${s}.flow_keys (key text COLLATE "C" PRIMARY KEY, keep_ms bigint NOT NULL)`);
       },
     },
-    // A job's limits beside its record (JSON text, NULL without any; written at insert only, as
-    // limits never change): once a flow claim holds a limit, it reads the candidates behind it by
+    // A job's limits beside its record (JSON text, NULL without any; written at insert, as
+    // limits never change, and repaired by the next update of a row left without them): once a flow claim holds a limit, it reads the candidates behind it by
     // these alone (flow_due_limits: the walk of flow_due, without locking the rows, which are
     // mostly refused) and their records only when they may fit, so a full cap over a deep
     // backlog neither sends and parses nor locks every refused record. Backfilled as 0006

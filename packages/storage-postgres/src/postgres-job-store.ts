@@ -360,6 +360,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
       updateJobs: this.#statements.updateJobs,
       insertResults: this.#statements.insertResults,
       agingRate: this.#agingRate,
+      updateMissed: (trx, columns, expected, jobs, rows) => this.#updateMissed(trx, columns, expected, jobs, rows),
     });
     this.#random = options.random ?? Math.random;
     this.#onCorruptRecord = options.onCorruptRecord;
@@ -531,7 +532,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
               trx,
               upd,
               expected,
-              updates,
+              updates.map((u) => u.job),
               updated.map((id) => ({ id })),
             );
             for (const r of repaired) if (r.has_dependents) parents.push(r.id);
@@ -558,7 +559,16 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
         let parents: string[] = [];
         if (upd !== undefined) {
           const rows = await run<{ id: string; has_dependents: boolean }>(trx, s.updateJobs, updateJobsParams(upd, expected));
-          if (rows.length !== updates.length) rows.push(...(await this.#updateMissed(trx, upd, expected, updates, rows)));
+          if (rows.length !== updates.length)
+            rows.push(
+              ...(await this.#updateMissed(
+                trx,
+                upd,
+                expected,
+                updates.map((u) => u.job),
+                rows,
+              )),
+            );
           parents = rows.filter((r) => r.has_dependents).map((r) => r.id);
         }
         if (results.length > 0) {
@@ -590,13 +600,14 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
    * an immutable field). The stored record is authoritative over the flow columns: when it agrees
    * with the update and only the columns differ (a row a migration did not backfill, or whose
    * record was unreadable then), the columns are repaired, the update runs again, and the rows it
-   * wrote are returned.
+   * wrote are returned. The stored rows are read `FOR UPDATE`: a concurrent writer of one of
+   * them either committed before (a stale version here) or waits for this transaction.
    */
   async #updateMissed(
     trx: Transaction<unknown>,
     upd: JobColumns,
     expected: number[],
-    updates: readonly JobUpdate[],
+    jobs: readonly Job[],
     rows: readonly { id: string }[],
   ): Promise<{ id: string; has_dependents: boolean }[]> {
     const written = new Set(rows.map((r) => r.id));
@@ -617,7 +628,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
       if (row === undefined || row.version !== expected[i]) throw new StaleVersionError(id, expected[i]!, row?.version);
       const change = immutableChange(
         immutableFieldsOfRow({ createdAt: row.created_at, data: row.data, group: row.flow_group, limits: row.flow_limits }),
-        updates[i]!.job,
+        jobs[i]!,
       );
       if (change !== undefined) throw invalid(change, ["update", i, "job"]);
     }

@@ -1,4 +1,5 @@
 import { CorruptRecordError, parseJob, parseResult, type Job, type Result } from "@pyrexis/models";
+import { storedLimitsText } from "@pyrexis/storage/kit";
 
 // How records travel between the JSON column and the domain objects. `status`, `attempts`,
 // `updated_at` and `version` are columns that a claim writes without rewriting the JSON; a read
@@ -145,7 +146,7 @@ export function jobColumns(jobs: readonly Job[], agingRate: number): JobColumns 
     c.agingKey[i] = job.priority - (agingRate * job.runAt) / 1000;
     c.data[i] = JSON.stringify(job);
     c.group[i] = job.group ?? null;
-    c.limits[i] = job.limits === undefined ? null : JSON.stringify(job.limits);
+    c.limits[i] = storedLimitsText(job.limits);
   }
   return c;
 }

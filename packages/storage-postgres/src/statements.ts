@@ -18,7 +18,7 @@ export interface Statements {
    * updated and whether each has dependents.
    */
   readonly updateJobs: string;
-  /** $1 ids. The stored version, creation time, flow columns and record of each id that exists. */
+  /** $1 ids. The stored version, creation time, flow columns and record of each id that exists, locked (`FOR UPDATE`). */
   readonly versionsOf: string;
   /** $1 ids, $2 flow groups, $3 flow limits: rewrites the flow columns of rows a migration did not backfill. */
   readonly setFlowColumns: string;
@@ -128,7 +128,7 @@ export function buildStatements(schema: string): Statements {
     insertJobs,
     updateJobs,
     versionsOf: `SELECT id, version::float8 AS version, created_at::float8 AS created_at, flow_group, flow_limits, data
-      FROM ${jobs} WHERE id = ANY($1::text[])`,
+      FROM ${jobs} WHERE id = ANY($1::text[]) FOR UPDATE`,
     setFlowColumns: `UPDATE ${jobs} AS j SET flow_group = u.flow_group, flow_limits = u.flow_limits
       FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, flow_group, flow_limits) WHERE j.id = u.id`,
     insertResults: insertResults("$1", "$2"),

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { transition, type Job } from "@pyrexis/models";
+import { StaleVersionError, transition, type Job } from "@pyrexis/models";
 import { admin, dropSchemas, freshSchema, job, openStore, rejection, result } from "./helpers.js";
 
 // A job's group and limits are immutable; the flow columns index them. The stored record is
@@ -62,6 +62,49 @@ describe("immutable group and limits on PostgreSQL", () => {
       expect(await store.getJob("e")).toBeUndefined();
     } finally {
       await store.close();
+    }
+  });
+
+  it("a dependent waiting with stale flow columns becomes pending when its parent completes, its columns repaired", async () => {
+    const schema = freshSchema("immdep");
+    const store = await openStore(schema, { listen: false });
+    try {
+      const parent = job("p");
+      const child: Job = { ...flowJob("child"), status: "waiting", dependsOn: ["p"] };
+      await store.commit({ insert: [parent, child] });
+      // What 0008 leaves for a dependent that was waiting then: no limits column.
+      await admin(`UPDATE "${schema}".jobs SET flow_limits = NULL WHERE id = 'child'`);
+      const running = transition(parent, "running", 2_000);
+      await store.commit({ update: [{ job: running, expectedVersion: 0 }] });
+      await store.commit({ update: [{ job: transition(running, "completed", 3_000), expectedVersion: 1 }], results: [result("p")] });
+      expect((await store.getJob("child"))?.status).toBe("pending");
+      const [row] = await admin<{ flow_limits: string | null }>(`SELECT flow_limits FROM "${schema}".jobs WHERE id = 'child'`);
+      expect(row?.flow_limits).toBe(JSON.stringify(child.limits));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("two writers racing on a row with stale flow columns: one update lands, the other gets StaleVersionError", async () => {
+    const schema = freshSchema("immrace");
+    const [one, two] = [await openStore(schema, { listen: false }), await openStore(schema, { listen: false })];
+    try {
+      for (let round = 0; round < 10; round++) {
+        const j = flowJob(`r${round}`);
+        await one.commit({ insert: [j] });
+        await admin(`UPDATE "${schema}".jobs SET flow_group = NULL, flow_limits = NULL WHERE id = $1`, [j.id]);
+        const outcomes = await Promise.allSettled([
+          one.commit({ update: [{ job: transition(j, "running", 2_000), expectedVersion: 0 }] }),
+          two.commit({ update: [{ job: transition(j, "cancelled", 2_000), expectedVersion: 0 }] }),
+        ]);
+        const rejected = outcomes.filter((o) => o.status === "rejected").map((o) => (o).reason as unknown);
+        expect(rejected, `round ${round}`).toHaveLength(1);
+        expect(rejected[0], `round ${round}`).toBeInstanceOf(StaleVersionError);
+        expect((await one.getJob(j.id))?.version).toBe(1);
+      }
+    } finally {
+      await one.close();
+      await two.close();
     }
   });
 });

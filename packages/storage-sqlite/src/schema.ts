@@ -225,11 +225,13 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
       await sql`ALTER TABLE flow_sums ADD COLUMN keep_ms INTEGER NOT NULL DEFAULT 0`.execute(db);
     },
   },
-  // A job's limits beside its record (written at insert only: limits never change), so that a
+  // A job's limits beside its record (written at insert: limits never change), so that a
   // flow claim holding a limit reads the candidates behind it by their limits alone, not by
   // parsing every record (in SQL or in JavaScript): a full cap over a deep backlog costs a claim
   // about half as much. Backfilled for the jobs that can still be claimed (a finished one never
   // is again: a redrive inserts a new job); a row that is not JSON keeps none (reading it fails anyway).
+  // A row left without them (a dependent `waiting` then, say) is repaired by its next update,
+  // which finds the column disagreeing with the record (`#writeUpdate`).
   "0011_flow_limits": {
     async up(db: Kysely<unknown>): Promise<void> {
       await sql`ALTER TABLE jobs ADD COLUMN flow_limits TEXT`.execute(db);

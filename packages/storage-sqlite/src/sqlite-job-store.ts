@@ -55,6 +55,7 @@ import {
   immutableChange,
   immutableFieldsOfRow,
   normalizeJobsQuery,
+  storedLimitsText,
   normalizeListQuery,
   normalizePruneRequest,
   type NormalizedJobsQuery,
@@ -269,7 +270,8 @@ function prepareStatements(db: SqliteDatabaseLike, k: Kysely<StoreSchema>): Stat
       db,
       k
         .insertInto("jobs")
-        // A job's group and limits never change after insert: only the insert writes `flow_group` and `flow_limits`.
+        // A job's group and limits never change (an update compares them): the insert writes
+        // `flow_group` and `flow_limits`, and only a repair of a row a migration left stale rewrites them.
         .values({
           id: param<string>("id"),
           created_at: param<number>("created_at"),
@@ -601,7 +603,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
           job.handler,
           finishedAt(job),
           job.group ?? null,
-          job.limits === undefined ? null : JSON.stringify(job.limits),
+          storedLimitsText(job.limits),
         ).changes;
         if (changes === 0) throw new DuplicateJobError(job.id);
       }
@@ -609,7 +611,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
     const dependents = this.#dependents;
     if (dependents.length > 0) assertKnownParents(dependents, (id) => s.versionOf.get({ id }) !== undefined);
     if (update)
-      for (let i = 0; i < update.length; i++) this.#writeUpdate((update[i] as JobUpdate).job, (update[i] as JobUpdate).expectedVersion);
+      for (let i = 0; i < update.length; i++) this.#writeUpdate((update[i] as JobUpdate).job, (update[i] as JobUpdate).expectedVersion, i);
     if (results) for (let i = 0; i < results.length; i++) this.#writeResult(results[i] as Result);
     if (dependents.length > 0 || update !== undefined) {
       const now = this.#clock.now();
@@ -623,11 +625,11 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
   }
 
   /** One compare-and-set update inside the write transaction; the contract's error when it misses. */
-  #writeUpdate(job: Job, expectedVersion: number): void {
+  #writeUpdate(job: Job, expectedVersion: number, index?: number): void {
     const group = job.group ?? null;
-    const limits = job.limits === undefined ? null : JSON.stringify(job.limits);
+    const limits = storedLimitsText(job.limits);
     let changes = this.#runUpdate(job, expectedVersion, group, limits);
-    if (changes === 0 && this.#explainMiss(job, expectedVersion, group, limits))
+    if (changes === 0 && this.#explainMiss(job, expectedVersion, group, limits, index))
       changes = this.#runUpdate(job, expectedVersion, group, limits);
     if (changes === 0)
       throw new StoreFailureError(`internal: the update of job ${job.id} missed its row after the flow columns were repaired`);
@@ -662,7 +664,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
    * it agrees with the update and only the columns differ (a row a migration did not backfill, or
    * whose record was unreadable then), the columns are repaired and true returned (update again).
    */
-  #explainMiss(job: Job, expectedVersion: number, group: string | null, limits: string | null): boolean {
+  #explainMiss(job: Job, expectedVersion: number, group: string | null, limits: string | null, index: number | undefined): boolean {
     const s = this.#statements;
     const row = s.immutableOf.get({ id: job.id }) as
       { version: number; created_at: number; flow_group: string | null; flow_limits: string | null; data: string } | undefined;
@@ -671,7 +673,9 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
       immutableFieldsOfRow({ createdAt: row.created_at, data: row.data, group: row.flow_group, limits: row.flow_limits }),
       job,
     );
-    if (change !== undefined) throw new ValidationError(change, [{ path: ["update"], message: change }]);
+    if (change !== undefined) {
+      throw new ValidationError(change, [{ path: index === undefined ? ["update"] : ["update", index, "job"], message: change }]);
+    }
     s.setFlowColumns.run({ flow_group: group, flow_limits: limits, id: job.id });
     return true;
   }

@@ -145,6 +145,24 @@ export function storedLimits(json: string | null): JobLimit[] | undefined {
 }
 
 /**
+ * The text a store keeps beside a job for its limits (`null` without any): JSON in one fixed
+ * form (`[{"key":…,"units":…}]`, whatever the key order of the caller's objects), so the same
+ * limits always make the same text and an update can compare them in SQL.
+ */
+export function storedLimitsText(limits: readonly JobLimit[] | undefined): string | null {
+  // Records are shape-checked only: a malformed value is kept as it is (it matches no job's).
+  if (!Array.isArray(limits)) return limits === undefined ? null : JSON.stringify(limits);
+  let text = "[";
+  for (let i = 0; i < limits.length; i++) {
+    const l: unknown = limits[i];
+    if (typeof l !== "object" || l === null) return JSON.stringify(limits);
+    const { key, units } = l as JobLimit;
+    text += `${i === 0 ? "" : ","}{"key":${JSON.stringify(key)},"units":${JSON.stringify(units)}}`;
+  }
+  return `${text}]`;
+}
+
+/**
  * {@link storedLimits} that parses each distinct text once: candidates mostly share a few
  * limits, so a reader makes one per claim.
  */

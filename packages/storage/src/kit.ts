@@ -52,6 +52,7 @@ export {
   rateFitsAt,
   storedLimits,
   storedLimitsReader,
+  storedLimitsText,
   type CheckedFlowClaim,
   type CheckedFlowLimit,
   type FlowAdmission,

@@ -111,13 +111,15 @@ export function immutableFieldsOfRow(row: {
   };
 }
 
-function sameLimits(a: readonly JobLimit[] | undefined, b: readonly JobLimit[] | undefined): boolean {
+// Either side may be malformed (an update is only shape-checked): anything but two equal arrays
+// of limits is a change, never a TypeError.
+function sameLimits(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] as JobLimit;
-    const y = b[i] as JobLimit;
-    if (x.key !== y.key || x.units !== y.units) return false;
+    const x: unknown = a[i];
+    const y: unknown = b[i];
+    if (!isObject(x) || !isObject(y) || x.key !== y.key || x.units !== y.units) return false;
   }
   return true;
 }

@@ -141,6 +141,10 @@ export function commitRules(api: TestApi, factory: JobStoreFactory, seed: number
         [a, { limits: undefined }],
         [b, { group: "tenant-a" }],
         [b, { limits: [{ key: "api", units: 1 }] }],
+        // Malformed limits are a change too (records are only shape-checked), never a TypeError.
+        [a, { limits: null as never }],
+        [b, { limits: null as never }],
+        [a, { limits: [null] as never }],
       ];
       for (const [job, change] of changes) {
         const other = job === a ? b : a;
