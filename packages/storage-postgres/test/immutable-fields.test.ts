@@ -97,7 +97,7 @@ describe("immutable group and limits on PostgreSQL", () => {
           one.commit({ update: [{ job: transition(j, "running", 2_000), expectedVersion: 0 }] }),
           two.commit({ update: [{ job: transition(j, "cancelled", 2_000), expectedVersion: 0 }] }),
         ]);
-        const rejected = outcomes.filter((o) => o.status === "rejected").map((o) => (o).reason as unknown);
+        const rejected = outcomes.filter((o) => o.status === "rejected").map((o) => o.reason as unknown);
         expect(rejected, `round ${round}`).toHaveLength(1);
         expect(rejected[0], `round ${round}`).toBeInstanceOf(StaleVersionError);
         expect((await one.getJob(j.id))?.version).toBe(1);
