@@ -68,7 +68,7 @@ import { channelOf, checkSchemaName, DEFAULT_SCHEMA } from "./identifiers.js";
 import { ChangeListener } from "./listener.js";
 import { migrate } from "./migrations.js";
 import type { PostgresPoolLike } from "./postgres-like.js";
-import { jobColumns, readJob, readResult, updateJobsParams, type JobColumns, type JobRow } from "./records.js";
+import { columnParams, jobColumns, readJob, readResult, updateJobsParams, type JobColumns, type JobRow } from "./records.js";
 import { PostgresSchedules } from "./schedules.js";
 import { buildStatements, type Statements } from "./statements.js";
 import { timedPool } from "./timed-pool.js";
@@ -479,20 +479,6 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
         : undefined;
     const resultIds = results.map((r) => r.jobId);
     const resultData = results.map((r) => JSON.stringify(r));
-    const columnParams = (c: JobColumns): unknown[] => [
-      c.id,
-      c.status,
-      c.mode,
-      c.handler,
-      c.priority,
-      c.runAt,
-      c.createdAt,
-      c.updatedAt,
-      c.attempts,
-      c.version,
-      c.agingKey,
-      c.data,
-    ];
     const expected = updates.map((u) => u.expectedVersion);
     /** Throws the contract's error when fewer jobs than asked were inserted. */
     const checkInserted = (c: JobColumns, ids: readonly string[]): void => {

@@ -86,29 +86,18 @@ export interface JobColumns {
   readonly limits: (string | null)[];
 }
 
+/** The twelve column arrays of `c` in the order the insert and update statements take them ($1..$12). */
+export function columnParams(c: JobColumns): unknown[] {
+  return [c.id, c.status, c.mode, c.handler, c.priority, c.runAt, c.createdAt, c.updatedAt, c.attempts, c.version, c.agingKey, c.data];
+}
+
 /**
  * The parameters of the `updateJobs` statement for `c` (the new records' columns) and the
  * versions each update expects: the twelve column arrays, the expected versions, then the flow
  * groups and limits, which the statement compares with the stored ones (they are immutable).
  */
 export function updateJobsParams(c: JobColumns, expected: readonly number[]): unknown[] {
-  return [
-    c.id,
-    c.status,
-    c.mode,
-    c.handler,
-    c.priority,
-    c.runAt,
-    c.createdAt,
-    c.updatedAt,
-    c.attempts,
-    c.version,
-    c.agingKey,
-    c.data,
-    expected,
-    c.group,
-    c.limits,
-  ];
+  return [...columnParams(c), expected, c.group, c.limits];
 }
 
 /** Splits jobs into the parallel arrays of {@link JobColumns}. */
