@@ -109,7 +109,11 @@ class NeedRecords extends Error {
   }
 }
 
-/** Records read at once when the planner needs one behind a held limit. */
+/**
+ * Records read at once when the planner first needs one behind a held limit; each further read
+ * in the same mode's plan doubles it (up to {@link MAX_CHUNK}), since every read restarts the
+ * plan: a claim whose candidates mostly fit replans about log2(limit / 32) times, not limit / 32.
+ */
 const RECORDS_CHUNK = 32;
 
 const isLimitsEntry = (entry: Job | LimitsEntry): entry is LimitsEntry => !("handler" in entry);
@@ -347,7 +351,12 @@ export class PostgresFlow {
       const source =
         byIds === undefined
           ? await this.#groupSource(trx, mode, now, handlers, left, read)
-          : { buffers: byIds.get(mode)!, tags: new Map<string, FlowGroupTag>(), clock: { virtual: 0, stamp: 0 } };
+          : {
+              buffers: byIds.get(mode)!,
+              tags: new Map<string, FlowGroupTag>(),
+              clock: { virtual: 0, stamp: 0 },
+              recordsChunk: RECORDS_CHUNK,
+            };
       if (byIds !== undefined) await this.#readTags(trx, mode, source);
       let plan: FlowPlan;
       for (;;) {
@@ -358,6 +367,7 @@ export class PostgresFlow {
         } catch (e) {
           if (e instanceof NeedRecords) {
             await this.#readRecords(trx, e.entries, now, mode, handlers, read);
+            source.recordsChunk = Math.min(MAX_CHUNK, source.recordsChunk * 2);
             continue;
           }
           if (!(e instanceof NeedMore)) throw e;
@@ -466,7 +476,7 @@ export class PostgresFlow {
     const chunk = Math.min(MAX_CHUNK, Math.ceil(limit / first) + 1);
     for (const name of names) buffers.set(name, { jobs: [], exhausted: false, afterKey: null, afterId: null, chunk });
     await this.#fetch(trx, mode, now, handlers, buffers, names.slice(0, first), read);
-    return { buffers, tags, clock };
+    return { buffers, tags, clock, recordsChunk: RECORDS_CHUNK };
   }
 
   /** The tags and clock of `mode` into `source` (a claim of given ids, whose groups are known). */
@@ -551,6 +561,8 @@ interface Source {
   readonly buffers: Map<string, Buffer>;
   readonly tags: Map<string, FlowGroupTag>;
   clock: FlowModeClock;
+  /** How many records the next read behind a held limit takes ({@link RECORDS_CHUNK}, doubling). */
+  recordsChunk: number;
 }
 
 /** A reader over `source` for one plan attempt (each starts at the head of every group). */
@@ -588,7 +600,7 @@ class BufferedReader implements FlowReader {
       // Its record, and those of the next candidates of the group read by their limits that the
       // test does not refuse now (what it refuses stays refused: held limits only grow).
       const unread = buffer.jobs
-        .slice(i, i + RECORDS_CHUNK)
+        .slice(i, i + this.#source.recordsChunk)
         .filter(
           (e): e is LimitsEntry =>
             isLimitsEntry(e) && e.job === undefined && (e === entry || e.limits === undefined || refuses?.(e.limits) !== true),

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import pg from "pg";
 import { ManualClock, transition, type Job, type JobLimit } from "@pyrexis/models";
 import { MemoryJobStore, type ClaimedJob, type FlowClaimOptions, type FlowClaimRequest, type FlowJobStore } from "@pyrexis/storage";
-import type { PostgresJobStore } from "../src/index.js";
+import { PostgresJobStore } from "../src/index.js";
 import { KNOWN_MIGRATIONS } from "../src/migrations.js";
-import { admin, dropSchemas, freshSchema, job, openStore } from "./helpers.js";
+import { admin, dropSchemas, freshSchema, job, openStore, PG_URL } from "./helpers.js";
 
 // The flow capability beyond the conformance cases: the same seeded claims on PostgreSQL and on
 // the memory reference give the same picks (so chunked candidate reads, refetches and the
@@ -383,5 +384,56 @@ describe("migration 0008_flow_limits", () => {
     expect(r.refused).toBe(40);
     expect(r.waiting).toEqual({ api: 40 });
     expect(again.corruptRecords.map((e) => e.jobId)).toEqual(["broken"]);
+  });
+
+  it("behind a held limit, candidates that fit are read in doubling chunks: a claim of 500 replans a few times, not 16", async () => {
+    const schema = freshSchema("flowchunks");
+    const clock = new ManualClock(T0);
+    // Counts the statements that read candidate records by id (the planner asks for them).
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    let recordReads = 0;
+    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+    (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = async () => {
+      const client = await connect();
+      const marked = client as pg.PoolClient & { counted?: true };
+      if (marked.counted === undefined) {
+        marked.counted = true;
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+          if (typeof args[0] === "string" && args[0].startsWith("SELECT 0 AS ord") && args[0].includes("= ANY($1::text[])")) recordReads++;
+          return query(...args);
+        };
+      }
+      return client;
+    };
+    const store = await PostgresJobStore.open({ pool }, { schema, clock, random: () => 0.5 });
+    opened.push(store);
+    try {
+      const cap = [{ key: "cap", units: 1 }];
+      const api = [{ key: "api", units: 1 }];
+      // The cap's one slot is taken and 600 jobs on it come first: the claim's first reads are
+      // theirs (all refused), so it holds `cap` and reads the 500 that fit behind them by their
+      // limits, then their records.
+      await store.commit({ insert: [flowJob("holder", { runAt: T0, priority: 9 }, undefined, cap)] });
+      const flow = { limits: { cap: { maxConcurrent: 1 }, api: { maxConcurrent: 10_000 } } };
+      expect(ids((await store.claimFlow({ owner: "e", limit: 1, leaseMs: 60_000, flow })).claimed)).toEqual(["holder"]);
+      await store.commit({
+        insert: [
+          ...Array.from({ length: 600 }, (_, i) => flowJob(`b${String(i).padStart(3, "0")}`, { runAt: T0, priority: 8 }, undefined, cap)),
+          ...Array.from({ length: 500 }, (_, i) => flowJob(`f${String(i).padStart(3, "0")}`, { runAt: T0, priority: 5 }, undefined, api)),
+        ],
+      });
+      recordReads = 0;
+      const r = await store.claimFlow({ owner: "e", limit: 500, leaseMs: 60_000, flow });
+      expect(r.claimed).toHaveLength(500);
+      expect(r.refused).toBe(600);
+      // 32, 64, 128, 256, 512: at most five reads (one per replan) where fixed chunks of 32 took 16.
+      expect(recordReads).toBeGreaterThan(0);
+      expect(recordReads).toBeLessThanOrEqual(5);
+    } finally {
+      await store.close();
+      opened.splice(opened.indexOf(store), 1);
+      await pool.end();
+    }
   });
 });
