@@ -618,28 +618,18 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
       );
       if (change !== undefined) throw invalid(change, ["update", i, "job"]);
     }
-    const pick = <T>(list: readonly T[]): T[] => missed.map((i) => list[i]!);
-    await run(trx, this.#statements.setFlowColumns, [pick(upd.id), pick(upd.group), pick(upd.limits)]);
-    const again: JobColumns = {
-      id: pick(upd.id),
-      status: pick(upd.status),
-      mode: pick(upd.mode),
-      handler: pick(upd.handler),
-      priority: pick(upd.priority),
-      runAt: pick(upd.runAt),
-      createdAt: pick(upd.createdAt),
-      updatedAt: pick(upd.updatedAt),
-      attempts: pick(upd.attempts),
-      version: pick(upd.version),
-      agingKey: pick(upd.agingKey),
-      data: pick(upd.data),
-      group: pick(upd.group),
-      limits: pick(upd.limits),
-    };
+    const again = jobColumns(
+      missed.map((i) => jobs[i]!),
+      this.#agingRate,
+    );
+    await run(trx, this.#statements.setFlowColumns, [again.id, again.group, again.limits]);
     const repaired = await run<{ id: string; has_dependents: boolean }>(
       trx,
       this.#statements.updateJobs,
-      updateJobsParams(again, pick(expected)),
+      updateJobsParams(
+        again,
+        missed.map((i) => expected[i]!),
+      ),
     );
     if (repaired.length !== missed.length)
       throw new StoreFailureError("internal: an update missed its row after its flow columns were repaired");
