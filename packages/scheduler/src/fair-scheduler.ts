@@ -60,6 +60,12 @@ const HEAP_FROM = 64;
 const SCAN_BELOW = 32;
 /** Known groups at which a new one first makes the scheduler drop the forgotten ones (then twice what is left). */
 const SWEEP_FROM = 1024;
+/**
+ * Empty lane queues kept for reuse. A group is forgotten each time it goes idle behind V, which in
+ * an engine whose queue keeps running dry happens every few dozen jobs; a fresh PriorityScheduler
+ * is some twenty typed arrays, so making one per comeback cost more than the dispatches in between.
+ */
+const SPARE_QUEUES = 16;
 
 /** One lane of a group. */
 interface Lane<T extends SchedulerEntry> {
@@ -147,6 +153,8 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
   readonly #visited: Group<T>[] = [];
   /** Id → the lane holding it. */
   readonly #where = new Map<string, Lane<T>>();
+  /** Empty queues of forgotten groups' lanes, for new lanes (at most {@link SPARE_QUEUES}). */
+  readonly #spareQueues: PriorityScheduler<T>[] = [];
   /** Start tag of the last dispatch. */
   #virtual = 0;
   #stamp = 0;
@@ -175,31 +183,7 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     const id = entry.id;
     // Checked here, not by the lane: the entry may name another lane than the one holding the id.
     if (this.#where.has(id)) throw new DuplicateJobError(id);
-    const groupName = entry.group ?? "";
-    let group = this.#groups.get(groupName);
-    // An idle group is forgotten once V has passed its tag (it would resume at V anyway): it
-    // comes back as a new group, whenever its map entry is dropped.
-    if (group !== undefined && group.size === 0 && group.finish <= this.#virtual) {
-      this.#groups.delete(groupName);
-      group = undefined;
-    }
-    if (group === undefined) {
-      if (this.#groups.size >= this.#sweepAt) this.#sweep();
-      group = {
-        name: groupName,
-        cost: 1 / this.weightOf(groupName),
-        finish: 0,
-        stamp: ++this.#stamp,
-        lanes: [],
-        size: 0,
-        heap: undefined,
-        heapIndex: -1,
-        heapKey: 0,
-        activeIndex: -1,
-        visited: 0,
-      };
-      this.#groups.set(groupName, group);
-    }
+    const group = this.#groupOf(entry.group ?? "");
     const laneName = entry.lane ?? "";
     let lane: Lane<T> | undefined;
     for (const l of group.lanes) if (l.name === laneName) lane = l;
@@ -207,7 +191,7 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
       lane = {
         name: laneName,
         group,
-        queue: new PriorityScheduler<T>({ agingRate: this.agingRate, clock: this.#clock }),
+        queue: this.#spareQueues.pop() ?? new PriorityScheduler<T>({ agingRate: this.agingRate, clock: this.#clock }),
         order: group.lanes.length,
       };
       group.lanes.push(lane);
@@ -222,6 +206,51 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     }
     group.size++;
     this.#size++;
+  }
+
+  /**
+   * Charges `group` (default `""`) for one dispatch made without queuing: an entry that started at
+   * once because it did not have to wait. The group's tag and the virtual time move exactly as if
+   * the entry had been pushed and popped, so fair order stays what it would be once work waits.
+   */
+  charge(group = ""): void {
+    const g = this.#groupOf(group);
+    // An active group sits on a heap by its tag: take it off while the tag moves.
+    const placed = g.size !== 0 && this.#heaped;
+    if (placed) g.heap?.delete(g);
+    this.#dispatch(g);
+    if (placed) this.#place(g);
+  }
+
+  /** The state of group `name`, made (or made again, once forgotten) when needed. */
+  #groupOf(name: string): Group<T> {
+    let group = this.#groups.get(name);
+    // An idle group is forgotten once V has passed its tag (it would resume at V anyway): it
+    // comes back as a new group, whenever its map entry is dropped. Still in the map, it is
+    // made new in place (the map's order is never read).
+    if (group !== undefined && group.size === 0 && group.finish <= this.#virtual) {
+      this.#spareLanes(group);
+      group.lanes.length = 0;
+      group.finish = 0;
+      group.stamp = ++this.#stamp;
+    } else if (group === undefined) {
+      if (this.#groups.size >= this.#sweepAt) this.#sweep();
+      group = {
+        name,
+        cost: 1 / this.weightOf(name),
+        finish: 0,
+        stamp: ++this.#stamp,
+        lanes: [],
+        size: 0,
+        heap: undefined,
+        heapIndex: -1,
+        heapKey: 0,
+        activeIndex: -1,
+        visited: 0,
+      };
+      this.#groups.set(name, group);
+    }
+    return group;
   }
 
   /** Pops the next ready entry: the group with the smallest start tag, its best lane head. */
@@ -379,6 +408,13 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     const lane = this.#headOf(group, accept);
     if (lane === undefined) return undefined;
     const entry = lane.queue.pop() as T;
+    this.#dispatch(group);
+    this.#left(entry.id, group);
+    return entry;
+  }
+
+  /** Moves the tags for one dispatch from `group` (off its heap, if it was on one). */
+  #dispatch(group: Group<T>): void {
     const start = this.#start(group);
     this.#virtual = start;
     group.finish = start + group.cost;
@@ -390,8 +426,6 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
       g.heapKey = Number.NEGATIVE_INFINITY;
       this.#caughtUp.push(g);
     }
-    this.#left(entry.id, group);
-    return entry;
   }
 
   #left(id: string, group: Group<T>): void {
@@ -409,8 +443,22 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
       if (this.#heaped && active.length < SCAN_BELOW) this.#useHeaps(false);
       // Forgetting an idle group whose tag is behind V loses nothing (it would resume at V):
       // the map does not grow with every tenant ever seen.
-      if (group.finish <= this.#virtual) this.#groups.delete(group.name);
+      if (group.finish <= this.#virtual) this.#forget(group);
     }
+  }
+
+  /**
+   * Drops an idle group (it comes back as a new one) and keeps its empty lane queues for reuse:
+   * an emptied PriorityScheduler orders exactly as a new one does.
+   */
+  #forget(group: Group<T>): void {
+    this.#groups.delete(group.name);
+    this.#spareLanes(group);
+  }
+
+  /** Keeps the (empty) queues of an idle group's lanes for new lanes. */
+  #spareLanes(group: Group<T>): void {
+    for (const lane of group.lanes) if (this.#spareQueues.length < SPARE_QUEUES) this.#spareQueues.push(lane.queue);
   }
 
   /** Removes an entry by id; true when it was queued. */
@@ -461,7 +509,7 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
 
   /** Drops the forgotten groups (idle, tag not ahead of V); the next sweep waits until twice as many are known. */
   #sweep(): void {
-    for (const [name, g] of this.#groups) if (g.size === 0 && g.finish <= this.#virtual) this.#groups.delete(name);
+    for (const g of this.#groups.values()) if (g.size === 0 && g.finish <= this.#virtual) this.#forget(g);
     this.#sweepAt = Math.max(SWEEP_FROM, 2 * this.#groups.size);
   }
 

@@ -1,8 +1,8 @@
 // FairScheduler (groups in heaps, O(log groups) a pop) against the linear scan it replaced
 // (test/reference/fair-scheduler-linear.ts), on the same random operation sequences: every
 // output must be identical, including which lane heads `popWhere` offers to `accept` and in what
-// order, `groupSizes` key order, and what a group remembers after it empties. Seeded (print:
-// FC_SEED); any difference is a bug in the new one, since the old one is what the README's
+// order, `groupSizes` key order, what a group remembers after it empties, and dispatches charged
+// without queuing (`charge`). Seeded (print: FC_SEED); any difference is a bug in the new one, since the old one is what the README's
 // guarantees were proven on.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -27,6 +27,7 @@ type Command =
   | { t: "popWhere"; groupMask: number; lane: number; every: number }
   | { t: "peek" }
   | { t: "remove"; pick: number }
+  | { t: "charge"; group: number }
   | { t: "advance"; ms: number }
   | { t: "inspect" };
 
@@ -61,6 +62,8 @@ const commandOf = (groups: number): fc.Arbitrary<Command> =>
     { weight: 2, arbitrary: fc.record({ t: fc.constant("remove" as const), pick: fc.nat(1_000) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("advance" as const), ms: fc.nat(60_000) }) },
     { weight: 1, arbitrary: fc.constant({ t: "inspect" as const }) },
+    // A dispatch made without queuing (the engine's jobs that start at once); `groups`: no group.
+    { weight: 1, arbitrary: fc.record({ t: fc.constant("charge" as const), group: fc.nat(groups) }) },
   );
 
 interface Config {
@@ -139,6 +142,12 @@ function runBoth(commands: readonly Command[], groups: number, config: Config): 
         const id = c.pick < ids.length ? (ids[ids.length - 1 - c.pick] as string) : "no-such-id";
         expect(next.remove(id)).toBe(ref.remove(id));
         expect(next.has(id)).toBe(ref.has(id));
+        break;
+      }
+      case "charge": {
+        const group = c.group === groups ? undefined : name(c.group);
+        next.charge(group);
+        ref.charge(group);
         break;
       }
       case "advance":

@@ -160,6 +160,23 @@ export class FairSchedulerLinear<T extends FairEntry = FairEntry> implements Sch
     this.#size++;
   }
 
+  /** Charges `group` for a dispatch made without queuing: the tags move as for a pop from it. */
+  charge(groupName = ""): void {
+    let group = this.#groups.get(groupName);
+    if (group !== undefined && group.size === 0 && group.finish <= this.#virtual) {
+      this.#groups.delete(groupName);
+      group = undefined;
+    }
+    if (group === undefined) {
+      group = { name: groupName, cost: 1 / this.weightOf(groupName), finish: 0, stamp: ++this.#stamp, lanes: [], size: 0, visited: 0 };
+      this.#groups.set(groupName, group);
+    }
+    const start = this.#start(group);
+    this.#virtual = start;
+    group.finish = start + group.cost;
+    group.stamp = ++this.#stamp;
+  }
+
   /** Pops the next ready entry: the group with the smallest start tag, its best lane head. */
   pop(): T | undefined {
     return this.popWhere(acceptAll);
