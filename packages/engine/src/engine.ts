@@ -905,13 +905,21 @@ export class Engine {
         while (running < limit) {
           const active = this.#claimedWaiting.shift(mode);
           if (active === undefined) break;
+          let permit: Permit | undefined;
           if (this.#gate.size > 0 || this.#gated(active.job)) {
-            this.#gate.push(active); // still queued: it waits in the gate
-            continue;
+            // With the gate empty and a slot for every claimed job of the mode, all of them start
+            // now: fair order among them would change nothing, so one whose limits have room
+            // skips the queue (its group charged all the same). Else it waits in the gate.
+            const passed = this.#gate.size === 0 && this.#claimedWaiting.sizeOf(mode) < limit - running && this.#gate.pass(active);
+            if (passed === false) {
+              this.#gate.push(active); // still queued: it waits in the gate
+              continue;
+            }
+            permit = passed;
           }
           active.queued = false;
           running++;
-          this.#start(active, true);
+          this.#start(active, true, permit);
         }
         running += this.#startGated(mode, limit - running);
       }

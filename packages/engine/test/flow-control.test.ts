@@ -256,6 +256,52 @@ describe("flow metrics", () => {
   });
 });
 
+describe("jobs that start at once (nothing waits, a slot for each)", () => {
+  it("still take their limits' units and slots and count per group; the first that finds no room waits, and so does every job after it", async () => {
+    const gates: (() => void)[] = [];
+    const { engine, starts } = recorded(
+      { gpu: () => new Promise<void>((r) => gates.push(r)) },
+      { limits: { gpu: { rate: { units: 1_000, perMs: 60_000 }, maxConcurrent: 3 } }, concurrency: { async: 8 } },
+    );
+    const loop = engine.runLoop();
+    const gauge = (name: string, labels: Record<string, string>): number | undefined =>
+      engine.getMetrics().getGauges()[seriesKey(name, labels)];
+    const counter = (name: string, labels: Record<string, string>): number | undefined =>
+      engine.getMetrics().getCounters()[seriesKey(name, labels)];
+    // Two jobs: slots and room for both, so they skip the gate's queue.
+    const first = await engine.submitJobs([
+      { handler: "gpu", limits: [{ key: "gpu", units: 5 }], group: "a" },
+      { handler: "gpu", limits: [{ key: "gpu", units: 7 }], group: "b" },
+    ]);
+    await until(() => gates.length === 2, "both jobs to run");
+    await settle();
+    expect(gauge("flow.limit_running", { limit: "gpu" })).toBe(2);
+    expect(gauge("flow.limit_units_used", { limit: "gpu" })).toBe(12);
+    expect(counter("flow.dispatched", { group: "a" })).toBe(1);
+    expect(counter("flow.dispatched", { group: "b" })).toBe(1);
+    // Three more: one slot of the limit is left, so one starts and two wait for it.
+    const more = await engine.submitJobs(
+      Array.from({ length: 3 }, () => ({ handler: "gpu", limits: [{ key: "gpu", units: 1 }], group: "c" })),
+    );
+    await until(() => gates.length === 3, "a third job to run");
+    await settle();
+    expect(gates).toHaveLength(3);
+    expect(gauge("flow.limit_waiting", { limit: "gpu" })).toBe(2);
+    while (starts.length < 5 || gates.length > 0) {
+      await until(() => gates.length > 0, "a job to run");
+      gates.shift()!();
+      await settle();
+      expect(gauge("flow.limit_running", { limit: "gpu" })).toBeLessThanOrEqual(3);
+    }
+    await Promise.all([...first, ...more].map((j) => engine.waitForResult(j.id)));
+    expect(gauge("flow.limit_running", { limit: "gpu" })).toBe(0);
+    expect(gauge("flow.limit_units_used", { limit: "gpu" })).toBe(15);
+    expect(counter("flow.dispatched", { group: "c" })).toBe(3);
+    await engine.shutdown();
+    await loop;
+  });
+});
+
 describe("a limit another engine defined", () => {
   it("a job naming a limit this engine lacks runs without it, and the engine warns once per key", async () => {
     const store = new MemoryJobStore();

@@ -238,19 +238,40 @@ export class FlowGate<S extends GateSubject = GateSubject> {
 
   /** Queues a ready job. */
   push(subject: S): void {
-    let queue = this.#queues.get(subject.mode);
+    this.#queueOf(subject.mode).push(subject);
+    subject.gatedAt = this.#clock.now();
+    this.#size++;
+    this.#count(subject, 1);
+  }
+
+  /**
+   * Lets a job start without queuing, when nothing waits in the gate (any mode) and the caller
+   * starts every ready job of its mode now, so no order among them is lost: it takes the job's
+   * permit if its limits have room (`false` when they have not: push it instead) and charges its
+   * group as a dispatch through the queue would. A job that only names a group holds nothing
+   * (`undefined`).
+   */
+  pass(subject: S): Permit | undefined | false {
+    let permit: Permit | undefined;
+    if (subject.job.limits !== undefined) {
+      permit = this.tryTake(subject);
+      if (permit === undefined) return false;
+    }
+    this.#queueOf(subject.mode).charge(subject.group);
+    return permit;
+  }
+
+  #queueOf(mode: string): FairScheduler<S> {
+    let queue = this.#queues.get(mode);
     if (queue === undefined) {
       queue = new FairScheduler<S>({
         agingRate: this.#options.agingRate,
         clock: this.#clock,
         weights: this.#options.groupWeights,
       });
-      this.#queues.set(subject.mode, queue);
+      this.#queues.set(mode, queue);
     }
-    queue.push(subject);
-    subject.gatedAt = this.#clock.now();
-    this.#size++;
-    this.#count(subject, 1);
+    return queue;
   }
 
   /** Counts a job in (+1) or out (−1) of the waiting gauges of the limits it uses. */
