@@ -52,16 +52,28 @@ function nameOf(v: unknown): v is string {
 /** The schema's output for plain, valid `limits` (new objects, weight 1 by default), else `undefined`. */
 function fastLimits(v: unknown): JobLimit[] | undefined {
   if (!Array.isArray(v) || v.length < 1 || v.length > MAX_JOB_LIMITS) return undefined;
+  // One limit is the common case: an array literal of one (pushing onto `[]` reserves 17 slots).
+  if (v.length === 1) {
+    const only = fastLimit(v[0]);
+    return only === undefined ? undefined : [only];
+  }
   const out: JobLimit[] = [];
   for (const l of v as unknown[]) {
-    if (typeof l !== "object" || l === null || Object.getPrototypeOf(l) !== Object.prototype) return undefined;
-    for (const key in l) if (key !== "key" && key !== "units") return undefined;
-    const { key, units } = l as Record<string, unknown>;
-    if (!nameOf(key) || (units !== undefined && !intIn(units, 1, MAX_LIMIT_UNITS))) return undefined;
-    for (const o of out) if (o.key === key) return undefined;
-    out.push({ key, units: units ?? 1 });
+    const limit = fastLimit(l);
+    if (limit === undefined) return undefined;
+    for (const o of out) if (o.key === limit.key) return undefined;
+    out.push(limit);
   }
   return out;
+}
+
+/** One entry of a job's `limits` with its default weight, or `undefined` to let the schema decide. */
+function fastLimit(l: unknown): JobLimit | undefined {
+  if (typeof l !== "object" || l === null || Object.getPrototypeOf(l) !== Object.prototype) return undefined;
+  for (const key in l) if (key !== "key" && key !== "units") return undefined;
+  const { key, units } = l as Record<string, unknown>;
+  if (!nameOf(key) || (units !== undefined && !intIn(units, 1, MAX_LIMIT_UNITS))) return undefined;
+  return { key, units: units ?? 1 };
 }
 
 /** The spec `JobSpecSchema` would produce from `input`, or `undefined` to let the schema decide. */
