@@ -1,3 +1,5 @@
+const NONE: readonly never[] = Object.freeze([]);
+
 /**
  * Claimed jobs waiting for a slot, per mode, in claim order (the store's priority-with-aging
  * order). A job leaves when it starts, goes to the flow gate, is handed back or is cancelled.
@@ -17,6 +19,11 @@ export class ClaimedWaiting<T extends { readonly mode: string }> {
     return this.#byMode.get(mode)?.length ?? 0;
   }
 
+  /** The jobs waiting in `mode`, in claim order (the list itself: read it, do not change it). */
+  listOf(mode: string): readonly T[] {
+    return this.#byMode.get(mode) ?? NONE;
+  }
+
   /** The modes that have (or had) waiting jobs. */
   modes(): IterableIterator<string> {
     return this.#byMode.keys();
@@ -31,6 +38,15 @@ export class ClaimedWaiting<T extends { readonly mode: string }> {
     }
     list.push(item);
     this.#size++;
+  }
+
+  /** Every job waiting in `mode`, taken out, in claim order. */
+  takeAll(mode: string): T[] {
+    const list = this.#byMode.get(mode);
+    if (list === undefined || list.length === 0) return [];
+    this.#byMode.set(mode, []);
+    this.#size -= list.length;
+    return list;
   }
 
   /** The first job waiting in `mode`, taken out; `undefined` when none. */

@@ -902,24 +902,17 @@ export class Engine {
       for (const mode of this.#claimedWaiting.modes()) {
         const limit = this.#limit(mode);
         let running = this.#runningByMode.get(mode) ?? 0;
+        if (this.#gate.size === 0) running += this.#startAllAtOnce(mode, limit - running);
         while (running < limit) {
           const active = this.#claimedWaiting.shift(mode);
           if (active === undefined) break;
-          let permit: Permit | undefined;
           if (this.#gate.size > 0 || this.#gated(active.job)) {
-            // With the gate empty and a slot for every claimed job of the mode, all of them start
-            // now: fair order among them would change nothing, so one whose limits have room
-            // skips the queue (its group charged all the same). Else it waits in the gate.
-            const passed = this.#gate.size === 0 && this.#claimedWaiting.sizeOf(mode) < limit - running && this.#gate.pass(active);
-            if (passed === false) {
-              this.#gate.push(active); // still queued: it waits in the gate
-              continue;
-            }
-            permit = passed;
+            this.#gate.push(active); // still queued: it waits in the gate
+            continue;
           }
           active.queued = false;
           running++;
-          this.#start(active, true, permit);
+          this.#start(active, true);
         }
         running += this.#startGated(mode, limit - running);
       }
@@ -952,6 +945,41 @@ export class Engine {
       }
       running += this.#startGated(mode, limit - running);
     }
+  }
+
+  /**
+   * With the gate empty: when every claimed job of `mode` has a slot and all of their limits have
+   * room for all of them together, they all start now, so an order among them would decide
+   * nothing, and they skip the gate's queue (each group charged for its dispatch). Else nothing
+   * starts here and the caller sends them through the gate, which orders them. Returns how many
+   * started.
+   */
+  #startAllAtOnce(mode: string, free: number): number {
+    const waiting = this.#claimedWaiting.listOf(mode);
+    if (waiting.length === 0 || waiting.length > free) return 0;
+    let gated = false;
+    for (let i = 0; i < waiting.length && !gated; i++) gated = this.#gated((waiting[i] as Active).job);
+    if (!gated) return 0; // nothing for the gate: the plain loop starts them
+    // Take every permit first: one job without room means they compete, and the gate decides.
+    const permits: (Permit | undefined)[] = [];
+    for (let i = 0; i < waiting.length; i++) {
+      const active = waiting[i] as Active;
+      const permit = active.job.limits === undefined || !this.#gated(active.job) ? undefined : this.#gate.tryTake(active);
+      if (permit === undefined && active.job.limits !== undefined && this.#gated(active.job)) {
+        for (const taken of permits) taken?.refund();
+        return 0;
+      }
+      permits.push(permit);
+    }
+    // Out of the list before any starts: a start may settle at once and pump again.
+    const batch = this.#claimedWaiting.takeAll(mode);
+    for (let i = 0; i < batch.length; i++) {
+      const active = batch[i] as Active;
+      if (this.#gated(active.job)) this.#gate.charge(active);
+      active.queued = false;
+      this.#start(active, true, permits[i]);
+    }
+    return batch.length;
   }
 
   /** True when `job` waits in the local flow gate: it uses limits or names a group, and the store does not keep them. */

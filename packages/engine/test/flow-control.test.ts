@@ -302,6 +302,29 @@ describe("jobs that start at once (nothing waits, a slot for each)", () => {
   });
 });
 
+describe("jobs claimed together that compete for a limit", () => {
+  it("go through the gate in fair order: the slot goes to the group whose turn it is, not to the first claimed", async () => {
+    const order: string[] = [];
+    const { engine } = recorded(
+      { gpu: (payload) => void order.push(String(payload)) },
+      { limits: { gpu: { maxConcurrent: 1 } }, groupWeights: { slow: 0.1, fast: 1 }, concurrency: { async: 8 } },
+    );
+    const loop = engine.runLoop();
+    // One job of the slow group: its tag moves 10 dispatches ahead of a new group's.
+    const [s0] = await engine.submitJobs([{ handler: "gpu", payload: "s0", limits: [{ key: "gpu" }], group: "slow" }]);
+    await engine.waitForResult(s0!.id);
+    // Claimed in one batch, the slow one first (claim order), with one slot of the limit for both.
+    const jobs = await engine.submitJobs([
+      { handler: "gpu", payload: "s1", limits: [{ key: "gpu" }], group: "slow" },
+      { handler: "gpu", payload: "f1", limits: [{ key: "gpu" }], group: "fast" },
+    ]);
+    await Promise.all(jobs.map((j) => engine.waitForResult(j.id)));
+    expect(order).toEqual(["s0", "f1", "s1"]);
+    await engine.shutdown();
+    await loop;
+  });
+});
+
 describe("a limit another engine defined", () => {
   it("a job naming a limit this engine lacks runs without it, and the engine warns once per key", async () => {
     const store = new MemoryJobStore();

@@ -29,6 +29,7 @@ import { DuplicateJobError, ValidationError, systemClock, type Clock } from "@py
 import { DEFAULT_AGING_RATE, assertAgingRate, keyMs, scaleOf } from "./aging.js";
 import { GroupHeap } from "./group-heap.js";
 import { PriorityScheduler } from "./priority-scheduler.js";
+import { MIN_CAPACITY } from "./slot-heap.js";
 import type { Scheduler, SchedulerEntry } from "./scheduler.js";
 
 /** An entry of a {@link FairScheduler}: a scheduler entry with an optional group and lane. */
@@ -456,9 +457,14 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
     this.#spareLanes(group);
   }
 
-  /** Keeps the (empty) queues of an idle group's lanes for new lanes. */
+  /**
+   * Keeps the (empty) queues of an idle group's lanes for new lanes, those that never grew: a
+   * queue keeps the tables of the most entries it held, which a spare must not pin.
+   */
   #spareLanes(group: Group<T>): void {
-    for (const lane of group.lanes) if (this.#spareQueues.length < SPARE_QUEUES) this.#spareQueues.push(lane.queue);
+    for (const lane of group.lanes) {
+      if (this.#spareQueues.length < SPARE_QUEUES && lane.queue.slotCapacity <= MIN_CAPACITY) this.#spareQueues.push(lane.queue);
+    }
   }
 
   /** Removes an entry by id; true when it was queued. */

@@ -170,6 +170,15 @@ export class PriorityScheduler<T extends SchedulerEntry = SchedulerEntry> implem
     return out;
   }
 
+  /**
+   * Entries its tables have room for: they grow to the most it ever held at once and shrink only
+   * on {@link clear}. For the fair scheduler, which reuses only queues that never grew.
+   * @internal
+   */
+  get slotCapacity(): number {
+    return this.#table.pos.length;
+  }
+
   /** Drops every queued entry and releases the storage. */
   clear(): void {
     this.#ready.clear();

@@ -245,20 +245,11 @@ export class FlowGate<S extends GateSubject = GateSubject> {
   }
 
   /**
-   * Lets a job start without queuing, when nothing waits in the gate (any mode) and the caller
-   * starts every ready job of its mode now, so no order among them is lost: it takes the job's
-   * permit if its limits have room (`false` when they have not: push it instead) and charges its
-   * group as a dispatch through the queue would. A job that only names a group holds nothing
-   * (`undefined`).
+   * Charges a job's group for a dispatch made without queuing (the engine started it at once,
+   * with nothing waiting): the fair queue's tags move as a pop of it would move them.
    */
-  pass(subject: S): Permit | undefined | false {
-    let permit: Permit | undefined;
-    if (subject.job.limits !== undefined) {
-      permit = this.tryTake(subject);
-      if (permit === undefined) return false;
-    }
+  charge(subject: S): void {
     this.#queueOf(subject.mode).charge(subject.group);
-    return permit;
   }
 
   #queueOf(mode: string): FairScheduler<S> {
