@@ -957,17 +957,23 @@ export class Engine {
   #startAllAtOnce(mode: string, free: number): number {
     const waiting = this.#claimedWaiting.listOf(mode);
     if (waiting.length === 0 || waiting.length > free) return 0;
+    // The store keeps the limits (flow claims): nothing goes through the gate.
+    if (this.#storePermitHost !== undefined) return 0;
     let gated = false;
-    for (let i = 0; i < waiting.length && !gated; i++) gated = this.#gated((waiting[i] as Active).job);
+    for (let i = 0; i < waiting.length && !gated; i++) gated = FlowGate.wants((waiting[i] as Active).job);
     if (!gated) return 0; // nothing for the gate: the plain loop starts them
     // Take every permit first: one job without room means they compete, and the gate decides.
+    const now = this.#clock.now();
     const permits: (Permit | undefined)[] = [];
     for (let i = 0; i < waiting.length; i++) {
       const active = waiting[i] as Active;
-      const permit = active.job.limits === undefined || !this.#gated(active.job) ? undefined : this.#gate.tryTake(active);
-      if (permit === undefined && active.job.limits !== undefined && this.#gated(active.job)) {
-        for (const taken of permits) taken?.refund();
-        return 0;
+      let permit: Permit | undefined;
+      if (active.job.limits !== undefined) {
+        permit = this.#gate.tryTake(active, now);
+        if (permit === undefined) {
+          for (const taken of permits) taken?.refund();
+          return 0;
+        }
       }
       permits.push(permit);
     }
@@ -975,7 +981,7 @@ export class Engine {
     const batch = this.#claimedWaiting.takeAll(mode);
     for (let i = 0; i < batch.length; i++) {
       const active = batch[i] as Active;
-      if (this.#gated(active.job)) this.#gate.charge(active);
+      if (FlowGate.wants(active.job)) this.#gate.charge(active);
       active.queued = false;
       this.#start(active, true, permits[i]);
     }

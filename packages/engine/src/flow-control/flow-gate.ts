@@ -355,8 +355,7 @@ export class FlowGate<S extends GateSubject = GateSubject> {
    * A permit for this one job if all its limits have room now (no fairness: `runNext` uses it for
    * the job it already holds); `undefined` otherwise.
    */
-  tryTake(subject: S): Permit | undefined {
-    const now = this.#clock.now();
+  tryTake(subject: S, now: number = this.#clock.now()): Permit | undefined {
     for (const { key, units } of subject.job.limits ?? []) {
       const limit = this.#limits.get(key);
       if (limit === undefined) continue;
