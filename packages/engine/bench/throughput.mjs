@@ -301,11 +301,22 @@ const lines = [
       `| ${r.name} | ${r.name === "p-queue" ? "–" : r.usesClaims ? "yes" : "no"} | ${fmt(r.n)} | ${fmt(r.jobsPerSecond)} (${fmt(r.min)}–${fmt(r.max)}) | ${fmt(r.ratio, 2)}× (${fmt(r.ratioMin, 2)}–${fmt(r.ratioMax, 2)}) | ${fmt(r.latencyP50, 1)} ms | ${fmt(r.latencyP99, 1)} ms | ${fmt(r.cpuUsPerJob, 1)} µs | ${fmt(r.peakRssMb)} MB |`,
   ),
 ];
-/** "label: a/b per-run ratio median (min–max)" when both ran. @param {string} label @param {string} a @param {string} b */
+/** Per-run ratios of `name`'s CPU per job to `base`'s. @param {string} name @param {string} base */
+const cpuRatiosTo = (name, base) =>
+  samplesOf(name).map((x, run) => x.cpuUsPerJob / /** @type {Sample} */ (samplesOf(base)[run]).cpuUsPerJob);
+/**
+ * "label: a/b throughput, then CPU per job, per-run ratio medians (min–max)" when both ran. The
+ * CPU ratio of each run pairs two back-to-back measurements, so it drifts less with the machine
+ * than the ratio of the two columns' medians.
+ * @param {string} label @param {string} a @param {string} b
+ */
 const compare = (label, a, b) => {
   if (!CONTENDERS.includes(a) || !CONTENDERS.includes(b)) return;
   const r = ratiosTo(a, b);
-  lines.push(`${label}: ${fmt(median(r), 2)}× (${fmt(Math.min(...r), 2)}–${fmt(Math.max(...r), 2)}, per run)`);
+  const c = cpuRatiosTo(a, b);
+  lines.push(
+    `${label}: ${fmt(median(r), 2)}× (${fmt(Math.min(...r), 2)}–${fmt(Math.max(...r), 2)}, per run); CPU per job ${fmt(median(c), 2)}× (${fmt(Math.min(...c), 2)}–${fmt(Math.max(...c), 2)}, per run)`,
+  );
 };
 lines.push("");
 /** The name a contender runs under for the first prefetch value. @param {string} c */
