@@ -129,18 +129,7 @@ export class FairSchedulerLinear<T extends FairEntry = FairEntry> implements Sch
     const id = entry.id;
     // Checked here, not by the lane: the entry may name another lane than the one holding the id.
     if (this.#where.has(id)) throw new DuplicateJobError(id);
-    const groupName = entry.group ?? "";
-    let group = this.#groups.get(groupName);
-    // Added since it was copied, as the rule changed: an idle group whose tag V has passed is
-    // forgotten and comes back as a new group.
-    if (group !== undefined && group.size === 0 && group.finish <= this.#virtual) {
-      this.#groups.delete(groupName);
-      group = undefined;
-    }
-    if (group === undefined) {
-      group = { name: groupName, cost: 1 / this.weightOf(groupName), finish: 0, stamp: ++this.#stamp, lanes: [], size: 0, visited: 0 };
-      this.#groups.set(groupName, group);
-    }
+    const group = this.#groupOf(entry.group ?? "");
     const laneName = entry.lane ?? "";
     let lane: Lane<T> | undefined;
     for (const l of group.lanes) if (l.name === laneName) lane = l;
@@ -162,7 +151,18 @@ export class FairSchedulerLinear<T extends FairEntry = FairEntry> implements Sch
 
   /** Charges `group` for a dispatch made without queuing: the tags move as for a pop from it. */
   charge(groupName = ""): void {
+    const group = this.#groupOf(groupName);
+    const start = this.#start(group);
+    this.#virtual = start;
+    group.finish = start + group.cost;
+    group.stamp = ++this.#stamp;
+  }
+
+  /** The group named `groupName`, made (again) when needed. */
+  #groupOf(groupName: string): Group<T> {
     let group = this.#groups.get(groupName);
+    // Added since it was copied, as the rule changed: an idle group whose tag V has passed is
+    // forgotten and comes back as a new group.
     if (group !== undefined && group.size === 0 && group.finish <= this.#virtual) {
       this.#groups.delete(groupName);
       group = undefined;
@@ -171,10 +171,7 @@ export class FairSchedulerLinear<T extends FairEntry = FairEntry> implements Sch
       group = { name: groupName, cost: 1 / this.weightOf(groupName), finish: 0, stamp: ++this.#stamp, lanes: [], size: 0, visited: 0 };
       this.#groups.set(groupName, group);
     }
-    const start = this.#start(group);
-    this.#virtual = start;
-    group.finish = start + group.cost;
-    group.stamp = ++this.#stamp;
+    return group;
   }
 
   /** Pops the next ready entry: the group with the smallest start tag, its best lane head. */
