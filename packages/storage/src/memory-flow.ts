@@ -2,7 +2,7 @@
 // limit key, fair-queuing tags per mode and group. The reference for the flow capability: plain
 // maps and a scan of the claimable jobs per claim, kept simple rather than fast.
 import type { Job } from "@pyrexis/models";
-import { compareClaimOrder } from "./claims-kit.js";
+import { claimKey } from "./claims-kit.js";
 import type { FlowCharge } from "./flow.js";
 import type { CheckedFlowLimit, FlowGroupTag, FlowModeClock, FlowPlan, FlowReader, FlowWindowEntry } from "./flow-kit.js";
 
@@ -65,15 +65,21 @@ export class MemoryFlowState {
       if (list === undefined) byGroup.set(g, (list = []));
       list.push(job);
     }
-    for (const list of byGroup.values()) list.sort((a, b) => compareClaimOrder(a, b, agingRate));
-    const cursor = new Map<string, number>();
+    // Each group's candidates come out in claim order one at a time, from a heap built when the
+    // group is first read: a claim reads a few dozen of a backlog that may be tens of thousands,
+    // so sorting them all on every claim was most of its cost.
+    const ordered = new Map<string, ClaimOrderHeap>();
     const tags = this.#modes.get(mode);
     return {
       groups: () => byGroup.keys(),
       next: (group) => {
-        const i = cursor.get(group) ?? 0;
-        cursor.set(group, i + 1);
-        return byGroup.get(group)?.[i];
+        let heap = ordered.get(group);
+        if (heap === undefined) {
+          const list = byGroup.get(group);
+          if (list === undefined) return undefined;
+          ordered.set(group, (heap = new ClaimOrderHeap(list, agingRate)));
+        }
+        return heap.pop();
       },
       tag: (group) => tags?.groups.get(group),
       clock: () => tags?.clock ?? { virtual: 0, stamp: 0 },
@@ -170,5 +176,62 @@ export class MemoryFlowState {
     this.#entries.clear();
     this.#holds.clear();
     this.#modes.clear();
+  }
+}
+
+/**
+ * Jobs in claim order (key descending, then id ascending: `compareClaimOrder`), taken one at a
+ * time: a binary heap of indexes into the jobs, their claim keys computed once.
+ */
+class ClaimOrderHeap {
+  readonly #jobs: readonly Job[];
+  readonly #keys: Float64Array;
+  readonly #heap: Int32Array;
+  #size: number;
+
+  constructor(jobs: readonly Job[], agingRate: number) {
+    const n = jobs.length;
+    this.#jobs = jobs;
+    this.#keys = new Float64Array(n);
+    this.#heap = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      this.#keys[i] = claimKey(jobs[i] as Job, agingRate);
+      this.#heap[i] = i;
+    }
+    this.#size = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.#down(i);
+  }
+
+  /** The next job in claim order, taken out; `undefined` when none is left. */
+  pop(): Job | undefined {
+    if (this.#size === 0) return undefined;
+    const heap = this.#heap;
+    const top = heap[0] as number;
+    heap[0] = heap[--this.#size] as number;
+    if (this.#size > 1) this.#down(0);
+    return this.#jobs[top];
+  }
+
+  /** True when job `a` goes before job `b`. */
+  #before(a: number, b: number): boolean {
+    const ka = this.#keys[a] as number;
+    const kb = this.#keys[b] as number;
+    if (ka !== kb) return ka > kb;
+    return (this.#jobs[a] as Job).id < (this.#jobs[b] as Job).id;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const size = this.#size;
+    const item = heap[i] as number;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && this.#before(heap[child + 1] as number, heap[child] as number)) child++;
+      if (!this.#before(heap[child] as number, item)) break;
+      heap[i] = heap[child] as number;
+      i = child;
+    }
+    heap[i] = item;
   }
 }
