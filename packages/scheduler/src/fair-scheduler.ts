@@ -211,8 +211,9 @@ export class FairScheduler<T extends FairEntry = FairEntry> implements Scheduler
 
   /**
    * Charges `group` (default `""`) for one dispatch made without queuing: an entry that started at
-   * once because it did not have to wait. The group's tag and the virtual time move exactly as if
-   * the entry had been pushed and popped, so fair order stays what it would be once work waits.
+   * once because it did not have to wait. The group's tag and the virtual time move exactly as a
+   * pop of an entry of that group moves them, so a group that starts work this way still pays for
+   * it in the fair order of the work that waits later.
    */
   charge(group = ""): void {
     const g = this.#groupOf(group);
