@@ -1,5 +1,5 @@
-// The flow state of the SQLite store (migration 0009): window entries, holds and fair-queuing
-// tags in the file, read and written inside the claim's immediate transaction, so every process
+// The flow state of the SQLite store (migrations 0009–0012): window entries (one per key and
+// claim), holds (one per admission of a running job) and fair-queuing tags in the file, read and written inside the claim's immediate transaction, so every process
 // on the file admits jobs against the same state. The decisions are the kit's planner; this file
 // is the SQL it reads through (a `FlowReader`) and the writes of its plan.
 import type { Job, JobLimit } from "@pyrexis/models";
@@ -116,7 +116,9 @@ export class SqliteFlow {
   readonly #retain: SqliteStatementLike;
   readonly #sum: SqliteStatementLike;
   readonly #addSum: SqliteStatementLike;
-  readonly #entryUnits: SqliteStatementLike;
+  readonly #admission: SqliteStatementLike;
+  readonly #chargeHold: SqliteStatementLike;
+  readonly #chargeWindow: SqliteStatementLike;
   readonly #chargeTx: SqliteTransactionLike;
   #chargeArgs: [jobId: string, version: number, key: string, units: number] | undefined;
   #charged = false;
@@ -126,7 +128,6 @@ export class SqliteFlow {
   readonly #insertHold: SqliteStatementLike;
   readonly #upsertTag: SqliteStatementLike;
   readonly #upsertClock: SqliteStatementLike;
-  readonly #charge: SqliteStatementLike;
 
   constructor(db: SqliteDatabaseLike) {
     this.#groups = db.prepare(FLOW_GROUPS_SQL);
@@ -136,14 +137,10 @@ export class SqliteFlow {
     this.#tags = db.prepare("SELECT grp, finish, stamp FROM flow_groups WHERE mode = ? AND grp IN (SELECT value FROM json_each(?))");
     this.#clock = db.prepare("SELECT virtual, stamp FROM flow_modes WHERE mode = ?");
     // Pruning reads only the entries that just left the key's retention (a range of its index).
-    this.#prunedUnits = db.prepare(
-      "SELECT coalesce(sum(units), 0) AS n FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at <= ?",
-    );
+    this.#prunedUnits = db.prepare("SELECT coalesce(sum(units), 0) AS n FROM flow_window WHERE key = ? AND at <= ?");
     this.#pruneWindow = db.prepare("DELETE FROM flow_window WHERE key = ? AND at <= ?");
-    this.#window = db.prepare("SELECT at, units FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at > ? ORDER BY at");
-    this.#windowPart = db.prepare(
-      "SELECT coalesce(sum(units), 0) AS n FROM flow_window INDEXED BY flow_window_key_at WHERE key = ? AND at > ?",
-    );
+    this.#window = db.prepare("SELECT at, units FROM flow_window WHERE key = ? AND at > ? ORDER BY at");
+    this.#windowPart = db.prepare("SELECT coalesce(sum(units), 0) AS n FROM flow_window WHERE key = ? AND at > ?");
     // Raises a key's retention, writing nothing when it is long enough already.
     this.#retain = db.prepare(
       "INSERT INTO flow_sums (key, units, keep_ms) VALUES (?, 0, ?) ON CONFLICT (key) DO UPDATE SET keep_ms = excluded.keep_ms" +
@@ -153,13 +150,19 @@ export class SqliteFlow {
     this.#addSum = db.prepare(
       "INSERT INTO flow_sums (key, units) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET units = units + excluded.units",
     );
-    this.#entryUnits = db.prepare("SELECT units FROM flow_window WHERE job_id = ? AND version = ? AND key = ?");
-    // Every write that moves a job out of `running` deletes its holds (`release`), so the holds
-    // of a key are exactly its running admitted jobs: counted from the key's range, no join.
-    this.#running = db.prepare("SELECT count(*) AS n FROM flow_holds WHERE key = ?");
+    // A job's rate admission, for its charges: the claim's time (its window entry) and its units.
+    this.#admission = db.prepare("SELECT at, units FROM flow_holds WHERE key = ? AND job_id = ? AND version = ? AND units IS NOT NULL");
+    this.#chargeHold = db.prepare("UPDATE flow_holds SET units = ? WHERE key = ? AND job_id = ?");
+    this.#chargeWindow = db.prepare("UPDATE flow_window SET units = units + ? WHERE key = ? AND at = ?");
+    // Every write that moves a job out of `running` deletes its holds (`release`), so the slot
+    // holds of a key are exactly its running admitted jobs: counted from the key's range, no join.
+    this.#running = db.prepare("SELECT count(*) AS n FROM flow_holds WHERE key = ? AND slot = 1");
     this.#release = db.prepare("DELETE FROM flow_holds WHERE key = ? AND job_id = ?");
-    this.#insertWindow = db.prepare("INSERT INTO flow_window (key, at, units, job_id, version) VALUES (?, ?, ?, ?, ?)");
-    this.#insertHold = db.prepare("INSERT OR REPLACE INTO flow_holds (key, job_id, version) VALUES (?, ?, ?)");
+    // One entry per key and claim time: claims in the same millisecond add to it.
+    this.#insertWindow = db.prepare(
+      "INSERT INTO flow_window (key, at, units) VALUES (?, ?, ?) ON CONFLICT (key, at) DO UPDATE SET units = units + excluded.units",
+    );
+    this.#insertHold = db.prepare("INSERT OR REPLACE INTO flow_holds (key, job_id, version, slot, at, units) VALUES (?, ?, ?, ?, ?, ?)");
     this.#upsertTag = db.prepare(
       "INSERT INTO flow_groups (mode, grp, finish, stamp) VALUES (?, ?, ?, ?)" +
         " ON CONFLICT (mode, grp) DO UPDATE SET finish = excluded.finish, stamp = excluded.stamp",
@@ -167,14 +170,17 @@ export class SqliteFlow {
     this.#upsertClock = db.prepare(
       "INSERT INTO flow_modes (mode, virtual, stamp) VALUES (?, ?, ?) ON CONFLICT (mode) DO UPDATE SET virtual = excluded.virtual, stamp = excluded.stamp",
     );
-    this.#charge = db.prepare("UPDATE flow_window SET units = ? WHERE job_id = ? AND version = ? AND key = ?");
+    // The difference goes into the claim's window entry and the key's sum; an entry the window
+    // already dropped counts nowhere, so only the job's own units change then.
     this.#chargeTx = db.transaction(() => {
       const [jobId, version, key, units] = this.#chargeArgs!;
-      const row = this.#entryUnits.get(jobId, version, key) as { units: number } | undefined;
+      const row = this.#admission.get(key, jobId, version) as { at: number; units: number } | undefined;
       this.#charged = row !== undefined;
       if (row === undefined) return;
-      this.#charge.run(units, jobId, version, key);
-      this.#addSum.run(key, units - row.units);
+      const delta = units - Number(row.units);
+      if (delta === 0) return;
+      this.#chargeHold.run(units, key, jobId);
+      if (Number(this.#chargeWindow.run(delta, key, row.at).changes) > 0) this.#addSum.run(key, delta);
     });
   }
 
@@ -304,27 +310,32 @@ export class SqliteFlow {
     };
   }
 
-  /** Writes a plan's admissions and tags; `versions[i]` is the claimed version of `plan.picks[i]`. */
+  /**
+   * Writes a plan's admissions and tags; `versions[i]` is the claimed version of `plan.picks[i]`.
+   * Each admitted job gets a hold row per key (a slot, and its rate units for charges); the rate
+   * units of the whole claim go into one window entry per key.
+   */
   apply(mode: string, plan: FlowPlan, versions: readonly number[], now: number): void {
     const added = new Map<string, number>();
     plan.picks.forEach((pick, i) => {
       const version = versions[i] as number;
       for (const a of pick.admissions) {
-        if (a.rate) {
-          this.#insertWindow.run(a.key, now, a.units, pick.job.id, version);
-          added.set(a.key, (added.get(a.key) ?? 0) + a.units);
-        }
-        if (a.slot) this.#insertHold.run(a.key, pick.job.id, version);
+        if (!a.rate && !a.slot) continue;
+        if (a.rate) added.set(a.key, (added.get(a.key) ?? 0) + a.units);
+        this.#insertHold.run(a.key, pick.job.id, version, a.slot ? 1 : 0, a.rate ? now : null, a.rate ? a.units : null);
       }
     });
-    for (const [key, units] of added) this.#addSum.run(key, units);
+    for (const [key, units] of added) {
+      this.#insertWindow.run(key, now, units);
+      this.#addSum.run(key, units);
+    }
     for (const [group, tag] of plan.tags) this.#upsertTag.run(mode, group, tag.finish, tag.stamp);
     if (plan.picks.length > 0) this.#upsertClock.run(mode, plan.clock.virtual, plan.clock.stamp);
   }
 
   /**
    * A job left `running` (a committed update or a reclaim, inside that write's transaction): its
-   * slots come back. Only jobs that name limits can hold one.
+   * holds go (its slots come back; its window entries stay). Only jobs that name limits have any.
    */
   released(job: { readonly id: string; readonly limits?: readonly { readonly key: string }[] | undefined }): void {
     const limits = job.limits;
@@ -332,7 +343,11 @@ export class SqliteFlow {
     for (let i = 0; i < limits.length; i++) this.#release.run((limits[i] as { key: string }).key, job.id);
   }
 
-  /** Sets the units of a window entry and its key's sum, in one immediate transaction; false when there is none. */
+  /**
+   * Sets a running job's units of a rate admission (moving its claim's window entry and the key's
+   * sum by the difference), in one immediate transaction; false when the job holds no such
+   * admission (another version or key, or it has left `running`).
+   */
   charge(jobId: string, version: number, key: string, units: number): boolean {
     this.#chargeArgs = [jobId, version, key, units];
     try {

@@ -239,6 +239,36 @@ const migrations: Readonly<Record<string, Migration>> = Object.freeze({
         WHERE status IN ('pending', 'retrying', 'running') AND json_valid(data) AND json_type(data, '$.limits') = 'array'`.execute(db);
     },
   },
+  // One window entry per key and claim instead of one per admitted job: a claim of 64 jobs wrote
+  // 64 rows in two b-trees (the table and its (key, at, units) index) and a later claim deleted
+  // them again, a sixth of the WAL pages of a flow drain. The entries are summed by (key, at);
+  // what a charge needs of its own admission (the claim's time and the job's units) moves to the
+  // job's hold row, which now exists for every admission while the job runs (`slot` says whether
+  // it holds a slot of the key) and goes with the write that moves the job out of `running`.
+  // The holds of jobs running now get their window entries' time and units (the newest claim's).
+  "0012_flow_window_per_claim": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE flow_window_per_claim (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        units INTEGER NOT NULL,
+        PRIMARY KEY (key, at)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`INSERT INTO flow_window_per_claim (key, at, units)
+        SELECT key, at, sum(units) FROM flow_window GROUP BY key, at`.execute(db);
+      await sql`ALTER TABLE flow_holds ADD COLUMN slot INTEGER NOT NULL DEFAULT 1`.execute(db);
+      await sql`ALTER TABLE flow_holds ADD COLUMN at INTEGER`.execute(db);
+      await sql`ALTER TABLE flow_holds ADD COLUMN units INTEGER`.execute(db);
+      await sql`INSERT INTO flow_holds (key, job_id, version, slot, at, units)
+        SELECT w.key, w.job_id, w.version, 0, w.at, w.units FROM flow_window w JOIN jobs j ON j.id = w.job_id AND j.status = 'running'
+        WHERE w.version = (SELECT max(x.version) FROM flow_window x WHERE x.key = w.key AND x.job_id = w.job_id)
+        ON CONFLICT (key, job_id) DO UPDATE SET at = excluded.at, units = excluded.units WHERE flow_holds.version = excluded.version`.execute(
+        db,
+      );
+      await sql`DROP TABLE flow_window`.execute(db);
+      await sql`ALTER TABLE flow_window_per_claim RENAME TO flow_window`.execute(db);
+    },
+  },
 });
 
 /** Every migration name this version of the store knows, oldest first. */

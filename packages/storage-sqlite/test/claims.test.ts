@@ -761,3 +761,149 @@ describe("flow state across a migration", () => {
     expect(ids((await store.claimFlow({ owner: "e1", limit: 1, leaseMs: 1_000, flow })).claimed)).toEqual(["next"]);
   });
 });
+
+describe("window entries per claim (migration 0012)", () => {
+  const limits = { api: { rate: { units: 100, perMs: 10_000 }, maxConcurrent: 2 }, tok: { rate: { units: 100, perMs: 10_000 } } };
+  const windowRows = (path: string): unknown[] => {
+    const check = new Database(path, { readonly: true });
+    try {
+      return check.prepare("SELECT key, at, units FROM flow_window ORDER BY key, at").all();
+    } finally {
+      check.close();
+    }
+  };
+  const sums = (path: string): unknown[] => {
+    const check = new Database(path, { readonly: true });
+    try {
+      return check.prepare("SELECT key, units FROM flow_sums ORDER BY key").all();
+    } finally {
+      check.close();
+    }
+  };
+
+  it("a claim writes one entry per key however many jobs it admits; charges move it and the sum; a job that left running refuses them", async () => {
+    const path = tmp.file("per-claim.db");
+    const store = await openStore(path);
+    const jobs = [3, 4, 5].map((units, i) =>
+      createJob(
+        parseJobSpec({
+          id: `j${i}`,
+          handler: "work",
+          limits: [
+            { key: "api", units },
+            { key: "tok", units: 1 },
+          ],
+        }),
+        1_000 + i,
+      ),
+    );
+    await store.commit({ insert: jobs });
+    const claimed = (await store.claimFlow({ owner: "e1", limit: 3, leaseMs: 5_000, flow: { limits } })).claimed;
+    expect(ids(claimed)).toEqual(["j0", "j1"]); // maxConcurrent 2
+    expect(windowRows(path)).toEqual([
+      { key: "api", at: 10_000, units: 7 },
+      { key: "tok", at: 10_000, units: 2 },
+    ]);
+    const [a, b] = claimed as [(typeof claimed)[0], (typeof claimed)[0]];
+    // j0 used 1 unit of its 3: the entry and the sum lose 2; charging it again sets, not adds.
+    expect(await store.chargeFlow({ jobId: a.job.id, version: a.lease.version, key: "api", units: 1 })).toBe(true);
+    expect(await store.chargeFlow({ jobId: a.job.id, version: a.lease.version, key: "api", units: 1 })).toBe(true);
+    expect(await store.chargeFlow({ jobId: b.job.id, version: b.lease.version, key: "tok", units: 6 })).toBe(true);
+    expect(windowRows(path)).toEqual([
+      { key: "api", at: 10_000, units: 5 },
+      { key: "tok", at: 10_000, units: 7 },
+    ]);
+    expect(sums(path)).toEqual([
+      { key: "api", units: 5 },
+      { key: "tok", units: 7 },
+    ]);
+    // Fenced: another version, a key the job was not admitted under.
+    expect(await store.chargeFlow({ jobId: a.job.id, version: a.lease.version + 1, key: "api", units: 0 })).toBe(false);
+    expect(await store.chargeFlow({ jobId: a.job.id, version: a.lease.version, key: "gpu", units: 0 })).toBe(false);
+    // j0 completes: its slot comes back (j2 is claimed), its window units stay, its charges are refused.
+    await store.commit({ update: [{ job: transition(a.job, "completed", 10_100), expectedVersion: a.lease.version }] });
+    expect(await store.chargeFlow({ jobId: a.job.id, version: a.lease.version, key: "api", units: 0 })).toBe(false);
+    clock.set(10_200);
+    expect(ids((await store.claimFlow({ owner: "e1", limit: 3, leaseMs: 5_000, flow: { limits } })).claimed)).toEqual(["j2"]);
+    expect(windowRows(path)).toEqual([
+      { key: "api", at: 10_000, units: 5 },
+      { key: "api", at: 10_200, units: 5 },
+      { key: "tok", at: 10_000, units: 7 },
+      { key: "tok", at: 10_200, units: 1 },
+    ]);
+    // The window moves past the first claim: its entry goes with its (charged) units.
+    clock.set(20_100);
+    const next = createJob(parseJobSpec({ id: "late", handler: "work", limits: [{ key: "tok", units: 1 }] }), 1_010);
+    await store.commit({ insert: [next] });
+    expect(ids((await store.claimFlow({ owner: "e1", limit: 1, leaseMs: 5_000, flow: { limits } })).claimed)).toEqual(["late"]);
+    // Only a key a claim counts is pruned: \`api\` keeps both entries until a candidate uses it.
+    expect(sums(path)).toEqual([
+      { key: "api", units: 10 },
+      { key: "tok", units: 2 },
+    ]);
+  });
+
+  it("a file at migration 0011 sums its entries per claim and keeps the charges of the jobs running then", async () => {
+    const path = tmp.file("v11-flow.db");
+    const running = (id: string, units: number): Job => ({
+      ...transition(
+        createJob(
+          parseJobSpec({
+            id,
+            handler: "work",
+            limits: [
+              { key: "api", units },
+              { key: "tok", units: 4 },
+            ],
+          }),
+          1_000,
+        ),
+        "running",
+        9_500,
+        {
+          attempts: 1,
+        },
+      ),
+      version: 1,
+    });
+    const done = { ...transition(running("done", 3), "completed", 9_600), version: 2 };
+    await legacyStore(path, "0011_flow_limits", [running("run", 5), running("run2", 2), done]);
+    const raw = new Database(path);
+    const entry = raw.prepare("INSERT INTO flow_window (key, job_id, version, at, units) VALUES (?, ?, ?, ?, ?)");
+    entry.run("api", "done", 1, 9_000, 3);
+    entry.run("api", "run", 1, 9_500, 5);
+    entry.run("api", "run2", 1, 9_500, 2);
+    entry.run("tok", "run", 1, 9_500, 4);
+    const hold = raw.prepare("INSERT INTO flow_holds (key, job_id, version) VALUES (?, ?, ?)");
+    hold.run("api", "run", 1);
+    hold.run("api", "run2", 1);
+    raw.prepare("INSERT INTO flow_sums (key, units, keep_ms) VALUES ('api', 10, 10000), ('tok', 4, 10000)").run();
+    raw.close();
+
+    const store = await openStore(path);
+    expect(windowRows(path)).toEqual([
+      { key: "api", at: 9_000, units: 3 },
+      { key: "api", at: 9_500, units: 7 },
+      { key: "tok", at: 9_500, units: 4 },
+    ]);
+    // Both slots of `api` are still held: a new job waits for them.
+    const waiting = createJob(parseJobSpec({ id: "new", handler: "work", limits: [{ key: "api", units: 1 }] }), 1_005);
+    await store.commit({ insert: [waiting] });
+    const refused = await store.claimFlow({ owner: "e1", limit: 1, leaseMs: 5_000, flow: { limits } });
+    expect(refused.claimed).toEqual([]);
+    expect(refused.waiting).toEqual({ api: 1 });
+    // The running jobs' charges land on their claim's entry; a finished job's are refused.
+    expect(await store.chargeFlow({ jobId: "run", version: 1, key: "api", units: 1 })).toBe(true);
+    expect(await store.chargeFlow({ jobId: "run", version: 1, key: "tok", units: 0 })).toBe(true);
+    expect(await store.chargeFlow({ jobId: "done", version: 1, key: "api", units: 0 })).toBe(false);
+    expect(windowRows(path)).toEqual([
+      { key: "api", at: 9_000, units: 3 },
+      { key: "api", at: 9_500, units: 3 },
+      { key: "tok", at: 9_500, units: 0 },
+    ]);
+    expect(sums(path)).toEqual([
+      { key: "api", units: 6 },
+      { key: "tok", units: 0 },
+    ]);
+  });
+});

@@ -485,6 +485,7 @@ describe("foreign and incompatible files are refused and left byte-for-byte unch
       { name: "0009_flow" },
       { name: "0010_flow_retention" },
       { name: "0011_flow_limits" },
+      { name: "0012_flow_window_per_claim" },
     ]);
   });
 

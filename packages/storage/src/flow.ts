@@ -93,6 +93,8 @@ export const MAX_FLOW_SCAN = 2000;
  *   every engine's claims share one fair order, and a group that just got due work is served
  *   before any backlogged group is served twice. Inside a group, claim order (aging).
  * - **Charges** set the units of a job's window entry (the admission stays at the claim's time).
+ *   A charge applies while the job is `running` with the admitting version (the engine charges
+ *   only then); once the job has left `running` a store may resolve `false` and change nothing.
  * - **One key, different windows.** Claimants may define one key with different `perMs` (a
  *   rolling change of configuration): each counts the admissions of every claimant inside its
  *   own window, and the store keeps a key's entries for the longest `perMs` of any flow claim
