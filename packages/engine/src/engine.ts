@@ -728,6 +728,8 @@ export class Engine {
     const back = transition(job, "retrying", now, { attempts: Math.max(0, job.attempts - 1), runAt: now });
     const version = active.leaseVersion;
     this.#active.delete(job.id);
+    // The credit goes before the write that hands the job back: a store may refuse a charge for a
+    // job that has left `running` (the SQLite store does).
     if (version !== undefined && this.#storePermitHost !== undefined) creditInStore(this.#storePermitHost, job, version);
     this.#committer
       .update(back, job.version)

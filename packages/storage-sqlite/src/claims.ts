@@ -249,7 +249,7 @@ export class SqliteClaims {
     }
   }
 
-  /** `FlowMethods.chargeFlow`: one update of the window entry. */
+  /** `FlowMethods.chargeFlow`: the job's hold row, its claim's window entry and the key's sum, in one immediate transaction. */
   chargeFlow(charge: FlowCharge): boolean {
     const { jobId, version, key, units } = checkFlowCharge(charge);
     const applied = this.#guard("chargeFlow", () => this.#flow.charge(jobId, version, key, units));

@@ -136,7 +136,7 @@ export class SqliteFlow {
     this.#candidate = db.prepare(`SELECT ${SCAN_COLUMNS} FROM jobs WHERE id = ?`);
     this.#tags = db.prepare("SELECT grp, finish, stamp FROM flow_groups WHERE mode = ? AND grp IN (SELECT value FROM json_each(?))");
     this.#clock = db.prepare("SELECT virtual, stamp FROM flow_modes WHERE mode = ?");
-    // Pruning reads only the entries that just left the key's retention (a range of its index).
+    // Pruning reads only the entries that just left the key's retention (a range of its primary key).
     this.#prunedUnits = db.prepare("SELECT coalesce(sum(units), 0) AS n FROM flow_window WHERE key = ? AND at <= ?");
     this.#pruneWindow = db.prepare("DELETE FROM flow_window WHERE key = ? AND at <= ?");
     this.#window = db.prepare("SELECT at, units FROM flow_window WHERE key = ? AND at > ? ORDER BY at");

@@ -720,7 +720,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
     return this.#claims.claimFlow(request);
   }
 
-  /** Sets the units of a job's window entry (`ctx.charge`); false when there is none. */
+  /** Sets a running job's units of a rate admission (`ctx.charge`); false when it holds no such admission. */
   async chargeFlow(charge: FlowCharge): Promise<boolean> {
     this.#open();
     return this.#claims.chargeFlow(charge);

@@ -54,7 +54,7 @@ export interface FlowClaimResult {
   readonly retryAt?: number | undefined;
 }
 
-/** A handler's real usage of a rate limit (`ctx.charge`), for the window entry its claim wrote. */
+/** A handler's real usage of a rate limit (`ctx.charge`), for the admission its claim wrote. */
 export interface FlowCharge {
   readonly jobId: string;
   /** The version of the claim that admitted the job (the lease's version). */
@@ -107,7 +107,11 @@ export const MAX_FLOW_SCAN = 2000;
 export interface FlowMethods {
   /** Claims up to `limit` due jobs that fit their limits, picking among groups by their shares. */
   claimFlow(request: FlowClaimRequest): Promise<FlowClaimResult>;
-  /** Applies a charge; resolves `false` (and changes nothing) when no such window entry exists. */
+  /**
+   * Applies a charge; resolves `false` (and changes nothing) when the store has no such admission
+   * of the job: another version or key, and (a store may treat these so too) a job that has left
+   * `running` or an admission its window has already dropped.
+   */
   chargeFlow(charge: FlowCharge): Promise<boolean>;
 }
 

@@ -14,7 +14,7 @@ export type AttemptPermit = Pick<Permit, "refused" | "charge" | "release" | "ref
 export interface StorePermitHost {
   readonly store: FlowJobStore;
   readonly limits: ReadonlyMap<string, LimitSettings>;
-  /** The store had no window entry for a charge. */
+  /** The store held no admission for a charge. */
   badCharge(jobId: string, message: string): void;
   /** Writing a charge failed. */
   error(error: unknown, context: string): void;
@@ -67,7 +67,10 @@ export class StorePermit implements AttemptPermit {
     this.#host.store.chargeFlow({ jobId: id, version: this.#version, key: target, units }).then(
       (applied) => {
         if (!applied)
-          this.#host.badCharge(id, `job ${id}: the store has no window entry of limit ${JSON.stringify(target)} for this attempt`);
+          this.#host.badCharge(
+            id,
+            `job ${id}: the store holds no admission of limit ${JSON.stringify(target)} for this attempt (another attempt holds the job, or it has ended)`,
+          );
       },
       (error: unknown) => this.#host.error(error, `writing ctx.charge of job ${id} to the store failed`),
     );
