@@ -82,7 +82,8 @@ function makeCreate({ store: storeKind, groupCommit = true, mode = "async", pref
           );
         } else {
           const { MemoryJobStore } = await import("@pyrexis/storage");
-          store = new MemoryJobStore();
+          // The store orders the claims: it needs the scenario's aging rate too (the engine refuses a mismatch).
+          store = new MemoryJobStore(agingRate === undefined ? {} : { agingRate });
         }
         engine = new Engine({
           store,

@@ -264,6 +264,7 @@ export class Engine {
       if (event !== "engine:error") this.#events.emit("engine:error", { error, context: `listener of ${String(event)}` });
     });
     const store = this.#store;
+    checkAgingRate(store, options.agingRate);
     // Checked before the store is taken below: a refused option leaves nothing registered.
     this.#pruner =
       resolved.retention === undefined
@@ -308,7 +309,9 @@ export class Engine {
         if (jobId !== undefined) this.#forget(jobId, error, expectedVersion);
       },
     });
-    const agingRate = options.agingRate;
+    // The store orders claims by its own rate: the engine's queues follow it, and a different
+    // rate asked of the engine is refused (checked first, in the constructor, below).
+    const agingRate = options.agingRate ?? (hasClaims(store) ? store.claimAgingRate : undefined);
     const clock = this.#clock;
     const createScheduler: SchedulerFactory =
       options.createScheduler ?? (() => new PriorityScheduler<QueueEntry>(agingRate === undefined ? { clock } : { clock, agingRate }));
@@ -1769,4 +1772,19 @@ export class Engine {
     this.#logger.error({ err: error, context }, context);
     this.#events.emit("engine:error", { error, context });
   }
+}
+
+/**
+ * A store with claims orders them by its own aging rate: an engine asked for another would not
+ * keep the starvation bound its `agingRate` states, so the mismatch is refused.
+ */
+function checkAgingRate(store: JobStore, asked: number | undefined): void {
+  // A rate that is no number at all is the scheduler's to refuse, with its own error.
+  if (typeof asked !== "number" || !Number.isFinite(asked) || !hasClaims(store)) return;
+  const ordered = store.claimAgingRate;
+  if (ordered === undefined || ordered === asked) return;
+  throw new IncompatibleStoreError(
+    `the engine's agingRate is ${asked}, but its store orders claims by agingRate ${ordered}: ` +
+      "open the store with the same agingRate (createEngine does), or leave the engine's unset to follow the store",
+  );
 }

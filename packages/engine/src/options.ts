@@ -48,7 +48,9 @@ export interface EngineOptions {
   /**
    * Aging of the default scheduler, priority points per second of waiting (default the
    * scheduler's). On a store with claims the store orders the claims, by its own aging rate:
-   * `createEngine` opens its stores with this one.
+   * `createEngine` opens its stores with this one. A store that reports another
+   * (`claimAgingRate`) is refused with `IncompatibleStoreError`; unset, the engine follows the
+   * store's.
    */
   agingRate?: number | undefined;
   /** Batch transitions into one store commit per tick (default true). */

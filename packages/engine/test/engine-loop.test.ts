@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { isPyrexisError, ManualClock, StoreFailureError } from "@pyrexis/models";
+import { AsyncExecutor, ExecutorRouter } from "@pyrexis/executors";
+import { IncompatibleStoreError, isPyrexisError, ManualClock, StoreFailureError } from "@pyrexis/models";
 import { MemoryJobStore } from "@pyrexis/storage";
+import { Engine } from "../src/index.js";
 import { deferred, engineWith, FlakyStore, until } from "./helpers.js";
 
 describe("runLoop", () => {
@@ -314,5 +316,52 @@ describe("group commit", () => {
     expect((await store.inner.countByStatus()).pending).toBe(0);
     await engine.shutdown();
     await loop;
+  });
+});
+
+describe("the store's aging rate", () => {
+  const executors = () => new ExecutorRouter({ async: new AsyncExecutor({ handlers: { work: () => "done" } }) });
+
+  it("refuses an engine agingRate that the store's claim order would not keep, and registers nothing", async () => {
+    const store = new MemoryJobStore({ agingRate: 0.1 });
+    const build = () => new Engine({ store, executors: executors(), handlerNames: ["work"], agingRate: 2 });
+    expect(build).toThrow(IncompatibleStoreError);
+    expect(build).toThrow(/agingRate is 2, but its store orders claims by agingRate 0.1/);
+    // Refused before taking the store: an engine with the store's rate starts on it and runs.
+    const engine = new Engine({ store, executors: executors(), handlerNames: ["work"], agingRate: 0.1 });
+    const job = await engine.submitJob({ handler: "work" });
+    await engine.runNext();
+    expect((await engine.waitForResult(job.id)).output).toBe("done");
+    await engine.shutdown();
+  });
+
+  it("the store's rate sets the bound when the engine is given none: a low priority waits out the store's bound, not the default's", async () => {
+    const clock = new ManualClock(1_000_000);
+    const order: string[] = [];
+    const store = new MemoryJobStore({ clock, agingRate: 1 });
+    const engine = new Engine({
+      store,
+      clock,
+      executors: new ExecutorRouter({
+        async: new AsyncExecutor({
+          handlers: {
+            work: (p: string) => {
+              order.push(p);
+              clock.advance(1000);
+            },
+          },
+        }),
+      }),
+      handlerNames: ["work"],
+    });
+    await engine.submitJob({ handler: "work", payload: "low", priority: 0 });
+    for (let i = 0; i < 40 && !order.includes("low"); i++) {
+      await engine.submitJob({ handler: "work", payload: `high-${i}`, priority: 10 });
+      await engine.runNext();
+    }
+    // agingRate 1: overtaken only by jobs ready less than 10 s after it (at the default 0.1, 100 s).
+    expect(order.indexOf("low")).toBeGreaterThan(0);
+    expect(order.indexOf("low")).toBeLessThanOrEqual(11);
+    await engine.shutdown();
   });
 });

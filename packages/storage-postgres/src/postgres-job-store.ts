@@ -356,6 +356,7 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
     this.#channel = channelOf(schema);
     this.#clock = options.clock;
     this.#agingRate = options.agingRate ?? DEFAULT_CLAIM_AGING_RATE;
+    this.claimAgingRate = this.#agingRate;
     this.#dependencies = new PostgresDependencies(schema, {
       updateJobs: this.#statements.updateJobs,
       insertResults: this.#statements.insertResults,
@@ -416,6 +417,12 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
    * Corrupt rows that reads skipped (when no `onCorruptRecord` option is given), one per job,
    * newest last, at most {@link MAX_KEPT_CORRUPT_RECORDS}.
    */
+  /**
+   * `ClaimMethods.claimAgingRate`: the aging rate claims are ordered by (the `agingRate` option).
+   * A field, not a getter: it stays readable through a `Proxy` of the store.
+   */
+  readonly claimAgingRate: number;
+
   get corruptRecords(): readonly CorruptRecordError[] {
     return [...this.#corrupt.values()];
   }

@@ -414,6 +414,7 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
     });
     this.#schedules = new SqliteSchedules(db);
     this.#agingRate = options.agingRate ?? 0.1;
+    this.claimAgingRate = this.#agingRate;
     this.#onCorruptRecord = options.onCorruptRecord;
     this.#shapeOnly = options.readValidation === "shape";
     this.#claims = new SqliteClaims({
@@ -568,6 +569,12 @@ export class SqliteJobStore implements JobStore, ClaimMethods, FlowMethods, Prun
    * Corrupt rows `listJobs` skipped (when no `onCorruptRecord` option is given), one per job,
    * newest last, at most {@link MAX_KEPT_CORRUPT_RECORDS}.
    */
+  /**
+   * `ClaimMethods.claimAgingRate`: the aging rate claims are ordered by (the `agingRate` option).
+   * A field, not a getter: it stays readable through a `Proxy` of the store.
+   */
+  readonly claimAgingRate: number;
+
   get corruptRecords(): readonly CorruptRecordError[] {
     return [...this.#corrupt.values()];
   }

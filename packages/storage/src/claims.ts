@@ -137,6 +137,13 @@ export interface ClaimMethods {
    * elsewhere without claiming on every poll.
    */
   changeMark?(): Promise<string | number>;
+  /**
+   * Optional: the aging rate this store orders claims by (priority points per second of waiting:
+   * the `agingRate` it was opened with). An engine given an `agingRate` of its own refuses a store
+   * that reports another one, whose claim order would not keep the engine's starvation bound; an
+   * engine given none adopts it for its own queues.
+   */
+  readonly claimAgingRate?: number | undefined;
 }
 
 /** A store with the claims capability. */

@@ -212,6 +212,12 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     storedHasResult: (stored) => stored.result !== undefined,
   };
 
+  /**
+   * `ClaimMethods.claimAgingRate`: the aging rate claims are ordered by (the `agingRate` option).
+   * A field, not a getter: it stays readable through a `Proxy` of the store.
+   */
+  readonly claimAgingRate: number;
+
   constructor(options: MemoryJobStoreOptions = {}) {
     const ownership = options.ownership ?? "freeze";
     if (ownership !== "freeze" && ownership !== "clone") {
@@ -225,6 +231,7 @@ export class MemoryJobStore implements JobStore, ClaimMethods, FlowMethods, Quer
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#agingRate = agingRate;
+    this.claimAgingRate = agingRate;
     this.#claimable = new MemoryClaimIndex<StoredRecord>(agingRate);
     this.capabilities = options.flow === true ? FLOW_CAPABILITIES : CAPABILITIES;
     this.#flow =

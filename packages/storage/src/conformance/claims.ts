@@ -97,6 +97,12 @@ export function claims(api: TestApi, factory: JobStoreFactory, seed: number): vo
       assert.deepEqual(rest, inOrder(jobs.filter((j) => !due.includes(j))), "jobs that became due later, in claim order");
     });
 
+    t("claimAgingRate, when the store reports one, is the rate its claims are ordered by", async ({ store, agingRate }) => {
+      // Optional in the contract; an engine compares it with its own agingRate and refuses a mismatch.
+      if (store.claimAgingRate === undefined) return;
+      assert.equal(store.claimAgingRate, agingRate, "the store was opened with the factory's agingRate");
+    });
+
     t("one claim hands out its jobs in claim order, and at most limit of them", async ({ store, clock, rng, agingRate }) => {
       const jobs = randomClaimJobs(rng, clock.now(), agingRate, 40);
       await store.commit({ insert: jobs });
