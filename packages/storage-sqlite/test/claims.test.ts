@@ -764,22 +764,16 @@ describe("flow state across a migration", () => {
 
 describe("window entries per claim (migration 0012)", () => {
   const limits = { api: { rate: { units: 100, perMs: 10_000 }, maxConcurrent: 2 }, tok: { rate: { units: 100, perMs: 10_000 } } };
-  const windowRows = (path: string): unknown[] => {
+  const read = (path: string, query: string): unknown[] => {
     const check = new Database(path, { readonly: true });
     try {
-      return check.prepare("SELECT key, at, units FROM flow_window ORDER BY key, at").all();
+      return check.prepare(query).all();
     } finally {
       check.close();
     }
   };
-  const sums = (path: string): unknown[] => {
-    const check = new Database(path, { readonly: true });
-    try {
-      return check.prepare("SELECT key, units FROM flow_sums ORDER BY key").all();
-    } finally {
-      check.close();
-    }
-  };
+  const windowRows = (path: string): unknown[] => read(path, "SELECT key, at, units FROM flow_window ORDER BY key, at");
+  const sums = (path: string): unknown[] => read(path, "SELECT key, units FROM flow_sums ORDER BY key");
 
   it("a claim writes one entry per key however many jobs it admits; charges move it and the sum; a job that left running refuses them", async () => {
     const path = tmp.file("per-claim.db");
