@@ -309,8 +309,8 @@ export class Engine {
         if (jobId !== undefined) this.#forget(jobId, error, expectedVersion);
       },
     });
-    // The store orders claims by its own rate: the engine's queues follow it, and a different
-    // rate asked of the engine is refused (checked first, in the constructor, below).
+    // The store orders claims by its own rate: the engine's queues follow it (a different rate
+    // asked of the engine was refused above, by checkAgingRate).
     const agingRate = options.agingRate ?? (hasClaims(store) ? store.claimAgingRate : undefined);
     const clock = this.#clock;
     const createScheduler: SchedulerFactory =
