@@ -74,25 +74,39 @@ describe.each([
   ],
 ])("flow across engines: %s", (_name, open) => {
   it("maxConcurrent holds across engines: never more than 2 jobs of the key run at once, in either engine", async () => {
+    // Three engines of concurrency 1 on a cap of 2: two jobs running at once are in two engines,
+    // and the third engine finds the cap full. The first job waits until a second one runs (on
+    // another engine, necessarily), so the cross-engine case is always reached, however the
+    // engines happen to be scheduled.
     let running = 0;
     let peak = 0;
+    let paired = false;
+    let pair!: () => void;
+    const bothRunning = new Promise<void>((r) => (pair = r));
     const handlers: HandlerMap = {
       gpu: async () => {
         running++;
         peak = Math.max(peak, running);
+        if (!paired) {
+          if (running >= 2) {
+            paired = true;
+            pair();
+          } else await bothRunning;
+        }
         await sleep(5);
         running--;
         return null;
       },
     };
-    const engines = twoEngines(await open(), handlers, { limits: { gpu: { maxConcurrent: 2 } }, concurrency: { async: 8 } });
+    const [a, b] = await open();
+    const engines = twoEngines([a, b, a], handlers, { limits: { gpu: { maxConcurrent: 2 } }, concurrency: { async: 1 } });
     const starts = recordStarts(engines);
     const jobs = await engines[0]!.submitJobs(Array.from({ length: 40 }, () => ({ handler: "gpu", limits: [{ key: "gpu", units: 1 }] })));
     const loops = engines.map((e) => e.runLoop());
     for (const job of jobs) await engines[1]!.waitForResult(job.id);
     expect(peak).toBeLessThanOrEqual(2);
-    expect(peak).toBe(2); // both slots were used
-    expect(new Set(starts.map((s) => s.engine)).size).toBe(2); // both engines ran jobs
+    expect(peak).toBe(2); // both slots were used, by two engines (each runs one job at a time)
+    expect(new Set(starts.map((s) => s.engine)).size).toBeGreaterThanOrEqual(2);
     expect(starts.every((s) => s.job.attempts === 1)).toBe(true); // a job waiting for a slot had no attempt counted
     for (const e of engines) await e.shutdown();
     await Promise.all(loops);
