@@ -414,15 +414,15 @@ export class PostgresJobStore implements JobStore, ClaimMethods, FlowMethods, Pr
   }
 
   /**
-   * Corrupt rows that reads skipped (when no `onCorruptRecord` option is given), one per job,
-   * newest last, at most {@link MAX_KEPT_CORRUPT_RECORDS}.
-   */
-  /**
    * `ClaimMethods.claimAgingRate`: the aging rate claims are ordered by (the `agingRate` option).
    * A field, not a getter: it stays readable through a `Proxy` of the store.
    */
   readonly claimAgingRate: number;
 
+  /**
+   * Corrupt rows that reads skipped (when no `onCorruptRecord` option is given), one per job,
+   * newest last, at most {@link MAX_KEPT_CORRUPT_RECORDS}.
+   */
   get corruptRecords(): readonly CorruptRecordError[] {
     return [...this.#corrupt.values()];
   }

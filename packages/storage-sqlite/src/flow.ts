@@ -1,7 +1,8 @@
 // The flow state of the SQLite store (migrations 0009–0012): window entries (one per key and
-// claim), holds (one per admission of a running job) and fair-queuing tags in the file, read and written inside the claim's immediate transaction, so every process
-// on the file admits jobs against the same state. The decisions are the kit's planner; this file
-// is the SQL it reads through (a `FlowReader`) and the writes of its plan.
+// claim), holds (one per admission of a running job) and fair-queuing tags in the file, read and
+// written inside the claim's immediate transaction, so every process on the file admits jobs
+// against the same state. The decisions are the kit's planner; this file is the SQL it reads
+// through (a `FlowReader`) and the writes of its plan.
 import type { Job, JobLimit } from "@pyrexis/models";
 import {
   storedLimitsReader,
